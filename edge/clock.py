@@ -1,0 +1,53 @@
+"""Time sources: the real one and a fake that tests advance by hand."""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Wall time for records, monotonic time for intervals."""
+
+    def now(self) -> float:
+        """Seconds since the epoch (UTC), for timestamps that are stored."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never jumps, for measuring intervals."""
+        ...
+
+
+class SystemClock:
+    """The machine's clocks."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class FakeClock:
+    """A clock that moves only when told to; wall and monotonic move together."""
+
+    def __init__(self, start: float = 1_790_000_000.0) -> None:
+        self._wall = start
+        self._mono = 1000.0
+
+    def now(self) -> float:
+        return self._wall
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def advance(self, seconds: float) -> None:
+        """Move both clocks forward."""
+        if seconds < 0:
+            raise ValueError("a clock cannot go backwards; seconds must be >= 0")
+        self._wall += seconds
+        self._mono += seconds
+
+    def jump_wall(self, seconds: float) -> None:
+        """Step the wall clock only, as NTP does on a Pi without a real-time clock."""
+        self._wall += seconds

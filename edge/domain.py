@@ -1,0 +1,141 @@
+"""Domain types of the hub: residents, their watches, responders, fixes and alerts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+MAC_PATTERN = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
+
+
+def normalise_mac(text: str) -> str:
+    """Return MAC as upper-case colon form, or raise ValueError naming the expected form."""
+    candidate = text.strip().upper().replace("-", ":")
+    if len(candidate) == 12 and ":" not in candidate:
+        candidate = ":".join(candidate[i : i + 2] for i in range(0, 12, 2))
+    if not MAC_PATTERN.match(candidate):
+        raise ValueError(f"expected a MAC address like A4:C1:38:12:34:56, got {text!r}")
+    return candidate
+
+
+def parse_key(text: str) -> bytes:
+    """Return a 128-bit AES key from 32 hex digits, or raise ValueError."""
+    cleaned = text.strip().lower()
+    if len(cleaned) != 32 or any(c not in "0123456789abcdef" for c in cleaned):
+        raise ValueError("expected 32 hex digits (a 128-bit AES key)")
+    return bytes.fromhex(cleaned)
+
+
+class Role(StrEnum):
+    """Who a responder is to the resident."""
+
+    GRID_WORKER = "grid_worker"
+    NEIGHBOUR = "neighbour"
+    DUTY_DESK = "duty_desk"
+    FAMILY = "family"
+
+
+@dataclass(frozen=True, slots=True)
+class Resident:
+    """A person who wears a watch; the home address and room stand in for a GPS fix."""
+
+    id: str
+    name: str
+    room: str
+    address: str
+    phone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """A registered BLE SOS watch or button and the resident who wears it."""
+
+    mac: str
+    resident_id: str
+    key: bytes | None = field(default=None, repr=False)
+    insecure: bool = False
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A responder; without resident_id the contact serves the whole building."""
+
+    id: str
+    name: str
+    phone: str
+    role: Role
+    tier: int
+    resident_id: str | None = None
+    always_sms: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """Everyone and everything the hub knows by name."""
+
+    residents: tuple[Resident, ...] = ()
+    watches: tuple[Watch, ...] = ()
+    contacts: tuple[Contact, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A GPS position reported by a watch; fixed_at is when the watch took it."""
+
+    watch_mac: str
+    lat: float
+    lon: float
+    accuracy_m: float
+    fixed_at: float
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where to send help: the last fix, or the home address when there is none."""
+
+    address: str
+    room: str
+    fix: Fix | None = None
+    age_s: float | None = None
+    stale: bool = False
+
+    @property
+    def source(self) -> str:
+        """'gps', 'gps-stale' or 'home'."""
+        if self.fix is None:
+            return "home"
+        return "gps-stale" if self.stale else "gps"
+
+
+class AlertState(StrEnum):
+    """Life of an alert: raised (cancel window) -> active -> closed."""
+
+    RAISED = "raised"
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (AlertState.RAISED, AlertState.ACTIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A call for help by one resident; further presses join it while it is open."""
+
+    id: int
+    uid: str
+    ref: str
+    resident_id: str
+    watch_mac: str
+    state: AlertState
+    raised_at: float
+    cancel_until: float
+    press_count: int = 1
+    updated_at: float = 0.0
+    closed_by: str = ""

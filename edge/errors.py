@@ -1,0 +1,25 @@
+"""The project's error types: one base, translated at every boundary."""
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+
+class ConfigError(HubError, ValueError):
+    """A configuration value is missing, unknown or of the wrong form."""
+
+
+class FrameError(HubError, ValueError):
+    """A BLE advert could not be accepted; the message says why."""
+
+
+class RadioError(HubError):
+    """The Bluetooth radio failed; the message says what to check."""
+
+
+class StoreError(HubError):
+    """The database could not be opened or written."""
+
+
+class AlertError(HubError, ValueError):
+    """An alert transition was asked that the alert's state does not allow."""
