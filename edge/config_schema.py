@@ -1,0 +1,286 @@
+"""A small validation engine: TOML tables checked against dataclass fields and their metadata.
+
+A section is a frozen dataclass whose fields carry `meta(doc, rule)`. The field's type
+says what TOML type is accepted (str, int, float, bool, Path, a StrEnum, a nested
+section, or `tuple[Section, ...]` for an array of tables); the optional Rule checks and
+converts the value. Every failure is a ConfigError that names the file, the dotted key
+path and the expected form.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
+from datetime import date, datetime, time
+from enum import Enum
+from pathlib import Path
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    TypeGuard,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
+
+from edge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_TYPE_FORMS: Mapping[type, str] = types.MappingProxyType(
+    {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        Path: "a file path (a non-empty string)",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """What form a value must take; apply returns the final value or raises ValueError."""
+
+    form: str
+    apply: Callable[[Any], Any]
+    takes: type | None = None  # the TOML type, when it differs from the field's type
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """A field's documentation and rule, kept in dataclass field metadata."""
+
+    doc: str
+    rule: Rule | None = None
+    secret: bool = False
+
+
+def meta(doc: str, rule: Rule | None = None, *, secret: bool = False) -> Mapping[str, FieldSpec]:
+    """Field metadata for a config field; secret values are never echoed in errors."""
+    return {"config": FieldSpec(doc, rule, secret)}
+
+
+def spec_of(item: Field[Any]) -> FieldSpec:
+    """The FieldSpec of a dataclass field (an empty one if it has none)."""
+    found = item.metadata.get("config")
+    return found if isinstance(found, FieldSpec) else FieldSpec("")
+
+
+def above(limit: float, what: str = "a number") -> Rule:
+    """Rule: a number strictly greater than limit."""
+
+    def apply(value: float) -> float:
+        if not value > limit:
+            raise ValueError(value)
+        return value
+
+    return Rule(f"{what} greater than {limit:g}", apply)
+
+
+def at_least(limit: float, what: str = "a number") -> Rule:
+    """Rule: a number greater than or equal to limit."""
+
+    def apply(value: float) -> float:
+        if not value >= limit:
+            raise ValueError(value)
+        return value
+
+    return Rule(f"{what} of at least {limit:g}", apply)
+
+
+def one_of(*choices: str) -> Rule:
+    """Rule: exactly one of the given strings."""
+
+    def apply(value: str) -> str:
+        if value not in choices:
+            raise ValueError(value)
+        return value
+
+    return Rule(f"one of {', '.join(choices)}", apply)
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError(value)
+    return value.strip()
+
+
+TEXT = Rule("a non-empty string", _non_blank)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a value sits: the file and the dotted key path inside it."""
+
+    source: str
+    path: str = ""
+
+    def key(self, name: str) -> Place:
+        """The place of key name inside this table."""
+        part = name if _BARE_KEY.match(name) else json.dumps(name, ensure_ascii=False)
+        return Place(self.source, f"{self.path}.{part}" if self.path else part)
+
+    def index(self, position: int) -> Place:
+        """The place of item position inside this array."""
+        return Place(self.source, f"{self.path}[{position}]")
+
+    def error(self, message: str) -> ConfigError:
+        """A ConfigError for a value at this place."""
+        return ConfigError(f"{self}: {message}")
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.path}" if self.path else self.source
+
+
+def build(cls: type[T], value: object, place: Place, base_dir: Path) -> T:
+    """Check one TOML table against section cls and return the section."""
+    table = _table(value, place)
+    known = [item.name for item in fields(cls)]
+    for key in table:
+        if key not in known:
+            raise place.key(key).error(_unknown(key, known))
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for item in fields(cls):
+        here = place.key(item.name)
+        if item.name in table:
+            values[item.name] = _convert(hints[item.name], spec_of(item), table[item.name], here, base_dir)
+        elif item.default is MISSING and item.default_factory is MISSING:
+            raise here.error(_missing(hints[item.name], spec_of(item)))
+    return cls(**values)
+
+
+def read_value(
+    kind: type, value: object, place: Place, rule: Rule | None = None, *, secret: bool = False
+) -> Any:
+    """Check one scalar TOML value: its type, then the rule; return the converted value."""
+    scalar = _scalar(rule.takes if rule and rule.takes else kind, value, place, FieldSpec("", rule, secret))
+    if rule is None:
+        return scalar
+    try:
+        return rule.apply(scalar)
+    except ValueError:
+        raise place.error(f"expected {rule.form}, got {_shown(scalar, secret, typed=False)}") from None
+
+
+def _convert(hint: Any, spec: FieldSpec, value: object, place: Place, base_dir: Path) -> Any:
+    kind = _without_none(hint)
+    if isinstance(kind, type) and is_dataclass(kind):
+        return build(kind, value, place, base_dir)
+    if get_origin(kind) is tuple:
+        item_kind = get_args(kind)[0]
+        items = _array_of_tables(value, place)
+        return tuple(build(item_kind, item, place.index(i), base_dir) for i, item in enumerate(items))
+    converted = read_value(kind, value, place, spec.rule, secret=spec.secret)
+    return base_dir / converted if kind is Path else converted
+
+
+def _scalar(kind: type, value: object, place: Place, spec: FieldSpec) -> Any:
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        if math.isfinite(value):
+            return float(value)
+    elif _is_enum(kind):
+        if isinstance(value, str) and value in {member.value for member in kind}:
+            return kind(value)
+    elif kind is Path:
+        if isinstance(value, str) and value.strip():
+            return Path(value)
+    elif isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    typed = not (isinstance(value, str) and (kind is Path or _is_enum(kind)))
+    raise place.error(f"expected {_form(kind, spec)}, got {_shown(value, spec.secret, typed=typed)}")
+
+
+def _is_enum(kind: object) -> TypeGuard[type[Enum]]:
+    return isinstance(kind, type) and issubclass(kind, Enum)
+
+
+def _table(value: object, place: Place) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise place.error(f"expected a table, got {_shown(value, False)}")
+    return value
+
+
+def _array_of_tables(value: object, place: Place) -> list[Any]:
+    name = place.path.rsplit(".", 1)[-1]
+    if not isinstance(value, list):
+        raise place.error(
+            f"expected an array of tables (write each entry as [[{name}]]), got {_shown(value, False)}"
+        )
+    return value
+
+
+def _without_none(hint: Any) -> Any:
+    if get_origin(hint) in (Union, types.UnionType):
+        kinds = [arg for arg in get_args(hint) if arg is not type(None)]
+        return kinds[0] if len(kinds) == 1 else hint
+    return hint
+
+
+def _form(kind: Any, spec: FieldSpec) -> str:
+    if spec.rule is not None:
+        return spec.rule.form
+    if _is_enum(kind):
+        return "one of " + ", ".join(str(member.value) for member in kind)
+    if is_dataclass(kind):
+        return "a table"
+    if get_origin(kind) is tuple:
+        return "an array of tables"
+    return _TYPE_FORMS.get(kind, getattr(kind, "__name__", str(kind)))
+
+
+def _missing(hint: Any, spec: FieldSpec) -> str:
+    about = f" ({spec.doc})" if spec.doc else ""
+    return f"missing required value{about}; expected {_form(_without_none(hint), spec)}"
+
+
+def _unknown(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown key{hint}; expected one of {', '.join(known)}"
+
+
+def _shown(value: object, secret: bool, *, typed: bool = True) -> str:
+    """Describe a value for an error; with typed, say its TOML type as well."""
+    kind = _toml_kind(value)
+    if secret:
+        size = f"{len(value)} characters" if isinstance(value, str) else kind
+        return f"{size} (value not shown: it may be a secret)"
+    if isinstance(value, dict | list):
+        return kind
+    if isinstance(value, bool):
+        text = str(value).lower()
+    elif isinstance(value, date | time):
+        text = value.isoformat()
+    else:
+        text = repr(value)
+    return f"{kind} ({text})" if typed else text
+
+
+def _toml_kind(value: object) -> str:
+    for kind, name in (
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a number"),
+        (str, "a string"),
+        (dict, "a table"),
+        (list, "an array"),
+        (datetime, "a date-time"),
+        (date, "a date"),
+        (time, "a time"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
