@@ -1,0 +1,310 @@
+"""The hub's SQLite store: roster, counters, fixes, alerts and the outbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from edge.domain import Alert, AlertState, Contact, Fix, Resident, Role, Roster, Watch
+from edge.errors import StoreError
+from edge.schema import MIGRATIONS
+
+ALERT_PRIORITY = 0
+TELEMETRY_PRIORITY = 1
+_REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRecord:
+    """A registered watch as the gate needs it: who wears it, its key, its last counter."""
+
+    watch: Watch
+    last_counter: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One event waiting for the uplink, in the order it was written."""
+
+    seq: int
+    event_id: str
+    type: str
+    at: float
+    priority: int
+    body: dict[str, Any]
+
+
+def alert_ref(alert_id: int) -> str:
+    """Short reference read out on the phone and carried in each SMS, e.g. 'A0K3'."""
+    digits = ""
+    value = alert_id
+    while value or len(digits) < 3:
+        digits = _REF_ALPHABET[value % 32] + digits
+        value //= 32
+    return "A" + digits
+
+
+class Store:
+    """The only writer of the hub database; every write happens in a transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = FULL")
+        MIGRATIONS.apply(db)
+
+    @classmethod
+    def open(cls, path: Path | str) -> Store:
+        """Open (or create, mode 0600) the database file in WAL mode and migrate it."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            db = Database(path)
+            db.execute("PRAGMA busy_timeout = 5000")
+            db.enable_wal()
+            return cls(db)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(
+                f"cannot open the database {path}: {error}; check the folder exists "
+                "and the hub's user may write to it"
+            ) from error
+
+    @classmethod
+    def memory(cls) -> Store:
+        """An in-memory store, for tools that must not touch the real database."""
+        return cls(Database(memory=True))
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic, fully synced commit; nested calls become savepoints."""
+        with self.db.atomic():
+            yield
+
+    # -- roster ---------------------------------------------------------------
+
+    def apply_roster(self, roster: Roster) -> None:
+        """Make the stored roster equal to `roster` in one transaction; counters stay."""
+        with self.transaction():
+            self.db.execute("UPDATE residents SET active = 0")
+            self.db.execute("UPDATE watches SET active = 0")
+            self.db.execute("DELETE FROM contacts")
+            for resident in roster.residents:
+                self._upsert_resident(resident)
+            for watch in roster.watches:
+                self._upsert_watch(watch)
+            for contact in roster.contacts:
+                self._insert_contact(contact)
+
+    def _upsert_resident(self, resident: Resident) -> None:
+        self.db.execute(
+            "INSERT INTO residents (id, name, room, address, phone, active) "
+            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
+            "room = excluded.room, address = excluded.address, phone = excluded.phone, active = 1",
+            [resident.id, resident.name, resident.room, resident.address, resident.phone],
+        )
+
+    def _upsert_watch(self, watch: Watch) -> None:
+        key_hex = watch.key.hex() if watch.key else None
+        self.db.execute(
+            "INSERT INTO watches (mac, resident_id, key_hex, insecure, label, active) "
+            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(mac) DO UPDATE SET "
+            "resident_id = excluded.resident_id, key_hex = excluded.key_hex, "
+            "insecure = excluded.insecure, label = excluded.label, active = 1",
+            [watch.mac, watch.resident_id, key_hex, int(watch.insecure), watch.label],
+        )
+
+    def _insert_contact(self, contact: Contact) -> None:
+        self.db.execute(
+            "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [contact.id, contact.name, contact.phone, contact.role.value, contact.tier,
+             contact.resident_id, int(contact.always_sms)],
+        )
+
+    def watch_records(self) -> list[WatchRecord]:
+        """Every active watch with its key and last accepted counter."""
+        rows = self.db.execute(
+            "SELECT w.mac, w.resident_id, w.key_hex, w.insecure, w.label, c.last_counter "
+            "FROM watches w LEFT JOIN watch_counters c ON c.mac = w.mac WHERE w.active = 1"
+        ).fetchall()
+        return [
+            WatchRecord(
+                Watch(mac, resident_id, bytes.fromhex(key_hex) if key_hex else None,
+                      bool(insecure), label),
+                last_counter,
+            )
+            for mac, resident_id, key_hex, insecure, label, last_counter in rows
+        ]
+
+    def resident(self, resident_id: str) -> Resident | None:
+        row = self.db.execute(
+            "SELECT id, name, room, address, phone FROM residents WHERE id = ?", [resident_id]
+        ).fetchone()
+        return Resident(*row) if row else None
+
+    def residents(self) -> list[Resident]:
+        rows = self.db.execute(
+            "SELECT id, name, room, address, phone FROM residents WHERE active = 1 ORDER BY id"
+        ).fetchall()
+        return [Resident(*row) for row in rows]
+
+    def contacts_for(self, resident_id: str) -> list[Contact]:
+        """The resident's own contacts and the building-wide ones, by tier."""
+        rows = self.db.execute(
+            "SELECT id, name, phone, role, tier, resident_id, always_sms FROM contacts "
+            "WHERE resident_id = ? OR resident_id IS NULL ORDER BY tier, id",
+            [resident_id],
+        ).fetchall()
+        return [
+            Contact(cid, name, phone, Role(role), tier, rid, bool(always))
+            for cid, name, phone, role, tier, rid, always in rows
+        ]
+
+    # -- what watches report -------------------------------------------------
+
+    def save_counter(self, mac: str, counter: int, at: float) -> None:
+        self.db.execute(
+            "INSERT INTO watch_counters (mac, last_counter, accepted_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(mac) DO UPDATE SET last_counter = excluded.last_counter, "
+            "accepted_at = excluded.accepted_at",
+            [mac, counter, at],
+        )
+
+    def note_heard(self, mac: str, at: float, rssi: int | None) -> None:
+        self.db.execute(
+            "UPDATE watches SET last_heard_at = ?, rssi = ? WHERE mac = ?", [at, rssi, mac]
+        )
+
+    def save_battery(self, mac: str, percent: int, at: float) -> bool:
+        """Store the battery level; True when it differs from the stored one."""
+        row = self.db.execute("SELECT battery FROM watches WHERE mac = ?", [mac]).fetchone()
+        self.db.execute(
+            "UPDATE watches SET battery = ?, battery_at = ? WHERE mac = ?", [percent, at, mac]
+        )
+        return row is None or row[0] != percent
+
+    def watch_status(self, mac: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM watches WHERE mac = ?", [mac]))
+        return rows[0] if rows else None
+
+    def save_fix(self, fix: Fix) -> None:
+        self.db.execute(
+            "INSERT INTO fixes (watch_mac, lat, lon, accuracy_m, fixed_at, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(watch_mac) DO UPDATE SET lat = excluded.lat, "
+            "lon = excluded.lon, accuracy_m = excluded.accuracy_m, fixed_at = excluded.fixed_at, "
+            "received_at = excluded.received_at",
+            [fix.watch_mac, fix.lat, fix.lon, fix.accuracy_m, fix.fixed_at, fix.received_at],
+        )
+
+    def last_fix(self, mac: str) -> Fix | None:
+        row = self.db.execute(
+            "SELECT watch_mac, lat, lon, accuracy_m, fixed_at, received_at FROM fixes "
+            "WHERE watch_mac = ?", [mac]
+        ).fetchone()
+        return Fix(*row) if row else None
+
+    # -- alerts --------------------------------------------------------------
+
+    def insert_alert(
+        self, resident_id: str, watch_mac: str, at: float, cancel_until: float, state: AlertState
+    ) -> Alert:
+        """Create an alert and its first state change; call inside a transaction."""
+        uid = uuid.uuid4().hex
+        cursor = self.db.execute(
+            "INSERT INTO alerts (uid, ref, resident_id, watch_mac, state, raised_at, "
+            "cancel_until, updated_at) VALUES (?, '', ?, ?, ?, ?, ?, ?)",
+            [uid, resident_id, watch_mac, state.value, at, cancel_until, at],
+        )
+        alert_id = int(cursor.lastrowid or 0)
+        ref = alert_ref(alert_id)
+        self.db.execute("UPDATE alerts SET ref = ? WHERE id = ?", [ref, alert_id])
+        self._record_change(alert_id, state, at, "", "press")
+        return Alert(alert_id, uid, ref, resident_id, watch_mac, state, at, cancel_until, 1, at)
+
+    def save_alert(self, alert: Alert, *, by: str = "", reason: str = "") -> None:
+        """Store the alert's new state and the change; call inside a transaction."""
+        previous = self.db.execute("SELECT state FROM alerts WHERE id = ?", [alert.id]).fetchone()
+        self.db.execute(
+            "UPDATE alerts SET state = ?, press_count = ?, updated_at = ?, closed_by = ? "
+            "WHERE id = ?",
+            [alert.state.value, alert.press_count, alert.updated_at, alert.closed_by, alert.id],
+        )
+        if previous and previous[0] != alert.state.value:
+            self._record_change(alert.id, alert.state, alert.updated_at, by, reason)
+
+    def _record_change(self, alert_id: int, state: AlertState, at: float, by: str, reason: str) -> None:
+        self.db.execute(
+            "INSERT INTO alert_changes (alert_id, state, at, by, reason) VALUES (?, ?, ?, ?, ?)",
+            [alert_id, state.value, at, by, reason],
+        )
+
+    def open_alerts(self) -> list[Alert]:
+        return self._alerts("WHERE state IN ('raised', 'active') ORDER BY id")
+
+    def open_alert_for(self, resident_id: str) -> Alert | None:
+        found = self._alerts(
+            "WHERE resident_id = ? AND state IN ('raised', 'active')", [resident_id]
+        )
+        return found[0] if found else None
+
+    def alert(self, uid_or_ref: str) -> Alert | None:
+        found = self._alerts("WHERE uid = ? OR ref = ?", [uid_or_ref, uid_or_ref.upper()])
+        return found[0] if found else None
+
+    def alerts(self, limit: int = 100) -> list[Alert]:
+        return self._alerts("ORDER BY id DESC LIMIT ?", [limit])
+
+    def alert_changes(self, alert_id: int) -> list[tuple[str, float, str, str]]:
+        rows = self.db.execute(
+            "SELECT state, at, by, reason FROM alert_changes WHERE alert_id = ? ORDER BY id",
+            [alert_id],
+        ).fetchall()
+        return [tuple(row) for row in rows]
+
+    def _alerts(self, where: str, params: list[Any] | None = None) -> list[Alert]:
+        rows = self.db.execute(
+            "SELECT id, uid, ref, resident_id, watch_mac, state, raised_at, cancel_until, "
+            f"press_count, updated_at, closed_by FROM alerts {where}", params or []
+        ).fetchall()
+        return [
+            Alert(r[0], r[1], r[2], r[3], r[4], AlertState(r[5]), r[6], r[7], r[8], r[9], r[10])
+            for r in rows
+        ]
+
+    # -- outbox ----------------------------------------------------------------
+
+    def append_event(self, type_: str, at: float, body: dict[str, Any], priority: int) -> str:
+        """Append an event with a new stable id; call inside the transaction of its cause."""
+        event_id = uuid.uuid4().hex
+        self.db.execute(
+            "INSERT INTO outbox (event_id, type, at, priority, body) VALUES (?, ?, ?, ?, ?)",
+            [event_id, type_, at, priority, json.dumps(body, ensure_ascii=False, sort_keys=True)],
+        )
+        return event_id
+
+    def pending_events(self, limit: int = 1000, after_seq: int = 0) -> list[OutboxEvent]:
+        """Undelivered events in the order they were written."""
+        rows = self.db.execute(
+            "SELECT seq, event_id, type, at, priority, body FROM outbox "
+            "WHERE delivered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            [after_seq, limit],
+        ).fetchall()
+        return [OutboxEvent(s, e, t, a, p, json.loads(b)) for s, e, t, a, p, b in rows]
+
+    def outbox_depth(self) -> int:
+        row = self.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()
+        return int(row[0])

@@ -1,0 +1,99 @@
+"""The SQLite store: WAL, full sync, migrations, roster changes that keep counters."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+
+import pytest
+
+from edge.domain import AlertState, Fix
+from edge.errors import StoreError
+from edge.store import ALERT_PRIORITY, Store, alert_ref
+from tests.building import make_roster
+
+
+def test_database_is_wal_full_sync_private_and_migrated(tmp_path) -> None:
+    store = Store.open(tmp_path / "state" / "hub.db")
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert stat.S_IMODE((tmp_path / "state" / "hub.db").stat().st_mode) == 0o600
+    names = {"residents", "watches", "watch_counters", "contacts", "fixes", "alerts",
+             "alert_changes", "outbox"}
+    assert names <= set(store.db.table_names())
+    applied = store.db.execute("SELECT name FROM _sqlite_migrations").fetchall()
+    assert applied == [("0001_roster_alerts_outbox",)]
+
+
+def test_reopening_applies_no_migration_twice(tmp_path) -> None:
+    Store.open(tmp_path / "hub.db").close()
+    store = Store.open(tmp_path / "hub.db")
+    assert store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+
+
+def test_unwritable_location_gives_clear_error(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot open the database .*hub.db"):
+        Store.open(blocker / "hub.db")
+
+
+def test_roster_change_keeps_counters_and_deactivates_removed_watch(tmp_path) -> None:
+    store = Store.open(tmp_path / "hub.db")
+    store.apply_roster(make_roster(3))
+    with store.transaction():
+        store.save_counter("A4:C1:38:00:00:03", 77, 1.0)
+    store.apply_roster(make_roster(2))
+    assert [r.watch.mac for r in store.watch_records()] == ["A4:C1:38:00:00:01",
+                                                            "A4:C1:38:00:00:02"]
+    store.apply_roster(make_roster(3))
+    record = [r for r in store.watch_records() if r.watch.mac.endswith("03")][0]
+    assert record.last_counter == 77
+    assert record.watch.key is not None
+
+
+def test_one_open_alert_per_resident_is_enforced_by_the_schema(tmp_path) -> None:
+    store = Store.open(tmp_path / "hub.db")
+    store.apply_roster(make_roster(1))
+    with store.transaction():
+        store.insert_alert("r1", "A4:C1:38:00:00:01", 1.0, 31.0, AlertState.RAISED)
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store.insert_alert("r1", "A4:C1:38:00:00:01", 2.0, 32.0, AlertState.RAISED)
+    assert len(store.open_alerts()) == 1
+
+
+def test_failed_transaction_leaves_nothing_behind(tmp_path) -> None:
+    store = Store.open(tmp_path / "hub.db")
+    store.apply_roster(make_roster(1))
+    with pytest.raises(RuntimeError), store.transaction():
+        store.insert_alert("r1", "A4:C1:38:00:00:01", 1.0, 31.0, AlertState.RAISED)
+        store.append_event("alert.raised", 1.0, {}, ALERT_PRIORITY)
+        raise RuntimeError("power cut")
+    assert store.alerts() == [] and store.outbox_depth() == 0
+
+
+def test_fix_cache_keeps_the_last_fix_per_watch(tmp_path) -> None:
+    store = Store.open(tmp_path / "hub.db")
+    store.apply_roster(make_roster(1))
+    with store.transaction():
+        store.save_fix(Fix("A4:C1:38:00:00:01", 31.0, 121.0, 10, 100.0, 101.0))
+        store.save_fix(Fix("A4:C1:38:00:00:01", 31.5, 121.5, 5, 200.0, 201.0))
+    assert store.last_fix("A4:C1:38:00:00:01") == Fix("A4:C1:38:00:00:01", 31.5, 121.5, 5,
+                                                      200.0, 201.0)
+    assert store.last_fix("A4:C1:38:00:00:09") is None
+
+
+def test_alert_refs_are_short_and_distinct() -> None:
+    refs = [alert_ref(n) for n in range(1, 5000)]
+    assert len(set(refs)) == len(refs)
+    assert alert_ref(1) == "A001" and alert_ref(32) == "A010"
+    assert all(len(r) <= 5 for r in refs)
+
+
+def test_alert_found_by_ref_or_uid(tmp_path) -> None:
+    store = Store.open(tmp_path / "hub.db")
+    store.apply_roster(make_roster(1))
+    with store.transaction():
+        alert = store.insert_alert("r1", "A4:C1:38:00:00:01", 1.0, 31.0, AlertState.RAISED)
+    assert store.alert(alert.ref.lower()) == alert
+    assert store.alert(alert.uid) == alert
