@@ -1,0 +1,146 @@
+"""edge-hub: the command line of the building hub (each command opens, calls, prints)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edge import __version__
+from edge.domain import normalise_mac
+from edge.errors import HubError
+from edge.reports import read_report
+from firmware_bridge.bthome import BTHomeKey, decode_frame
+
+if TYPE_CHECKING:
+    from edge.app import HubApp
+
+DEFAULT_CONFIG = Path("/etc/edge-hub/hub.toml")
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
+
+
+def _hex_bytes(text: str) -> bytes:
+    try:
+        return bytes.fromhex(text.replace(":", "").replace(" ", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected hex digits like 4402c409, got {text!r}") from None
+
+
+def _mac(text: str) -> str:
+    try:
+        return normalise_mac(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _key(text: str) -> BTHomeKey:
+    try:
+        return BTHomeKey.from_hex(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-hub", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"edge-hub {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the hub on this machine's Bluetooth adapter")
+    run.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="hub.toml to use")
+
+    check = commands.add_parser("check-config", help="load a configuration and summarise it")
+    check.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="hub.toml to check")
+
+    demo = commands.add_parser("demo", help="run the hub on a simulated building")
+    demo.add_argument("--config", type=Path, default=DEMO_CONFIG, help="building to simulate")
+    demo.add_argument("--once", action="store_true", help="run the scripted scenario, exit 0")
+    demo.add_argument("--events", type=Path, help="write every outbox event here as JSON lines")
+    demo.add_argument("--db", type=Path, help="database file (default: a fresh temporary one)")
+
+    decode = commands.add_parser("decode", help="decode one BTHome service-data frame")
+    decode.add_argument("--mac", type=_mac, required=True, help="the advertiser's MAC address")
+    decode.add_argument("--key", type=_key, help="the watch's key, 32 hex digits")
+    decode.add_argument("service_data", type=_hex_bytes, metavar="SERVICE_DATA_HEX",
+                        help="service data for UUID fcd2, starting with the device-info byte")
+    return parser
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    frame = decode_frame(args.service_data, args.mac, args.key)
+    result = frame.to_json()
+    report = read_report(frame)
+    result["meaning"] = {
+        "sos": report.sos, "cancel": report.cancel, "battery": report.battery,
+        "fix": None if report.fix is None else {
+            "lat": report.fix.lat, "lon": report.fix.lon,
+            "accuracy_m": report.fix.accuracy_m, "age_s": report.fix.age_s},
+    }
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from edge.config import load_config
+
+    config = load_config(args.config)
+    roster = config.roster
+    print(f"{args.config}: valid. Hub {config.hub.id} in {config.hub.building}: "
+          f"{len(roster.residents)} residents, {len(roster.watches)} watches, "
+          f"{len(roster.contacts)} contacts, {len(config.insecure_watches)} insecure watches.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.app import build_hub
+    from edge.config import load_config
+
+    config = load_config(args.config)
+    logging.getLogger().setLevel(config.hub.log_level)
+    app = build_hub(config)
+    try:
+        asyncio.run(_run_until_signal(app))
+    finally:
+        app.close()
+    return 0
+
+
+async def _run_until_signal(app: HubApp) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await app.run(stop)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from edge.demo import run_demo
+
+    return asyncio.run(run_demo(args.config, once=args.once, events=args.events, db=args.db))
+
+
+COMMANDS = {"run": cmd_run, "check-config": cmd_check_config, "demo": cmd_demo,
+            "decode": cmd_decode}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stdout)
+    try:
+        return COMMANDS[args.command](args)
+    except HubError as error:
+        print(f"edge-hub {args.command}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The edge-hub command line, run as an installer would run it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+from firmware_bridge.bthome import BTHomeKey, encode_frame
+from firmware_bridge.gnss_fix import GnssFix, pack_fix
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY_HEX = "231d39c1d7cc1ab1aee224cd096db932"
+MAC = "54:48:E6:8F:80:A5"
+
+
+def sos_frame(counter: int = 7) -> str:
+    frame = encode_frame([(0x00, 3), (0x01, 88), (0x3A, "press")], mac=MAC,
+                         key=BTHomeKey.from_hex(KEY_HEX), counter=counter)
+    return frame.hex()
+
+
+def test_decode_prints_objects_counter_and_meaning(capsys) -> None:
+    assert main(["decode", "--mac", MAC.lower(), "--key", KEY_HEX, sos_frame()]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["encrypted"] is True and result["mic_verified"] is True
+    assert result["counter"] == 7
+    assert [(o["name"], o["value"]) for o in result["objects"]] == [
+        ("packet_id", 3), ("battery", 88), ("button", "press")]
+    assert result["meaning"]["sos"] is True and result["meaning"]["battery"] == 88
+
+
+def test_decode_shows_a_position_fix(capsys) -> None:
+    raw = pack_fix(GnssFix(31.2304, 121.4737, 9, 40))
+    frame = encode_frame([(0x54, raw)], mac=MAC, key=BTHomeKey.from_hex(KEY_HEX), counter=9)
+    assert main(["decode", "--mac", MAC, "--key", KEY_HEX, frame.hex()]) == 0
+    fix = json.loads(capsys.readouterr().out)["meaning"]["fix"]
+    assert fix["lat"] == pytest.approx(31.2304) and fix["age_s"] == 40
+
+
+def test_decode_with_wrong_key_says_why(capsys) -> None:
+    assert main(["decode", "--mac", MAC, "--key", "00" * 16, sos_frame()]) == 1
+    assert "MIC check failed" in capsys.readouterr().err
+
+
+def test_decode_encrypted_without_key_says_to_add_it(capsys) -> None:
+    assert main(["decode", "--mac", MAC, sos_frame()]) == 1
+    assert "no key" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["decode", "--mac", "nope", "40"], "expected a MAC address like"),
+    (["decode", "--mac", MAC, "--key", "abc", "40"], "expected 32 hex digits"),
+    (["decode", "--mac", MAC, "zz"], "expected hex digits"),
+])
+def test_bad_arguments_name_the_field(args: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_check_config_summarises_the_demo_building(capsys) -> None:
+    assert main(["check-config", "--config", str(ROOT / "config" / "demo.toml")]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_check_config_reports_a_bad_file(tmp_path, capsys) -> None:
+    bad = tmp_path / "hub.toml"
+    bad.write_text("[hub]\nid = 3\n")
+    assert main(["check-config", "--config", str(bad)]) == 1
+    assert "hub.id" in capsys.readouterr().err
+
+
+def test_demo_once_runs_the_scenario_and_writes_events(tmp_path) -> None:
+    events = tmp_path / "events.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "demo", "--once", "--events", str(events)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
+    types = [line["type"] for line in lines]
+    assert types.count("alert.raised") == 3
+    assert "alert.active" in types and "alert.cancelled" in types
+    assert "alert.acknowledged" in types and "alert.resolved" in types
+    assert "watch.fix" in types and types.count("watch.battery") >= 12
+    assert len({line["event_id"] for line in lines}) == len(lines)
+    assert "replays refused 1" in done.stdout
+    assert "is active: responders must come" in done.stdout
+
+
+def test_readme_decode_example_works(capsys) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index(".venv/bin/edge-hub decode")
+    command = readme[start:readme.index("```", start)].replace("\\\n", " ").split()
+    assert main(command[1:]) == 0
+    assert json.loads(capsys.readouterr().out)["mic_verified"] is True
