@@ -1,0 +1,186 @@
+"""Ingest benchmark: adverts per second through the hub's front door, against bthome-ble.
+
+(a) foreign adverts discarded, (b) registered encrypted frames verified, each compared
+with the independent parser bthome-ble on the same frames in the same run; (c) frames
+stored end to end (one synchronous=FULL commit each) against raw SQLite inserts.
+Run: .venv/bin/python tests/bench/ingest.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+from bthome_ble import BTHomeBluetoothDeviceData
+
+from edge.clock import FakeClock
+from edge.gate import FrameRefused, WatchGate
+from edge.hub import Hub
+from edge.store import Store, WatchRecord
+from firmware_bridge.bleak_radio import BleakRadio
+from firmware_bridge.bthome import BTHOME_SERVICE_UUID, BTHomeKey, encode_frame
+from tests.bthome_reference import service_info
+from tests.building import Timing, key_for, mac_for, make_roster
+
+Advert = tuple[str, bytes]
+
+
+def rate(count: int, work: Callable[[], object], repeats: int = 3) -> float:
+    """Best frames-per-second over `repeats` runs of `work` (which handles `count` frames)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - start)
+    return count / best
+
+
+def foreign_adverts(count: int) -> list[Advert]:
+    frame = bytes([0x40, 0x02, 0xC4, 0x09, 0x03, 0xBF, 0x13])
+    return [(f"F0:00:00:{i >> 8 & 0xFF:02X}:{i & 0xFF:02X}:{i % 7:02X}", frame)
+            for i in range(count)]
+
+
+def watch_adverts(count: int, watches: int) -> list[Advert]:
+    """Encrypted press and battery frames from registered watches, counters rising."""
+    keys = [BTHomeKey(key_for(i)) for i in range(watches)]
+    adverts = []
+    for n in range(count):
+        i = n % watches
+        objects: Sequence[tuple[int, object]] = (
+            [(0x00, n % 256), (0x01, 50 + n % 50)] if n % 2 else [(0x00, n % 256), (0x3A, "press")]
+        )
+        adverts.append((mac_for(i), encode_frame(objects, mac=mac_for(i), key=keys[i],
+                                                 counter=1 + n // watches)))
+    return adverts
+
+
+def our_front_door(watches: int) -> tuple[Callable[[Sequence[Advert]], None], WatchGate]:
+    """BleakRadio's detection callback feeding a gate-only hub path (no database)."""
+    records = [WatchRecord(w, None) for w in make_roster(watches).watches]
+    gate = WatchGate(records)
+
+    def admit(mac: str, data: bytes, rssi: int | None) -> None:
+        try:
+            gate.accept(gate.admit(mac, data))
+        except FrameRefused:
+            pass
+
+    radio = BleakRadio(admit, clock=FakeClock())
+
+    def run(adverts: Sequence[Advert]) -> None:
+        gate.reload(records)
+        for device, adv in _bleak_objects(adverts):
+            radio._detected(device, adv)
+
+    return run, gate
+
+
+_OBJECT_CACHE: dict[int, list[tuple[BLEDevice, AdvertisementData]]] = {}
+
+
+def _bleak_objects(adverts: Sequence[Advert]) -> list[tuple[BLEDevice, AdvertisementData]]:
+    """bleak's own advert objects, built once per batch as the backend would have."""
+    key = id(adverts)
+    if key not in _OBJECT_CACHE:
+        _OBJECT_CACHE[key] = [
+            (BLEDevice(mac, None, None),
+             AdvertisementData(None, {}, {BTHOME_SERVICE_UUID: data}, [BTHOME_SERVICE_UUID],
+                               None, -60, ()))
+            for mac, data in adverts]
+    return _OBJECT_CACHE[key]
+
+
+def reference(adverts: Sequence[Advert], keyed: bool) -> Callable[[], None]:
+    """bthome-ble with one parser per device (as Home Assistant keeps them)."""
+    infos = [(mac, service_info(data, mac)) for mac, data in adverts]
+    index = {mac_for(i): i for i in range(1000)}
+
+    def run() -> None:
+        parsers: dict[str, BTHomeBluetoothDeviceData] = {}
+        for mac, info in infos:
+            parser = parsers.get(mac)
+            if parser is None:
+                key = key_for(index[mac]) if keyed and mac in index else None
+                parser = parsers[mac] = BTHomeBluetoothDeviceData(bindkey=key)
+            parser.update(info)
+
+    return run
+
+
+def stored_rate(adverts: Sequence[Advert], watches: int) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store.open(Path(folder) / "hub.db")
+        store.apply_roster(make_roster(watches))
+        hub = Hub("bench", store, FakeClock(), Timing(repeat_window_s=0))
+        hub.start()
+        start = time.perf_counter()
+        for mac, data in adverts:
+            hub.on_advert(mac, data, -60)
+        elapsed = time.perf_counter() - start
+        store.close()
+    return len(adverts) / elapsed
+
+
+def raw_sqlite_rate(count: int) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        conn = sqlite3.connect(Path(folder) / "raw.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, mac TEXT, data BLOB)")
+        start = time.perf_counter()
+        for n in range(count):
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO t (mac, data) VALUES (?, ?)", ("m", b"x" * 20))
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - start
+        conn.close()
+    return count / elapsed
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    args = parser.parse_args(argv)
+    logging.disable(logging.CRITICAL)  # the hub narrates every alert; not what is measured
+    n_foreign, n_watch, n_stored, watches = ((5_000, 2_000, 200, 50) if args.quick
+                                             else (200_000, 40_000, 2_000, 300))
+    foreign, signed = foreign_adverts(n_foreign), watch_adverts(n_watch, watches)
+    front, gate = our_front_door(watches)
+
+    a_ours = rate(len(foreign), lambda: front(foreign))
+    a_ref = rate(len(foreign), reference(foreign, keyed=False), repeats=1)
+    b_ours = rate(len(signed), lambda: front(signed))
+    b_ref = rate(len(signed), reference(signed, keyed=True), repeats=1)
+    assert gate.counts["accepted"] >= len(signed), "frames were refused in the benchmark"
+    c_ours = stored_rate(signed[:n_stored], watches)
+    c_raw = raw_sqlite_rate(n_stored)
+
+    print(f"ingest benchmark ({'quick' if args.quick else 'full'}): {len(foreign)} foreign, "
+          f"{len(signed)} encrypted frames from {watches} watches; best of 3")
+    print(f"(a) foreign adverts discarded:    {a_ours:>10,.0f}/s  bthome-ble {a_ref:>9,.0f}/s  "
+          f"ratio {a_ours / a_ref:5.1f}x  target >= 50,000/s: {verdict(a_ours >= 50_000)}")
+    print(f"(b) encrypted frames verified:    {b_ours:>10,.0f}/s  bthome-ble {b_ref:>9,.0f}/s  "
+          f"ratio {b_ours / b_ref:5.1f}x  target >= 5,000/s and >= 2x: "
+          f"{verdict(b_ours >= 5_000 and b_ours >= 2 * b_ref)}")
+    print(f"(c) stored end to end (FULL sync): {c_ours:>9,.0f}/s  raw SQLite insert+commit "
+          f"{c_raw:>8,.0f}/s  ratio {c_ours / c_raw:5.2f}x  (information)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
