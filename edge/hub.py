@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -47,6 +48,7 @@ class _Pending:
     changes: list[AlertChange] = field(default_factory=list)
     outcome: str = ""
     alert: Alert | None = None
+    press: policy.PressMemory | None = None
 
 
 class Hub:
@@ -106,8 +108,16 @@ class Hub:
         except FrameError as error:
             self._log.warning("Ignored a frame from %s: %s.", mac, error)
             return None
-        pending = self._store_frame(admitted, report, rssi)
+        try:
+            pending = self._store_frame(admitted, report, rssi)
+        except (sqlite3.Error, OSError) as error:
+            self._log.error(
+                "Could not store a frame from watch %s (%s): nothing was changed; the "
+                "watch's next repeat is handled as new. Check the disk.", mac, error)
+            return None
         self.gate.accept(admitted)
+        if pending.press is not None:
+            self._presses[admitted.watch.mac] = pending.press
         self._after_commit(admitted.watch, report, pending)
         return Heard(admitted.watch, report, pending.alert, pending.outcome)
 
@@ -153,7 +163,7 @@ class Hub:
         if outcome is policy.PressOutcome.REPEAT:
             out.alert = open_alert
             return
-        self._presses[watch.mac] = policy.PressMemory(self.clock.monotonic(), packet_id)
+        out.press = policy.PressMemory(self.clock.monotonic(), packet_id)
         if outcome is policy.PressOutcome.JOIN and open_alert is not None:
             out.alert = policy.join_press(open_alert, now)
             self.store.save_alert(out.alert)

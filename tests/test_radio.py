@@ -148,3 +148,20 @@ def test_air_press_kinds_are_real_frames(kind: str) -> None:
 
     frame = decode_frame(heard[0][1], mac_for(0), BTHomeKey(key_for(0)))
     assert frame.mic_verified and any(o.value == kind for o in frame.objects)
+
+
+def test_foreign_devices_talk_at_the_given_rate() -> None:
+    air, heard = VirtualAir(), []
+    radio = make_radio(air, FakeClock(), heard)
+
+    async def scenario() -> None:
+        await radio.start()
+        stop = asyncio.Event()
+        task = asyncio.create_task(air.foreign_at(200.0, stop))
+        await asyncio.sleep(0.5)
+        stop.set()
+        await task
+
+    asyncio.run(scenario())
+    assert 60 <= len(heard) <= 140
+    assert all(mac.startswith("F0:") for mac, _, _ in heard)

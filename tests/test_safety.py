@@ -174,3 +174,19 @@ def test_outbox_events_have_unique_ids_in_order(building: SimBuilding) -> None:
     assert len({e.event_id for e in events}) == len(events)
     assert [e.seq for e in events] == sorted(e.seq for e in events)
     assert events[-1].body["alert"]["ref"] == building.store.open_alerts()[0].ref
+
+
+def test_failed_write_changes_nothing_and_the_repeat_raises_the_alert(
+        building: SimBuilding) -> None:
+    building.store.db.execute(
+        "CREATE TEMP TRIGGER disk_full BEFORE INSERT ON outbox "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    watch = building.air.watches[building.mac(0)]
+    frame = watch.frame([(0x00, 9), (0x3A, "press")])
+    building.air.emit(watch.mac, frame, -60)
+    assert building.store.alerts() == []
+    assert building.store.db.execute("SELECT count(*) FROM watch_counters").fetchone()[0] == 0
+
+    building.store.db.execute("DROP TRIGGER disk_full")
+    building.air.emit(watch.mac, frame, -60)  # the watch repeats the same frame
+    assert len(building.store.open_alerts()) == 1
