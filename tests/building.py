@@ -22,7 +22,8 @@ def key_for(index: int) -> bytes:
 
 
 def mac_for(index: int) -> str:
-    return f"A4:C1:38:00:00:{index + 1:02X}"
+    number = index + 1
+    return f"A4:C1:38:00:{number >> 8:02X}:{number & 0xFF:02X}"
 
 
 def make_roster(count: int = 3, insecure: tuple[int, ...] = ()) -> Roster:
