@@ -23,3 +23,16 @@ class StoreError(HubError):
 
 class AlertError(HubError, ValueError):
     """An alert transition was asked that the alert's state does not allow."""
+
+
+class PduError(HubError, ValueError):
+    """An SMS PDU could not be encoded or decoded; the message says which field."""
+
+
+class ModemError(HubError):
+    """The GSM modem failed or refused; `kind` says what the caller should do."""
+
+    def __init__(self, message: str, kind: str = "transient", code: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
