@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from edge.config_messaging import ModemSection, SmsSection
 from edge.config_schema import (
     TEXT,
     Place,
@@ -162,6 +163,8 @@ class ConfigFile:
     residents: tuple[ResidentEntry, ...] = field(default=(), metadata=meta("[[residents]] entries"))
     watches: tuple[WatchEntry, ...] = field(default=(), metadata=meta("[[watches]] entries"))
     contacts: tuple[ContactEntry, ...] = field(default=(), metadata=meta("[[contacts]] entries"))
+    sms: SmsSection = field(default=SmsSection(), metadata=meta("texts to responders"))
+    modem: ModemSection | None = field(default=None, metadata=meta("the GSM modem; omit for none"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +184,8 @@ class HubConfig:
     radio: RadioSection
     alerts: AlertSection
     roster: Roster
+    sms: SmsSection = SmsSection()
+    modem: ModemSection | None = None
 
     @property
     def insecure_watches(self) -> tuple[Watch, ...]:
@@ -267,7 +272,8 @@ def _assemble(written: ConfigFile, place: Place, base_dir: Path, keys: KeysFile 
     contacts = _contacts(written, place, resident_ids)
     roster = Roster(residents=residents, watches=watches, contacts=contacts)
     path = base_dir / Path(place.source).name
-    return HubConfig(path=path, hub=written.hub, radio=written.radio, alerts=written.alerts, roster=roster)
+    return HubConfig(path=path, hub=written.hub, radio=written.radio, alerts=written.alerts,
+                     roster=roster, sms=written.sms, modem=written.modem)
 
 
 def _residents(written: ConfigFile, place: Place) -> tuple[Resident, ...]:

@@ -171,8 +171,11 @@ def read_value(
         return scalar
     try:
         return rule.apply(scalar)
-    except ValueError:
-        raise place.error(f"expected {rule.form}, got {_shown(scalar, secret, typed=False)}") from None
+    except ValueError as error:
+        detail = str(error)
+        why = f" ({detail})" if detail and not secret and detail != str(scalar) else ""
+        raise place.error(
+            f"expected {rule.form}, got {_shown(scalar, secret, typed=False)}{why}") from None
 
 
 def _convert(hint: Any, spec: FieldSpec, value: object, place: Place, base_dir: Path) -> Any:
@@ -181,6 +184,8 @@ def _convert(hint: Any, spec: FieldSpec, value: object, place: Place, base_dir: 
         return build(kind, value, place, base_dir)
     if get_origin(kind) is tuple:
         item_kind = get_args(kind)[0]
+        if not is_dataclass(item_kind):
+            return _array_of_values(item_kind, spec, value, place)
         items = _array_of_tables(value, place)
         return tuple(build(item_kind, item, place.index(i), base_dir) for i, item in enumerate(items))
     converted = read_value(kind, value, place, spec.rule, secret=spec.secret)
@@ -222,6 +227,15 @@ def _array_of_tables(value: object, place: Place) -> list[Any]:
     return value
 
 
+def _array_of_values(kind: type, spec: FieldSpec, value: object, place: Place) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise place.error(f"expected an array like [1, 2], got {_shown(value, False)}")
+    return tuple(
+        read_value(kind, item, place.index(i), spec.rule, secret=spec.secret)
+        for i, item in enumerate(value)
+    )
+
+
 def _without_none(hint: Any) -> Any:
     if get_origin(hint) in (Union, types.UnionType):
         kinds = [arg for arg in get_args(hint) if arg is not type(None)]
@@ -237,7 +251,8 @@ def _form(kind: Any, spec: FieldSpec) -> str:
     if is_dataclass(kind):
         return "a table"
     if get_origin(kind) is tuple:
-        return "an array of tables"
+        item = get_args(kind)[0]
+        return "an array of tables" if is_dataclass(item) else f"an array of {_form(item, FieldSpec(''))}"
     return _TYPE_FORMS.get(kind, getattr(kind, "__name__", str(kind)))
 
 

@@ -95,6 +95,73 @@ def _initial(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0002_sms_queue_escalation_inbox")
+def _sms(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- One row per text to one phone; parts are tracked so a crash resumes mid-message.
+        CREATE TABLE sms_out (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            alert_id INTEGER REFERENCES alerts(id),
+            contact_id TEXT NOT NULL DEFAULT '',
+            phone TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            state TEXT NOT NULL DEFAULT 'queued',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_try_at REAL NOT NULL,
+            last_error TEXT NOT NULL DEFAULT '',
+            sent_at REAL
+        );
+        CREATE INDEX sms_out_queue ON sms_out(priority, id) WHERE state = 'queued';
+        CREATE TABLE sms_parts (
+            sms_id INTEGER NOT NULL REFERENCES sms_out(id),
+            part INTEGER NOT NULL,
+            parts INTEGER NOT NULL,
+            mr INTEGER NOT NULL,
+            sent_at REAL NOT NULL,
+            report_status INTEGER,
+            reported_at REAL,
+            PRIMARY KEY (sms_id, part)
+        );
+        CREATE INDEX sms_parts_mr ON sms_parts(mr, sent_at);
+        CREATE TABLE alert_notified (
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            phone TEXT NOT NULL,
+            contact_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            tier INTEGER NOT NULL,
+            first_at REAL NOT NULL,
+            PRIMARY KEY (alert_id, phone)
+        );
+        CREATE TABLE escalations (
+            alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),
+            tier INTEGER NOT NULL,
+            resends INTEGER NOT NULL,
+            next_at REAL NOT NULL,
+            interval_s REAL NOT NULL,
+            closed INTEGER NOT NULL DEFAULT 0
+        );
+        -- Every inbound PDU is stored before it is deleted from the SIM; digest stops
+        -- the same PDU being processed twice.
+        CREATE TABLE sms_in (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            digest TEXT NOT NULL UNIQUE,
+            pdu BLOB NOT NULL,
+            received_at REAL NOT NULL,
+            state TEXT NOT NULL DEFAULT 'new',
+            sender TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT '',
+            note TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX sms_in_new ON sms_in(id) WHERE state IN ('new', 'part');
+        """
+    )
+
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))

@@ -1,0 +1,160 @@
+"""Responders: turns alert changes and the passing of time into texts in the SMS queue."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from edge import escalation as policy
+from edge.clock import Clock
+from edge.dispatch import AlertChange
+from edge.domain import Alert, AlertState, Contact, Location, Resident
+from edge.escalation import EscalationPlan
+from edge.location import locate
+from edge.messages import MessageContext, render
+from edge.sms_store import SmsStore
+from edge.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class TextStyle:
+    """How texts are written: language, overrides, map link, local time zone, building."""
+
+    building: str
+    language: str = "zh"
+    templates: tuple[tuple[str, str], ...] = ()
+    map_url: str = "https://uri.amap.com/marker?position={lon:.5f},{lat:.5f}&coordinate=wgs84"
+    timezone: str = "Asia/Shanghai"
+    fix_stale_after_s: float = 900.0
+
+
+class Responders:
+    """Texts tier by tier until someone acknowledges; tells everyone told when it ends."""
+
+    def __init__(self, store: Store, sms: SmsStore, clock: Clock, plan: EscalationPlan,
+                 style: TextStyle, on_queued: Callable[[], None] = lambda: None,
+                 log: logging.Logger | None = None) -> None:
+        self.store = store
+        self.sms = sms
+        self.clock = clock
+        self.plan = plan
+        self.style = style
+        self._on_queued = on_queued
+        self._zone = ZoneInfo(style.timezone)
+        self._log = log or logging.getLogger("edge.responders")
+
+    # -- Dispatcher ---------------------------------------------------------------
+
+    def alert_changed(self, change: AlertChange) -> None:
+        state = change.alert.state
+        if state is AlertState.ACTIVE:
+            self._begin(change.alert, change.resident, change.location)
+        elif not state.is_open:
+            self._finish(change.alert, change.resident, change.location, change.by,
+                         change.reason)
+
+    def _begin(self, alert: Alert, resident: Resident, location: Location) -> None:
+        if self.sms.escalation(alert.id) is not None:
+            return  # already under way (e.g. resumed after a restart)
+        contacts = self.store.contacts_for(resident.id)
+        if not contacts:
+            self._log.error("Alert %s for %s: no contacts to text. Add [[contacts]] for the "
+                            "building (duty desk) or the resident.", alert.ref, resident.name)
+            return
+        step = policy.begin(alert.id, contacts, self.plan, self.clock.now())
+        self._apply(alert, resident, location, step, contacts)
+
+    def _finish(self, alert: Alert, resident: Resident, location: Location, by: str,
+                reason: str) -> None:
+        kind = {AlertState.ACKNOWLEDGED: "taken", AlertState.CANCELLED: "cancelled"}.get(
+            alert.state)
+        with self.store.transaction():
+            if not self.sms.close_escalation(alert.id):
+                return
+            told = self.sms.notified(alert.id) if kind else []
+            ctx = self._context(alert, resident, location, by=by, reason=reason)
+            for contact in told:
+                if kind == "taken" and contact.name == by:
+                    continue
+                self._queue(alert, contact, kind or "", ctx)
+        if told:
+            self._log.warning("Alert %s for %s closed (%s by %s): telling %d people who were "
+                              "texted.", alert.ref, resident.name, alert.state.value,
+                              by or "the resident", len(told))
+            self._on_queued()
+
+    # -- the clock ------------------------------------------------------------------
+
+    def tick(self) -> int:
+        """Run every escalation whose wait has passed; returns how many moved on."""
+        now, moved = self.clock.now(), 0
+        for state in self.sms.open_escalations():
+            if not policy.is_due(state, now):
+                continue
+            alert = self.store.alert_by_id(state.alert_id)
+            if alert is None or not alert.state.is_open:
+                self._close_stale(state, alert)
+                continue
+            resident = self.store.resident(alert.resident_id) or Resident(
+                alert.resident_id, alert.resident_id, "?", "?")
+            location = self._locate(alert, resident)
+            contacts = self.store.contacts_for(resident.id)
+            step = policy.advance(state, contacts, self.sms.notified(alert.id), self.plan, now)
+            self._apply(alert, resident, location, step, contacts)
+            moved += 1
+        return moved
+
+    def _close_stale(self, state: policy.Escalation, alert: Alert | None) -> None:
+        """An alert closed while the hub was down between commit and texts: finish it now."""
+        if alert is None:
+            with self.store.transaction():
+                self.sms.close_escalation(state.alert_id)
+            return
+        resident = self.store.resident(alert.resident_id) or Resident(
+            alert.resident_id, alert.resident_id, "?", "?")
+        self._finish(alert, resident, self._locate(alert, resident), alert.closed_by,
+                     "closed while the hub restarted")
+
+    def _apply(self, alert: Alert, resident: Resident, location: Location,
+               step: policy.Step, contacts: Sequence[Contact]) -> None:
+        first = self.sms.first_notified_at(alert.id)
+        waited = 0.0 if first is None else self.clock.now() - first
+        names = "、".join(c.name for c in contacts if c.tier == step.new_tier)
+        ctx = self._context(alert, resident, location, next=names, waited_s=waited)
+        with self.store.transaction():
+            self.sms.save_escalation(step.state)
+            for notice in step.notices:
+                self._queue(alert, notice.contact, notice.kind, ctx)
+        self._narrate(alert, resident, step)
+        self._on_queued()
+
+    def _queue(self, alert: Alert, contact: Contact, kind: str, ctx: MessageContext) -> None:
+        text = render(kind, ctx, dict(self.style.templates), self.style.language,
+                      self.style.map_url)
+        now = self.clock.now()
+        self.sms.enqueue(contact.phone, kind, text, now, alert_id=alert.id,
+                         contact_id=contact.id)
+        self.sms.note_notified(alert.id, contact, now)
+
+    def _narrate(self, alert: Alert, resident: Resident, step: policy.Step) -> None:
+        who = ", ".join(f"{n.contact.name} ({n.kind})" for n in step.notices)
+        wait = step.state.next_at - self.clock.now()
+        self._log.warning("Alert %s for %s: texting %s. Next step in %.0f s unless someone "
+                          "acknowledges.", alert.ref, resident.name, who or "nobody", wait)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _locate(self, alert: Alert, resident: Resident) -> Location:
+        return locate(resident, self.store.last_fix(alert.watch_mac), self.clock.now(),
+                      self.style.fix_stale_after_s)
+
+    def _context(self, alert: Alert, resident: Resident, location: Location, *, by: str = "",
+                 reason: str = "", next: str = "", waited_s: float = 0.0) -> MessageContext:
+        pressed = datetime.fromtimestamp(alert.raised_at, self._zone).strftime("%H:%M")
+        return MessageContext(
+            ref=alert.ref, name=resident.name, building=self.style.building, room=resident.room,
+            address=resident.address, time=pressed, location=location, by=by,
+            reason=reason or "", next=next, waited_s=waited_s)

@@ -1,0 +1,205 @@
+"""Stored side of texting: the SMS queue, who was told of which alert, escalations, inbox."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from edge.domain import Contact, Role
+from edge.escalation import Escalation
+from edge.store import Store
+
+SOS_PRIORITY = 0
+FOLLOW_UP_PRIORITY = 1
+NOTICE_PRIORITY = 2
+PRIORITY_OF = {"sos": SOS_PRIORITY, "escalated": SOS_PRIORITY, "unanswered": SOS_PRIORITY,
+               "taken": FOLLOW_UP_PRIORITY, "cancelled": FOLLOW_UP_PRIORITY}
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingSms:
+    """A queued text and the parts of it already accepted by the modem."""
+
+    id: int
+    alert_id: int | None
+    phone: str
+    kind: str
+    text: str
+    attempts: int
+    sent_parts: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class InboundPdu:
+    """A stored inbound PDU not yet fully processed."""
+
+    id: int
+    pdu: bytes
+    received_at: float
+    state: str
+
+
+class SmsStore:
+    """Queries over the SMS tables, on the hub's single writer connection."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+
+    # -- queue ---------------------------------------------------------------
+
+    def enqueue(self, phone: str, kind: str, text: str, now: float, *,
+                alert_id: int | None = None, contact_id: str = "") -> int:
+        """Queue one text; call inside the transaction that decided it."""
+        cursor = self.db.execute(
+            "INSERT INTO sms_out (alert_id, contact_id, phone, kind, priority, text, "
+            "created_at, next_try_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [alert_id, contact_id, phone, kind, PRIORITY_OF.get(kind, NOTICE_PRIORITY), text,
+             now, now],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def next_due(self, now: float) -> OutgoingSms | None:
+        """The most urgent queued text whose time has come: SOS before anything else."""
+        row = self.db.execute(
+            "SELECT id, alert_id, phone, kind, text, attempts FROM sms_out "
+            "WHERE state = 'queued' AND next_try_at <= ? ORDER BY priority, id LIMIT 1", [now]
+        ).fetchone()
+        if row is None:
+            return None
+        parts = self.db.execute("SELECT part FROM sms_parts WHERE sms_id = ?", [row[0]]).fetchall()
+        return OutgoingSms(*row, frozenset(p[0] for p in parts))
+
+    def next_wake(self) -> float | None:
+        row = self.db.execute(
+            "SELECT min(next_try_at) FROM sms_out WHERE state = 'queued'").fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def part_sent(self, sms_id: int, part: int, parts: int, mr: int, now: float) -> None:
+        with self.store.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO sms_parts (sms_id, part, parts, mr, sent_at) "
+                "VALUES (?, ?, ?, ?, ?)", [sms_id, part, parts, mr, now])
+
+    def sent(self, sms_id: int, now: float) -> None:
+        with self.store.transaction():
+            self.db.execute("UPDATE sms_out SET state = 'sent', sent_at = ? WHERE id = ?",
+                            [now, sms_id])
+
+    def retry_later(self, sms_id: int, at: float, error: str) -> None:
+        with self.store.transaction():
+            self.db.execute(
+                "UPDATE sms_out SET attempts = attempts + 1, next_try_at = ?, last_error = ? "
+                "WHERE id = ?", [at, error, sms_id])
+
+    def failed(self, sms_id: int, error: str) -> None:
+        with self.store.transaction():
+            self.db.execute(
+                "UPDATE sms_out SET state = 'failed', attempts = attempts + 1, last_error = ? "
+                "WHERE id = ?", [error, sms_id])
+
+    def outgoing(self, state: str | None = None) -> list[tuple[int, str, str, str, str]]:
+        """(id, phone, kind, state, text) of texts, oldest first."""
+        where, params = ("WHERE state = ?", [state]) if state else ("", [])
+        rows = self.db.execute(
+            f"SELECT id, phone, kind, state, text FROM sms_out {where} ORDER BY id", params)
+        return [tuple(row) for row in rows.fetchall()]
+
+    def queue_depth(self) -> int:
+        return int(self.db.execute(
+            "SELECT count(*) FROM sms_out WHERE state = 'queued'").fetchone()[0])
+
+    def status_report(self, mr: int, status: int, now: float) -> int | None:
+        """Record a delivery report on the latest part with this reference; its sms id."""
+        row = self.db.execute(
+            "SELECT sms_id, part FROM sms_parts WHERE mr = ? ORDER BY sent_at DESC LIMIT 1", [mr]
+        ).fetchone()
+        if row is None:
+            return None
+        with self.store.transaction():
+            self.db.execute(
+                "UPDATE sms_parts SET report_status = ?, reported_at = ? "
+                "WHERE sms_id = ? AND part = ?", [status, now, row[0], row[1]])
+        return int(row[0])
+
+    # -- who was told ---------------------------------------------------------
+
+    def note_notified(self, alert_id: int, contact: Contact, now: float) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO alert_notified (alert_id, phone, contact_id, name, tier, "
+            "first_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [alert_id, contact.phone, contact.id, contact.name, contact.tier, now])
+
+    def notified(self, alert_id: int) -> list[Contact]:
+        rows = self.db.execute(
+            "SELECT n.contact_id, n.name, n.phone, coalesce(c.role, 'duty_desk'), n.tier, "
+            "c.resident_id, coalesce(c.always_sms, 0) FROM alert_notified n "
+            "LEFT JOIN contacts c ON c.id = n.contact_id WHERE n.alert_id = ? ORDER BY n.first_at",
+            [alert_id]).fetchall()
+        return [Contact(cid, name, phone, Role(role), tier, rid, bool(always))
+                for cid, name, phone, role, tier, rid, always in rows]
+
+    def first_notified_at(self, alert_id: int) -> float | None:
+        row = self.db.execute(
+            "SELECT min(first_at) FROM alert_notified WHERE alert_id = ?", [alert_id]).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def alerts_notifying(self, phone_tail: str) -> list[int]:
+        """Open alerts whose notified numbers end like this one, newest first."""
+        rows = self.db.execute(
+            "SELECT n.alert_id FROM alert_notified n JOIN alerts a ON a.id = n.alert_id "
+            "WHERE a.state IN ('raised', 'active') AND substr(n.phone, -11) = ? "
+            "ORDER BY n.alert_id DESC", [phone_tail]).fetchall()
+        return [row[0] for row in rows]
+
+    # -- escalations ----------------------------------------------------------------
+
+    def save_escalation(self, state: Escalation) -> None:
+        self.db.execute(
+            "INSERT INTO escalations (alert_id, tier, resends, next_at, interval_s) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(alert_id) DO UPDATE SET tier = excluded.tier, "
+            "resends = excluded.resends, next_at = excluded.next_at, "
+            "interval_s = excluded.interval_s",
+            [state.alert_id, state.tier, state.resends, state.next_at, state.interval_s])
+
+    def escalation(self, alert_id: int) -> Escalation | None:
+        row = self.db.execute(
+            "SELECT alert_id, tier, resends, next_at, interval_s FROM escalations "
+            "WHERE alert_id = ?", [alert_id]).fetchone()
+        return Escalation(*row) if row else None
+
+    def open_escalations(self) -> list[Escalation]:
+        rows = self.db.execute(
+            "SELECT alert_id, tier, resends, next_at, interval_s FROM escalations "
+            "WHERE closed = 0 ORDER BY alert_id").fetchall()
+        return [Escalation(*row) for row in rows]
+
+    def close_escalation(self, alert_id: int) -> bool:
+        """Mark it closed; False if it was already closed or never started."""
+        cursor = self.db.execute(
+            "UPDATE escalations SET closed = 1 WHERE alert_id = ? AND closed = 0", [alert_id])
+        return cursor.rowcount > 0
+
+    # -- inbox ---------------------------------------------------------------------
+
+    def save_inbound(self, pdu: bytes, now: float) -> bool:
+        """Keep an inbound PDU before it leaves the SIM; False if it was already kept."""
+        digest = hashlib.sha256(pdu).hexdigest()
+        with self.store.transaction():
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO sms_in (digest, pdu, received_at) VALUES (?, ?, ?)",
+                [digest, pdu, now])
+        return cursor.rowcount > 0
+
+    def inbound_pending(self) -> list[InboundPdu]:
+        rows = self.db.execute(
+            "SELECT id, pdu, received_at, state FROM sms_in WHERE state IN ('new', 'part') "
+            "ORDER BY id").fetchall()
+        return [InboundPdu(i, bytes(p), at, state) for i, p, at, state in rows]
+
+    def inbound_state(self, ids: list[int], state: str, *, sender: str = "", text: str = "",
+                      note: str = "") -> None:
+        for row_id in ids:
+            self.db.execute(
+                "UPDATE sms_in SET state = ?, sender = ?, text = ?, note = ? WHERE id = ?",
+                [state, sender, text, note, row_id])
