@@ -157,7 +157,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     args = parser.parse_args(argv)
     logging.disable(logging.CRITICAL)  # the hub narrates every alert; not what is measured
-    n_foreign, n_watch, n_stored, watches = ((5_000, 2_000, 200, 50) if args.quick
+    try:
+        return _measure(args.quick)
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _measure(quick: bool) -> int:
+    n_foreign, n_watch, n_stored, watches = ((5_000, 2_000, 200, 50) if quick
                                              else (200_000, 40_000, 2_000, 300))
     foreign, signed = foreign_adverts(n_foreign), watch_adverts(n_watch, watches)
     front, gate = our_front_door(watches)
@@ -170,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     c_ours = stored_rate(signed[:n_stored], watches)
     c_raw = raw_sqlite_rate(n_stored)
 
-    print(f"ingest benchmark ({'quick' if args.quick else 'full'}): {len(foreign)} foreign, "
+    print(f"ingest benchmark ({'quick' if quick else 'full'}): {len(foreign)} foreign, "
           f"{len(signed)} encrypted frames from {watches} watches; best of 3")
     print(f"(a) foreign adverts discarded:    {a_ours:>10,.0f}/s  bthome-ble {a_ref:>9,.0f}/s  "
           f"ratio {a_ours / a_ref:5.1f}x  target >= 50,000/s: {verdict(a_ours >= 50_000)}")
