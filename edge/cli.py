@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge import __version__
+from edge.cli_sms import add_sms_commands
 from edge.domain import normalise_mac
 from edge.errors import HubError
 from edge.reports import read_report
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--key", type=_key, help="the watch's key, 32 hex digits")
     decode.add_argument("service_data", type=_hex_bytes, metavar="SERVICE_DATA_HEX",
                         help="service data for UUID fcd2, starting with the device-info byte")
+    add_sms_commands(commands)
     return parser
 
 
@@ -134,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stdout)
     try:
-        return COMMANDS[args.command](args)
+        handler = getattr(args, "func", None) or COMMANDS[args.command]
+        return int(handler(args))
     except HubError as error:
         print(f"edge-hub {args.command}: {error}", file=sys.stderr)
         return 1
