@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from edge.schema import MIGRATIONS
 
 ALERT_PRIORITY = 0
 TELEMETRY_PRIORITY = 1
+_log = logging.getLogger("edge.store")
 _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -53,17 +56,60 @@ def alert_ref(alert_id: int) -> str:
     return "A" + digits
 
 
+class Checkpointer:
+    """Copies the WAL into the database from its own thread and connection.
+
+    SQLite would otherwise checkpoint inside whichever commit crosses the threshold,
+    and an SOS commit that does so waits for the whole database to be synced.
+    A PASSIVE checkpoint never blocks the writer.
+    """
+
+    def __init__(self, path: Path, interval_s: float = 5.0) -> None:
+        self.path = path
+        self.interval_s = interval_s
+        self.checkpoints = 0
+        self.last: tuple[int, int, int] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 1000")
+        try:
+            while not self._stop.wait(self.interval_s):
+                self._checkpoint(conn)
+        finally:
+            conn.close()
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        try:
+            row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as error:
+            _log.warning("Database checkpoint failed (%s); the next one will try again.", error)
+            return
+        self.last = (int(row[0]), int(row[1]), int(row[2]))
+        self.checkpoints += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 class Store:
     """The only writer of the hub database; every write happens in a transaction."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, checkpointer: Checkpointer | None = None) -> None:
         self.db = db
+        self.checkpointer = checkpointer
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = FULL")
+        if checkpointer is not None:
+            db.execute("PRAGMA wal_autocheckpoint = 0")
         MIGRATIONS.apply(db)
 
     @classmethod
-    def open(cls, path: Path | str) -> Store:
+    def open(cls, path: Path | str, checkpoint_s: float = 5.0) -> Store:
         """Open (or create, mode 0600) the database file in WAL mode and migrate it."""
         path = Path(path)
         try:
@@ -73,7 +119,7 @@ class Store:
             db = Database(path)
             db.execute("PRAGMA busy_timeout = 5000")
             db.enable_wal()
-            return cls(db)
+            return cls(db, Checkpointer(path, checkpoint_s))
         except (OSError, sqlite3.Error) as error:
             raise StoreError(
                 f"cannot open the database {path}: {error}; check the folder exists "
@@ -86,13 +132,34 @@ class Store:
         return cls(Database(memory=True))
 
     def close(self) -> None:
+        """Stop the checkpointer, fold the WAL into the database, close."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            try:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as error:
+                _log.warning("Final checkpoint failed (%s); the WAL is kept and replayed "
+                             "on the next start.", error)
         self.db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic, fully synced commit; nested calls become savepoints."""
-        with self.db.atomic():
-            yield
+    def transaction(self, *, durable: bool = True) -> Iterator[None]:
+        """One atomic commit; nested calls become savepoints.
+
+        durable (the default) syncs the commit to disk (synchronous=FULL) before
+        returning: every alert write uses it. Telemetry (heartbeats, battery, fixes)
+        passes durable=False: in WAL mode it still survives a crash of the hub, and the
+        next durable commit syncs it too; only a power cut can lose the last few.
+        """
+        outermost = not self.db.conn.in_transaction
+        if outermost and not durable:
+            self.db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            with self.db.atomic():
+                yield
+        finally:
+            if outermost and not durable:
+                self.db.execute("PRAGMA synchronous = FULL")
 
     # -- roster ---------------------------------------------------------------
 
@@ -263,6 +330,10 @@ class Store:
 
     def alert(self, uid_or_ref: str) -> Alert | None:
         found = self._alerts("WHERE uid = ? OR ref = ?", [uid_or_ref, uid_or_ref.upper()])
+        return found[0] if found else None
+
+    def alert_by_id(self, alert_id: int) -> Alert | None:
+        found = self._alerts("WHERE id = ?", [alert_id])
         return found[0] if found else None
 
     def alerts(self, limit: int = 100) -> list[Alert]:

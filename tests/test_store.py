@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+import time
 
 import pytest
 
@@ -97,3 +98,32 @@ def test_alert_found_by_ref_or_uid(tmp_path) -> None:
         alert = store.insert_alert("r1", "A4:C1:38:00:00:01", 1.0, 31.0, AlertState.RAISED)
     assert store.alert(alert.ref.lower()) == alert
     assert store.alert(alert.uid) == alert
+
+
+def test_telemetry_commits_relax_sync_and_alerts_stay_fully_synced(tmp_path) -> None:
+    store = Store.open(tmp_path / "hub.db")
+    store.apply_roster(make_roster(1))
+    seen = []
+    with store.transaction(durable=False):
+        seen.append(store.db.execute("PRAGMA synchronous").fetchone()[0])
+        with store.transaction():  # nested: still part of the outer commit
+            store.save_counter("A4:C1:38:00:00:01", 5, 1.0)
+    seen.append(store.db.execute("PRAGMA synchronous").fetchone()[0])
+    assert seen == [1, 2]  # NORMAL inside the telemetry commit, FULL again after it
+
+
+def test_checkpoints_run_beside_the_writer_not_inside_its_commits(tmp_path) -> None:
+    store = Store.open(tmp_path / "hub.db", checkpoint_s=0.05)
+    assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    store.apply_roster(make_roster(3))
+    for n in range(50):
+        with store.transaction(durable=False):
+            store.save_counter("A4:C1:38:00:00:01", n, float(n))
+    deadline = time.monotonic() + 5
+    while not (store.checkpointer and store.checkpointer.last
+               and store.checkpointer.last[1] > 0
+               and store.checkpointer.last[1] == store.checkpointer.last[2]):
+        assert time.monotonic() < deadline, "no checkpoint happened"
+        time.sleep(0.02)
+    store.close()
+    assert not (tmp_path / "hub.db-wal").exists() or (tmp_path / "hub.db-wal").stat().st_size == 0
