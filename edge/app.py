@@ -6,17 +6,25 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bleak.backends.scanner import BaseBleakScanner
 
 from edge.clock import Clock, SystemClock
 from edge.config import HubConfig
-from edge.dispatch import Dispatcher
+from edge.config_messaging import ModemSection
+from edge.dispatch import Dispatcher, FanOut, LogDispatcher
+from edge.escalation import EscalationPlan
 from edge.hub import Hub
+from edge.replies import Replies
+from edge.responders import Responders, TextStyle
+from edge.sms_store import SmsStore
+from edge.sms_worker import SmsWorker
 from edge.store import Store
 from firmware_bridge.bleak_radio import BleakRadio
 
 TICK_S = 0.5
+_log = logging.getLogger("edge.hub")
 
 
 @dataclass(slots=True)
@@ -28,27 +36,36 @@ class HubApp:
     hub: Hub
     radio: BleakRadio
     clock: Clock
+    sms: SmsStore
+    responders: Responders | None = None
+    worker: SmsWorker | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Resume open alerts, scan and keep time until `stop` is set."""
+        """Resume open alerts, scan, text and keep time until `stop` is set."""
         self.hub.start()
-        radio = asyncio.create_task(self.radio.run(stop), name="radio")
+        tasks = [asyncio.create_task(self.radio.run(stop), name="radio")]
+        if self.worker is not None:
+            tasks.append(asyncio.create_task(self.worker.run(stop), name="sms"))
         try:
             while not stop.is_set():
-                self._tick()
+                self.tick()
                 try:
                     await asyncio.wait_for(stop.wait(), TICK_S)
-                except TimeoutError:
+                except asyncio.TimeoutError:
                     pass
         finally:
             stop.set()
-            await radio
+            await asyncio.gather(*tasks)
 
-    def _tick(self) -> None:
-        try:
-            self.hub.tick()
-        except Exception:  # a failing tick is logged and retried on the next one
-            logging.getLogger("edge.hub").exception("Alert timer failed; retrying.")
+    def tick(self) -> None:
+        """Alert timers and escalation; a failure is logged and retried next tick."""
+        for job in (self.hub.tick, self.responders.tick if self.responders else None):
+            if job is None:
+                continue
+            try:
+                job()
+            except Exception:  # one failing job must not stop the others
+                _log.exception("A timer job failed (%s); retrying on the next tick.", job)
 
     def close(self) -> None:
         self.store.close()
@@ -57,16 +74,84 @@ class HubApp:
 def build_hub(
     config: HubConfig, *, clock: Clock | None = None,
     backend: type[BaseBleakScanner] | None = None, database: Path | None = None,
-    dispatcher: Dispatcher | None = None,
+    dispatcher: Dispatcher | None = None, modem_port: str | None = None,
+    serial_factory: Any = None,
 ) -> HubApp:
-    """Open the store, load the roster from the configuration and wire hub and radio."""
+    """Open the store, load the roster, and wire hub, radio and (with a modem) texting."""
     clock = clock or SystemClock()
     store = Store.open(database or config.hub.database)
     store.apply_roster(config.roster)
-    hub = Hub(config.hub.id, store, clock, config.alerts, dispatcher)
+    sms = SmsStore(store)
+    section = config.modem
+    if modem_port is not None:
+        section = ModemSection(port=modem_port) if section is None else _with_port(section, modem_port)
+    worker_box: list[SmsWorker] = []
+    responders = None
+    if section is not None:
+        responders = Responders(store, sms, clock, plan_of(config), style_of(config),
+                                on_queued=lambda: worker_box[0].wake() if worker_box else None)
+    paths = [d for d in (dispatcher, responders) if d is not None] or [LogDispatcher()]
+    hub = Hub(config.hub.id, store, clock, config.alerts, FanOut(paths))
+    if section is not None:
+        worker_box.append(_worker(config, section, sms, hub, clock, serial_factory))
     radio = BleakRadio(
         hub.on_advert, adapter=config.radio.adapter, scanning=config.radio.scanning,
         watchdog_s=config.radio.watchdog_s, backoff_max_s=config.radio.backoff_max_s,
         clock=clock, backend=backend,
     )
-    return HubApp(config, store, hub, radio, clock)
+    worker = worker_box[0] if worker_box else None
+    return HubApp(config, store, hub, radio, clock, sms, responders, worker)
+
+
+def plan_of(config: HubConfig) -> EscalationPlan:
+    s = config.sms
+    return EscalationPlan(s.tier_wait_s, s.repeat_fast_s, s.repeat_fast_count, s.repeat_slow_s)
+
+
+def style_of(config: HubConfig) -> TextStyle:
+    s = config.sms
+    return TextStyle(config.hub.building, s.language, tuple(s.templates.as_dict().items()),
+                     s.map_url, s.timezone, config.alerts.fix_stale_after_s)
+
+
+def _worker(config: HubConfig, section: ModemSection, sms: SmsStore, hub: Hub,
+            clock: Clock, serial_factory: Any = None) -> SmsWorker:
+    replies = Replies(sms, hub.acknowledge, config.sms.ack_keywords, clock)
+    box: list[SmsWorker] = []
+    modem = open_modem(section, on_event=lambda event: box[0].on_modem_event(event),
+                       serial_factory=serial_factory)
+    worker = SmsWorker(sms, modem, replies, clock, status_report=config.sms.status_report,
+                       inbox_poll_s=section.inbox_poll_s)
+    box.append(worker)
+    return worker
+
+
+def open_modem(section: ModemSection, on_event: Any = None, serial_factory: Any = None) -> Any:
+    """The pyserial modem driver for [modem], with its power key when one is wired."""
+    from firmware_bridge.serial_modem import SerialModem
+
+    extra = {} if serial_factory is None else {"serial_factory": serial_factory}
+    return SerialModem(
+        section.port, baudrate=section.baudrate, pin=section.pin,
+        send_timeout_s=section.send_timeout_s, command_timeout_s=section.command_timeout_s,
+        power_key=_power_key(section.power_key_gpio), on_event=on_event, **extra,
+    )
+
+
+def _power_key(gpio: int | None) -> Any:
+    if gpio is None:
+        return None
+    try:
+        from gpiozero import OutputDevice
+
+        return OutputDevice(gpio, initial_value=False)
+    except Exception as error:  # no GPIO on this machine: the ladder skips the power key
+        _log.warning("Modem power key on GPIO %d is not available (%s); recovery will not "
+                     "pulse it.", gpio, error)
+        return None
+
+
+def _with_port(section: ModemSection, port: str) -> ModemSection:
+    from dataclasses import replace
+
+    return replace(section, port=port)

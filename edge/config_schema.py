@@ -184,7 +184,7 @@ def _convert(hint: Any, spec: FieldSpec, value: object, place: Place, base_dir: 
         return build(kind, value, place, base_dir)
     if get_origin(kind) is tuple:
         item_kind = get_args(kind)[0]
-        if not is_dataclass(item_kind):
+        if not (isinstance(item_kind, type) and is_dataclass(item_kind)):
             return _array_of_values(item_kind, spec, value, place)
         items = _array_of_tables(value, place)
         return tuple(build(item_kind, item, place.index(i), base_dir) for i, item in enumerate(items))

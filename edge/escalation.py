@@ -85,8 +85,8 @@ def advance(state: Escalation, contacts: Sequence[Contact], notified: Sequence[C
         notices = [Notice(c, "sos") for c in fresh] + [Notice(c, "escalated") for c in notified]
         return Step(tuple(notices), Escalation(state.alert_id, tier, 0, now + wait, wait), tier)
     interval = plan.resend_interval(state.resends + 1)
-    notices = tuple(Notice(c, "unanswered") for c in _unique(notified))
-    return Step(notices, replace(state, resends=state.resends + 1, next_at=now + interval,
+    resend = tuple(Notice(c, "unanswered") for c in _unique(notified))
+    return Step(resend, replace(state, resends=state.resends + 1, next_at=now + interval,
                                  interval_s=interval))
 
 

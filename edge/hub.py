@@ -124,7 +124,7 @@ class Hub:
     def _store_frame(self, admitted: Admitted, report: WatchReport, rssi: int | None) -> _Pending:
         watch, now = admitted.watch, self.clock.now()
         pending = _Pending()
-        with self.store.transaction():
+        with self.store.transaction(durable=report.sos or report.cancel):
             if admitted.frame.counter is not None:
                 self.store.save_counter(watch.mac, admitted.frame.counter, now)
             self.store.note_heard(watch.mac, now, rssi)

@@ -87,8 +87,10 @@ def check_map_url(text: str) -> str:
 
 
 def duration(seconds: float, language: str) -> str:
-    """'3分钟' / '1小时5分钟' or '3 min' / '1 h 5 min'."""
-    minutes = max(0, round(seconds / 60))
+    """'40秒' / '3分钟' / '1小时5分钟', or '40 s' / '3 min' / '1 h 5 min'."""
+    if seconds < 60:
+        return f"{max(0, round(seconds))}秒" if language == "zh" else f"{max(0, round(seconds))} s"
+    minutes = round(seconds / 60)
     hours, minutes = divmod(minutes, 60)
     if language == "zh":
         return f"{hours}小时{minutes}分钟" if hours else f"{minutes}分钟"

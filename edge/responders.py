@@ -74,11 +74,10 @@ class Responders:
         with self.store.transaction():
             if not self.sms.close_escalation(alert.id):
                 return
-            told = self.sms.notified(alert.id) if kind else []
+            notified = self.sms.notified(alert.id) if kind else []
+            told = [c for c in notified if not (kind == "taken" and c.name == by)]
             ctx = self._context(alert, resident, location, by=by, reason=reason)
             for contact in told:
-                if kind == "taken" and contact.name == by:
-                    continue
                 self._queue(alert, contact, kind or "", ctx)
         if told:
             self._log.warning("Alert %s for %s closed (%s by %s): telling %d people who were "

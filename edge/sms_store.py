@@ -68,7 +68,9 @@ class SmsStore:
         if row is None:
             return None
         parts = self.db.execute("SELECT part FROM sms_parts WHERE sms_id = ?", [row[0]]).fetchall()
-        return OutgoingSms(*row, frozenset(p[0] for p in parts))
+        sms_id, alert_id, phone, kind, text, attempts = row
+        return OutgoingSms(sms_id, alert_id, phone, kind, text, attempts,
+                           frozenset(p[0] for p in parts))
 
     def next_wake(self) -> float | None:
         row = self.db.execute(

@@ -1,0 +1,240 @@
+"""The SMS worker: drains the queue through the modem, reads the inbox, survives faults.
+
+Every modem call runs on one executor thread, so AT commands never interleave; results
+come back to the event loop. URCs from the modem's reader thread are passed in with
+call_soon_threadsafe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+from edge.clock import Clock
+from edge.errors import ModemError, PduError
+from edge.replies import Replies
+from edge.sms_store import OutgoingSms, SmsStore
+from firmware_bridge.sms_pdu import encode_submit
+
+T = TypeVar("T")
+BUSY_WAIT_S = 2.0
+CONFIG_RETRY_S = 60.0
+MAX_BACKOFF_S = 60.0
+
+
+class StoredMessage(Protocol):
+    index: int
+    pdu: bytes
+
+
+class ModemPort(Protocol):
+    """What the worker needs of a modem (firmware_bridge.serial_modem.SerialModem)."""
+
+    def open(self) -> None: ...
+    def close(self) -> None: ...
+    def initialise(self) -> Any: ...
+    def send_pdu(self, at_hex: str, cmgs_length: int) -> int: ...
+    def list_messages(self) -> list[Any]: ...
+    def delete_message(self, index: int) -> None: ...
+    def clear_storage(self) -> None: ...
+    def recover(self) -> str: ...
+
+
+class SmsWorker:
+    """Sends queued texts most urgent first and keeps the inbox empty and stored."""
+
+    def __init__(self, sms: SmsStore, modem: ModemPort, replies: Replies, clock: Clock, *,
+                 status_report: bool = True, inbox_poll_s: float = 60.0, idle_s: float = 1.0,
+                 log: logging.Logger | None = None) -> None:
+        self.sms = sms
+        self.modem = modem
+        self.replies = replies
+        self.clock = clock
+        self.status_report = status_report
+        self.inbox_poll_s = inbox_poll_s
+        self.idle_s = idle_s
+        self.ready = False
+        self.fault = ""
+        self.sent = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modem")
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox_due = 0.0
+        self._log = log or logging.getLogger("edge.sms")
+
+    def wake(self) -> None:
+        """Something was queued: look at the queue now (call from the event loop)."""
+        self._wake.set()
+
+    def on_modem_event(self, event: Any) -> None:
+        """Called on the modem's reader thread; hands the event to the loop."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._event, event)
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    # -- the loop ---------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            while not stop.is_set():
+                if not self.ready:
+                    await self._bring_up(stop)
+                    continue
+                await self._send_due(stop)
+                if self.clock.monotonic() >= self._inbox_due:
+                    await self._drain_inbox()
+                await self._idle(stop)
+        finally:
+            await self._call(self._close_quietly)
+            self._executor.shutdown(wait=True)
+
+    async def _bring_up(self, stop: asyncio.Event) -> None:
+        try:
+            await self._call(self._close_quietly)
+            await self._call(self.modem.open)
+            status = await self._call(self.modem.initialise)
+        except ModemError as error:
+            self.fault = str(error)
+            self._log.error("The GSM modem is not usable: %s. Texts stay queued; trying "
+                            "again in %.0f s.", error, CONFIG_RETRY_S)
+            await self._call(self._close_quietly)
+            await self._sleep(stop, CONFIG_RETRY_S if error.kind == "config" else 5.0)
+            return
+        self.ready, self.fault = True, ""
+        self._log.info("GSM modem ready: %s.", getattr(status, "to_json", lambda: status)())
+        await self._drain_inbox()
+
+    def _close_quietly(self) -> None:
+        try:
+            self.modem.close()
+        except ModemError:
+            pass
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        wait = self.idle_s
+        next_try = self.sms.next_wake()
+        if next_try is not None:
+            wait = min(wait, max(0.0, next_try - self.clock.now()))
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.001))
+        except asyncio.TimeoutError:
+            pass
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def _send_due(self, stop: asyncio.Event) -> None:
+        while self.ready and not stop.is_set():
+            message = self.sms.next_due(self.clock.now())
+            if message is None:
+                return
+            await self._send(message)
+
+    async def _send(self, message: OutgoingSms) -> None:
+        try:
+            parts = encode_submit(message.phone, message.text, reference=message.id % 256,
+                                  status_report=self.status_report)
+        except PduError as error:
+            self.sms.failed(message.id, str(error))
+            self._log.error("Text %d to %s cannot be encoded (%s); it is dropped. Check the "
+                            "contact's number.", message.id, message.phone, error)
+            return
+        for part in parts:
+            if part.part in message.sent_parts:
+                continue
+            try:
+                mr = await self._call(self.modem.send_pdu, part.at_hex, part.cmgs_length)
+            except ModemError as error:
+                await self._failed(message, error)
+                return
+            self.sms.part_sent(message.id, part.part, part.parts, mr, self.clock.now())
+        self.sms.sent(message.id, self.clock.now())
+        self.sent += 1
+        self._log.info("Texted %s (%s, %d part%s).", message.phone, message.kind, len(parts),
+                       "" if len(parts) == 1 else "s")
+
+    async def _failed(self, message: OutgoingSms, error: ModemError) -> None:
+        now, kind = self.clock.now(), error.kind
+        if kind == "recipient":
+            self.sms.failed(message.id, str(error))
+            self._log.error("The network refused the text to %s (%s); it will not be "
+                            "retried. Check the number.", message.phone, error)
+            return
+        if kind == "ambiguous":
+            self._log.warning("No answer after sending to %s; sending again (it may arrive "
+                              "twice: the alert reference tells them apart).", message.phone)
+            self.sms.retry_later(message.id, now, str(error))
+            return
+        wait = _retry_after(kind, message.attempts)
+        self.sms.retry_later(message.id, now + wait, str(error))
+        self._log.warning("Text to %s not sent (%s: %s); next try in %.0f s.",
+                          message.phone, kind, error, wait)
+        await self._repair(kind, error)
+
+    async def _repair(self, kind: str, error: ModemError) -> None:
+        if kind == "storage_full":
+            await self._drain_inbox()
+            await self._call(self.modem.clear_storage)
+        elif kind == "config":
+            self.ready, self.fault = False, str(error)
+        elif kind == "dead":
+            await self._recover()
+
+    async def _recover(self) -> None:
+        try:
+            step = await self._call(self.modem.recover)
+            self._log.warning("The GSM modem answers again (recovered by: %s).", step)
+        except ModemError as error:
+            self.ready, self.fault = False, str(error)
+            self._log.error("The GSM modem could not be revived (%s); texts stay queued and "
+                            "the hub keeps trying.", error)
+
+    # -- inbox --------------------------------------------------------------------------------
+
+    async def _drain_inbox(self) -> None:
+        """Store every message on the SIM, then delete it there, then act on it."""
+        self._inbox_due = self.clock.monotonic() + self.inbox_poll_s
+        try:
+            stored = await self._call(self.modem.list_messages)
+            for item in stored:
+                self.sms.save_inbound(item.pdu, self.clock.now())
+                await self._call(self.modem.delete_message, item.index)
+        except ModemError as error:
+            self._log.warning("Could not read the SIM inbox (%s); trying again later.", error)
+        self.replies.process()
+
+    def _event(self, event: Any) -> None:
+        kind = getattr(event, "kind", "")
+        if kind in ("status_report", "deliver") and getattr(event, "pdu", None):
+            self.sms.save_inbound(event.pdu, self.clock.now())
+            self.replies.process()
+        elif kind in ("new_message", "status_report_index"):
+            self._inbox_due = 0.0
+        elif kind == "rebooted" or (kind == "other" and "lost" in getattr(event, "text", "")):
+            self._log.warning("The GSM modem restarted or vanished; setting it up again.")
+            self.ready = False
+        self._wake.set()
+
+
+def _retry_after(kind: str, attempts: int) -> float:
+    """Seconds before the next try, by error class: busy waits briefly, others back off."""
+    if kind == "busy":
+        return BUSY_WAIT_S
+    if kind == "storage_full":
+        return 0.0
+    if kind == "config":
+        return CONFIG_RETRY_S
+    return min(MAX_BACKOFF_S, 2.0 ** min(attempts, 10))

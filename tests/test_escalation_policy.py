@@ -1,0 +1,94 @@
+"""Escalation and message texts as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.domain import Contact, Fix, Location, Role
+from edge.escalation import Escalation, EscalationPlan, advance, begin, is_due
+from edge.messages import MessageContext, check_template, render
+from firmware_bridge.sms_pdu import count_parts
+
+DESK = Contact("desk", "值班室", "+8613800138000", Role.DUTY_DESK, 1)
+GRID = Contact("grid", "李娜", "+8613800138001", Role.GRID_WORKER, 1)
+NEIGHBOUR = Contact("nb", "赵大爷", "+8613800138002", Role.NEIGHBOUR, 2)
+SON = Contact("son", "王强", "+8613800138003", Role.FAMILY, 3, "r1", always_sms=True)
+ALL = [DESK, GRID, NEIGHBOUR, SON]
+PLAN = EscalationPlan((180.0, 300.0), 30.0, 16, 600.0)
+
+
+def test_begin_texts_lowest_tier_and_always_contacts() -> None:
+    step = begin(7, ALL, PLAN, now=1000.0)
+    assert [(n.contact.id, n.kind) for n in step.notices] == [
+        ("desk", "sos"), ("grid", "sos"), ("son", "sos")]
+    assert step.state == Escalation(7, 1, 0, 1180.0, 180.0)
+
+
+def test_advance_tells_next_tier_and_escalates_to_those_told() -> None:
+    first = begin(7, ALL, PLAN, 1000.0)
+    told = [DESK, GRID, SON]
+    second = advance(first.state, ALL, told, PLAN, 1180.0)
+    assert [(n.contact.id, n.kind) for n in second.notices] == [
+        ("nb", "sos"), ("desk", "escalated"), ("grid", "escalated"), ("son", "escalated")]
+    assert second.state.tier == 2 and second.state.next_at == 1480.0
+    third = advance(second.state, ALL, told + [NEIGHBOUR], PLAN, 1480.0)
+    assert third.state.tier == 3 and third.state.next_at == 1780.0  # last wait repeats
+    assert [n.kind for n in third.notices] == ["escalated"] * 4  # son (tier 3) already told
+
+
+def test_after_last_tier_resends_16_times_30s_then_every_10_minutes() -> None:
+    state = Escalation(7, 3, 0, 2000.0, 300.0)
+    now, intervals = 2000.0, []
+    for _ in range(20):
+        step = advance(state, ALL, ALL, PLAN, now)
+        assert {n.kind for n in step.notices} == {"unanswered"} and len(step.notices) == 4
+        intervals.append(step.state.next_at - now)
+        now, state = step.state.next_at, step.state
+    assert intervals == [30.0] * 15 + [600.0] * 5
+
+
+def test_due_when_time_passed_or_clock_jumped_back() -> None:
+    state = Escalation(1, 1, 0, next_at=1180.0, interval_s=180.0)
+    assert not is_due(state, 1100.0)
+    assert is_due(state, 1180.0)
+    assert is_due(state, 500.0)  # NTP moved the clock back: do not wait longer than planned
+
+
+def test_no_contacts_means_no_notices() -> None:
+    assert begin(1, [], PLAN, 0.0).notices == ()
+
+
+def context(location: Location) -> MessageContext:
+    return MessageContext("A00K", "王秀英", "幸福里小区 3号楼", "101",
+                          "杭州市西湖区幸福里路 18 号 3号楼 1单元 101", "08:15", location)
+
+
+FIX = Fix("A4:C1:38:00:00:01", 30.27415, 120.15515, 8, 1000.0, 1000.0)
+MAP = "https://uri.amap.com/marker?position={lon:.5f},{lat:.5f}&coordinate=wgs84"
+
+
+def test_sos_text_in_chinese_with_map_link_and_fix_age_fits_two_parts() -> None:
+    location = Location("杭州市西湖区幸福里路 18 号 3号楼 1单元 101", "101", FIX, 120.0)
+    text = render("sos", context(location), {}, "zh", MAP)
+    assert text.startswith("【SOS A00K】王秀英（幸福里小区 3号楼101室）08:15紧急求助")
+    assert "position=120.15515,30.27415" in text and "2分钟前定位±8米" in text
+    assert "回复1" in text
+    assert count_parts(text) <= 2
+
+
+def test_sos_text_without_fix_gives_home_address() -> None:
+    text = render("sos", context(Location("幸福里路 18 号 101", "101")), {}, "zh", MAP)
+    assert "无定位——住址幸福里路 18 号 101" in text
+
+
+def test_english_and_override_templates() -> None:
+    ctx = context(Location("Home 1", "101"))
+    assert render("sos", ctx, {}, "en", MAP).startswith("SOS A00K: 王秀英")
+    taken = MessageContext("A00K", "王秀英", "b", "101", "a", "t", ctx.location, by="李娜")
+    assert render("taken", taken, {"taken": "{ref} 已由 {by} 处理"}, "zh", MAP) == "A00K 已由 李娜 处理"
+    assert render("taken", taken, {}, "zh", MAP) == "【A00K】王秀英的求助已由李娜接手处理，谢谢。"
+
+
+def test_template_check_names_unknown_placeholder() -> None:
+    with pytest.raises(ValueError, match=r"unknown placeholder \{nme\}"):
+        check_template("{nme}")

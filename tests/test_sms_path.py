@@ -1,0 +1,186 @@
+"""The offline SOS path end to end: watch press, bleak, hub, SMS queue, modem on a pty."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from edge.domain import AlertState
+from tests.building import mac_for
+from tests.sms_building import DESK, GRID, NEIGHBOUR, SON, SmsBuilding
+
+Scenario = Callable[[SmsBuilding], Awaitable[None]]
+
+
+def play(tmp_path: Path, scenario: Scenario, **sms: object) -> SmsBuilding:
+    building = SmsBuilding(tmp_path, **sms)
+
+    async def main() -> None:
+        await building.start()
+        try:
+            await scenario(building)
+        finally:
+            await building.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        building.close()
+    return building
+
+
+def test_press_texts_tier_one_and_always_contacts_in_chinese(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.air.press(mac_for(0), repeats=3)
+        await b.advance(5)
+        assert b.inbox() == {}  # still inside the cancel window
+        await b.advance(6)
+        await b.settle()
+
+    b = play(tmp_path, scenario)
+    inbox = b.inbox()
+    assert set(inbox) == {DESK, GRID, SON}
+    text = inbox[GRID][0]
+    assert text.startswith("【SOS A001】王秀英（3号楼101室）")
+    assert "无定位——住址幸福里路 18 号 3号楼 101" in text and "回复1" in text
+
+
+def test_cancel_in_window_sends_nothing(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.air.press(mac_for(0))
+        await b.advance(3)
+        b.air.long_press(mac_for(0))
+        await b.advance(60)
+        await b.settle()
+
+    assert play(tmp_path, scenario).inbox() == {}
+
+
+def test_escalates_tier_by_tier_then_repeats_until_acknowledged(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await b.settle()
+        await b.advance(119)
+        await b.settle()
+        assert NEIGHBOUR not in b.inbox()
+        await b.advance(2)  # tier 1 had 120 s
+        await b.settle()
+        inbox = b.inbox()
+        assert inbox[NEIGHBOUR][0].startswith("【SOS A001】")
+        assert "无人回复，已通知赵大爷、王强" in inbox[GRID][1]
+        await b.advance(301)  # last tier's wait, then "still unanswered" every 30 s
+        await b.settle()
+        for _ in range(3):
+            await b.advance(31)
+            await b.settle()
+        assert sum("仍无人接手" in t for t in b.inbox()[DESK]) == 3  # 3 fast rounds...
+        await b.advance(570)
+        await b.settle()
+        assert sum("仍无人接手" in t for t in b.inbox()[DESK]) == 4  # ...then every 10 min
+        b.reply(GRID, "1")
+        await _acknowledged(b)
+        before = sum(len(v) for v in b.inbox().values())
+        await b.advance(3600)
+        await b.settle()
+        assert sum(len(v) for v in b.inbox().values()) == before
+
+    b = play(tmp_path, scenario)
+    assert b.inbox()[DESK][-1] == "【A001】王秀英的求助已由李娜接手处理，谢谢。"
+    assert all("李娜接手" not in t for t in b.inbox()[GRID])
+
+
+async def _acknowledged(b: SmsBuilding) -> None:
+    assert b.app is not None
+    store = b.app.store
+    from tests.sms_building import until
+
+    await until(lambda: store.alerts()[0].state is AlertState.ACKNOWLEDGED, timeout=5)
+    await b.settle()
+
+
+def test_reply_from_unknown_number_changes_nothing(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await b.settle()
+        b.reply("+8613999999999", "1")
+        b.reply(GRID, "谁啊？")
+        await asyncio.sleep(0.5)
+        await b.advance(1)
+        assert b.app is not None
+        assert b.app.store.alerts()[0].state is AlertState.ACTIVE
+        assert b.modem.stored == {}  # read, stored, then deleted from the SIM
+        notes = b.app.store.db.execute("SELECT note FROM sms_in ORDER BY id").fetchall()
+        assert [n[0] for n in notes] == ["not a notified number", "not understood"]
+
+    play(tmp_path, scenario)
+
+
+def test_reply_after_restart_is_processed_once(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await b.settle()
+        await b.stop()
+        b.reply(SON, "收到！")  # arrives while the hub is down
+        await b.start()
+        await _acknowledged(b)
+        await b.restart()
+        assert b.app is not None
+        rows = b.app.store.db.execute("SELECT state FROM sms_in").fetchall()
+        assert rows == [("done",)]
+
+    b = play(tmp_path, scenario)
+    assert "王强" in b.inbox()[GRID][-1]
+
+
+def test_crash_before_sending_resumes_after_restart(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.modem.hang()
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await asyncio.sleep(0.3)
+        await b.stop()  # the hub dies with the texts queued
+        b.modem.unhang()
+        await b.start()
+        await b.advance(2)  # the failed try set the next one a second later
+        await b.settle()
+
+    b = play(tmp_path, scenario)
+    assert set(b.inbox()) == {DESK, GRID, SON}
+    assert all(len(texts) == 1 for texts in b.inbox().values())
+
+
+def test_timeout_after_ctrl_z_resends_with_the_same_reference(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.modem.timeout_after_ctrl_z_next()
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await b.settle()
+
+    b = play(tmp_path, scenario)
+    assert len(b.modem.ambiguous_sent) == 1
+    assert set(b.inbox()) == {DESK, GRID, SON}
+
+
+@pytest.mark.parametrize(("cms", "retried"), [(42, True), (21, False)])
+def test_network_errors_are_retried_and_refusals_are_not(tmp_path, cms: int, retried: bool) -> None:
+    failed: list[object] = []
+
+    async def scenario(b: SmsBuilding) -> None:
+        b.modem.fail_next("CMGS", cms=cms)
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await b.settle()
+        await b.advance(5)
+        await b.settle()
+        assert b.app is not None
+        failed.extend(b.app.sms.outgoing("failed"))
+
+    b = play(tmp_path, scenario)
+    assert (len(failed) == 0) is retried
+    assert len(b.inbox()) == (3 if retried else 2)
