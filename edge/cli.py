@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--once", action="store_true", help="run the scripted scenario, exit 0")
     demo.add_argument("--events", type=Path, help="write every outbox event here as JSON lines")
     demo.add_argument("--db", type=Path, help="database file (default: a fresh temporary one)")
+    demo.add_argument("--pdu-log", type=Path,
+                      help="write every SMS PDU the emulated modem accepts, one hex TPDU a line")
 
     decode = commands.add_parser("decode", help="decode one BTHome service-data frame")
     decode.add_argument("--mac", type=_mac, required=True, help="the advertiser's MAC address")
@@ -124,7 +126,8 @@ async def _run_until_signal(app: HubApp) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
 
-    return asyncio.run(run_demo(args.config, once=args.once, events=args.events, db=args.db))
+    return asyncio.run(run_demo(args.config, once=args.once, events=args.events, db=args.db,
+                                pdu_log=args.pdu_log))
 
 
 COMMANDS = {"run": cmd_run, "check-config": cmd_check_config, "demo": cmd_demo,

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from edge.cli_modem import add_modem_commands
 from edge.errors import PduError
 from firmware_bridge.sms_pdu import decode_pdu, encode_submit, parse_number
 
@@ -62,7 +63,7 @@ def add_sms_commands(commands: argparse._SubParsersAction) -> None:
     decode.add_argument("--no-smsc", action="store_true",
                         help="the PDU starts at the first octet, without the SMSC field")
     decode.set_defaults(func=cmd_sms_decode)
-    # `sms send` (through the modem) registers here once the modem is wired.
+    add_modem_commands(commands, actions, _number)
 
 
 def cmd_sms_encode(args: argparse.Namespace) -> int:
