@@ -12,6 +12,7 @@ import pytest
 from edge.cli import main
 from firmware_bridge.bthome import BTHomeKey, encode_frame
 from firmware_bridge.gnss_fix import GnssFix, pack_fix
+from firmware_bridge.sms_pdu import decode_pdu
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_HEX = "231d39c1d7cc1ab1aee224cd096db932"
@@ -77,9 +78,10 @@ def test_check_config_reports_a_bad_file(tmp_path, capsys) -> None:
 
 
 def test_demo_once_runs_the_scenario_and_writes_events(tmp_path) -> None:
-    events = tmp_path / "events.jsonl"
+    events, pdus = tmp_path / "events.jsonl", tmp_path / "pdus.txt"
     done = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "demo", "--once", "--events", str(events)],
+        [sys.executable, "-m", "edge.cli", "demo", "--once", "--events", str(events),
+         "--pdu-log", str(pdus)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
@@ -92,6 +94,11 @@ def test_demo_once_runs_the_scenario_and_writes_events(tmp_path) -> None:
     assert len({line["event_id"] for line in lines}) == len(lines)
     assert "replays refused 1" in done.stdout
     assert "is active: responders must come" in done.stdout
+    texts = [decode_pdu(bytes.fromhex(line), with_smsc=False, direction="sent")
+             for line in pdus.read_text().split()]
+    assert len(texts) >= 10
+    assert any("回复1" in getattr(t, "text", "") for t in texts)
+    assert "texts received by responders" in done.stdout and "still queued: 0" in done.stdout
 
 
 def test_readme_decode_example_works(capsys) -> None:
