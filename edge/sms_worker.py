@@ -48,7 +48,8 @@ class SmsWorker:
 
     def __init__(self, sms: SmsStore, modem: ModemPort, replies: Replies, clock: Clock, *,
                  status_report: bool = True, inbox_poll_s: float = 60.0, idle_s: float = 1.0,
-                 log: logging.Logger | None = None) -> None:
+                 unusable_retry_s: float = CONFIG_RETRY_S, log: logging.Logger | None = None
+                 ) -> None:
         self.sms = sms
         self.modem = modem
         self.replies = replies
@@ -56,6 +57,7 @@ class SmsWorker:
         self.status_report = status_report
         self.inbox_poll_s = inbox_poll_s
         self.idle_s = idle_s
+        self.unusable_retry_s = unusable_retry_s
         self.ready = False
         self.fault = ""
         self.sent = 0
@@ -102,10 +104,11 @@ class SmsWorker:
             status = await self._call(self.modem.initialise)
         except ModemError as error:
             self.fault = str(error)
+            wait = self.unusable_retry_s if error.kind == "config" else 5.0
             self._log.error("The GSM modem is not usable: %s. Texts stay queued; trying "
-                            "again in %.0f s.", error, CONFIG_RETRY_S)
+                            "again in %.0f s.", error, wait)
             await self._call(self._close_quietly)
-            await self._sleep(stop, CONFIG_RETRY_S if error.kind == "config" else 5.0)
+            await self._sleep(stop, wait)
             return
         self.ready, self.fault = True, ""
         self._log.info("GSM modem ready: %s.", getattr(status, "to_json", lambda: status)())

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from edge.domain import AlertState
+from edge.sms_store import SmsStore
+from edge.store import Store
+from firmware_bridge.sms_pdu import Submit, decode_pdu, encode_status_report
 from tests.building import mac_for
-from tests.sms_building import DESK, GRID, NEIGHBOUR, SON, SmsBuilding
+from tests.sms_building import DESK, GRID, NEIGHBOUR, SON, SmsBuilding, until
 
 Scenario = Callable[[SmsBuilding], Awaitable[None]]
 
@@ -96,8 +100,6 @@ def test_escalates_tier_by_tier_then_repeats_until_acknowledged(tmp_path) -> Non
 async def _acknowledged(b: SmsBuilding) -> None:
     assert b.app is not None
     store = b.app.store
-    from tests.sms_building import until
-
     await until(lambda: store.alerts()[0].state is AlertState.ACKNOWLEDGED, timeout=5)
     await b.settle()
 
@@ -184,3 +186,72 @@ def test_network_errors_are_retried_and_refusals_are_not(tmp_path, cms: int, ret
     b = play(tmp_path, scenario)
     assert (len(failed) == 0) is retried
     assert len(b.inbox()) == (3 if retried else 2)
+
+
+def test_storage_full_is_cleared_and_the_text_sent(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.modem.fail_next("CMGS", cms=322)
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await b.settle()
+
+    b = play(tmp_path, scenario)
+    assert set(b.inbox()) == {DESK, GRID, SON}
+    assert any(c.upper().startswith("AT+CMGD=1,4") for c in b.modem.commands)
+
+
+def test_no_sim_keeps_texts_queued_until_a_sim_is_inserted(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None and b.app.worker is not None
+        b.app.worker.unusable_retry_s = 0.2
+        b.modem.sim = "NOT INSERTED"
+        b.modem.reboot()
+        await until(lambda: b.app is not None and b.app.worker is not None
+                    and "No SIM card" in b.app.worker.fault, timeout=5)
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await asyncio.sleep(0.3)
+        assert b.inbox() == {} and b.app.sms.queue_depth() == 3
+        b.modem.sim = "READY"
+        await until(lambda: b.app is not None and b.app.sms.queue_depth() == 0, timeout=5)
+
+    b = play(tmp_path, scenario)
+    assert set(b.inbox()) == {DESK, GRID, SON}
+
+
+def test_restart_between_two_parts_sends_only_the_missing_part(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None
+        await b.stop()
+        long_text = "【SOS A009】" + "测试分段短信" * 30
+
+        store = Store.open(tmp_path / "hub.db")
+        sms = SmsStore(store)
+        with store.transaction():  # what a crash after part 1 leaves behind
+            text_id = sms.enqueue(DESK, "sos", long_text, b.clock.now())
+        sms.part_sent(text_id, 1, 3, mr=9, now=b.clock.now())
+        store.close()
+        await b.start()
+        await b.settle()
+
+    b = play(tmp_path, scenario)
+    sent = [bytes.fromhex(p) for p in b.modem.submitted]
+    parts = [decode_pdu(p, with_smsc=False, direction="sent") for p in sent]
+    assert [p.concat.sequence for p in parts if isinstance(p, Submit) and p.concat] == [2, 3]
+
+
+def test_delivery_report_is_recorded_against_the_sent_part(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await b.settle()
+        assert b.app is not None
+        mr = b.app.store.db.execute("SELECT mr FROM sms_parts ORDER BY sent_at LIMIT 1"
+                                    ).fetchone()[0]
+        stamp = datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc)
+        b.modem.status_report(encode_status_report(mr, DESK, status=0, sc_timestamp=stamp,
+                                                   discharge_time=stamp))
+        await until(lambda: b.app is not None and b.app.store.db.execute(
+            "SELECT count(*) FROM sms_parts WHERE report_status = 0").fetchone()[0] == 1)
+
+    play(tmp_path, scenario)
