@@ -43,8 +43,9 @@ class LogDispatcher:
     def alert_changed(self, change: AlertChange) -> None:
         if change.alert.state is AlertState.ACTIVE and change.previous is not AlertState.ACTIVE:
             self._log.warning(
-                "Alert %s for %s needs responders now: %s. No SMS or server path is "
-                "configured in this build, so the alert stays stored and open.",
+                "Alert %s for %s needs responders now: %s. No modem is configured "
+                "([modem] in the hub's config) and there is no uplink, so nobody is texted; "
+                "the alert stays stored and open.",
                 change.alert.ref, change.resident.name, describe(change.location),
             )
 

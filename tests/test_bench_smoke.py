@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench import ingest
+from tests.bench import ingest, sos_latency
 
 
 def test_ingest_benchmark_runs_and_prints_its_figures(capsys) -> None:
@@ -10,3 +10,9 @@ def test_ingest_benchmark_runs_and_prints_its_figures(capsys) -> None:
     out = capsys.readouterr().out
     assert "(a) foreign adverts discarded" in out and "bthome-ble" in out
     assert "(b) encrypted frames verified" in out and "ratio" in out
+
+
+def test_sos_latency_benchmark_runs_and_prints_percentiles(capsys) -> None:
+    assert sos_latency.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "p50" in out and "p99" in out and "AT+CMGS" in out

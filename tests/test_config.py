@@ -461,3 +461,19 @@ def test_config_error_is_a_value_error_and_a_hub_error() -> None:
     with pytest.raises(ValueError):
         parse(changed("radio", scanning="loud"))
     assert issubclass(ConfigError, HubError)
+
+
+def test_example_config_mentions_every_key() -> None:
+    from dataclasses import fields
+
+    from edge.config import (AlertSection, ContactEntry, HubSection, RadioSection,
+                             ResidentEntry, WatchEntry)
+    from edge.config_messaging import ModemSection, SmsSection, TemplatesSection
+
+    text = (Path(__file__).resolve().parents[1] / "config" / "hub.example.toml").read_text(
+        encoding="utf-8")
+    sections = (HubSection, RadioSection, AlertSection, SmsSection, TemplatesSection,
+                ModemSection, ResidentEntry, WatchEntry, ContactEntry)
+    missing = [f"{cls.__name__}.{f.name}" for cls in sections for f in fields(cls)
+               if f.name not in text]
+    assert missing == []
