@@ -168,6 +168,16 @@ class ConfigFile:
 
 
 @dataclass(frozen=True, slots=True)
+class RosterFile:
+    """A roster on its own: pushed by the server or kept in a receiver's roster file."""
+
+    version: str = field(default="", metadata=meta("the roster's version, for logs"))
+    residents: tuple[ResidentEntry, ...] = field(default=(), metadata=meta("residents"))
+    watches: tuple[WatchEntry, ...] = field(default=(), metadata=meta("watches"))
+    contacts: tuple[ContactEntry, ...] = field(default=(), metadata=meta("contacts"))
+
+
+@dataclass(frozen=True, slots=True)
 class KeysFile:
     """Watch keys from hub.keys_file by normalised MAC; source names the file in errors."""
 
@@ -266,24 +276,36 @@ def _refuse_shared(path: Path, mode: int) -> None:
 
 
 def _assemble(written: ConfigFile, place: Place, base_dir: Path, keys: KeysFile | None) -> HubConfig:
-    residents = _residents(written, place)
-    resident_ids = {resident.id for resident in residents}
-    watches = _watches(written, place, resident_ids, keys)
-    contacts = _contacts(written, place, resident_ids)
-    roster = Roster(residents=residents, watches=watches, contacts=contacts)
+    roster = _roster(written, written.hub.address, place, keys)
     path = base_dir / Path(place.source).name
     return HubConfig(path=path, hub=written.hub, radio=written.radio, alerts=written.alerts,
                      roster=roster, sms=written.sms, modem=written.modem)
 
 
-def _residents(written: ConfigFile, place: Place) -> tuple[Resident, ...]:
+def parse_roster(data: Mapping[str, Any], *, source: str, default_address: str) -> Roster:
+    """A roster pushed by the server (or a receiver's roster file), checked like hub.toml's."""
+    written = build(RosterFile, data, Place(source), Path("."))
+    return _roster(written, default_address, Place(source), None)
+
+
+def _roster(written: ConfigFile | RosterFile, default_address: str, place: Place,
+            keys: KeysFile | None) -> Roster:
+    residents = _residents(written, default_address, place)
+    resident_ids = {resident.id for resident in residents}
+    watches = _watches(written, place, resident_ids, keys)
+    contacts = _contacts(written, place, resident_ids)
+    return Roster(residents=residents, watches=watches, contacts=contacts)
+
+
+def _residents(written: ConfigFile | RosterFile, default_address: str,
+               place: Place) -> tuple[Resident, ...]:
     _refuse_duplicates([entry.id for entry in written.residents], place.key("residents"), "id")
     return tuple(
         Resident(
             id=entry.id,
             name=entry.name,
             room=entry.room,
-            address=entry.address or f"{written.hub.address} {entry.room}",
+            address=entry.address or f"{default_address} {entry.room}",
             phone=entry.phone or "",
         )
         for entry in written.residents
@@ -291,7 +313,7 @@ def _residents(written: ConfigFile, place: Place) -> tuple[Resident, ...]:
 
 
 def _watches(
-    written: ConfigFile, place: Place, resident_ids: set[str], keys: KeysFile | None
+    written: ConfigFile | RosterFile, place: Place, resident_ids: set[str], keys: KeysFile | None
 ) -> tuple[Watch, ...]:
     entries = written.watches
     _refuse_duplicates([entry.mac for entry in entries], place.key("watches"), "mac")
@@ -342,7 +364,8 @@ def _refuse_unused_keys(keys: KeysFile, macs: set[str], config: str) -> None:
             )
 
 
-def _contacts(written: ConfigFile, place: Place, resident_ids: set[str]) -> tuple[Contact, ...]:
+def _contacts(written: ConfigFile | RosterFile, place: Place,
+              resident_ids: set[str]) -> tuple[Contact, ...]:
     entries = written.contacts
     _refuse_duplicates([entry.id for entry in entries], place.key("contacts"), "id")
     contacts = []
