@@ -17,10 +17,11 @@ from edge.dispatch import Dispatcher, FanOut, LogDispatcher
 from edge.escalation import EscalationPlan
 from edge.hub import Hub
 from edge.replies import Replies
-from edge.responders import Responders, TextStyle
+from edge.responders import Responders, ServerWait, TextStyle
 from edge.sms_store import SmsStore
 from edge.sms_worker import SmsWorker
 from edge.store import Store
+from edge.uplink_app import Uplink, build_uplink
 from firmware_bridge.bleak_radio import BleakRadio
 
 TICK_S = 0.5
@@ -39,13 +40,16 @@ class HubApp:
     sms: SmsStore
     responders: Responders | None = None
     worker: SmsWorker | None = None
+    uplink: Uplink | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Resume open alerts, scan, text and keep time until `stop` is set."""
+        """Resume open alerts, scan, text, sync and keep time until `stop` is set."""
         self.hub.start()
         tasks = [asyncio.create_task(self.radio.run(stop), name="radio")]
         if self.worker is not None:
             tasks.append(asyncio.create_task(self.worker.run(stop), name="sms"))
+        if self.uplink is not None:
+            self.uplink.start()
         try:
             while not stop.is_set():
                 self.tick()
@@ -55,11 +59,15 @@ class HubApp:
                     pass
         finally:
             stop.set()
+            if self.uplink is not None:
+                self.uplink.stop()
             await asyncio.gather(*tasks)
 
     def tick(self) -> None:
-        """Alert timers and escalation; a failure is logged and retried next tick."""
-        for job in (self.hub.tick, self.responders.tick if self.responders else None):
+        """Alert timers, escalation, uplink; a failure is logged and retried next tick."""
+        jobs = (self.hub.tick, self.responders.tick if self.responders else None,
+                self.uplink.tick if self.uplink else None)
+        for job in jobs:
             if job is None:
                 continue
             try:
@@ -80,7 +88,7 @@ def build_hub(
     """Open the store, load the roster, and wire hub, radio and (with a modem) texting."""
     clock = clock or SystemClock()
     store = Store.open(database or config.hub.database)
-    store.apply_roster(config.roster)
+    _load_roster(store, config)
     sms = SmsStore(store)
     section = config.modem
     if modem_port is not None:
@@ -90,17 +98,47 @@ def build_hub(
     if section is not None:
         responders = Responders(store, sms, clock, plan_of(config), style_of(config),
                                 on_queued=lambda: worker_box[0].wake() if worker_box else None)
-    paths = [d for d in (dispatcher, responders) if d is not None] or [LogDispatcher()]
-    hub = Hub(config.hub.id, store, clock, config.alerts, FanOut(paths))
+    paths: list[Dispatcher] = [d for d in (dispatcher, responders) if d is not None]
+    fan_out = FanOut(paths)
+    hub = Hub(config.hub.id, store, clock, config.alerts, fan_out)
     if section is not None:
         worker_box.append(_worker(config, section, sms, hub, clock, serial_factory))
+    uplink = None
+    if config.uplink is not None:
+        uplink = build_uplink(config, config.uplink, hub, clock, responders,
+                              lambda: _sms_status(worker_box))
+        paths.append(uplink)
+        if responders is not None:
+            responders.server = uplink.sync
+            responders.server_wait = ServerWait(config.uplink.confirm_timeout_s,
+                                                config.uplink.worker_wait_s)
+    if not paths:
+        paths.append(LogDispatcher())
+    fan_out.set(paths)
     radio = BleakRadio(
         hub.on_advert, adapter=config.radio.adapter, scanning=config.radio.scanning,
         watchdog_s=config.radio.watchdog_s, backoff_max_s=config.radio.backoff_max_s,
         clock=clock, backend=backend,
     )
     worker = worker_box[0] if worker_box else None
-    return HubApp(config, store, hub, radio, clock, sms, responders, worker)
+    return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink)
+
+
+def _load_roster(store: Store, config: HubConfig) -> None:
+    """hub.toml's roster, unless the server has pushed one (it then stays in charge)."""
+    if store.meta("roster_source") == "server":
+        _log.warning("Using roster %s pushed by the community server; the residents, watches "
+                     "and contacts in %s are ignored.", store.meta("roster_version"),
+                     config.path)
+        return
+    store.apply_roster(config.roster)
+
+
+def _sms_status(worker_box: list[SmsWorker]) -> str:
+    if not worker_box:
+        return "no modem"
+    worker = worker_box[0]
+    return "ready" if worker.ready else (worker.fault or "starting")
 
 
 def plan_of(config: HubConfig) -> EscalationPlan:

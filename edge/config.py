@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from edge.config_messaging import ModemSection, SmsSection
+from edge.config_uplink import UplinkSection
 from edge.config_schema import (
     TEXT,
     Place,
@@ -165,6 +166,7 @@ class ConfigFile:
     contacts: tuple[ContactEntry, ...] = field(default=(), metadata=meta("[[contacts]] entries"))
     sms: SmsSection = field(default=SmsSection(), metadata=meta("texts to responders"))
     modem: ModemSection | None = field(default=None, metadata=meta("the GSM modem; omit for none"))
+    uplink: UplinkSection | None = field(default=None, metadata=meta("the community server"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +198,7 @@ class HubConfig:
     roster: Roster
     sms: SmsSection = SmsSection()
     modem: ModemSection | None = None
+    uplink: UplinkSection | None = None
 
     @property
     def insecure_watches(self) -> tuple[Watch, ...]:
@@ -279,7 +282,8 @@ def _assemble(written: ConfigFile, place: Place, base_dir: Path, keys: KeysFile 
     roster = _roster(written, written.hub.address, place, keys)
     path = base_dir / Path(place.source).name
     return HubConfig(path=path, hub=written.hub, radio=written.radio, alerts=written.alerts,
-                     roster=roster, sms=written.sms, modem=written.modem)
+                     roster=roster, sms=written.sms, modem=written.modem,
+                     uplink=written.uplink)
 
 
 def parse_roster(data: Mapping[str, Any], *, source: str, default_address: str) -> Roster:

@@ -57,6 +57,10 @@ class FanOut:
         self._dispatchers = tuple(dispatchers)
         self._log = log or logging.getLogger("edge.dispatch")
 
+    def set(self, dispatchers: Sequence[Dispatcher]) -> None:
+        """Replace the dispatchers (the composition adds the uplink after the hub exists)."""
+        self._dispatchers = tuple(dispatchers)
+
     def alert_changed(self, change: AlertChange) -> None:
         for dispatcher in self._dispatchers:
             try:

@@ -139,3 +139,4 @@ class Alert:
     press_count: int = 1
     updated_at: float = 0.0
     closed_by: str = ""
+    press_counter: int | None = None

@@ -36,3 +36,11 @@ class ModemError(HubError):
         super().__init__(message)
         self.kind = kind
         self.code = code
+
+
+class CommandError(HubError, ValueError):
+    """A command from the server was malformed or not allowed; nothing was changed."""
+
+
+class UplinkError(HubError):
+    """The uplink to the community server failed; the message says what to check."""

@@ -40,6 +40,7 @@ class Escalation:
     resends: int
     next_at: float
     interval_s: float
+    mode: str = "sms"  # "sms" | "awaiting" (the server's receipt) | "server" (it has it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +64,16 @@ def tiers(contacts: Sequence[Contact]) -> list[int]:
     return sorted({contact.tier for contact in contacts})
 
 
-def begin(alert_id: int, contacts: Sequence[Contact], plan: EscalationPlan, now: float) -> Step:
-    """First texts of an active alert: the lowest tier with contacts plus always_sms ones."""
+def begin(alert_id: int, contacts: Sequence[Contact], plan: EscalationPlan, now: float,
+          already: frozenset[str] = frozenset()) -> Step:
+    """First texts of an active alert: the lowest tier with contacts plus always_sms ones.
+
+    `already` holds phones texted before (always_sms while the server had the alert).
+    """
     ladder = tiers(contacts)
     first = ladder[0] if ladder else 1
-    told = _unique(c for c in contacts if c.tier == first or c.always_sms)
+    told = _unique(c for c in contacts
+                   if (c.tier == first or c.always_sms) and c.phone not in already)
     wait = plan.wait_for(first)
     state = Escalation(alert_id, first, 0, now + wait, wait)
     return Step(tuple(Notice(c, "sos") for c in told), state, first)
@@ -103,3 +109,11 @@ def _unique(contacts: Iterable[Contact]) -> list[Contact]:
             seen.add(contact.phone)
             unique.append(contact)
     return unique
+
+
+def await_server(alert_id: int, contacts: Sequence[Contact], wait_s: float,
+                 now: float) -> Step:
+    """The uplink is up: text only always_sms contacts and wait for the server's receipt."""
+    told = _unique(c for c in contacts if c.always_sms)
+    state = Escalation(alert_id, 0, 0, now + wait_s, wait_s, "awaiting")
+    return Step(tuple(Notice(c, "sos") for c in told), state)

@@ -133,7 +133,7 @@ class Hub:
             if report.fix is not None:
                 self._store_fix(watch, report, now)
             if report.sos:
-                self._press(watch, report.packet_id, now, pending)
+                self._press(watch, report.packet_id, now, pending, admitted.frame.counter)
             if report.cancel:
                 self._cancel_press(watch, now, pending)
         return pending
@@ -152,7 +152,8 @@ class Hub:
                 "lon": fix.lon, "accuracy_m": fix.accuracy_m, "fixed_at": fix.fixed_at}
         self.store.append_event("watch.fix", now, body, TELEMETRY_PRIORITY)
 
-    def _press(self, watch: Watch, packet_id: int | None, now: float, out: _Pending) -> None:
+    def _press(self, watch: Watch, packet_id: int | None, now: float, out: _Pending,
+               counter: int | None = None) -> None:
         resident = self._resident(watch.resident_id)
         open_alert = self.store.open_alert_for(resident.id)
         outcome = policy.judge_press(
@@ -169,12 +170,13 @@ class Hub:
             self.store.save_alert(out.alert)
             self._event("alert.pressed_again", out.alert, resident, now)
             return
-        self._raise(watch, resident, now, out)
+        self._raise(watch, resident, now, out, counter)
 
-    def _raise(self, watch: Watch, resident: Resident, now: float, out: _Pending) -> None:
+    def _raise(self, watch: Watch, resident: Resident, now: float, out: _Pending,
+               counter: int | None) -> None:
         window = self.timing.cancel_window_s
         alert = self.store.insert_alert(resident.id, watch.mac, now, now + window,
-                                        AlertState.RAISED)
+                                        AlertState.RAISED, counter)
         self._event("alert.raised", alert, resident, now, reason="press")
         out.changes.append(self._change(alert, None, resident, reason="press"))
         if window > 0:
@@ -267,7 +269,8 @@ class Hub:
         body: dict[str, Any] = {
             "hub": self.hub_id,
             "alert": {"uid": alert.uid, "ref": alert.ref, "state": alert.state.value,
-                      "raised_at": alert.raised_at, "press_count": alert.press_count},
+                      "raised_at": alert.raised_at, "press_count": alert.press_count,
+                      "press_counter": alert.press_counter},
             "resident": {"id": resident.id, "name": resident.name, "room": resident.room},
             "watch": alert.watch_mac, "location": to_json(location),
             "by": by, "reason": reason,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import Protocol
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -31,12 +32,29 @@ class TextStyle:
     fix_stale_after_s: float = 900.0
 
 
+class ServerLink(Protocol):
+    """The uplink as responders see it (edge.sync.OutboxSync)."""
+
+    connected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ServerWait:
+    """How long the server gets: to confirm receipt, then for a worker to take the alert."""
+
+    confirm_s: float = 20.0
+    worker_s: float = 600.0
+
+
 class Responders:
     """Texts tier by tier until someone acknowledges; tells everyone told when it ends."""
 
     def __init__(self, store: Store, sms: SmsStore, clock: Clock, plan: EscalationPlan,
                  style: TextStyle, on_queued: Callable[[], None] = lambda: None,
+                 server: ServerLink | None = None, server_wait: ServerWait | None = None,
                  log: logging.Logger | None = None) -> None:
+        self.server = server
+        self.server_wait = server_wait or ServerWait()
         self.store = store
         self.sms = sms
         self.clock = clock
@@ -64,8 +82,30 @@ class Responders:
             self._log.error("Alert %s for %s: no contacts to text. Add [[contacts]] for the "
                             "building (duty desk) or the resident.", alert.ref, resident.name)
             return
-        step = policy.begin(alert.id, contacts, self.plan, self.clock.now())
+        if self.server is not None and self.server.connected:
+            step = policy.await_server(alert.id, contacts, self.server_wait.confirm_s,
+                                       self.clock.now())
+            self._log.warning("Alert %s for %s went to the community server; texting only "
+                              "those who want every alert, and everyone else if the server "
+                              "does not confirm within %.0f s.", alert.ref, resident.name,
+                              self.server_wait.confirm_s)
+        else:
+            step = policy.begin(alert.id, contacts, self.plan, self.clock.now())
         self._apply(alert, resident, location, step, contacts)
+
+    def server_confirmed(self, alert_uid: str) -> bool:
+        """The server has the alert: hold SMS back while a worker there takes it."""
+        alert = self.store.alert(alert_uid)
+        state = None if alert is None else self.sms.escalation(alert.id)
+        if alert is None or state is None or state.mode != "awaiting":
+            return False
+        wait = self.server_wait.worker_s
+        with self.store.transaction():
+            self.sms.save_escalation(replace(state, mode="server", next_at=self.clock.now() + wait,
+                                             interval_s=wait))
+        self._log.warning("The community server confirmed alert %s; SMS held back unless no "
+                          "worker takes it within %.0f s.", alert.ref, wait)
+        return True
 
     def _finish(self, alert: Alert, resident: Resident, location: Location, by: str,
                 reason: str) -> None:
@@ -91,7 +131,7 @@ class Responders:
         """Run every escalation whose wait has passed; returns how many moved on."""
         now, moved = self.clock.now(), 0
         for state in self.sms.open_escalations():
-            if not policy.is_due(state, now):
+            if not (policy.is_due(state, now) or self._uplink_lost(state)):
                 continue
             alert = self.store.alert_by_id(state.alert_id)
             if alert is None or not alert.state.is_open:
@@ -99,12 +139,26 @@ class Responders:
                 continue
             resident = self.store.resident(alert.resident_id) or Resident(
                 alert.resident_id, alert.resident_id, "?", "?")
-            location = self._locate(alert, resident)
             contacts = self.store.contacts_for(resident.id)
-            step = policy.advance(state, contacts, self.sms.notified(alert.id), self.plan, now)
-            self._apply(alert, resident, location, step, contacts)
+            told = self.sms.notified(alert.id)
+            if state.mode == "sms":
+                step = policy.advance(state, contacts, told, self.plan, now)
+            else:
+                self._explain_fallback(alert, state)
+                step = policy.begin(alert.id, contacts, self.plan, now,
+                                    frozenset(c.phone for c in told))
+            self._apply(alert, resident, self._locate(alert, resident), step, contacts)
             moved += 1
         return moved
+
+    def _uplink_lost(self, state: policy.Escalation) -> bool:
+        """Waiting for a receipt that cannot come: the uplink is down."""
+        return state.mode == "awaiting" and (self.server is None or not self.server.connected)
+
+    def _explain_fallback(self, alert: Alert, state: policy.Escalation) -> None:
+        why = {"awaiting": "the community server did not confirm it (or the uplink is down)",
+               "server": "no worker at the community server took it"}[state.mode]
+        self._log.warning("Alert %s: %s; texting responders by SMS now.", alert.ref, why)
 
     def _close_stale(self, state: policy.Escalation, alert: Alert | None) -> None:
         """An alert closed while the hub was down between commit and texts: finish it now."""

@@ -162,6 +162,26 @@ def _sms(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0003_uplink_state")
+def _uplink(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- 'sms': texting now; 'awaiting': told the server, waiting for its receipt;
+        -- 'server': the server confirmed and waits for a worker.
+        ALTER TABLE escalations ADD COLUMN mode TEXT NOT NULL DEFAULT 'sms';
+        -- The BTHome counter of the press that raised the alert: the same on every hub
+        -- that heard it, so the server can tell one press heard twice from two presses.
+        ALTER TABLE alerts ADD COLUMN press_counter INTEGER;
+        -- Small facts the hub keeps across restarts (roster source, dropped counts).
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))

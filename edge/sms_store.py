@@ -158,21 +158,22 @@ class SmsStore:
 
     def save_escalation(self, state: Escalation) -> None:
         self.db.execute(
-            "INSERT INTO escalations (alert_id, tier, resends, next_at, interval_s) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(alert_id) DO UPDATE SET tier = excluded.tier, "
+            "INSERT INTO escalations (alert_id, tier, resends, next_at, interval_s, mode) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(alert_id) DO UPDATE SET tier = excluded.tier, "
             "resends = excluded.resends, next_at = excluded.next_at, "
-            "interval_s = excluded.interval_s",
-            [state.alert_id, state.tier, state.resends, state.next_at, state.interval_s])
+            "interval_s = excluded.interval_s, mode = excluded.mode",
+            [state.alert_id, state.tier, state.resends, state.next_at, state.interval_s,
+             state.mode])
 
     def escalation(self, alert_id: int) -> Escalation | None:
         row = self.db.execute(
-            "SELECT alert_id, tier, resends, next_at, interval_s FROM escalations "
+            "SELECT alert_id, tier, resends, next_at, interval_s, mode FROM escalations "
             "WHERE alert_id = ?", [alert_id]).fetchone()
         return Escalation(*row) if row else None
 
     def open_escalations(self) -> list[Escalation]:
         rows = self.db.execute(
-            "SELECT alert_id, tier, resends, next_at, interval_s FROM escalations "
+            "SELECT alert_id, tier, resends, next_at, interval_s, mode FROM escalations "
             "WHERE closed = 0 ORDER BY alert_id").fetchall()
         return [Escalation(*row) for row in rows]
 

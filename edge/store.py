@@ -287,20 +287,22 @@ class Store:
     # -- alerts --------------------------------------------------------------
 
     def insert_alert(
-        self, resident_id: str, watch_mac: str, at: float, cancel_until: float, state: AlertState
+        self, resident_id: str, watch_mac: str, at: float, cancel_until: float,
+        state: AlertState, press_counter: int | None = None,
     ) -> Alert:
         """Create an alert and its first state change; call inside a transaction."""
         uid = uuid.uuid4().hex
         cursor = self.db.execute(
             "INSERT INTO alerts (uid, ref, resident_id, watch_mac, state, raised_at, "
-            "cancel_until, updated_at) VALUES (?, '', ?, ?, ?, ?, ?, ?)",
-            [uid, resident_id, watch_mac, state.value, at, cancel_until, at],
+            "cancel_until, updated_at, press_counter) VALUES (?, '', ?, ?, ?, ?, ?, ?, ?)",
+            [uid, resident_id, watch_mac, state.value, at, cancel_until, at, press_counter],
         )
         alert_id = int(cursor.lastrowid or 0)
         ref = alert_ref(alert_id)
         self.db.execute("UPDATE alerts SET ref = ? WHERE id = ?", [ref, alert_id])
         self._record_change(alert_id, state, at, "", "press")
-        return Alert(alert_id, uid, ref, resident_id, watch_mac, state, at, cancel_until, 1, at)
+        return Alert(alert_id, uid, ref, resident_id, watch_mac, state, at, cancel_until, 1, at,
+                     "", press_counter)
 
     def save_alert(self, alert: Alert, *, by: str = "", reason: str = "") -> None:
         """Store the alert's new state and the change; call inside a transaction."""
@@ -349,10 +351,11 @@ class Store:
     def _alerts(self, where: str, params: list[Any] | None = None) -> list[Alert]:
         rows = self.db.execute(
             "SELECT id, uid, ref, resident_id, watch_mac, state, raised_at, cancel_until, "
-            f"press_count, updated_at, closed_by FROM alerts {where}", params or []
-        ).fetchall()
+            f"press_count, updated_at, closed_by, press_counter FROM alerts {where}",
+            params or []).fetchall()
         return [
-            Alert(r[0], r[1], r[2], r[3], r[4], AlertState(r[5]), r[6], r[7], r[8], r[9], r[10])
+            Alert(r[0], r[1], r[2], r[3], r[4], AlertState(r[5]), r[6], r[7], r[8], r[9], r[10],
+                  r[11])
             for r in rows
         ]
 
@@ -375,6 +378,17 @@ class Store:
             [after_seq, limit],
         ).fetchall()
         return [OutboxEvent(s, e, t, a, p, json.loads(b)) for s, e, t, a, p, b in rows]
+
+    def meta(self, key: str, default: str = "") -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return str(row[0]) if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO "
+                        "UPDATE SET value = excluded.value", [key, value])
+
+    def add_meta_count(self, key: str, count: int) -> None:
+        self.set_meta(key, str(int(self.meta(key, "0")) + count))
 
     def outbox_depth(self) -> int:
         row = self.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()

@@ -1,0 +1,109 @@
+"""Commands from the community server: checked, applied, answered; bad ones change nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from edge import __version__, wire
+from edge.config import parse_roster
+from edge.errors import AlertError, CommandError, ConfigError
+from edge.hub import Hub
+from edge.store import ALERT_PRIORITY
+from edge.sync import OutboxSync
+
+
+class ServerConfirmations(Protocol):
+    """Who waits for the server's 'alert received' (edge.responders.Responders)."""
+
+    def server_confirmed(self, alert_uid: str) -> bool: ...
+
+
+class CommandHandler:
+    """Applies one command at a time on the event loop and publishes the reply."""
+
+    def __init__(self, hub: Hub, sync: OutboxSync, reply: Callable[[bytes], None], *,
+                 default_address: str, confirmations: ServerConfirmations | None = None,
+                 sms_status: Callable[[], str] = lambda: "no modem",
+                 log: logging.Logger | None = None) -> None:
+        self.hub = hub
+        self.sync = sync
+        self._reply = reply
+        self.default_address = default_address
+        self.confirmations = confirmations
+        self.sms_status = sms_status
+        self._log = log or logging.getLogger("edge.commands")
+
+    def handle(self, payload: bytes) -> None:
+        """Check and apply one command; every outcome but events_ack gets a reply."""
+        try:
+            command = wire.parse_command(payload)
+        except CommandError as error:
+            self._log.warning("Refused a command from the server: %s. Nothing changed.", error)
+            self._reply(wire.reply(wire.command_id_of(payload), ok=False, error=str(error)))
+            return
+        try:
+            result = self._apply(command)
+        except (CommandError, AlertError, ConfigError) as error:
+            self._log.warning("Refused command %s (%s): %s. Nothing changed.", command.id,
+                              command.type, error)
+            self._reply(wire.reply(command.id, ok=False, error=str(error)))
+            return
+        if command.type != "events_ack":
+            self._reply(wire.reply(command.id, ok=True, result=result))
+
+    def _apply(self, command: wire.Command) -> dict[str, Any]:
+        handlers: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+            "events_ack": self._events_ack, "alert_received": self._alert_received,
+            "alert_ack": self._alert_ack, "roster": self._roster,
+            "test_alarm": self._test_alarm, "ping": self._ping,
+        }
+        return handlers[command.type](command.fields)
+
+    def _events_ack(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        self.sync.acknowledged(int(fields["seq"]))
+        return {}
+
+    def _alert_received(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        uid = str(fields["alert"])
+        if self.hub.store.alert(uid) is None:
+            raise CommandError(f"alert_received.alert: no alert {uid!r} on this hub")
+        waiting = self.confirmations.server_confirmed(uid) if self.confirmations else False
+        return {"alert": uid, "sms_held_back": waiting}
+
+    def _alert_ack(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        alert = self.hub.acknowledge(str(fields["alert"]), str(fields["by"]))
+        return {"alert": alert.uid, "ref": alert.ref, "state": alert.state.value}
+
+    def _roster(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        roster = parse_roster(dict(fields), source="roster command",
+                              default_address=self.default_address)
+        store = self.hub.store
+        with store.transaction():
+            store.apply_roster(roster)
+            store.set_meta("roster_source", "server")
+            store.set_meta("roster_version", str(fields["version"]))
+        self.hub.gate.reload(store.watch_records())
+        self._log.warning("The server sent roster %s: %d residents, %d watches, %d contacts; "
+                          "now in use (hub.toml's roster is ignored from now on).",
+                          fields["version"], len(roster.residents), len(roster.watches),
+                          len(roster.contacts))
+        return {"version": fields["version"], "residents": len(roster.residents),
+                "watches": len(roster.watches), "contacts": len(roster.contacts)}
+
+    def _test_alarm(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        paths = {"uplink": "connected" if self.sync.connected else "down",
+                 "sms": self.sms_status()}
+        body = {"hub": self.hub.hub_id, "paths": paths, "requested_by": fields.get("by", "")}
+        store = self.hub.store
+        with store.transaction():
+            store.append_event("hub.test", self.hub.clock.now(), body, ALERT_PRIORITY)
+        self.sync.pump()
+        self._log.warning("Test alarm requested by the server: uplink %s, SMS %s.",
+                          paths["uplink"], paths["sms"])
+        return {"paths": paths}
+
+    def _ping(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return {"version": __version__, "queue_depth": self.hub.store.outbox_depth(),
+                "open_alerts": len(self.hub.store.open_alerts()), "sms": self.sms_status()}

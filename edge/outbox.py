@@ -1,0 +1,61 @@
+"""The outbox as the uplink sees it: what to send next, what the server has, what to drop."""
+
+from __future__ import annotations
+
+import json
+
+from edge.store import TELEMETRY_PRIORITY, OutboxEvent, Store
+
+
+class Outbox:
+    """Queries over the outbox for the uplink, on the hub's single writer connection."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+
+    def events_after(self, priority: int, after_seq: int, limit: int) -> list[OutboxEvent]:
+        """Undelivered events of one priority with seq above `after_seq`, oldest first."""
+        rows = self.db.execute(
+            "SELECT seq, event_id, type, at, priority, body FROM outbox WHERE priority = ? "
+            "AND delivered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            [priority, after_seq, limit],
+        ).fetchall()
+        return [OutboxEvent(s, e, t, a, p, json.loads(b)) for s, e, t, a, p, b in rows]
+
+    def delivered_up_to(self, seq: int) -> int:
+        """The server stored every event up to `seq`: prune them; returns how many."""
+        with self.store.transaction(durable=False):
+            cursor = self.db.execute("DELETE FROM outbox WHERE seq <= ?", [seq])
+        return int(cursor.rowcount)
+
+    def outbox_floor(self) -> int:
+        """Every event below this seq has been delivered or evicted."""
+        row = self.db.execute("SELECT min(seq) FROM outbox").fetchone()
+        if row[0] is not None:
+            return int(row[0])
+        last = self.db.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        return int(last[0]) + 1 if last else 1
+
+    def evict_telemetry(self, cap: int) -> dict[str, int]:
+        """Keep at most `cap` undelivered events by dropping the oldest telemetry.
+
+        Alerts are never evicted, so the outbox may exceed the cap with alerts alone.
+        Returns the dropped count by event type (empty when nothing was dropped).
+        """
+        excess = self.store.outbox_depth() - cap
+        if excess <= 0:
+            return {}
+        with self.store.transaction(durable=False):
+            rows = self.db.execute(
+                "SELECT seq, type FROM outbox WHERE priority = ? ORDER BY seq LIMIT ?",
+                [TELEMETRY_PRIORITY, excess]).fetchall()
+            dropped: dict[str, int] = {}
+            for _, type_ in rows:
+                dropped[type_] = dropped.get(type_, 0) + 1
+            if rows:
+                self.db.execute("DELETE FROM outbox WHERE priority = ? AND seq <= ?",
+                                [TELEMETRY_PRIORITY, rows[-1][0]])
+                self.store.add_meta_count("outbox_dropped", len(rows))
+        return dropped

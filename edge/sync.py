@@ -1,0 +1,182 @@
+"""OutboxSync: drains the outbox to the server, alerts first, at least once.
+
+Runs on the event loop. The uplink's callbacks arrive here through the loop. A batch
+counts as delivered only when the receiver acknowledges its seqs (events_ack); only then
+is it pruned. A PUBACK with a failure reason code, a disconnect, or a long silence from
+the receiver makes the events eligible to be sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from edge import __version__
+from edge import wire
+from edge.clock import Clock
+from edge.outbox import Outbox
+from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, OutboxEvent, Store
+
+PRIORITIES = (ALERT_PRIORITY, TELEMETRY_PRIORITY)
+
+
+class Publisher(Protocol):
+    """What the sync needs of an uplink (cloud_sync.mqtt_uplink.PahoUplink)."""
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int: ...
+
+
+class OutboxSync:
+    """Keeps about `window` batches in flight and forgets nothing until acknowledged."""
+
+    def __init__(self, store: Store, uplink: Publisher, topics: wire.Topics, hub: str,
+                 community: str, clock: Clock, *, batch_size: int = 50, window: int = 100,
+                 resend_after_s: float = 60.0, heartbeat_s: float = 300.0,
+                 max_events: int = 200_000, clock_synced: Callable[[], bool] = lambda: True,
+                 log: logging.Logger | None = None) -> None:
+        self.store, self.outbox = store, Outbox(store)
+        self.uplink, self.topics = uplink, topics
+        self.hub, self.community, self.clock = hub, community, clock
+        self.batch_size, self.window = batch_size, window
+        self.resend_after_s, self.heartbeat_s = resend_after_s, heartbeat_s
+        self.max_events, self.clock_synced = max_events, clock_synced
+        self.connected = False
+        self.acked_seq = 0
+        self.published = 0
+        self._in_flight: dict[int, tuple[int, ...]] = {}
+        self._awaiting: set[int] = set()
+        self._cursor = {p: 0 for p in PRIORITIES}
+        self._progress_at = clock.monotonic()
+        self._status_at = -1e18
+        self._paused_until = 0.0
+        self._refusals = 0
+        self._log = log or logging.getLogger("edge.uplink")
+
+    # -- what the uplink reports -------------------------------------------------------
+
+    def connection_changed(self, up: bool, reason: str = "") -> None:
+        if up == self.connected:
+            return
+        self.connected = up
+        self._forget_sent()
+        if up:
+            self._log.info("Connected to the community server's broker; sending %d stored "
+                           "events, alerts first.", self.store.outbox_depth())
+            self.send_status("online")
+            self.pump()
+        else:
+            self._log.warning("Lost the community server's broker (%s); events stay stored "
+                              "and alerts go out by SMS until it is back.", reason or "no reason")
+
+    def publish_done(self, mid: int, ok: bool, reason: str) -> None:
+        seqs = self._in_flight.pop(mid, None)
+        if seqs is None:
+            return
+        if ok:
+            self._awaiting.update(seqs)
+            self._refusals = 0
+        else:
+            self._refusals += 1
+            pause = min(60.0, 2.0 ** min(self._refusals, 6))
+            self._paused_until = self.clock.monotonic() + pause
+            self._log.warning("The broker refused %d events (%s); they stay stored and are "
+                              "sent again in %.0f s. Check the broker's ACL for this hub.",
+                              len(seqs), reason, pause)
+            self._rewind(min(seqs))
+        self.pump()
+
+    def acknowledged(self, seq: int) -> None:
+        """The receiver stored everything up to `seq`: prune it."""
+        if seq <= self.acked_seq:
+            return
+        self.acked_seq = seq
+        self._awaiting = {s for s in self._awaiting if s > seq}
+        self._progress_at = self.clock.monotonic()
+        self.outbox.delivered_up_to(seq)
+        self.pump()
+
+    # -- sending -------------------------------------------------------------------------
+
+    def pump(self) -> int:
+        """Publish batches while connected and the window has room; returns how many."""
+        sent = 0
+        if self.clock.monotonic() < self._paused_until:
+            return 0
+        while self.connected and len(self._in_flight) < self.window:
+            events = self._next_events()
+            if not events:
+                break
+            payload = wire.batch(self.hub, self.community, self.outbox.outbox_floor(), events,
+                                 self.clock_synced())
+            try:
+                mid = self.uplink.publish(self.topics.events, payload)
+            except Exception as error:  # a refused publish waits for the next reconnect
+                self._log.warning("Could not publish events (%s); they stay stored.", error)
+                self._rewind(min(e.seq for e in events))
+                break
+            self._in_flight[mid] = tuple(e.seq for e in events)
+            self.published += len(events)
+            sent += 1
+        return sent
+
+    def _next_events(self) -> list[OutboxEvent]:
+        """Alerts before telemetry; each priority in seq order, skipping what is out."""
+        for priority in PRIORITIES:
+            events = self.outbox.events_after(priority, self._cursor[priority],
+                                              self.batch_size)
+            events = [e for e in events if e.seq > self.acked_seq]
+            if events:
+                self._cursor[priority] = events[-1].seq
+                return events
+        return []
+
+    def _rewind(self, seq: int) -> None:
+        for priority in PRIORITIES:
+            self._cursor[priority] = min(self._cursor[priority], seq - 1)
+
+    def _forget_sent(self) -> None:
+        """After a reconnect or silence, send again everything not acknowledged."""
+        self._in_flight.clear()
+        self._awaiting.clear()
+        self._cursor = {p: 0 for p in PRIORITIES}
+        self._progress_at = self.clock.monotonic()
+
+    # -- the clock ----------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Heartbeat, resend after silence, keep the outbox under its cap."""
+        self._evict()
+        now = self.clock.monotonic()
+        if self.connected and now - self._status_at >= self.heartbeat_s:
+            self.send_status("online")
+        silent = now - self._progress_at >= self.resend_after_s
+        if self.connected and self._awaiting and silent:
+            self._log.warning("The server has not acknowledged %d events for %.0f s; "
+                              "sending them again.", len(self._awaiting), now - self._progress_at)
+            self._forget_sent()
+        self.pump()
+
+    def _evict(self) -> None:
+        dropped = self.outbox.evict_telemetry(self.max_events)
+        if not dropped:
+            return
+        total = sum(dropped.values())
+        self._log.error("The outbox is full (cap %d): dropped the %d oldest telemetry events "
+                        "(%s); alerts are never dropped.", self.max_events, total, dropped)
+        with self.store.transaction():
+            self.store.append_event("outbox.dropped", self.clock.now(),
+                                    {"hub": self.hub, "count": total, "types": dropped},
+                                    ALERT_PRIORITY)
+
+    def send_status(self, state: str) -> None:
+        self._status_at = self.clock.monotonic()
+        try:
+            self.uplink.publish(self.topics.status, self.status_payload(state), retain=True)
+        except Exception as error:  # reported again on the next heartbeat
+            self._log.warning("Could not publish the hub's status (%s).", error)
+
+    def status_payload(self, state: str) -> bytes:
+        return wire.status(self.hub, self.community, state, __version__,
+                           self.store.outbox_depth(), int(self.store.meta("outbox_dropped", "0")),
+                           self.clock.now())

@@ -1,0 +1,118 @@
+"""Composition of the uplink: paho on its thread, OutboxSync and commands on the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloud_sync.mqtt_uplink import MqttSettings, PahoUplink
+from edge.clock import Clock
+from edge.commands import CommandHandler, ServerConfirmations
+from edge.config import HubConfig
+from edge.config_uplink import UplinkSection, parse_broker_url
+from edge.dispatch import AlertChange
+from edge.hub import Hub
+from edge.sync import OutboxSync
+from edge.wire import Topics
+
+_log = logging.getLogger("edge.uplink")
+
+
+@dataclass(slots=True)
+class LoopBridge:
+    """Hands calls from other threads (paho's) to the event loop, once it runs."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(fn, *args)
+
+
+@dataclass(slots=True)
+class Uplink:
+    """The running uplink: what the app starts, ticks and stops."""
+
+    sync: OutboxSync
+    paho: PahoUplink
+    commands: CommandHandler
+    bridge: LoopBridge = field(default_factory=LoopBridge)
+
+    def start(self) -> None:
+        self.bridge.loop = asyncio.get_running_loop()
+        self.paho.start()
+
+    def tick(self) -> None:
+        self.sync.tick()
+
+    def stop(self) -> None:
+        self.paho.stop(goodbye=self.sync.status_payload("offline"))
+        self.bridge.loop = None
+
+    def alert_changed(self, change: AlertChange) -> None:
+        """Dispatcher: an alert changed; send it now rather than on the next tick."""
+        self.sync.pump()
+
+
+def settings_of(section: UplinkSection, hub_id: str) -> MqttSettings:
+    address = parse_broker_url(section.broker)
+    return MqttSettings(
+        host=address.host, port=address.port, client_id=section.client_id or hub_id,
+        tls=address.tls or section.ca_file is not None,
+        ca_file=str(section.ca_file) if section.ca_file else None,
+        cert_file=str(section.cert_file) if section.cert_file else None,
+        key_file=str(section.key_file) if section.key_file else None,
+        username=section.username or address.username,
+        password=section.password or address.password,
+        reconnect_max_s=section.reconnect_max_s, window=section.window,
+    )
+
+
+def build_uplink(config: HubConfig, section: UplinkSection, hub: Hub, clock: Clock,
+                 confirmations: ServerConfirmations | None,
+                 sms_status: Callable[[], str]) -> Uplink:
+    """Wire paho, the sync and the command handler for this hub."""
+    topics = Topics.of(section.topic_root, config.hub.community, config.hub.id)
+    bridge = LoopBridge()
+    box: dict[str, Any] = {}
+    paho = PahoUplink(
+        settings_of(section, config.hub.id), topics, b"",
+        on_connected=lambda up, why: bridge.call(box["sync"].connection_changed, up, why),
+        on_published=lambda mid, ok, why: bridge.call(box["sync"].publish_done, mid, ok, why),
+        on_command=lambda payload: bridge.call(box["commands"].handle, payload),
+    )
+    sync = OutboxSync(hub.store, paho, topics, config.hub.id, config.hub.community, clock,
+                      batch_size=section.batch_size, window=section.window,
+                      resend_after_s=section.resend_after_s, heartbeat_s=section.heartbeat_s,
+                      max_events=section.max_outbox_events, clock_synced=clock_synchronised)
+    paho.client.will_set(topics.status, sync.status_payload("offline"), qos=1, retain=True)
+    commands = CommandHandler(
+        hub, sync, lambda payload: _publish_reply(paho, topics, payload),
+        default_address=config.hub.address, confirmations=confirmations,
+        sms_status=sms_status)
+    box.update(sync=sync, commands=commands)
+    return Uplink(sync, paho, commands, bridge)
+
+
+def _publish_reply(paho: PahoUplink, topics: Topics, payload: bytes) -> None:
+    try:
+        paho.publish(topics.reply, payload)
+    except Exception as error:  # the server asks again if it needs the answer
+        _log.warning("Could not publish a command reply (%s).", error)
+
+
+def clock_synchronised() -> bool:
+    """True once the kernel says NTP has set the clock (adjtimex is not TIME_ERROR)."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        buffer = ctypes.create_string_buffer(512)  # larger than struct timex
+        state = libc.adjtimex(buffer)
+    except (OSError, AttributeError):
+        return False
+    return bool(state != 5)  # TIME_ERROR: the clock is not synchronised

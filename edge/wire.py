@@ -1,0 +1,150 @@
+"""The wire contract (cloud_sync/README.md), pure: batches, status, commands, replies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from edge.errors import CommandError
+from edge.store import OutboxEvent
+
+VERSION = 1
+# type -> {field: (python type, required)}
+COMMANDS: Mapping[str, Mapping[str, tuple[type, bool]]] = {
+    "events_ack": {"seq": (int, True)},
+    "alert_received": {"alert": (str, True)},
+    "alert_ack": {"alert": (str, True), "by": (str, True)},
+    "roster": {"version": (str, True), "residents": (list, True), "watches": (list, True),
+               "contacts": (list, True)},
+    "test_alarm": {"by": (str, False)},
+    "ping": {},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The four topics of one hub under the configured root."""
+
+    root: str
+
+    @classmethod
+    def of(cls, topic_root: str, community: str, hub: str) -> Topics:
+        base = topic_root if topic_root.endswith("/") else topic_root + "/"
+        return cls(f"{base}{community}/{hub}/")
+
+    @property
+    def events(self) -> str:
+        return self.root + "events"
+
+    @property
+    def status(self) -> str:
+        return self.root + "status"
+
+    @property
+    def cmd(self) -> str:
+        return self.root + "cmd"
+
+    @property
+    def reply(self) -> str:
+        return self.root + "cmd/reply"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A checked command from the server."""
+
+    id: str
+    type: str
+    fields: Mapping[str, Any]
+
+
+def utc(epoch: float) -> str:
+    """'2026-11-21T08:15:02.123Z'."""
+    stamp = datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def event_json(event: OutboxEvent, clock_synced: bool) -> dict[str, Any]:
+    """One outbox event as it travels."""
+    return {**event.body, "event_id": event.event_id, "seq": event.seq, "type": event.type,
+            "at": utc(event.at), "at_epoch": event.at, "clock_synced": clock_synced}
+
+
+def batch(hub: str, community: str, floor: int, events: Sequence[OutboxEvent],
+          clock_synced: bool) -> bytes:
+    """An event batch payload."""
+    body = {"v": VERSION, "hub": hub, "community": community, "floor": floor,
+            "events": [event_json(e, clock_synced) for e in events]}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def status(hub: str, community: str, state: str, version: str, queue_depth: int,
+           dropped: int, now: float) -> bytes:
+    """A status payload: online (birth and heartbeat) or offline (will and shutdown)."""
+    body = {"v": VERSION, "hub": hub, "community": community, "state": state,
+            "version": version, "queue_depth": queue_depth, "dropped": dropped,
+            "at": utc(now), "at_epoch": now}
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def parse_command(payload: bytes) -> Command:
+    """A checked command, or CommandError saying what is wrong with it."""
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CommandError(f"command is not UTF-8 JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise CommandError("command must be a JSON object")
+    if data.get("v") != VERSION:
+        raise CommandError(f"v: expected {VERSION}, got {data.get('v')!r}")
+    command_id, kind = data.get("id"), data.get("type")
+    if not isinstance(command_id, str) or not command_id:
+        raise CommandError("id: expected a non-empty string")
+    if not isinstance(kind, str) or kind not in COMMANDS:
+        raise CommandError(f"type: expected one of {', '.join(COMMANDS)}, got {kind!r}")
+    return Command(command_id, kind, _fields(kind, data))
+
+
+def _fields(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    spec = COMMANDS[kind]
+    extra = sorted(set(data) - set(spec) - {"v", "id", "type"})
+    if extra:
+        raise CommandError(f"{kind}: unknown field {extra[0]!r}; expected "
+                           f"{', '.join(spec) or 'no fields'}")
+    fields: dict[str, Any] = {}
+    for name, (kind_of, required) in spec.items():
+        if name not in data:
+            if required:
+                raise CommandError(f"{kind}.{name}: missing; expected {kind_of.__name__}")
+            continue
+        value = data[name]
+        if not isinstance(value, kind_of) or (kind_of is int and isinstance(value, bool)):
+            raise CommandError(f"{kind}.{name}: expected {kind_of.__name__}, got {value!r}")
+        fields[name] = value
+    if kind == "events_ack" and fields["seq"] < 0:
+        raise CommandError("events_ack.seq: expected an integer >= 0")
+    return fields
+
+
+def reply(command_id: str | None, *, ok: bool, result: Mapping[str, Any] | None = None,
+          error: str = "") -> bytes:
+    """A command reply payload."""
+    body: dict[str, Any] = {"v": VERSION, "id": command_id, "ok": ok}
+    if ok:
+        body["result"] = dict(result or {})
+    else:
+        body["error"] = error
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def command_id_of(payload: bytes) -> str | None:
+    """The id of a (possibly malformed) command, for the error reply."""
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    found = data.get("id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) else None
