@@ -1,0 +1,149 @@
+"""OutboxSync with a recording publisher at the paho boundary, on a fake clock."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from edge.clock import FakeClock
+from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
+from edge.sync import OutboxSync
+from edge.wire import Topics
+from tests.building import make_roster
+
+TOPICS = Topics.of("eldercare/v1/", "c", "hub-3")
+
+
+@dataclass
+class Broker:
+    """Records what was published; each publish gets the next message id."""
+
+    sent: list[tuple[int, str, dict]] = field(default_factory=list)
+    refuse: bool = False
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int:
+        mid = len(self.sent) + 1
+        self.sent.append((mid, topic, json.loads(payload)))
+        return mid
+
+    def batches(self) -> list[tuple[int, list[int]]]:
+        return [(mid, [e["seq"] for e in body["events"]])
+                for mid, topic, body in self.sent if topic == TOPICS.events]
+
+
+def make(tmp_path, **options: object) -> tuple[OutboxSync, Broker, Store, FakeClock]:
+    store = Store.open(tmp_path / "hub.db")
+    store.apply_roster(make_roster(1))
+    clock, broker = FakeClock(), Broker()
+    sync = OutboxSync(store, broker, TOPICS, "hub-3", "c", clock, **options)  # type: ignore[arg-type]
+    return sync, broker, store, clock
+
+
+def add(store: Store, kind: str, count: int, priority: int) -> None:
+    with store.transaction():
+        for n in range(count):
+            store.append_event(kind, float(n), {"n": n}, priority)
+
+
+def test_alerts_go_ahead_of_the_backlog(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path, batch_size=10)
+    add(store, "watch.battery", 25, TELEMETRY_PRIORITY)
+    add(store, "alert.raised", 2, ALERT_PRIORITY)
+    sync.connection_changed(True)
+    batches = broker.batches()
+    assert batches[0][1] == [26, 27]
+    assert [seq for _, seqs in batches[1:] for seq in seqs] == list(range(1, 26))
+    assert broker.sent[0][1] == TOPICS.status and broker.sent[0][2]["state"] == "online"
+
+
+def test_window_bounds_messages_in_flight(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path, batch_size=5, window=3)
+    add(store, "watch.battery", 50, TELEMETRY_PRIORITY)
+    sync.connection_changed(True)
+    assert len(broker.batches()) == 3
+    first_mid = broker.batches()[0][0]
+    sync.publish_done(first_mid, True, "Success")
+    assert len(broker.batches()) == 4
+
+
+def test_only_the_receivers_ack_prunes(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path, batch_size=10)
+    add(store, "watch.battery", 20, TELEMETRY_PRIORITY)
+    sync.connection_changed(True)
+    for mid, _ in broker.batches():
+        sync.publish_done(mid, True, "Success")
+    assert store.outbox_depth() == 20  # PUBACK alone prunes nothing
+    sync.acknowledged(12)
+    assert store.outbox_depth() == 8
+    assert sync.outbox.outbox_floor() == 13
+
+
+def test_refused_publish_is_sent_again_after_a_pause(tmp_path) -> None:
+    sync, broker, store, clock = make(tmp_path, batch_size=10)
+    add(store, "alert.raised", 3, ALERT_PRIORITY)
+    sync.connection_changed(True)
+    mid = broker.batches()[0][0]
+    sync.publish_done(mid, False, "Not authorized")
+    assert len(broker.batches()) == 1  # paused, not hammering the broker
+    clock.advance(3)
+    sync.tick()
+    assert broker.batches()[-1][1] == [1, 2, 3]
+    assert store.outbox_depth() == 3
+
+
+def test_reconnect_sends_everything_not_acknowledged_again(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path, batch_size=10)
+    add(store, "watch.battery", 15, TELEMETRY_PRIORITY)
+    sync.connection_changed(True)
+    for mid, _ in broker.batches():
+        sync.publish_done(mid, True, "Success")
+    sync.acknowledged(10)
+    sync.connection_changed(False)
+    before = len(broker.batches())
+    sync.connection_changed(True)
+    assert [s for _, seqs in broker.batches()[before:] for s in seqs] == list(range(11, 16))
+
+
+def test_silent_receiver_means_resend(tmp_path) -> None:
+    sync, broker, store, clock = make(tmp_path, batch_size=10, resend_after_s=60)
+    add(store, "watch.battery", 5, TELEMETRY_PRIORITY)
+    sync.connection_changed(True)
+    sync.publish_done(broker.batches()[0][0], True, "Success")
+    clock.advance(59)
+    sync.tick()
+    assert len(broker.batches()) == 1
+    clock.advance(2)
+    sync.tick()
+    assert len(broker.batches()) == 2 and broker.batches()[1][1] == [1, 2, 3, 4, 5]
+
+
+def test_cap_drops_oldest_telemetry_never_alerts_and_says_so(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path, max_events=6)
+    add(store, "alert.raised", 2, ALERT_PRIORITY)
+    add(store, "watch.battery", 8, TELEMETRY_PRIORITY)
+    sync.tick()
+    types = [e.type for e in store.pending_events()]
+    assert types.count("alert.raised") == 2 and types.count("watch.battery") == 4
+    assert "outbox.dropped" in types and store.meta("outbox_dropped") == "4"
+    dropped = [e for e in store.pending_events() if e.type == "outbox.dropped"][0]
+    assert dropped.body["count"] == 4 and dropped.body["types"] == {"watch.battery": 4}
+
+
+def test_heartbeat_at_least_every_interval(tmp_path) -> None:
+    sync, broker, store, clock = make(tmp_path, heartbeat_s=300)
+    sync.connection_changed(True)
+    clock.advance(299)
+    sync.tick()
+    statuses = [b for _, t, b in broker.sent if t == TOPICS.status]
+    assert len(statuses) == 1
+    clock.advance(2)
+    sync.tick()
+    statuses = [b for _, t, b in broker.sent if t == TOPICS.status]
+    assert len(statuses) == 2 and statuses[-1]["queue_depth"] == 0
+
+
+def test_nothing_is_sent_while_disconnected(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path)
+    add(store, "alert.raised", 1, ALERT_PRIORITY)
+    sync.pump()
+    assert broker.sent == []

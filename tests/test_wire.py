@@ -1,0 +1,68 @@
+"""The wire contract as pure functions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edge.errors import CommandError
+from edge.store import OutboxEvent
+from edge.wire import Topics, batch, command_id_of, parse_command, reply, status, utc
+
+
+def test_topics_under_the_root() -> None:
+    topics = Topics.of("eldercare/v1", "幸福里社区", "hub-3")
+    assert topics.events == "eldercare/v1/幸福里社区/hub-3/events"
+    assert topics.cmd.endswith("/hub-3/cmd") and topics.reply.endswith("/hub-3/cmd/reply")
+
+
+def test_batch_carries_ids_seq_time_and_floor() -> None:
+    event = OutboxEvent(7, "abc", "alert.raised", 1795247702.123, 0, {"watch": "A4"})
+    body = json.loads(batch("hub-3", "c", 5, [event], clock_synced=False))
+    assert body["v"] == 1 and body["floor"] == 5 and body["hub"] == "hub-3"
+    sent = body["events"][0]
+    assert sent["event_id"] == "abc" and sent["seq"] == 7 and sent["type"] == "alert.raised"
+    assert sent["at"] == utc(1795247702.123) and sent["at"].endswith("Z")
+    assert sent["clock_synced"] is False and sent["watch"] == "A4"
+
+
+def test_status_payload() -> None:
+    body = json.loads(status("hub-3", "c", "online", "0.1.0", 12, 3, 1795247700.0))
+    assert (body["state"], body["queue_depth"], body["dropped"]) == ("online", 12, 3)
+
+
+def command(**fields: object) -> bytes:
+    return json.dumps({"v": 1, "id": "c1", **fields}).encode()
+
+
+def test_valid_commands_parse() -> None:
+    assert parse_command(command(type="events_ack", seq=10)).fields == {"seq": 10}
+    ack = parse_command(command(type="alert_ack", alert="A001", by="李娜"))
+    assert ack.type == "alert_ack" and ack.fields["by"] == "李娜"
+    assert parse_command(command(type="ping")).fields == {}
+
+
+@pytest.mark.parametrize(("payload", "message"), [
+    (b"\xff", "not UTF-8 JSON"),
+    (b"[1]", "JSON object"),
+    (json.dumps({"v": 2, "id": "x", "type": "ping"}).encode(), "v: expected 1"),
+    (json.dumps({"v": 1, "type": "ping"}).encode(), "id: expected a non-empty string"),
+    (command(type="reboot"), "type: expected one of"),
+    (command(type="events_ack"), "events_ack.seq: missing"),
+    (command(type="events_ack", seq="5"), "events_ack.seq: expected int"),
+    (command(type="events_ack", seq=True), "events_ack.seq: expected int"),
+    (command(type="events_ack", seq=-1), ">= 0"),
+    (command(type="alert_ack", alert="A001"), "alert_ack.by: missing"),
+    (command(type="ping", extra=1), "unknown field 'extra'"),
+])
+def test_malformed_commands_say_what_is_wrong(payload: bytes, message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        parse_command(payload)
+
+
+def test_replies() -> None:
+    assert json.loads(reply("c1", ok=True, result={"a": 1})) == {
+        "v": 1, "id": "c1", "ok": True, "result": {"a": 1}}
+    assert json.loads(reply(None, ok=False, error="bad"))["error"] == "bad"
+    assert command_id_of(command(type="x")) == "c1" and command_id_of(b"junk") is None
