@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean mosquitto
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
@@ -18,7 +18,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/edge-hub demo
 
-test: $(STAMP)
+# The uplink tests start their own Mosquitto on a free port; install it where missing.
+mosquitto:
+	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Mosquitto for the uplink tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; \
+	  else echo "The tests need Mosquitto; run: sudo apt-get install mosquitto"; exit 1; fi; }
+
+test: $(STAMP) mosquitto
 	$(BIN)/python -m pytest
 	$(BIN)/python -m mypy
 

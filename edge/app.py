@@ -49,7 +49,7 @@ class HubApp:
         if self.worker is not None:
             tasks.append(asyncio.create_task(self.worker.run(stop), name="sms"))
         if self.uplink is not None:
-            self.uplink.start()
+            tasks.append(asyncio.create_task(self.uplink.run(stop), name="uplink"))
         try:
             while not stop.is_set():
                 self.tick()
@@ -59,8 +59,6 @@ class HubApp:
                     pass
         finally:
             stop.set()
-            if self.uplink is not None:
-                self.uplink.stop()
             await asyncio.gather(*tasks)
 
     def tick(self) -> None:

@@ -8,12 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloud_sync.http_uplink import HttpUplink
 from cloud_sync.mqtt_uplink import MqttSettings, PahoUplink
 from edge.clock import Clock
 from edge.commands import CommandHandler, ServerConfirmations
 from edge.config import HubConfig
 from edge.config_uplink import UplinkSection, parse_broker_url
 from edge.dispatch import AlertChange
+from edge.http_fallback import HttpFallback
 from edge.hub import Hub
 from edge.sync import OutboxSync
 from edge.wire import Topics
@@ -40,17 +42,26 @@ class Uplink:
     paho: PahoUplink
     commands: CommandHandler
     bridge: LoopBridge = field(default_factory=LoopBridge)
+    http: HttpFallback | None = None
 
-    def start(self) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect and keep connecting until `stop`; HTTPS takes over while MQTT is down."""
         self.bridge.loop = asyncio.get_running_loop()
         self.paho.start()
+        try:
+            if self.http is not None:
+                await self.http.run(stop)
+            else:
+                await stop.wait()
+        finally:
+            await asyncio.get_running_loop().run_in_executor(None, self._stop)
+
+    def _stop(self) -> None:
+        self.paho.stop(goodbye=self.sync.status_payload("offline"))
+        self.bridge.loop = None
 
     def tick(self) -> None:
         self.sync.tick()
-
-    def stop(self) -> None:
-        self.paho.stop(goodbye=self.sync.status_payload("offline"))
-        self.bridge.loop = None
 
     def alert_changed(self, change: AlertChange) -> None:
         """Dispatcher: an alert changed; send it now rather than on the next tick."""
@@ -94,7 +105,13 @@ def build_uplink(config: HubConfig, section: UplinkSection, hub: Hub, clock: Clo
         default_address=config.hub.address, confirmations=confirmations,
         sms_status=sms_status)
     box.update(sync=sync, commands=commands)
-    return Uplink(sync, paho, commands, bridge)
+    http = None
+    if section.http_url:
+        port = HttpUplink(section.http_url, verify=str(section.ca_file) if section.ca_file
+                          else True)
+        http = HttpFallback(sync, port, commands.handle, clock, after_s=section.http_after_s,
+                            poll_s=section.http_poll_s)
+    return Uplink(sync, paho, commands, bridge, http)
 
 
 def _publish_reply(paho: PahoUplink, topics: Topics, payload: bytes) -> None:
