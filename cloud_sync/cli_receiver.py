@@ -1,0 +1,147 @@
+"""edge-hub receiver: run the reference receiver, or acknowledge an alert as a worker would."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from cloud_sync.broker_url import parse_broker_url, parse_http_address
+from cloud_sync.receiver import (
+    DEFAULT_GROUP,
+    DEFAULT_ROOT,
+    Receiver,
+    check_topic_root,
+    publish_commands,
+)
+from cloud_sync.receiver_db import DEFAULT_DB
+from cloud_sync.receiver_errors import ReceiverSetupError
+from cloud_sync.receiver_roster import load_roster_file
+from cloud_sync.receiver_service import HeldCommands, ReceiverService
+from cloud_sync.receiver_store import open_store
+
+EXAMPLES = """examples:
+  edge-hub receiver --broker mqtt://127.0.0.1:1883 --http 0.0.0.0:8080 --roster roster.toml
+  edge-hub receiver --broker mqtts://rx:secret@mqtt.example.org:8883 --db postgresql://rx@db/eldercare
+  edge-hub receiver ack C12 --by "王主任" --broker mqtt://127.0.0.1:1883
+"""
+
+
+def _broker(text: str) -> str:
+    try:
+        parse_broker_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _http(text: str) -> tuple[str, int]:
+    try:
+        return parse_http_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _root(text: str) -> str:
+    try:
+        return check_topic_root(text)
+    except ReceiverSetupError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
+    """Register `receiver [run]` and `receiver ack ALERT --by NAME` under commands."""
+    receiver = commands.add_parser(
+        "receiver", help="run the reference receiver (community server), or ack an alert",
+        description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    receiver.add_argument("action", nargs="?", choices=("run", "ack"), default="run",
+                          help="run the receiver (the default), or ack an alert")
+    receiver.add_argument("alert", nargs="?", metavar="ALERT",
+                          help="with ack: a community alert id (C12), or a hub's alert ref or uid")
+    receiver.add_argument("--broker", type=_broker, metavar="URL",
+                          help="mqtt://[user:pass@]host:port, or mqtts://… for TLS (needed to run)")
+    receiver.add_argument("--db", default=DEFAULT_DB, metavar="URL",
+                          help=f"sqlite:///file, a file path, or postgresql://… (default {DEFAULT_DB})")
+    receiver.add_argument("--http", type=_http, metavar="HOST:PORT",
+                          help="also serve POST /ingest, GET /commands and the JSON API here")
+    receiver.add_argument("--group", default=DEFAULT_GROUP, metavar="NAME",
+                          help="shared-subscription group; receivers of one group split the load")
+    receiver.add_argument("--roster", type=Path, metavar="FILE",
+                          help="roster TOML ([[residents]], [[watches]], [[contacts]]) sent to every hub")
+    receiver.add_argument("--topic-root", type=_root, default=DEFAULT_ROOT, metavar="ROOT",
+                          help=f"topic prefix before <community>/<hub>/ (default {DEFAULT_ROOT})")
+    receiver.add_argument("--by", metavar="NAME", help="with ack: who took the alert")
+    receiver.set_defaults(func=cmd_receiver)
+
+
+def cmd_receiver(args: argparse.Namespace) -> int:
+    """Dispatch `edge-hub receiver` to run or ack."""
+    if args.action == "ack":
+        return ack_alert(args)
+    if args.alert is not None:
+        raise ReceiverSetupError(f"unexpected {args.alert!r}; to acknowledge an alert use: "
+                                 f"edge-hub receiver ack {args.alert} --by NAME")
+    return run_receiver(args)
+
+
+def run_receiver(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
+    """Run until SIGTERM or Ctrl-C (or until `stop` is set)."""
+    if args.broker is None:
+        raise ReceiverSetupError("the receiver needs --broker mqtt://host:port, the broker the hubs "
+                                 "publish to")
+    roster, version = (None, "") if args.roster is None else load_roster_file(args.roster)
+    receiver = Receiver(args.broker, args.db, group=args.group, topic_root=args.topic_root,
+                        roster=roster, roster_version=version, http=args.http)
+    stop = stop or threading.Event()
+    restore = _stop_on_signals(stop)
+    try:
+        receiver.start()
+        while not stop.wait(1.0):
+            pass
+    finally:
+        receiver.stop()
+        restore()
+    return 0
+
+
+def ack_alert(args: argparse.Namespace) -> int:
+    """Mark the alert taken and send alert_ack to every hub that reported it."""
+    if not args.alert or not args.by:
+        raise ReceiverSetupError("usage: edge-hub receiver ack ALERT --by NAME [--db URL] "
+                                 "[--broker URL]")
+    held = HeldCommands()
+    store = open_store(args.db)
+    try:
+        uids = ReceiverService(store, held, topic_root=args.topic_root).acknowledge(args.alert, args.by)
+    finally:
+        store.close()
+    queued = len(uids) - len(held.held)
+    if held.held and args.broker is None:
+        print(f"Marked {args.alert} taken, but {len(held.held)} hub(s) on MQTT were not told: "
+              "run the same command again with --broker URL.")
+        return 1
+    if held.held:
+        publish_commands(parse_broker_url(args.broker), held.held)
+    print(f"Acknowledged {args.alert} by {args.by}: alert_ack sent to {len(held.held)} hub(s) over "
+          f"MQTT, queued for {queued} hub(s) on HTTP.")
+    return 0
+
+
+def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
+    """Let SIGTERM and Ctrl-C set `stop`; return what puts the old handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+    return restore

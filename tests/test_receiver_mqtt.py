@@ -1,0 +1,154 @@
+"""The receiver on a real Mosquitto: hubs (plain paho clients) publish, the receiver answers.
+
+Scenarios: the ack reaches the hub's cmd topic, a resent batch is stored once, each hub
+alert is confirmed once, one press heard by two hubs is one alert and a worker's ack
+reaches both, the roster greets a hub coming online, two receivers split the load, bad
+input is skipped, and a broker restart is survived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cloud_sync.receiver import Receiver
+from edge.domain import Resident, Roster, Watch
+from tests.mqtt_broker import Broker
+from tests.test_receiver_helpers import (
+    COMMUNITY,
+    WATCH,
+    alert_event,
+    batch,
+    event,
+    hubs,
+    postgres_schema,
+    until,
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'receiver.db'}"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+@pytest.fixture
+def receiver(broker: Broker, tmp_path: Path) -> Iterator[Receiver]:
+    running = Receiver(broker.url, f"sqlite:///{tmp_path / 'receiver.db'}", reconnect_max_s=1)
+    running.start()
+    yield running
+    running.stop()
+
+
+def test_a_resent_batch_is_stored_once_and_acked_on_the_hubs_cmd_topic(broker: Broker,
+                                                                         db_url: str) -> None:
+    receiver = Receiver(broker.url, db_url)
+    receiver.start()
+    try:
+        with hubs(broker.port, "hub-3") as (hub,):
+            sent = batch([event(1), event(2), event(3)])
+            hub.send(sent)
+            (ack,) = hub.wait_for("events_ack")
+            assert ack["v"] == 1 and ack["seq"] == 3 and isinstance(ack["id"], str)
+            hub.send(sent)
+            hub.wait_for("events_ack", 2)
+            assert receiver.store.event_seqs(COMMUNITY, "hub-3") == [1, 2, 3]
+    finally:
+        receiver.stop()
+
+
+def test_gaps_hold_the_ack_back_until_they_are_filled(broker: Broker, receiver: Receiver) -> None:
+    with hubs(broker.port, "hub-3") as (hub,):
+        hub.send(batch([alert_event(120, "u1"), event(121)], floor=118))
+        hub.wait_for("alert_received")
+        assert hub.last_ack() == 117, "below the floor is settled; 118 and 119 are missing"
+        hub.send(batch([event(118), event(119)], floor=118))
+        until(lambda: hub.last_ack() == 121)
+
+
+def test_each_hub_alert_is_confirmed_once(broker: Broker, receiver: Receiver) -> None:
+    with hubs(broker.port, "hub-3") as (hub,):
+        raised = batch([alert_event(1, "u1")])
+        hub.send(raised)
+        hub.send(batch([alert_event(2, "u1", type_="alert.active")]))
+        hub.send(raised)
+        until(lambda: len(hub.of_type("events_ack")) == 3)
+        assert [c["alert"] for c in hub.of_type("alert_received")] == ["u1"]
+
+
+def test_one_press_heard_by_two_hubs_is_one_alert_and_the_ack_reaches_both(
+        broker: Broker, receiver: Receiver) -> None:
+    with hubs(broker.port, "hub-3", "hub-4") as (hub3, hub4):
+        hub3.send(batch([alert_event(7, "uid-3", ref="A0K3", counter=4711)]))
+        hub4.send(batch([alert_event(2, "uid-4", ref="A001", counter=4711)], hub="hub-4"))
+        assert hub3.wait_for("alert_received")[0]["alert"] == "uid-3"
+        assert hub4.wait_for("alert_received")[0]["alert"] == "uid-4"
+        (alert,) = receiver.store.alerts(open_only=True)
+        assert sorted(h["hub"] for h in alert["hubs"]) == ["hub-3", "hub-4"]
+
+        assert sorted(receiver.acknowledge(alert["id"], "王主任")) == ["uid-3", "uid-4"]
+        assert hub3.wait_for("alert_ack")[0] | {"id": ""} == {
+            "v": 1, "id": "", "type": "alert_ack", "alert": "uid-3", "by": "王主任"}
+        assert hub4.wait_for("alert_ack")[0]["alert"] == "uid-4"
+        assert receiver.store.alerts(open_only=True) == []
+
+
+def test_a_hub_coming_online_is_sent_the_roster(broker: Broker, tmp_path: Path) -> None:
+    roster = Roster(residents=(Resident("r-101", "张桂兰", "101", " 101"),),
+                    watches=(Watch(WATCH, "r-101", bytes(range(16))),))
+    receiver = Receiver(broker.url, f"sqlite:///{tmp_path / 'rx.db'}", roster=roster,
+                        roster_version="2026-11")
+    receiver.start()
+    try:
+        with hubs(broker.port, "hub-3") as (hub,):
+            hub.send_status("online", queue_depth=12)
+            (sent,) = hub.wait_for("roster")
+            assert sent["version"] == "2026-11"
+            assert sent["watches"] == [{"mac": WATCH, "resident": "r-101",
+                                        "key": "000102030405060708090a0b0c0d0e0f"}]
+            assert sent["contacts"] == []
+    finally:
+        receiver.stop()
+
+
+def test_two_receivers_in_one_group_split_the_load(broker: Broker, db_url: str) -> None:
+    pair = [Receiver(broker.url, db_url, client_id=f"rx-{n}") for n in (1, 2)]
+    for receiver in pair:
+        receiver.start()
+    try:
+        with hubs(broker.port, "hub-3") as (hub,):
+            for start in range(1, 201, 5):
+                hub.send(batch([event(seq) for seq in range(start, start + 5)]))
+            until(lambda: hub.last_ack() == 200, timeout=15)
+        handled = [receiver.service.counts["batches"] for receiver in pair]
+        assert sum(handled) == 40 and min(handled) > 0, handled
+        assert pair[0].store.event_seqs(COMMUNITY, "hub-3") == list(range(1, 201))
+    finally:
+        for receiver in pair:
+            receiver.stop()
+
+
+def test_malformed_batches_are_skipped_and_valid_events_kept(broker: Broker,
+                                                             receiver: Receiver) -> None:
+    with hubs(broker.port, "hub-3") as (hub,):
+        hub.send(b"\xff not json")
+        hub.send({**batch([event(1)]), "v": 2})
+        hub.send(batch([event(1), {"event_id": "x", "seq": "two"}, event(2)]))
+        until(lambda: hub.last_ack() == 2)
+        assert receiver.store.event_seqs(COMMUNITY, "hub-3") == [1, 2]
+        assert receiver.service.counts["refused"] == 2
+
+
+def test_the_receiver_reconnects_after_a_broker_restart(broker: Broker, receiver: Receiver) -> None:
+    with hubs(broker.port, "hub-3") as (hub,):
+        hub.send(batch([event(1)]))
+        until(lambda: hub.last_ack() == 1)
+        broker.restart()
+        assert receiver.wait_subscribed(10) and hub.wait_ready(10)
+        hub.send(batch([event(2)]))
+        until(lambda: hub.last_ack() == 2, timeout=10)
