@@ -54,11 +54,9 @@ class Uplink:
             else:
                 await stop.wait()
         finally:
-            await asyncio.get_running_loop().run_in_executor(None, self._stop)
-
-    def _stop(self) -> None:
-        self.paho.stop(goodbye=self.sync.status_payload("offline"))
-        self.bridge.loop = None
+            goodbye = self.sync.status_payload("offline")  # the store is the loop's
+            self.bridge.loop = None
+            await asyncio.get_running_loop().run_in_executor(None, self.paho.stop, goodbye)
 
     def tick(self) -> None:
         self.sync.tick()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
+
+from cloud_sync.relay import TcpRelay
 
 
 def free_port() -> int:
@@ -48,7 +50,10 @@ class Broker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def _config(self) -> Path:
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
+        # Run as the test's own user: mosquitto started as root would switch to the
+        # "mosquitto" user, which cannot read the test's private temporary folder.
+        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1",
+                 "allow_anonymous true",
                  "persistence false", f"log_dest file {self.folder / 'mosquitto.log'}",
                  "max_inflight_messages 0", "max_queued_messages 0"]
         if self.acl is not None:
@@ -77,66 +82,8 @@ class Broker:
         self.start()
 
 
-class TcpProxy:
-    """Forwards a local port to the broker; `cut()` drops every connection at once."""
+class TcpProxy(TcpRelay):
+    """The relay pointed at a local broker port."""
 
     def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self._server = socket.create_server(("127.0.0.1", self.port))
-        self._pairs: list[tuple[socket.socket, socket.socket]] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._pairs.append((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def cut(self) -> int:
-        """Drop every connection through the proxy, as a NAT box or a flaky link would."""
-        with self._lock:
-            pairs, self._pairs = self._pairs, []
-        for pair in pairs:
-            for sock in pair:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                sock.close()
-        return len(pairs)
-
-    def close(self) -> None:
-        self._closed = True
-        self.cut()
-        self._server.close()
+        super().__init__("127.0.0.1", target_port)

@@ -1,0 +1,57 @@
+"""A building with a broker, the reference receiver and an emulated modem."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from cloud_sync.relay import TcpRelay
+from edge.app import HubApp, build_hub
+from edge.config import HubConfig
+from edge.config_uplink import UplinkSection
+from tests.mqtt_broker import Broker
+from tests.sms_building import SmsBuilding, building_config, until
+
+
+def uplink_config(port: str, broker_url: str, **uplink: Any) -> HubConfig:
+    config = building_config(port)
+    settings = {"broker": broker_url, "confirm_timeout_s": 20, "worker_wait_s": 600,
+                "resend_after_s": 30, "reconnect_max_s": 1, **uplink}
+    return replace(config, uplink=UplinkSection(**settings))
+
+
+class UplinkBuilding(SmsBuilding):
+    """SmsBuilding whose hub also has an uplink to `broker` through a cuttable relay."""
+
+    def __init__(self, folder: Path, broker: Broker, **uplink: Any) -> None:
+        super().__init__(folder)
+        self.broker = broker
+        self.relay = TcpRelay("127.0.0.1", broker.port)
+        self.uplink_settings = uplink
+
+    async def start(self) -> None:
+        config = uplink_config(self.port, self.relay.url, **self.uplink_settings)
+        self.app = build_hub(config, clock=self.clock, backend=self.air.backend,
+                             database=self.folder / "hub.db")
+        assert self.app.worker is not None
+        self.app.worker.idle_s = 0.02
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self.app.run(self._stop))
+        await until(lambda: self.app is not None and self.app.worker is not None
+                    and self.app.worker.ready and bool(self.air.scanners), timeout=10)
+
+    @property
+    def hub_app(self) -> HubApp:
+        assert self.app is not None
+        return self.app
+
+    async def connected(self, up: bool = True, timeout: float = 10.0) -> None:
+        sync = self.hub_app.uplink.sync if self.hub_app.uplink else None
+        assert sync is not None
+        await until(lambda: sync.connected is up, timeout=timeout)
+
+    def close(self) -> None:
+        self.relay.close()
+        super().close()
