@@ -23,22 +23,28 @@ class HttpUplink:
         if cert is not None:
             self.session.cert = cert
 
-    def post_batch(self, payload: bytes) -> int:
-        """Send one batch; the server's acknowledged seq (every seq up to it is stored)."""
+    def post_batch(self, payload: bytes) -> tuple[int, str]:
+        """Send one batch; the server's acknowledged seq and the epoch it belongs to."""
         body = self._call("POST", "/ingest", data=payload,
                           headers={"Content-Type": "application/json"})
         ack = body.get("ack_seq") if isinstance(body, dict) else None
-        if not isinstance(ack, int) or isinstance(ack, bool):
-            raise UplinkError(f"{self.base_url}/ingest answered without an integer ack_seq")
-        return ack
+        epoch = body.get("epoch") if isinstance(body, dict) else None
+        if not isinstance(ack, int) or isinstance(ack, bool) or not isinstance(epoch, str):
+            raise UplinkError(f"{self.base_url}/ingest answered without ack_seq and epoch")
+        return ack, epoch
 
-    def fetch_commands(self, hub: str, community: str) -> list[bytes]:
-        """Commands the server queued for this hub, each as the bytes MQTT would carry."""
-        body = self._call("GET", "/commands", params={"hub": hub, "community": community})
+    def fetch_commands(self, hub: str, community: str, after: int) -> tuple[list[bytes], int]:
+        """Commands queued for this hub after command `after`, and the cursor for next time.
+
+        Each command comes back as the bytes MQTT would carry (its queue seq removed).
+        """
+        body = self._call("GET", "/commands",
+                          params={"hub": hub, "community": community, "after": after})
         commands = body.get("commands") if isinstance(body, dict) else None
-        if not isinstance(commands, list):
-            raise UplinkError(f"{self.base_url}/commands answered without a commands list")
-        return [json.dumps(c, ensure_ascii=False).encode() for c in commands]
+        cursor = body.get("next") if isinstance(body, dict) else None
+        if not isinstance(commands, list) or not isinstance(cursor, int):
+            raise UplinkError(f"{self.base_url}/commands answered without commands and next")
+        return [_without_seq(c) for c in commands], cursor
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         url = self.base_url + path
@@ -53,3 +59,9 @@ class HttpUplink:
             return response.json()
         except ValueError:
             raise UplinkError(f"{url} did not answer JSON") from None
+
+
+def _without_seq(command: Any) -> bytes:
+    if isinstance(command, dict):
+        command = {k: v for k, v in command.items() if k != "seq"}
+    return json.dumps(command, ensure_ascii=False).encode()

@@ -62,7 +62,7 @@ class CommandHandler:
         return handlers[command.type](command.fields)
 
     def _events_ack(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        self.sync.acknowledged(int(fields["seq"]))
+        self.sync.acknowledged(int(fields["seq"]), str(fields["epoch"]))
         return {}
 
     def _alert_received(self, fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from edge.sync import PRIORITIES, OutboxSync
 
 
 class HttpPort(Protocol):
-    def post_batch(self, payload: bytes) -> int: ...
-    def fetch_commands(self, hub: str, community: str) -> list[bytes]: ...
+    def post_batch(self, payload: bytes) -> tuple[int, str]: ...
+    def fetch_commands(self, hub: str, community: str, after: int) -> tuple[list[bytes], int]: ...
 
 
 class HttpFallback:
@@ -35,6 +35,7 @@ class HttpFallback:
         self.active = False
         self.posted = 0
         self._down_since: float | None = clock.monotonic()
+        self._after = int(sync.store.meta("http_commands_after", "0"))
         self._log = log or logging.getLogger("edge.uplink")
 
     def due(self) -> bool:
@@ -65,15 +66,19 @@ class HttpFallback:
     async def _round(self, loop: asyncio.AbstractEventLoop) -> None:
         """Post everything not yet acknowledged, alerts first, then fetch commands."""
         for events in self._batches():
-            payload = wire.batch(self.sync.hub, self.sync.community,
+            payload = wire.batch(self.sync.hub, self.sync.community, self.sync.epoch,
                                  self.sync.outbox.outbox_floor(), events, self.sync.clock_synced())
-            ack = await loop.run_in_executor(None, self.http.post_batch, payload)
+            ack, epoch = await loop.run_in_executor(None, self.http.post_batch, payload)
             self.posted += len(events)
-            self.sync.acknowledged(ack)
-        commands = await loop.run_in_executor(None, self.http.fetch_commands, self.sync.hub,
-                                              self.sync.community)
+            self.sync.acknowledged(ack, epoch)
+        commands, cursor = await loop.run_in_executor(
+            None, self.http.fetch_commands, self.sync.hub, self.sync.community, self._after)
         for command in commands:
             self._on_command(command)
+        if cursor != self._after:
+            self._after = cursor
+            with self.sync.store.transaction():
+                self.sync.store.set_meta("http_commands_after", str(cursor))
 
     def _batches(self) -> list[list[OutboxEvent]]:
         batches: list[list[OutboxEvent]] = []

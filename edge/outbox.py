@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from edge.store import TELEMETRY_PRIORITY, OutboxEvent, Store
 
@@ -13,6 +14,15 @@ class Outbox:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.db = store.db
+
+    def epoch(self) -> str:
+        """This database's outbox id: a reinstalled hub starts seq at 1 with a new one."""
+        found = self.store.meta("outbox_epoch")
+        if not found:
+            found = uuid.uuid4().hex
+            with self.store.transaction():
+                self.store.set_meta("outbox_epoch", found)
+        return found
 
     def events_after(self, priority: int, after_seq: int, limit: int) -> list[OutboxEvent]:
         """Undelivered events of one priority with seq above `after_seq`, oldest first."""

@@ -51,6 +51,7 @@ class OutboxSync:
         self._status_at = -1e18
         self._paused_until = 0.0
         self._refusals = 0
+        self.epoch = self.outbox.epoch()
         self._log = log or logging.getLogger("edge.uplink")
 
     # -- what the uplink reports -------------------------------------------------------
@@ -86,8 +87,16 @@ class OutboxSync:
             self._rewind(min(seqs))
         self.pump()
 
-    def acknowledged(self, seq: int) -> None:
-        """The receiver stored everything up to `seq`: prune it."""
+    def acknowledged(self, seq: int, epoch: str | None = None) -> None:
+        """The receiver stored everything up to `seq` of this outbox: prune it.
+
+        Acks may arrive out of order from several receivers: the highest counts. An ack
+        for another epoch (this hub's earlier installation) is ignored.
+        """
+        if epoch is not None and epoch != self.epoch:
+            self._log.warning("Ignored an acknowledgement for outbox %s; this hub's outbox is "
+                              "%s (it was set up again).", epoch, self.epoch)
+            return
         if seq <= self.acked_seq:
             return
         self.acked_seq = seq
@@ -107,8 +116,8 @@ class OutboxSync:
             events = self._next_events()
             if not events:
                 break
-            payload = wire.batch(self.hub, self.community, self.outbox.outbox_floor(), events,
-                                 self.clock_synced())
+            payload = wire.batch(self.hub, self.community, self.epoch,
+                                 self.outbox.outbox_floor(), events, self.clock_synced())
             try:
                 mid = self.uplink.publish(self.topics.events, payload)
             except Exception as error:  # a refused publish waits for the next reconnect
@@ -177,6 +186,8 @@ class OutboxSync:
             self._log.warning("Could not publish the hub's status (%s).", error)
 
     def status_payload(self, state: str) -> bytes:
+        roster = (self.store.meta("roster_version")
+                  if self.store.meta("roster_source") == "server" else "")
         return wire.status(self.hub, self.community, state, __version__,
                            self.store.outbox_depth(), int(self.store.meta("outbox_dropped", "0")),
-                           self.clock.now())
+                           self.clock.now(), roster)

@@ -14,7 +14,7 @@ from edge.store import OutboxEvent
 VERSION = 1
 # type -> {field: (python type, required)}
 COMMANDS: Mapping[str, Mapping[str, tuple[type, bool]]] = {
-    "events_ack": {"seq": (int, True)},
+    "events_ack": {"epoch": (str, True), "seq": (int, True)},
     "alert_received": {"alert": (str, True)},
     "alert_ack": {"alert": (str, True), "by": (str, True)},
     "roster": {"version": (str, True), "residents": (list, True), "watches": (list, True),
@@ -73,20 +73,20 @@ def event_json(event: OutboxEvent, clock_synced: bool) -> dict[str, Any]:
             "at": utc(event.at), "at_epoch": event.at, "clock_synced": clock_synced}
 
 
-def batch(hub: str, community: str, floor: int, events: Sequence[OutboxEvent],
+def batch(hub: str, community: str, epoch: str, floor: int, events: Sequence[OutboxEvent],
           clock_synced: bool) -> bytes:
     """An event batch payload."""
-    body = {"v": VERSION, "hub": hub, "community": community, "floor": floor,
+    body = {"v": VERSION, "hub": hub, "community": community, "epoch": epoch, "floor": floor,
             "events": [event_json(e, clock_synced) for e in events]}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def status(hub: str, community: str, state: str, version: str, queue_depth: int,
-           dropped: int, now: float) -> bytes:
+           dropped: int, now: float, roster_version: str = "") -> bytes:
     """A status payload: online (birth and heartbeat) or offline (will and shutdown)."""
     body = {"v": VERSION, "hub": hub, "community": community, "state": state,
             "version": version, "queue_depth": queue_depth, "dropped": dropped,
-            "at": utc(now), "at_epoch": now}
+            "roster_version": roster_version, "at": utc(now), "at_epoch": now}
     return json.dumps(body, ensure_ascii=False).encode()
 
 

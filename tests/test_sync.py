@@ -147,3 +147,24 @@ def test_nothing_is_sent_while_disconnected(tmp_path) -> None:
     add(store, "alert.raised", 1, ALERT_PRIORITY)
     sync.pump()
     assert broker.sent == []
+
+
+def test_an_ack_for_another_installation_prunes_nothing(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path, batch_size=10)
+    add(store, "watch.battery", 5, TELEMETRY_PRIORITY)
+    sync.connection_changed(True)
+    assert broker.batches() and broker.sent[1][2]["epoch"] == sync.epoch
+    sync.acknowledged(5, "an-earlier-installation")
+    assert store.outbox_depth() == 5
+    sync.acknowledged(5, sync.epoch)
+    assert store.outbox_depth() == 0
+
+
+def test_the_epoch_is_kept_with_the_database(tmp_path) -> None:
+    sync, _, store, _ = make(tmp_path)
+    epoch = sync.epoch
+    store.close()
+    again = Store.open(tmp_path / "hub.db")
+    assert OutboxSync(again, Broker(), TOPICS, "hub-3", "c", FakeClock()).epoch == epoch
+    other = Store.open(tmp_path / "other.db")
+    assert OutboxSync(other, Broker(), TOPICS, "hub-3", "c", FakeClock()).epoch != epoch

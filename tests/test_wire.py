@@ -19,8 +19,9 @@ def test_topics_under_the_root() -> None:
 
 def test_batch_carries_ids_seq_time_and_floor() -> None:
     event = OutboxEvent(7, "abc", "alert.raised", 1795247702.123, 0, {"watch": "A4"})
-    body = json.loads(batch("hub-3", "c", 5, [event], clock_synced=False))
+    body = json.loads(batch("hub-3", "c", "e1", 5, [event], clock_synced=False))
     assert body["v"] == 1 and body["floor"] == 5 and body["hub"] == "hub-3"
+    assert body["epoch"] == "e1"
     sent = body["events"][0]
     assert sent["event_id"] == "abc" and sent["seq"] == 7 and sent["type"] == "alert.raised"
     assert sent["at"] == utc(1795247702.123) and sent["at"].endswith("Z")
@@ -28,8 +29,9 @@ def test_batch_carries_ids_seq_time_and_floor() -> None:
 
 
 def test_status_payload() -> None:
-    body = json.loads(status("hub-3", "c", "online", "0.1.0", 12, 3, 1795247700.0))
+    body = json.loads(status("hub-3", "c", "online", "0.1.0", 12, 3, 1795247700.0, "r7"))
     assert (body["state"], body["queue_depth"], body["dropped"]) == ("online", 12, 3)
+    assert body["roster_version"] == "r7"
 
 
 def command(**fields: object) -> bytes:
@@ -37,7 +39,8 @@ def command(**fields: object) -> bytes:
 
 
 def test_valid_commands_parse() -> None:
-    assert parse_command(command(type="events_ack", seq=10)).fields == {"seq": 10}
+    assert parse_command(command(type="events_ack", epoch="e1", seq=10)).fields == {
+        "epoch": "e1", "seq": 10}
     ack = parse_command(command(type="alert_ack", alert="A001", by="李娜"))
     assert ack.type == "alert_ack" and ack.fields["by"] == "李娜"
     assert parse_command(command(type="ping")).fields == {}
@@ -49,10 +52,11 @@ def test_valid_commands_parse() -> None:
     (json.dumps({"v": 2, "id": "x", "type": "ping"}).encode(), "v: expected 1"),
     (json.dumps({"v": 1, "type": "ping"}).encode(), "id: expected a non-empty string"),
     (command(type="reboot"), "type: expected one of"),
-    (command(type="events_ack"), "events_ack.seq: missing"),
-    (command(type="events_ack", seq="5"), "events_ack.seq: expected int"),
-    (command(type="events_ack", seq=True), "events_ack.seq: expected int"),
-    (command(type="events_ack", seq=-1), ">= 0"),
+    (command(type="events_ack", seq=5), "events_ack.epoch: missing"),
+    (command(type="events_ack", epoch="e"), "events_ack.seq: missing"),
+    (command(type="events_ack", epoch="e", seq="5"), "events_ack.seq: expected int"),
+    (command(type="events_ack", epoch="e", seq=True), "events_ack.seq: expected int"),
+    (command(type="events_ack", epoch="e", seq=-1), ">= 0"),
     (command(type="alert_ack", alert="A001"), "alert_ack.by: missing"),
     (command(type="ping", extra=1), "unknown field 'extra'"),
 ])
