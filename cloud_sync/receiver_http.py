@@ -11,6 +11,8 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from cloud_sync.receiver_errors import BatchError, ReceiverError, ReceiverSetupError
+from cloud_sync.receiver_store import CommandPage
+from cloud_sync.receiver_wire import MAX_SEQ
 
 MAX_BODY = 16 * 1024 * 1024
 _log = logging.getLogger("cloud_sync.receiver.http")
@@ -19,9 +21,9 @@ _log = logging.getLogger("cloud_sync.receiver.http")
 class HttpApi(Protocol):
     """What the HTTP front asks of the receiver."""
 
-    def ingest(self, payload: bytes) -> int: ...
+    def ingest(self, payload: bytes) -> tuple[int, str]: ...
 
-    def take_commands(self, hub: str, community: str) -> list[dict[str, Any]]: ...
+    def commands_after(self, hub: str, community: str, after: int) -> CommandPage: ...
 
     def hubs(self) -> list[dict[str, Any]]: ...
 
@@ -57,15 +59,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.rfile.read(int(length))
-        self._answer(lambda: {"ack_seq": self.server.api.ingest(body)})
+        self._answer(lambda: self._ingest(body))
+
+    def _ingest(self, body: bytes) -> dict[str, Any]:
+        ack_seq, epoch = self.server.api.ingest(body)
+        return {"ack_seq": ack_seq, "epoch": epoch}
+
+    def _commands(self, query: dict[str, str]) -> dict[str, Any]:
+        after = query.get("after", "0")
+        if not (after.isascii() and after.isdigit() and len(after) <= 19 and int(after) <= MAX_SEQ):
+            raise BatchError(f"after is {after[:30]!r}; expected a whole number >= 0, the `next` "
+                             "of the previous answer (0 the first time)")
+        page = self.server.api.commands_after(query.get("hub", ""), query.get("community", ""),
+                                              int(after))
+        return {"commands": list(page.commands), "next": page.next}
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         query = {key: values[-1] for key, values in parse_qs(url.query).items()}
         api = self.server.api
         routes: dict[str, Callable[[], object]] = {
-            "/commands": lambda: {"commands": api.take_commands(query.get("hub", ""),
-                                                                query.get("community", ""))},
+            "/commands": lambda: self._commands(query),
             "/api/hubs": api.hubs,
             "/api/alerts": lambda: api.alerts(open_only=query.get("open", "") in ("1", "true", "yes")),
             "/api/watches": api.watches,

@@ -180,12 +180,13 @@ def should_send_ack(previous: int, current: int, duplicates: int) -> bool:
     return current > previous or (duplicates > 0 and current > 0)
 
 
-def should_push_roster(previous_state: str | None, pushed_version: str | None, version: str,
-                       state: str) -> bool:
-    """Push the roster to a hub coming online, or to one that has not got this version."""
+def should_push_roster(version: str, *, state: str, reported: str, pushed: str | None,
+                       previous_state: str | None) -> bool:
+    """Push the roster to an online hub that reports another roster version, that was never
+    sent this one, or that is coming online."""
     if state != "online":
         return False
-    return previous_state != "online" or pushed_version != version
+    return reported != version or pushed != version or previous_state != "online"
 
 
 def hub_state(last_state: str | None, last_seen: float | None, now: float) -> str:

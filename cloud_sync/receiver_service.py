@@ -19,7 +19,7 @@ from cloud_sync.receiver_logic import (
     topic_parts,
 )
 from cloud_sync.receiver_roster import roster_fields
-from cloud_sync.receiver_store import ReceiverStore, StoredBatch
+from cloud_sync.receiver_store import CommandPage, ReceiverStore, StoredBatch
 from cloud_sync.receiver_wire import (
     Batch,
     Status,
@@ -89,12 +89,16 @@ class ReceiverService:
             _log.error("Could not store a message from hub %s (%s): %s. Nothing was acknowledged; "
                        "the hub sends its events again.", hub, community, error)
 
-    def ingest(self, payload: bytes) -> int:
-        """Store a batch POSTed over HTTP; return its ack seq, raise BatchError when malformed."""
-        return self.on_batch(parse_batch(payload), via="http").ack_seq
+    def ingest(self, payload: bytes) -> tuple[int, str]:
+        """Store a batch POSTed over HTTP; return its ack seq and the epoch that seq belongs to.
+
+        Raises BatchError when the batch is malformed.
+        """
+        result = self.on_batch(parse_batch(payload), via="http")
+        return result.ack_seq, result.epoch
 
     def on_batch(self, batch: Batch, *, via: str) -> StoredBatch:
-        """Store a batch, then ack it and send what its alerts call for."""
+        """Store a batch, then ack it in its epoch and send what its alerts call for."""
         for reason in batch.rejected:
             _log.warning("Hub %s (%s) sent a malformed event; skipped it: %s.", batch.hub,
                          batch.community, reason)
@@ -102,14 +106,13 @@ class ReceiverService:
         self.counts["batches"] += 1
         if via == "mqtt" and should_send_ack(result.previous_ack, result.ack_seq, result.duplicates):
             self.outbound.publish(cmd_topic(self.topic_root, batch.community, batch.hub),
-                                  command(self.new_id(), "events_ack", seq=result.ack_seq))
+                                  command(self.new_id(), "events_ack", epoch=result.epoch,
+                                          seq=result.ack_seq))
         for notice in result.notices:
             self._tell(notice)
         if via == "http" and self.roster is not None and result.roster_version != self.roster.version:
             self._send_roster(batch.community, batch.hub, via)
-        _log.info("Stored %d new events from hub %s (%s)%s; acknowledged up to seq %d.", result.new,
-                  batch.hub, batch.community,
-                  f", {result.duplicates} already stored" if result.duplicates else "", result.ack_seq)
+        _log_stored(batch, result)
         return result
 
     def on_status(self, status: Status) -> None:
@@ -127,8 +130,12 @@ class ReceiverService:
         if status.state == "online":
             self._flush(status.community, status.hub)
         roster = self.roster
-        if roster is not None and should_push_roster(change.previous_state, change.roster_version,
-                                                     roster.version, status.state):
+        if roster is not None and should_push_roster(
+                roster.version, state=status.state, reported=status.roster_version,
+                pushed=change.roster_version, previous_state=change.previous_state):
+            if change.roster_version == roster.version and status.roster_version != roster.version:
+                _log.warning("Hub %s (%s) uses roster %r though it was sent %r; sending it again.",
+                             status.hub, status.community, status.roster_version, roster.version)
             self._send_roster(status.community, status.hub, "mqtt")
 
     def acknowledge(self, alert: str, by: str) -> list[str]:
@@ -147,9 +154,18 @@ class ReceiverService:
                   taken.by, told or "no hub")
         return [target.uid for target in taken.targets]
 
-    def take_commands(self, hub: str, community: str) -> list[dict[str, Any]]:
-        """Commands queued for a hub on HTTP (raise BatchError for a bad hub or community)."""
-        return self.store.take_commands(check_name(community, "community"), check_name(hub, "hub"))
+    def commands_after(self, hub: str, community: str, after: int) -> CommandPage:
+        """Commands queued for a hub on HTTP after its cursor; those up to it are forgotten.
+
+        Raises BatchError for a bad hub or community.
+        """
+        page = self.store.commands_after(check_name(community, "community"), check_name(hub, "hub"),
+                                         after)
+        if page.next < after:
+            _log.warning("Hub %s (%s) asked for commands after %d, beyond any queued for it (a "
+                         "cursor from another receiver database); sent it the queue from the "
+                         "start.", hub, community, after)
+        return page
 
     def hubs(self) -> list[dict[str, Any]]:
         return self.store.hubs(now=self.clock())
@@ -201,6 +217,21 @@ class ReceiverService:
         if held:
             _log.info("Sent hub %s (%s) the %d command(s) held while it was away.", hub, community,
                       len(held))
+
+
+def _log_stored(batch: Batch, result: StoredBatch) -> None:
+    where = f"hub {batch.hub} ({batch.community})"
+    if result.replaced_epoch:
+        _log.warning("Hub %s (%s) has a new outbox epoch %s (was %s): it was set up again; its "
+                     "events are acknowledged in the new epoch only.", batch.hub, batch.community,
+                     batch.epoch, result.replaced_epoch)
+    already = f", {result.duplicates} already stored" if result.duplicates else ""
+    if result.late:
+        _log.info("Stored %d new events from %s's earlier outbox epoch %s%s; its current epoch's "
+                  "acknowledgement is unchanged.", result.new, where, batch.epoch, already)
+        return
+    _log.info("Stored %d new events from %s%s; acknowledged up to seq %d.", result.new, where,
+              already, result.ack_seq)
 
 
 def _matching(message: M, community: str, hub: str) -> M:

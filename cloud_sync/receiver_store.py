@@ -42,18 +42,55 @@ T = TypeVar("T")
 _WALK_FIRST = 8
 _WALK_MAX = 4096
 _ID_CHUNK = 500
+_COMMAND_PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
 class StoredBatch:
-    """What storing a batch changed: counts, the hub's acknowledgement, commands owed."""
+    """What storing a batch changed: counts, the acknowledgement of its epoch, commands owed.
+
+    `replaced_epoch` is the hub's epoch before this batch switched it to a new one (the hub
+    was set up again); `late` marks a batch from an epoch the hub has already left.
+    """
 
     new: int
     duplicates: int
+    epoch: str
     previous_ack: int
     ack_seq: int
     notices: tuple[AlertNotice, ...] = ()
     roster_version: str | None = None
+    replaced_epoch: str | None = None
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HubRow:
+    """A hub's row as a batch or status finds it (locked for the transaction)."""
+
+    epoch: str
+    acked: int
+    floor: int
+    roster_version: str | None
+    state: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EpochAck:
+    """The acknowledgement a batch earns in its own epoch."""
+
+    previous: int
+    ack: int
+    replaced: str | None = None
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CommandPage:
+    """Commands queued for a hub on HTTP after its cursor (each with its `seq`), and the next cursor."""
+
+    commands: tuple[dict[str, Any], ...]
+    next: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +126,15 @@ class ReceiverStore(Protocol):
 
     def take_commands(self, community: str, hub: str) -> list[dict[str, Any]]: ...
 
+    def commands_after(self, community: str, hub: str, after: int) -> CommandPage: ...
+
     def hubs(self, *, now: float) -> list[dict[str, Any]]: ...
 
     def alerts(self, *, open_only: bool = False, limit: int = 500) -> list[dict[str, Any]]: ...
 
     def watches(self) -> list[dict[str, Any]]: ...
 
-    def event_seqs(self, community: str, hub: str) -> list[int]: ...
+    def event_seqs(self, community: str, hub: str, epoch: str | None = None) -> list[int]: ...
 
     def close(self) -> None: ...
 
@@ -116,23 +155,21 @@ class SqlReceiverStore(StoreViews):
 
     def _store_batch(self, batch: Batch, via: str, now: float) -> StoredBatch:
         with self.db.transaction(write=True) as tx:
-            acked, floor, roster = self._lock_hub(tx, batch.community, batch.hub)
+            row = self._lock_hub(tx, batch.community, batch.hub)
             fresh = _insert_events(tx, batch, now)
-            floor = max(floor, batch.floor)
-            ack = _walk_ack(tx, batch.community, batch.hub, ack_start(acked, floor))
-            tx.run("UPDATE hubs SET acked_seq = ?, floor = ?, last_seen = ?, via = ? "
-                   "WHERE community = ? AND hub = ?",
-                   [max(ack, acked), floor, now, via, batch.community, batch.hub])
+            acked = _acknowledge(tx, batch, row, now)
+            tx.run("UPDATE hubs SET last_seen = ?, via = ? WHERE community = ? AND hub = ?",
+                   [now, via, batch.community, batch.hub])
             notices = self._fold(tx, batch, fresh, via, now)
-        return StoredBatch(len(fresh), len(batch.events) - len(fresh), acked, max(ack, acked),
-                           tuple(notices), roster)
+        return StoredBatch(len(fresh), len(batch.events) - len(fresh), batch.epoch, acked.previous,
+                           acked.ack, tuple(notices), row.roster_version, acked.replaced, acked.late)
 
-    def _lock_hub(self, tx: Tx, community: str, hub: str) -> tuple[int, int, str | None]:
+    def _lock_hub(self, tx: Tx, community: str, hub: str) -> HubRow:
         tx.run("INSERT INTO hubs (community, hub) VALUES (?, ?) ON CONFLICT DO NOTHING", [community, hub])
-        (acked, floor, roster), = tx.rows("SELECT acked_seq, floor, roster_version FROM hubs WHERE "
-                                          "community = ? AND hub = ?" + self.db.for_update,
-                                          [community, hub])
-        return int(acked), int(floor), roster
+        (epoch, acked, floor, roster, state), = tx.rows(
+            "SELECT epoch, acked_seq, floor, roster_version, state FROM hubs WHERE community = ? "
+            "AND hub = ?" + self.db.for_update, [community, hub])
+        return HubRow(str(epoch), int(acked), int(floor), roster, state)
 
     def _fold(self, tx: Tx, batch: Batch, fresh: Sequence[Event], via: str,
               now: float) -> list[AlertNotice]:
@@ -152,13 +189,11 @@ class SqlReceiverStore(StoreViews):
     def record_status(self, status: Status, *, now: float) -> HubChange:
         """Keep the hub's last status; return what it was before."""
         with self.db.transaction(write=True) as tx:
-            self._lock_hub(tx, status.community, status.hub)
-            (state, version), = tx.rows("SELECT state, roster_version FROM hubs WHERE community = ? "
-                                        "AND hub = ?", [status.community, status.hub])
+            row = self._lock_hub(tx, status.community, status.hub)
             tx.run("UPDATE hubs SET state = ?, status = ?, queue_depth = ?, last_seen = ?, via = 'mqtt' "
                    "WHERE community = ? AND hub = ?",
                    [status.state, status.body, status.queue_depth, now, status.community, status.hub])
-        return HubChange(state, version)
+        return HubChange(row.state, row.roster_version)
 
     def note_roster_sent(self, community: str, hub: str, version: str) -> None:
         with self.db.transaction(write=True) as tx:
@@ -197,42 +232,91 @@ class SqlReceiverStore(StoreViews):
                             "or a hub's alert reference (A0K3) or uid")
 
     def queue_command(self, community: str, hub: str, command: dict[str, Any], *, now: float) -> None:
-        """Keep a command for a hub that fetches its commands over HTTP."""
+        """Keep a command for a hub, numbered after the last one queued for it.
+
+        The number is taken under the hub's row lock, so a hub never sees seq n while an
+        earlier seq is still uncommitted (it would skip it with its cursor).
+        """
         with self.db.transaction(write=True) as tx:
-            tx.run("INSERT INTO commands (community, hub, body, queued_at) VALUES (?, ?, ?, ?)",
-                   [community, hub, json.dumps(command, ensure_ascii=False), now])
+            tx.run("INSERT INTO hubs (community, hub) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                   [community, hub])
+            (seq,), = tx.rows("UPDATE hubs SET command_seq = command_seq + 1 WHERE community = ? "
+                              "AND hub = ? RETURNING command_seq", [community, hub])
+            tx.run("INSERT INTO commands (community, hub, body, queued_at, seq) VALUES (?, ?, ?, ?, ?)",
+                   [community, hub, json.dumps(command, ensure_ascii=False), now, int(seq)])
 
     def take_commands(self, community: str, hub: str) -> list[dict[str, Any]]:
-        """Return and forget the commands queued for a hub, oldest first."""
+        """Return and forget every command queued for a hub, oldest first (to publish on MQTT)."""
         with self.db.transaction(write=True) as tx:
-            rows = tx.rows("DELETE FROM commands WHERE community = ? AND hub = ? RETURNING id, body",
+            rows = tx.rows("DELETE FROM commands WHERE community = ? AND hub = ? RETURNING seq, body",
                            [community, hub])
         return [json.loads(body) for _, body in sorted(rows)]
+
+    def commands_after(self, community: str, hub: str, after: int) -> CommandPage:
+        """Forget the commands the hub has applied (seq <= after); return the next ones.
+
+        A cursor beyond the last seq queued for the hub comes from another receiver
+        database (replaced or restored): it counts as 0, so nothing is deleted unseen.
+        """
+        with self.db.transaction(write=True) as tx:
+            found = tx.rows("SELECT command_seq FROM hubs WHERE community = ? AND hub = ?",
+                            [community, hub])
+            if after > (int(found[0][0]) if found else 0):
+                after = 0
+            tx.run("DELETE FROM commands WHERE community = ? AND hub = ? AND seq <= ?",
+                   [community, hub, after])
+            rows = tx.rows("SELECT seq, body FROM commands WHERE community = ? AND hub = ? AND seq > ? "
+                           "ORDER BY seq LIMIT ?", [community, hub, after, _COMMAND_PAGE])
+        commands = tuple({**json.loads(body), "seq": int(seq)} for seq, body in rows)
+        return CommandPage(commands, int(rows[-1][0]) if rows else after)
 
 
 def _insert_events(tx: Tx, batch: Batch, now: float) -> list[Event]:
     """Insert the batch's events not stored yet; return them (a resent event is skipped)."""
     ids = list(dict.fromkeys(event.event_id for event in batch.events))
     seen: set[str] = set()
+    legacy: list[str] = []
     for start in range(0, len(ids), _ID_CHUNK):
         chunk = ids[start:start + _ID_CHUNK]
         marks = ", ".join("?" * len(chunk))
-        seen.update(row[0] for row in tx.rows(f"SELECT event_id FROM events WHERE event_id IN ({marks})",
-                                              chunk))
+        for event_id, community, hub, epoch in tx.rows(
+                f"SELECT event_id, community, hub, epoch FROM events WHERE event_id IN ({marks})", chunk):
+            seen.add(event_id)
+            if epoch == "" and (community, hub) == (batch.community, batch.hub):
+                legacy.append(event_id)
+    # Stored before epochs existed: the hub resends them from this epoch's outbox.
+    tx.run_many("UPDATE events SET epoch = ? WHERE event_id = ?", [(batch.epoch, i) for i in legacy])
     fresh = []
     for event in batch.events:
         if event.event_id not in seen:
             seen.add(event.event_id)
             fresh.append(event)
-    tx.run_many("INSERT INTO events (event_id, community, hub, seq, type, at_epoch, body, received_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(e.event_id, batch.community, batch.hub, e.seq, e.type, e.at_epoch, e.body, now)
-                 for e in fresh])
+    tx.run_many("INSERT INTO events (event_id, community, hub, epoch, seq, type, at_epoch, body, "
+                "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(e.event_id, batch.community, batch.hub, batch.epoch, e.seq, e.type, e.at_epoch,
+                  e.body, now) for e in fresh])
     return fresh
 
 
-def _walk_ack(tx: Tx, community: str, hub: str, start: int) -> int:
-    """Highest contiguous seq from `start`, reading only seqs above it (cost ~ the advance).
+def _acknowledge(tx: Tx, batch: Batch, hub: HubRow, now: float) -> EpochAck:
+    """Advance the ack of the batch's epoch: the hub's current one, or a new one it now
+    switches to (acked from the batch's floor), or one it has left (walked from the
+    batch's floor; the hub's row is left alone)."""
+    if batch.epoch == hub.epoch:
+        previous, floor, replaced = hub.acked, max(hub.floor, batch.floor), None
+    elif tx.run("INSERT INTO hub_epochs (community, hub, epoch, first_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING", [batch.community, batch.hub, batch.epoch, now]):
+        previous, floor, replaced = 0, batch.floor, hub.epoch
+    else:
+        return EpochAck(0, _walk_ack(tx, batch, ack_start(0, batch.floor)), late=True)
+    ack = max(previous, _walk_ack(tx, batch, ack_start(previous, floor)))
+    tx.run("UPDATE hubs SET epoch = ?, acked_seq = ?, floor = ? WHERE community = ? AND hub = ?",
+           [batch.epoch, ack, floor, batch.community, batch.hub])
+    return EpochAck(previous, ack, replaced)
+
+
+def _walk_ack(tx: Tx, batch: Batch, start: int) -> int:
+    """Highest contiguous seq of the batch's epoch from `start`, reading only seqs above it.
 
     Reads a few rows first and more each round, so a hub stuck at a gap costs a handful
     of index rows per batch however long its history.
@@ -240,8 +324,8 @@ def _walk_ack(tx: Tx, community: str, hub: str, start: int) -> int:
     current, limit = start, _WALK_FIRST
     while True:
         seqs = [int(row[0]) for row in tx.rows(
-            "SELECT seq FROM events WHERE community = ? AND hub = ? AND seq > ? ORDER BY seq LIMIT ?",
-            [community, hub, current, limit])]
+            "SELECT seq FROM events WHERE community = ? AND hub = ? AND epoch = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?", [batch.community, batch.hub, batch.epoch, current, limit])]
         current, gap = advance_ack(current, seqs)
         if gap or len(seqs) < limit:
             return current

@@ -20,17 +20,22 @@ class StoreViews:
         self.db = db
 
     def hubs(self, *, now: float) -> list[dict[str, Any]]:
-        """Every hub heard from: state, last seen, queue depth, acknowledged seq."""
+        """Every hub heard from: state, last seen, queue depth, acknowledged seq of its epoch.
+
+        roster_version is the roster last sent to the hub; roster_in_use the one its last
+        status reported (None before any status).
+        """
         with self.db.transaction(write=False) as tx:
-            rows = tx.rows("SELECT community, hub, state, last_seen, queue_depth, acked_seq, floor, via, "
-                           "roster_version, status FROM hubs ORDER BY community, hub")
+            rows = tx.rows("SELECT community, hub, state, last_seen, queue_depth, epoch, acked_seq, "
+                           "floor, via, roster_version, status FROM hubs ORDER BY community, hub")
         hubs = []
-        for community, hub, state, seen, depth, acked, floor, via, roster, status in rows:
-            version = (decode_object(status) or {}).get("version")
+        for community, hub, state, seen, depth, epoch, acked, floor, via, roster, status in rows:
+            reported = decode_object(status) or {}
             hubs.append({"hub": hub, "community": community, "state": hub_state(state, seen, now),
-                         "last_seen": seen, "queue_depth": depth, "acked_seq": int(acked),
-                         "floor": int(floor), "via": via, "version": version,
-                         "roster_version": roster})
+                         "last_seen": seen, "queue_depth": depth, "epoch": epoch,
+                         "acked_seq": int(acked), "floor": int(floor), "via": via,
+                         "version": reported.get("version"), "roster_version": roster,
+                         "roster_in_use": _roster_in_use(status, reported)})
         return hubs
 
     def alerts(self, *, open_only: bool = False, limit: int = 500) -> list[dict[str, Any]]:
@@ -65,17 +70,27 @@ class StoreViews:
                            "lon, accuracy_m, fixed_at, last_seen, last_hub FROM watches ORDER BY mac")
         return [_watch(row) for row in rows]
 
-    def event_seqs(self, community: str, hub: str) -> list[int]:
-        """The seqs stored for one hub, ascending (for tests and tools)."""
+    def event_seqs(self, community: str, hub: str, epoch: str | None = None) -> list[int]:
+        """The seqs stored for one hub (of one epoch, if given), ascending (for tests and tools)."""
+        where, params = ("AND epoch = ? ", [community, hub, epoch]) if epoch is not None \
+            else ("", [community, hub])
         with self.db.transaction(write=False) as tx:
-            rows = tx.rows("SELECT seq FROM events WHERE community = ? AND hub = ? ORDER BY seq",
-                           [community, hub])
+            rows = tx.rows(f"SELECT seq FROM events WHERE community = ? AND hub = ? {where}"
+                           "ORDER BY seq", params)
         return [int(row[0]) for row in rows]
 
     def event_count(self) -> int:
         """How many events are stored in all."""
         with self.db.transaction(write=False) as tx:
             return int(tx.rows("SELECT count(*) FROM events")[0][0])
+
+
+def _roster_in_use(status: str | None, reported: Any) -> str | None:
+    """The roster version the hub's last status reported ("" for its own), None before any."""
+    if not status:
+        return None
+    version = reported.get("roster_version")
+    return version if isinstance(version, str) else ""
 
 
 def _alert(row: tuple[Any, ...], hubs: list[dict[str, Any]]) -> dict[str, Any]:

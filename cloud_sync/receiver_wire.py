@@ -14,6 +14,7 @@ from edge.domain import normalise_mac
 VERSION = 1
 MAX_SEQ = 2**63 - 1
 MAX_NAME = 200
+MAX_EPOCH = 64
 _TOPIC_UNSAFE = frozenset("/+#\x00")
 
 
@@ -35,6 +36,7 @@ class Batch:
 
     hub: str
     community: str
+    epoch: str
     floor: int
     events: tuple[Event, ...]
     rejected: tuple[str, ...] = ()
@@ -50,6 +52,7 @@ class Status:
     queue_depth: int | None
     version: str
     body: str
+    roster_version: str = ""
 
 
 def decode_json(payload: bytes | str) -> Any:
@@ -75,6 +78,7 @@ def parse_batch(payload: bytes | str) -> Batch:
 def read_batch(data: object) -> Batch:
     """Check a decoded event batch: envelope errors raise, event errors are collected."""
     envelope = _envelope(data, "event batch")
+    epoch = read_epoch(envelope.get("epoch"))
     floor = envelope.get("floor")
     if not _is_int(floor) or not 0 <= floor <= MAX_SEQ:
         raise BatchError(f"floor is {_short(floor)}; expected a whole number >= 0")
@@ -88,7 +92,20 @@ def read_batch(data: object) -> Batch:
             events.append(read_event(raw))
         except BatchError as error:
             rejected.append(f"event {position}: {error}")
-    return Batch(envelope["hub"], envelope["community"], floor, tuple(events), tuple(rejected))
+    return Batch(envelope["hub"], envelope["community"], epoch, floor, tuple(events),
+                 tuple(rejected))
+
+
+def read_epoch(value: object) -> str:
+    """The batch's outbox epoch (the id a hub makes with its database), or raise BatchError."""
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_EPOCH:
+        shown = "missing" if value is None else _short(value)
+        raise BatchError(f"epoch is {shown}; expected the hub's outbox id, a string of "
+                         f"1 to {MAX_EPOCH} characters (hubs older than the epoch contract must "
+                         "be updated)")
+    if "\x00" in value or not _encodable(value):
+        raise BatchError("epoch holds a NUL or broken Unicode; expected plain text")
+    return value
 
 
 def read_event(raw: object) -> Event:
@@ -116,12 +133,16 @@ def parse_status(payload: bytes | str) -> Status:
     state = _text(envelope, "state")
     depth = envelope.get("queue_depth")
     queue_depth = depth if _is_int(depth) and 0 <= depth <= MAX_SEQ else None
-    version = envelope.get("version")
     body = json.dumps(envelope, ensure_ascii=False, sort_keys=True)
     if not _encodable(body):
         raise BatchError("status holds text that is not valid Unicode")
     return Status(envelope["hub"], envelope["community"], state, queue_depth,
-                  version if isinstance(version, str) and _encodable(version) else "", body)
+                  _plain(envelope.get("version")), body, _plain(envelope.get("roster_version")))
+
+
+def _plain(value: object) -> str:
+    """A status string field, or "" when missing or not text (older hubs send no roster_version)."""
+    return value if isinstance(value, str) and _encodable(value) else ""
 
 
 def _envelope(data: object, what: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -22,6 +23,7 @@ PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
 WATCH = "A4:C1:38:3A:01:01"
 ZHANG = {"id": "r-101", "name": "张桂兰", "room": "101"}
 T0 = 1_795_247_700.0
+EPOCH = "5b0e0c1d9f3a4e21"
 
 
 def event(seq: int, type_: str = "watch.battery", **fields: Any) -> dict[str, Any]:
@@ -50,15 +52,16 @@ def alert_event(seq: int, uid: str, *, ref: str = "A0K3", counter: int = 4711,
 
 
 def batch(events: list[dict[str, Any]], *, hub: str = "hub-3", community: str = COMMUNITY,
-          floor: int = 0) -> dict[str, Any]:
-    return {"v": 1, "hub": hub, "community": community, "floor": floor, "events": events}
+          floor: int = 0, epoch: str = EPOCH) -> dict[str, Any]:
+    return {"v": 1, "hub": hub, "community": community, "epoch": epoch, "floor": floor,
+            "events": events}
 
 
 def status(state: str = "online", *, hub: str = "hub-3", community: str = COMMUNITY,
-           queue_depth: int = 12) -> dict[str, Any]:
+           queue_depth: int = 12, roster_version: str = "") -> dict[str, Any]:
     return {"v": 1, "hub": hub, "community": community, "state": state, "version": "0.1.0",
-            "queue_depth": queue_depth, "dropped": 0, "at": "2026-11-21T08:15:00.000Z",
-            "at_epoch": T0}
+            "queue_depth": queue_depth, "dropped": 0, "roster_version": roster_version,
+            "at": "2026-11-21T08:15:00.000Z", "at_epoch": T0}
 
 
 def encode(value: Any) -> bytes:
@@ -105,9 +108,10 @@ class HubClient:
         data = payload if isinstance(payload, bytes) else encode(payload)
         self.client.publish(self.base + kind, data, qos=1).wait_for_publish(5)
 
-    def send_status(self, state: str = "online", queue_depth: int = 12) -> None:
-        self.send(status(state, hub=self.hub, community=self.community, queue_depth=queue_depth),
-                  "status")
+    def send_status(self, state: str = "online", queue_depth: int = 12,
+                    roster_version: str = "") -> None:
+        self.send(status(state, hub=self.hub, community=self.community, queue_depth=queue_depth,
+                         roster_version=roster_version), "status")
 
     def of_type(self, type_: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -117,8 +121,9 @@ class HubClient:
         until(lambda: len(self.of_type(type_)) >= count, timeout)
         return self.of_type(type_)
 
-    def last_ack(self) -> int:
-        acks = self.of_type("events_ack")
+    def last_ack(self, epoch: str = EPOCH) -> int:
+        """The highest seq acknowledged for `epoch` (-1 before any), as the hub keeps it."""
+        acks = [a for a in self.of_type("events_ack") if a.get("epoch") == epoch]
         return max((a["seq"] for a in acks), default=-1)
 
     def close(self) -> None:
@@ -134,6 +139,16 @@ def hubs(port: int, *names: str) -> Iterator[list[HubClient]]:
     finally:
         for client in clients:
             client.close()
+
+
+@contextmanager
+def database_url(kind: str, folder: Path) -> Iterator[str]:
+    """A fresh receiver database URL: a SQLite file in `folder`, or a PostgreSQL schema."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'receiver.db'}"
+    else:
+        with postgres_schema() as url:
+            yield url
 
 
 @contextmanager

@@ -31,6 +31,7 @@ from edge.config import parse_roster
 from edge.errors import ConfigError
 from tests.test_receiver_helpers import (
     COMMUNITY,
+    EPOCH,
     WATCH,
     alert_event,
     batch,
@@ -42,7 +43,8 @@ from tests.test_receiver_helpers import (
 
 def test_a_batch_from_the_contract_reads_back_with_every_event() -> None:
     parsed = parse_batch(encode(batch([alert_event(120, "9a2e"), event(121)], floor=118)))
-    assert (parsed.hub, parsed.community, parsed.floor) == ("hub-3", COMMUNITY, 118)
+    assert (parsed.hub, parsed.community, parsed.epoch, parsed.floor) == (
+        "hub-3", COMMUNITY, EPOCH, 118)
     assert [e.seq for e in parsed.events] == [120, 121]
     assert parsed.rejected == ()
     assert json.loads(parsed.events[0].body)["alert"]["uid"] == "9a2e"
@@ -57,6 +59,11 @@ def test_a_batch_from_the_contract_reads_back_with_every_event() -> None:
     ({"floor": -1}, "floor is -1"),
     ({"floor": "1"}, "floor is '1'"),
     ({"events": {}}, "events is a dict"),
+    ({"epoch": None}, "epoch is missing"),
+    ({"epoch": ""}, "epoch is ''"),
+    ({"epoch": 7}, "epoch is 7"),
+    ({"epoch": "e" * 65}, "epoch is 'eeee"),
+    ({"epoch": "a\x00b"}, "epoch holds a NUL"),
 ])
 def test_a_malformed_envelope_is_refused_with_the_reason(change: dict[str, object], reason: str) -> None:
     with pytest.raises(BatchError, match=reason):
@@ -89,10 +96,18 @@ def test_malformed_events_are_skipped_and_the_valid_ones_kept() -> None:
     assert [r.split(":")[0] for r in parsed.rejected] == ["event 1", "event 2"]
 
 
-def test_a_status_reads_its_state_and_queue_depth() -> None:
-    read = parse_status(encode(status("online", queue_depth=12)))
-    assert (read.hub, read.state, read.queue_depth, read.version) == ("hub-3", "online", 12, "0.1.0")
+def test_a_status_reads_its_state_queue_depth_and_roster_version() -> None:
+    read = parse_status(encode(status("online", queue_depth=12, roster_version="v7")))
+    assert (read.hub, read.state, read.queue_depth, read.version, read.roster_version) == (
+        "hub-3", "online", 12, "0.1.0", "v7")
     assert parse_status(encode({**status(), "queue_depth": "lots"})).queue_depth is None
+
+
+def test_a_status_without_a_roster_version_reads_as_the_hubs_own_roster() -> None:
+    older = status()
+    del older["roster_version"]
+    assert parse_status(encode(older)).roster_version == ""
+    assert parse_status(encode({**status(), "roster_version": 3})).roster_version == ""
 
 
 json_values = st.recursive(
@@ -126,6 +141,7 @@ event_like = st.fixed_dictionaries(
 batch_like = st.fixed_dictionaries(
     {"v": usually(st.just(1)), "hub": usually(st.just("hub-3")),
      "community": usually(st.just(COMMUNITY)), "floor": usually(st.integers(0, 5)),
+     "epoch": usually(st.sampled_from(["e1", "e2"])),
      "events": usually(st.lists(usually(event_like), max_size=6))})
 
 
@@ -209,12 +225,18 @@ def test_a_closed_alert_never_reopens() -> None:
     assert merged_state("active", "bogus") == "active"
 
 
-def test_the_roster_goes_to_a_hub_coming_online_or_missing_this_version() -> None:
-    assert should_push_roster(None, None, "7", "online")
-    assert should_push_roster("offline", "7", "7", "online")
-    assert should_push_roster("online", "6", "7", "online")
-    assert not should_push_roster("online", "7", "7", "online")
-    assert not should_push_roster(None, None, "7", "offline")
+def test_the_roster_goes_to_a_hub_using_another_one_or_coming_online() -> None:
+    def push(reported: str, pushed: str | None = "7", previous: str | None = "online",
+             state: str = "online") -> bool:
+        return should_push_roster("7", state=state, reported=reported, pushed=pushed,
+                                  previous_state=previous)
+
+    assert not push("7")
+    assert push(""), "the hub uses its own hub.toml roster"
+    assert push("6"), "sent before, but the hub still uses an older one"
+    assert push("7", pushed="6") and push("7", pushed=None)
+    assert push("7", previous="offline") and push("7", previous=None)
+    assert not push("", state="offline")
 
 
 def test_a_silent_hub_reads_offline() -> None:

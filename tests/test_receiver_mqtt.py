@@ -18,23 +18,21 @@ from edge.domain import Resident, Roster, Watch
 from tests.mqtt_broker import Broker
 from tests.test_receiver_helpers import (
     COMMUNITY,
+    EPOCH,
     WATCH,
     alert_event,
     batch,
+    database_url,
     event,
     hubs,
-    postgres_schema,
     until,
 )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'receiver.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
+    with database_url(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -55,9 +53,30 @@ def test_a_resent_batch_is_stored_once_and_acked_on_the_hubs_cmd_topic(broker: B
             hub.send(sent)
             (ack,) = hub.wait_for("events_ack")
             assert ack["v"] == 1 and ack["seq"] == 3 and isinstance(ack["id"], str)
+            assert ack["epoch"] == EPOCH
             hub.send(sent)
             hub.wait_for("events_ack", 2)
             assert receiver.store.event_seqs(COMMUNITY, "hub-3") == [1, 2, 3]
+    finally:
+        receiver.stop()
+
+
+def test_a_reinstalled_hub_is_never_told_its_new_events_were_stored(broker: Broker,
+                                                                    db_url: str) -> None:
+    receiver = Receiver(broker.url, db_url)
+    receiver.start()
+    try:
+        with hubs(broker.port, "hub-3") as (hub,):
+            hub.send(batch([event(seq) for seq in range(1, 9)]))
+            until(lambda: hub.last_ack() == 8)
+            hub.send(batch([event(2), event(3)], epoch="reinstalled"))
+            hub.send(batch([event(1)], epoch="reinstalled"))
+            until(lambda: hub.last_ack("reinstalled") == 3)
+            hub.send(batch([event(9)]))  # a late batch of the old outbox
+            until(lambda: hub.last_ack() == 9)
+            hub.send(batch([event(4)], epoch="reinstalled"))
+            until(lambda: hub.last_ack("reinstalled") == 4)
+            assert [a["seq"] for a in hub.of_type("events_ack") if a["epoch"] == "reinstalled"] == [3, 4]
     finally:
         receiver.stop()
 
@@ -109,6 +128,8 @@ def test_a_hub_coming_online_is_sent_the_roster(broker: Broker, tmp_path: Path) 
             hub.send_status("online", queue_depth=12)
             (sent,) = hub.wait_for("roster")
             assert sent["version"] == "2026-11"
+            hub.send_status("online", roster_version="")  # did not take it: sent again
+            hub.wait_for("roster", 2)
             assert sent["watches"] == [{"mac": WATCH, "resident": "r-101",
                                         "key": "000102030405060708090a0b0c0d0e0f"}]
             assert sent["contacts"] == []
@@ -138,10 +159,11 @@ def test_malformed_batches_are_skipped_and_valid_events_kept(broker: Broker,
     with hubs(broker.port, "hub-3") as (hub,):
         hub.send(b"\xff not json")
         hub.send({**batch([event(1)]), "v": 2})
+        hub.send({key: value for key, value in batch([event(1)]).items() if key != "epoch"})
         hub.send(batch([event(1), {"event_id": "x", "seq": "two"}, event(2)]))
         until(lambda: hub.last_ack() == 2)
         assert receiver.store.event_seqs(COMMUNITY, "hub-3") == [1, 2]
-        assert receiver.service.counts["refused"] == 2
+        assert receiver.service.counts["refused"] == 3
 
 
 def test_the_receiver_reconnects_after_a_broker_restart(broker: Broker, receiver: Receiver) -> None:

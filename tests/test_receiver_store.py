@@ -22,12 +22,13 @@ from cloud_sync.receiver_store import SqlReceiverStore, open_store
 from edge.domain import Resident, Roster
 from tests.test_receiver_helpers import (
     COMMUNITY,
+    EPOCH,
     ROOT,
     alert_event,
     batch,
+    database_url,
     encode,
     event,
-    postgres_schema,
     status,
 )
 from tests.test_receiver_logic import batch_like, json_values
@@ -38,11 +39,8 @@ HUB4 = f"{ROOT}{COMMUNITY}/hub-4/"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'receiver.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
+    with database_url(request.param, tmp_path) as url:
+        yield url
 
 
 class Server:
@@ -66,6 +64,12 @@ class Server:
 
     def acks(self, base: str) -> list[int]:
         return [c["seq"] for c in self.sent(base, "events_ack")]
+
+    def epoch_acks(self, base: str) -> list[tuple[str, int]]:
+        return [(c["epoch"], c["seq"]) for c in self.sent(base, "events_ack")]
+
+    def hub(self, name: str = "hub-3") -> dict[str, Any]:
+        return next(h for h in self.store.hubs(now=self.clock) if h["hub"] == name)
 
 
 @pytest.fixture
@@ -171,26 +175,72 @@ def test_commands_for_an_offline_hub_are_held_until_it_is_back(server: Server) -
 
 def test_a_hub_on_http_gets_its_commands_queued(server: Server) -> None:
     ack = server.service.ingest(encode(batch([alert_event(1, "u-5")], hub="hub-5")))
-    assert ack == 1 and server.out.held == []
+    assert ack == (1, EPOCH) and server.out.held == []
     server.service.acknowledge("u-5", "王主任")
-    queued = server.service.take_commands("hub-5", COMMUNITY)
-    assert [(c["type"], c["alert"]) for c in queued] == [("alert_received", "u-5"), ("alert_ack", "u-5")]
-    assert server.service.take_commands("hub-5", COMMUNITY) == []
+    page = server.service.commands_after("hub-5", COMMUNITY, 0)
+    assert [(c["type"], c["alert"], c["seq"]) for c in page.commands] == [
+        ("alert_received", "u-5", 1), ("alert_ack", "u-5", 2)]
+    assert server.service.commands_after("hub-5", COMMUNITY, 0) == page, "not applied yet: again"
+    assert server.service.commands_after("hub-5", COMMUNITY, page.next).commands == ()
+    assert server.service.commands_after("hub-5", COMMUNITY, 0).commands == (), "forgotten"
 
 
-def test_the_roster_goes_to_a_hub_when_it_comes_online(db_url: str) -> None:
+def test_a_commands_cursor_from_another_receiver_database_gets_the_whole_queue(
+        server: Server) -> None:
+    server.service.ingest(encode(batch([alert_event(1, "u-5")], hub="hub-5")))
+    page = server.service.commands_after("hub-5", COMMUNITY, 57)
+    assert [(c["type"], c["seq"]) for c in page.commands] == [("alert_received", 1)]
+    assert page.next == 1
+
+
+def test_commands_are_numbered_per_hub_in_order(server: Server) -> None:
+    server.service.ingest(encode(batch([alert_event(1, "u-5", counter=1)], hub="hub-5")))
+    server.service.ingest(encode(batch([alert_event(1, "u-6", counter=2)], hub="hub-6")))
+    server.service.acknowledge("u-5", "王主任")
+    assert [c["seq"] for c in server.service.commands_after("hub-5", COMMUNITY, 0).commands] == [1, 2]
+    assert [c["seq"] for c in server.service.commands_after("hub-6", COMMUNITY, 0).commands] == [1]
+
+
+def test_the_roster_goes_to_a_hub_that_uses_another_one(db_url: str) -> None:
     roster = Roster(residents=(Resident("r-101", "张桂兰", "101", " 101"),))
     server = Server(db_url, roster)
     try:
         server.hub_sends(HUB3, status("online"), "status")
-        server.hub_sends(HUB3, status("online"), "status")
         (sent,) = server.sent(HUB3, "roster")
         assert sent["version"] == "v7" and sent["residents"] == [
             {"id": "r-101", "name": "张桂兰", "room": "101"}]
-        server.hub_sends(HUB3, status("offline"), "status")
-        server.hub_sends(HUB3, status("online"), "status")
+        server.hub_sends(HUB3, status("online", roster_version="v7"), "status")
+        assert len(server.sent(HUB3, "roster")) == 1, "the hub uses it: nothing to send"
+        server.hub_sends(HUB3, status("online", roster_version=""), "status")
+        assert len(server.sent(HUB3, "roster")) == 2, "back on its hub.toml (set up again?)"
+        server.hub_sends(HUB3, status("online", roster_version="v7"), "status")
         assert len(server.sent(HUB3, "roster")) == 2
-        assert server.store.hubs(now=server.clock)[0]["roster_version"] == "v7"
+        assert (server.hub()["roster_version"], server.hub()["roster_in_use"]) == ("v7", "v7")
+    finally:
+        server.store.close()
+
+
+def test_the_roster_still_greets_a_hub_coming_back_online(db_url: str) -> None:
+    server = Server(db_url, Roster())
+    try:
+        server.hub_sends(HUB3, status("online", roster_version="v7"), "status")
+        server.hub_sends(HUB3, status("offline", roster_version="v7"), "status")
+        assert len(server.sent(HUB3, "roster")) == 1, "never sent before"
+        server.hub_sends(HUB3, status("online", roster_version="v7"), "status")
+        assert len(server.sent(HUB3, "roster")) == 2
+    finally:
+        server.store.close()
+
+
+def test_an_older_hub_without_roster_version_is_sent_the_roster_on_each_status(db_url: str) -> None:
+    server = Server(db_url, Roster())
+    older = status("online")
+    del older["roster_version"]
+    try:
+        server.hub_sends(HUB3, older, "status")
+        server.hub_sends(HUB3, older, "status")
+        assert len(server.sent(HUB3, "roster")) == 2
+        assert server.hub()["roster_in_use"] == ""
     finally:
         server.store.close()
 
@@ -292,3 +342,4 @@ def test_the_ack_equals_the_longest_stored_prefix_whatever_the_order(
         expected += 1
     assert store.hubs(now=0)[0]["acked_seq"] == expected
     store.close()
+
