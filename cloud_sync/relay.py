@@ -41,6 +41,7 @@ class TcpRelay:
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)  # the timeout was for connecting, not for idle links
             with self._lock:
                 self._pairs.append((client, upstream))
             for a, b in ((client, upstream), (upstream, client)):

@@ -85,6 +85,11 @@ class Responders:
         if self.server is not None and self.server.connected:
             step = policy.await_server(alert.id, contacts, self.server_wait.confirm_s,
                                        self.clock.now())
+            if self.sms.has_receipt(alert.id):  # confirmed while still in the cancel window
+                wait = self.server_wait.worker_s
+                step = replace(step, state=replace(step.state, mode="server",
+                                                   next_at=self.clock.now() + wait,
+                                                   interval_s=wait))
             self._log.warning("Alert %s for %s went to the community server; texting only "
                               "those who want every alert, and everyone else if the server "
                               "does not confirm within %.0f s.", alert.ref, resident.name,
@@ -96,8 +101,14 @@ class Responders:
     def server_confirmed(self, alert_uid: str) -> bool:
         """The server has the alert: hold SMS back while a worker there takes it."""
         alert = self.store.alert(alert_uid)
-        state = None if alert is None else self.sms.escalation(alert.id)
-        if alert is None or state is None or state.mode != "awaiting":
+        if alert is None:
+            return False
+        with self.store.transaction():
+            self.sms.note_receipt(alert.id, self.clock.now())
+        state = self.sms.escalation(alert.id)
+        if state is None:
+            return alert.state.is_open  # remembered for when the alert becomes active
+        if state.mode != "awaiting":
             return False
         wait = self.server_wait.worker_s
         with self.store.transaction():

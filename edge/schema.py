@@ -173,6 +173,12 @@ def _uplink(db: Database) -> None:
         -- The BTHome counter of the press that raised the alert: the same on every hub
         -- that heard it, so the server can tell one press heard twice from two presses.
         ALTER TABLE alerts ADD COLUMN press_counter INTEGER;
+        -- The server's "alert received", kept even when it arrives before the alert is
+        -- active (the receiver confirms the first event it sees of an alert).
+        CREATE TABLE server_receipts (
+            alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),
+            at REAL NOT NULL
+        );
         -- Small facts the hub keeps across restarts (roster source, dropped counts).
         CREATE TABLE meta (
             key TEXT PRIMARY KEY,

@@ -154,6 +154,17 @@ class SmsStore:
             "ORDER BY n.alert_id DESC", [phone_tail]).fetchall()
         return [row[0] for row in rows]
 
+    # -- the server's receipts --------------------------------------------------------
+
+    def note_receipt(self, alert_id: int, now: float) -> None:
+        self.db.execute("INSERT OR IGNORE INTO server_receipts (alert_id, at) VALUES (?, ?)",
+                        [alert_id, now])
+
+    def has_receipt(self, alert_id: int) -> bool:
+        row = self.db.execute("SELECT 1 FROM server_receipts WHERE alert_id = ?",
+                              [alert_id]).fetchone()
+        return row is not None
+
     # -- escalations ----------------------------------------------------------------
 
     def save_escalation(self, state: Escalation) -> None:

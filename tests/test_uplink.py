@@ -53,10 +53,11 @@ def test_confirmed_sos_texts_only_those_who_want_every_alert(tmp_path, broker) -
 
     async def scenario(b: UplinkBuilding) -> None:
         b.air.press(mac_for(0))
+        # The receiver confirms the raised alert, inside the cancel window: remembered.
+        await until(lambda: b.hub_app.sms.has_receipt(1))
         await b.advance(11)
-        await until(lambda: any(a["state"] == "active" for a in receiver.store.alerts()))
-        await until(lambda: b.hub_app.sms.escalation(1) is not None
-                    and b.hub_app.sms.escalation(1).mode == "server")  # type: ignore[union-attr]
+        escalation = b.hub_app.sms.escalation(1)
+        assert escalation is not None and escalation.mode == "server"
         await b.advance(25)  # well past the 20 s confirmation time
         await b.settle()
 
