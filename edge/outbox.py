@@ -33,15 +33,24 @@ class Outbox:
         ).fetchall()
         return [OutboxEvent(s, e, t, a, p, json.loads(b)) for s, e, t, a, p, b in rows]
 
-    def delivered_up_to(self, seq: int) -> int:
-        """The server stored every event up to `seq`: prune them; returns how many."""
+    def delivered_up_to(self, seq: int, now: float) -> int:
+        """The server stored every event up to `seq`: mark them; returns how many."""
         with self.store.transaction(durable=False):
-            cursor = self.db.execute("DELETE FROM outbox WHERE seq <= ?", [seq])
+            cursor = self.db.execute(
+                "UPDATE outbox SET delivered_at = ? WHERE seq <= ? AND delivered_at IS NULL",
+                [now, seq])
+        return int(cursor.rowcount)
+
+    def prune_delivered(self, before: float) -> int:
+        """Forget delivered events older than `before` (kept a while for local records)."""
+        with self.store.transaction(durable=False):
+            cursor = self.db.execute(
+                "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?", [before])
         return int(cursor.rowcount)
 
     def outbox_floor(self) -> int:
         """Every event below this seq has been delivered or evicted."""
-        row = self.db.execute("SELECT min(seq) FROM outbox").fetchone()
+        row = self.db.execute("SELECT min(seq) FROM outbox WHERE delivered_at IS NULL").fetchone()
         if row[0] is not None:
             return int(row[0])
         last = self.db.execute(
@@ -59,13 +68,13 @@ class Outbox:
             return {}
         with self.store.transaction(durable=False):
             rows = self.db.execute(
-                "SELECT seq, type FROM outbox WHERE priority = ? ORDER BY seq LIMIT ?",
-                [TELEMETRY_PRIORITY, excess]).fetchall()
+                "SELECT seq, type FROM outbox WHERE priority = ? AND delivered_at IS NULL "
+                "ORDER BY seq LIMIT ?", [TELEMETRY_PRIORITY, excess]).fetchall()
             dropped: dict[str, int] = {}
             for _, type_ in rows:
                 dropped[type_] = dropped.get(type_, 0) + 1
             if rows:
-                self.db.execute("DELETE FROM outbox WHERE priority = ? AND seq <= ?",
-                                [TELEMETRY_PRIORITY, rows[-1][0]])
+                self.db.execute("DELETE FROM outbox WHERE priority = ? AND seq <= ? AND "
+                                "delivered_at IS NULL", [TELEMETRY_PRIORITY, rows[-1][0]])
                 self.store.add_meta_count("outbox_dropped", len(rows))
         return dropped

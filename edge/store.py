@@ -390,6 +390,12 @@ class Store:
     def add_meta_count(self, key: str, count: int) -> None:
         self.set_meta(key, str(int(self.meta(key, "0")) + count))
 
+    def all_events(self) -> list[OutboxEvent]:
+        """Every event still kept, delivered or not, in seq order (for records and demos)."""
+        rows = self.db.execute(
+            "SELECT seq, event_id, type, at, priority, body FROM outbox ORDER BY seq").fetchall()
+        return [OutboxEvent(s, e, t, a, p, json.loads(b)) for s, e, t, a, p, b in rows]
+
     def outbox_depth(self) -> int:
         row = self.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()
         return int(row[0])

@@ -19,6 +19,7 @@ from edge.outbox import Outbox
 from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, OutboxEvent, Store
 
 PRIORITIES = (ALERT_PRIORITY, TELEMETRY_PRIORITY)
+KEEP_DELIVERED_S = 86_400.0  # delivered events stay a day for local records, then go
 
 
 class Publisher(Protocol):
@@ -50,6 +51,7 @@ class OutboxSync:
         self._progress_at = clock.monotonic()
         self._status_at = -1e18
         self._paused_until = 0.0
+        self._prune_at = 0.0
         self._refusals = 0
         self.epoch = self.outbox.epoch()
         self._log = log or logging.getLogger("edge.uplink")
@@ -102,7 +104,7 @@ class OutboxSync:
         self.acked_seq = seq
         self._awaiting = {s for s in self._awaiting if s > seq}
         self._progress_at = self.clock.monotonic()
-        self.outbox.delivered_up_to(seq)
+        self.outbox.delivered_up_to(seq, self.clock.now())
         self.pump()
 
     # -- sending -------------------------------------------------------------------------
@@ -156,6 +158,9 @@ class OutboxSync:
     def tick(self) -> None:
         """Heartbeat, resend after silence, keep the outbox under its cap."""
         self._evict()
+        if self.clock.monotonic() >= self._prune_at:
+            self._prune_at = self.clock.monotonic() + 3600
+            self.outbox.prune_delivered(self.clock.now() - KEEP_DELIVERED_S)
         now = self.clock.monotonic()
         if self.connected and now - self._status_at >= self.heartbeat_s:
             self.send_status("online")

@@ -1,85 +1,10 @@
-"""A real Mosquitto on a free loopback port, and a TCP proxy that can cut connections."""
+"""Test helpers: a real Mosquitto on a free loopback port, and a cuttable TCP proxy."""
 
 from __future__ import annotations
 
-import getpass
-import shutil
-import socket
-import subprocess
-import time
-from pathlib import Path
-
+from cloud_sync.local_broker import LocalMosquitto as Broker
+from cloud_sync.local_broker import free_port, wait_for_port
 from cloud_sync.relay import TcpRelay
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 5.0, up: bool = True) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                if up:
-                    return
-        except OSError:
-            if not up:
-                return
-        time.sleep(0.02)
-    raise RuntimeError(f"port {port} did not come {'up' if up else 'down'} in {timeout} s")
-
-
-class Broker:
-    """mosquitto started by the test on its own port, so the test can stop and restart it."""
-
-    def __init__(self, folder: Path, *, acl: str | None = None) -> None:
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not Path(binary).exists():
-            raise RuntimeError("mosquitto is not installed; run: sudo apt-get install mosquitto")
-        self.binary = binary
-        self.folder = folder
-        self.port = free_port()
-        self.acl = acl
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def _config(self) -> Path:
-        # Run as the test's own user: mosquitto started as root would switch to the
-        # "mosquitto" user, which cannot read the test's private temporary folder.
-        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1",
-                 "allow_anonymous true",
-                 "persistence false", f"log_dest file {self.folder / 'mosquitto.log'}",
-                 "max_inflight_messages 0", "max_queued_messages 0"]
-        if self.acl is not None:
-            acl = self.folder / "acl"
-            acl.write_text(self.acl)
-            lines.append(f"acl_file {acl}")
-        path = self.folder / "mosquitto.conf"
-        path.write_text("\n".join(lines) + "\n")
-        return path
-
-    def start(self) -> Broker:
-        self.process = subprocess.Popen([self.binary, "-c", str(self._config())],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port)
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=5)
-            self.process = None
-            wait_for_port(self.port, up=False)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 class TcpProxy(TcpRelay):
@@ -87,3 +12,6 @@ class TcpProxy(TcpRelay):
 
     def __init__(self, target_port: int) -> None:
         super().__init__("127.0.0.1", target_port)
+
+
+__all__ = ["Broker", "TcpProxy", "free_port", "wait_for_port"]

@@ -67,7 +67,7 @@ def test_window_bounds_messages_in_flight(tmp_path) -> None:
 
 
 def test_only_the_receivers_ack_prunes(tmp_path) -> None:
-    sync, broker, store, _ = make(tmp_path, batch_size=10)
+    sync, broker, store, clock = make(tmp_path, batch_size=10)
     add(store, "watch.battery", 20, TELEMETRY_PRIORITY)
     sync.connection_changed(True)
     for mid, _ in broker.batches():
@@ -76,6 +76,10 @@ def test_only_the_receivers_ack_prunes(tmp_path) -> None:
     sync.acknowledged(12)
     assert store.outbox_depth() == 8
     assert sync.outbox.outbox_floor() == 13
+    assert len(store.all_events()) == 20  # delivered ones are kept a day for records
+    clock.advance(86_401)
+    sync.tick()
+    assert [e.seq for e in store.all_events()] == list(range(13, 21))
 
 
 def test_refused_publish_is_sent_again_after_a_pause(tmp_path) -> None:
