@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge import __version__
+from cloud_sync.cli_receiver import add_receiver_commands
 from edge.cli_sms import add_sms_commands
+from edge.config_uplink import parse_broker_url
 from edge.domain import normalise_mac
 from edge.errors import HubError
 from edge.reports import read_report
@@ -41,6 +43,14 @@ def _mac(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _broker(text: str) -> str:
+    try:
+        parse_broker_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def _key(text: str) -> BTHomeKey:
     try:
         return BTHomeKey.from_hex(text)
@@ -64,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--once", action="store_true", help="run the scripted scenario, exit 0")
     demo.add_argument("--events", type=Path, help="write every outbox event here as JSON lines")
     demo.add_argument("--db", type=Path, help="database file (default: a fresh temporary one)")
+    demo.add_argument("--broker", metavar="URL", type=_broker,
+                      help="mqtt://HOST:PORT of a broker; without it the demo starts its own "
+                           "Mosquitto if installed")
+    demo.add_argument("--offline", action="store_true", help="no server at all: SMS only")
     demo.add_argument("--pdu-log", type=Path,
                       help="write every SMS PDU the emulated modem accepts, one hex TPDU a line")
 
@@ -73,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("service_data", type=_hex_bytes, metavar="SERVICE_DATA_HEX",
                         help="service data for UUID fcd2, starting with the device-info byte")
     add_sms_commands(commands)
+    add_receiver_commands(commands)
     return parser
 
 
@@ -127,7 +142,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
 
     return asyncio.run(run_demo(args.config, once=args.once, events=args.events, db=args.db,
-                                pdu_log=args.pdu_log))
+                                pdu_log=args.pdu_log, broker=args.broker,
+                                offline=args.offline))
 
 
 COMMANDS = {"run": cmd_run, "check-config": cmd_check_config, "demo": cmd_demo,

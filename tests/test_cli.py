@@ -77,11 +77,11 @@ def test_check_config_reports_a_bad_file(tmp_path, capsys) -> None:
     assert "hub.id" in capsys.readouterr().err
 
 
-def test_demo_once_runs_the_scenario_and_writes_events(tmp_path) -> None:
+def test_offline_demo_runs_the_scenario_and_writes_events(tmp_path) -> None:
     events, pdus = tmp_path / "events.jsonl", tmp_path / "pdus.txt"
     done = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "demo", "--once", "--events", str(events),
-         "--pdu-log", str(pdus)],
+        [sys.executable, "-m", "edge.cli", "demo", "--once", "--offline", "--events",
+         str(events), "--pdu-log", str(pdus)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
@@ -107,3 +107,22 @@ def test_readme_decode_example_works(capsys) -> None:
     command = readme[start:readme.index("```", start)].replace("\\\n", " ").split()
     assert main(command[1:]) == 0
     assert json.loads(capsys.readouterr().out)["mic_verified"] is True
+
+
+def test_online_demo_confirms_by_server_then_texts_during_the_outage(tmp_path) -> None:
+    events = tmp_path / "events.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "demo", "--once", "--events", str(events)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    first = out[out.index("The internet is up"):out.index("takes alert")]
+    assert "confirmed to the hub" in first
+    assert "📱 3号楼值班室" not in first and "📱 张伟" in first  # only the always-SMS son
+    outage = out[out.index("Outage:"):out.index("The broker is back")]
+    assert "📱 3号楼值班室" in outage and "replied '1'" in outage
+    assert "events waiting for the uplink: 0" in out
+    lines = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
+    stored = int(out.split("events stored by the community server: ")[1].split()[0])
+    assert stored == len(lines) and "alert.acknowledged" in [e["type"] for e in lines]
