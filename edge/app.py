@@ -21,7 +21,7 @@ from edge.responders import Responders, ServerWait, TextStyle
 from edge.sms_store import SmsStore
 from edge.sms_worker import SmsWorker
 from edge.store import Store
-from edge.uplink_app import Uplink, build_uplink
+from edge.uplink_app import ClockSyncProbe, Uplink, build_uplink
 from firmware_bridge.bleak_radio import BleakRadio
 
 TICK_S = 0.5
@@ -86,6 +86,7 @@ def build_hub(
     """Open the store, load the roster, and wire hub, radio and (with a modem) texting."""
     clock = clock or SystemClock()
     store = Store.open(database or config.hub.database)
+    store.clock_synced = ClockSyncProbe()
     _load_roster(store, config)
     sms = SmsStore(store)
     section = config.modem

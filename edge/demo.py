@@ -13,11 +13,11 @@ import asyncio
 import json
 import logging
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 from cloud_sync.local_broker import mosquitto_binary
 from edge.app import HubApp, build_hub
+from edge.clock import utc_text
 from edge.config import load_config
 from edge.demo_building import Building, Phones, say
 from edge.demo_online import Server
@@ -48,10 +48,6 @@ def summarise(building: Building) -> None:
         stored = len(building.server.receiver.store.event_seqs(app.config.hub.community,
                                                                app.config.hub.id))
         print(f"  events stored by the community server: {stored}")
-
-
-def utc_text(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
 
 
 def write_events(app: HubApp, path: Path) -> int:

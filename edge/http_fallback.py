@@ -15,7 +15,6 @@ from typing import Protocol
 from edge import wire
 from edge.clock import Clock
 from edge.errors import UplinkError
-from edge.store import OutboxEvent
 from edge.sync import PRIORITIES, OutboxSync
 
 
@@ -67,7 +66,7 @@ class HttpFallback:
         """Post everything not yet acknowledged, alerts first, then fetch commands."""
         for events in self._batches():
             payload = wire.batch(self.sync.hub, self.sync.community, self.sync.epoch,
-                                 self.sync.outbox.outbox_floor(), events, self.sync.clock_synced())
+                                 self.sync.outbox.outbox_floor(), [text for _, text in events])
             ack, epoch = await loop.run_in_executor(None, self.http.post_batch, payload)
             self.posted += len(events)
             self.sync.acknowledged(ack, epoch)
@@ -80,13 +79,13 @@ class HttpFallback:
             with self.sync.store.transaction():
                 self.sync.store.set_meta("http_commands_after", str(cursor))
 
-    def _batches(self) -> list[list[OutboxEvent]]:
-        batches: list[list[OutboxEvent]] = []
+    def _batches(self) -> list[list[tuple[int, str]]]:
+        batches: list[list[tuple[int, str]]] = []
         for priority in PRIORITIES:
             after = self.sync.acked_seq
-            while events := self.sync.outbox.events_after(priority, after, self.sync.batch_size):
+            while events := self.sync.outbox.wire_after(priority, after, self.sync.batch_size):
                 batches.append(events)
-                after = events[-1].seq
+                after = events[-1][0]
         return batches
 
     def _switch(self, active: bool) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
-from edge.store import TELEMETRY_PRIORITY, OutboxEvent, Store
+from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
 
 
 class Outbox:
@@ -24,21 +23,20 @@ class Outbox:
                 self.store.set_meta("outbox_epoch", found)
         return found
 
-    def events_after(self, priority: int, after_seq: int, limit: int) -> list[OutboxEvent]:
-        """Undelivered events of one priority with seq above `after_seq`, oldest first."""
+    def wire_after(self, priority: int, after_seq: int, limit: int) -> list[tuple[int, str]]:
+        """(seq, wire JSON) of undelivered events of one priority above `after_seq`."""
         rows = self.db.execute(
-            "SELECT seq, event_id, type, at, priority, body FROM outbox WHERE priority = ? "
-            "AND delivered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
-            [priority, after_seq, limit],
-        ).fetchall()
-        return [OutboxEvent(s, e, t, a, p, json.loads(b)) for s, e, t, a, p, b in rows]
+            "SELECT seq, wire FROM outbox WHERE priority = ? AND delivered_at IS NULL "
+            "AND seq > ? ORDER BY seq LIMIT ?", [priority, after_seq, limit]).fetchall()
+        return [(int(seq), str(text)) for seq, text in rows]
 
-    def delivered_up_to(self, seq: int, now: float) -> int:
-        """The server stored every event up to `seq`: mark them; returns how many."""
+    def delivered_up_to(self, seq: int, now: float, after: int = 0) -> int:
+        """The server stored every event up to `seq` (all up to `after` were marked
+        before): mark them; returns how many."""
         with self.store.transaction(durable=False):
             cursor = self.db.execute(
-                "UPDATE outbox SET delivered_at = ? WHERE seq <= ? AND delivered_at IS NULL",
-                [now, seq])
+                "UPDATE outbox SET delivered_at = ? WHERE seq > ? AND seq <= ? "
+                "AND delivered_at IS NULL", [now, after, seq])
         return int(cursor.rowcount)
 
     def prune_delivered(self, before: float) -> int:
@@ -50,9 +48,12 @@ class Outbox:
 
     def outbox_floor(self) -> int:
         """Every event below this seq has been delivered or evicted."""
-        row = self.db.execute("SELECT min(seq) FROM outbox WHERE delivered_at IS NULL").fetchone()
-        if row[0] is not None:
-            return int(row[0])
+        lowest = [self.db.execute(
+            "SELECT min(seq) FROM outbox WHERE priority = ? AND delivered_at IS NULL",
+            [priority]).fetchone()[0] for priority in (ALERT_PRIORITY, TELEMETRY_PRIORITY)]
+        found = [seq for seq in lowest if seq is not None]
+        if found:
+            return int(min(found))
         last = self.db.execute(
             "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         return int(last[0]) + 1 if last else 1

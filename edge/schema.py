@@ -179,6 +179,9 @@ def _uplink(db: Database) -> None:
             alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),
             at REAL NOT NULL
         );
+        -- Each event exactly as it travels (see cloud_sync/README.md), written once with
+        -- the event so the uplink joins stored text instead of re-encoding every send.
+        ALTER TABLE outbox ADD COLUMN wire TEXT;
         -- Small facts the hub keeps across restarts (roster source, dropped counts).
         CREATE TABLE meta (
             key TEXT PRIMARY KEY,

@@ -8,7 +8,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from edge.clock import utc_text
 from edge.domain import Alert, AlertState, Contact, Fix, Resident, Role, Roster, Watch
 from edge.errors import StoreError
 from edge.schema import MIGRATIONS
@@ -102,6 +103,7 @@ class Store:
     def __init__(self, db: Database, checkpointer: Checkpointer | None = None) -> None:
         self.db = db
         self.checkpointer = checkpointer
+        self.clock_synced: Callable[[], bool] = lambda: False  # the composition sets a probe
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = FULL")
         if checkpointer is not None:
@@ -362,12 +364,21 @@ class Store:
     # -- outbox ----------------------------------------------------------------
 
     def append_event(self, type_: str, at: float, body: dict[str, Any], priority: int) -> str:
-        """Append an event with a new stable id; call inside the transaction of its cause."""
+        """Append an event with a new stable id; call inside the transaction of its cause.
+
+        The event's wire form (body plus id, seq, type, UTC time and whether the clock was
+        synchronised when it happened) is stored with it.
+        """
         event_id = uuid.uuid4().hex
-        self.db.execute(
+        cursor = self.db.execute(
             "INSERT INTO outbox (event_id, type, at, priority, body) VALUES (?, ?, ?, ?, ?)",
             [event_id, type_, at, priority, json.dumps(body, ensure_ascii=False, sort_keys=True)],
         )
+        seq = int(cursor.lastrowid or 0)
+        travelling = {**body, "event_id": event_id, "seq": seq, "type": type_,
+                      "at": utc_text(at), "at_epoch": at, "clock_synced": self.clock_synced()}
+        self.db.execute("UPDATE outbox SET wire = ? WHERE seq = ?",
+                        [json.dumps(travelling, ensure_ascii=False, separators=(",", ":")), seq])
         return event_id
 
     def pending_events(self, limit: int = 1000, after_seq: int = 0) -> list[OutboxEvent]:

@@ -9,14 +9,13 @@ the receiver makes the events eligible to be sent again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Protocol
 
 from edge import __version__
 from edge import wire
 from edge.clock import Clock
 from edge.outbox import Outbox
-from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, OutboxEvent, Store
+from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
 
 PRIORITIES = (ALERT_PRIORITY, TELEMETRY_PRIORITY)
 KEEP_DELIVERED_S = 86_400.0  # delivered events stay a day for local records, then go
@@ -34,19 +33,18 @@ class OutboxSync:
     def __init__(self, store: Store, uplink: Publisher, topics: wire.Topics, hub: str,
                  community: str, clock: Clock, *, batch_size: int = 50, window: int = 100,
                  resend_after_s: float = 60.0, heartbeat_s: float = 300.0,
-                 max_events: int = 200_000, clock_synced: Callable[[], bool] = lambda: True,
-                 log: logging.Logger | None = None) -> None:
+                 max_events: int = 200_000, log: logging.Logger | None = None) -> None:
         self.store, self.outbox = store, Outbox(store)
         self.uplink, self.topics = uplink, topics
         self.hub, self.community, self.clock = hub, community, clock
         self.batch_size, self.window = batch_size, window
         self.resend_after_s, self.heartbeat_s = resend_after_s, heartbeat_s
-        self.max_events, self.clock_synced = max_events, clock_synced
+        self.max_events = max_events
         self.connected = False
         self.acked_seq = 0
         self.published = 0
         self._in_flight: dict[int, tuple[int, ...]] = {}
-        self._awaiting: set[int] = set()
+        self._sent_top = 0  # highest seq the broker took (PUBACK), maybe not yet stored
         self._cursor = {p: 0 for p in PRIORITIES}
         self._progress_at = clock.monotonic()
         self._status_at = -1e18
@@ -55,6 +53,11 @@ class OutboxSync:
         self._refusals = 0
         self.epoch = self.outbox.epoch()
         self._log = log or logging.getLogger("edge.uplink")
+
+    @property
+    def in_flight(self) -> int:
+        """Messages published and not yet answered by the broker."""
+        return len(self._in_flight)
 
     # -- what the uplink reports -------------------------------------------------------
 
@@ -77,7 +80,7 @@ class OutboxSync:
         if seqs is None:
             return
         if ok:
-            self._awaiting.update(seqs)
+            self._sent_top = max(self._sent_top, *seqs)
             self._refusals = 0
         else:
             self._refusals += 1
@@ -101,10 +104,9 @@ class OutboxSync:
             return
         if seq <= self.acked_seq:
             return
-        self.acked_seq = seq
-        self._awaiting = {s for s in self._awaiting if s > seq}
+        previous, self.acked_seq = self.acked_seq, seq
         self._progress_at = self.clock.monotonic()
-        self.outbox.delivered_up_to(seq, self.clock.now())
+        self.outbox.delivered_up_to(seq, self.clock.now(), after=previous)
         self.pump()
 
     # -- sending -------------------------------------------------------------------------
@@ -118,27 +120,27 @@ class OutboxSync:
             events = self._next_events()
             if not events:
                 break
+            seqs = tuple(seq for seq, _ in events)
             payload = wire.batch(self.hub, self.community, self.epoch,
-                                 self.outbox.outbox_floor(), events, self.clock_synced())
+                                 self.outbox.outbox_floor(), [text for _, text in events])
             try:
                 mid = self.uplink.publish(self.topics.events, payload)
             except Exception as error:  # a refused publish waits for the next reconnect
                 self._log.warning("Could not publish events (%s); they stay stored.", error)
-                self._rewind(min(e.seq for e in events))
+                self._rewind(min(seqs))
                 break
-            self._in_flight[mid] = tuple(e.seq for e in events)
+            self._in_flight[mid] = seqs
             self.published += len(events)
             sent += 1
         return sent
 
-    def _next_events(self) -> list[OutboxEvent]:
+    def _next_events(self) -> list[tuple[int, str]]:
         """Alerts before telemetry; each priority in seq order, skipping what is out."""
         for priority in PRIORITIES:
-            events = self.outbox.events_after(priority, self._cursor[priority],
-                                              self.batch_size)
-            events = [e for e in events if e.seq > self.acked_seq]
+            events = self.outbox.wire_after(priority, self._cursor[priority], self.batch_size)
+            events = [(seq, text) for seq, text in events if seq > self.acked_seq]
             if events:
-                self._cursor[priority] = events[-1].seq
+                self._cursor[priority] = events[-1][0]
                 return events
         return []
 
@@ -149,7 +151,7 @@ class OutboxSync:
     def _forget_sent(self) -> None:
         """After a reconnect or silence, send again everything not acknowledged."""
         self._in_flight.clear()
-        self._awaiting.clear()
+        self._sent_top = 0
         self._cursor = {p: 0 for p in PRIORITIES}
         self._progress_at = self.clock.monotonic()
 
@@ -165,9 +167,9 @@ class OutboxSync:
         if self.connected and now - self._status_at >= self.heartbeat_s:
             self.send_status("online")
         silent = now - self._progress_at >= self.resend_after_s
-        if self.connected and self._awaiting and silent:
-            self._log.warning("The server has not acknowledged %d events for %.0f s; "
-                              "sending them again.", len(self._awaiting), now - self._progress_at)
+        if self.connected and self._sent_top > self.acked_seq and silent:
+            self._log.warning("The server has not acknowledged events after seq %d for %.0f s; "
+                              "sending them again.", self.acked_seq, now - self._progress_at)
             self._forget_sent()
         self.pump()
 

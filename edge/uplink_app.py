@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,7 +99,7 @@ def build_uplink(config: HubConfig, section: UplinkSection, hub: Hub, clock: Clo
     sync = OutboxSync(hub.store, paho, topics, config.hub.id, config.hub.community, clock,
                       batch_size=section.batch_size, window=section.window,
                       resend_after_s=section.resend_after_s, heartbeat_s=section.heartbeat_s,
-                      max_events=section.max_outbox_events, clock_synced=clock_synchronised)
+                      max_events=section.max_outbox_events)
     paho.client.will_set(topics.status, sync.status_payload("offline"), qos=1, retain=True)
     commands = CommandHandler(
         hub, sync, lambda payload: _publish_reply(paho, topics, payload),
@@ -119,15 +122,29 @@ def _publish_reply(paho: PahoUplink, topics: Topics, payload: bytes) -> None:
         _log.warning("Could not publish a command reply (%s).", error)
 
 
-def clock_synchronised() -> bool:
-    """True once the kernel says NTP has set the clock (adjtimex is not TIME_ERROR)."""
-    try:
-        import ctypes
-        import ctypes.util
+class ClockSyncProbe:
+    """Asks the kernel (adjtimex) whether NTP has set the clock; at most once a minute."""
 
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        buffer = ctypes.create_string_buffer(512)  # larger than struct timex
-        state = libc.adjtimex(buffer)
-    except (OSError, AttributeError):
-        return False
-    return bool(state != 5)  # TIME_ERROR: the clock is not synchronised
+    def __init__(self, recheck_s: float = 60.0) -> None:
+        self.recheck_s = recheck_s
+        self._libc: Any = None
+        self._answer = False
+        self._checked_at = -1e18
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked_at >= self.recheck_s:
+            self._checked_at = now
+            self._answer = self._ask()
+        return self._answer
+
+    def _ask(self) -> bool:
+        try:
+            if self._libc is None:
+                name = ctypes.util.find_library("c") or "libc.so.6"
+                self._libc = ctypes.CDLL(name, use_errno=True)
+            buffer = ctypes.create_string_buffer(512)  # larger than struct timex
+            state = self._libc.adjtimex(buffer)
+        except (OSError, AttributeError):
+            return False
+        return bool(state != 5)  # TIME_ERROR: the clock is not synchronised

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
+from edge.clock import utc_text
 from edge.errors import CommandError
-from edge.store import OutboxEvent
 
 VERSION = 1
 # type -> {field: (python type, required)}
@@ -61,24 +60,11 @@ class Command:
     fields: Mapping[str, Any]
 
 
-def utc(epoch: float) -> str:
-    """'2026-11-21T08:15:02.123Z'."""
-    stamp = datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
-
-
-def event_json(event: OutboxEvent, clock_synced: bool) -> dict[str, Any]:
-    """One outbox event as it travels."""
-    return {**event.body, "event_id": event.event_id, "seq": event.seq, "type": event.type,
-            "at": utc(event.at), "at_epoch": event.at, "clock_synced": clock_synced}
-
-
-def batch(hub: str, community: str, epoch: str, floor: int, events: Sequence[OutboxEvent],
-          clock_synced: bool) -> bytes:
-    """An event batch payload."""
-    body = {"v": VERSION, "hub": hub, "community": community, "epoch": epoch, "floor": floor,
-            "events": [event_json(e, clock_synced) for e in events]}
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+def batch(hub: str, community: str, epoch: str, floor: int, events: Sequence[str]) -> bytes:
+    """An event batch payload from events already in their wire form (JSON objects)."""
+    head = json.dumps({"v": VERSION, "hub": hub, "community": community, "epoch": epoch,
+                       "floor": floor}, ensure_ascii=False, separators=(",", ":"))
+    return (head[:-1] + ',"events":[' + ",".join(events) + "]}").encode()
 
 
 def status(hub: str, community: str, state: str, version: str, queue_depth: int,
@@ -86,7 +72,7 @@ def status(hub: str, community: str, state: str, version: str, queue_depth: int,
     """A status payload: online (birth and heartbeat) or offline (will and shutdown)."""
     body = {"v": VERSION, "hub": hub, "community": community, "state": state,
             "version": version, "queue_depth": queue_depth, "dropped": dropped,
-            "roster_version": roster_version, "at": utc(now), "at_epoch": now}
+            "roster_version": roster_version, "at": utc_text(now), "at_epoch": now}
     return json.dumps(body, ensure_ascii=False).encode()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench import ingest, sos_latency
+from tests.bench import drain, ingest, sos_latency
 
 
 def test_ingest_benchmark_runs_and_prints_its_figures(capsys) -> None:
@@ -16,3 +16,9 @@ def test_sos_latency_benchmark_runs_and_prints_percentiles(capsys) -> None:
     assert sos_latency.main(["--quick"]) == 0
     out = capsys.readouterr().out
     assert "p50" in out and "p99" in out and "AT+CMGS" in out
+
+
+def test_drain_benchmark_runs_and_prints_both_rates(capsys) -> None:
+    assert drain.main(["--events", "3000"]) == 0
+    out = capsys.readouterr().out
+    assert "raw paho" in out and "ratio" in out and "receiver stored 3,000" in out

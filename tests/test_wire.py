@@ -7,8 +7,8 @@ import json
 import pytest
 
 from edge.errors import CommandError
-from edge.store import OutboxEvent
-from edge.wire import Topics, batch, command_id_of, parse_command, reply, status, utc
+from edge.clock import utc_text
+from edge.wire import Topics, batch, command_id_of, parse_command, reply, status
 
 
 def test_topics_under_the_root() -> None:
@@ -17,14 +17,20 @@ def test_topics_under_the_root() -> None:
     assert topics.cmd.endswith("/hub-3/cmd") and topics.reply.endswith("/hub-3/cmd/reply")
 
 
-def test_batch_carries_ids_seq_time_and_floor() -> None:
-    event = OutboxEvent(7, "abc", "alert.raised", 1795247702.123, 0, {"watch": "A4"})
-    body = json.loads(batch("hub-3", "c", "e1", 5, [event], clock_synced=False))
+def test_batch_joins_events_in_their_wire_form(tmp_path) -> None:
+    from edge.store import ALERT_PRIORITY, Store
+
+    store = Store.open(tmp_path / "hub.db")
+    with store.transaction():
+        store.append_event("alert.raised", 1795247702.123, {"watch": "A4"}, ALERT_PRIORITY)
+    stored = store.db.execute("SELECT wire FROM outbox").fetchone()[0]
+    body = json.loads(batch("hub-3", "c", "e1", 5, [stored]))
     assert body["v"] == 1 and body["floor"] == 5 and body["hub"] == "hub-3"
     assert body["epoch"] == "e1"
     sent = body["events"][0]
-    assert sent["event_id"] == "abc" and sent["seq"] == 7 and sent["type"] == "alert.raised"
-    assert sent["at"] == utc(1795247702.123) and sent["at"].endswith("Z")
+    assert sent["seq"] == 1 and sent["type"] == "alert.raised" and len(sent["event_id"]) == 32
+    assert sent["at"] == utc_text(1795247702.123) == "2026-11-21T07:55:02.123Z"
+    assert sent["at_epoch"] == 1795247702.123
     assert sent["clock_synced"] is False and sent["watch"] == "A4"
 
 
