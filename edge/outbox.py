@@ -30,6 +30,16 @@ class Outbox:
             "AND seq > ? ORDER BY seq LIMIT ?", [priority, after_seq, limit]).fetchall()
         return [(int(seq), str(text)) for seq, text in rows]
 
+    def joined_after(self, priority: int, after_seq: int, limit: int) -> tuple[list[int], str]:
+        """Like wire_after, but SQLite joins the texts: (seqs, "event,event,…")."""
+        row = self.db.execute(
+            "SELECT group_concat(seq, ','), group_concat(wire, ',') FROM (SELECT seq, wire "
+            "FROM outbox WHERE priority = ? AND delivered_at IS NULL AND seq > ? "
+            "ORDER BY seq LIMIT ?)", [priority, after_seq, limit]).fetchone()
+        if row[0] is None:
+            return [], ""
+        return [int(seq) for seq in row[0].split(",")], str(row[1])
+
     def delivered_up_to(self, seq: int, now: float, after: int = 0) -> int:
         """The server stored every event up to `seq` (all up to `after` were marked
         before): mark them; returns how many."""

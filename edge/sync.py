@@ -117,32 +117,34 @@ class OutboxSync:
         if self.clock.monotonic() < self._paused_until:
             return 0
         while self.connected and len(self._in_flight) < self.window:
-            events = self._next_events()
-            if not events:
+            seqs, joined = self._next_events()
+            if not seqs:
                 break
-            seqs = tuple(seq for seq, _ in events)
             payload = wire.batch(self.hub, self.community, self.epoch,
-                                 self.outbox.outbox_floor(), [text for _, text in events])
+                                 self.outbox.outbox_floor(), [joined])
             try:
                 mid = self.uplink.publish(self.topics.events, payload)
             except Exception as error:  # a refused publish waits for the next reconnect
                 self._log.warning("Could not publish events (%s); they stay stored.", error)
                 self._rewind(min(seqs))
                 break
-            self._in_flight[mid] = seqs
-            self.published += len(events)
+            self._in_flight[mid] = tuple(seqs)
+            self.published += len(seqs)
             sent += 1
         return sent
 
-    def _next_events(self) -> list[tuple[int, str]]:
-        """Alerts before telemetry; each priority in seq order, skipping what is out."""
+    def _next_events(self) -> tuple[list[int], str]:
+        """Alerts before telemetry; each priority in seq order, skipping what is out.
+
+        Returns the seqs and the events' wire texts already joined with commas.
+        """
         for priority in PRIORITIES:
-            events = self.outbox.wire_after(priority, self._cursor[priority], self.batch_size)
-            events = [(seq, text) for seq, text in events if seq > self.acked_seq]
-            if events:
-                self._cursor[priority] = events[-1][0]
-                return events
-        return []
+            after = max(self._cursor[priority], self.acked_seq)
+            seqs, joined = self.outbox.joined_after(priority, after, self.batch_size)
+            if seqs:
+                self._cursor[priority] = seqs[-1]
+                return seqs, joined
+        return [], ""
 
     def _rewind(self, seq: int) -> None:
         for priority in PRIORITIES:
