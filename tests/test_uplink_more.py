@@ -1,0 +1,137 @@
+"""The uplink's other paths: HTTPS fallback, roster pushed by the server, robust callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from cloud_sync.mqtt_uplink import MqttSettings, PahoUplink
+from cloud_sync.receiver import Receiver
+from edge.config import parse_roster
+from edge.config_uplink import UplinkSection
+from edge.domain import AlertState
+from edge.uplink_app import settings_of
+from edge.wire import Topics
+from firmware_bridge.virtual_air import VirtualAir
+from tests.building import key_for, mac_for
+from tests.mqtt_broker import Broker, free_port
+from tests.sms_building import until
+from tests.uplink_building import UplinkBuilding
+
+
+def test_https_fallback_delivers_events_and_fetches_commands(tmp_path, broker) -> None:
+    http_port = free_port()
+    receiver = Receiver(broker.url, f"sqlite:///{tmp_path}/receiver.db",
+                        http=("127.0.0.1", http_port))
+    receiver.start()
+    building = UplinkBuilding(tmp_path, broker, http_url=f"http://127.0.0.1:{http_port}",
+                              http_after_s=5, http_poll_s=0.1)
+
+    async def main() -> None:
+        await building.start()
+        await building.connected()
+        building.relay.cut(block=True)  # the site blocks MQTT from now on
+        await building.connected(False)
+        building.air.press(mac_for(0))
+        await building.advance(11)  # SOS goes out by SMS: HTTPS is not a confirmed uplink
+        await building.advance(6)   # MQTT down for longer than http_after_s
+        app = building.hub_app
+        await until(lambda: app.store.outbox_depth() == 0, timeout=10)
+        ref = app.store.alerts()[0].ref
+        assert receiver.acknowledge(ref, "李娜")  # queued for the hub on HTTPS
+        await until(lambda: app.store.alerts()[0].state is AlertState.ACKNOWLEDGED, timeout=10)
+        assert app.uplink is not None and app.uplink.http is not None
+        assert app.uplink.http.active and app.uplink.http.posted >= 2  # raised, active
+        await building.settle()
+        await building.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        building.close()
+        receiver.stop()
+    assert "+8613800138000" in building.inbox()  # the duty desk was texted meanwhile
+
+
+def test_roster_pushed_by_the_server_lets_the_hub_hear_a_new_watch(tmp_path, broker) -> None:
+    roster_data = {"version": "2026-11-21.1",
+                   "residents": [{"id": "r1", "name": "王秀英", "room": "101"},
+                                 {"id": "r9", "name": "赵桂芳", "room": "909"}],
+                   "watches": [{"mac": mac_for(0), "resident": "r1", "key": key_for(0).hex()},
+                               {"mac": mac_for(8), "resident": "r9", "key": key_for(8).hex()}],
+                   "contacts": [{"id": "desk", "name": "值班室", "phone": "+8613800138000",
+                                 "role": "duty_desk", "tier": 1}]}
+    roster = parse_roster(roster_data, source="test roster", default_address="幸福里")
+    receiver = Receiver(broker.url, f"sqlite:///{tmp_path}/receiver.db", roster=roster,
+                        roster_version="2026-11-21.1")
+    receiver.start()
+    building = UplinkBuilding(tmp_path, broker)
+    building.air.add_watch(mac_for(8), key_for(8))  # a resident of another building
+
+    async def main() -> None:
+        await building.start()
+        await building.connected()
+        app = building.hub_app
+        await until(lambda: app.store.meta("roster_version") == "2026-11-21.1", timeout=10)
+        building.air.press(mac_for(8))
+        await until(lambda: any(a.resident_id == "r9" for a in app.store.alerts()))
+        await building.restart()  # the pushed roster stays in charge after a restart
+        assert {w.mac for w in building.hub_app.hub.gate.watches()} == {mac_for(0), mac_for(8)}
+        await building.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        building.close()
+        receiver.stop()
+
+
+def test_an_exception_in_our_callback_never_stops_paho(tmp_path, broker, caplog) -> None:
+    topics = Topics.of("eldercare/v1/", "c", "hub-x")
+    seen: list[bytes] = []
+
+    def explode(payload: bytes) -> None:
+        seen.append(payload)
+        raise RuntimeError("bug in a handler")
+
+    uplink = PahoUplink(MqttSettings("127.0.0.1", broker.port, "hub-x"), topics, b"",
+                        on_connected=lambda up, why: None, on_published=lambda *a: None,
+                        on_command=explode)
+    uplink.start()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        deadline = time.monotonic() + 5
+        while not uplink.client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # let the subscription settle
+        for n in range(3):
+            client.publish(topics.cmd, json.dumps({"n": n}), qos=1).wait_for_publish(2)
+        deadline = time.monotonic() + 5
+        while len(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(seen) == 3 and uplink.client.is_connected()
+        assert "An uplink callback failed" in caplog.text
+    finally:
+        client.loop_stop()
+        uplink.stop()
+
+
+def test_settings_take_tls_and_credentials_from_config(tmp_path) -> None:
+    section = UplinkSection(broker="mqtts://hub:secret@broker.example:8884",
+                            ca_file=tmp_path / "ca.pem", cert_file=tmp_path / "hub.pem",
+                            key_file=tmp_path / "hub.key", window=80)
+    settings = settings_of(section, "hub-3")
+    assert (settings.host, settings.port, settings.tls) == ("broker.example", 8884, True)
+    assert (settings.username, settings.password) == ("hub", "secret")
+    assert settings.ca_file == str(tmp_path / "ca.pem") and settings.window == 80
+    plain = settings_of(replace(section, broker="mqtt://b", ca_file=None, username="u",
+                                password="p"), "hub-3")
+    assert (plain.port, plain.tls, plain.username, plain.client_id) == (1883, False, "u", "hub-3")
