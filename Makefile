@@ -33,6 +33,7 @@ test: $(STAMP) mosquitto
 bench: $(STAMP)
 	$(BIN)/python tests/bench/ingest.py
 	$(BIN)/python tests/bench/sos_latency.py
+	$(BIN)/python tests/bench/drain.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis *.egg-info
