@@ -50,6 +50,7 @@ class OutboxSync:
         self._status_at = -1e18
         self._paused_until = 0.0
         self._prune_at = 0.0
+        self._marked_seq = 0
         self._refusals = 0
         self.epoch = self.outbox.epoch()
         self._log = log or logging.getLogger("edge.uplink")
@@ -104,10 +105,16 @@ class OutboxSync:
             return
         if seq <= self.acked_seq:
             return
-        previous, self.acked_seq = self.acked_seq, seq
+        self.acked_seq = seq
         self._progress_at = self.clock.monotonic()
-        self.outbox.delivered_up_to(seq, self.clock.now(), after=previous)
-        self.pump()
+        if not self.pump():  # marking rows waits while there is sending to do
+            self.mark_delivered()
+
+    def mark_delivered(self) -> None:
+        """Write the acknowledgements received so far into the outbox."""
+        if self._marked_seq < self.acked_seq:
+            self.outbox.delivered_up_to(self.acked_seq, self.clock.now(), after=self._marked_seq)
+            self._marked_seq = self.acked_seq
 
     # -- sending -------------------------------------------------------------------------
 
@@ -161,6 +168,7 @@ class OutboxSync:
 
     def tick(self) -> None:
         """Heartbeat, resend after silence, keep the outbox under its cap."""
+        self.mark_delivered()
         self._evict()
         if self.clock.monotonic() >= self._prune_at:
             self._prune_at = self.clock.monotonic() + 3600
