@@ -211,6 +211,34 @@ class Hub:
             self._deadlines.pop(alert.uid, None)
         return moved
 
+    def raise_from_input(self, resident_id: str, source: str) -> Heard | None:
+        """A wired pull-cord or panic button (e.g. source "GPIO17"): an SOS like a press."""
+        resident = self.store.resident(resident_id)
+        if resident is None:
+            self._log.error("%s is wired to resident %r, who is not in the roster; the press "
+                            "cannot raise an alert. Fix [panel] in the configuration.",
+                            source, resident_id)
+            return None
+        watch = Watch(source, resident_id)  # the input stands where a watch would
+        pending, now = _Pending(), self.clock.now()
+        with self.store.transaction():
+            self._press(watch, None, now, pending)
+        if pending.press is not None:
+            self._presses[source] = pending.press
+        report = WatchReport(sos=True)
+        self._after_commit(watch, report, pending)
+        return Heard(watch, report, pending.alert, pending.outcome)
+
+    def acknowledge_open(self, by: str) -> list[Alert]:
+        """Someone is on site (the hub's button): every open alert is taken."""
+        taken = []
+        for alert in self.store.open_alerts():
+            try:
+                taken.append(self.acknowledge(alert.ref, by))
+            except AlertError as error:  # closed meanwhile by another path
+                self._log.info("Alert %s: %s", alert.ref, error)
+        return taken
+
     # -- time and people ------------------------------------------------------------
 
     def tick(self) -> list[Alert]:

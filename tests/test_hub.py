@@ -159,3 +159,26 @@ def test_dispatch_failure_leaves_alert_stored(building: SimBuilding) -> None:
     building.hub.dispatcher = Broken()
     building.air.press(building.mac(0))
     assert len(building.store.open_alerts()) == 1
+
+
+def test_pull_cord_raises_an_alert_like_a_watch(building: SimBuilding) -> None:
+    heard = building.hub.raise_from_input("r2", "GPIO17")
+    assert heard is not None and heard.alert is not None
+    assert heard.alert.watch_mac == "GPIO17" and heard.alert.resident_id == "r2"
+    building.hub.raise_from_input("r2", "GPIO17")  # the cord pulled again: a repeat
+    assert building.store.open_alerts()[0].press_count == 1
+    building.wait(31)
+    assert building.dispatched.changes[-1].location.source == "home"
+
+
+def test_pull_cord_for_unknown_resident_changes_nothing(building: SimBuilding) -> None:
+    assert building.hub.raise_from_input("nobody", "GPIO5") is None
+    assert building.store.alerts() == []
+
+
+def test_on_site_button_takes_every_open_alert(building: SimBuilding) -> None:
+    building.air.press(building.mac(0))
+    building.air.press(building.mac(1))
+    taken = building.hub.acknowledge_open("on site")
+    assert sorted(a.state.value for a in taken) == ["acknowledged", "acknowledged"]
+    assert building.store.open_alerts() == []
