@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from bleak.backends.scanner import BaseBleakScanner
 
-from edge.clock import Clock, SystemClock
+from edge.clock import Clock, SystemClock, utc_text
 from edge.config import HubConfig
 from edge.config_messaging import ModemSection
 from edge.dispatch import Dispatcher, FanOut, LogDispatcher
@@ -25,6 +26,7 @@ from edge.uplink_app import ClockSyncProbe, Uplink, build_uplink
 from firmware_bridge.bleak_radio import BleakRadio
 
 TICK_S = 0.5
+LIVE_EVERY_S = 10.0
 _log = logging.getLogger("edge.hub")
 
 
@@ -41,6 +43,7 @@ class HubApp:
     responders: Responders | None = None
     worker: SmsWorker | None = None
     uplink: Uplink | None = None
+    _live_at: float = -1e18
 
     async def run(self, stop: asyncio.Event) -> None:
         """Resume open alerts, scan, text, sync and keep time until `stop` is set."""
@@ -64,7 +67,7 @@ class HubApp:
     def tick(self) -> None:
         """Alert timers, escalation, uplink; a failure is logged and retried next tick."""
         jobs = (self.hub.tick, self.responders.tick if self.responders else None,
-                self.uplink.tick if self.uplink else None)
+                self.uplink.tick if self.uplink else None, self._publish_live)
         for job in jobs:
             if job is None:
                 continue
@@ -72,6 +75,19 @@ class HubApp:
                 job()
             except Exception:  # one failing job must not stop the others
                 _log.exception("A timer job failed (%s); retrying on the next tick.", job)
+
+    def _publish_live(self) -> None:
+        """Every 10 s, the hub's live state into the store, for `edge-hub status`."""
+        now = self.clock.monotonic()
+        if now - self._live_at < LIVE_EVERY_S:
+            return
+        self._live_at = now
+        live = {"at": utc_text(self.clock.now()), "modem": _sms_status_of(self.worker),
+                "uplink": "none" if self.uplink is None else
+                ("connected" if self.uplink.sync.connected else "down"),
+                "radio": f"{self.radio.mode} scanning on {self.radio.adapter}"}
+        with self.store.transaction(durable=False):
+            self.store.set_meta("live_status", json.dumps(live, ensure_ascii=False))
 
     def close(self) -> None:
         self.store.close()
@@ -134,9 +150,12 @@ def _load_roster(store: Store, config: HubConfig) -> None:
 
 
 def _sms_status(worker_box: list[SmsWorker]) -> str:
-    if not worker_box:
+    return _sms_status_of(worker_box[0] if worker_box else None)
+
+
+def _sms_status_of(worker: SmsWorker | None) -> str:
+    if worker is None:
         return "no modem"
-    worker = worker_box[0]
     return "ready" if worker.ready else (worker.fault or "starting")
 
 

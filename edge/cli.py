@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from edge import __version__
 from cloud_sync.cli_receiver import add_receiver_commands
 from edge.cli_sms import add_sms_commands
+from edge.cli_tools import add_tool_commands
 from edge.config_uplink import parse_broker_url
 from edge.domain import normalise_mac
 from edge.errors import HubError
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="service data for UUID fcd2, starting with the device-info byte")
     add_sms_commands(commands)
     add_receiver_commands(commands)
+    add_tool_commands(commands)
     return parser
 
 
