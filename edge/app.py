@@ -21,7 +21,9 @@ from edge.replies import Replies
 from edge.responders import Responders, ServerWait, TextStyle
 from edge.sms_store import SmsStore
 from edge.sms_worker import SmsWorker
+from edge.jobs import Jobs
 from edge.store import Store
+from edge.supervision import Supervisor
 from edge.uplink_app import ClockSyncProbe, Uplink, build_uplink
 from firmware_bridge.bleak_radio import BleakRadio
 
@@ -43,6 +45,7 @@ class HubApp:
     responders: Responders | None = None
     worker: SmsWorker | None = None
     uplink: Uplink | None = None
+    jobs: Jobs | None = None
     _live_at: float = -1e18
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -67,7 +70,8 @@ class HubApp:
     def tick(self) -> None:
         """Alert timers, escalation, uplink; a failure is logged and retried next tick."""
         jobs = (self.hub.tick, self.responders.tick if self.responders else None,
-                self.uplink.tick if self.uplink else None, self._publish_live)
+                self.uplink.tick if self.uplink else None, self._publish_live,
+                self.jobs.run_pending if self.jobs else None)
         for job in jobs:
             if job is None:
                 continue
@@ -136,7 +140,24 @@ def build_hub(
         clock=clock, backend=backend,
     )
     worker = worker_box[0] if worker_box else None
-    return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink)
+    jobs = Jobs(clock)
+    supervise(config, store, sms, clock, worker, uplink).register(jobs)
+    return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs)
+
+
+def supervise(config: HubConfig, store: Store, sms: SmsStore, clock: Clock,
+              worker: SmsWorker | None, uplink: Uplink | None) -> Supervisor:
+    """The hub's self-checks, fed by what the running parts know."""
+    def modem_fault() -> str | None:
+        if worker is None:
+            return None  # no modem configured: nothing to supervise
+        return None if worker.ready and not worker.fault else (worker.fault or "not ready")
+
+    def uplink_up() -> bool:
+        return True if uplink is None else uplink.sync.connected
+
+    return Supervisor(store, sms, clock, config.supervision, uplink_connected=uplink_up,
+                      modem_check=modem_fault, timezone=config.sms.timezone)
 
 
 def _load_roster(store: Store, config: HubConfig) -> None:
@@ -177,7 +198,8 @@ def _worker(config: HubConfig, section: ModemSection, sms: SmsStore, hub: Hub,
     modem = open_modem(section, on_event=lambda event: box[0].on_modem_event(event),
                        serial_factory=serial_factory)
     worker = SmsWorker(sms, modem, replies, clock, status_report=config.sms.status_report,
-                       inbox_poll_s=section.inbox_poll_s)
+                       inbox_poll_s=section.inbox_poll_s,
+                       health_check_s=config.supervision.modem_check_s)
     box.append(worker)
     return worker
 

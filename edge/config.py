@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from edge.config_messaging import ModemSection, SmsSection
+from edge.config_supervision import SupervisionSection
 from edge.config_uplink import UplinkSection
 from edge.config_schema import (
     TEXT,
@@ -167,6 +168,8 @@ class ConfigFile:
     sms: SmsSection = field(default=SmsSection(), metadata=meta("texts to responders"))
     modem: ModemSection | None = field(default=None, metadata=meta("the GSM modem; omit for none"))
     uplink: UplinkSection | None = field(default=None, metadata=meta("the community server"))
+    supervision: SupervisionSection = field(default=SupervisionSection(),
+                                            metadata=meta("self-checks of hub and watches"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +202,7 @@ class HubConfig:
     sms: SmsSection = SmsSection()
     modem: ModemSection | None = None
     uplink: UplinkSection | None = None
+    supervision: SupervisionSection = SupervisionSection()
 
     @property
     def insecure_watches(self) -> tuple[Watch, ...]:
@@ -283,7 +287,7 @@ def _assemble(written: ConfigFile, place: Place, base_dir: Path, keys: KeysFile 
     path = base_dir / Path(place.source).name
     return HubConfig(path=path, hub=written.hub, radio=written.radio, alerts=written.alerts,
                      roster=roster, sms=written.sms, modem=written.modem,
-                     uplink=written.uplink)
+                     uplink=written.uplink, supervision=written.supervision)
 
 
 def parse_roster(data: Mapping[str, Any], *, source: str, default_address: str) -> Roster:

@@ -191,6 +191,21 @@ def _uplink(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0004_supervision_state")
+def _supervision(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- What supervision has already reported (silent watches, low batteries, faults),
+        -- so a restart does not report it again.
+        CREATE TABLE supervision_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))

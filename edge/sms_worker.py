@@ -38,6 +38,7 @@ class ModemPort(Protocol):
     def initialise(self) -> Any: ...
     def send_pdu(self, at_hex: str, cmgs_length: int) -> int: ...
     def list_messages(self) -> list[Any]: ...
+    def status(self) -> Any: ...
     def delete_message(self, index: int) -> None: ...
     def clear_storage(self) -> None: ...
     def recover(self) -> str: ...
@@ -48,8 +49,8 @@ class SmsWorker:
 
     def __init__(self, sms: SmsStore, modem: ModemPort, replies: Replies, clock: Clock, *,
                  status_report: bool = True, inbox_poll_s: float = 60.0, idle_s: float = 1.0,
-                 unusable_retry_s: float = CONFIG_RETRY_S, log: logging.Logger | None = None
-                 ) -> None:
+                 unusable_retry_s: float = CONFIG_RETRY_S, health_check_s: float = 600.0,
+                 log: logging.Logger | None = None) -> None:
         self.sms = sms
         self.modem = modem
         self.replies = replies
@@ -58,6 +59,8 @@ class SmsWorker:
         self.inbox_poll_s = inbox_poll_s
         self.idle_s = idle_s
         self.unusable_retry_s = unusable_retry_s
+        self.health_check_s = health_check_s
+        self._health_due = 0.0
         self.ready = False
         self.fault = ""
         self.sent = 0
@@ -92,6 +95,8 @@ class SmsWorker:
                 await self._send_due(stop)
                 if self.clock.monotonic() >= self._inbox_due:
                     await self._drain_inbox()
+                if self.clock.monotonic() >= self._health_due:
+                    await self._check_health()
                 await self._idle(stop)
         finally:
             await self._call(self._close_quietly)
@@ -204,6 +209,20 @@ class SmsWorker:
             self.ready, self.fault = False, str(error)
             self._log.error("The GSM modem could not be revived (%s); texts stay queued and "
                             "the hub keeps trying.", error)
+
+    async def _check_health(self) -> None:
+        """Ask the modem for SIM, network and signal; a failure marks it for set-up again."""
+        self._health_due = self.clock.monotonic() + self.health_check_s
+        try:
+            status = await self._call(self.modem.status)
+        except ModemError as error:
+            self.ready, self.fault = False, str(error)
+            self._log.error("The GSM modem failed its check (%s); setting it up again.", error)
+            return
+        if not getattr(status, "registered", True):
+            self.fault = f"not registered on a network ({getattr(status, 'registration', '?')})"
+        else:
+            self.fault = ""
 
     # -- inbox --------------------------------------------------------------------------------
 
