@@ -21,9 +21,12 @@ from edge.replies import Replies
 from edge.responders import Responders, ServerWait, TextStyle
 from edge.sms_store import SmsStore
 from edge.sms_worker import SmsWorker
+from edge.errors import HubError
 from edge.jobs import Jobs
+from edge.panel_app import HubPanel
 from edge.store import Store
 from edge.supervision import Supervisor
+from edge.systemd_notify import SystemdNotifier
 from edge.uplink_app import ClockSyncProbe, Uplink, build_uplink
 from firmware_bridge.bleak_radio import BleakRadio
 
@@ -46,6 +49,8 @@ class HubApp:
     worker: SmsWorker | None = None
     uplink: Uplink | None = None
     jobs: Jobs | None = None
+    panel: HubPanel | None = None
+    notifier: SystemdNotifier | None = None
     _live_at: float = -1e18
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -56,6 +61,10 @@ class HubApp:
             tasks.append(asyncio.create_task(self.worker.run(stop), name="sms"))
         if self.uplink is not None:
             tasks.append(asyncio.create_task(self.uplink.run(stop), name="uplink"))
+        if self.panel is not None:
+            self.panel.bridge.loop = asyncio.get_running_loop()
+        if self.notifier is not None:
+            self.notifier.ready(f"hub {self.config.hub.id} running")
         try:
             while not stop.is_set():
                 self.tick()
@@ -65,13 +74,17 @@ class HubApp:
                     pass
         finally:
             stop.set()
+            if self.notifier is not None:
+                self.notifier.stopping()
             await asyncio.gather(*tasks)
 
     def tick(self) -> None:
         """Alert timers, escalation, uplink; a failure is logged and retried next tick."""
         jobs = (self.hub.tick, self.responders.tick if self.responders else None,
                 self.uplink.tick if self.uplink else None, self._publish_live,
-                self.jobs.run_pending if self.jobs else None)
+                self.jobs.run_pending if self.jobs else None,
+                self.panel.tick if self.panel else None,
+                self.notifier.watchdog if self.notifier else None)
         for job in jobs:
             if job is None:
                 continue
@@ -94,6 +107,8 @@ class HubApp:
             self.store.set_meta("live_status", json.dumps(live, ensure_ascii=False))
 
     def close(self) -> None:
+        if self.panel is not None:
+            self.panel.close()
         self.store.close()
 
 
@@ -101,7 +116,7 @@ def build_hub(
     config: HubConfig, *, clock: Clock | None = None,
     backend: type[BaseBleakScanner] | None = None, database: Path | None = None,
     dispatcher: Dispatcher | None = None, modem_port: str | None = None,
-    serial_factory: Any = None,
+    serial_factory: Any = None, pin_factory: Any = None,
 ) -> HubApp:
     """Open the store, load the roster, and wire hub, radio and (with a modem) texting."""
     clock = clock or SystemClock()
@@ -140,13 +155,35 @@ def build_hub(
         clock=clock, backend=backend,
     )
     worker = worker_box[0] if worker_box else None
+    panel = _panel(config, hub, clock, pin_factory, uplink, worker)
+    if panel is not None:
+        paths.append(panel)
+        fan_out.set(paths)
     jobs = Jobs(clock)
-    supervise(config, store, sms, clock, worker, uplink).register(jobs)
-    return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs)
+    supervise(config, store, sms, clock, worker, uplink, panel).register(jobs)
+    return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs,
+                  panel)
+
+
+def _panel(config: HubConfig, hub: Hub, clock: Clock, pin_factory: Any, uplink: Uplink | None,
+           worker: SmsWorker | None) -> HubPanel | None:
+    """The GPIO panel, if configured; a panel that cannot be opened does not stop the hub."""
+    if config.panel is None:
+        return None
+    try:
+        panel = HubPanel(config.panel, hub, clock, config.sms.timezone, pin_factory)
+    except HubError as error:
+        _log.error("The hub's panel cannot be used (%s); the hub runs without lights, buzzer "
+                   "and buttons.", error)
+        return None
+    panel.online = lambda: True if uplink is None else uplink.sync.connected
+    panel.fault = lambda: _sms_status_of(worker) not in ("ready", "no modem")
+    return panel
 
 
 def supervise(config: HubConfig, store: Store, sms: SmsStore, clock: Clock,
-              worker: SmsWorker | None, uplink: Uplink | None) -> Supervisor:
+              worker: SmsWorker | None, uplink: Uplink | None,
+              panel: HubPanel | None = None) -> Supervisor:
     """The hub's self-checks, fed by what the running parts know."""
     def modem_fault() -> str | None:
         if worker is None:
@@ -156,8 +193,9 @@ def supervise(config: HubConfig, store: Store, sms: SmsStore, clock: Clock,
     def uplink_up() -> bool:
         return True if uplink is None else uplink.sync.connected
 
+    mains = panel.mains_present if panel is not None else (lambda: None)
     return Supervisor(store, sms, clock, config.supervision, uplink_connected=uplink_up,
-                      modem_check=modem_fault, timezone=config.sms.timezone)
+                      modem_check=modem_fault, mains_present=mains, timezone=config.sms.timezone)
 
 
 def _load_roster(store: Store, config: HubConfig) -> None:

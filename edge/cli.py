@@ -19,6 +19,7 @@ from edge.cli_tools import add_tool_commands
 from edge.config_uplink import parse_broker_url
 from edge.domain import normalise_mac
 from edge.errors import HubError
+from edge.systemd_notify import SystemdNotifier
 from edge.reports import read_report
 from firmware_bridge.bthome import BTHomeKey, decode_frame
 
@@ -125,6 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     logging.getLogger().setLevel(config.hub.log_level)
     app = build_hub(config)
+    app.notifier = SystemdNotifier()  # READY, watchdog pings and STOPPING under systemd
     try:
         asyncio.run(_run_until_signal(app))
     finally:

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from edge.config_messaging import ModemSection, SmsSection
+from edge.config_panel import PanelSection, check_panel
 from edge.config_supervision import SupervisionSection
 from edge.config_uplink import UplinkSection
 from edge.config_schema import (
@@ -170,6 +171,7 @@ class ConfigFile:
     uplink: UplinkSection | None = field(default=None, metadata=meta("the community server"))
     supervision: SupervisionSection = field(default=SupervisionSection(),
                                             metadata=meta("self-checks of hub and watches"))
+    panel: PanelSection | None = field(default=None, metadata=meta("the hub's GPIO panel"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +205,7 @@ class HubConfig:
     modem: ModemSection | None = None
     uplink: UplinkSection | None = None
     supervision: SupervisionSection = SupervisionSection()
+    panel: PanelSection | None = None
 
     @property
     def insecure_watches(self) -> tuple[Watch, ...]:
@@ -284,10 +287,13 @@ def _refuse_shared(path: Path, mode: int) -> None:
 
 def _assemble(written: ConfigFile, place: Place, base_dir: Path, keys: KeysFile | None) -> HubConfig:
     roster = _roster(written, written.hub.address, place, keys)
+    if written.panel is not None:
+        check_panel(written.panel, place.key("panel"), {r.id for r in roster.residents})
     path = base_dir / Path(place.source).name
     return HubConfig(path=path, hub=written.hub, radio=written.radio, alerts=written.alerts,
                      roster=roster, sms=written.sms, modem=written.modem,
-                     uplink=written.uplink, supervision=written.supervision)
+                     uplink=written.uplink, supervision=written.supervision,
+                     panel=written.panel)
 
 
 def parse_roster(data: Mapping[str, Any], *, source: str, default_address: str) -> Roster:
