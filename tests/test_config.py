@@ -469,12 +469,15 @@ def test_example_config_mentions_every_key() -> None:
     from edge.config import (AlertSection, ContactEntry, HubSection, RadioSection,
                              ResidentEntry, WatchEntry)
     from edge.config_messaging import ModemSection, SmsSection, TemplatesSection
+    from edge.config_panel import PanelSection, PullCordEntry
+    from edge.config_supervision import SupervisionSection
     from edge.config_uplink import UplinkSection
 
     text = (Path(__file__).resolve().parents[1] / "config" / "hub.example.toml").read_text(
         encoding="utf-8")
     sections = (HubSection, RadioSection, AlertSection, SmsSection, TemplatesSection,
-                ModemSection, UplinkSection, ResidentEntry, WatchEntry, ContactEntry)
+                ModemSection, UplinkSection, SupervisionSection, PanelSection, PullCordEntry,
+                ResidentEntry, WatchEntry, ContactEntry)
     missing = [f"{cls.__name__}.{f.name}" for cls in sections for f in fields(cls)
                if f.name not in text]
     assert missing == []
