@@ -60,9 +60,11 @@ class SmsBuilding:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    def config(self) -> HubConfig:
+        return building_config(self.port, **self.sms_settings)
+
     async def start(self) -> None:
-        config = building_config(self.port, **self.sms_settings)
-        self.app = build_hub(config, clock=self.clock, backend=self.air.backend,
+        self.app = build_hub(self.config(), clock=self.clock, backend=self.air.backend,
                              database=self.folder / "hub.db")
         assert self.app.worker is not None
         self.app.worker.idle_s = 0.02

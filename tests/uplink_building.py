@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud_sync.relay import TcpRelay
-from edge.app import HubApp, build_hub
+from edge.app import HubApp
 from edge.config import HubConfig
 from edge.config_uplink import UplinkSection
 from tests.mqtt_broker import Broker
@@ -31,16 +31,8 @@ class UplinkBuilding(SmsBuilding):
         self.relay = TcpRelay("127.0.0.1", broker.port)
         self.uplink_settings = uplink
 
-    async def start(self) -> None:
-        config = uplink_config(self.port, self.relay.url, **self.uplink_settings)
-        self.app = build_hub(config, clock=self.clock, backend=self.air.backend,
-                             database=self.folder / "hub.db")
-        assert self.app.worker is not None
-        self.app.worker.idle_s = 0.02
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self.app.run(self._stop))
-        await until(lambda: self.app is not None and self.app.worker is not None
-                    and self.app.worker.ready and bool(self.air.scanners), timeout=10)
+    def config(self) -> HubConfig:
+        return uplink_config(self.port, self.relay.url, **self.uplink_settings)
 
     @property
     def hub_app(self) -> HubApp:
