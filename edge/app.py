@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from edge.sms_worker import SmsWorker
 from edge.errors import HubError
 from edge.jobs import Jobs
 from edge.panel_app import HubPanel
-from edge.store import Store
+from edge.store import ALERT_PRIORITY, Store
 from edge.supervision import Supervisor
 from edge.systemd_notify import SystemdNotifier
 from edge.uplink_app import ClockSyncProbe, Uplink, build_uplink
@@ -149,10 +150,13 @@ def build_hub(
     if not paths:
         paths.append(LogDispatcher())
     fan_out.set(paths)
+    report = reporter(store, clock, config.hub.id)
+    if worker_box:
+        worker_box[0].set_reporter(report)
     radio = BleakRadio(
         hub.on_advert, adapter=config.radio.adapter, scanning=config.radio.scanning,
         watchdog_s=config.radio.watchdog_s, backoff_max_s=config.radio.backoff_max_s,
-        clock=clock, backend=backend,
+        clock=clock, backend=backend, on_report=report,
     )
     worker = worker_box[0] if worker_box else None
     panel = _panel(config, hub, clock, pin_factory, uplink, worker)
@@ -216,6 +220,14 @@ def _sms_status_of(worker: SmsWorker | None) -> str:
     if worker is None:
         return "no modem"
     return "ready" if worker.ready else (worker.fault or "starting")
+
+
+def reporter(store: Store, clock: Clock, hub_id: str) -> Callable[[str, dict[str, object]], None]:
+    """What the radio watchdog and the modem recovery did, as events for the server."""
+    def report(kind: str, details: dict[str, object]) -> None:
+        with store.transaction():
+            store.append_event(kind, clock.now(), {"hub": hub_id, **details}, ALERT_PRIORITY)
+    return report
 
 
 def plan_of(config: HubConfig) -> EscalationPlan:

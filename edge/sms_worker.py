@@ -60,6 +60,7 @@ class SmsWorker:
         self.idle_s = idle_s
         self.unusable_retry_s = unusable_retry_s
         self.health_check_s = health_check_s
+        self._report: Callable[[str, dict[str, object]], object] = lambda kind, details: None
         self._health_due = 0.0
         self.ready = False
         self.fault = ""
@@ -69,6 +70,10 @@ class SmsWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox_due = 0.0
         self._log = log or logging.getLogger("edge.sms")
+
+    def set_reporter(self, report: Callable[[str, dict[str, object]], object]) -> None:
+        """Where recovery outcomes go (the composition passes an outbox writer)."""
+        self._report = report
 
     def wake(self) -> None:
         """Something was queued: look at the queue now (call from the event loop)."""
@@ -205,10 +210,12 @@ class SmsWorker:
         try:
             step = await self._call(self.modem.recover)
             self._log.warning("The GSM modem answers again (recovered by: %s).", step)
+            self._report("hub.modem_recovered", {"step": step})
         except ModemError as error:
             self.ready, self.fault = False, str(error)
             self._log.error("The GSM modem could not be revived (%s); texts stay queued and "
                             "the hub keeps trying.", error)
+            self._report("hub.modem_dead", {"error": str(error)})
 
     async def _check_health(self) -> None:
         """Ask the modem for SIM, network and signal; a failure marks it for set-up again."""

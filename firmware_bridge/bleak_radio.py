@@ -48,6 +48,7 @@ class BleakRadio:
         watchdog_s: float = 120.0, backoff_max_s: float = 60.0, clock: Clock | None = None,
         backend: type[BaseBleakScanner] | None = None, sleep: Sleep = asyncio.sleep,
         poll_s: float = 1.0, log: logging.Logger | None = None,
+        on_report: Callable[[str, dict[str, object]], object] | None = None,
     ) -> None:
         self._on_advert = on_advert
         self.adapter = adapter
@@ -60,6 +61,7 @@ class BleakRadio:
         self._poll_s = poll_s
         self._log = log or logging.getLogger("edge.radio")
         self._scanner: BleakScanner | None = None
+        self._report = on_report or (lambda kind, details: None)
         self._last_heard = self._clock.monotonic()
         self._logged_errors: set[str] = set()
         self.restarts = 0
@@ -105,6 +107,8 @@ class BleakRadio:
         self._log.warning(
             "Passive scanning is not available on %s (%s); BlueZ needs --experimental "
             "for it. Scanning actively instead.", self.adapter, passive_error)
+        self._report("hub.radio_active_scan", {"adapter": self.adapter,
+                                               "reason": str(passive_error)})
 
     async def _start_mode(self, mode: str) -> None:
         scanner = self._scanner_for(mode)
@@ -151,6 +155,9 @@ class BleakRadio:
                 self._log.warning(
                     "Heard no watch on %s for %.0f s; restarting the scanner (restart %d).",
                     self.adapter, self.silent_for(), self.restarts)
+                self._report("hub.radio_restarted", {"adapter": self.adapter,
+                                                     "silent_s": round(self.silent_for()),
+                                                     "restarts": self.restarts})
                 return
 
     async def _wait(self, stop: asyncio.Event, seconds: float) -> None:
@@ -164,3 +171,4 @@ class BleakRadio:
         if message not in self._logged_errors:
             self._logged_errors.add(message)
             self._log.error(message)
+            self._report("hub.radio_fault", {"adapter": self.adapter, "error": message})

@@ -57,6 +57,7 @@ class SmsBuilding:
         self.modem = ModemEmulator()
         self.port = self.modem.start()
         self.app: HubApp | None = None
+        self.pin_factory: Any = None
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -65,7 +66,7 @@ class SmsBuilding:
 
     async def start(self) -> None:
         self.app = build_hub(self.config(), clock=self.clock, backend=self.air.backend,
-                             database=self.folder / "hub.db")
+                             database=self.folder / "hub.db", pin_factory=self.pin_factory)
         assert self.app.worker is not None
         self.app.worker.idle_s = 0.02
         self._stop = asyncio.Event()

@@ -50,10 +50,11 @@ def test_falls_back_to_active_scan_where_passive_is_unavailable(caplog) -> None:
     assert "Scanning actively instead" in caplog.text
 
 
-def test_watchdog_restarts_a_silent_scanner() -> None:
-    air, clock, heard = VirtualAir(), FakeClock(), []
+def test_watchdog_restarts_a_silent_scanner_and_reports_it() -> None:
+    air, clock, heard, reports = VirtualAir(), FakeClock(), [], []
     air.add_watch(mac_for(0), key_for(0))
-    radio = make_radio(air, clock, heard, watchdog_s=120)
+    radio = make_radio(air, clock, heard, watchdog_s=120,
+                       on_report=lambda kind, details: reports.append((kind, details)))
 
     async def scenario() -> None:
         stop = asyncio.Event()
@@ -72,6 +73,7 @@ def test_watchdog_restarts_a_silent_scanner() -> None:
 
     asyncio.run(scenario())
     assert air.scanners == []
+    assert reports[0][0] == "hub.radio_restarted" and reports[0][1]["restarts"] == 1
 
 
 def test_bleak_errors_are_translated_logged_once_and_retried_with_backoff(caplog) -> None:

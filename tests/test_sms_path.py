@@ -259,3 +259,38 @@ def test_delivery_report_is_recorded_against_the_sent_part(tmp_path) -> None:
             "SELECT count(*) FROM sms_parts WHERE report_status = 0").fetchone()[0] == 1)
 
     play(tmp_path, scenario)
+
+
+def test_pull_cord_on_the_panel_reaches_the_responders_phones(tmp_path) -> None:
+    from dataclasses import replace
+
+    from gpiozero.pins.mock import MockFactory
+
+    from edge.config import HubConfig
+    from edge.config_panel import PanelSection, PullCordEntry
+
+    class WiredBuilding(SmsBuilding):
+        def config(self) -> HubConfig:
+            cords = (PullCordEntry(pin=17, resident="r2", label="bathroom"),)
+            return replace(super().config(), panel=PanelSection(buzzer=13, pull_cords=cords))
+
+    building = WiredBuilding(tmp_path)
+    factory = building.pin_factory = MockFactory()
+
+    async def main() -> None:
+        await building.start()
+        factory.pin(17).drive_low()  # 李桂兰 pulls the cord in her bathroom
+        await until(lambda: building.app is not None and bool(building.app.store.alerts()))
+        factory.pin(17).drive_high()
+        await building.advance(11)
+        await building.settle()
+        await building.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        building.close()
+    texts = building.inbox()
+    assert set(texts) == {DESK, GRID}  # the building's tier 1 (the son is 王秀英's)
+    assert texts[DESK][0].startswith("【SOS A001】李桂兰（3号楼102室）")
+    assert "无定位——住址" in texts[DESK][0]
