@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from edge import __version__
 from cloud_sync.cli_receiver import add_receiver_commands
 from edge.cli_sms import add_sms_commands
+from edge.cli_doctor import add_doctor_commands
+from edge.cli_installer import add_installer_commands
 from edge.cli_tools import add_tool_commands
 from edge.config_uplink import parse_broker_url
 from edge.domain import normalise_mac
@@ -91,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_sms_commands(commands)
     add_receiver_commands(commands)
     add_tool_commands(commands)
+    add_installer_commands(commands)
+    add_doctor_commands(commands)
     return parser
 
 

@@ -1,0 +1,242 @@
+"""edge-hub doctor against simulators: an emulated modem, a real broker, a fake sysfs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import serial
+
+from edge.cli_doctor import add_doctor_commands
+from edge.doctor import (
+    FAIL,
+    MB,
+    MONITOR_INTERFACE,
+    PASS,
+    WARN,
+    Finding,
+    Probes,
+    bluez_interfaces,
+    check_bluez,
+    check_disk,
+    run_checks,
+)
+from firmware_bridge.modem_emulator import ModemEmulator
+from tests.mqtt_broker import free_port
+
+
+def bluez(version: str = "5.66") -> Callable[[Sequence[str]], str]:
+    def run(argv: Sequence[str]) -> str:
+        assert list(argv) == ["bluetoothctl", "--version"]
+        return f"bluetoothctl: {version}\n"
+    return run
+
+
+def missing_command(argv: Sequence[str]) -> str:
+    raise FileNotFoundError(2, "No such file or directory", argv[0])
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> Probes:
+    """A healthy Pi: hci0 present, BlueZ 5.66 with monitors, clock set, no ModemManager."""
+    sysfs = tmp_path / "sys-class-bluetooth"
+    (sysfs / "hci0").mkdir(parents=True)
+    return Probes(sysfs_bluetooth=sysfs, clock_synced=lambda: True, run=bluez(),
+                  bluez_interfaces=lambda adapter: {MONITOR_INTERFACE}, processes=list,
+                  register_wait_s=0.3)
+
+
+def write_config(folder: Path, *, modem_port: str | None = None, broker: str | None = None,
+                 database: str = "hub.db") -> Path:
+    lines = ["[hub]", 'id = "hub-3"', 'community = "幸福里社区"', 'building = "3号楼"',
+             'address = "幸福里路 18 号 3号楼"', f'database = "{database}"']
+    if modem_port is not None:
+        lines += ["[modem]", f'port = "{modem_port}"', "command_timeout_s = 2"]
+    if broker is not None:
+        lines += ["[uplink]", f'broker = "{broker}"']
+    path = folder / "hub.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def by_check(findings: list[Finding]) -> dict[str, Finding]:
+    return {finding.check: finding for finding in findings}
+
+
+@pytest.fixture
+def modem() -> Iterator[tuple[ModemEmulator, str]]:
+    emulator = ModemEmulator()
+    yield emulator, emulator.start()
+    emulator.stop()
+
+
+def doctor(argv: list[str], probes: Probes) -> int:
+    parser = argparse.ArgumentParser(prog="edge-hub")
+    add_doctor_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args, probes))
+
+
+def test_a_healthy_hub_passes_every_check_and_exits_0(tmp_path, machine, modem, broker, capsys):
+    config = write_config(tmp_path, modem_port=modem[1], broker=broker.url)
+
+    assert doctor(["doctor", "--config", str(config), "--json"], machine) == 0
+
+    rows = json.loads(capsys.readouterr().out)
+    assert {row["status"] for row in rows} == {PASS}
+    assert {"configuration", "database", "disk space", "clock", "BLE adapter", "BlueZ",
+            "passive scanning", "modem port", "modem", "SIM", "network", "signal",
+            "SMS centre", "broker"} == {row["check"] for row in rows}
+    assert set(rows[0]) == {"check", "status", "detail", "fix"}
+
+
+def test_a_modem_without_a_sim_fails_and_says_to_insert_one(tmp_path, machine):
+    emulator = ModemEmulator(sim="NOT INSERTED", registration="searching")
+    try:
+        found = by_check(run_checks(write_config(tmp_path, modem_port=emulator.start()),
+                                    probes=machine))
+    finally:
+        emulator.stop()
+
+    assert found["modem"].status == FAIL and "No SIM card" in found["modem"].detail
+    assert found["SIM"].status == FAIL
+    assert "insert the SIM" in found["SIM"].fix
+    assert found["network"].status == FAIL and "antenna" in found["network"].fix
+
+
+def test_a_modem_searching_for_a_network_fails_the_network_check(tmp_path, machine):
+    emulator = ModemEmulator(registration="searching")
+    try:
+        found = by_check(run_checks(write_config(tmp_path, modem_port=emulator.start()),
+                                    probes=machine))
+    finally:
+        emulator.stop()
+
+    assert found["SIM"].status == PASS
+    assert found["network"].status == FAIL
+    assert "antenna" in found["network"].fix and "service" in found["network"].fix
+
+
+def test_a_modem_port_held_by_another_program_points_at_modemmanager(tmp_path, machine, modem):
+    holder = serial.Serial(modem[1], exclusive=True)
+    try:
+        found = by_check(run_checks(write_config(tmp_path, modem_port=modem[1]),
+                                    probes=replace(machine, processes=lambda: ["ModemManager"])))
+    finally:
+        holder.close()
+
+    assert found["modem"].status == FAIL and "already open" in found["modem"].detail
+    assert "systemctl disable --now ModemManager" in found["modem"].fix
+    assert found["ModemManager"].status == WARN
+    assert "SIM" not in found
+
+
+def test_a_missing_modem_port_fails_without_opening_anything(tmp_path, machine):
+    def never(*_: object) -> object:
+        raise AssertionError("opened a modem that is not there")
+
+    config = write_config(tmp_path, modem_port=str(tmp_path / "ttyUSB*"))
+    found = by_check(run_checks(config, probes=replace(machine, open_modem=never)))
+
+    assert found["modem port"].status == FAIL
+    assert "plugged in" in found["modem port"].fix and "/dev/serial/by-id/" in found["modem port"].fix
+
+
+def test_an_absent_bluetooth_adapter_fails_with_what_to_check(tmp_path, machine, capsys):
+    empty = tmp_path / "no-adapters"
+    empty.mkdir()
+
+    code = doctor(["doctor", "--config", str(write_config(tmp_path))],
+                  replace(machine, sysfs_bluetooth=empty))
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL BLE adapter — no hci0" in out
+    assert "is the Bluetooth dongle plugged in? sudo hciconfig / bluetoothctl show" in out
+
+
+def test_an_unreachable_broker_fails_with_network_advice(tmp_path, machine):
+    config = write_config(tmp_path, broker=f"mqtt://127.0.0.1:{free_port()}")
+
+    found = by_check(run_checks(config, probes=machine))
+
+    assert found["broker"].status == FAIL and "cannot reach 127.0.0.1" in found["broker"].detail
+    assert "port, firewall" in found["broker"].fix
+
+
+def test_a_tls_handshake_with_a_plain_broker_fails(tmp_path, machine, broker):
+    config = write_config(tmp_path, broker=f"mqtts://127.0.0.1:{broker.port}")
+
+    found = by_check(run_checks(config, probes=machine))
+
+    assert found["broker"].status == FAIL and "TLS" in found["broker"].detail
+    assert "ca_file" in found["broker"].fix
+
+
+def test_an_invalid_config_fails_and_still_checks_the_machine(tmp_path, machine):
+    config = tmp_path / "hub.toml"
+    config.write_text('[hub]\nid = "hub 3"\n', encoding="utf-8")
+
+    findings = run_checks(config, probes=machine)
+
+    assert findings[0].status == FAIL and "hub.toml" in findings[0].detail
+    assert "check-config" in findings[0].fix
+    assert {finding.check for finding in findings} == {"configuration", "clock", "BlueZ"}
+
+
+def test_a_database_in_an_unwritable_place_fails(tmp_path, machine):
+    (tmp_path / "a-file").write_text("not a folder")
+    config = write_config(tmp_path, database="a-file/hub.db")
+
+    found = by_check(run_checks(config, probes=machine))
+
+    assert found["database"].status == FAIL and "cannot open the database" in found["database"].detail
+    assert "write access" in found["database"].fix
+
+
+@pytest.mark.parametrize(("free_mb", "status"), [(4000, PASS), (200, WARN), (20, FAIL)])
+def test_disk_space_thresholds(free_mb, status):
+    finding = check_disk(Path("/var/lib/edge-hub/hub.db"), lambda path: free_mb * MB)
+
+    assert finding.status == status
+    assert status == PASS or "journalctl --vacuum" in finding.fix
+
+
+def test_old_or_missing_bluez_warns():
+    old = check_bluez(bluez("5.53"))
+    missing = check_bluez(missing_command)
+
+    assert old.status == WARN and "5.56" in old.detail
+    assert missing.status == WARN and "apt-get install bluez" in missing.fix
+
+
+def test_passive_scanning_without_monitors_or_bus_warns(tmp_path, machine):
+    config = write_config(tmp_path)
+    no_monitor = by_check(run_checks(config, probes=replace(
+        machine, bluez_interfaces=lambda adapter: {"org.bluez.Adapter1"})))
+    no_bus = by_check(run_checks(config, probes=replace(machine, bluez_interfaces=lambda a: None)))
+
+    assert no_monitor["passive scanning"].status == WARN
+    assert "--experimental" in no_monitor["passive scanning"].fix
+    assert no_bus["passive scanning"].status == WARN
+    assert "cannot tell without D-Bus" in no_bus["passive scanning"].detail
+
+
+def test_the_real_dbus_probe_does_not_hang():
+    started = time.monotonic()
+    answer = bluez_interfaces("hci0", timeout_s=1.0)
+
+    assert time.monotonic() - started < 3.0
+    assert answer is None or isinstance(answer, set)
+
+
+def test_an_unsynchronised_clock_warns(tmp_path, machine):
+    found = by_check(run_checks(write_config(tmp_path),
+                                probes=replace(machine, clock_synced=lambda: False)))
+
+    assert found["clock"].status == WARN and "timesyncd" in found["clock"].fix

@@ -1,0 +1,121 @@
+"""edge-hub pair: find a button on the virtual air, hear it pressed with its key, add it."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from pathlib import Path
+
+import pytest
+
+from edge import pairing
+from edge.config import load_config
+from firmware_bridge.virtual_air import VirtualAir
+
+WATCH = "A4:C1:38:00:00:09"
+HUB_TOML = """[hub]
+id = "hub-3"
+community = "幸福里社区"
+building = "3号楼"
+address = "幸福里路 18 号 3号楼"
+database = "hub.db"
+
+[[residents]]
+id = "r1"
+name = "王秀英"
+room = "101"
+"""
+
+
+def _config(folder: Path, keys: bool = False) -> Path:
+    text = HUB_TOML
+    if keys:
+        keys_file = folder / "keys.toml"
+        keys_file.write_text("[keys]\n")
+        keys_file.chmod(0o600)
+        text = text.replace('database = "hub.db"\n',
+                            f'database = "hub.db"\nkeys_file = "{keys_file}"\n')
+    path = folder / "hub.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_nearby_lists_each_device_once_strongest_first() -> None:
+    air = VirtualAir()
+    key = bytes.fromhex(pairing.new_key())
+    air.add_watch(WATCH, key)
+
+    async def scan() -> list:
+        task = asyncio.create_task(pairing.collect(0.3, air.backend))
+        await asyncio.sleep(0.1)
+        air.foreign(3)
+        air.press(WATCH)
+        air.press(WATCH)
+        return await task
+
+    found = pairing.nearby(asyncio.run(scan()))
+    assert len(found) == 4
+    assert [c.mac for c in found if c.encrypted] == [WATCH]
+    rssis = [c.rssi for c in found]
+    assert rssis == sorted(rssis, reverse=True)
+
+
+def test_a_press_with_the_right_key_is_heard_and_decoded() -> None:
+    air = VirtualAir()
+    key = pairing.new_key()
+    assert len(key) == 32 and int(key, 16) >= 0
+    air.add_watch(WATCH, bytes.fromhex(key))
+
+    async def pair() -> object:
+        task = asyncio.create_task(pairing.listen_for_press(WATCH, key, 5, air.backend))
+        await asyncio.sleep(0.1)
+        air.foreign(2)
+        air.press(WATCH)
+        return await task
+
+    frame = asyncio.run(pair())
+    assert frame.mic_verified and frame.mac == WATCH
+    assert any(o.name == "button" and o.value == "press" for o in frame.objects)
+
+
+def test_a_press_with_the_wrong_key_times_out_saying_so() -> None:
+    air = VirtualAir()
+    air.add_watch(WATCH, bytes.fromhex(pairing.new_key()))
+
+    async def pair() -> None:
+        task = asyncio.create_task(
+            pairing.listen_for_press(WATCH, pairing.new_key(), 0.5, air.backend))
+        await asyncio.sleep(0.1)
+        air.press(WATCH)
+        await task
+
+    with pytest.raises(pairing.PairingError, match="MIC"):
+        asyncio.run(pair())
+
+
+def test_append_watch_adds_an_inline_key(tmp_path: Path) -> None:
+    path = _config(tmp_path)
+    key = pairing.new_key()
+    config = pairing.append_watch(path, WATCH.lower(), "r1", key)
+    [watch] = config.roster.watches
+    assert watch.mac == WATCH and watch.resident_id == "r1" and watch.key == bytes.fromhex(key)
+    assert load_config(path).roster.watches == config.roster.watches
+
+
+def test_append_watch_puts_the_key_in_the_keys_file_and_keeps_it_private(tmp_path: Path) -> None:
+    path = _config(tmp_path, keys=True)
+    key = pairing.new_key()
+    config = pairing.append_watch(path, WATCH, "r1", key)
+    assert config.roster.watches[0].key == bytes.fromhex(key)
+    assert key not in path.read_text()
+    keys_file = tmp_path / "keys.toml"
+    assert key in keys_file.read_text()
+    assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+
+
+def test_append_watch_for_an_unknown_resident_changes_nothing(tmp_path: Path) -> None:
+    path = _config(tmp_path, keys=True)
+    before = path.read_text(), (tmp_path / "keys.toml").read_text()
+    with pytest.raises(pairing.PairingError, match="nothing was changed"):
+        pairing.append_watch(path, WATCH, "nobody", pairing.new_key())
+    assert (path.read_text(), (tmp_path / "keys.toml").read_text()) == before
