@@ -33,7 +33,7 @@ class HubPanel:
         self.fault = lambda: False
         self.gpio = GpioPanel(
             section, pin_factory, on_site=self._on_site, pull_cord=self._pull_cord,
-            test=self._test, call=self._call)
+            test=self._test, battery_low_changed=self._battery_low, call=self._call)
 
     def _call(self, fn: Any, *args: Any) -> None:
         if self.bridge.loop is None:
@@ -56,6 +56,18 @@ class HubPanel:
                                ALERT_PRIORITY)
         _log.warning("Test button pressed: a test event goes to the server; lights and buzzer "
                      "show the hub's state.")
+
+    def _battery_low(self, low: bool) -> None:
+        """The UPS says the hub's own battery is low (or fine again): tell the server."""
+        kind = "hub.battery_low" if low else "hub.battery_ok"
+        store = self.hub.store
+        with store.transaction():
+            store.append_event(kind, self.clock.now(), {"hub": self.hub.hub_id}, ALERT_PRIORITY)
+        if low:
+            _log.error("The hub's own battery is low: mains power must come back soon or the "
+                       "hub will stop. Alerts keep working until then.")
+        else:
+            _log.warning("The hub's battery is no longer low.")
 
     def mains_present(self) -> bool | None:
         return self.gpio.mains_good

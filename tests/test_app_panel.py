@@ -62,3 +62,18 @@ def test_pull_cord_on_the_panel_raises_an_alert_and_systemd_hears_the_hub(tmp_pa
     assert any(m.startswith("READY=1") for m in messages)
     assert any("WATCHDOG=1" in m for m in messages)
     assert any("STOPPING=1" in m for m in messages)
+
+
+def test_hub_battery_low_is_reported_to_the_server(tmp_path) -> None:
+    factory = MockFactory()
+    config = replace(building_config("/dev/null"), modem=None,
+                     panel=PanelSection(battery_low=21, mains_good=20))
+    app = build_hub(config, clock=FakeClock(), backend=VirtualAir().backend,
+                    database=tmp_path / "hub.db", pin_factory=factory)
+    try:
+        factory.pin(21).drive_high()  # the UPS HAT signals a low battery
+        factory.pin(21).drive_low()   # and recovers
+        types = [e.type for e in app.store.pending_events()]
+    finally:
+        app.close()
+    assert types[-2:] == ["hub.battery_low", "hub.battery_ok"]
