@@ -7,7 +7,7 @@ import asyncio
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,15 +153,33 @@ def add_pair_arguments(parser: argparse.ArgumentParser) -> None:
                       help="make a new key (set it on the button with its app first)")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="S",
                         help="seconds to wait for the press (default 60)")
+    parser.add_argument("--choose", action="store_true",
+                        help="after the list, ask which device to pair, for whom, with which key")
 
 
-def cmd_pair(args: argparse.Namespace, backend: type[BaseBleakScanner] | None = None) -> int:
+def _choose(args: argparse.Namespace, found: list[Candidate],
+            ask: Callable[[str], str]) -> None:
+    """Ask which device to pair, for whom, and with which key."""
+    pick = ask(f"Pair which device (1-{len(found)})? ").strip()
+    if not pick.isdigit() or not 1 <= int(pick) <= len(found):
+        raise PairingError(f"expected a number from 1 to {len(found)}, got {pick!r}")
+    args.mac = found[int(pick) - 1].mac
+    args.resident = ask("Resident id (as in [[residents]]): ").strip()
+    key = ask("Its key (32 hex digits), or Enter to make a new one: ").strip()
+    args.key, args.generate_key = (key or None), not key
+
+
+def cmd_pair(args: argparse.Namespace, backend: type[BaseBleakScanner] | None = None,
+             ask: Callable[[str], str] = input) -> int:
     adapter = load_config(args.config).radio.adapter
     if args.mac is None:
-        for c in nearby(asyncio.run(collect(args.scan, backend, adapter))):
+        found = nearby(asyncio.run(collect(args.scan, backend, adapter)))
+        for number, c in enumerate(found, 1):
             lock = "encrypted" if c.encrypted else "plaintext"
-            print(f"{c.mac}  rssi {c.rssi}  {lock}  {c.name}")
-        return 0
+            print(f"{number:>3}. {c.mac}  rssi {c.rssi}  {lock}  {c.name}")
+        if not (getattr(args, "choose", False) and found):
+            return 0
+        _choose(args, found, ask)
     if args.resident is None or not (args.key or args.generate_key):
         raise PairingError("--mac needs --resident and --key HEX or --generate-key")
     key = new_key() if args.generate_key else args.key

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +60,15 @@ class VirtualAir:
         self._loss = 0.0
         self._random = random.Random(seed)
         self._foreign_task: asyncio.Task[None] | None = None
+        self._on_scan: list[Callable[[], None]] = []
         self.backend = _bind_backend(self)
+
+    def when_scanning(self, action: Callable[[], None], delay_s: float = 0.2) -> None:
+        """Do `action` (e.g. a resident's press) shortly after a scanner starts; actions
+        registered in turn go to the scanners started in turn."""
+        def later() -> None:
+            asyncio.get_running_loop().call_later(delay_s, action)
+        self._on_scan.append(later)
 
     # -- the population ----------------------------------------------------------
 
@@ -177,6 +185,8 @@ class _VirtualScanner(BaseBleakScanner):
             raise BleakError("org.bluez.Error.NotSupported: passive scanning unavailable")
         self.seen_devices = {}
         self.air.scanners.append(self)
+        if self.air._on_scan:  # one action per scanner start, in order
+            self.air._on_scan.pop(0)()
 
     async def stop(self) -> None:
         if self in self.air.scanners:

@@ -119,3 +119,36 @@ def test_append_watch_for_an_unknown_resident_changes_nothing(tmp_path: Path) ->
     with pytest.raises(pairing.PairingError, match="nothing was changed"):
         pairing.append_watch(path, WATCH, "nobody", pairing.new_key())
     assert (path.read_text(), (tmp_path / "keys.toml").read_text()) == before
+
+
+def test_pair_command_lists_chooses_hears_the_press_and_writes_the_roster(
+        tmp_path, capsys) -> None:
+    import argparse
+
+    from edge.config import load_config
+    from edge.pairing import add_pair_arguments, cmd_pair
+    from firmware_bridge.virtual_air import VirtualAir
+    from tests.building import key_for
+
+    config = tmp_path / "hub.toml"
+    config.write_text('[hub]\nid = "hub-3"\ncommunity = "c"\nbuilding = "3号楼"\n'
+                      'address = "幸福里路 18 号"\n\n[[residents]]\nid = "r1"\nname = "王秀英"\n'
+                      'room = "101"\n', encoding="utf-8")
+    air = VirtualAir()
+    mac = "A4:C1:38:77:00:01"
+    air.add_watch(mac, key_for(7))
+    air.when_scanning(lambda: air.battery(mac, 88))  # heard while the list is made
+    air.when_scanning(lambda: air.press(mac))        # the installer asks for a press
+    parser = argparse.ArgumentParser()
+    add_pair_arguments(parser)
+    args = parser.parse_args(["--config", str(config), "--scan", "0.6", "--timeout", "5",
+                              "--choose"])
+    answers = iter(["1", "r1", key_for(7).hex()])
+
+    assert cmd_pair(args, backend=air.backend, ask=lambda prompt: next(answers)) == 0
+
+    out = capsys.readouterr().out
+    assert f"1. {mac}" in out and "encrypted" in out
+    assert "button=press" in out and f"added {mac}" in out
+    watches = load_config(config).roster.watches
+    assert [(w.mac, w.resident_id, w.key) for w in watches] == [(mac, "r1", key_for(7))]
