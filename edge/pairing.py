@@ -7,7 +7,7 @@ import asyncio
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +36,8 @@ class Candidate:
     encrypted: bool
 
 
-def nearby(adverts: Iterable[Advert]) -> list[Candidate]:
+def nearby(adverts: Iterable[Advert],
+           names: Mapping[str, str] | None = None) -> list[Candidate]:
     """One candidate per MAC from collected adverts, strongest signal first."""
     best: dict[str, Candidate] = {}
     for mac, data, rssi in adverts:
@@ -44,7 +45,7 @@ def nearby(adverts: Iterable[Advert]) -> list[Candidate]:
         encrypted = bool(data) and bool(data[0] & ENCRYPTED_FLAG)
         seen = best.get(mac)
         if seen is None or (rssi is not None and (seen.rssi is None or rssi > seen.rssi)):
-            best[mac] = Candidate(mac, "", rssi, encrypted)
+            best[mac] = Candidate(mac, (names or {}).get(mac, ""), rssi, encrypted)
     return sorted(best.values(), key=lambda c: (c.rssi is None, -(c.rssi or 0), c.mac))
 
 
@@ -54,8 +55,8 @@ def new_key() -> str:
 
 
 async def collect(seconds: float, backend: type[BaseBleakScanner] | None = None,
-                  adapter: str = "hci0") -> list[Advert]:
-    """Every BTHome advert heard for `seconds`."""
+                  adapter: str = "hci0", names: dict[str, str] | None = None) -> list[Advert]:
+    """Every BTHome advert heard for `seconds`; `names` receives local names heard."""
     heard: list[Advert] = []
     radio = BleakRadio(lambda mac, data, rssi: heard.append((mac, bytes(data), rssi)),
                        adapter=adapter, backend=backend)
@@ -64,6 +65,8 @@ async def collect(seconds: float, backend: type[BaseBleakScanner] | None = None,
         await asyncio.sleep(seconds)
     finally:
         await radio.stop()
+    if names is not None:
+        names.update(radio.names)
     return heard
 
 
@@ -173,7 +176,8 @@ def cmd_pair(args: argparse.Namespace, backend: type[BaseBleakScanner] | None = 
              ask: Callable[[str], str] = input) -> int:
     adapter = load_config(args.config).radio.adapter
     if args.mac is None:
-        found = nearby(asyncio.run(collect(args.scan, backend, adapter)))
+        names: dict[str, str] = {}
+        found = nearby(asyncio.run(collect(args.scan, backend, adapter, names)), names)
         for number, c in enumerate(found, 1):
             lock = "encrypted" if c.encrypted else "plaintext"
             print(f"{number:>3}. {c.mac}  rssi {c.rssi}  {lock}  {c.name}")

@@ -62,6 +62,7 @@ class BleakRadio:
         self._log = log or logging.getLogger("edge.radio")
         self._scanner: BleakScanner | None = None
         self._report = on_report or (lambda kind, details: None)
+        self.names: dict[str, str] = {}  # local names heard (active scans carry them)
         self._last_heard = self._clock.monotonic()
         self._logged_errors: set[str] = set()
         self.restarts = 0
@@ -84,6 +85,8 @@ class BleakRadio:
             return
         self._last_heard = self._clock.monotonic()
         self.heard += 1
+        if adv.local_name:
+            self.names[device.address.upper()] = adv.local_name
         try:
             self._on_advert(device.address, data, adv.rssi)
         except Exception:  # the hub must never take the radio down with it

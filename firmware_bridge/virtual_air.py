@@ -34,6 +34,7 @@ class VirtualWatch:
     packet_id: int = 0
     battery: int = 90
     rssi: int = -60
+    name: str | None = None
     sent: list[bytes] = field(default_factory=list)
 
     def frame(self, objects: Sequence[tuple[int, object]]) -> bytes:
@@ -72,8 +73,9 @@ class VirtualAir:
 
     # -- the population ----------------------------------------------------------
 
-    def add_watch(self, mac: str, key: bytes | None, *, counter: int = 1) -> VirtualWatch:
-        watch = VirtualWatch(mac.upper(), key, counter=counter)
+    def add_watch(self, mac: str, key: bytes | None, *, counter: int = 1,
+                  name: str | None = None) -> VirtualWatch:
+        watch = VirtualWatch(mac.upper(), key, counter=counter, name=name)
         self.watches[watch.mac] = watch
         return watch
 
@@ -157,7 +159,9 @@ class VirtualAir:
             service_data = (service_data[:index] + bytes([service_data[index] ^ 0x5A])
                             + service_data[index + 1:])
         self.emitted += 1
-        adv = AdvertisementData(None, {}, {BTHOME_SERVICE_UUID: service_data},
+        watch = self.watches.get(mac.upper())
+        adv = AdvertisementData(watch.name if watch else None, {},
+                                {BTHOME_SERVICE_UUID: service_data},
                                 [BTHOME_SERVICE_UUID], None, rssi, ())
         for scanner in list(self.scanners):
             device = scanner.create_or_update_device(mac, mac, None, None, adv)

@@ -136,7 +136,7 @@ def test_pair_command_lists_chooses_hears_the_press_and_writes_the_roster(
                       'room = "101"\n', encoding="utf-8")
     air = VirtualAir()
     mac = "A4:C1:38:77:00:01"
-    air.add_watch(mac, key_for(7))
+    air.add_watch(mac, key_for(7), name="SBBT-002C")
     air.when_scanning(lambda: air.battery(mac, 88))  # heard while the list is made
     air.when_scanning(lambda: air.press(mac))        # the installer asks for a press
     parser = argparse.ArgumentParser()
@@ -148,7 +148,7 @@ def test_pair_command_lists_chooses_hears_the_press_and_writes_the_roster(
     assert cmd_pair(args, backend=air.backend, ask=lambda prompt: next(answers)) == 0
 
     out = capsys.readouterr().out
-    assert f"1. {mac}" in out and "encrypted" in out
+    assert f"1. {mac}" in out and "encrypted  SBBT-002C" in out
     assert "button=press" in out and f"added {mac}" in out
     watches = load_config(config).roster.watches
     assert [(w.mac, w.resident_id, w.key) for w in watches] == [(mac, "r1", key_for(7))]
