@@ -362,8 +362,7 @@ def _handshake(sock: socket.socket, host: str, uplink: UplinkSection, timeout_s:
         context.load_cert_chain(str(uplink.cert_file),
                                 str(uplink.key_file) if uplink.key_file else None)
     sock.settimeout(timeout_s)
-    with context.wrap_socket(sock, server_hostname=host):
-        pass  # wrap_socket completes the handshake
+    context.wrap_socket(sock, server_hostname=host).close()  # wrapping does the handshake
 
 
 # ------------------------------------------------------------------ all of it
