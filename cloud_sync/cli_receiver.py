@@ -30,7 +30,8 @@ EXAMPLES = """examples:
 """
 
 
-def _broker(text: str) -> str:
+def broker_url_argument(text: str) -> str:
+    """argparse type for a broker URL: the error names the expected form."""
     try:
         parse_broker_url(text)
     except ValueError as error:
@@ -61,7 +62,7 @@ def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
                           help="run the receiver (the default), or ack an alert")
     receiver.add_argument("alert", nargs="?", metavar="ALERT",
                           help="with ack: a community alert id (C12), or a hub's alert ref or uid")
-    receiver.add_argument("--broker", type=_broker, metavar="URL",
+    receiver.add_argument("--broker", type=broker_url_argument, metavar="URL",
                           help="mqtt://[user:pass@]host:port, or mqtts://… for TLS (needed to run)")
     receiver.add_argument("--db", default=DEFAULT_DB, metavar="URL",
                           help=f"sqlite:///file, a file path, or postgresql://… (default {DEFAULT_DB})")

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge import __version__
-from cloud_sync.cli_receiver import add_receiver_commands
+from cloud_sync.cli_receiver import add_receiver_commands, broker_url_argument
 from edge.cli_sms import add_sms_commands
 from edge.cli_doctor import add_doctor_commands
 from edge.cli_installer import add_installer_commands
 from edge.cli_tools import add_tool_commands
-from edge.config_uplink import parse_broker_url
 from edge.domain import normalise_mac
 from edge.errors import HubError
 from edge.systemd_notify import SystemdNotifier
@@ -47,14 +46,6 @@ def _mac(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _broker(text: str) -> str:
-    try:
-        parse_broker_url(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return text
-
-
 def _key(text: str) -> BTHomeKey:
     try:
         return BTHomeKey.from_hex(text)
@@ -78,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--once", action="store_true", help="run the scripted scenario, exit 0")
     demo.add_argument("--events", type=Path, help="write every outbox event here as JSON lines")
     demo.add_argument("--db", type=Path, help="database file (default: a fresh temporary one)")
-    demo.add_argument("--broker", metavar="URL", type=_broker,
+    demo.add_argument("--broker", metavar="URL", type=broker_url_argument,
                       help="mqtt://HOST:PORT of a broker; without it the demo starts its own "
                            "Mosquitto if installed")
     demo.add_argument("--offline", action="store_true", help="no server at all: SMS only")

@@ -6,34 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cloud_sync.broker_url import parse_broker_url
+
 from edge.config_schema import Rule, above, meta
 
 SECONDS = "a number of seconds"
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    """A parsed mqtt:// or mqtts:// URL."""
-
-    host: str
-    port: int
-    tls: bool
-    username: str | None = None
-    password: str | None = None
-
-
-def parse_broker_url(text: str) -> BrokerAddress:
-    """mqtt://[user:pass@]host[:port] or mqtts://…; ValueError naming the expected form."""
-    try:
-        parts = urlsplit(text.strip())
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"expected mqtt://HOST:PORT or mqtts://HOST:PORT, got {text!r}") from None
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ValueError(f"expected mqtt://HOST:PORT or mqtts://HOST:PORT, got {text!r}")
-    tls = parts.scheme == "mqtts"
-    return BrokerAddress(parts.hostname, port or (8883 if tls else 1883), tls,
-                         parts.username, parts.password)
 
 
 def _broker(text: str) -> str:

@@ -19,7 +19,7 @@ from cloud_sync.local_broker import mosquitto_binary
 from edge.app import HubApp, build_hub
 from edge.clock import utc_text
 from edge.config import load_config
-from edge.demo_building import Building, Phones, say
+from edge.demo_building import Building, say
 from edge.demo_online import Server
 from edge.demo_scenes import offline_scene, online_scene
 from edge.errors import HubError

@@ -14,7 +14,8 @@ from cloud_sync.local_broker import LocalMosquitto
 from cloud_sync.receiver import Receiver
 from cloud_sync.relay import TcpRelay
 from edge.config import HubConfig
-from edge.config_uplink import UplinkSection, parse_broker_url
+from cloud_sync.broker_url import parse_broker_url
+from edge.config_uplink import UplinkSection
 
 
 @dataclass(slots=True)

@@ -21,7 +21,8 @@ from typing import Any
 
 from edge.config import HubConfig, load_config
 from edge.config_messaging import ModemSection
-from edge.config_uplink import UplinkSection, parse_broker_url
+from cloud_sync.broker_url import parse_broker_url
+from edge.config_uplink import UplinkSection
 from edge.errors import ConfigError, ModemError, StoreError
 from edge.store import Store
 

@@ -16,7 +16,8 @@ from cloud_sync.mqtt_uplink import MqttSettings, PahoUplink
 from edge.clock import Clock
 from edge.commands import CommandHandler, ServerConfirmations
 from edge.config import HubConfig
-from edge.config_uplink import UplinkSection, parse_broker_url
+from cloud_sync.broker_url import parse_broker_url
+from edge.config_uplink import UplinkSection
 from edge.dispatch import AlertChange
 from edge.http_fallback import HttpFallback
 from edge.hub import Hub

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edge.app import HubApp, build_hub
 from edge.clock import FakeClock
@@ -112,6 +112,25 @@ class SmsBuilding:
     def inbox(self) -> dict[str, list[str]]:
         """What each phone received, concatenated parts joined."""
         return phones(self.modem.submitted)
+
+
+B = TypeVar("B", bound=SmsBuilding)
+
+
+def run_scenario(building: B, scenario: Callable[[B], Awaitable[None]]) -> B:
+    """Start the building, play the scenario, stop it and release the modem, whatever happens."""
+    async def main() -> None:
+        await building.start()
+        try:
+            await scenario(building)
+        finally:
+            await building.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        building.close()
+    return building
 
 
 def phones(tpdus: list[str]) -> dict[str, list[str]]:

@@ -14,26 +14,13 @@ from edge.sms_store import SmsStore
 from edge.store import Store
 from firmware_bridge.sms_pdu import Submit, decode_pdu, encode_status_report
 from tests.building import mac_for
-from tests.sms_building import DESK, GRID, NEIGHBOUR, SON, SmsBuilding, until
+from tests.sms_building import DESK, GRID, NEIGHBOUR, SON, SmsBuilding, run_scenario, until
 
 Scenario = Callable[[SmsBuilding], Awaitable[None]]
 
 
 def play(tmp_path: Path, scenario: Scenario, **sms: object) -> SmsBuilding:
-    building = SmsBuilding(tmp_path, **sms)
-
-    async def main() -> None:
-        await building.start()
-        try:
-            await scenario(building)
-        finally:
-            await building.stop()
-
-    try:
-        asyncio.run(main())
-    finally:
-        building.close()
-    return building
+    return run_scenario(SmsBuilding(tmp_path, **sms), scenario)
 
 
 def test_press_texts_tier_one_and_always_contacts_in_chinese(tmp_path) -> None:

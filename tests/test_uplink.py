@@ -14,7 +14,7 @@ from cloud_sync.receiver import Receiver
 from edge.domain import AlertState
 from tests.building import mac_for
 from tests.mqtt_broker import Broker
-from tests.sms_building import DESK, GRID, SON, until
+from tests.sms_building import DESK, GRID, SON, run_scenario, until
 from tests.uplink_building import UplinkBuilding
 
 Scenario = Callable[[UplinkBuilding], Awaitable[None]]
@@ -27,21 +27,11 @@ def receiver_for(broker: Broker, folder: Path) -> Receiver:
 
 
 def play(tmp_path: Path, broker: Broker, scenario: Scenario, **uplink: object) -> UplinkBuilding:
-    building = UplinkBuilding(tmp_path, broker, **uplink)
+    async def connected_first(b: UplinkBuilding) -> None:
+        await b.connected()
+        await scenario(b)
 
-    async def main() -> None:
-        await building.start()
-        try:
-            await building.connected()
-            await scenario(building)
-        finally:
-            await building.stop()
-
-    try:
-        asyncio.run(main())
-    finally:
-        building.close()
-    return building
+    return run_scenario(UplinkBuilding(tmp_path, broker, **uplink), connected_first)
 
 
 async def drained(b: UplinkBuilding, rounds: int = 30) -> None:
@@ -144,7 +134,7 @@ def test_broker_restart_during_drain_loses_nothing_and_duplicates_are_dropped(
         await drained(b)
 
     try:
-        b = play(tmp_path, broker, scenario)
+        play(tmp_path, broker, scenario)
         seqs = stored_seqs(receiver)
     finally:
         receiver.stop()

@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -18,9 +17,8 @@ from edge.config_uplink import UplinkSection
 from edge.domain import AlertState
 from edge.uplink_app import settings_of
 from edge.wire import Topics
-from firmware_bridge.virtual_air import VirtualAir
 from tests.building import key_for, mac_for
-from tests.mqtt_broker import Broker, free_port
+from tests.mqtt_broker import free_port
 from tests.sms_building import until
 from tests.uplink_building import UplinkBuilding
 
