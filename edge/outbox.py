@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Events of one priority on their way: seq range, how many, wire texts joined by commas.
+
+    The seqs are ascending but not always contiguous: the other priority's events and
+    evicted ones leave gaps.
+    """
+
+    first: int
+    last: int
+    count: int
+    joined: str
 
 
 class Outbox:
@@ -30,15 +45,15 @@ class Outbox:
             "AND seq > ? ORDER BY seq LIMIT ?", [priority, after_seq, limit]).fetchall()
         return [(int(seq), str(text)) for seq, text in rows]
 
-    def joined_after(self, priority: int, after_seq: int, limit: int) -> tuple[list[int], str]:
-        """Like wire_after, but SQLite joins the texts: (seqs, "event,event,…")."""
+    def batch_after(self, priority: int, after_seq: int, limit: int) -> Batch | None:
+        """Like wire_after, but SQLite joins the texts into one batch (None: nothing left)."""
         row = self.db.execute(
-            "SELECT group_concat(seq, ','), group_concat(wire, ',') FROM (SELECT seq, wire "
-            "FROM outbox WHERE priority = ? AND delivered_at IS NULL AND seq > ? "
+            "SELECT min(seq), max(seq), count(*), group_concat(wire, ',') FROM (SELECT seq, "
+            "wire FROM outbox WHERE priority = ? AND delivered_at IS NULL AND seq > ? "
             "ORDER BY seq LIMIT ?)", [priority, after_seq, limit]).fetchone()
         if row[0] is None:
-            return [], ""
-        return [int(seq) for seq in row[0].split(",")], str(row[1])
+            return None
+        return Batch(int(row[0]), int(row[1]), int(row[2]), str(row[3]))
 
     def delivered_up_to(self, seq: int, now: float, after: int = 0) -> int:
         """The server stored every event up to `seq` (all up to `after` were marked

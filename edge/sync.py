@@ -14,7 +14,7 @@ from typing import Protocol
 from edge import __version__
 from edge import wire
 from edge.clock import Clock
-from edge.outbox import Outbox
+from edge.outbox import Batch, Outbox
 from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
 
 PRIORITIES = (ALERT_PRIORITY, TELEMETRY_PRIORITY)
@@ -43,7 +43,7 @@ class OutboxSync:
         self.connected = False
         self.acked_seq = 0
         self.published = 0
-        self._in_flight: dict[int, tuple[int, ...]] = {}
+        self._in_flight: dict[int, Batch] = {}
         self._sent_top = 0  # highest seq the broker took (PUBACK), maybe not yet stored
         self._cursor = {p: 0 for p in PRIORITIES}
         self._progress_at = clock.monotonic()
@@ -68,20 +68,21 @@ class OutboxSync:
         self.connected = up
         self._forget_sent()
         if up:
+            self.pump()  # alerts first, then the backlog; the birth status follows
+            waiting = self.store.outbox_depth()
+            self.send_status("online", waiting)
             self._log.info("Connected to the community server's broker; sending %d stored "
-                           "events, alerts first.", self.store.outbox_depth())
-            self.send_status("online")
-            self.pump()
+                           "events, alerts first.", waiting)
         else:
             self._log.warning("Lost the community server's broker (%s); events stay stored "
                               "and alerts go out by SMS until it is back.", reason or "no reason")
 
     def publish_done(self, mid: int, ok: bool, reason: str) -> None:
-        seqs = self._in_flight.pop(mid, None)
-        if seqs is None:
+        batch = self._in_flight.pop(mid, None)
+        if batch is None:
             return
         if ok:
-            self._sent_top = max(self._sent_top, *seqs)
+            self._sent_top = max(self._sent_top, batch.last)
             self._refusals = 0
         else:
             self._refusals += 1
@@ -89,8 +90,8 @@ class OutboxSync:
             self._paused_until = self.clock.monotonic() + pause
             self._log.warning("The broker refused %d events (%s); they stay stored and are "
                               "sent again in %.0f s. Check the broker's ACL for this hub.",
-                              len(seqs), reason, pause)
-            self._rewind(min(seqs))
+                              batch.count, reason, pause)
+            self._rewind(batch.first)
         self.pump()
 
     def acknowledged(self, seq: int, epoch: str | None = None) -> None:
@@ -107,7 +108,8 @@ class OutboxSync:
             return
         self.acked_seq = seq
         self._progress_at = self.clock.monotonic()
-        if not self.pump():  # marking rows waits while there is sending to do
+        self.pump()
+        if not self._in_flight:  # while sending, marking rows waits for the tick
             self.mark_delivered()
 
     def mark_delivered(self) -> None:
@@ -121,37 +123,34 @@ class OutboxSync:
     def pump(self) -> int:
         """Publish batches while connected and the window has room; returns how many."""
         sent = 0
-        if self.clock.monotonic() < self._paused_until:
+        if self.clock.monotonic() < self._paused_until or not self.connected:
             return 0
+        floor = self.outbox.outbox_floor()  # marking waits while pumping: it holds
         while self.connected and len(self._in_flight) < self.window:
-            seqs, joined = self._next_events()
-            if not seqs:
+            batch = self._next_batch()
+            if batch is None:
                 break
-            payload = wire.batch(self.hub, self.community, self.epoch,
-                                 self.outbox.outbox_floor(), [joined])
+            payload = wire.batch(self.hub, self.community, self.epoch, floor, [batch.joined])
             try:
                 mid = self.uplink.publish(self.topics.events, payload)
             except Exception as error:  # a refused publish waits for the next reconnect
                 self._log.warning("Could not publish events (%s); they stay stored.", error)
-                self._rewind(min(seqs))
+                self._rewind(batch.first)
                 break
-            self._in_flight[mid] = tuple(seqs)
-            self.published += len(seqs)
+            self._in_flight[mid] = batch
+            self.published += batch.count
             sent += 1
         return sent
 
-    def _next_events(self) -> tuple[list[int], str]:
-        """Alerts before telemetry; each priority in seq order, skipping what is out.
-
-        Returns the seqs and the events' wire texts already joined with commas.
-        """
+    def _next_batch(self) -> Batch | None:
+        """Alerts before telemetry; each priority in seq order, skipping what is out."""
         for priority in PRIORITIES:
             after = max(self._cursor[priority], self.acked_seq)
-            seqs, joined = self.outbox.joined_after(priority, after, self.batch_size)
-            if seqs:
-                self._cursor[priority] = seqs[-1]
-                return seqs, joined
-        return [], ""
+            batch = self.outbox.batch_after(priority, after, self.batch_size)
+            if batch is not None:
+                self._cursor[priority] = batch.last
+                return batch
+        return None
 
     def _rewind(self, seq: int) -> None:
         for priority in PRIORITIES:
@@ -195,16 +194,18 @@ class OutboxSync:
                                     {"hub": self.hub, "count": total, "types": dropped},
                                     ALERT_PRIORITY)
 
-    def send_status(self, state: str) -> None:
+    def send_status(self, state: str, depth: int | None = None) -> None:
         self._status_at = self.clock.monotonic()
         try:
-            self.uplink.publish(self.topics.status, self.status_payload(state), retain=True)
+            self.uplink.publish(self.topics.status, self.status_payload(state, depth),
+                                retain=True)
         except Exception as error:  # reported again on the next heartbeat
             self._log.warning("Could not publish the hub's status (%s).", error)
 
-    def status_payload(self, state: str) -> bytes:
+    def status_payload(self, state: str, depth: int | None = None) -> bytes:
+        """The status message; `depth` is the outbox depth when the caller just counted it."""
         roster = (self.store.meta("roster_version")
                   if self.store.meta("roster_source") == "server" else "")
-        return wire.status(self.hub, self.community, state, __version__,
-                           self.store.outbox_depth(), int(self.store.meta("outbox_dropped", "0")),
-                           self.clock.now(), roster)
+        depth = self.store.outbox_depth() if depth is None else depth
+        return wire.status(self.hub, self.community, state, __version__, depth,
+                           int(self.store.meta("outbox_dropped", "0")), self.clock.now(), roster)

@@ -51,9 +51,10 @@ def test_alerts_go_ahead_of_the_backlog(tmp_path) -> None:
     add(store, "alert.raised", 2, ALERT_PRIORITY)
     sync.connection_changed(True)
     batches = broker.batches()
-    assert batches[0][1] == [26, 27]
+    assert batches[0][1] == [26, 27] and broker.sent[0][0] == batches[0][0]  # the very first
     assert [seq for _, seqs in batches[1:] for seq in seqs] == list(range(1, 26))
-    assert broker.sent[0][1] == TOPICS.status and broker.sent[0][2]["state"] == "online"
+    status = [body for _, topic, body in broker.sent if topic == TOPICS.status]
+    assert [s["state"] for s in status] == ["online"] and status[0]["queue_depth"] == 27
 
 
 def test_window_bounds_messages_in_flight(tmp_path) -> None:
@@ -157,7 +158,9 @@ def test_an_ack_for_another_installation_prunes_nothing(tmp_path) -> None:
     sync, broker, store, _ = make(tmp_path, batch_size=10)
     add(store, "watch.battery", 5, TELEMETRY_PRIORITY)
     sync.connection_changed(True)
-    assert broker.batches() and broker.sent[1][2]["epoch"] == sync.epoch
+    mid = broker.batches()[0][0]
+    assert broker.sent[mid - 1][2]["epoch"] == sync.epoch
+    sync.publish_done(mid, True, "Success")
     sync.acknowledged(5, "an-earlier-installation")
     assert store.outbox_depth() == 5
     sync.acknowledged(5, sync.epoch)
@@ -172,3 +175,19 @@ def test_the_epoch_is_kept_with_the_database(tmp_path) -> None:
     assert OutboxSync(again, Broker(), TOPICS, "hub-3", "c", FakeClock()).epoch == epoch
     other = Store.open(tmp_path / "other.db")
     assert OutboxSync(other, Broker(), TOPICS, "hub-3", "c", FakeClock()).epoch != epoch
+
+
+def test_acks_during_a_drain_are_written_when_the_window_empties_or_on_the_tick(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path, batch_size=10)
+    add(store, "watch.battery", 30, TELEMETRY_PRIORITY)
+    sync.connection_changed(True)
+    first, second, third = [mid for mid, _ in broker.batches()]
+    sync.publish_done(first, True, "Success")
+    sync.acknowledged(10)
+    assert sync.acked_seq == 10 and store.outbox_depth() == 30  # sending goes first
+    sync.tick()
+    assert store.outbox_depth() == 20
+    sync.publish_done(second, True, "Success")
+    sync.publish_done(third, True, "Success")
+    sync.acknowledged(30)
+    assert store.outbox_depth() == 0  # nothing in flight: written at once
