@@ -126,7 +126,7 @@ class OutboxSync:
         if self.clock.monotonic() < self._paused_until or not self.connected:
             return 0
         floor = self.outbox.outbox_floor()  # marking waits while pumping: it holds
-        while self.connected and len(self._in_flight) < self.window:
+        while len(self._in_flight) < self.window:
             batch = self._next_batch()
             if batch is None:
                 break

@@ -1,3 +1,6 @@
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from tests.building import SimBuilding, make_building
@@ -15,3 +18,12 @@ def broker(tmp_path):
     running = Broker(tmp_path).start()
     yield running
     running.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A receiver database URL: each test runs on SQLite and on PostgreSQL."""
+    from tests.test_receiver_helpers import database_url
+
+    with database_url(request.param, tmp_path) as url:
+        yield url

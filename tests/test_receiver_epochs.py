@@ -4,7 +4,6 @@ one changes nothing, and a database from before epochs keeps its rows (SQLite an
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,17 +14,10 @@ from tests.test_receiver_helpers import (
     EPOCH,
     alert_event,
     batch,
-    database_url,
     encode,
     event,
 )
 from tests.test_receiver_store import HUB3, Server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database_url(request.param, tmp_path) as url:
-        yield url
 
 
 @pytest.fixture

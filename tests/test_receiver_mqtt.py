@@ -22,17 +22,10 @@ from tests.test_receiver_helpers import (
     WATCH,
     alert_event,
     batch,
-    database_url,
     event,
     hubs,
     until,
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database_url(request.param, tmp_path) as url:
-        yield url
 
 
 @pytest.fixture

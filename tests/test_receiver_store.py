@@ -26,7 +26,6 @@ from tests.test_receiver_helpers import (
     ROOT,
     alert_event,
     batch,
-    database_url,
     encode,
     event,
     status,
@@ -35,12 +34,6 @@ from tests.test_receiver_logic import batch_like, json_values
 
 HUB3 = f"{ROOT}{COMMUNITY}/hub-3/"
 HUB4 = f"{ROOT}{COMMUNITY}/hub-4/"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database_url(request.param, tmp_path) as url:
-        yield url
 
 
 class Server:

@@ -264,19 +264,14 @@ def test_pull_cord_on_the_panel_reaches_the_responders_phones(tmp_path) -> None:
     building = WiredBuilding(tmp_path)
     factory = building.pin_factory = MockFactory()
 
-    async def main() -> None:
-        await building.start()
+    async def scenario(b: WiredBuilding) -> None:
         factory.pin(17).drive_low()  # 李桂兰 pulls the cord in her bathroom
-        await until(lambda: building.app is not None and bool(building.app.store.alerts()))
+        await until(lambda: b.app is not None and bool(b.app.store.alerts()))
         factory.pin(17).drive_high()
-        await building.advance(11)
-        await building.settle()
-        await building.stop()
+        await b.advance(11)
+        await b.settle()
 
-    try:
-        asyncio.run(main())
-    finally:
-        building.close()
+    run_scenario(building, scenario)
     texts = building.inbox()
     assert set(texts) == {DESK, GRID}  # the building's tier 1 (the son is 王秀英's)
     assert texts[DESK][0].startswith("【SOS A001】李桂兰（3号楼102室）")

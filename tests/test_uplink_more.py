@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import replace
@@ -19,7 +18,7 @@ from edge.uplink_app import settings_of
 from edge.wire import Topics
 from tests.building import key_for, mac_for
 from tests.mqtt_broker import free_port
-from tests.sms_building import until
+from tests.sms_building import run_scenario, until
 from tests.uplink_building import UplinkBuilding
 
 
@@ -31,28 +30,25 @@ def test_https_fallback_delivers_events_and_fetches_commands(tmp_path, broker) -
     building = UplinkBuilding(tmp_path, broker, http_url=f"http://127.0.0.1:{http_port}",
                               http_after_s=5, http_poll_s=0.1)
 
-    async def main() -> None:
-        await building.start()
-        await building.connected()
-        building.relay.cut(block=True)  # the site blocks MQTT from now on
-        await building.connected(False)
-        building.air.press(mac_for(0))
-        await building.advance(11)  # SOS goes out by SMS: HTTPS is not a confirmed uplink
-        await building.advance(6)   # MQTT down for longer than http_after_s
-        app = building.hub_app
+    async def scenario(b: UplinkBuilding) -> None:
+        await b.connected()
+        b.relay.cut(block=True)  # the site blocks MQTT from now on
+        await b.connected(False)
+        b.air.press(mac_for(0))
+        await b.advance(11)  # SOS goes out by SMS: HTTPS is not a confirmed uplink
+        await b.advance(6)   # MQTT down for longer than http_after_s
+        app = b.hub_app
         await until(lambda: app.store.outbox_depth() == 0, timeout=10)
         ref = app.store.alerts()[0].ref
         assert receiver.acknowledge(ref, "李娜")  # queued for the hub on HTTPS
         await until(lambda: app.store.alerts()[0].state is AlertState.ACKNOWLEDGED, timeout=10)
         assert app.uplink is not None and app.uplink.http is not None
         assert app.uplink.http.active and app.uplink.http.posted >= 2  # raised, active
-        await building.settle()
-        await building.stop()
+        await b.settle()
 
     try:
-        asyncio.run(main())
+        run_scenario(building, scenario)
     finally:
-        building.close()
         receiver.stop()
     assert "+8613800138000" in building.inbox()  # the duty desk was texted meanwhile
 
@@ -72,21 +68,18 @@ def test_roster_pushed_by_the_server_lets_the_hub_hear_a_new_watch(tmp_path, bro
     building = UplinkBuilding(tmp_path, broker)
     building.air.add_watch(mac_for(8), key_for(8))  # a resident of another building
 
-    async def main() -> None:
-        await building.start()
-        await building.connected()
-        app = building.hub_app
+    async def scenario(b: UplinkBuilding) -> None:
+        await b.connected()
+        app = b.hub_app
         await until(lambda: app.store.meta("roster_version") == "2026-11-21.1", timeout=10)
-        building.air.press(mac_for(8))
+        b.air.press(mac_for(8))
         await until(lambda: any(a.resident_id == "r9" for a in app.store.alerts()))
-        await building.restart()  # the pushed roster stays in charge after a restart
-        assert {w.mac for w in building.hub_app.hub.gate.watches()} == {mac_for(0), mac_for(8)}
-        await building.stop()
+        await b.restart()  # the pushed roster stays in charge after a restart
+        assert {w.mac for w in b.hub_app.hub.gate.watches()} == {mac_for(0), mac_for(8)}
 
     try:
-        asyncio.run(main())
+        run_scenario(building, scenario)
     finally:
-        building.close()
         receiver.stop()
 
 
