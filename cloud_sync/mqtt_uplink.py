@@ -44,9 +44,9 @@ class PahoUplink:
     """Connects, keeps reconnecting with back-off, publishes, and delivers commands."""
 
     def __init__(self, settings: MqttSettings, topics: Topics, will: bytes, *,
-                 on_connected: Callable[[bool, str], None],
-                 on_published: Callable[[int, bool, str], None],
-                 on_command: Callable[[bytes], None],
+                 on_connected: Callable[[bool, str], object],
+                 on_published: Callable[[int, bool, str], object],
+                 on_command: Callable[[bytes], object],
                  log: logging.Logger | None = None) -> None:
         self.settings = settings
         self.topics = topics

@@ -64,29 +64,24 @@ class HttpFallback:
 
     async def _round(self, loop: asyncio.AbstractEventLoop) -> None:
         """Post everything not yet acknowledged, alerts first, then fetch commands."""
-        for events in self._batches():
-            payload = wire.batch(self.sync.hub, self.sync.community, self.sync.epoch,
-                                 self.sync.outbox.outbox_floor(), [text for _, text in events])
-            ack, epoch = await loop.run_in_executor(None, self.http.post_batch, payload)
-            self.posted += len(events)
-            self.sync.acknowledged(ack, epoch)
+        sync = self.sync
+        for priority in PRIORITIES:
+            after = sync.acked_seq
+            while batch := sync.outbox.batch_after(priority, after, sync.batch_size):
+                payload = wire.batch(sync.hub, sync.community, sync.epoch,
+                                     sync.outbox.outbox_floor(), batch.joined)
+                ack, epoch = await loop.run_in_executor(None, self.http.post_batch, payload)
+                self.posted += batch.count
+                sync.acknowledged(ack, epoch)
+                after = batch.last
         commands, cursor = await loop.run_in_executor(
-            None, self.http.fetch_commands, self.sync.hub, self.sync.community, self._after)
+            None, self.http.fetch_commands, sync.hub, sync.community, self._after)
         for command in commands:
             self._on_command(command)
         if cursor != self._after:
             self._after = cursor
-            with self.sync.store.transaction():
-                self.sync.store.set_meta("http_commands_after", str(cursor))
-
-    def _batches(self) -> list[list[tuple[int, str]]]:
-        batches: list[list[tuple[int, str]]] = []
-        for priority in PRIORITIES:
-            after = self.sync.acked_seq
-            while events := self.sync.outbox.wire_after(priority, after, self.sync.batch_size):
-                batches.append(events)
-                after = events[-1][0]
-        return batches
+            with sync.store.transaction():
+                sync.store.set_meta("http_commands_after", str(cursor))
 
     def _switch(self, active: bool) -> None:
         if active != self.active:

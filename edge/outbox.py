@@ -1,16 +1,19 @@
-"""The outbox as the uplink sees it: what to send next, what the server has, what to drop."""
+"""The outbox as the uplink sees it: what to send next (the offline backlog folded into
+send-ready segments), what the server has, what to drop."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Events of one priority on their way: seq range, how many, wire texts joined by commas.
+    """Events of one priority on their way: seq range, how many, wire texts joined by commas
+    (UTF-8).
 
     The seqs are ascending but not always contiguous: the other priority's events and
     evicted ones leave gaps.
@@ -19,7 +22,33 @@ class Batch:
     first: int
     last: int
     count: int
-    joined: str
+    joined: bytes
+
+
+# The next `limit` undelivered events of one priority after a seq, joined; `bound` may
+# stop them short of the next usable segment.
+_JOIN_ROWS = (
+    "SELECT min(seq), max(seq), count(*), CAST(group_concat(wire, ',') AS BLOB) FROM "
+    "(SELECT seq, wire FROM outbox WHERE priority = ? AND delivered_at IS NULL AND seq > ? "
+    "{bound} ORDER BY seq LIMIT ?)")
+_BEFORE_SEGMENT = (
+    "AND seq < coalesce((SELECT min(first_seq) FROM outbox_segments AS s WHERE first_seq > ? "
+    "AND count <= ? AND EXISTS (SELECT 1 FROM outbox WHERE seq = s.first_seq AND "
+    "delivered_at IS NULL)), 9e18)")
+# The segment that starts at the next undelivered telemetry event, if one does and fits.
+# Events leave the outbox (acknowledged, evicted) only from the lowest seq up, so a
+# segment whose first event is still waiting still holds exactly its events.
+_SEGMENT_NEXT = (
+    "SELECT first_seq, last_seq, count, joined FROM outbox_segments WHERE first_seq = "
+    "(SELECT min(seq) FROM outbox WHERE priority = ? AND delivered_at IS NULL AND seq > ?) "
+    "AND count <= ?")
+
+
+def _batch(row: Any) -> Batch | None:
+    """(first, last, count, joined) as read; None when there was nothing to read."""
+    if row is None or row[0] is None:
+        return None
+    return Batch(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]))
 
 
 class Outbox:
@@ -38,22 +67,40 @@ class Outbox:
                 self.store.set_meta("outbox_epoch", found)
         return found
 
-    def wire_after(self, priority: int, after_seq: int, limit: int) -> list[tuple[int, str]]:
-        """(seq, wire JSON) of undelivered events of one priority above `after_seq`."""
-        rows = self.db.execute(
-            "SELECT seq, wire FROM outbox WHERE priority = ? AND delivered_at IS NULL "
-            "AND seq > ? ORDER BY seq LIMIT ?", [priority, after_seq, limit]).fetchall()
-        return [(int(seq), str(text)) for seq, text in rows]
-
     def batch_after(self, priority: int, after_seq: int, limit: int) -> Batch | None:
-        """Like wire_after, but SQLite joins the texts into one batch (None: nothing left)."""
-        row = self.db.execute(
-            "SELECT min(seq), max(seq), count(*), group_concat(wire, ',') FROM (SELECT seq, "
-            "wire FROM outbox WHERE priority = ? AND delivered_at IS NULL AND seq > ? "
-            "ORDER BY seq LIMIT ?)", [priority, after_seq, limit]).fetchone()
-        if row[0] is None:
-            return None
-        return Batch(int(row[0]), int(row[1]), int(row[2]), str(row[3]))
+        """The next undelivered events of one priority above `after_seq`, joined (None:
+        nothing left). Telemetry folded into a segment comes from it in one read."""
+        if priority != TELEMETRY_PRIORITY:
+            return _batch(self.db.execute(_JOIN_ROWS.format(bound=""),
+                                          [priority, after_seq, limit]).fetchone())
+        row = self.db.execute(_SEGMENT_NEXT, [priority, after_seq, limit]).fetchone()
+        if row is not None:
+            return _batch(row)
+        return _batch(self.db.execute(  # stops short of the next segment, read whole next
+            _JOIN_ROWS.format(bound=_BEFORE_SEGMENT),
+            [priority, after_seq, after_seq, limit, limit]).fetchone())
+
+    def fold(self, size: int, most_events: int) -> int:
+        """Join undelivered telemetry past the last segment into segments of `size`
+        events, at most `most_events` events in all (at least one segment); returns how
+        many segments. Runs while the uplink is down, a little on every tick."""
+        made = 0
+        with self.store.transaction(durable=False):
+            last = self.db.execute("SELECT max(last_seq) FROM outbox_segments").fetchone()[0]
+            after = int(last or 0)
+            while made == 0 or (made + 1) * size <= most_events:
+                first, last, count, joined = self.db.execute(
+                    _JOIN_ROWS.format(bound=""), [TELEMETRY_PRIORITY, after, size]).fetchone()
+                if count < size:  # the tail keeps growing: it goes row by row
+                    break
+                self.db.execute("INSERT INTO outbox_segments (first_seq, last_seq, count, "
+                                "joined) VALUES (?, ?, ?, ?)", [first, last, count, joined])
+                made, after = made + 1, int(last)
+        return made
+
+    def segments(self) -> int:
+        """How many folded segments are waiting."""
+        return int(self.db.execute("SELECT count(*) FROM outbox_segments").fetchone()[0])
 
     def delivered_up_to(self, seq: int, now: float, after: int = 0) -> int:
         """The server stored every event up to `seq` (all up to `after` were marked
@@ -62,6 +109,7 @@ class Outbox:
             cursor = self.db.execute(
                 "UPDATE outbox SET delivered_at = ? WHERE seq > ? AND seq <= ? "
                 "AND delivered_at IS NULL", [now, after, seq])
+            self.db.execute("DELETE FROM outbox_segments WHERE first_seq <= ?", [seq])
         return int(cursor.rowcount)
 
     def prune_delivered(self, before: float) -> int:
@@ -73,15 +121,12 @@ class Outbox:
 
     def outbox_floor(self) -> int:
         """Every event below this seq has been delivered or evicted."""
-        lowest = [self.db.execute(
-            "SELECT min(seq) FROM outbox WHERE priority = ? AND delivered_at IS NULL",
-            [priority]).fetchone()[0] for priority in (ALERT_PRIORITY, TELEMETRY_PRIORITY)]
-        found = [seq for seq in lowest if seq is not None]
-        if found:
-            return int(min(found))
-        last = self.db.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-        return int(last[0]) + 1 if last else 1
+        lowest = self.db.execute(
+            "SELECT min(seq) FROM (SELECT min(seq) AS seq FROM outbox WHERE priority = ? AND "
+            "delivered_at IS NULL UNION ALL SELECT min(seq) FROM outbox WHERE priority = ? "
+            "AND delivered_at IS NULL UNION ALL SELECT seq + 1 FROM sqlite_sequence WHERE "
+            "name = 'outbox')", [ALERT_PRIORITY, TELEMETRY_PRIORITY]).fetchone()[0]
+        return int(lowest) if lowest is not None else 1
 
     def evict_telemetry(self, cap: int) -> dict[str, int]:
         """Keep at most `cap` undelivered events by dropping the oldest telemetry.
@@ -102,5 +147,7 @@ class Outbox:
             if rows:
                 self.db.execute("DELETE FROM outbox WHERE priority = ? AND seq <= ? AND "
                                 "delivered_at IS NULL", [TELEMETRY_PRIORITY, rows[-1][0]])
+                self.db.execute("DELETE FROM outbox_segments WHERE first_seq <= ?",
+                                [rows[-1][0]])
                 self.store.add_meta_count("outbox_dropped", len(rows))
         return dropped

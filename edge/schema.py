@@ -206,6 +206,26 @@ def _supervision(db: Database) -> None:
     )
 
 
+
+@MIGRATIONS(name="0005_outbox_segments")
+def _segments(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- A stretch of the offline backlog's telemetry, joined while the uplink was down
+        -- so that reconnecting sends it as fast as the network takes it: `count`
+        -- undelivered telemetry events with seqs first_seq..last_seq, their wire texts
+        -- joined by commas. A copy: the events keep their own rows, and an acknowledgement
+        -- or eviction reaching into a segment deletes it (edge/outbox.py).
+        CREATE TABLE outbox_segments (
+            first_seq INTEGER PRIMARY KEY,
+            last_seq INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            joined BLOB NOT NULL
+        );
+        """
+    )
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))

@@ -9,6 +9,7 @@ the receiver makes the events eligible to be sent again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Protocol
 
 from edge import __version__
@@ -19,6 +20,9 @@ from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
 
 PRIORITIES = (ALERT_PRIORITY, TELEMETRY_PRIORITY)
 KEEP_DELIVERED_S = 86_400.0  # delivered events stay a day for local records, then go
+BURST = 5  # batches read before publishing them together
+FOLD_PER_TICK = 2000  # events folded per tick while offline: far more than a building
+# adds, and little enough that an SOS never waits behind it
 
 
 class Publisher(Protocol):
@@ -78,13 +82,18 @@ class OutboxSync:
                               "and alerts go out by SMS until it is back.", reason or "no reason")
 
     def publish_done(self, mid: int, ok: bool, reason: str) -> None:
-        batch = self._in_flight.pop(mid, None)
-        if batch is None:
-            return
-        if ok:
-            self._sent_top = max(self._sent_top, batch.last)
-            self._refusals = 0
-        else:
+        self.publishes_done([(mid, ok, reason)])
+
+    def publishes_done(self, results: Iterable[tuple[int, bool, str]]) -> None:
+        """The broker answered these messages (mid, taken?, reason); refill the window once."""
+        for mid, ok, reason in results:
+            batch = self._in_flight.pop(mid, None)
+            if batch is None:
+                continue
+            if ok:
+                self._sent_top = max(self._sent_top, batch.last)
+                self._refusals = 0
+                continue
             self._refusals += 1
             pause = min(60.0, 2.0 ** min(self._refusals, 6))
             self._paused_until = self.clock.monotonic() + pause
@@ -121,36 +130,52 @@ class OutboxSync:
     # -- sending -------------------------------------------------------------------------
 
     def pump(self) -> int:
-        """Publish batches while connected and the window has room; returns how many."""
+        """Publish batches while connected and the window has room; returns how many.
+
+        Alerts first: telemetry is read only once no alert is left to send (nothing in
+        this process can add one while the pump runs). Batches are read a few at a time
+        and then published together, so paho's thread writes them back to back.
+        """
         sent = 0
         if self.clock.monotonic() < self._paused_until or not self.connected:
             return 0
         floor = self.outbox.outbox_floor()  # marking waits while pumping: it holds
-        while len(self._in_flight) < self.window:
-            batch = self._next_batch()
+        for priority in PRIORITIES:
+            while (room := self.window - len(self._in_flight)) > 0:
+                batches = self._next_batches(priority, min(room, BURST))
+                published = self._publish(batches, floor)
+                sent += published
+                if published < len(batches):
+                    return sent  # refused at once: the rest waits for a reconnect
+                if len(batches) < min(room, BURST):
+                    break  # this priority has nothing more
+        return sent
+
+    def _next_batches(self, priority: int, most: int) -> list[Batch]:
+        """Up to `most` next batches of one priority in seq order, skipping what is out."""
+        batches: list[Batch] = []
+        while len(batches) < most:
+            after = max(self._cursor[priority], self.acked_seq)
+            batch = self.outbox.batch_after(priority, after, self.batch_size)
             if batch is None:
                 break
-            payload = wire.batch(self.hub, self.community, self.epoch, floor, [batch.joined])
+            self._cursor[priority] = batch.last
+            batches.append(batch)
+        return batches
+
+    def _publish(self, batches: list[Batch], floor: int) -> int:
+        """Publish each batch in turn; returns how many paho took."""
+        for done, batch in enumerate(batches):
+            payload = wire.batch(self.hub, self.community, self.epoch, floor, batch.joined)
             try:
                 mid = self.uplink.publish(self.topics.events, payload)
             except Exception as error:  # a refused publish waits for the next reconnect
                 self._log.warning("Could not publish events (%s); they stay stored.", error)
                 self._rewind(batch.first)
-                break
+                return done
             self._in_flight[mid] = batch
             self.published += batch.count
-            sent += 1
-        return sent
-
-    def _next_batch(self) -> Batch | None:
-        """Alerts before telemetry; each priority in seq order, skipping what is out."""
-        for priority in PRIORITIES:
-            after = max(self._cursor[priority], self.acked_seq)
-            batch = self.outbox.batch_after(priority, after, self.batch_size)
-            if batch is not None:
-                self._cursor[priority] = batch.last
-                return batch
-        return None
+        return len(batches)
 
     def _rewind(self, seq: int) -> None:
         for priority in PRIORITIES:
@@ -166,9 +191,12 @@ class OutboxSync:
     # -- the clock ----------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Heartbeat, resend after silence, keep the outbox under its cap."""
+        """Heartbeat, resend after silence, keep the outbox under its cap; while
+        disconnected, fold the backlog into segments that send in one read each."""
         self.mark_delivered()
         self._evict()
+        if not self.connected:
+            self.outbox.fold(self.batch_size, FOLD_PER_TICK)
         if self.clock.monotonic() >= self._prune_at:
             self._prune_at = self.clock.monotonic() + 3600
             self.outbox.prune_delivered(self.clock.now() - KEEP_DELIVERED_S)

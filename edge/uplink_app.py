@@ -6,10 +6,11 @@ import asyncio
 import ctypes
 import ctypes.util
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cloud_sync.http_uplink import HttpUplink
 from cloud_sync.mqtt_uplink import MqttSettings, PahoUplink
@@ -25,6 +26,7 @@ from edge.sync import OutboxSync
 from edge.wire import Topics
 
 _log = logging.getLogger("edge.uplink")
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -33,9 +35,37 @@ class LoopBridge:
 
     loop: asyncio.AbstractEventLoop | None = None
 
-    def call(self, fn: Callable[..., Any], *args: Any) -> None:
+    def call(self, fn: Callable[..., Any], *args: Any) -> bool:
+        """Schedule fn(*args) on the loop; False when no loop runs (the call is dropped)."""
         if self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(fn, *args)
+            return True
+        return False
+
+
+class Gathered(Generic[T]):
+    """Items from another thread, handed to `deliver` on the loop many per turn: a burst
+    of PUBACKs wakes the loop once and refills the window once, not once each."""
+
+    def __init__(self, bridge: LoopBridge, deliver: Callable[[list[T]], None]) -> None:
+        self._bridge, self._deliver = bridge, deliver
+        self._items: list[T] = []
+        self._lock = threading.Lock()  # held only to append or take the list
+
+    def add(self, item: T) -> None:
+        with self._lock:
+            self._items.append(item)
+            if len(self._items) > 1:
+                return  # a hand-over is already on its way and will take this one too
+        if not self._bridge.call(self._hand_over):
+            with self._lock:  # no loop runs: dropped, as the bridge drops any call
+                self._items.clear()
+
+    def _hand_over(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+        if items:
+            self._deliver(items)
 
 
 @dataclass(slots=True)
@@ -91,10 +121,12 @@ def build_uplink(config: HubConfig, section: UplinkSection, hub: Hub, clock: Clo
     topics = Topics.of(section.topic_root, config.hub.community, config.hub.id)
     bridge = LoopBridge()
     box: dict[str, Any] = {}
+    pubacks: Gathered[tuple[int, bool, str]] = Gathered(
+        bridge, lambda results: box["sync"].publishes_done(results))
     paho = PahoUplink(
         settings_of(section, config.hub.id), topics, b"",
         on_connected=lambda up, why: bridge.call(box["sync"].connection_changed, up, why),
-        on_published=lambda mid, ok, why: bridge.call(box["sync"].publish_done, mid, ok, why),
+        on_published=lambda mid, ok, why: pubacks.add((mid, ok, why)),
         on_command=lambda payload: bridge.call(box["commands"].handle, payload),
     )
     sync = OutboxSync(hub.store, paho, topics, config.hub.id, config.hub.community, clock,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,11 +60,11 @@ class Command:
     fields: Mapping[str, Any]
 
 
-def batch(hub: str, community: str, epoch: str, floor: int, events: Sequence[str]) -> bytes:
-    """An event batch payload from events already in their wire form (JSON objects)."""
+def batch(hub: str, community: str, epoch: str, floor: int, joined: bytes) -> bytes:
+    """An event batch payload from wire-form events already joined by commas (UTF-8)."""
     head = json.dumps({"v": VERSION, "hub": hub, "community": community, "epoch": epoch,
                        "floor": floor}, ensure_ascii=False, separators=(",", ":"))
-    return (head[:-1] + ',"events":[' + ",".join(events) + "]}").encode()
+    return b"".join((head[:-1].encode(), b',"events":[', joined, b"]}"))
 
 
 def status(hub: str, community: str, state: str, version: str, queue_depth: int,

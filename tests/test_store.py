@@ -20,17 +20,18 @@ def test_database_is_wal_full_sync_private_and_migrated(tmp_path) -> None:
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert stat.S_IMODE((tmp_path / "state" / "hub.db").stat().st_mode) == 0o600
     names = {"residents", "watches", "watch_counters", "contacts", "fixes", "alerts",
-             "alert_changes", "outbox"}
+             "alert_changes", "outbox", "outbox_segments"}
     assert names <= set(store.db.table_names())
     applied = store.db.execute("SELECT name FROM _sqlite_migrations").fetchall()
     assert applied == [("0001_roster_alerts_outbox",), ("0002_sms_queue_escalation_inbox",),
-                       ("0003_uplink_state",), ("0004_supervision_state",)]
+                       ("0003_uplink_state",), ("0004_supervision_state",),
+                       ("0005_outbox_segments",)]
 
 
 def test_reopening_applies_no_migration_twice(tmp_path) -> None:
     Store.open(tmp_path / "hub.db").close()
     store = Store.open(tmp_path / "hub.db")
-    assert store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
+    assert store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 5
 
 
 def test_unwritable_location_gives_clear_error(tmp_path) -> None:

@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass, field
 
 from edge.clock import FakeClock
+from edge.errors import UplinkError
 from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
-from edge.sync import OutboxSync
+from edge.sync import FOLD_PER_TICK, OutboxSync
 from edge.wire import Topics
 from tests.building import make_roster
 
@@ -19,9 +20,11 @@ class Broker:
     """Records what was published; each publish gets the next message id."""
 
     sent: list[tuple[int, str, dict]] = field(default_factory=list)
-    refuse: bool = False
+    fail_after: int | None = None  # paho refuses at once once this many were sent
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int:
+        if self.fail_after is not None and len(self.sent) >= self.fail_after:
+            raise UplinkError("publish failed at once: the client is not connected")
         mid = len(self.sent) + 1
         self.sent.append((mid, topic, json.loads(payload)))
         return mid
@@ -191,3 +194,133 @@ def test_acks_during_a_drain_are_written_when_the_window_empties_or_on_the_tick(
     sync.publish_done(third, True, "Success")
     sync.acknowledged(30)
     assert store.outbox_depth() == 0  # nothing in flight: written at once
+
+
+def test_a_publish_refused_at_once_keeps_the_rest_for_the_reconnect(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path, batch_size=5)
+    add(store, "watch.battery", 30, TELEMETRY_PRIORITY)
+    broker.fail_after = 2
+    sync.connection_changed(True)
+    assert [seqs for _, seqs in broker.batches()] == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
+    assert sync.in_flight == 2
+    broker.fail_after = None
+    sync.connection_changed(False)
+    sync.connection_changed(True)
+    again = [s for _, seqs in broker.batches()[2:] for s in seqs]
+    assert again == list(range(1, 31))  # nothing acknowledged: all of it, in order
+
+
+def sent_events(broker: Broker) -> list[dict]:
+    return [event for _, topic, body in broker.sent if topic == TOPICS.events
+            for event in body["events"]]
+
+
+def take_all(sync: OutboxSync, broker: Broker) -> None:
+    """The broker takes every message until nothing more is sent (no receiver acks)."""
+    done = 0
+    while done < len(broker.batches()):
+        mid = broker.batches()[done][0]
+        done += 1
+        sync.publish_done(mid, True, "Success")
+
+
+def stored_wire(store: Store) -> dict[int, dict]:
+    return {seq: json.loads(text) for seq, text in store.db.execute(
+        "SELECT seq, wire FROM outbox WHERE delivered_at IS NULL")}
+
+
+def test_offline_ticks_fold_the_backlog_and_it_goes_out_unchanged(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path, batch_size=10)
+    add(store, "watch.battery", 12, TELEMETRY_PRIORITY)
+    add(store, "alert.raised", 1, ALERT_PRIORITY)
+    add(store, "watch.fix", 23, TELEMETRY_PRIORITY)
+    sync.tick()  # offline
+    assert sync.outbox.segments() == 3  # 35 telemetry: three of 10, five wait in rows
+    sync.connection_changed(True)
+    take_all(sync, broker)
+    batches = [seqs for _, seqs in broker.batches()]
+    assert batches[0] == [13]  # the alert first
+    assert batches[1:] == [list(range(1, 13))[:10], [11, 12, 14, 15, 16, 17, 18, 19, 20, 21],
+                           list(range(22, 32)), list(range(32, 37))]
+    expected = stored_wire(store)
+    assert sent_events(broker) == [expected[seq] for seqs in batches for seq in seqs]
+
+
+def test_folding_happens_only_while_disconnected_and_a_little_per_tick(tmp_path) -> None:
+    size = FOLD_PER_TICK // 4
+    sync, broker, store, _ = make(tmp_path, batch_size=size, max_events=10 * FOLD_PER_TICK)
+    add(store, "watch.battery", 2 * FOLD_PER_TICK + 3, TELEMETRY_PRIORITY)
+    sync.connection_changed(True)
+    sync.tick()
+    assert sync.outbox.segments() == 0
+    sync.connection_changed(False)
+    sync.tick()
+    assert sync.outbox.segments() == 4  # FOLD_PER_TICK events
+    sync.tick()
+    sync.tick()
+    assert sync.outbox.segments() == 8  # the last 3 wait in rows for more to come
+
+
+def test_an_ack_inside_a_segment_drops_it_and_the_rest_goes_row_by_row(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path, batch_size=10)
+    add(store, "watch.battery", 30, TELEMETRY_PRIORITY)
+    sync.tick()
+    sync.connection_changed(True)
+    take_all(sync, broker)
+    sync.acknowledged(15)
+    assert store.outbox_depth() == 15 and sync.outbox.segments() == 1  # 21-30 is whole
+    sync.connection_changed(False)
+    sync.connection_changed(True)
+    batches = [seqs for _, seqs in broker.batches()[3:]]
+    assert batches == [[16, 17, 18, 19, 20], list(range(21, 31))]
+    expected = stored_wire(store)
+    assert sent_events(broker)[30:] == [expected[seq] for seq in range(16, 31)]
+
+
+def test_eviction_into_a_segment_never_sends_what_was_dropped(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path, batch_size=10, max_events=25)
+    add(store, "watch.battery", 20, TELEMETRY_PRIORITY)
+    sync.tick()
+    assert sync.outbox.segments() == 2
+    add(store, "watch.battery", 10, TELEMETRY_PRIORITY)
+    sync.tick()  # 30 > 25: seqs 1-5 dropped, and with them the segment 1-10
+    assert sync.outbox.segments() == 2  # 11-20 kept, 21-30 folded on the same tick
+    sync.connection_changed(True)
+    take_all(sync, broker)
+    events = sent_events(broker)
+    assert events[0]["type"] == "outbox.dropped"
+    assert [e["seq"] for e in events[1:]] == list(range(6, 31))
+
+
+def restarted_after_folding(tmp_path, events: int,
+                            batch_size: int) -> tuple[OutboxSync, Broker, Store]:
+    """A hub that folded `events` telemetry offline in tens, started again."""
+    sync, _, store, _ = make(tmp_path, batch_size=10)
+    add(store, "watch.battery", events, TELEMETRY_PRIORITY)
+    sync.tick()
+    store.close()
+    again, broker = Store.open(tmp_path / "hub.db"), Broker()
+    later = OutboxSync(again, broker, TOPICS, "hub-3", "c", FakeClock(), batch_size=batch_size)
+    return later, broker, again
+
+
+def test_segments_wider_than_the_batch_size_are_not_used(tmp_path) -> None:
+    narrow, broker, again = restarted_after_folding(tmp_path, 30, batch_size=4)
+    narrow.connection_changed(True)
+    take_all(narrow, broker)
+    batches = [seqs for _, seqs in broker.batches()]
+    assert all(len(seqs) <= 4 for seqs in batches)
+    assert [s for seqs in batches for s in seqs] == list(range(1, 31))
+    expected = stored_wire(again)
+    assert sent_events(broker) == [expected[seq] for seq in range(1, 31)]
+
+
+def test_folded_segments_survive_a_restart(tmp_path) -> None:
+    later, broker, again = restarted_after_folding(tmp_path, 25, batch_size=10)
+    assert later.outbox.segments() == 2
+    later.connection_changed(True)
+    take_all(later, broker)
+    assert [seqs for _, seqs in broker.batches()] == [
+        list(range(1, 11)), list(range(11, 21)), list(range(21, 26))]
+    later.acknowledged(25)
+    assert again.outbox_depth() == 0 and later.outbox.segments() == 0

@@ -160,6 +160,33 @@ def test_connection_cut_by_a_proxy_resends_what_was_not_acknowledged(tmp_path, b
     assert sorted(seqs) == list(range(1, len(seqs) + 1)) and len(seqs) >= 200
 
 
+
+def test_a_backlog_folded_while_offline_reaches_the_receiver_whole(tmp_path, broker) -> None:
+    receiver = receiver_for(broker, tmp_path)
+    folded: list[int] = []
+
+    async def scenario(b: UplinkBuilding) -> None:
+        sync = b.hub_app.uplink.sync if b.hub_app.uplink else None
+        assert sync is not None
+        b.relay.cut(block=True)
+        await b.connected(False, timeout=5)
+        for n in range(300):
+            b.air.battery(mac_for(n % 2), 1 + n % 100)
+        await until(lambda: sync.outbox.segments() >= 10, timeout=10)  # the hub's ticks
+        folded.append(sync.outbox.segments())
+        b.relay.unblock()
+        await b.connected(True, timeout=15)
+        await drained(b)
+        folded.append(sync.outbox.segments())
+
+    try:
+        play(tmp_path, broker, scenario, batch_size=20)
+        seqs = stored_seqs(receiver)
+    finally:
+        receiver.stop()
+    assert folded[0] >= 10 and folded[1] == 0  # acknowledged segments are gone
+    assert sorted(seqs) == list(range(1, len(seqs) + 1)) and len(seqs) >= 300
+
 def test_receiver_down_means_nothing_is_pruned(tmp_path, broker) -> None:
     async def scenario(b: UplinkBuilding) -> None:
         for n in range(40):

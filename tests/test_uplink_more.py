@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 from dataclasses import replace
 
@@ -14,7 +16,7 @@ from cloud_sync.receiver import Receiver
 from edge.config import parse_roster
 from edge.config_uplink import UplinkSection
 from edge.domain import AlertState
-from edge.uplink_app import settings_of
+from edge.uplink_app import Gathered, LoopBridge, settings_of
 from edge.wire import Topics
 from tests.building import key_for, mac_for
 from tests.mqtt_broker import free_port
@@ -126,3 +128,35 @@ def test_settings_take_tls_and_credentials_from_config(tmp_path) -> None:
     plain = settings_of(replace(section, broker="mqtt://b", ca_file=None, username="u",
                                 password="p"), "hub-3")
     assert (plain.port, plain.tls, plain.username, plain.client_id) == (1883, False, "u", "hub-3")
+
+
+def test_pubacks_handed_from_another_thread_all_arrive_once_and_in_order() -> None:
+    async def scenario() -> list[list[int]]:
+        got: list[list[int]] = []
+        gathered = Gathered(LoopBridge(asyncio.get_running_loop()), got.append)
+        paho_thread = threading.Thread(target=lambda: [gathered.add(n) for n in range(2000)])
+        paho_thread.start()
+        await asyncio.to_thread(paho_thread.join)
+        await until(lambda: sum(map(len, got)) >= 2000, timeout=5)
+        await asyncio.sleep(0.05)  # nothing more may come
+        return got
+
+    got = asyncio.run(scenario())
+    assert [n for items in got for n in items] == list(range(2000))
+    assert len(got) < 2000  # many per turn of the loop, not one each
+
+
+def test_pubacks_without_a_running_loop_are_dropped_and_later_ones_still_arrive() -> None:
+    bridge = LoopBridge()
+    got: list[list[int]] = []
+    gathered = Gathered(bridge, got.append)
+    gathered.add(1)
+    gathered.add(2)  # no loop: dropped, as the bridge drops any call
+
+    async def later() -> None:
+        bridge.loop = asyncio.get_running_loop()
+        gathered.add(3)
+        await until(lambda: bool(got), timeout=2)
+
+    asyncio.run(later())
+    assert got == [[3]]

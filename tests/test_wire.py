@@ -18,15 +18,19 @@ def test_topics_under_the_root() -> None:
 
 
 def test_batch_joins_events_in_their_wire_form(tmp_path) -> None:
+    from edge.outbox import Outbox
     from edge.store import ALERT_PRIORITY, Store
 
     store = Store.open(tmp_path / "hub.db")
     with store.transaction():
         store.append_event("alert.raised", 1795247702.123, {"watch": "A4"}, ALERT_PRIORITY)
-    stored = store.db.execute("SELECT wire FROM outbox").fetchone()[0]
-    body = json.loads(batch("hub-3", "c", "e1", 5, [stored]))
+        store.append_event("alert.active", 1795247703.0, {"address": "幸福里3号楼"},
+                           ALERT_PRIORITY)
+    read = Outbox(store).batch_after(ALERT_PRIORITY, 0, 10)
+    assert read is not None and (read.first, read.last, read.count) == (1, 2, 2)
+    body = json.loads(batch("hub-3", "c", "e1", 5, read.joined))
     assert body["v"] == 1 and body["floor"] == 5 and body["hub"] == "hub-3"
-    assert body["epoch"] == "e1"
+    assert body["epoch"] == "e1" and body["events"][1]["address"] == "幸福里3号楼"
     sent = body["events"][0]
     assert sent["seq"] == 1 and sent["type"] == "alert.raised" and len(sent["event_id"]) == 32
     assert sent["at"] == utc_text(1795247702.123) == "2026-11-21T07:55:02.123Z"
