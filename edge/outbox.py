@@ -84,11 +84,11 @@ class Outbox:
         """Join undelivered telemetry past the last segment into segments of `size`
         events, at most `most_events` events in all (at least one segment); returns how
         many segments. Runs while the uplink is down, a little on every tick."""
-        made = 0
+        made, most = 0, max(1, most_events // size)
         with self.store.transaction(durable=False):
             last = self.db.execute("SELECT max(last_seq) FROM outbox_segments").fetchone()[0]
             after = int(last or 0)
-            while made == 0 or (made + 1) * size <= most_events:
+            while made < most:
                 first, last, count, joined = self.db.execute(
                     _JOIN_ROWS.format(bound=""), [TELEMETRY_PRIORITY, after, size]).fetchone()
                 if count < size:  # the tail keeps growing: it goes row by row

@@ -141,13 +141,13 @@ class OutboxSync:
             return 0
         floor = self.outbox.outbox_floor()  # marking waits while pumping: it holds
         for priority in PRIORITIES:
-            while (room := self.window - len(self._in_flight)) > 0:
-                batches = self._next_batches(priority, min(room, BURST))
+            while (want := min(self.window - len(self._in_flight), BURST)) > 0:
+                batches = self._next_batches(priority, want)
                 published = self._publish(batches, floor)
                 sent += published
                 if published < len(batches):
                     return sent  # refused at once: the rest waits for a reconnect
-                if len(batches) < min(room, BURST):
+                if len(batches) < want:
                     break  # this priority has nothing more
         return sent
 
