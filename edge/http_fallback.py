@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from edge import wire
 from edge.clock import Clock
 from edge.errors import UplinkError
 from edge.sync import PRIORITIES, OutboxSync
@@ -68,8 +67,7 @@ class HttpFallback:
         for priority in PRIORITIES:
             after = sync.acked_seq
             while batch := sync.outbox.batch_after(priority, after, sync.batch_size):
-                payload = wire.batch(sync.hub, sync.community, sync.epoch,
-                                     sync.outbox.outbox_floor(), batch.joined)
+                payload = batch.payload(sync.batch_head())
                 ack, epoch = await loop.run_in_executor(None, self.http.post_batch, payload)
                 self.posted += batch.count
                 sync.acknowledged(ack, epoch)

@@ -7,13 +7,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from edge import wire
 from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Events of one priority on their way: seq range, how many, wire texts joined by commas
-    (UTF-8).
+    (UTF-8); a folded one also as the whole payload it was folded into.
 
     The seqs are ascending but not always contiguous: the other priority's events and
     evicted ones leave gaps.
@@ -22,7 +23,16 @@ class Batch:
     first: int
     last: int
     count: int
-    joined: bytes
+    joined: bytes | memoryview
+    framed: bytes = b""  # folded: head (head_len bytes), joined, "]}" (wire.framed)
+    head_len: int = 0
+
+    def payload(self, head: bytes) -> bytes:
+        """The batch's payload under `head` (wire.batch_head): a folded batch as read when
+        it was folded under that same head, else framed now."""
+        if self.framed and self.head_len == len(head) and self.framed.startswith(head):
+            return self.framed
+        return wire.framed(head, self.joined)
 
 
 # The next `limit` undelivered events of one priority after a seq, joined; `bound` may
@@ -39,7 +49,7 @@ _BEFORE_SEGMENT = (
 # Events leave the outbox (acknowledged, evicted) only from the lowest seq up, so a
 # segment whose first event is still waiting still holds exactly its events.
 _SEGMENT_NEXT = (
-    "SELECT first_seq, last_seq, count, joined FROM outbox_segments WHERE first_seq = "
+    "SELECT first_seq, last_seq, count, head_len, payload FROM outbox_segments WHERE first_seq = "
     "(SELECT min(seq) FROM outbox WHERE priority = ? AND delivered_at IS NULL AND seq > ?) "
     "AND count <= ?")
 
@@ -49,6 +59,12 @@ def _batch(row: Any) -> Batch | None:
     if row is None or row[0] is None:
         return None
     return Batch(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]))
+
+
+def _segment(row: Any) -> Batch:
+    """(first, last, count, head_len, payload) as read from outbox_segments."""
+    first, last, count, head_len, payload = row
+    return Batch(first, last, count, memoryview(payload)[head_len:-2], payload, head_len)
 
 
 class Outbox:
@@ -75,15 +91,16 @@ class Outbox:
                                           [priority, after_seq, limit]).fetchone())
         row = self.db.execute(_SEGMENT_NEXT, [priority, after_seq, limit]).fetchone()
         if row is not None:
-            return _batch(row)
+            return _segment(row)
         return _batch(self.db.execute(  # stops short of the next segment, read whole next
             _JOIN_ROWS.format(bound=_BEFORE_SEGMENT),
             [priority, after_seq, after_seq, limit, limit]).fetchone())
 
-    def fold(self, size: int, most_events: int) -> int:
+    def fold(self, size: int, most_events: int, head: bytes) -> int:
         """Join undelivered telemetry past the last segment into segments of `size`
-        events, at most `most_events` events in all (at least one segment); returns how
-        many segments. Runs while the uplink is down, a little on every tick."""
+        events, framed under `head` (wire.batch_head), at most `most_events` events in all
+        (at least one segment); returns how many segments. Runs while the uplink is down,
+        a little on every tick."""
         made, most = 0, max(1, most_events // size)
         with self.store.transaction(durable=False):
             last = self.db.execute("SELECT max(last_seq) FROM outbox_segments").fetchone()[0]
@@ -94,7 +111,8 @@ class Outbox:
                 if count < size:  # the tail keeps growing: it goes row by row
                     break
                 self.db.execute("INSERT INTO outbox_segments (first_seq, last_seq, count, "
-                                "joined) VALUES (?, ?, ?, ?)", [first, last, count, joined])
+                                "head_len, payload) VALUES (?, ?, ?, ?, ?)",
+                                [first, last, count, len(head), wire.framed(head, joined)])
                 made, after = made + 1, int(last)
         return made
 

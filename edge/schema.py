@@ -226,6 +226,28 @@ def _segments(db: Database) -> None:
         """
     )
 
+
+@MIGRATIONS(name="0006_outbox_segments_framed")
+def _segments_framed(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- A segment now holds its whole batch payload as framed when it was folded: the
+        -- head (hub, epoch, the floor of that time; head_len bytes), the joined wire
+        -- texts, then "]}". While the head is still the same it is sent as read, with no
+        -- copy (edge/outbox.py). Segments of 0005 are dropped: they are a copy, and the
+        -- next offline ticks fold their events again.
+        DROP TABLE outbox_segments;
+        CREATE TABLE outbox_segments (
+            first_seq INTEGER PRIMARY KEY,
+            last_seq INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            head_len INTEGER NOT NULL,
+            payload BLOB NOT NULL
+        );
+        """
+    )
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))

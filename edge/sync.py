@@ -56,6 +56,7 @@ class OutboxSync:
         self._prune_at = 0.0
         self._marked_seq = 0
         self._refusals = 0
+        self._head: bytes | None = None  # batch_head() as last made
         self.epoch = self.outbox.epoch()
         self._log = log or logging.getLogger("edge.uplink")
 
@@ -126,6 +127,19 @@ class OutboxSync:
         if self._marked_seq < self.acked_seq:
             self.outbox.delivered_up_to(self.acked_seq, self.clock.now(), after=self._marked_seq)
             self._marked_seq = self.acked_seq
+            self._head = None  # the floor moved
+
+    def batch_head(self) -> bytes:
+        """The start of every batch payload, floor included (wire.batch_head).
+
+        Made again only after marking or eviction, the only things that move the floor.
+        The floor never goes down (new events take seqs above it), so a kept one is at
+        worst low, never high: the receiver never skips an event it has not stored.
+        """
+        if self._head is None:
+            self._head = wire.batch_head(self.hub, self.community, self.epoch,
+                                         self.outbox.outbox_floor())
+        return self._head
 
     # -- sending -------------------------------------------------------------------------
 
@@ -139,11 +153,10 @@ class OutboxSync:
         sent = 0
         if self.clock.monotonic() < self._paused_until or not self.connected:
             return 0
-        floor = self.outbox.outbox_floor()  # marking waits while pumping: it holds
         for priority in PRIORITIES:
             while (want := min(self.window - len(self._in_flight), BURST)) > 0:
                 batches = self._next_batches(priority, want)
-                published = self._publish(batches, floor)
+                published = self._publish(batches)
                 sent += published
                 if published < len(batches):
                     return sent  # refused at once: the rest waits for a reconnect
@@ -163,12 +176,11 @@ class OutboxSync:
             batches.append(batch)
         return batches
 
-    def _publish(self, batches: list[Batch], floor: int) -> int:
+    def _publish(self, batches: list[Batch]) -> int:
         """Publish each batch in turn; returns how many paho took."""
         for done, batch in enumerate(batches):
-            payload = wire.batch(self.hub, self.community, self.epoch, floor, batch.joined)
             try:
-                mid = self.uplink.publish(self.topics.events, payload)
+                mid = self.uplink.publish(self.topics.events, batch.payload(self.batch_head()))
             except Exception as error:  # a refused publish waits for the next reconnect
                 self._log.warning("Could not publish events (%s); they stay stored.", error)
                 self._rewind(batch.first)
@@ -196,7 +208,7 @@ class OutboxSync:
         self.mark_delivered()
         self._evict()
         if not self.connected:
-            self.outbox.fold(self.batch_size, FOLD_PER_TICK)
+            self.outbox.fold(self.batch_size, FOLD_PER_TICK, self.batch_head())
         if self.clock.monotonic() >= self._prune_at:
             self._prune_at = self.clock.monotonic() + 3600
             self.outbox.prune_delivered(self.clock.now() - KEEP_DELIVERED_S)
@@ -214,6 +226,7 @@ class OutboxSync:
         dropped = self.outbox.evict_telemetry(self.max_events)
         if not dropped:
             return
+        self._head = None  # the floor moved
         total = sum(dropped.values())
         self._log.error("The outbox is full (cap %d): dropped the %d oldest telemetry events "
                         "(%s); alerts are never dropped.", self.max_events, total, dropped)

@@ -60,11 +60,22 @@ class Command:
     fields: Mapping[str, Any]
 
 
-def batch(hub: str, community: str, epoch: str, floor: int, joined: bytes) -> bytes:
+def batch(hub: str, community: str, epoch: str, floor: int, joined: bytes | memoryview) -> bytes:
     """An event batch payload from wire-form events already joined by commas (UTF-8)."""
+    return framed(batch_head(hub, community, epoch, floor), joined)
+
+
+def batch_head(hub: str, community: str, epoch: str, floor: int) -> bytes:
+    """What comes before the events in a batch payload: the same for every batch sent
+    until the floor moves, so a sender makes it once."""
     head = json.dumps({"v": VERSION, "hub": hub, "community": community, "epoch": epoch,
                        "floor": floor}, ensure_ascii=False, separators=(",", ":"))
-    return b"".join((head[:-1].encode(), b',"events":[', joined, b"]}"))
+    return head[:-1].encode() + b',"events":['
+
+
+def framed(head: bytes, joined: bytes | memoryview) -> bytes:
+    """A batch payload from its head (batch_head) and its events joined by commas."""
+    return b"".join((head, joined, b"]}"))
 
 
 def status(hub: str, community: str, state: str, version: str, queue_depth: int,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from edge import wire
 from edge.clock import FakeClock
 from edge.errors import UplinkError
 from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
@@ -84,6 +85,31 @@ def test_only_the_receivers_ack_prunes(tmp_path) -> None:
     clock.advance(86_401)
     sync.tick()
     assert [e.seq for e in store.all_events()] == list(range(13, 21))
+
+
+def test_batches_carry_the_floor_as_acks_and_eviction_move_it(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path, batch_size=5, max_events=12)
+
+    def sent_since(count: int) -> list[tuple[list[int], int]]:
+        return [([e["seq"] for e in body["events"]], body["floor"])
+                for _, topic, body in broker.sent[count:] if topic == TOPICS.events]
+
+    add(store, "watch.battery", 10, TELEMETRY_PRIORITY)
+    sync.connection_changed(True)
+    assert sent_since(0) == [([1, 2, 3, 4, 5], 1), ([6, 7, 8, 9, 10], 1)]
+    for mid, _ in broker.batches():
+        sync.publish_done(mid, True, "Success")
+    sync.acknowledged(10)  # nothing in flight: marked at once
+    before = len(broker.sent)
+    add(store, "watch.battery", 5, TELEMETRY_PRIORITY)
+    sync.pump()
+    assert sent_since(before) == [([11, 12, 13, 14, 15], 11)]
+    sync.publish_done(broker.batches()[-1][0], True, "Success")
+    before = len(broker.sent)
+    add(store, "watch.battery", 15, TELEMETRY_PRIORITY)  # 20 waiting, cap 12: 11-18 go
+    sync.tick()
+    assert sent_since(before) == [([31], 19), ([19, 20, 21, 22, 23], 19),
+                                  ([24, 25, 26, 27, 28], 19), ([29, 30], 19)]
 
 
 def test_refused_publish_is_sent_again_after_a_pause(tmp_path) -> None:
@@ -290,6 +316,55 @@ def test_eviction_into_a_segment_never_sends_what_was_dropped(tmp_path) -> None:
     events = sent_events(broker)
     assert events[0]["type"] == "outbox.dropped"
     assert [e["seq"] for e in events[1:]] == list(range(6, 31))
+
+
+def test_a_folded_batch_goes_out_as_stored_while_its_head_holds(tmp_path) -> None:
+    sync, _, store, _ = make(tmp_path, batch_size=10)
+    add(store, "watch.battery", 10, TELEMETRY_PRIORITY)
+    sync.tick()  # offline: folded under the head of floor 1
+    folded = sync.outbox.batch_after(TELEMETRY_PRIORITY, 0, 10)
+    assert folded is not None and folded.framed
+    assert folded.payload(sync.batch_head()) is folded.framed  # as read, not copied
+    moved = wire.batch_head("hub-3", "c", sync.epoch, 4)
+    assert folded.payload(moved) == wire.framed(moved, bytes(folded.joined))
+    assert json.loads(folded.payload(moved))["floor"] == 4
+    assert json.loads(folded.framed)["events"] == json.loads(folded.payload(moved))["events"]
+
+
+def test_folded_batches_sent_after_the_floor_moved_carry_the_new_floor(tmp_path) -> None:
+    sync, broker, store, _ = make(tmp_path, batch_size=10)
+    add(store, "watch.battery", 30, TELEMETRY_PRIORITY)
+    sync.tick()  # three segments, folded under floor 1
+    sync.connection_changed(True)
+    take_all(sync, broker)
+    sync.acknowledged(10)  # nothing in flight: marked, the floor is 11
+    sync.connection_changed(False)
+    sync.connection_changed(True)
+    again = [(tuple(e["seq"] for e in body["events"]), body["floor"])
+             for _, topic, body in broker.sent[3:] if topic == TOPICS.events]
+    assert again == [(tuple(range(11, 21)), 11), (tuple(range(21, 31)), 11)]
+    expected = stored_wire(store)
+    assert sent_events(broker)[30:] == [expected[seq] for seq in range(11, 31)]
+
+
+def test_segments_of_the_older_layout_are_dropped_and_their_events_kept(tmp_path) -> None:
+    from sqlite_utils import Database
+
+    from edge.schema import MIGRATIONS
+
+    db = Database(tmp_path / "hub.db")
+    MIGRATIONS.apply(db, stop_before="0006_outbox_segments_framed")
+    db.execute("INSERT INTO outbox_segments VALUES (1, 2, 2, CAST('{},{}' AS BLOB))")
+    db.conn.commit()
+    db.close()
+    sync, broker, store, _ = make(tmp_path, batch_size=10)
+    assert sync.outbox.segments() == 0
+    add(store, "watch.battery", 12, TELEMETRY_PRIORITY)
+    sync.tick()
+    assert sync.outbox.segments() == 1
+    sync.connection_changed(True)
+    take_all(sync, broker)
+    assert [seqs for _, seqs in broker.batches()] == [list(range(1, 11)), [11, 12]]
 
 
 def restarted_after_folding(tmp_path, events: int,
