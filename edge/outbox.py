@@ -64,7 +64,7 @@ def _batch(row: Any) -> Batch | None:
 def _segment(row: Any) -> Batch:
     """(first, last, count, head_len, payload) as read from outbox_segments."""
     first, last, count, head_len, payload = row
-    return Batch(first, last, count, memoryview(payload)[head_len:-2], payload, head_len)
+    return Batch(first, last, count, wire.joined_in(payload, head_len), payload, head_len)
 
 
 class Outbox:

@@ -206,7 +206,6 @@ def _supervision(db: Database) -> None:
     )
 
 
-
 @MIGRATIONS(name="0005_outbox_segments")
 def _segments(db: Database) -> None:
     _run_statements(
@@ -247,6 +246,7 @@ def _segments_framed(db: Database) -> None:
         );
         """
     )
+
 
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""

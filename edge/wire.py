@@ -11,6 +11,7 @@ from edge.clock import utc_text
 from edge.errors import CommandError
 
 VERSION = 1
+_BATCH_END = b"]}"  # what closes a batch payload after its events
 # type -> {field: (python type, required)}
 COMMANDS: Mapping[str, Mapping[str, tuple[type, bool]]] = {
     "events_ack": {"epoch": (str, True), "seq": (int, True)},
@@ -75,7 +76,14 @@ def batch_head(hub: str, community: str, epoch: str, floor: int) -> bytes:
 
 def framed(head: bytes, joined: bytes | memoryview) -> bytes:
     """A batch payload from its head (batch_head) and its events joined by commas."""
-    return b"".join((head, joined, b"]}"))
+    return b"".join((head, joined, _BATCH_END))
+
+
+def joined_in(payload: bytes, head_len: int) -> memoryview:
+    """The events joined by commas inside a framed payload whose head is head_len bytes
+    long: a view, not a copy."""
+    return memoryview(payload)[head_len:-len(_BATCH_END)]
+
 
 
 def status(hub: str, community: str, state: str, version: str, queue_depth: int,
