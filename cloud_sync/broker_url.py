@@ -50,6 +50,6 @@ def parse_http_address(text: str) -> tuple[str, int]:
     """Parse HOST:PORT for the receiver's HTTP front, or raise ValueError."""
     host, sep, port_text = text.strip().rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    if not sep or not host or not (port_text.isascii() and port_text.isdigit()) or not 0 <= int(port_text) <= 65535:
         raise ValueError(f"expected HOST:PORT like 0.0.0.0:8080, got {text!r}")
     return host, int(port_text)

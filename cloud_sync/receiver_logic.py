@@ -224,7 +224,7 @@ def public_alert_id(number: int) -> str:
 def alert_number(text: str) -> int | None:
     """The row number of a community alert id ('C42' or 'c42'), or None."""
     digits = text.strip()[1:]
-    if text.strip()[:1] in ("C", "c") and digits.isdigit() and len(digits) < 19:
+    if text.strip()[:1] in ("C", "c") and digits.isascii() and digits.isdigit() and len(digits) < 19:
         return int(digits)
     return None
 

@@ -27,7 +27,7 @@ def _keyword(text: str) -> str:
 
 
 def _pin(text: str) -> str:
-    if not (text.isdigit() and 4 <= len(text) <= 8):
+    if not (text.isascii() and text.isdigit() and 4 <= len(text) <= 8):
         raise ValueError(text)
     return text
 

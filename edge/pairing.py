@@ -164,7 +164,7 @@ def _choose(args: argparse.Namespace, found: list[Candidate],
             ask: Callable[[str], str]) -> None:
     """Ask which device to pair, for whom, and with which key."""
     pick = ask(f"Pair which device (1-{len(found)})? ").strip()
-    if not pick.isdigit() or not 1 <= int(pick) <= len(found):
+    if not (pick.isascii() and pick.isdigit()) or not 1 <= int(pick) <= len(found):
         raise PairingError(f"expected a number from 1 to {len(found)}, got {pick!r}")
     args.mac = found[int(pick) - 1].mac
     args.resident = ask("Resident id (as in [[residents]]): ").strip()

@@ -45,7 +45,7 @@ DEFAULT_URC_NAMES = frozenset({
 TWO_LINE_URCS = frozenset({"+CMT", "+CDS", "+CBM"})
 REGISTRATION_URCS = frozenset({"+CREG", "+CEREG", "+CGREG", "+C5GREG"})
 
-_HEX = re.compile(r"^(?:[0-9A-Fa-f]{2})+$")
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +135,7 @@ class AtReader:
     def _line(self, text: str) -> list[Item]:
         pending, self._pending = self._pending, None
         if pending is not None:
-            if _HEX.match(text):
+            if _HEX.fullmatch(text):
                 return [replace(pending, body=text)]
             return [pending, *self._line(text)]
         urc = self._as_urc(text)
@@ -198,8 +198,14 @@ def _unquote(arg: str) -> str:
 def _looks_solicited(name: str, raw_args: list[str]) -> bool:
     """The answer to AT+CREG? is "+CREG: <n>,<stat>[,...]"; the URC is "+CREG: <stat>[,...]"."""
     if name in REGISTRATION_URCS:
-        return len(raw_args) >= 2 and raw_args[1].isdigit()
+        return len(raw_args) >= 2 and is_number(raw_args[1])
     return True
+
+
+def is_number(text: str) -> bool:
+    """True for ASCII digits only: str.isdigit() also takes "²" and "٣", which int() refuses
+    or reads as another number; a modem's line may carry any byte."""
+    return text.isascii() and text.isdigit()
 
 
 # ---------------------------------------------------------------- final results
@@ -226,7 +232,7 @@ def parse_final(line: str) -> Final | None:
 
 
 def _error_code(detail: str, table: dict[int, str]) -> int | None:
-    if detail.isdigit():
+    if is_number(detail):
         return int(detail)
     wanted = _normal(detail)
     for code, text in table.items():
@@ -331,7 +337,8 @@ def args_of(line: str | None) -> tuple[str, ...]:
 
 
 def _int(text: str) -> int | None:
-    return int(text) if text.strip().isdigit() else None
+    text = text.strip()
+    return int(text) if is_number(text) else None
 
 
 def parse_csq(line: str | None) -> int | None:
@@ -349,7 +356,7 @@ def csq_to_dbm(csq: int | None) -> int | None:
 def parse_creg(line: str | None) -> str:
     """The registration state of a solicited or unsolicited +CREG/+CEREG/+CGREG line."""
     raw = _split_raw(split_name(line)[1]) if line else []
-    stat_text = raw[1] if len(raw) >= 2 and raw[1].isdigit() else (raw[0] if raw else "")
+    stat_text = raw[1] if len(raw) >= 2 and is_number(raw[1]) else (raw[0] if raw else "")
     stat = _int(stat_text)
     return REGISTRATION_STATES.get(stat, "unknown") if stat is not None else "unknown"
 
@@ -391,7 +398,7 @@ def parse_cmgl(lines: Sequence[str]) -> list[StoredSms]:
             continue
         args = args_of(header)
         index, status = (_int(args[0]), _int(args[1])) if len(args) >= 2 else (None, None)
-        if index is not None and status is not None and _HEX.match(pdu_line):
+        if index is not None and status is not None and _HEX.fullmatch(pdu_line):
             found.append(StoredSms(index, status, bytes.fromhex(pdu_line)))
     return found
 
@@ -399,7 +406,7 @@ def parse_cmgl(lines: Sequence[str]) -> list[StoredSms]:
 def parse_cmgr(lines: Sequence[str], index: int) -> StoredSms | None:
     """The message of a PDU-mode AT+CMGR response, or None if the slot is empty."""
     for header, pdu_line in pairwise(lines):
-        if split_name(header)[0] == "+CMGR" and _HEX.match(pdu_line):
+        if split_name(header)[0] == "+CMGR" and _HEX.fullmatch(pdu_line):
             status = _int(args_of(header)[0]) if args_of(header) else None
             return StoredSms(index, status if status is not None else 0,
                              bytes.fromhex(pdu_line))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from firmware_bridge.at_protocol import error_text, split_args
+from firmware_bridge.at_protocol import error_text, is_number, split_args
 from firmware_bridge.modem_emulator_faults import ErrorReply, FaultPlan
 from firmware_bridge.modem_emulator_state import (
     MEMORIES,
@@ -240,7 +240,7 @@ class AtInterpreter:
     def _cnmi(self, name: str, op: str, args: tuple[str, ...]) -> list[str]:
         if op == "?":
             return ["+CNMI: " + ",".join(str(v) for v in self.state.cnmi), "OK"]
-        if op != "=" or not all(a.isdigit() for a in args if a):
+        if op != "=" or not all(is_number(a) for a in args if a):
             return self.error("cms", 303)
         values = [int(a) if a else 0 for a in args][:5]
         self.state.cnmi = tuple(values + [0] * (5 - len(values)))
@@ -265,7 +265,7 @@ class AtInterpreter:
         refusal = self._sms_refusal()
         if refusal:
             return refusal
-        if op != "=" or not args or not args[0].isdigit():
+        if op != "=" or not args or not is_number(args[0]):
             return self.error("cms", 304)
         self._pdu, self._pdu_length = bytearray(), int(args[0])
         if not self.faults.take_lost_prompt():
@@ -313,7 +313,7 @@ class AtInterpreter:
         refusal = self._sms_refusal()
         if refusal:
             return refusal
-        wanted = int(args[0]) if args and args[0].isdigit() else 0
+        wanted = int(args[0]) if args and is_number(args[0]) else 0
         lines: list[str] = []
         for index, (status, pdu) in sorted(self.state.storage.items()):
             if wanted == 4 or status == wanted:
@@ -321,7 +321,7 @@ class AtInterpreter:
         return [*lines, "OK"]
 
     def _index(self, args: tuple[str, ...]) -> int | None:
-        if not args or not args[0].isdigit():
+        if not args or not is_number(args[0]):
             return None
         index = int(args[0])
         return index if index < self.state.storage_size else None
@@ -343,7 +343,7 @@ class AtInterpreter:
         if refusal:
             return refusal
         index = self._index(args)
-        flag = int(args[1]) if len(args) > 1 and args[1].isdigit() else 0
+        flag = int(args[1]) if len(args) > 1 and is_number(args[1]) else 0
         if index is None and flag == 0:
             return self.error("cms", 321)
         doomed = {0: (), 1: (1,), 2: (1, 3), 3: (1, 2, 3), 4: (0, 1, 2, 3)}.get(flag, ())

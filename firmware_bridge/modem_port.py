@@ -130,15 +130,34 @@ class AtPort:
             pass
 
     def _read_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self._serial.read(self._serial.in_waiting or 1)
-            except (serial.SerialException, OSError, TypeError, ValueError) as error:
-                if not self._stop.is_set():
-                    self._lose(f"{type(error).__name__}: {error}")
-                return
-            for item in self._reader.feed(data):
-                self._route(item)
+        """Read until stopped; however the loop ends, a port not closed on purpose is lost."""
+        reason = "the reader stopped"
+        try:
+            while not self._stop.is_set():
+                try:
+                    data = self._serial.read(self._serial.in_waiting or 1)
+                except (serial.SerialException, OSError, TypeError, ValueError) as error:
+                    reason = f"{type(error).__name__}: {error}"
+                    return
+                self._take(data)
+        except BaseException as error:  # a bug here must not leave a port that looks alive
+            reason = f"the reader failed: {type(error).__name__}: {error}"
+            self._log.exception("The modem reader on %s failed.", self.path)
+        finally:
+            if not self._stop.is_set():
+                self._lose(reason)
+
+    def _take(self, data: bytes) -> None:
+        """Route what `data` completes; bytes the reader cannot split are logged and dropped."""
+        try:
+            items = self._reader.feed(data)
+        except Exception:  # noqa: BLE001 - AtReader.feed never raises; if it does, go on
+            self._log.exception("The modem on %s sent bytes the reader could not split; "
+                                "they were dropped.", self.path)
+            self._reader = AtReader()
+            return
+        for item in items:
+            self._route(item)
 
     def _route(self, item: Item) -> None:
         if not isinstance(item, Urc):

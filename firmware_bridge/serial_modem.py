@@ -27,6 +27,7 @@ from firmware_bridge.at_protocol import (
     Urc,
     classify,
     find_line,
+    is_number,
     parse_cmgl,
     parse_cmgr,
     parse_cmgs,
@@ -68,7 +69,7 @@ class ModemEvent:
 def event_for(urc: Urc) -> ModemEvent:
     """The ModemEvent for an unsolicited result code."""
     args = urc.args
-    if urc.name in ("+CMTI", "+CDSI") and len(args) >= 2 and args[1].isdigit():
+    if urc.name in ("+CMTI", "+CDSI") and len(args) >= 2 and is_number(args[1]):
         kind = "new_message" if urc.name == "+CMTI" else "status_report_index"
         return ModemEvent(kind, storage=args[0], index=int(args[1]), text=urc.raw)
     if urc.name in ("+CMT", "+CDS") and urc.body is not None:

@@ -233,3 +233,67 @@ def test_command_prefix() -> None:
     assert command_prefix("AT+CREG?") == "+CREG"
     assert command_prefix('AT+CPMS="SM","SM","SM"') == "+CPMS"
     assert command_prefix("ATE0") is None and command_prefix("AT") is None
+
+
+# ------------------------------------------------------------ bytes a modem should never send
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from firmware_bridge.at_protocol import args_of, parse_cpin, parse_csca  # noqa: E402,F811
+
+ODD_DIGITS = ["²", "٣", "①", "𝟗", "¹²", "3²", "0x1", "-1", "7 7"]
+PARSERS = (parse_csq, parse_creg, parse_cmgs, parse_cops, parse_csca, parse_cpin, args_of)
+
+
+@pytest.mark.parametrize("digits", ODD_DIGITS)
+def test_error_codes_that_are_not_ascii_digits_are_read_as_unknown_not_raised(digits: str) -> None:
+    final = parse_final(f"+CMS ERROR: {digits}")
+    assert final is not None and final.kind == "cms"
+    assert classify(final) in ("transient", "busy", "storage_full", "config", "recipient")
+    items = AtReader().feed(f"+CME ERROR: {digits}\r\n".encode())
+    assert items == [Line(f"+CME ERROR: {digits}".strip())]
+
+
+def test_the_reported_superscript_two_is_a_line_not_a_crash() -> None:
+    assert AtReader().feed(b"+CMS ERROR: \xc2\xb2\r\n") == [Line("+CMS ERROR: ²")]
+
+
+@pytest.mark.parametrize("digits", ODD_DIGITS)
+def test_information_parsers_give_nothing_for_odd_digits(digits: str) -> None:
+    assert parse_csq(f"+CSQ: {digits},99") is None
+    assert parse_creg(f"+CREG: 0,{digits}") in ("unknown", "home", "roaming", "searching",
+                                                  "denied", "not registered")
+    assert parse_cmgs(f"+CMGS: {digits}") is None
+    assert parse_cmgl([f"+CMGL: {digits},0,,5", "0011"]) == []
+    stored = parse_cmgr([f"+CMGR: {digits},,5", "0011"], 3)
+    assert stored is not None and stored.status == 0
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.binary(max_size=80), max_size=12), st.sampled_from([None, "+CREG", "+CMGS"]))
+def test_no_bytes_on_the_line_raise_out_of_the_reader(chunks: list[bytes],
+                                                       expected: str | None) -> None:
+    reader = AtReader()
+    reader.expect(expected)
+    for chunk in chunks:
+        for item in reader.feed(chunk):
+            assert isinstance(item, (Line, Prompt, Urc))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_no_text_raises_out_of_a_parser(header: str, body: str) -> None:
+    for parse in PARSERS:
+        parse(header)
+    parse_final(header)
+    parse_cmgl([header, body, header, body])
+    parse_cmgr([header, body], 1)
+    for name in ("+CMS ERROR: ", "+CME ERROR: ", "+CREG: ", "+CMGL: ", "+CMGR: ", "+CMTI: "):
+        for parse in PARSERS:
+            parse(name + header)
+        parse_cmgl([name + header, body])
+        parse_cmgr([name + header, body], 0)
+        final = parse_final(name + header)
+        if final is not None:
+            classify(final)

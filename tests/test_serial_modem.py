@@ -287,6 +287,56 @@ def test_garbage_on_the_line_does_not_stop_the_modem(ready: Hub, emulator: Modem
     assert ready.modem.send_pdu(AT_HEX, 23) == 0
 
 
+def test_a_line_no_parser_can_read_leaves_the_reader_running(ready: Hub,
+                                                            emulator: ModemEmulator) -> None:
+    emulator.inject(b"\r\n+CMS ERROR: \xc2\xb2\r\n+CREG: \xc2\xb2,\xd9\xa3\r\n"
+                    b"+CMTI: \"SM\",\xc2\xb2\r\n+CMGS: \xe2\x91\xa0\r\n")
+    time.sleep(0.05)
+    assert ready.modem.port_alive()
+    assert ready.modem.status().ready
+    assert ready.modem.send_pdu(AT_HEX, 23) == 0
+
+
+class FailingSerial:
+    """A real pyserial port whose reads fail in a way no one planned for, when told."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        import serial
+
+        self.port = serial.Serial(*args, **kwargs)
+        self.fail = threading.Event()
+
+    def read(self, size: int = 1) -> bytes:
+        if self.fail.is_set():
+            raise RuntimeError("a bug in the reader's path")
+        return self.port.read(size)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.port, name)
+
+
+def test_a_reader_thread_that_dies_reports_the_port_lost_at_once(
+        emulator: ModemEmulator) -> None:
+    opened: list[FailingSerial] = []
+
+    def factory(*args: object, **kwargs: object) -> FailingSerial:
+        opened.append(FailingSerial(*args, **kwargs))
+        return opened[-1]
+
+    hub = Hub(str(emulator.path), serial_factory=factory)
+    try:
+        hub.modem.initialise()
+        opened[-1].fail.set()
+        emulator.inject("RING")
+        wait_for(lambda: not hub.modem.port_alive())
+        wait_for(lambda: any(e.kind == "other" and "lost" in e.text for e in hub.events))
+        with pytest.raises(ModemError) as lost:
+            hub.modem.status()
+        assert lost.value.kind == "dead"
+    finally:
+        hub.modem.close()
+
+
 def test_a_failing_event_handler_does_not_stop_the_reader(emulator: ModemEmulator,
                                                           caplog: pytest.LogCaptureFixture) -> None:
     seen: list[ModemEvent] = []
