@@ -114,27 +114,54 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+class EarlyStop:
+    """SIGTERM and SIGINT caught from the first moment, before the hub is built.
+
+    systemd may stop a hub that is still starting; without this the default handler
+    kills it halfway through opening its store. The event loop's handlers take over once
+    it runs, and a signal that came before is honoured at once.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.requested: int | None = None
+        for signum in self.SIGNALS:
+            signal.signal(signum, self._note)
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.requested = signum
+        logging.getLogger("edge.hub").warning(
+            "Asked to stop (%s) while starting; the hub stops cleanly as soon as it is built.",
+            signal.Signals(signum).name)
+
+    async def wait(self, app: HubApp) -> None:
+        """Run `app` until a signal, counting one that came during start-up."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in self.SIGNALS:
+            loop.add_signal_handler(signum, stop.set)
+        if self.requested is not None:
+            stop.set()
+        await app.run(stop)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    early = EarlyStop()
     from edge.app import build_hub
     from edge.config import load_config
 
     config = load_config(args.config)
     logging.getLogger().setLevel(config.hub.log_level)
+    logging.getLogger("edge.hub").info("Starting hub %s from %s.", config.hub.id, args.config)
     app = build_hub(config)
     app.notifier = SystemdNotifier()  # READY, watchdog pings and STOPPING under systemd
     try:
-        asyncio.run(_run_until_signal(app))
+        asyncio.run(early.wait(app))
     finally:
         app.close()
+    logging.getLogger("edge.hub").info("Hub %s stopped cleanly.", config.hub.id)
     return 0
-
-
-async def _run_until_signal(app: HubApp) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await app.run(stop)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ send-ready segments), what the server has, what to drop."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -128,6 +129,7 @@ class Outbox:
                 "UPDATE outbox SET delivered_at = ? WHERE seq > ? AND seq <= ? "
                 "AND delivered_at IS NULL", [now, after, seq])
             self.db.execute("DELETE FROM outbox_segments WHERE first_seq <= ?", [seq])
+            self.store.events_left(int(cursor.rowcount))
         return int(cursor.rowcount)
 
     def prune_delivered(self, before: float) -> int:
@@ -146,15 +148,19 @@ class Outbox:
             "name = 'outbox')", [ALERT_PRIORITY, TELEMETRY_PRIORITY]).fetchone()[0]
         return int(lowest) if lowest is not None else 1
 
-    def evict_telemetry(self, cap: int) -> dict[str, int]:
-        """Keep at most `cap` undelivered events by dropping the oldest telemetry.
+    def evict_telemetry(self, cap: int, low_water: int | None = None,
+                        now: float = 0.0) -> dict[str, int]:
+        """Above `cap` undelivered events, drop the oldest telemetry down to `low_water`
+        (default: the cap) in one go, so a full outbox is not trimmed event by event.
 
         Alerts are never evicted, so the outbox may exceed the cap with alerts alone.
-        Returns the dropped count by event type (empty when nothing was dropped).
+        What was dropped is added to the open drop episode (`drop_episode`), in the same
+        transaction. Returns the dropped count by event type (empty: nothing dropped).
         """
-        excess = self.store.outbox_depth() - cap
-        if excess <= 0:
+        depth = self.store.outbox_depth()
+        if depth <= cap:
             return {}
+        excess = depth - min(cap, cap if low_water is None else low_water)
         with self.store.transaction(durable=False):
             rows = self.db.execute(
                 "SELECT seq, type FROM outbox WHERE priority = ? AND delivered_at IS NULL "
@@ -168,4 +174,29 @@ class Outbox:
                 self.db.execute("DELETE FROM outbox_segments WHERE first_seq <= ?",
                                 [rows[-1][0]])
                 self.store.add_meta_count("outbox_dropped", len(rows))
+                self.store.events_left(len(rows))
+                self._add_to_episode(dropped, now)
         return dropped
+
+    def drop_episode(self) -> dict[str, Any] | None:
+        """What was dropped since the outbox last filled up, not yet told to the server:
+        {"since", "count", "types"}; None when nothing is waiting to be told."""
+        text = self.store.meta(_EPISODE)
+        return json.loads(text) if text else None
+
+    def end_drop_episode(self) -> dict[str, Any] | None:
+        """Forget the open episode and return it; call inside the transaction of its event."""
+        episode = self.drop_episode()
+        if episode is not None:
+            self.db.execute("DELETE FROM meta WHERE key = ?", [_EPISODE])
+        return episode
+
+    def _add_to_episode(self, dropped: dict[str, int], now: float) -> None:
+        episode = self.drop_episode() or {"since": now, "count": 0, "types": {}}
+        episode["count"] += sum(dropped.values())
+        for type_, count in dropped.items():
+            episode["types"][type_] = episode["types"].get(type_, 0) + count
+        self.store.set_meta(_EPISODE, json.dumps(episode, sort_keys=True))
+
+
+_EPISODE = "outbox_drop_episode"

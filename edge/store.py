@@ -104,6 +104,7 @@ class Store:
         self.db = db
         self.checkpointer = checkpointer
         self.clock_synced: Callable[[], bool] = lambda: False  # the composition sets a probe
+        self._depth: int | None = None  # undelivered events, counted once then kept
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = FULL")
         if checkpointer is not None:
@@ -159,6 +160,9 @@ class Store:
         try:
             with self.db.atomic():
                 yield
+        except BaseException:
+            self._depth = None  # rolled back: count again when next asked
+            raise
         finally:
             if outermost and not durable:
                 self.db.execute("PRAGMA synchronous = FULL")
@@ -375,6 +379,8 @@ class Store:
             [event_id, type_, at, priority, json.dumps(body, ensure_ascii=False, sort_keys=True)],
         )
         seq = int(cursor.lastrowid or 0)
+        if self._depth is not None:
+            self._depth += 1
         travelling = {**body, "event_id": event_id, "seq": seq, "type": type_,
                       "at": utc_text(at), "at_epoch": at, "clock_synced": self.clock_synced()}
         self.db.execute("UPDATE outbox SET wire = ? WHERE seq = ?",
@@ -408,5 +414,19 @@ class Store:
         return [OutboxEvent(s, e, t, a, p, json.loads(b)) for s, e, t, a, p, b in rows]
 
     def outbox_depth(self) -> int:
+        """Undelivered events: counted once, then kept up to date by every write."""
+        if self._depth is None:
+            self.recount_depth()
+        assert self._depth is not None
+        return self._depth
+
+    def recount_depth(self) -> int:
+        """Count undelivered events again (another process, like `alerts ack`, may add one)."""
         row = self.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()
-        return int(row[0])
+        self._depth = int(row[0])
+        return self._depth
+
+    def events_left(self, count: int) -> None:
+        """`count` undelivered events were delivered or dropped; call inside the transaction."""
+        if self._depth is not None:
+            self._depth -= count

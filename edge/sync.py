@@ -14,7 +14,7 @@ from typing import Protocol
 
 from edge import __version__
 from edge import wire
-from edge.clock import Clock
+from edge.clock import Clock, utc_text
 from edge.outbox import Batch, Outbox
 from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
 
@@ -44,6 +44,7 @@ class OutboxSync:
         self.batch_size, self.window = batch_size, window
         self.resend_after_s, self.heartbeat_s = resend_after_s, heartbeat_s
         self.max_events = max_events
+        self.low_water = max_events - max(1, max_events // 10)  # a full outbox drops to here
         self.connected = False
         self.acked_seq = 0
         self.published = 0
@@ -58,6 +59,7 @@ class OutboxSync:
         self._refusals = 0
         self._head: bytes | None = None  # batch_head() as last made
         self.epoch = self.outbox.epoch()
+        self._episode_open = self.outbox.drop_episode() is not None
         self._log = log or logging.getLogger("edge.uplink")
 
     @property
@@ -212,6 +214,7 @@ class OutboxSync:
         if self.clock.monotonic() >= self._prune_at:
             self._prune_at = self.clock.monotonic() + 3600
             self.outbox.prune_delivered(self.clock.now() - KEEP_DELIVERED_S)
+            self.store.recount_depth()
         now = self.clock.monotonic()
         if self.connected and now - self._status_at >= self.heartbeat_s:
             self.send_status("online")
@@ -223,17 +226,42 @@ class OutboxSync:
         self.pump()
 
     def _evict(self) -> None:
-        dropped = self.outbox.evict_telemetry(self.max_events)
-        if not dropped:
-            return
-        self._head = None  # the floor moved
-        total = sum(dropped.values())
-        self._log.error("The outbox is full (cap %d): dropped the %d oldest telemetry events "
-                        "(%s); alerts are never dropped.", self.max_events, total, dropped)
+        """Full outbox: drop the oldest telemetry to the low-water mark. One episode of
+        drops gets one summary event, written once the server can hear it again."""
+        dropped = self.outbox.evict_telemetry(self.max_events, self.low_water, self.clock.now())
+        if dropped:
+            self._head = None  # the floor moved
+            self._episode_open = self._note_drop(sum(dropped.values()), dropped)
+        elif (self._episode_open and self.connected
+              and self.store.outbox_depth() <= self.low_water):
+            self._end_episode()
+
+    def _note_drop(self, total: int, dropped: dict[str, int]) -> bool:
+        episode = self.outbox.drop_episode() or {"count": total}
+        if episode["count"] == total:  # the first drop of this episode
+            self._log.error(
+                "The outbox is full (%d events): dropped the %d oldest telemetry events (%s) "
+                "to make room; alerts are never dropped. While the server cannot take "
+                "events the oldest telemetry keeps going; the server is told how much once it "
+                "is reachable.", self.max_events, total, dropped)
+        else:
+            self._log.info("The outbox is still full: dropped %d more telemetry events (%d "
+                           "since it filled up).", total, episode["count"])
+        return True
+
+    def _end_episode(self) -> None:
         with self.store.transaction():
-            self.store.append_event("outbox.dropped", self.clock.now(),
-                                    {"hub": self.hub, "count": total, "types": dropped},
-                                    ALERT_PRIORITY)
+            episode = self.outbox.end_drop_episode()
+            if episode is not None:
+                body = {"hub": self.hub, "count": episode["count"], "types": episode["types"],
+                        "since": utc_text(episode["since"]), "until": utc_text(self.clock.now())}
+                self.store.append_event("outbox.dropped", self.clock.now(), body,
+                                        ALERT_PRIORITY)
+        self._episode_open = False
+        if episode is not None:
+            self._log.warning("The outbox has room again; the server is told that %d telemetry "
+                              "events were dropped since %s.", episode["count"],
+                              utc_text(episode["since"]))
 
     def send_status(self, state: str, depth: int | None = None) -> None:
         self._status_at = self.clock.monotonic()

@@ -27,3 +27,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
     with database_url(request.param, tmp_path) as url:
         yield url
+
+
+def _hypothesis_profile() -> None:
+    """One profile for every property test: no timing-based failures on a busy CI machine.
+
+    Hypothesis' too_slow health check and per-example deadline measure wall time, which a
+    fresh 2-core machine without a `.hypothesis` cache (and with brokers starting in other
+    tests) cannot promise; the properties themselves are unchanged.
+    """
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("edge-hub", deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("edge-hub")
+
+
+_hypothesis_profile()

@@ -126,3 +126,50 @@ def test_online_demo_confirms_by_server_then_texts_during_the_outage(tmp_path) -
     lines = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
     stored = int(out.split("events stored by the community server: ")[1].split()[0])
     assert stored == len(lines) and "alert.acknowledged" in [e["type"] for e in lines]
+
+
+MINIMAL_HUB = """
+[hub]
+id = "hub-9"
+community = "幸福里社区"
+building = "9号楼"
+address = "幸福里路 9 号"
+database = "{db}"
+
+[[residents]]
+id = "r1"
+name = "王秀英"
+room = "101"
+
+[[watches]]
+mac = "A4:C1:38:00:00:01"
+resident = "r1"
+key = "{key}"
+
+[[contacts]]
+id = "desk"
+name = "值班室"
+phone = "+8613800138000"
+role = "duty_desk"
+tier = 1
+"""
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 0.15])
+def test_sigterm_while_the_hub_starts_stops_it_cleanly(tmp_path, delay_s: float) -> None:
+    import signal
+    import time
+
+    config = tmp_path / "hub.toml"
+    config.write_text(MINIMAL_HUB.format(db=tmp_path / "hub.db", key=KEY_HEX), encoding="utf-8")
+    hub = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert hub.stdout is not None
+    first = hub.stdout.readline()
+    assert "Starting hub hub-9" in first, first
+    time.sleep(delay_s)
+    hub.send_signal(signal.SIGTERM)
+    out = first + hub.communicate(timeout=30)[0]
+    assert hub.returncode == 0, out
+    assert "Hub hub-9 stopped cleanly" in out
+    assert not (tmp_path / "hub.db-wal").exists() or (tmp_path / "hub.db-wal").stat().st_size == 0

@@ -106,10 +106,13 @@ def test_batches_carry_the_floor_as_acks_and_eviction_move_it(tmp_path) -> None:
     assert sent_since(before) == [([11, 12, 13, 14, 15], 11)]
     sync.publish_done(broker.batches()[-1][0], True, "Success")
     before = len(broker.sent)
-    add(store, "watch.battery", 15, TELEMETRY_PRIORITY)  # 20 waiting, cap 12: 11-18 go
-    sync.tick()
-    assert sent_since(before) == [([31], 19), ([19, 20, 21, 22, 23], 19),
-                                  ([24, 25, 26, 27, 28], 19), ([29, 30], 19)]
+    add(store, "watch.battery", 15, TELEMETRY_PRIORITY)  # 20 waiting, cap 12: down to 11
+    sync.tick()  # 11-19 go in one eviction
+    assert sent_since(before) == [([20, 21, 22, 23, 24], 20), ([25, 26, 27, 28, 29], 20),
+                                  ([30], 20)]
+    before = len(broker.sent)
+    sync.tick()  # room again, connected: the episode's summary goes out
+    assert sent_since(before) == [([31], 20)]
 
 
 def test_refused_publish_is_sent_again_after_a_pause(tmp_path) -> None:
@@ -155,12 +158,56 @@ def test_cap_drops_oldest_telemetry_never_alerts_and_says_so(tmp_path) -> None:
     sync, broker, store, _ = make(tmp_path, max_events=6)
     add(store, "alert.raised", 2, ALERT_PRIORITY)
     add(store, "watch.battery", 8, TELEMETRY_PRIORITY)
-    sync.tick()
+    sync.tick()  # 10 > 6: down to the low-water mark (5) in one go
     types = [e.type for e in store.pending_events()]
-    assert types.count("alert.raised") == 2 and types.count("watch.battery") == 4
-    assert "outbox.dropped" in types and store.meta("outbox_dropped") == "4"
-    dropped = [e for e in store.pending_events() if e.type == "outbox.dropped"][0]
-    assert dropped.body["count"] == 4 and dropped.body["types"] == {"watch.battery": 4}
+    assert types.count("alert.raised") == 2 and types.count("watch.battery") == 3
+    assert store.meta("outbox_dropped") == "5" and store.outbox_depth() == 5
+    assert "outbox.dropped" not in types  # offline: told once the server can hear it
+    sync.connection_changed(True)
+    sync.tick()
+    dropped = [e for e in store.pending_events() if e.type == "outbox.dropped"]
+    assert len(dropped) == 1
+    assert dropped[0].body["count"] == 5 and dropped[0].body["types"] == {"watch.battery": 5}
+
+
+def test_a_full_outbox_is_trimmed_once_per_filling_and_told_once(tmp_path, caplog) -> None:
+    sync, broker, store, clock = make(tmp_path, max_events=100)
+    for _ in range(30):  # half a minute offline at the cap, a heartbeat every tick
+        add(store, "watch.battery", 7, TELEMETRY_PRIORITY)
+        clock.advance(0.5)
+        sync.tick()
+    assert store.outbox_depth() <= 100
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "outbox is full" in errors[0].getMessage()
+    evictions = int(store.meta("outbox_dropped"))
+    assert evictions == 210 - store.outbox_depth()
+    assert [e.type for e in store.pending_events(1000)].count("outbox.dropped") == 0
+    sync.connection_changed(True)
+    take_all(sync, broker)
+    sync.acknowledged(max(e.seq for e in store.pending_events(1000)))
+    for _ in range(3):
+        sync.tick()
+    summaries = [body for _, topic, body in broker.sent if topic == TOPICS.events
+                 for body in body["events"] if body["type"] == "outbox.dropped"]
+    assert len(summaries) == 1 and summaries[0]["count"] == evictions
+
+
+def test_the_outbox_depth_is_kept_not_counted_every_tick(tmp_path) -> None:
+    sync, broker, store, clock = make(tmp_path, batch_size=10)
+    add(store, "watch.battery", 30, TELEMETRY_PRIORITY)
+    sync.tick()  # counted once here, as the hub starts
+    counts: list[str] = []
+    store.db.conn.set_trace_callback(
+        lambda sql: counts.append(sql) if "count(*) FROM outbox" in sql else None)
+    for _ in range(20):
+        clock.advance(0.5)
+        sync.tick()
+    sync.connection_changed(True)
+    take_all(sync, broker)
+    sync.acknowledged(25)
+    assert store.outbox_depth() == 5 and counts == []
+    store.db.conn.set_trace_callback(None)
+    assert store.recount_depth() == 5
 
 
 def test_heartbeat_at_least_every_interval(tmp_path) -> None:
@@ -309,13 +356,15 @@ def test_eviction_into_a_segment_never_sends_what_was_dropped(tmp_path) -> None:
     sync.tick()
     assert sync.outbox.segments() == 2
     add(store, "watch.battery", 10, TELEMETRY_PRIORITY)
-    sync.tick()  # 30 > 25: seqs 1-5 dropped, and with them the segment 1-10
+    sync.tick()  # 30 > 25: down to 23, seqs 1-7 dropped, and with them the segment 1-10
     assert sync.outbox.segments() == 2  # 11-20 kept, 21-30 folded on the same tick
     sync.connection_changed(True)
     take_all(sync, broker)
-    events = sent_events(broker)
-    assert events[0]["type"] == "outbox.dropped"
-    assert [e["seq"] for e in events[1:]] == list(range(6, 31))
+    assert [e["seq"] for e in sent_events(broker)] == list(range(8, 31))
+    sync.tick()  # room again: the summary of the drops goes out
+    take_all(sync, broker)
+    summary = sent_events(broker)[-1]
+    assert summary["type"] == "outbox.dropped" and summary["count"] == 7
 
 
 def test_a_folded_batch_goes_out_as_stored_while_its_head_holds(tmp_path) -> None:
