@@ -20,7 +20,8 @@ from edge.escalation import EscalationPlan
 from edge.hub import Hub
 from edge.replies import Replies
 from edge.responders import Responders, ServerWait, TextStyle
-from edge.sms_store import SmsStore
+from edge.domain import Role
+from edge.sms_store import OutgoingSms, SmsStore
 from edge.sms_worker import SmsWorker
 from edge.errors import HubError
 from edge.jobs import Jobs
@@ -32,6 +33,7 @@ from edge.uplink_app import ClockSyncProbe, Uplink, build_uplink
 from firmware_bridge.bleak_radio import BleakRadio
 
 TICK_S = 0.5
+HISTORY_PRUNE_S = 3600.0
 LIVE_EVERY_S = 10.0
 _log = logging.getLogger("edge.hub")
 
@@ -153,6 +155,8 @@ def build_hub(
     report = reporter(store, clock, config.hub.id)
     if worker_box:
         worker_box[0].set_reporter(report)
+        worker_box[0].set_undeliverable(
+            undeliverable_notice(store, sms, clock, config.hub.id, config.sms.language))
     radio = BleakRadio(
         hub.on_advert, adapter=config.radio.adapter, scanning=config.radio.scanning,
         watchdog_s=config.radio.watchdog_s, backoff_max_s=config.radio.backoff_max_s,
@@ -165,6 +169,7 @@ def build_hub(
         fan_out.set(paths)
     jobs = Jobs(clock)
     supervise(config, store, sms, clock, worker, uplink, panel).register(jobs)
+    jobs.every(HISTORY_PRUNE_S, "frame history", store.prune_frame_history)
     return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs,
                   panel)
 
@@ -228,6 +233,32 @@ def reporter(store: Store, clock: Clock, hub_id: str) -> Callable[[str, dict[str
         with store.transaction():
             store.append_event(kind, clock.now(), {"hub": hub_id, **details}, ALERT_PRIORITY)
     return report
+
+
+_UNDELIVERABLE = {
+    "zh": "【设备提醒】发给{name}（{phone}）的短信无法送达：号码有误。请核对该联系人的电话号码。",
+    "en": "[Hub notice] Texts to {name} ({phone}) cannot be delivered: the number is wrong. "
+          "Please check this contact's number.",
+}
+
+
+def undeliverable_notice(store: Store, sms: SmsStore, clock: Clock, hub_id: str,
+                         language: str) -> Callable[[OutgoingSms, str], None]:
+    """A text that can never go out (a malformed number): an event for the server and a
+    text to the building's duty desk, unless the desk's own number is the broken one."""
+    def tell(message: OutgoingSms, why: str) -> None:
+        name, now = sms.contact_name(message.contact_id, message.phone), clock.now()
+        alert = store.alert_by_id(message.alert_id) if message.alert_id else None
+        body = {"hub": hub_id, "to": message.phone, "name": name, "kind": message.kind,
+                "alert": alert.ref if alert else None, "why": why}
+        text = _UNDELIVERABLE.get(language, _UNDELIVERABLE["zh"]).format(
+            name=name, phone=message.phone)
+        with store.transaction():
+            store.append_event("sms.undeliverable", now, body, ALERT_PRIORITY)
+            for desk in store.contacts_for(""):
+                if desk.role is Role.DUTY_DESK and desk.phone != message.phone:
+                    sms.enqueue(desk.phone, "notice", text, now, contact_id=desk.id)
+    return tell
 
 
 def plan_of(config: HubConfig) -> EscalationPlan:

@@ -90,17 +90,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
+    """Print the frame; exit 1 when the hub would refuse it whatever its counter."""
     frame = decode_frame(args.service_data, args.mac, args.key)
     result = frame.to_json()
     report = read_report(frame)
-    result["meaning"] = {
-        "sos": report.sos, "cancel": report.cancel, "battery": report.battery,
+    meaning = {
+        "sos": report.sos, "cancel": report.cancel, "button": report.button,
+        "battery": report.battery,
         "fix": None if report.fix is None else {
             "lat": report.fix.lat, "lon": report.fix.lon,
             "accuracy_m": report.fix.accuracy_m, "age_s": report.fix.age_s},
     }
+    if args.key is not None and not frame.encrypted:
+        result["hub_accepts"] = False
+        result["refused"] = ("downgrade: a plaintext frame for a watch that has a key; the "
+                             "hub refuses it, so it raises nothing. Anyone can send plaintext.")
+        result["meaning"] = None
+        result["would_mean"] = meaning
+    else:
+        result["hub_accepts"] = True
+        result["meaning"] = meaning
     print(json.dumps(result, ensure_ascii=False, indent=2))
-    return 0
+    return 0 if result["hub_accepts"] else 1
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

@@ -49,14 +49,17 @@ def status_of(store: Store, now: float) -> dict[str, Any]:
     """The hub as its store knows it: watches, open alerts, queues and live state."""
     rows = store.db.execute(
         "SELECT w.mac, w.resident_id, r.name, w.battery, w.last_heard_at, w.rssi, c.last_counter,"
-        " w.insecure FROM watches w LEFT JOIN residents r ON r.id = w.resident_id "
+        " w.insecure, coalesce(c.restarts, 0), c.restarted_at FROM watches w "
+        "LEFT JOIN residents r ON r.id = w.resident_id "
         "LEFT JOIN watch_counters c ON c.mac = w.mac WHERE w.active = 1 ORDER BY w.mac"
     ).fetchall()
     watches = [{"mac": mac, "resident": rid, "name": name, "battery": battery,
                 "last_heard": utc_text(heard) if heard else None,
                 "silent_s": round(now - heard) if heard else None, "rssi": rssi,
-                "counter": counter, "insecure": bool(insecure)}
-               for mac, rid, name, battery, heard, rssi, counter, insecure in rows]
+                "counter": counter, "insecure": bool(insecure), "counter_restarts": restarts,
+                "counter_restarted": utc_text(restarted) if restarted else None}
+               for mac, rid, name, battery, heard, rssi, counter, insecure, restarts, restarted
+               in rows]
     sms_queue = store.db.execute("SELECT count(*) FROM sms_out WHERE state = 'queued'")
     return {"watches": watches,
             "open_alerts": [_alert_json(store, a) for a in store.open_alerts()],
@@ -93,7 +96,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         heard = f"heard {watch['silent_s']} s ago" if watch["silent_s"] is not None else "never heard"
         print(f"  {watch['mac']}  {watch['name'] or watch['resident']:<8} battery "
               f"{watch['battery'] if watch['battery'] is not None else '?'}%  {heard}  "
-              f"rssi {watch['rssi']}  counter {watch['counter']}")
+              f"rssi {watch['rssi']}  counter {watch['counter']}"
+              + (f" (restarted {watch['counter_restarted']})" if watch["counter_restarted"]
+                 else ""))
     return 0
 
 

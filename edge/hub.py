@@ -63,11 +63,13 @@ class Hub:
         self.clock = clock
         self.timing = timing
         self.dispatcher: Dispatcher = dispatcher or LogDispatcher()
-        self.gate = WatchGate()
+        self.gate = WatchGate(seen=lambda mac, counter, mic: self.store.frame_seen(
+            mac, counter, mic), now=clock.monotonic)
         self._log = log or logging.getLogger("edge.hub")
         self._presses: dict[str, policy.PressMemory] = {}
         self._deadlines: dict[str, float] = {}
         self._refusal_logged: dict[tuple[str, Refusal], float] = {}
+        self._replays: dict[str, tuple[float, int]] = {}  # mac -> (last event, suppressed)
 
     def start(self) -> list[Alert]:
         """Load the registry and resume every open alert from the store."""
@@ -125,8 +127,7 @@ class Hub:
         watch, now = admitted.watch, self.clock.now()
         pending = _Pending()
         with self.store.transaction(durable=report.sos or report.cancel):
-            if admitted.frame.counter is not None:
-                self.store.save_counter(watch.mac, admitted.frame.counter, now)
+            self._store_counter(admitted, report, now)
             self.store.note_heard(watch.mac, now, rssi)
             if report.battery is not None:
                 self._store_battery(watch, report.battery, now)
@@ -135,8 +136,23 @@ class Hub:
             if report.sos:
                 self._press(watch, report.packet_id, now, pending, admitted.frame.counter)
             if report.cancel:
-                self._cancel_press(watch, now, pending)
+                self._cancel_press(watch, report, now, pending, admitted.frame.counter)
         return pending
+
+    def _store_counter(self, admitted: Admitted, report: WatchReport, now: float) -> None:
+        """The frame's counter, a restart if it is one, and the frame in the watch's history."""
+        watch, counter, mic = admitted.watch, admitted.frame.counter, admitted.mic
+        if counter is None:
+            return
+        if admitted.restart_from is None:
+            self.store.save_counter(watch.mac, counter, now)
+        else:
+            self.store.save_restart(watch.mac, counter, admitted.restart_from, now)
+            body = {"watch": watch.mac, "resident": watch.resident_id,
+                    "previous_counter": admitted.restart_from, "counter": counter}
+            self.store.append_event("watch.counter_restarted", now, body, ALERT_PRIORITY)
+        if mic is not None:
+            self.store.record_frame(watch.mac, counter, mic, report.pressed, now)
 
     def _store_battery(self, watch: Watch, percent: int, now: float) -> None:
         if self.store.save_battery(watch.mac, percent, now):
@@ -185,10 +201,15 @@ class Hub:
         else:
             out.alert = self._move(alert, AlertState.ACTIVE, resident, out, reason="no cancel window")
 
-    def _cancel_press(self, watch: Watch, now: float, out: _Pending) -> None:
+    def _cancel_press(self, watch: Watch, report: WatchReport, now: float,
+                      out: _Pending, counter: int | None) -> None:
         resident = self._resident(watch.resident_id)
         open_alert = self.store.open_alert_for(resident.id)
         verdict = policy.judge_cancel(open_alert, now)
+        if verdict is policy.CancelOutcome.NOTHING_OPEN:  # someone holding the button
+            self._press(watch, report.packet_id, now, out, counter)
+            out.outcome = f"hold:{out.outcome}"
+            return
         out.outcome = f"cancel:{verdict.value}"
         if verdict is policy.CancelOutcome.CANCEL and open_alert is not None:
             out.alert = self._move(open_alert, AlertState.CANCELLED, resident, out,
@@ -363,9 +384,39 @@ class Hub:
         if refused.kind is Refusal.DUPLICATE:
             self._log.debug("Repeat of the last frame from %s ignored.", refused.mac)
             return
+        if refused.kind is Refusal.REPLAY and _carries_sos(refused):
+            self._replayed_sos(refused)
+            return
         key, mono = (refused.mac, refused.kind), self.clock.monotonic()
         last = self._refusal_logged.get(key)
         if last is None or mono - last >= REFUSAL_LOG_INTERVAL_S:
             self._refusal_logged[key] = mono
             self._log.warning("Refused a frame from watch %s: %s. Nothing was changed.",
                               refused.mac, refused.reason)
+
+    def _replayed_sos(self, refused: FrameRefused) -> None:
+        """A copy of an accepted SOS or cancel frame: someone is replaying it. Logged as a
+        security event (counted, a line at most every REFUSAL_LOG_INTERVAL_S per watch);
+        like every refusal it changes nothing."""
+        self.gate.counts["replayed_press"] += 1
+        mono = self.clock.monotonic()
+        last, suppressed = self._replays.get(refused.mac, (float("-inf"), 0))
+        if mono - last < REFUSAL_LOG_INTERVAL_S:
+            self._replays[refused.mac] = (last, suppressed + 1)
+            return
+        self._replays[refused.mac] = (mono, 0)
+        self._log.warning(
+            "Security event: a copy of a button frame already accepted from watch %s was "
+            "heard again (%s)%s. Someone nearby may be replaying recorded frames; it was "
+            "refused and changes nothing.", refused.mac, refused.reason,
+            f"; {suppressed} more copies since the last warning" if suppressed else "")
+
+
+def _carries_sos(refused: FrameRefused) -> bool:
+    if refused.frame is None:
+        return False
+    try:
+        report = read_report(refused.frame)
+    except FrameError:
+        return False
+    return report.sos or report.cancel

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from firmware_bridge.bthome import Frame
 from firmware_bridge.gnss_fix import GnssFix, is_fix_payload, unpack_fix
 
-SOS_EVENTS = frozenset({"press", "double_press", "triple_press"})
+SOS_EVENTS = frozenset({"press", "double_press", "triple_press", "hold_press"})
+# A long press cancels inside an open alert's cancel window; with nothing open it is a
+# person holding the button, and raises an SOS (edge.hub).
 CANCEL_EVENTS = frozenset({"long_press"})
 
 
@@ -21,6 +23,12 @@ class WatchReport:
     fix: GnssFix | None = None
     packet_id: int | None = None
     ignored: tuple[str, ...] = ()
+    button: str | None = None
+
+    @property
+    def pressed(self) -> bool:
+        """A button frame (press, hold, long press): kept for good in the watch's history."""
+        return self.button is not None
 
 
 def read_report(frame: Frame) -> WatchReport:
@@ -29,12 +37,13 @@ def read_report(frame: Frame) -> WatchReport:
     battery: int | None = None
     fix: GnssFix | None = None
     packet_id: int | None = None
+    button: str | None = None
     ignored: list[str] = []
     for obj in frame.objects:
         if obj.name == "button" and obj.value in SOS_EVENTS:
-            sos = True
+            sos, button = True, str(obj.value)
         elif obj.name == "button" and obj.value in CANCEL_EVENTS:
-            cancel = True
+            cancel, button = True, str(obj.value)
         elif obj.name == "battery":
             battery = int(obj.value)  # type: ignore[call-overload]
         elif obj.name == "packet_id":
@@ -43,5 +52,5 @@ def read_report(frame: Frame) -> WatchReport:
             fix = unpack_fix(obj.value)
         elif not (obj.name == "button" and obj.value == "none"):
             ignored.append(f"{obj.name}={obj.value!r}")
-    return WatchReport(sos, cancel, battery, fix, packet_id, tuple(ignored))
+    return WatchReport(sos, cancel, battery, fix, packet_id, tuple(ignored), button)
 

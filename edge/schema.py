@@ -248,6 +248,32 @@ def _segments_framed(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0007_watch_frame_history")
+def _frame_history(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- A watch whose battery is changed starts its counter again. old_high is the highest
+        -- counter it reached before its last restart; restarts counts them.
+        ALTER TABLE watch_counters ADD COLUMN old_high INTEGER;
+        ALTER TABLE watch_counters ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE watch_counters ADD COLUMN restarted_at REAL;
+        -- The frames accepted from each watch, by counter and MIC: a frame whose counter
+        -- does not count upwards is a replay when it is here, a counter restart when it is
+        -- not. Button frames (press = 1) are kept for good, telemetry frames only the latest
+        -- few hundred per watch (edge/store.py). Never deleted with the watch, like counters.
+        CREATE TABLE watch_frames (
+            mac TEXT NOT NULL,
+            counter INTEGER NOT NULL,
+            mic INTEGER NOT NULL,
+            press INTEGER NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (mac, counter, mic)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))

@@ -27,6 +27,7 @@ class OutgoingSms:
     text: str
     attempts: int
     sent_parts: frozenset[int]
+    contact_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +63,27 @@ class SmsStore:
     def next_due(self, now: float) -> OutgoingSms | None:
         """The most urgent queued text whose time has come: SOS before anything else."""
         row = self.db.execute(
-            "SELECT id, alert_id, phone, kind, text, attempts FROM sms_out "
+            "SELECT id, alert_id, phone, kind, text, attempts, contact_id FROM sms_out "
             "WHERE state = 'queued' AND next_try_at <= ? ORDER BY priority, id LIMIT 1", [now]
         ).fetchone()
         if row is None:
             return None
         parts = self.db.execute("SELECT part FROM sms_parts WHERE sms_id = ?", [row[0]]).fetchall()
-        sms_id, alert_id, phone, kind, text, attempts = row
+        sms_id, alert_id, phone, kind, text, attempts, contact_id = row
         return OutgoingSms(sms_id, alert_id, phone, kind, text, attempts,
-                           frozenset(p[0] for p in parts))
+                           frozenset(p[0] for p in parts), contact_id)
+
+    def alert_open(self, alert_id: int | None) -> bool:
+        """True when the text's alert is still open (raised or active)."""
+        if alert_id is None:
+            return False
+        row = self.db.execute("SELECT state FROM alerts WHERE id = ?", [alert_id]).fetchone()
+        return row is not None and row[0] in ("raised", "active")
+
+    def contact_name(self, contact_id: str, phone: str) -> str:
+        """Who a number belongs to, for messages about it; the number when unknown."""
+        row = self.db.execute("SELECT name FROM contacts WHERE id = ?", [contact_id]).fetchone()
+        return str(row[0]) if row else phone
 
     def next_wake(self) -> float | None:
         row = self.db.execute(

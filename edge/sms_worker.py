@@ -16,13 +16,18 @@ from typing import Any, Protocol, TypeVar
 from edge.clock import Clock
 from edge.errors import ModemError, PduError
 from edge.replies import Replies
+from edge.sms_retry import (
+    MODEM_FAULTS,
+    keeps_trying,
+    message_retry_s,
+    readiness_poll_s,
+    recipient_retry_s,
+)
 from edge.sms_store import OutgoingSms, SmsStore
 from firmware_bridge.sms_pdu import encode_submit
 
 T = TypeVar("T")
-BUSY_WAIT_S = 2.0
-CONFIG_RETRY_S = 60.0
-MAX_BACKOFF_S = 60.0
+FAULT_LOG_EVERY_S = 600.0  # a modem fault that does not change is logged again this often
 
 
 class StoredMessage(Protocol):
@@ -49,8 +54,7 @@ class SmsWorker:
 
     def __init__(self, sms: SmsStore, modem: ModemPort, replies: Replies, clock: Clock, *,
                  status_report: bool = True, inbox_poll_s: float = 60.0, idle_s: float = 1.0,
-                 unusable_retry_s: float = CONFIG_RETRY_S, health_check_s: float = 600.0,
-                 log: logging.Logger | None = None) -> None:
+                 health_check_s: float = 600.0, log: logging.Logger | None = None) -> None:
         self.sms = sms
         self.modem = modem
         self.replies = replies
@@ -58,9 +62,12 @@ class SmsWorker:
         self.status_report = status_report
         self.inbox_poll_s = inbox_poll_s
         self.idle_s = idle_s
-        self.unusable_retry_s = unusable_retry_s
         self.health_check_s = health_check_s
         self._report: Callable[[str, dict[str, object]], object] = lambda kind, details: None
+        self._undeliverable: Callable[[OutgoingSms, str], object] = lambda message, why: None
+        self._fault_since: float | None = None  # monotonic start of a modem fault
+        self._tried_at: float | None = None  # monotonic time of the last bring-up
+        self._fault_logged: tuple[str, float] = ("", float("-inf"))
         self._health_due = 0.0
         self.ready = False
         self.fault = ""
@@ -74,6 +81,10 @@ class SmsWorker:
     def set_reporter(self, report: Callable[[str, dict[str, object]], object]) -> None:
         """Where recovery outcomes go (the composition passes an outbox writer)."""
         self._report = report
+
+    def set_undeliverable(self, tell: Callable[[OutgoingSms, str], object]) -> None:
+        """Who hears of a text that can never be delivered (the composition: the duty desk)."""
+        self._undeliverable = tell
 
     def wake(self) -> None:
         """Something was queued: look at the queue now (call from the event loop)."""
@@ -94,35 +105,73 @@ class SmsWorker:
         self._loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
-                if not self.ready:
-                    await self._bring_up(stop)
-                    continue
-                await self._send_due(stop)
-                if self.clock.monotonic() >= self._inbox_due:
-                    await self._drain_inbox()
-                if self.clock.monotonic() >= self._health_due:
-                    await self._check_health()
-                await self._idle(stop)
+                try:
+                    await self._turn(stop)
+                except Exception:  # noqa: BLE001 - one bad turn must not end texting
+                    self._log.exception("The SMS worker hit an unexpected error; texts stay "
+                                        "queued and it carries on in a moment.")
+                    await self._sleep(stop, self.idle_s)
         finally:
             await self._call(self._close_quietly)
             self._executor.shutdown(wait=True)
 
+    async def _turn(self, stop: asyncio.Event) -> None:
+        if not self.ready:
+            await self._bring_up(stop)
+            return
+        await self._send_due(stop)
+        if self.clock.monotonic() >= self._inbox_due:
+            await self._drain_inbox()
+        if self.clock.monotonic() >= self._health_due:
+            await self._check_health()
+        await self._idle(stop)
+
     async def _bring_up(self, stop: asyncio.Event) -> None:
+        """Open and set the modem up; while it cannot send, check again every few seconds
+        at first and less often as the fault goes on (edge.sms_retry.readiness_poll_s)."""
+        await self._sleep(stop, self._until_next_check())
+        if stop.is_set():
+            return
+        self._tried_at = self.clock.monotonic()
         try:
             await self._call(self._close_quietly)
             await self._call(self.modem.open)
             status = await self._call(self.modem.initialise)
         except ModemError as error:
-            self.fault = str(error)
-            wait = self.unusable_retry_s if error.kind == "config" else 5.0
-            self._log.error("The GSM modem is not usable: %s. Texts stay queued; trying "
-                            "again in %.0f s.", error, wait)
+            self._modem_down(error)
             await self._call(self._close_quietly)
-            await self._sleep(stop, wait)
             return
         self.ready, self.fault = True, ""
         self._log.info("GSM modem ready: %s.", getattr(status, "to_json", lambda: status)())
         await self._drain_inbox()
+
+    def _until_next_check(self) -> float:
+        if self._fault_since is None or self._tried_at is None:
+            return 0.0
+        mono = self.clock.monotonic()
+        wait = readiness_poll_s(mono - self._fault_since)
+        return max(0.0, wait - (mono - self._tried_at))
+
+    def _modem_down(self, error: ModemError) -> None:
+        """The modem cannot send now: texts wait for it; say so once per change of fault."""
+        mono = self.clock.monotonic()
+        self.ready, self.fault = False, str(error)
+        if self._fault_since is None:
+            self._fault_since = mono
+        text, logged_at = self._fault_logged
+        if text != self.fault or mono - logged_at >= FAULT_LOG_EVERY_S:
+            self._fault_logged = (self.fault, mono)
+            self._log.error("The GSM modem cannot send texts now: %s. Texts stay queued; the "
+                            "hub checks the modem again in %.0f s and keeps checking.",
+                            error, readiness_poll_s(mono - self._fault_since))
+
+    def _modem_works(self) -> None:
+        """A text went out or a check passed: the fault, if any, is over."""
+        if self._fault_since is not None:
+            self._log.warning("The GSM modem sends texts again (it could not for %.0f s).",
+                              self.clock.monotonic() - self._fault_since)
+        self._fault_since = None
+        self._fault_logged = ("", float("-inf"))
 
     def _close_quietly(self) -> None:
         try:
@@ -161,9 +210,7 @@ class SmsWorker:
             parts = encode_submit(message.phone, message.text, reference=message.id % 256,
                                   status_report=self.status_report)
         except PduError as error:
-            self.sms.failed(message.id, str(error))
-            self._log.error("Text %d to %s cannot be encoded (%s); it is dropped. Check the "
-                            "contact's number.", message.id, message.phone, error)
+            self._give_up(message, f"the number cannot be used ({error})")
             return
         for part in parts:
             if part.part in message.sent_parts:
@@ -176,46 +223,72 @@ class SmsWorker:
             self.sms.part_sent(message.id, part.part, part.parts, mr, self.clock.now())
         self.sms.sent(message.id, self.clock.now())
         self.sent += 1
+        self._modem_works()
         self._log.info("Texted %s (%s, %d part%s).", message.phone, message.kind, len(parts),
                        "" if len(parts) == 1 else "s")
 
     async def _failed(self, message: OutgoingSms, error: ModemError) -> None:
+        """Judge the failure for this message (edge.sms_retry): its number, or the modem."""
         now, kind = self.clock.now(), error.kind
-        if kind == "recipient":
-            self.sms.failed(message.id, str(error))
-            self._log.error("The network refused the text to %s (%s); it will not be "
-                            "retried. Check the number.", message.phone, error)
-            return
-        if kind == "ambiguous":
+        if kind == "malformed":
+            self._give_up(message, str(error))
+        elif kind == "recipient":
+            self._recipient_refused(message, error)
+        elif kind == "ambiguous":
             self._log.warning("No answer after sending to %s; sending again (it may arrive "
                               "twice: the alert reference tells them apart).", message.phone)
             self.sms.retry_later(message.id, now, str(error))
+        else:
+            self.sms.retry_later(message.id, now + message_retry_s(kind, message.attempts + 1),
+                                 str(error))
+            self._log.warning("Text to %s not sent (%s: %s).", message.phone, kind, error)
+            await self._repair(kind, error)
+
+    def _recipient_refused(self, message: OutgoingSms, error: ModemError) -> None:
+        """The network would not take a text for this number now: try it again later."""
+        tries = message.attempts + 1
+        if not keeps_trying(message.kind, self.sms.alert_open(message.alert_id), tries):
+            self.sms.failed(message.id, str(error))
+            self._log.error("Gave up the %s text to %s after %d tries (%s).", message.kind,
+                            message.phone, tries, error)
             return
-        wait = _retry_after(kind, message.attempts)
-        self.sms.retry_later(message.id, now + wait, str(error))
-        self._log.warning("Text to %s not sent (%s: %s); next try in %.0f s.",
-                          message.phone, kind, error, wait)
-        await self._repair(kind, error)
+        wait = recipient_retry_s(tries)
+        self.sms.retry_later(message.id, self.clock.now() + wait, str(error))
+        self._log.warning("The network could not deliver the %s text to %s now (%s); trying "
+                          "that number again in %.0f s. Other texts and escalation go on.",
+                          message.kind, message.phone, error, wait)
+
+    def _give_up(self, message: OutgoingSms, why: str) -> None:
+        """A text that can never be delivered as it is: stop, and tell a person."""
+        self.sms.failed(message.id, why)
+        self._log.error("The %s text to %s can never be delivered: %s. It is dropped and the "
+                        "duty desk is told to check the number.", message.kind,
+                        message.phone, why)
+        try:
+            self._undeliverable(message, why)
+        except Exception:  # noqa: BLE001 - telling the desk must not stop the worker
+            self._log.exception("Could not tell the duty desk about the text to %s.",
+                                message.phone)
 
     async def _repair(self, kind: str, error: ModemError) -> None:
         if kind == "storage_full":
             await self._drain_inbox()
             await self._call(self.modem.clear_storage)
-        elif kind == "config":
-            self.ready, self.fault = False, str(error)
         elif kind == "dead":
-            await self._recover()
+            await self._recover(error)
+        elif kind in MODEM_FAULTS:
+            self._modem_down(error)
 
-    async def _recover(self) -> None:
+    async def _recover(self, error: ModemError) -> None:
         try:
             step = await self._call(self.modem.recover)
             self._log.warning("The GSM modem answers again (recovered by: %s).", step)
             self._report("hub.modem_recovered", {"step": step})
-        except ModemError as error:
-            self.ready, self.fault = False, str(error)
+        except ModemError as failed:
+            self._modem_down(failed)
             self._log.error("The GSM modem could not be revived (%s); texts stay queued and "
-                            "the hub keeps trying.", error)
-            self._report("hub.modem_dead", {"error": str(error)})
+                            "the hub keeps trying.", failed)
+            self._report("hub.modem_dead", {"error": str(failed)})
 
     async def _check_health(self) -> None:
         """Ask the modem for SIM, network and signal; a failure marks it for set-up again."""
@@ -223,13 +296,14 @@ class SmsWorker:
         try:
             status = await self._call(self.modem.status)
         except ModemError as error:
-            self.ready, self.fault = False, str(error)
             self._log.error("The GSM modem failed its check (%s); setting it up again.", error)
+            self._modem_down(error)
             return
         if not getattr(status, "registered", True):
             self.fault = f"not registered on a network ({getattr(status, 'registration', '?')})"
         else:
             self.fault = ""
+            self._modem_works()
 
     # -- inbox --------------------------------------------------------------------------------
 
@@ -256,14 +330,3 @@ class SmsWorker:
             self._log.warning("The GSM modem restarted or vanished; setting it up again.")
             self.ready = False
         self._wake.set()
-
-
-def _retry_after(kind: str, attempts: int) -> float:
-    """Seconds before the next try, by error class: busy waits briefly, others back off."""
-    if kind == "busy":
-        return BUSY_WAIT_S
-    if kind == "storage_full":
-        return 0.0
-    if kind == "config":
-        return CONFIG_RETRY_S
-    return min(MAX_BACKOFF_S, 2.0 ** min(attempts, 10))

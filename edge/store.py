@@ -27,12 +27,17 @@ _log = logging.getLogger("edge.store")
 _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+TELEMETRY_FRAMES_KEPT = 256  # per watch, besides every button frame
+
+
 @dataclass(frozen=True, slots=True)
 class WatchRecord:
-    """A registered watch as the gate needs it: who wears it, its key, its last counter."""
+    """A registered watch as the gate needs it: who wears it, its key, its last counter,
+    and the highest counter it reached before its counter last restarted."""
 
     watch: Watch
     last_counter: int | None
+    old_high: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,16 +216,17 @@ class Store:
     def watch_records(self) -> list[WatchRecord]:
         """Every active watch with its key and last accepted counter."""
         rows = self.db.execute(
-            "SELECT w.mac, w.resident_id, w.key_hex, w.insecure, w.label, c.last_counter "
-            "FROM watches w LEFT JOIN watch_counters c ON c.mac = w.mac WHERE w.active = 1"
+            "SELECT w.mac, w.resident_id, w.key_hex, w.insecure, w.label, c.last_counter, "
+            "c.old_high FROM watches w LEFT JOIN watch_counters c ON c.mac = w.mac "
+            "WHERE w.active = 1"
         ).fetchall()
         return [
             WatchRecord(
                 Watch(mac, resident_id, bytes.fromhex(key_hex) if key_hex else None,
                       bool(insecure), label),
-                last_counter,
+                last_counter, old_high,
             )
-            for mac, resident_id, key_hex, insecure, label, last_counter in rows
+            for mac, resident_id, key_hex, insecure, label, last_counter, old_high in rows
         ]
 
     def resident(self, resident_id: str) -> Resident | None:
@@ -256,6 +262,37 @@ class Store:
             "accepted_at = excluded.accepted_at",
             [mac, counter, at],
         )
+
+    def save_restart(self, mac: str, counter: int, previous: int, at: float) -> None:
+        """The watch started counting again at `counter` (its battery was changed)."""
+        self.db.execute(
+            "UPDATE watch_counters SET last_counter = ?, accepted_at = ?, "
+            "old_high = max(coalesce(old_high, 0), ?), restarts = restarts + 1, "
+            "restarted_at = ? WHERE mac = ?", [counter, at, previous, at, mac])
+
+    def record_frame(self, mac: str, counter: int, mic: int, press: bool, at: float) -> None:
+        """Keep an accepted frame in the watch's history (see edge.gate)."""
+        self.db.execute(
+            "INSERT INTO watch_frames (mac, counter, mic, press, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET press = max(press, excluded.press)",
+            [mac, counter, mic, int(press), at])
+
+    def frame_seen(self, mac: str, counter: int, mic: int) -> bool:
+        """True when this exact frame (counter and MIC) was accepted from the watch before."""
+        row = self.db.execute(
+            "SELECT 1 FROM watch_frames WHERE mac = ? AND counter = ? AND mic = ?",
+            [mac, counter, mic]).fetchone()
+        return row is not None
+
+    def prune_frame_history(self, keep: int = TELEMETRY_FRAMES_KEPT) -> int:
+        """Forget all but the latest `keep` telemetry frames of each watch; button frames stay."""
+        with self.transaction(durable=False):
+            cursor = self.db.execute(
+                "DELETE FROM watch_frames WHERE press = 0 AND (mac, counter, mic) IN ("
+                "SELECT mac, counter, mic FROM (SELECT mac, counter, mic, row_number() OVER "
+                "(PARTITION BY mac ORDER BY at DESC, counter DESC) AS n FROM watch_frames "
+                "WHERE press = 0) WHERE n > ?)", [keep])
+        return int(cursor.rowcount)
 
     def note_heard(self, mac: str, at: float, rssi: int | None) -> None:
         self.db.execute(

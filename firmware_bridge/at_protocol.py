@@ -14,7 +14,8 @@ Error classes (`classify`, the values of `ModemError.kind`) and what the caller 
 | `transient`    | 38, 41, 42, 47, 331, 332, 500, 512+ (vendor)      | 30, 31, 32, 100   | back off and retry |
 | `busy`         | 314, 515, 535                                      | 14                | wait a moment, retry |
 | `storage_full` | 322                                                | 20                | clear SIM storage, retry |
-| `recipient`    | 1, 8, 10, 21, 27, 28, 29, 30, 50, 304, 305          |                   | do not retry this recipient |
+| `recipient`    | 8, 10, 21, 27, 28, 29, 30, 50                      |                   | this number, later; others go on |
+| `malformed`    | 1, 304, 305                                        |                   | the number is wrong: stop, tell a person |
 | `config`       | 302, 303, 310-313, 315-318, 330                     | 3, 4, 10-13, 15-18 | stop and report to a person |
 
 Anything else, a plain `ERROR` and unknown codes are `transient`. The verbose forms that
@@ -283,7 +284,8 @@ def _classes(**groups: Iterable[int]) -> dict[int, str]:
 _CMS_CLASS = _classes(
     busy=(314, 515, 535),
     storage_full=(322,),
-    recipient=(1, 8, 10, 21, 27, 28, 29, 30, 50, 304, 305),
+    recipient=(8, 10, 21, 27, 28, 29, 30, 50),
+    malformed=(1, 304, 305),
     config=(302, 303, 310, 311, 312, 313, 315, 316, 317, 318, 330),
 )
 _CME_CLASS = _classes(

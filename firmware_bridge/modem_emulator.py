@@ -58,6 +58,8 @@ class ModemEmulator:
         self.submitted: list[str] = []
         self.ambiguous_sent: list[str] = []
         self.commands: list[str] = []
+        self.command_times: list[float] = []  # time.monotonic() of each command line
+        self.submitted_times: list[float] = []  # and of each accepted PDU
         self.pdu_log = pdu_log
         self.path: str | None = None
         self.link: Path | None = None
@@ -72,7 +74,7 @@ class ModemEmulator:
         self._thread: threading.Thread | None = None
         self._interpreter = AtInterpreter(
             self._state, self._faults, out=self._write, schedule=self._schedule,
-            on_submit=self._record, commands=self.commands)
+            on_submit=self._record, commands=self.commands, times=self.command_times)
 
     # ------------------------------------------------------------ the port
 
@@ -173,6 +175,7 @@ class ModemEmulator:
 
     def _record(self, tpdu_hex: str, ambiguous: bool) -> None:
         self.submitted.append(tpdu_hex)
+        self.submitted_times.append(time.monotonic())
         if ambiguous:
             self.ambiguous_sent.append(tpdu_hex)
         if self.pdu_log is not None:
@@ -268,6 +271,17 @@ class ModemEmulator:
 
     def urc_storm(self, count: int, text: str = "+CREG: 1") -> None:
         self._write(frame(text) * count)
+
+    def refuse_number(self, number: str, cms: int = 27) -> None:
+        """Every SMS to `number` ("+8613800138001") is refused with this +CMS error until
+        accept_number: 27 is a phone that is off, 21 a refused transfer, 1 a wrong number."""
+        with self._lock:
+            self._faults.refused_numbers[number] = cms
+
+    def accept_number(self, number: str) -> None:
+        """The phone is back: SMS to `number` go through again."""
+        with self._lock:
+            self._faults.refused_numbers.pop(number, None)
 
     def stall_next(self, count: int) -> None:
         """Ignore the next `count` command lines entirely (a modem busy in its firmware)."""

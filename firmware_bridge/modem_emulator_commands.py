@@ -7,6 +7,7 @@ out through the `out` callable, delayed work (the end of a boot) through `schedu
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 from firmware_bridge.at_protocol import error_text, is_number, split_args
@@ -14,6 +15,7 @@ from firmware_bridge.modem_emulator_faults import ErrorReply, FaultPlan
 from firmware_bridge.modem_emulator_state import (
     MEMORIES,
     ModemState,
+    destination,
     frame,
     submitted_tpdu,
     tpdu_length,
@@ -30,10 +32,12 @@ class AtInterpreter:
     """Reads command lines and PDU bodies, answers like a SIM7600 in PDU mode."""
 
     def __init__(self, state: ModemState, faults: FaultPlan, *, out: Output,
-                 schedule: Schedule, on_submit: Submit, commands: list[str]) -> None:
+                 schedule: Schedule, on_submit: Submit, commands: list[str],
+                 times: list[float] | None = None) -> None:
         self.state, self.faults = state, faults
         self._out, self._schedule, self._on_submit = out, schedule, on_submit
         self.commands = commands
+        self.times = times if times is not None else []
         self._line = bytearray()
         self._pdu: bytearray | None = None
         self._pdu_length = 0
@@ -77,6 +81,7 @@ class AtInterpreter:
 
     def _command(self, text: str) -> None:
         self.commands.append(text)
+        self.times.append(time.monotonic())
         if self.faults.take_stall():
             return
         if self.state.echo:
@@ -289,8 +294,11 @@ class AtInterpreter:
             self.emit(self.error("cms", 304))
             return
         armed, error = self.faults.take_failure("+CMGS")
+        refused = self.faults.refused_numbers.get(destination(tpdu) or "")
         if armed:
             self.emit(self._error_lines(error))
+        elif refused is not None:
+            self.emit(self.error("cms", refused))
         elif self.state.stat() not in (1, 5):
             self.emit(self.error("cms", 331))
         elif self.faults.take_silent_send():

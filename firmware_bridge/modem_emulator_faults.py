@@ -31,6 +31,7 @@ class FaultPlan:
     urcs_inside: list[str] = field(default_factory=list)
     stalls: int = 0
     hung: bool = False
+    refused_numbers: dict[str, int] = field(default_factory=dict)  # number -> +CMS code
 
     def fail(self, command: str, error: ErrorReply | None, count: int) -> None:
         """The next `count` uses of `command` answer `error` (None: plain ERROR)."""

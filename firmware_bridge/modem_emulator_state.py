@@ -32,6 +32,20 @@ def submitted_tpdu(hex_text: str, length: int) -> str | None:
     return octets[1 + octets[0]:].hex().upper()
 
 
+def destination(tpdu_hex: str) -> str | None:
+    """The recipient of an SMS-SUBMIT TPDU ("+8613..." or national digits), or None."""
+    try:
+        octets = bytes.fromhex(tpdu_hex)
+        digits, toa = octets[2], octets[3]
+        packed = octets[4:4 + (digits + 1) // 2]
+    except (ValueError, IndexError):
+        return None
+    number = "".join(f"{b & 0x0F:x}{b >> 4:x}" for b in packed)[:digits]
+    if not number.isdigit():
+        return None
+    return "+" + number if toa & 0x70 == 0x10 else number
+
+
 @dataclass(slots=True)
 class ModemState:
     """Everything the emulated modem remembers; `reset_volatile` is what a reboot loses."""

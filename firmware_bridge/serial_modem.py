@@ -49,7 +49,9 @@ _ACTIONS = {
     "transient": "network trouble; the hub retries with back-off",
     "busy": "the modem is busy; the hub retries shortly",
     "storage_full": "the SIM's message storage is full; the hub clears it and retries",
-    "recipient": "this number cannot receive the message; the hub does not retry it",
+    "recipient": "this number cannot take a message now (phone off, out of service or "
+                 "barred); the hub tries it again later",
+    "malformed": "the number or the message is malformed; the hub stops and tells a person",
     "config": "the SIM or a modem setting needs a person's attention",
 }
 _ESC_SETTLE_S = 0.05

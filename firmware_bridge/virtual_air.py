@@ -20,7 +20,7 @@ from bleak.exc import BleakError
 from firmware_bridge.bthome import BTHOME_SERVICE_UUID, BTHomeKey, encode_frame
 from firmware_bridge.gnss_fix import GnssFix, pack_fix
 
-BUTTON_EVENTS = ("press", "double_press", "triple_press", "long_press")
+BUTTON_EVENTS = ("press", "double_press", "triple_press", "long_press", "hold_press")
 OBJ_PACKET_ID, OBJ_BATTERY, OBJ_BUTTON, OBJ_RAW = 0x00, 0x01, 0x3A, 0x54
 
 
@@ -95,6 +95,11 @@ class VirtualAir:
     def long_press(self, mac: str, repeats: int = 1) -> bytes:
         """The resident holds the button: cancel during the cancel window."""
         return self.press(mac, "long_press", repeats)
+
+    def battery_swap(self, mac: str, counter: int = 1) -> None:
+        """A new battery: the watch starts its encryption counter again at a low value, as
+        Shelly BLU buttons and other BTHome devices do (bthome-ble issues 116 and 338)."""
+        self.watches[mac.upper()].counter = counter
 
     def battery(self, mac: str, percent: int) -> bytes:
         """A heartbeat carrying the battery level."""

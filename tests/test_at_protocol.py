@@ -157,12 +157,12 @@ def test_other_lines_are_not_final(line: str) -> None:
     ("+CME ERROR: 14", "busy"), ("+CMS ERROR: 515", "busy"), ("+CMS ERROR: 535", "busy"),
     ("+CMS ERROR: 322", "storage_full"), ("+CME ERROR: 20", "storage_full"),
     ("+CMS ERROR: 321", "transient"),
-    ("+CMS ERROR: 1", "recipient"), ("+CMS ERROR: 8", "recipient"),
+    ("+CMS ERROR: 1", "malformed"), ("+CMS ERROR: 8", "recipient"),
     ("+CMS ERROR: 10", "recipient"), ("+CMS ERROR: 21", "recipient"),
     ("+CMS ERROR: 27", "recipient"), ("+CMS ERROR: 28", "recipient"),
     ("+CMS ERROR: 29", "recipient"), ("+CMS ERROR: 30", "recipient"),
-    ("+CMS ERROR: 50", "recipient"), ("+CMS ERROR: 304", "recipient"),
-    ("+CMS ERROR: 305", "recipient"),
+    ("+CMS ERROR: 50", "recipient"), ("+CMS ERROR: 304", "malformed"),
+    ("+CMS ERROR: 305", "malformed"),
     ("+CMS ERROR: 302", "config"), ("+CMS ERROR: 303", "config"),
     ("+CMS ERROR: 310", "config"), ("+CMS ERROR: 311", "config"),
     ("+CMS ERROR: 312", "config"), ("+CMS ERROR: 313", "config"),
@@ -184,7 +184,7 @@ def test_error_classes(line: str, kind: str) -> None:
     ("+CME ERROR: memory full", "storage_full", 20),
     ("+CME ERROR: no network service", "transient", 30),
     ("+CMS ERROR: Congestion", "transient", 42),
-    ("+CMS ERROR: Unassigned (unallocated) number", "recipient", 1),
+    ("+CMS ERROR: Unassigned (unallocated) number", "malformed", 1),
     ("+CMS ERROR: SMSC address unknown", "config", 330),
     ("+CMS ERROR: invalid memory index", "transient", 321),
     ("+CMS ERROR: Protocol stack busy", "busy", 535),
@@ -250,7 +250,8 @@ PARSERS = (parse_csq, parse_creg, parse_cmgs, parse_cops, parse_csca, parse_cpin
 def test_error_codes_that_are_not_ascii_digits_are_read_as_unknown_not_raised(digits: str) -> None:
     final = parse_final(f"+CMS ERROR: {digits}")
     assert final is not None and final.kind == "cms"
-    assert classify(final) in ("transient", "busy", "storage_full", "config", "recipient")
+    assert classify(final) in ("transient", "busy", "storage_full", "config", "recipient",
+                               "malformed")
     items = AtReader().feed(f"+CME ERROR: {digits}\r\n".encode())
     assert items == [Line(f"+CME ERROR: {digits}".strip())]
 

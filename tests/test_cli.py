@@ -43,6 +43,24 @@ def test_decode_shows_a_position_fix(capsys) -> None:
     assert fix["lat"] == pytest.approx(31.2304) and fix["age_s"] == 40
 
 
+def test_decode_of_a_plaintext_frame_with_a_key_says_the_hub_refuses_it(capsys) -> None:
+    plain = encode_frame([(0x00, 3), (0x3A, "press")], mac=MAC, key=None)
+    assert main(["decode", "--mac", MAC, "--key", KEY_HEX, plain.hex()]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["hub_accepts"] is False and result["meaning"] is None
+    assert "downgrade" in result["refused"]
+    assert result["would_mean"]["sos"] is True  # what it claims, shown apart
+
+
+def test_decode_of_a_plaintext_frame_without_a_key_is_what_an_insecure_watch_sends(
+        capsys) -> None:
+    plain = encode_frame([(0x3A, "hold_press")], mac=MAC, key=None)
+    assert main(["decode", "--mac", MAC, plain.hex()]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["hub_accepts"] is True and result["meaning"]["sos"] is True
+    assert result["meaning"]["button"] == "hold_press"
+
+
 def test_decode_with_wrong_key_says_why(capsys) -> None:
     assert main(["decode", "--mac", MAC, "--key", "00" * 16, sos_frame()]) == 1
     assert "MIC check failed" in capsys.readouterr().err

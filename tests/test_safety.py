@@ -117,17 +117,6 @@ def test_counters_survive_restart_so_replay_stays_closed(building: SimBuilding) 
     assert building.hub.gate.counts[Refusal.REPLAY] == 2
 
 
-def test_counter_that_starts_again_is_not_trusted(building: SimBuilding) -> None:
-    building.air.press(building.mac(0))
-    building.air.battery(building.mac(0), 70)
-    building.air.watches[building.mac(0)].counter = 1  # no "small counter means reset"
-
-    building.air.long_press(building.mac(0))  # would cancel if it were believed
-
-    assert building.store.open_alert_for("r1") is not None
-    assert building.hub.gate.counts[Refusal.REPLAY] == 1
-
-
 def test_open_alert_resumes_after_crash_in_cancel_window(building: SimBuilding) -> None:
     building.air.press(building.mac(0))
     building.wait(10)

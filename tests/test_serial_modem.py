@@ -181,7 +181,7 @@ def test_a_pdu_is_sent_and_its_reference_returned(ready: Hub, emulator: ModemEmu
 @pytest.mark.parametrize(("fault", "kind", "code"), [
     ({"cms": 42}, "transient", 42), ({"cms": 331}, "transient", 331),
     ({"cms": 535}, "busy", 535), ({"cme": 14}, "busy", 14),
-    ({"cms": 322}, "storage_full", 322), ({"cms": 1}, "recipient", 1),
+    ({"cms": 322}, "storage_full", 322), ({"cms": 1}, "malformed", 1),
     ({"cms": 21}, "recipient", 21), ({"cms": 330}, "config", 330),
     ({"cms": 310}, "config", 310), ({"cms": 777}, "transient", 500),  # "unknown error"
 ])

@@ -160,23 +160,94 @@ def test_timeout_after_ctrl_z_resends_with_the_same_reference(tmp_path) -> None:
     assert set(b.inbox()) == {DESK, GRID, SON}
 
 
-@pytest.mark.parametrize(("cms", "retried"), [(42, True), (21, False)])
-def test_network_errors_are_retried_and_refusals_are_not(tmp_path, cms: int, retried: bool) -> None:
-    failed: list[object] = []
+def test_a_network_error_is_retried_within_seconds_once_the_modem_can_send(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.modem.fail_next("CMGS", cms=42)  # congestion
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await until(lambda: len(b.inbox()) == 2, timeout=10)
+        await b.advance(1)
+        await until(lambda: len(b.inbox()) == 3, timeout=10)
+
+    b = play(tmp_path, scenario)
+    assert set(b.inbox()) == {DESK, GRID, SON}
+
+
+@pytest.mark.parametrize("cms", [27, 21])
+def test_a_phone_that_cannot_take_texts_is_tried_again_with_back_off_until_it_can(
+        tmp_path, cms: int) -> None:
+    """27: the phone is off; 21: the transfer was rejected. Neither is the number's fault."""
+    tries: list[int] = []
 
     async def scenario(b: SmsBuilding) -> None:
-        b.modem.fail_next("CMGS", cms=cms)
+        assert b.app is not None
+        b.modem.refuse_number(GRID, cms=cms)
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await until(lambda: set(b.inbox()) == {DESK, SON}, timeout=10)  # the others go on
+        for wait in (29, 1, 119, 1):  # tried at 30 s, then 2 min after that
+            await b.advance(wait)
+            await b.settle()
+            tries.append(sum(1 for c in b.modem.commands if c.startswith("AT+CMGS")))
+        assert b.app.sms.outgoing("failed") == []
+        b.modem.accept_number(GRID)  # switched on again
+        await b.advance(600)
+        await until(lambda: GRID in b.inbox(), timeout=10)
+
+    b = play(tmp_path, scenario)
+    assert tries[0] == tries[1] - 1 and tries[2] == tries[3] - 1  # exactly on the back-off
+    sos = [t for t in b.inbox()[GRID] if "回复1" in t]
+    assert len(sos) >= 1
+
+
+def test_a_phone_off_does_not_hold_back_escalation(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.modem.refuse_number(GRID)
         b.air.press(mac_for(0))
         await b.advance(11)
         await b.settle()
-        await b.advance(5)
-        await b.settle()
-        assert b.app is not None
-        failed.extend(b.app.sms.outgoing("failed"))
+        await b.advance(120)  # tier 1 had its time
+        await until(lambda: NEIGHBOUR in b.inbox(), timeout=10)
 
     b = play(tmp_path, scenario)
-    assert (len(failed) == 0) is retried
-    assert len(b.inbox()) == (3 if retried else 2)
+    assert NEIGHBOUR in b.inbox()
+
+
+def test_texts_to_a_phone_that_is_off_stop_when_the_alert_is_closed(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None
+        b.modem.refuse_number(GRID)
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await b.settle()
+        b.reply(DESK, "1")
+        await until(lambda: b.app is not None and not b.app.store.open_alerts(), timeout=10)
+        for _ in range(8):
+            await b.advance(600)
+            await b.settle()
+        given_up = [row for row in b.app.sms.outgoing("failed") if row[1] == GRID]
+        assert given_up and b.app.sms.queue_depth() == 0
+
+    play(tmp_path, scenario)
+
+
+def test_a_wrong_number_stops_and_the_duty_desk_is_told(tmp_path) -> None:
+    events: list[dict] = []
+
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None
+        b.modem.refuse_number(GRID, cms=1)  # unassigned number: a typo in the roster
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await until(lambda: any("号码有误" in t for t in b.inbox().get(DESK, [])), timeout=10)
+        events.extend(e.body for e in b.app.store.pending_events(1000)
+                      if e.type == "sms.undeliverable")
+        failed = b.app.sms.outgoing("failed")
+        assert [(row[1], row[2]) for row in failed] == [(GRID, "sos")]
+
+    b = play(tmp_path, scenario)
+    assert events and events[0]["to"] == GRID and events[0]["name"] == "李娜"
+    assert GRID not in b.inbox()
 
 
 def test_storage_full_is_cleared_and_the_text_sent(tmp_path) -> None:
@@ -194,7 +265,6 @@ def test_storage_full_is_cleared_and_the_text_sent(tmp_path) -> None:
 def test_no_sim_keeps_texts_queued_until_a_sim_is_inserted(tmp_path) -> None:
     async def scenario(b: SmsBuilding) -> None:
         assert b.app is not None and b.app.worker is not None
-        b.app.worker.unusable_retry_s = 0.2
         b.modem.sim = "NOT INSERTED"
         b.modem.reboot()
         await until(lambda: b.app is not None and b.app.worker is not None

@@ -25,7 +25,8 @@ def test_database_is_wal_full_sync_private_and_migrated(tmp_path) -> None:
     applied = store.db.execute("SELECT name FROM _sqlite_migrations").fetchall()
     assert applied == [("0001_roster_alerts_outbox",), ("0002_sms_queue_escalation_inbox",),
                        ("0003_uplink_state",), ("0004_supervision_state",),
-                       ("0005_outbox_segments",), ("0006_outbox_segments_framed",)]
+                       ("0005_outbox_segments",), ("0006_outbox_segments_framed",),
+                       ("0007_watch_frame_history",)]
 
 
 def test_reopening_applies_no_migration_twice(tmp_path) -> None:
