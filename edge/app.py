@@ -26,7 +26,7 @@ from edge.sms_worker import SmsWorker
 from edge.errors import HubError
 from edge.jobs import Jobs
 from edge.panel_app import HubPanel
-from edge.store import ALERT_PRIORITY, Store
+from edge.store import ALERT_PRIORITY, StorageLimits, Store
 from edge.supervision import Supervisor
 from edge.systemd_notify import SystemdNotifier
 from edge.uplink_app import ClockSyncProbe, Uplink, build_uplink
@@ -123,7 +123,7 @@ def build_hub(
 ) -> HubApp:
     """Open the store, load the roster, and wire hub, radio and (with a modem) texting."""
     clock = clock or SystemClock()
-    store = Store.open(database or config.hub.database)
+    store = Store.open(database or config.hub.database, limits=storage_limits(config))
     store.clock_synced = ClockSyncProbe()
     _load_roster(store, config)
     sms = SmsStore(store)
@@ -172,6 +172,12 @@ def build_hub(
     jobs.every(HISTORY_PRUNE_S, "frame history", store.prune_frame_history)
     return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs,
                   panel)
+
+
+def storage_limits(config: HubConfig) -> StorageLimits:
+    """How the store guards the disk, from [hub]."""
+    hub = config.hub
+    return StorageLimits(hub.storage_reserve_mb, hub.low_space_mb, hub.max_database_mb)
 
 
 def _panel(config: HubConfig, hub: Hub, clock: Clock, pin_factory: Any, uplink: Uplink | None,
@@ -230,8 +236,8 @@ def _sms_status_of(worker: SmsWorker | None) -> str:
 def reporter(store: Store, clock: Clock, hub_id: str) -> Callable[[str, dict[str, object]], None]:
     """What the radio watchdog and the modem recovery did, as events for the server."""
     def report(kind: str, details: dict[str, object]) -> None:
-        with store.transaction():
-            store.append_event(kind, clock.now(), {"hub": hub_id, **details}, ALERT_PRIORITY)
+        store.write(lambda: store.append_event(kind, clock.now(), {"hub": hub_id, **details},
+                                               ALERT_PRIORITY))
     return report
 
 
@@ -253,11 +259,12 @@ def undeliverable_notice(store: Store, sms: SmsStore, clock: Clock, hub_id: str,
                 "alert": alert.ref if alert else None, "why": why}
         text = _UNDELIVERABLE.get(language, _UNDELIVERABLE["zh"]).format(
             name=name, phone=message.phone)
-        with store.transaction():
+        def write() -> None:
             store.append_event("sms.undeliverable", now, body, ALERT_PRIORITY)
             for desk in store.contacts_for(""):
                 if desk.role is Role.DUTY_DESK and desk.phone != message.phone:
                     sms.enqueue(desk.phone, "notice", text, now, contact_id=desk.id)
+        store.write(write)
     return tell
 
 

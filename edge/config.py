@@ -76,6 +76,21 @@ class HubSection:
     log_level: str = field(
         default="INFO", metadata=meta("log level", one_of("DEBUG", "INFO", "WARNING", "ERROR"))
     )
+    storage_reserve_mb: float = field(
+        default=8.0,
+        metadata=meta("space kept free beside the database for alerts when the disk fills; "
+                      "0 = none", at_least(0, "a number of MB")),
+    )
+    low_space_mb: float = field(
+        default=50.0,
+        metadata=meta("below this much free space the hub reports a storage fault and stops "
+                      "keeping telemetry", at_least(0, "a number of MB")),
+    )
+    max_database_mb: float | None = field(
+        default=None,
+        metadata=meta("largest the database may grow; reaching it counts as a full disk",
+                      above(1, "a number of MB")),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,8 +165,10 @@ def check_database(database: Path) -> Finding:
     return Finding("database", PASS, f"{database} is writable and passes quick_check")
 
 
-def check_disk(database: Path, free: Callable[[Path], int]) -> Finding:
-    """Free space on the database's filesystem."""
+def check_disk(database: Path, free: Callable[[Path], int],
+               low_space_mb: float = FAIL_FREE_BYTES / MB) -> Finding:
+    """Free space on the database's filesystem: below [hub] low_space_mb the hub reports a
+    storage fault and stops keeping telemetry; the warning comes well before that."""
     try:
         left = free(database)
     except OSError as error:
@@ -174,11 +176,30 @@ def check_disk(database: Path, free: Callable[[Path], int]) -> Finding:
                        "check the path of [hub] database")
     detail = f"{left // MB} MB free for {database}"
     fix = "free space (old logs: sudo journalctl --vacuum-size=100M) or use a larger SD card"
-    if left < FAIL_FREE_BYTES:
-        return Finding("disk space", FAIL, detail + " (below 50 MB)", fix)
-    if left < WARN_FREE_BYTES:
-        return Finding("disk space", WARN, detail + " (below 500 MB)", fix)
+    fail_below = low_space_mb * MB
+    warn_below = max(WARN_FREE_BYTES, 10 * fail_below)
+    if left < fail_below:
+        return Finding("disk space", FAIL, detail + f" (below {low_space_mb:g} MB: the hub "
+                       "reports a storage fault and keeps no telemetry)", fix)
+    if left < warn_below:
+        return Finding("disk space", WARN, detail + f" (below {warn_below / MB:.0f} MB)", fix)
     return Finding("disk space", PASS, detail)
+
+
+def check_reserve(database: Path, reserve_mb: float) -> Finding:
+    """The reserve beside the database that lets alerts be written on a full disk."""
+    reserve = database.with_name(database.name + ".reserve")
+    if reserve_mb <= 0:
+        return Finding("storage reserve", WARN, "no reserve is configured "
+                       "([hub] storage_reserve_mb = 0)", "set storage_reserve_mb = 8 so "
+                       "alerts can still be written when the disk fills")
+    if reserve.exists():
+        return Finding("storage reserve", PASS, f"{reserve} holds {reserve_mb:g} MB for alerts")
+    if not database.exists():
+        return Finding("storage reserve", PASS, "made when the hub first starts")
+    return Finding("storage reserve", WARN, f"{reserve} is missing: the disk filled up and "
+                   "the reserve was used, or there is no room to make it",
+                   "free space; the running hub makes the reserve again once it can")
 
 
 def check_clock(synced: Callable[[], bool]) -> Finding:
@@ -375,8 +396,10 @@ def run_checks(config_path: Path | str, *, probes: Probes | None = None) -> list
     config, finding = check_config(Path(config_path))
     found = [finding]
     if config is not None:
+        reserve = check_reserve(config.hub.database, config.hub.storage_reserve_mb)
         found += [check_database(config.hub.database),
-                  check_disk(config.hub.database, probes.free_bytes)]
+                  check_disk(config.hub.database, probes.free_bytes, config.hub.low_space_mb),
+                  reserve]
     found.append(check_clock(probes.clock_synced))
     if config is None:
         return found + [check_bluez(probes.run)]

@@ -21,6 +21,15 @@ class StoreError(HubError):
     """The database could not be opened or written."""
 
 
+class StorageFault(StoreError):
+    """A write failed because the disk would not take it; `retry` is True when the store
+    made room or moved to memory, so the same write should be done again."""
+
+    def __init__(self, message: str, retry: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
 class AlertError(HubError, ValueError):
     """An alert transition was asked that the alert's state does not allow."""
 

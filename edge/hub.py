@@ -11,7 +11,7 @@ from edge import alerts as policy
 from edge.clock import Clock
 from edge.dispatch import AlertChange, Dispatcher, LogDispatcher
 from edge.domain import Alert, AlertState, Fix, Resident, Watch
-from edge.errors import AlertError, FrameError
+from edge.errors import AlertError, FrameError, StoreError
 from edge.gate import Admitted, FrameRefused, Refusal, WatchGate
 from edge.location import describe, locate, to_json
 from edge.reports import WatchReport, read_report
@@ -111,8 +111,9 @@ class Hub:
             self._log.warning("Ignored a frame from %s: %s.", mac, error)
             return None
         try:
-            pending = self._store_frame(admitted, report, rssi)
-        except (sqlite3.Error, OSError) as error:
+            pending = self.store.write(lambda: self._store_frame(admitted, report, rssi),
+                                       durable=report.sos or report.cancel)
+        except (sqlite3.Error, OSError, StoreError) as error:
             self._log.error(
                 "Could not store a frame from watch %s (%s): nothing was changed; the "
                 "watch's next repeat is handled as new. Check the disk.", mac, error)
@@ -124,19 +125,19 @@ class Hub:
         return Heard(admitted.watch, report, pending.alert, pending.outcome)
 
     def _store_frame(self, admitted: Admitted, report: WatchReport, rssi: int | None) -> _Pending:
+        """Every write of one frame; the caller runs it in one transaction."""
         watch, now = admitted.watch, self.clock.now()
         pending = _Pending()
-        with self.store.transaction(durable=report.sos or report.cancel):
-            self._store_counter(admitted, report, now)
-            self.store.note_heard(watch.mac, now, rssi)
-            if report.battery is not None:
-                self._store_battery(watch, report.battery, now)
-            if report.fix is not None:
-                self._store_fix(watch, report, now)
-            if report.sos:
-                self._press(watch, report.packet_id, now, pending, admitted.frame.counter)
-            if report.cancel:
-                self._cancel_press(watch, report, now, pending, admitted.frame.counter)
+        self._store_counter(admitted, report, now)
+        self.store.note_heard(watch.mac, now, rssi)
+        if report.battery is not None:
+            self._store_battery(watch, report.battery, now)
+        if report.fix is not None:
+            self._store_fix(watch, report, now)
+        if report.sos:
+            self._press(watch, report.packet_id, now, pending, admitted.frame.counter)
+        if report.cancel:
+            self._cancel_press(watch, report, now, pending, admitted.frame.counter)
         return pending
 
     def _store_counter(self, admitted: Admitted, report: WatchReport, now: float) -> None:
@@ -241,9 +242,13 @@ class Hub:
                             source, resident_id)
             return None
         watch = Watch(source, resident_id)  # the input stands where a watch would
-        pending, now = _Pending(), self.clock.now()
-        with self.store.transaction():
-            self._press(watch, None, now, pending)
+        now = self.clock.now()
+
+        def press() -> _Pending:
+            out = _Pending()
+            self._press(watch, None, now, out)
+            return out
+        pending = self.store.write(press)
         if pending.press is not None:
             self._presses[source] = pending.press
         report = WatchReport(sos=True)
@@ -263,22 +268,39 @@ class Hub:
     # -- time and people ------------------------------------------------------------
 
     def tick(self) -> list[Alert]:
-        """Activate every alert whose cancel window has passed; call often."""
+        """Activate every alert whose cancel window has passed; call often. An activation
+        that cannot be stored stays due and is tried again on the next tick."""
         mono = self.clock.monotonic()
         activated: list[Alert] = []
         for uid in [uid for uid, due in self._deadlines.items() if due <= mono]:
-            self._deadlines.pop(uid, None)
-            alert = self.store.alert(uid)
-            if alert is None or alert.state is not AlertState.RAISED:
+            try:
+                moved = self._activate(uid)
+            except (sqlite3.Error, OSError, StoreError) as error:
+                self._log.error("Could not store that alert %s is active (%s); trying again "
+                                "on the next tick.", uid, error)
                 continue
-            resident = self._resident(alert.resident_id)
-            out = _Pending()
-            with self.store.transaction():
-                moved = self._move(alert, AlertState.ACTIVE, resident, out,
-                                   reason="cancel window passed")
-            self._announce(out.changes)
-            activated.append(moved)
+            self._deadlines.pop(uid, None)
+            if moved is not None:
+                activated.append(moved)
         return activated
+
+    def _activate(self, uid: str) -> Alert | None:
+        alert = self.store.alert(uid)
+        if alert is None or alert.state is not AlertState.RAISED:
+            return None
+        return self._change_state(alert, AlertState.ACTIVE, reason="cancel window passed")
+
+    def _change_state(self, alert: Alert, to: AlertState, by: str = "",
+                      reason: str = "") -> Alert:
+        """Store one transition (again, if the disk made the store move), then tell."""
+        resident = self._resident(alert.resident_id)
+
+        def move() -> tuple[Alert, _Pending]:
+            out = _Pending()
+            return self._move(alert, to, resident, out, by=by, reason=reason), out
+        moved, out = self.store.write(move)
+        self._announce(out.changes)
+        return moved
 
     def acknowledge(self, ref: str, by: str) -> Alert:
         """A responder has taken the alert."""
@@ -292,12 +314,7 @@ class Hub:
         alert = self.store.alert(ref)
         if alert is None:
             raise AlertError(f"no alert {ref!r}; list alerts to see their references")
-        resident = self._resident(alert.resident_id)
-        out = _Pending()
-        with self.store.transaction():
-            moved = self._move(alert, to, resident, out, by=by, reason=reason)
-        self._announce(out.changes)
-        return moved
+        return self._change_state(alert, to, by, reason)
 
     def _resident(self, resident_id: str) -> Resident:
         resident = self.store.resident(resident_id)

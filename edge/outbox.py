@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlite_utils import Database
+
 from edge import wire
 from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
 
@@ -73,7 +75,11 @@ class Outbox:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.db = store.db
+
+    @property
+    def db(self) -> Database:
+        """The store's connection now (it moves to memory when the disk fails)."""
+        return self.store.db
 
     def epoch(self) -> str:
         """This database's outbox id: a reinstalled hub starts seq at 1 with a new one."""
@@ -140,7 +146,13 @@ class Outbox:
         return int(cursor.rowcount)
 
     def outbox_floor(self) -> int:
-        """Every event below this seq has been delivered or evicted."""
+        """Every event below this seq has been delivered or evicted (while the store runs
+        in memory, the events still waiting in the file count too)."""
+        floor = self._floor()
+        cap = None if self.store.guard is None else self.store.guard.floor_cap
+        return floor if cap is None else min(floor, cap)
+
+    def _floor(self) -> int:
         lowest = self.db.execute(
             "SELECT min(seq) FROM (SELECT min(seq) AS seq FROM outbox WHERE priority = ? AND "
             "delivered_at IS NULL UNION ALL SELECT min(seq) FROM outbox WHERE priority = ? "

@@ -103,17 +103,15 @@ class Responders:
         alert = self.store.alert(alert_uid)
         if alert is None:
             return False
-        with self.store.transaction():
-            self.sms.note_receipt(alert.id, self.clock.now())
+        self.store.write(lambda: self.sms.note_receipt(alert.id, self.clock.now()))
         state = self.sms.escalation(alert.id)
         if state is None:
             return alert.state.is_open  # remembered for when the alert becomes active
         if state.mode != "awaiting":
             return False
         wait = self.server_wait.worker_s
-        with self.store.transaction():
-            self.sms.save_escalation(replace(state, mode="server", next_at=self.clock.now() + wait,
-                                             interval_s=wait))
+        held = replace(state, mode="server", next_at=self.clock.now() + wait, interval_s=wait)
+        self.store.write(lambda: self.sms.save_escalation(held))
         self._log.warning("The community server confirmed alert %s; SMS held back unless no "
                           "worker takes it within %.0f s.", alert.ref, wait)
         return True
@@ -122,14 +120,19 @@ class Responders:
                 reason: str) -> None:
         kind = {AlertState.ACKNOWLEDGED: "taken", AlertState.CANCELLED: "cancelled"}.get(
             alert.state)
-        with self.store.transaction():
+
+        def close() -> list[Contact] | None:
             if not self.sms.close_escalation(alert.id):
-                return
+                return None
             notified = self.sms.notified(alert.id) if kind else []
             told = [c for c in notified if not (kind == "taken" and c.name == by)]
             ctx = self._context(alert, resident, location, by=by, reason=reason)
             for contact in told:
                 self._queue(alert, contact, kind or "", ctx)
+            return told
+        told = self.store.write(close)
+        if told is None:
+            return
         if told:
             self._log.warning("Alert %s for %s closed (%s by %s): telling %d people who were "
                               "texted.", alert.ref, resident.name, alert.state.value,
@@ -140,6 +143,7 @@ class Responders:
 
     def tick(self) -> int:
         """Run every escalation whose wait has passed; returns how many moved on."""
+        self._begin_unstarted()
         now, moved = self.clock.now(), 0
         for state in self.sms.open_escalations():
             if not (policy.is_due(state, now) or self._uplink_lost(state)):
@@ -161,6 +165,16 @@ class Responders:
             self._apply(alert, resident, self._locate(alert, resident), step, contacts)
             moved += 1
         return moved
+
+    def _begin_unstarted(self) -> None:
+        """An active alert whose texting never started (its start could not be stored, say
+        the disk filled between the alert and its escalation): start it now."""
+        for alert in self.sms.active_without_escalation():
+            resident = self.store.resident(alert.resident_id) or Resident(
+                alert.resident_id, alert.resident_id, "?", "?")
+            self._log.warning("Alert %s for %s is active but nobody was texted yet; starting "
+                              "now.", alert.ref, resident.name)
+            self._begin(alert, resident, self._locate(alert, resident))
 
     def _uplink_lost(self, state: policy.Escalation) -> bool:
         """Waiting for a receipt that cannot come: the uplink is down."""
@@ -188,10 +202,12 @@ class Responders:
         waited = 0.0 if first is None else self.clock.now() - first
         names = "、".join(c.name for c in contacts if c.tier == step.new_tier)
         ctx = self._context(alert, resident, location, next=names, waited_s=waited)
-        with self.store.transaction():
+
+        def save() -> None:
             self.sms.save_escalation(step.state)
             for notice in step.notices:
                 self._queue(alert, notice.contact, notice.kind, ctx)
+        self.store.write(save)
         self._narrate(alert, resident, step)
         self._on_queued()
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from edge.domain import Contact, Role
+from sqlite_utils import Database
+
+from edge.domain import Alert, Contact, Role
 from edge.escalation import Escalation
 from edge.store import Store
 
@@ -45,7 +47,11 @@ class SmsStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.db = store.db
+
+    @property
+    def db(self) -> Database:
+        """The store's connection now (it moves to memory when the disk fails)."""
+        return self.store.db
 
     # -- queue ---------------------------------------------------------------
 
@@ -91,27 +97,23 @@ class SmsStore:
         return None if row[0] is None else float(row[0])
 
     def part_sent(self, sms_id: int, part: int, parts: int, mr: int, now: float) -> None:
-        with self.store.transaction():
-            self.db.execute(
-                "INSERT OR REPLACE INTO sms_parts (sms_id, part, parts, mr, sent_at) "
-                "VALUES (?, ?, ?, ?, ?)", [sms_id, part, parts, mr, now])
+        self._write("INSERT OR REPLACE INTO sms_parts (sms_id, part, parts, mr, sent_at) "
+                    "VALUES (?, ?, ?, ?, ?)", [sms_id, part, parts, mr, now])
 
     def sent(self, sms_id: int, now: float) -> None:
-        with self.store.transaction():
-            self.db.execute("UPDATE sms_out SET state = 'sent', sent_at = ? WHERE id = ?",
-                            [now, sms_id])
+        self._write("UPDATE sms_out SET state = 'sent', sent_at = ? WHERE id = ?", [now, sms_id])
 
     def retry_later(self, sms_id: int, at: float, error: str) -> None:
-        with self.store.transaction():
-            self.db.execute(
-                "UPDATE sms_out SET attempts = attempts + 1, next_try_at = ?, last_error = ? "
-                "WHERE id = ?", [at, error, sms_id])
+        self._write("UPDATE sms_out SET attempts = attempts + 1, next_try_at = ?, "
+                    "last_error = ? WHERE id = ?", [at, error, sms_id])
 
     def failed(self, sms_id: int, error: str) -> None:
-        with self.store.transaction():
-            self.db.execute(
-                "UPDATE sms_out SET state = 'failed', attempts = attempts + 1, last_error = ? "
-                "WHERE id = ?", [error, sms_id])
+        self._write("UPDATE sms_out SET state = 'failed', attempts = attempts + 1, "
+                    "last_error = ? WHERE id = ?", [error, sms_id])
+
+    def _write(self, statement: str, params: list[object]) -> None:
+        """One statement in its own transaction, done again if the store had to move."""
+        self.store.write(lambda: self.db.execute(statement, params))
 
     def outgoing(self, state: str | None = None) -> list[tuple[int, str, str, str, str]]:
         """(id, phone, kind, state, text) of texts, oldest first."""
@@ -195,6 +197,14 @@ class SmsStore:
             "WHERE alert_id = ?", [alert_id]).fetchone()
         return Escalation(*row) if row else None
 
+    def active_without_escalation(self) -> list[Alert]:
+        """Active alerts that have no escalation yet (their start was never stored)."""
+        rows = self.db.execute(
+            "SELECT a.id FROM alerts a LEFT JOIN escalations e ON e.alert_id = a.id "
+            "WHERE a.state = 'active' AND e.alert_id IS NULL ORDER BY a.id").fetchall()
+        found = (self.store.alert_by_id(row[0]) for row in rows)
+        return [alert for alert in found if alert is not None]
+
     def open_escalations(self) -> list[Escalation]:
         rows = self.db.execute(
             "SELECT alert_id, tier, resends, next_at, interval_s, mode FROM escalations "
@@ -212,10 +222,9 @@ class SmsStore:
     def save_inbound(self, pdu: bytes, now: float) -> bool:
         """Keep an inbound PDU before it leaves the SIM; False if it was already kept."""
         digest = hashlib.sha256(pdu).hexdigest()
-        with self.store.transaction():
-            cursor = self.db.execute(
-                "INSERT OR IGNORE INTO sms_in (digest, pdu, received_at) VALUES (?, ?, ?)",
-                [digest, pdu, now])
+        cursor = self.store.write(lambda: self.db.execute(
+            "INSERT OR IGNORE INTO sms_in (digest, pdu, received_at) VALUES (?, ?, ?)",
+            [digest, pdu, now]))
         return cursor.rowcount > 0
 
     def inbound_pending(self) -> list[InboundPdu]:

@@ -6,23 +6,32 @@ import json
 import logging
 import os
 import sqlite3
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
 from edge.clock import utc_text
 from edge.domain import Alert, AlertState, Contact, Fix, Resident, Role, Roster, Watch
-from edge.errors import StoreError
+from edge.errors import StorageFault, StoreError
 from edge.schema import MIGRATIONS
+from edge.storage import (
+    MB,
+    Checkpointer,
+    DiskGuard,
+    Reserve,
+    is_storage_fault,
+    storage_fault,
+)
 
 ALERT_PRIORITY = 0
 TELEMETRY_PRIORITY = 1
+WAL_KEPT_BYTES = 4 * 1024 * 1024  # a WAL grown while the disk was full shrinks to this
+T = TypeVar("T")
 _log = logging.getLogger("edge.store")
 _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -52,6 +61,39 @@ class OutboxEvent:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class StorageLimits:
+    """How the running hub guards its disk ([hub] in the configuration)."""
+
+    reserve_mb: float = 8.0
+    low_space_mb: float = 50.0
+    max_database_mb: float | None = None
+
+    def guard(self, path: Path) -> DiskGuard:
+        page_limit = None if self.max_database_mb is None else \
+            max(16, int(self.max_database_mb * MB) // 4096)
+        return DiskGuard(path, Reserve(path, int(self.reserve_mb * MB)), page_limit=page_limit,
+                         low_space_bytes=int(self.low_space_mb * MB))
+
+
+def _connect(path: Path) -> Database:
+    """The database file (created mode 0600 if new), in WAL mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    db = Database(path)
+    db.execute("PRAGMA busy_timeout = 5000")
+    db.enable_wal()
+    return db
+
+
+def _quietly(db: Database, statement: str) -> None:
+    try:
+        db.execute(statement)
+    except sqlite3.Error:
+        pass
+
+
 def alert_ref(alert_id: int) -> str:
     """Short reference read out on the phone and carried in each SMS, e.g. 'A0K3'."""
     digits = ""
@@ -62,85 +104,118 @@ def alert_ref(alert_id: int) -> str:
     return "A" + digits
 
 
-class Checkpointer:
-    """Copies the WAL into the database from its own thread and connection.
-
-    SQLite would otherwise checkpoint inside whichever commit crosses the threshold,
-    and an SOS commit that does so waits for the whole database to be synced.
-    A PASSIVE checkpoint never blocks the writer.
-    """
-
-    def __init__(self, path: Path, interval_s: float = 5.0) -> None:
-        self.path = path
-        self.interval_s = interval_s
-        self.checkpoints = 0
-        self.last: tuple[int, int, int] | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        conn = sqlite3.connect(self.path, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 1000")
-        try:
-            while not self._stop.wait(self.interval_s):
-                self._checkpoint(conn)
-        finally:
-            conn.close()
-
-    def _checkpoint(self, conn: sqlite3.Connection) -> None:
-        try:
-            row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        except sqlite3.Error as error:
-            _log.warning("Database checkpoint failed (%s); the next one will try again.", error)
-            return
-        self.last = (int(row[0]), int(row[1]), int(row[2]))
-        self.checkpoints += 1
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
 class Store:
     """The only writer of the hub database; every write happens in a transaction."""
 
-    def __init__(self, db: Database, checkpointer: Checkpointer | None = None) -> None:
+    def __init__(self, db: Database, checkpointer: Checkpointer | None = None,
+                 guard: DiskGuard | None = None) -> None:
         self.db = db
         self.checkpointer = checkpointer
+        self.guard = guard
         self.clock_synced: Callable[[], bool] = lambda: False  # the composition sets a probe
         self._depth: int | None = None  # undelivered events, counted once then kept
+        self._prepare(db)
+
+    def _prepare(self, db: Database) -> None:
+        """The writer connection's settings, and the schema brought up to date."""
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = FULL")
-        if checkpointer is not None:
+        if self.checkpointer is not None:
             db.execute("PRAGMA wal_autocheckpoint = 0")
+            db.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")
+        if self.guard is not None and self.guard.page_limit is not None:
+            db.execute(f"PRAGMA max_page_count = {int(self.guard.page_limit)}")
         MIGRATIONS.apply(db)
 
     @classmethod
-    def open(cls, path: Path | str, checkpoint_s: float = 5.0) -> Store:
-        """Open (or create, mode 0600) the database file in WAL mode and migrate it."""
+    def open(cls, path: Path | str, checkpoint_s: float = 5.0, *,
+             limits: StorageLimits | None = None) -> Store:
+        """Open (or create, mode 0600) the database file in WAL mode and migrate it.
+
+        With `limits` (the running hub) the store keeps a reserve and, when the disk is
+        full or read-only even at start, carries on in memory (edge.storage) instead of
+        failing; tools pass none and get a StoreError saying what is wrong.
+        """
         path = Path(path)
+        guard = None if limits is None else limits.guard(path)
+        page_limit = None if guard is None else guard.page_limit
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            db = Database(path)
-            db.execute("PRAGMA busy_timeout = 5000")
-            db.enable_wal()
-            return cls(db, Checkpointer(path, checkpoint_s))
+            try:
+                store = cls(_connect(path), Checkpointer(path, checkpoint_s, page_limit), guard)
+            except (OSError, sqlite3.Error) as error:
+                if guard is None or not is_storage_fault(error) or not guard.make_room(error):
+                    raise
+                store = cls(_connect(path), Checkpointer(path, checkpoint_s, page_limit), guard)
         except (OSError, sqlite3.Error) as error:
-            raise StoreError(
-                f"cannot open the database {path}: {error}; check the folder exists "
-                "and the hub's user may write to it"
-            ) from error
+            if guard is None or not is_storage_fault(error):
+                raise StoreError(
+                    f"cannot open the database {path}: {error}; check the folder exists "
+                    "and the hub's user may write to it"
+                ) from error
+            store = cls(Database(memory=True), None, guard)
+            guard.start_in_memory(store, error)
+        if guard is not None:
+            guard.reconnect = lambda: store._reopen(path, checkpoint_s)
+            guard.reserve.ensure(guard.low_space_bytes)
+            if store.checkpointer is not None:
+                store.checkpointer.on_full = guard.make_room
+        return store
+
+    def _reopen(self, path: Path, checkpoint_s: float) -> Database:
+        """The file's writer connection for a store that had to start in memory."""
+        db = _connect(path)
+        if self.checkpointer is None and self.guard is not None:
+            self.checkpointer = Checkpointer(path, checkpoint_s, self.guard.page_limit)
+            self.checkpointer.on_full = self.guard.make_room
+        self._prepare(db)
+        return db
 
     @classmethod
     def memory(cls) -> Store:
         """An in-memory store, for tools that must not touch the real database."""
         return cls(Database(memory=True))
 
+    @property
+    def degraded(self) -> bool:
+        """True while the disk is short of space or the store runs in memory."""
+        return self.guard is not None and self.guard.degraded
+
+    def storage_health(self) -> dict[str, Any]:
+        """Where the store writes, free space, checkpoints, telemetry dropped, and the
+        fault in plain words (None when there is none)."""
+        guard, checkpoints = self.guard, self.checkpointer
+        free = None if guard is None else guard.room()
+        failures = 0 if checkpoints is None else checkpoints.failures
+        error = "" if checkpoints is None else checkpoints.last_error
+        mode = "disk" if guard is None else guard.mode
+        low = 0 if guard is None else guard.low_space_bytes
+        return {"mode": mode, "free_mb": None if free is None else free // MB,
+                "reserve": guard is not None and guard.reserve.held,
+                "checkpoint_failures": failures,
+                "telemetry_dropped": 0 if guard is None else guard.telemetry_dropped,
+                "fault": storage_fault(mode, free, low, failures, error)}
+
+    def recover_storage(self) -> bool:
+        """Write back what was kept in memory and remake the reserve when the disk allows;
+        True when the store is on the disk as usual."""
+        if self.guard is None:
+            return True
+        was = self.guard.mode
+        back = self.guard.recover(self)
+        if self.guard.mode != was:
+            self._depth = None
+        return back
+
     def close(self) -> None:
-        """Stop the checkpointer, fold the WAL into the database, close."""
+        """Stop the checkpointer, write back what is only in memory, fold the WAL, close."""
+        if self.guard is not None and self.guard.mode == "memory":
+            self.recover_storage()
+            if self.guard.mode == "memory":
+                _log.error("The hub stops while the disk still refuses writes: what it kept "
+                           "in memory (%s) is lost.", self.guard.reason)
+                file_db = self.guard.file_database()
+                if file_db is not None:
+                    file_db.close()
         if self.checkpointer is not None:
             self.checkpointer.stop()
             try:
@@ -159,33 +234,52 @@ class Store:
         passes durable=False: in WAL mode it still survives a crash of the hub, and the
         next durable commit syncs it too; only a power cut can lose the last few.
         """
-        outermost = not self.db.conn.in_transaction
-        if outermost and not durable:
-            self.db.execute("PRAGMA synchronous = NORMAL")
+        db = self.db
+        outermost = not db.conn.in_transaction
         try:
-            with self.db.atomic():
+            if outermost and not durable:
+                db.execute("PRAGMA synchronous = NORMAL")
+            with db.atomic():
                 yield
-        except BaseException:
+        except BaseException as error:
             self._depth = None  # rolled back: count again when next asked
+            if outermost and self.guard is not None and is_storage_fault(error):
+                retry = self.guard.after_fault(self, error)
+                raise StorageFault(f"the disk would not take a write ({error})",
+                                   retry) from error
             raise
         finally:
             if outermost and not durable:
-                self.db.execute("PRAGMA synchronous = FULL")
+                _quietly(db, "PRAGMA synchronous = FULL")
+
+    def write(self, action: Callable[[], T], *, durable: bool = True) -> T:
+        """`action()` in one transaction, done again when a full or read-only disk made
+        the store give up its reserve or move to memory (edge.storage)."""
+        for _ in range(3):
+            try:
+                with self.transaction(durable=durable):
+                    return action()
+            except StorageFault as fault:
+                if not fault.retry:
+                    raise
+        raise StorageFault("the disk would not take a write, even from memory")
 
     # -- roster ---------------------------------------------------------------
 
     def apply_roster(self, roster: Roster) -> None:
         """Make the stored roster equal to `roster` in one transaction; counters stay."""
-        with self.transaction():
-            self.db.execute("UPDATE residents SET active = 0")
-            self.db.execute("UPDATE watches SET active = 0")
-            self.db.execute("DELETE FROM contacts")
-            for resident in roster.residents:
-                self._upsert_resident(resident)
-            for watch in roster.watches:
-                self._upsert_watch(watch)
-            for contact in roster.contacts:
-                self._insert_contact(contact)
+        self.write(lambda: self._replace_roster(roster))
+
+    def _replace_roster(self, roster: Roster) -> None:
+        self.db.execute("UPDATE residents SET active = 0")
+        self.db.execute("UPDATE watches SET active = 0")
+        self.db.execute("DELETE FROM contacts")
+        for resident in roster.residents:
+            self._upsert_resident(resident)
+        for watch in roster.watches:
+            self._upsert_watch(watch)
+        for contact in roster.contacts:
+            self._insert_contact(contact)
 
     def _upsert_resident(self, resident: Resident) -> None:
         self.db.execute(
@@ -411,6 +505,9 @@ class Store:
         synchronised when it happened) is stored with it.
         """
         event_id = uuid.uuid4().hex
+        if priority != ALERT_PRIORITY and self.guard is not None and self.guard.degraded:
+            self.guard.telemetry_dropped += 1  # no room for telemetry: alerts need it
+            return ""
         cursor = self.db.execute(
             "INSERT INTO outbox (event_id, type, at, priority, body) VALUES (?, ?, ?, ?, ?)",
             [event_id, type_, at, priority, json.dumps(body, ensure_ascii=False, sort_keys=True)],

@@ -28,6 +28,7 @@ WATCH_CHECK_S = 60.0
 BATTERY_CHECK_S = 300.0
 UPLINK_CHECK_S = 10.0
 MAINS_CHECK_S = 1.0
+STORAGE_CHECK_S = 15.0
 DAY_S = 86400.0
 _log = logging.getLogger("edge.supervision")
 
@@ -110,6 +111,7 @@ class Supervisor:
         jobs.every(UPLINK_CHECK_S, "uplink", self.check_uplink)
         jobs.every(MAINS_CHECK_S, "mains power", self.check_mains)
         jobs.every(self.section.test_report_s, "test report", self.send_test_report)
+        jobs.every(STORAGE_CHECK_S, "storage", self.check_storage)
 
     # -- watches -------------------------------------------------------------
 
@@ -287,6 +289,25 @@ class Supervisor:
             _log.warning("Mains power has been lost since %s; the hub runs on its battery.",
                          since)
 
+    # -- storage ----------------------------------------------------------------------
+
+    def check_storage(self) -> None:
+        """Write back what the store kept in memory once the disk allows; report a full or
+        failing disk once (event and duty desk text) and again when it is fixed."""
+        self.store.recover_storage()
+        health = self.store.storage_health()
+        fault, reported = health["fault"], self._state.get("storage_fault")
+        if fault is not None and reported is None:
+            text = (f"【设备提醒】楼宇网关存储空间已满（hub storage full）：{_storage_zh(health)}。"
+                    "报警仍会发出，请尽快清理空间或更换SD卡。")
+            self._report("hub.storage_fault", health, text, state=("storage_fault", fault))
+            _log.error("Storage fault: %s. Alerts still go out; the duty desk and the server "
+                       "were told.", fault)
+        elif fault is None and reported is not None:
+            self._report("hub.storage_restored", {**health, "was": reported},
+                         state=("storage_fault", None))
+            _log.warning("The hub's storage is healthy again (it had: %s).", reported)
+
     # -- test report ------------------------------------------------------------------
 
     def send_test_report(self) -> dict[str, Any]:
@@ -331,12 +352,14 @@ class Supervisor:
                 resident_id: str = "", *, state: tuple[str, Any] | None = None) -> None:
         """One transaction: the event, the duty desk's texts and the remembered state."""
         now = self.clock.now()
-        with self.store.transaction():
+
+        def write() -> None:
             self.store.append_event(type_, now, body, ALERT_PRIORITY)
             if desk_text is not None:
                 self._text_desk(desk_text, type_, resident_id)
             if state is not None:
                 self._set_state(*state)
+        self.store.write(write)
 
     def _text_desk(self, text: str, about: str, resident_id: str = "") -> None:
         desk = self._desk(resident_id)
@@ -381,6 +404,14 @@ class Supervisor:
 
     def _local(self, epoch: float) -> str:
         return datetime.fromtimestamp(epoch, self.zone).strftime("%m月%d日 %H:%M")
+
+
+def _storage_zh(health: dict[str, Any]) -> str:
+    if health["mode"] == "memory":
+        return "数据库无法写入，报警暂存内存"
+    if health["free_mb"] is not None:
+        return f"剩余{health['free_mb']}MB"
+    return "数据库写入失败"
 
 
 def _hours(seconds: float) -> str:

@@ -58,6 +58,7 @@ class OutboxSync:
         self._marked_seq = 0
         self._refusals = 0
         self._head: bytes | None = None  # batch_head() as last made
+        self._head_db: object = None  # on the store's connection of that time
         self.epoch = self.outbox.epoch()
         self._episode_open = self.outbox.drop_episode() is not None
         self._log = log or logging.getLogger("edge.uplink")
@@ -134,11 +135,13 @@ class OutboxSync:
     def batch_head(self) -> bytes:
         """The start of every batch payload, floor included (wire.batch_head).
 
-        Made again only after marking or eviction, the only things that move the floor.
-        The floor never goes down (new events take seqs above it), so a kept one is at
-        worst low, never high: the receiver never skips an event it has not stored.
+        Made again only after marking or eviction, the only things that move the floor,
+        and when the store moves between its file and memory (edge.storage). The floor
+        never goes down (new events take seqs above it), so a kept one is at worst low,
+        never high: the receiver never skips an event it has not stored.
         """
-        if self._head is None:
+        if self._head is None or self._head_db is not self.store.db:
+            self._head_db = self.store.db
             self._head = wire.batch_head(self.hub, self.community, self.epoch,
                                          self.outbox.outbox_floor())
         return self._head
@@ -209,7 +212,7 @@ class OutboxSync:
         disconnected, fold the backlog into segments that send in one read each."""
         self.mark_delivered()
         self._evict()
-        if not self.connected:
+        if not self.connected and not self.store.degraded:
             self.outbox.fold(self.batch_size, FOLD_PER_TICK, self.batch_head())
         if self.clock.monotonic() >= self._prune_at:
             self._prune_at = self.clock.monotonic() + 3600

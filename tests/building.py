@@ -10,7 +10,7 @@ from edge.clock import FakeClock
 from edge.dispatch import AlertChange
 from edge.domain import Contact, Resident, Role, Roster, Watch
 from edge.hub import Hub
-from edge.store import Store
+from edge.store import StorageLimits, Store
 from firmware_bridge.bleak_radio import BleakRadio
 from firmware_bridge.virtual_air import VirtualAir
 
@@ -72,6 +72,7 @@ class SimBuilding:
     air: VirtualAir = field(init=False)
     dispatched: RecordingDispatcher = field(init=False)
     radio: BleakRadio = field(init=False)
+    limits: StorageLimits | None = None  # how the store guards its disk (None: a tool's)
 
     def __post_init__(self) -> None:
         self.air = VirtualAir()
@@ -81,7 +82,7 @@ class SimBuilding:
 
     def boot(self) -> None:
         """Start (or restart) the hub process on the same database file."""
-        self.store = Store.open(self.path)
+        self.store = Store.open(self.path, limits=self.limits)
         self.store.apply_roster(self.roster)
         self.dispatched = RecordingDispatcher()
         self.hub = Hub("hub-test", self.store, self.clock, self.timing, self.dispatched)

@@ -21,10 +21,10 @@ DESK, GRID, NEIGHBOUR, SON = ("+8613800138000", "+8613800138001", "+861380013800
                               "+8613800138003")
 
 
-def building_config(port: str, **sms: Any) -> HubConfig:
+def building_config(port: str, hub: dict[str, Any] | None = None, **sms: Any) -> HubConfig:
     data = {
         "hub": {"id": "hub-3", "community": "幸福里社区", "building": "3号楼",
-                "address": "幸福里路 18 号 3号楼"},
+                "address": "幸福里路 18 号 3号楼", **(hub or {})},
         "alerts": {"cancel_window_s": 10, "repeat_window_s": 5},
         "sms": {"tier_wait_s": [120, 300], "repeat_fast_s": 30, "repeat_fast_count": 3,
                 "repeat_slow_s": 600, **sms},
@@ -47,8 +47,11 @@ def building_config(port: str, **sms: Any) -> HubConfig:
 class SmsBuilding:
     """The production hub with the virtual air and an emulated modem, on a fake clock."""
 
-    def __init__(self, folder: Path, **sms: Any) -> None:
+    def __init__(self, folder: Path, *, hub: dict[str, Any] | None = None,
+                 database: Path | None = None, **sms: Any) -> None:
         self.folder = folder
+        self.database = database or folder / "hub.db"
+        self.hub_settings = hub
         self.sms_settings = sms
         self.clock = FakeClock()
         self.air = VirtualAir()
@@ -62,11 +65,11 @@ class SmsBuilding:
         self._task: asyncio.Task[None] | None = None
 
     def config(self) -> HubConfig:
-        return building_config(self.port, **self.sms_settings)
+        return building_config(self.port, self.hub_settings, **self.sms_settings)
 
     async def start(self) -> None:
         self.app = build_hub(self.config(), clock=self.clock, backend=self.air.backend,
-                             database=self.folder / "hub.db", pin_factory=self.pin_factory)
+                             database=self.database, pin_factory=self.pin_factory)
         assert self.app.worker is not None
         self.app.worker.idle_s = 0.02
         self._stop = asyncio.Event()

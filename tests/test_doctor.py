@@ -24,6 +24,7 @@ from edge.doctor import (
     bluez_interfaces,
     check_bluez,
     check_disk,
+    check_reserve,
     run_checks,
 )
 from firmware_bridge.modem_emulator import ModemEmulator
@@ -89,7 +90,8 @@ def test_a_healthy_hub_passes_every_check_and_exits_0(tmp_path, machine, modem, 
 
     rows = json.loads(capsys.readouterr().out)
     assert {row["status"] for row in rows} == {PASS}
-    assert {"configuration", "database", "disk space", "clock", "BLE adapter", "BlueZ",
+    assert {"configuration", "database", "disk space", "storage reserve", "clock",
+            "BLE adapter", "BlueZ",
             "passive scanning", "modem port", "modem", "SIM", "network", "signal",
             "SMS centre", "broker"} == {row["check"] for row in rows}
     assert set(rows[0]) == {"check", "status", "detail", "fix"}
@@ -205,6 +207,24 @@ def test_disk_space_thresholds(free_mb, status):
 
     assert finding.status == status
     assert status == PASS or "journalctl --vacuum" in finding.fix
+
+
+def test_disk_space_below_the_configured_low_space_fails_and_well_above_it_warns():
+    low = check_disk(Path("/var/lib/edge-hub/hub.db"), lambda path: 150 * MB, low_space_mb=200)
+    near = check_disk(Path("/var/lib/edge-hub/hub.db"), lambda path: 900 * MB, low_space_mb=200)
+    assert low.status == FAIL and "below 200 MB" in low.detail
+    assert near.status == WARN and "below 2000 MB" in near.detail
+
+
+def test_a_missing_storage_reserve_is_a_warning(tmp_path):
+    database = tmp_path / "hub.db"
+    assert check_reserve(database, 8).status == PASS  # no hub yet: made at its first start
+    database.touch()
+    missing = check_reserve(database, 8)
+    assert missing.status == WARN and "filled up" in missing.detail
+    (tmp_path / "hub.db.reserve").touch()
+    assert check_reserve(database, 8).status == PASS
+    assert check_reserve(database, 0).status == WARN
 
 
 def test_old_or_missing_bluez_warns():

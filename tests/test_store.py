@@ -32,7 +32,7 @@ def test_database_is_wal_full_sync_private_and_migrated(tmp_path) -> None:
 def test_reopening_applies_no_migration_twice(tmp_path) -> None:
     Store.open(tmp_path / "hub.db").close()
     store = Store.open(tmp_path / "hub.db")
-    assert store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 6
+    assert store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
 
 
 def test_unwritable_location_gives_clear_error(tmp_path) -> None:

@@ -335,3 +335,77 @@ def test_a_failing_modem_check_is_logged_and_the_other_jobs_still_run(
     assert len(site.texts()) == 1  # the uplink job still ran
     [fault] = site.events("hub.modem_fault")
     assert "the check itself failed" in fault["fault"]
+
+
+# -- storage ----------------------------------------------------------------------
+
+
+def disk_site(folder: Path, reserve_mb: float) -> Site:
+    """A site whose database is on `folder`; its checkpoints are driven by the test."""
+    from edge.clock import FakeClock
+    from edge.store import StorageLimits
+    from tests.building import SimBuilding, Timing, make_roster
+
+    site = Site(SimBuilding(folder / "hub.db", make_roster(3), FakeClock(), Timing(),
+                            limits=StorageLimits(reserve_mb=reserve_mb, low_space_mb=0.1)))
+    assert site.building.store.checkpointer is not None
+    site.building.store.checkpointer.stop()  # checkpoints only when the test says
+    return site
+
+
+def test_a_failing_checkpoint_is_a_storage_fault_told_once_and_its_end_too(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    from tests.small_disk import small_disk
+
+    with small_disk(tmp_path, 4096) as disk:
+        site = disk_site(disk.path, reserve_mb=0)
+        checkpoints = site.building.store.checkpointer
+        assert checkpoints is not None
+        conn = sqlite3.connect(checkpoints.path)
+        for n in range(40):  # the WAL grows; the database file grows only at a checkpoint
+            site.building.air.battery(site.building.mac(0), 10 + n % 90)
+        disk.fill()
+        for _ in range(3):
+            assert not checkpoints.checkpoint(conn)
+        site.wait(30)
+        assert len(site.events("hub.storage_fault")) == 1
+        assert [t for t in site.texts() if "hub storage full" in t]
+        disk.free()
+        assert checkpoints.checkpoint(conn)
+        site.wait(15)
+        assert len(site.events("hub.storage_restored")) == 1
+        conn.close()
+        site.building.store.close()
+
+
+def test_a_checkpoint_on_a_full_disk_gives_up_the_reserve_and_goes_through(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    from tests.small_disk import small_disk
+
+    with small_disk(tmp_path, 4096) as disk:
+        site = disk_site(disk.path, reserve_mb=1)
+        store = site.building.store
+        assert store.checkpointer is not None and store.guard is not None
+        conn = sqlite3.connect(store.checkpointer.path)
+        for n in range(40):
+            site.building.air.battery(site.building.mac(0), 10 + n % 90)
+        disk.fill()
+        assert store.checkpointer.checkpoint(conn)
+        assert store.guard.mode == "low_space" and not store.guard.reserve.held
+        conn.close()
+        store.close()
+
+
+def test_low_space_is_a_storage_fault(tmp_path: Path) -> None:
+    from edge.store import StorageLimits, Store
+
+    store = Store.open(tmp_path / "hub.db", limits=StorageLimits(0, low_space_mb=10**9))
+    try:
+        fault = store.storage_health()["fault"]
+    finally:
+        store.close()
+    assert fault is not None and fault.startswith("only") and "MB free" in fault

@@ -1,0 +1,426 @@
+"""When the disk cannot take the hub's writes: the reserve, and alerts kept in memory.
+
+A Pi's SD card fills up or turns read-only more often than anything else fails. The
+store (edge.store) never lets that silence an SOS:
+
+1. A reserve file of a few MB is kept beside the database. The first write that finds the
+   disk full deletes it, and the write is done again: alert rows still commit, durably.
+   Telemetry events are no longer written from then on ("low space").
+2. When even that fails (or the disk is read-only), the store moves to a database in
+   memory: the roster, counters, fixes, open alerts and queued texts are copied there,
+   and alerts, escalations and texts go on from it. Telemetry events are dropped and
+   counted. The move is logged and reported as a storage fault.
+3. Every storage check, the memory's rows are written back to the file; once the disk
+   takes them, the store is back on the file and nothing written meanwhile is lost.
+
+What lives only in memory meanwhile is lost if the hub stops before the disk takes it:
+an SOS raised then is texted but not kept, and its escalation does not resume.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from collections.abc import Callable
+from typing import Protocol
+
+from sqlite_utils import Database
+
+_log = logging.getLogger("edge.store")
+_STORAGE_CODES = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR,
+                  sqlite3.SQLITE_CANTOPEN}
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EIO, errno.EDQUOT}
+MB = 1024 * 1024
+CHECKPOINT_FAILURES_FOR_FAULT = 3
+
+# What the memory store starts from: every row of the small tables, and of the others
+# what an open alert or a queued text needs.
+_OPEN = "(SELECT id FROM disk.alerts WHERE state IN ('raised', 'active'))"
+_KEPT_TEXTS = f"(SELECT id FROM disk.sms_out WHERE state = 'queued' OR alert_id IN {_OPEN})"
+COPY_IN = {
+    "residents": "", "watches": "", "contacts": "", "watch_counters": "", "fixes": "",
+    "meta": "", "supervision_state": "", "escalations": "", "watch_frames": "",
+    "alerts": "",
+    "alert_changes": f"WHERE alert_id IN {_OPEN}",
+    "alert_notified": f"WHERE alert_id IN {_OPEN}",
+    "server_receipts": f"WHERE alert_id IN {_OPEN}",
+    "sms_out": f"WHERE id IN {_KEPT_TEXTS}",
+    "sms_parts": f"WHERE sms_id IN {_KEPT_TEXTS}",
+    "sms_in": "WHERE state IN ('new', 'part')",
+    "outbox": "WHERE delivered_at IS NULL AND priority = 0",
+}
+# Written back whole (rows may have been deleted in memory); the others row by row.
+REPLACED_WHOLE = ("contacts", "meta", "supervision_state")
+
+
+def is_storage_fault(error: BaseException) -> bool:
+    """True when `error` says the disk cannot take a write: full, read-only, failing."""
+    if isinstance(error, sqlite3.Error):
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None:
+            return code & 0xFF in _STORAGE_CODES
+        text = str(error).lower()
+        return any(words in text for words in ("disk is full", "readonly", "disk i/o",
+                                               "unable to open"))
+    return isinstance(error, OSError) and error.errno in _STORAGE_ERRNOS
+
+
+def free_bytes(path: Path) -> int | None:
+    """Free space for an unprivileged writer where `path` lives; None if it cannot be read."""
+    try:
+        return shutil.disk_usage(path if path.is_dir() else path.parent).free
+    except OSError:
+        return None
+
+
+class Reserve:
+    """A preallocated file beside the database, given up so alert rows can still commit."""
+
+    def __init__(self, database: Path, size_bytes: int) -> None:
+        self.path = database.with_name(database.name + ".reserve")
+        self.size = size_bytes
+
+    @property
+    def held(self) -> bool:
+        return self.path.exists()
+
+    def ensure(self, low_space_bytes: int) -> bool:
+        """Make the reserve if it is missing and the disk has room for it and to spare;
+        True when it is there (or none is wanted)."""
+        if self.size <= 0:
+            return True
+        if self.held:
+            return True
+        free = free_bytes(self.path)
+        if free is None or free < self.size + low_space_bytes:
+            return False
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, self.size)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            self.path.unlink(missing_ok=True)
+            _log.warning("Could not make the storage reserve %s (%s); the hub tries again "
+                         "later.", self.path, error)
+            return False
+        return True
+
+    def release(self) -> bool:
+        """Delete the reserve to free its space; False when there was none."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as error:
+            _log.error("Could not delete the storage reserve %s (%s).", self.path, error)
+            return False
+        _log.error("The disk is full: gave up the %.1f MB storage reserve so that alerts can "
+                   "still be written. Free some space on the hub.", self.size / MB)
+        return True
+
+
+def memory_copy(path: Path | None) -> Database:
+    """A database in memory with the hub's schema and, where the file can be read, its
+    roster, counters, open alerts and queued texts (COPY_IN)."""
+    from edge.schema import MIGRATIONS
+
+    memory = Database(sqlite3.connect("file:edge-hub-memory?mode=memory", uri=True,
+                                      check_same_thread=False))
+    MIGRATIONS.apply(memory)
+    if path is not None and path.exists():
+        _copy_from(memory, path)
+    memory.execute("PRAGMA foreign_keys = ON")
+    return memory
+
+
+def _copy_from(memory: Database, path: Path) -> None:
+    # immutable=1 reads a file whose WAL cannot be opened (a read-only disk without the
+    # WAL's -shm file), without what was in that WAL: better than nothing.
+    for mode in ("ro", "ro&immutable=1"):
+        try:
+            _copy_in(memory, path, mode)
+            return
+        except sqlite3.Error as error:
+            _log.error("Could not read %s (mode %s) to carry on in memory (%s).", path, mode,
+                       error)
+
+
+def _copy_in(memory: Database, path: Path, mode: str) -> None:
+    conn = memory.conn
+    conn.execute("ATTACH DATABASE ? AS disk", [f"file:{path}?mode={mode}"])
+    try:
+        with memory.atomic():
+            for table, where in COPY_IN.items():
+                conn.execute(f"DELETE FROM main.{table}")
+                conn.execute(f"INSERT INTO main.{table} SELECT * FROM disk.{table} {where}")
+            conn.execute("DELETE FROM main.sqlite_sequence")
+            conn.execute("INSERT INTO main.sqlite_sequence SELECT * FROM disk.sqlite_sequence")
+    finally:
+        _detach(memory)
+
+
+def write_back(memory: Database, path: Path, page_limit: int | None) -> None:
+    """Write every row kept in memory into the file, in one transaction; raises the
+    storage error when the disk still cannot take it (nothing is then written)."""
+    conn = memory.conn
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("ATTACH DATABASE ? AS disk", [f"file:{path}?mode=rw"])
+    try:
+        conn.execute("PRAGMA disk.busy_timeout = 5000")
+        conn.execute("PRAGMA disk.synchronous = FULL")
+        if page_limit is not None:
+            conn.execute(f"PRAGMA disk.max_page_count = {int(page_limit)}")
+        with memory.atomic():
+            for table in COPY_IN:
+                if table in REPLACED_WHOLE:
+                    conn.execute(f"DELETE FROM disk.{table}")
+                conn.execute(f"INSERT OR REPLACE INTO disk.{table} SELECT * FROM main.{table}")
+    finally:
+        _detach(memory)
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _detach(memory: Database) -> None:
+    try:
+        memory.conn.execute("DETACH DATABASE disk")
+    except sqlite3.Error:
+        pass
+
+
+class Checkpointer:
+    """Copies the WAL into the database from its own thread and connection.
+
+    SQLite would otherwise checkpoint inside whichever commit crosses the threshold,
+    and an SOS commit that does so waits for the whole database to be synced.
+    A PASSIVE checkpoint never blocks the writer. A checkpoint that fails (a full disk)
+    is counted; storage supervision reports it as a fault.
+    """
+
+    def __init__(self, path: Path, interval_s: float = 5.0,
+                 page_limit: int | None = None) -> None:
+        self.path = path
+        self.interval_s = interval_s
+        self.page_limit = page_limit
+        self.checkpoints = 0
+        self.failures = 0  # in a row
+        self.last_error = ""
+        self.last: tuple[int, int, int] | None = None
+        # Called with the error when the disk is too full to checkpoint; True when it made
+        # room (the store gives up its reserve), and the checkpoint is tried again at once.
+        self.on_full: Callable[[BaseException], bool] = lambda error: False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 1000")
+        except sqlite3.Error as error:
+            self.failures, self.last_error = 1, str(error)
+            _log.error("Cannot open %s for checkpoints (%s).", self.path, error)
+            return
+        try:
+            while not self._stop.wait(self.interval_s):
+                self.checkpoint(conn)
+        finally:
+            conn.close()
+
+    def checkpoint(self, conn: sqlite3.Connection) -> bool:
+        """One PASSIVE checkpoint; False (counted, logged once per run of failures) if
+        the disk would not take it even after the store gave up its reserve."""
+        try:
+            try:
+                row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.Error as error:
+                if not (is_storage_fault(error) and self.on_full(error)):
+                    raise
+                row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as error:
+            self.failures += 1
+            self.last_error = str(error)
+            if self.failures == 1:
+                _log.error("Copying the database's write-ahead log into it failed (%s); the "
+                           "hub goes on and tries again every %.0f s.", error, self.interval_s)
+            return False
+        if self.failures:
+            _log.warning("Database checkpoints work again (after %d failures).", self.failures)
+        self.failures, self.last_error = 0, ""
+        self.last = (int(row[0]), int(row[1]), int(row[2]))
+        self.checkpoints += 1
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+class DiskGuard:
+    """Where the store writes: "disk", "low_space" (the reserve was given up; telemetry
+    events are not written) or "memory" (the file cannot be written; see the module)."""
+
+    def __init__(self, path: Path, reserve: Reserve, *, page_limit: int | None = None,
+                 low_space_bytes: int = 50 * MB) -> None:
+        self.path = path
+        self.reserve = reserve
+        self.page_limit = page_limit
+        self.low_space_bytes = low_space_bytes
+        self.mode = "disk"
+        self.reason = ""
+        self.since: float | None = None  # wall time the store left the disk
+        self.telemetry_dropped = 0
+        self.floor_cap: int | None = None  # the file's outbox floor when it was left
+        self.reconnect: Callable[[], Database] | None = None  # the file, for a store
+        # that started in memory
+        self._file: Database | None = None
+
+    @property
+    def degraded(self) -> bool:
+        return self.mode != "disk"
+
+    def make_room(self, error: BaseException) -> bool:
+        """Give up the reserve (once); True when that freed space."""
+        if self.mode == "disk" and self.reserve.release():
+            self._leave_disk("low_space", f"the disk was full ({error})")
+            return True
+        return False
+
+    def after_fault(self, store: HasDatabase, error: BaseException) -> bool:
+        """A write failed for lack of disk: make room, or move to memory. True when the
+        same write may now succeed and should be done again."""
+        if self.make_room(error):
+            return True
+        if self.mode != "memory":
+            self._to_memory(store, error, file_db=store.db)
+            return True
+        return False
+
+    def start_in_memory(self, store: HasDatabase, error: BaseException) -> None:
+        """The file could not even be opened: start from a copy of what can be read."""
+        store.db.close()
+        self._to_memory(store, error, file_db=None)
+
+    def _leave_disk(self, mode: str, reason: str) -> None:
+        if self.since is None:
+            self.since = time.time()
+        self.mode, self.reason = mode, reason
+
+    def _to_memory(self, store: HasDatabase, error: BaseException,
+                   file_db: Database | None) -> None:
+        self.floor_cap = None if file_db is None else _floor(file_db)
+        store.db = memory_copy(self.path)
+        self._file = file_db
+        self._leave_disk("memory", f"the disk would not take a write ({error})")
+        _log.error(
+            "The database %s cannot be written (%s). The hub goes on from memory: alerts are "
+            "raised and texted, telemetry is not kept, and everything is written back as soon "
+            "as the disk takes it. If the hub stops before that, what happened meanwhile is "
+            "lost. Free space on the hub or replace its SD card.", self.path, error)
+
+    def room(self) -> int | None:
+        """Bytes the database can still grow by: free disk space, or less when the
+        database has a size limit; None when it cannot be measured."""
+        free = free_bytes(self.path)
+        if self.page_limit is None:
+            return free
+        used = _pages_used(self.path)
+        if used is None:
+            return free
+        pages = max(0, self.page_limit - used) * 4096
+        return pages if free is None else min(free, pages)
+
+    def recover(self, store: HasDatabase) -> bool:
+        """Back towards the disk once it has room for the reserve and to spare (so the
+        store does not flap between memory and a disk that is still all but full): write
+        memory back, then remake the reserve. True once on the disk with its reserve."""
+        if self.mode == "disk":
+            return True
+        room = self.room()
+        if room is not None and room < self.low_space_bytes + self.reserve.size:
+            return False
+        if self.mode == "memory" and not self._write_back(store):
+            return False
+        if self.mode == "low_space" and self.reserve.ensure(self.low_space_bytes):
+            _log.warning("The hub's storage has room again: the reserve is back and "
+                         "telemetry is kept again.")
+            self.mode, self.reason, self.since = "disk", "", None
+        return self.mode == "disk"
+
+    def _write_back(self, store: HasDatabase) -> bool:
+        """Memory into the file, then a fresh writer connection on it (the old one may
+        have been opened read-only)."""
+        try:
+            if not self.path.exists() and self.reconnect is not None:
+                self.reconnect().close()  # the file was never made: make it, with its schema
+            write_back(store.db, self.path, self.page_limit)
+            file_db = self.reconnect() if self.reconnect is not None else self._file
+        except (sqlite3.Error, OSError) as error:
+            if not is_storage_fault(error):
+                _log.exception("Writing the hub's memory back to %s failed.", self.path)
+            return False
+        if file_db is None:
+            return False
+        memory, store.db = store.db, file_db
+        memory.close()
+        if self._file is not None and self._file is not file_db:
+            self._file.close()
+        self._file, self.floor_cap = None, None
+        self.mode = "low_space"
+        _log.warning("The disk takes writes again: everything the hub kept in memory is now "
+                     "in %s.", self.path)
+        return True
+
+    def file_database(self) -> Database | None:
+        """The file's connection while the store is in memory (to close it at the end)."""
+        return self._file
+
+
+class HasDatabase(Protocol):
+    db: Database
+
+
+def _pages_used(path: Path) -> int | None:
+    """Pages of the database file in use (not on its free list), read on its own."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        count = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        return int(count) - int(free)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
+def _floor(db: Database) -> int | None:
+    """The lowest undelivered seq of the file's outbox (its events wait in the file)."""
+    try:
+        row = db.execute("SELECT min(seq) FROM outbox WHERE delivered_at IS NULL").fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row[0] is None else int(row[0])
+
+
+def storage_fault(mode: str, free: int | None, low_space_bytes: int,
+                  checkpoint_failures: int, checkpoint_error: str = "") -> str | None:
+    """What is wrong with the hub's storage in plain words, or None when nothing is."""
+    if mode == "memory":
+        return "the disk cannot be written; alerts are kept in memory until it can"
+    if checkpoint_failures >= CHECKPOINT_FAILURES_FOR_FAULT:
+        return f"the database's write-ahead log cannot be copied into it ({checkpoint_error})"
+    if mode == "low_space":
+        return "the disk filled up and the storage reserve was used"
+    if free is not None and free < low_space_bytes:
+        return f"only {free // MB} MB free"
+    return None
