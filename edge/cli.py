@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 
 from edge import __version__
 from cloud_sync.cli_receiver import add_receiver_commands, broker_url_argument
+from edge.cli_simulate import add_simulate_command
 from edge.cli_sms import add_sms_commands
 from edge.cli_doctor import add_doctor_commands
 from edge.cli_installer import add_installer_commands
 from edge.cli_tools import add_tool_commands
 from edge.domain import normalise_mac
 from edge.errors import HubError
+from edge.stop_signals import EarlyStop
 from edge.systemd_notify import SystemdNotifier
 from edge.reports import read_report
 from firmware_bridge.bthome import BTHomeKey, decode_frame
@@ -28,7 +30,20 @@ if TYPE_CHECKING:
     from edge.app import HubApp
 
 DEFAULT_CONFIG = Path("/etc/edge-hub/hub.toml")
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
+def shipped_config(name: str) -> Path:
+    """A configuration file that ships with the hub: config/ in a source checkout, or
+    <prefix>/share/edge-hub/ where `pip install .` put it."""
+    here = Path(__file__).resolve().parent
+    folders = [here.parent / "config", Path(sys.prefix) / "share" / "edge-hub"]
+    if len(here.parents) > 3:  # <prefix>/lib/python3.X/site-packages/edge
+        folders.append(here.parents[3] / "share" / "edge-hub")
+    for folder in folders:
+        if (folder / name).exists():
+            return folder / name
+    return here.parent / "config" / name
+
+
+DEMO_CONFIG = shipped_config("demo.toml")
 
 
 def _hex_bytes(text: str) -> bytes:
@@ -64,9 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="load a configuration and summarise it")
     check.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="hub.toml to check")
 
-    demo = commands.add_parser("demo", help="run the hub on a simulated building")
+    demo = commands.add_parser("demo", help="play the scripted scenario on a simulated "
+                               "building, print its summary, exit 0")
     demo.add_argument("--config", type=Path, default=DEMO_CONFIG, help="building to simulate")
-    demo.add_argument("--once", action="store_true", help="run the scripted scenario, exit 0")
+    demo.add_argument("--once", action="store_true", help=argparse.SUPPRESS)  # the only way now
     demo.add_argument("--events", type=Path, help="write every outbox event here as JSON lines")
     demo.add_argument("--db", type=Path, help="database file (default: a fresh temporary one)")
     demo.add_argument("--broker", metavar="URL", type=broker_url_argument,
@@ -81,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--key", type=_key, help="the watch's key, 32 hex digits")
     decode.add_argument("service_data", type=_hex_bytes, metavar="SERVICE_DATA_HEX",
                         help="service data for UUID fcd2, starting with the device-info byte")
+    add_simulate_command(commands, DEMO_CONFIG, broker_url_argument)
     add_sms_commands(commands)
     add_receiver_commands(commands)
     add_tool_commands(commands)
@@ -125,38 +142,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-class EarlyStop:
-    """SIGTERM and SIGINT caught from the first moment, before the hub is built.
-
-    systemd may stop a hub that is still starting; without this the default handler
-    kills it halfway through opening its store. The event loop's handlers take over once
-    it runs, and a signal that came before is honoured at once.
-    """
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-    def __init__(self) -> None:
-        self.requested: int | None = None
-        for signum in self.SIGNALS:
-            signal.signal(signum, self._note)
-
-    def _note(self, signum: int, frame: object) -> None:
-        self.requested = signum
-        logging.getLogger("edge.hub").warning(
-            "Asked to stop (%s) while starting; the hub stops cleanly as soon as it is built.",
-            signal.Signals(signum).name)
-
-    async def wait(self, app: HubApp) -> None:
-        """Run `app` until a signal, counting one that came during start-up."""
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in self.SIGNALS:
-            loop.add_signal_handler(signum, stop.set)
-        if self.requested is not None:
-            stop.set()
-        await app.run(stop)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     early = EarlyStop()
     from edge.app import build_hub
@@ -178,7 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
 
-    return asyncio.run(run_demo(args.config, once=args.once, events=args.events, db=args.db,
+    return asyncio.run(run_demo(args.config, events=args.events, db=args.db,
                                 pdu_log=args.pdu_log, broker=args.broker,
                                 offline=args.offline))
 

@@ -76,9 +76,10 @@ def start_server(broker: str | None, offline: bool, folder: Path) -> Server | No
         return None
 
 
-async def run_demo(config_path: Path, *, once: bool, events: Path | None, db: Path | None,
+async def run_demo(config_path: Path, *, events: Path | None, db: Path | None,
                    pdu_log: Path | None = None, broker: str | None = None,
                    offline: bool = False) -> int:
+    """Play the scripted scenario, print the summary, return 0 (`simulate` keeps running)."""
     config = load_config(config_path)
     modem = ModemEmulator(pdu_log=pdu_log)
     port = modem.start()
@@ -93,7 +94,7 @@ async def run_demo(config_path: Path, *, once: bool, events: Path | None, db: Pa
                         modem_port=port)
         building = Building(app, air, modem, server)
         try:
-            await _drive(building, once)
+            await _drive(building)
         finally:
             summarise(building)
             if events is not None:
@@ -107,7 +108,7 @@ async def run_demo(config_path: Path, *, once: bool, events: Path | None, db: Pa
     return 0
 
 
-async def _drive(building: Building, once: bool) -> None:
+async def _drive(building: Building) -> None:
     app, air = building.app, building.air
     stop = asyncio.Event()
     hub_task = asyncio.create_task(app.run(stop))
@@ -118,9 +119,8 @@ async def _drive(building: Building, once: bool) -> None:
             await online_scene(building)
         else:
             await offline_scene(building)
-        if not once:
-            say("The building keeps running; press Ctrl-C to stop.")
-            await _keep_alive(building, stop)
+        say("That was the scenario. `edge-hub simulate` runs a building that keeps going "
+            "and takes presses, texts and modem faults from its control API.")
     finally:
         stop.set()
         await asyncio.gather(hub_task, foreign)
@@ -139,12 +139,3 @@ async def _ready(building: Building) -> None:
     logging.getLogger("edge.demo").info(
         "Demo building %s is on the air with an emulated GSM modem and %s; foreign devices "
         "chatter at %.0f adverts/s.", app.config.hub.building, internet, FOREIGN_RATE_PER_S)
-
-
-async def _keep_alive(building: Building, stop: asyncio.Event) -> None:
-    index = 0
-    while not stop.is_set():
-        _, mac = building.resident(index)
-        building.air.battery(mac, max(5, 90 - index % 80))
-        index += 1
-        await building.settle(2.0)

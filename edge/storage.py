@@ -107,7 +107,10 @@ class Reserve:
             finally:
                 os.close(fd)
         except OSError as error:
-            self.path.unlink(missing_ok=True)
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError:
+                pass  # a read-only disk: there is nothing to take back
             _log.warning("Could not make the storage reserve %s (%s); the hub tries again "
                          "later.", self.path, error)
             return False

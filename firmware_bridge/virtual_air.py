@@ -62,6 +62,9 @@ class VirtualAir:
         self._random = random.Random(seed)
         self._foreign_task: asyncio.Task[None] | None = None
         self._on_scan: list[Callable[[], None]] = []
+        # Called with a watch whose counter moved, before its frame is on the air: a
+        # simulation that must survive a kill keeps the counters there.
+        self.on_counter: Callable[[VirtualWatch], None] = lambda watch: None
         self.backend = _bind_backend(self)
 
     def when_scanning(self, action: Callable[[], None], delay_s: float = 0.2) -> None:
@@ -74,8 +77,9 @@ class VirtualAir:
     # -- the population ----------------------------------------------------------
 
     def add_watch(self, mac: str, key: bytes | None, *, counter: int = 1,
-                  name: str | None = None) -> VirtualWatch:
-        watch = VirtualWatch(mac.upper(), key, counter=counter, name=name)
+                  name: str | None = None, packet_id: int = 0) -> VirtualWatch:
+        watch = VirtualWatch(mac.upper(), key, counter=counter, name=name,
+                             packet_id=packet_id)
         self.watches[watch.mac] = watch
         return watch
 
@@ -88,6 +92,7 @@ class VirtualAir:
         watch = self.watches[mac.upper()]
         watch.packet_id = (watch.packet_id + 1) % 256
         data = watch.frame([(OBJ_PACKET_ID, watch.packet_id), (OBJ_BUTTON, kind)])
+        self.on_counter(watch)
         for _ in range(max(1, repeats)):
             self.emit(watch.mac, data, watch.rssi)
         return data
@@ -99,7 +104,9 @@ class VirtualAir:
     def battery_swap(self, mac: str, counter: int = 1) -> None:
         """A new battery: the watch starts its encryption counter again at a low value, as
         Shelly BLU buttons and other BTHome devices do (bthome-ble issues 116 and 338)."""
-        self.watches[mac.upper()].counter = counter
+        watch = self.watches[mac.upper()]
+        watch.counter = counter
+        self.on_counter(watch)
 
     def battery(self, mac: str, percent: int) -> bytes:
         """A heartbeat carrying the battery level."""
@@ -107,6 +114,7 @@ class VirtualAir:
         watch.battery = percent
         watch.packet_id = (watch.packet_id + 1) % 256
         data = watch.frame([(OBJ_PACKET_ID, watch.packet_id), (OBJ_BATTERY, percent)])
+        self.on_counter(watch)
         self.emit(watch.mac, data, watch.rssi)
         return data
 
@@ -115,6 +123,7 @@ class VirtualAir:
         """The watch reports a new GPS fix in its own frame."""
         watch = self.watches[mac.upper()]
         data = watch.frame([(OBJ_RAW, pack_fix(GnssFix(lat, lon, accuracy_m, age_s)))])
+        self.on_counter(watch)
         self.emit(watch.mac, data, watch.rssi)
         return data
 

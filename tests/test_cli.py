@@ -98,7 +98,7 @@ def test_check_config_reports_a_bad_file(tmp_path, capsys) -> None:
 def test_offline_demo_runs_the_scenario_and_writes_events(tmp_path) -> None:
     events, pdus = tmp_path / "events.jsonl", tmp_path / "pdus.txt"
     done = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "demo", "--once", "--offline", "--events",
+        [sys.executable, "-m", "edge.cli", "demo", "--offline", "--events",
          str(events), "--pdu-log", str(pdus)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
@@ -130,7 +130,7 @@ def test_readme_decode_example_works(capsys) -> None:
 def test_online_demo_confirms_by_server_then_texts_during_the_outage(tmp_path) -> None:
     events = tmp_path / "events.jsonl"
     done = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "demo", "--once", "--events", str(events)],
+        [sys.executable, "-m", "edge.cli", "demo", "--events", str(events)],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )
     assert done.returncode == 0, done.stderr
