@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean mosquitto
+.PHONY: demo test bench campaign clean mosquitto
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
@@ -29,6 +29,10 @@ mosquitto:
 test: $(STAMP) mosquitto
 	$(BIN)/python -m pytest
 	$(BIN)/python -m mypy
+
+# The long fault campaign (about half an hour): a table, and exit 1 on any loss or crash.
+campaign: $(STAMP) mosquitto
+	$(BIN)/python -m tests.campaign.run
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/ingest.py
