@@ -125,6 +125,7 @@ def build_hub(
     clock = clock or SystemClock()
     store = Store.open(database or config.hub.database, limits=storage_limits(config))
     store.clock_synced = ClockSyncProbe()
+    store.fallback_roster = lambda: config.roster
     _load_roster(store, config)
     sms = SmsStore(store)
     section = config.modem
@@ -168,7 +169,9 @@ def build_hub(
         paths.append(panel)
         fan_out.set(paths)
     jobs = Jobs(clock)
-    supervise(config, store, sms, clock, worker, uplink, panel).register(jobs)
+    supervisor = supervise(config, store, sms, clock, worker, uplink, panel)
+    supervisor.replayed_sos = hub.take_replayed_sos
+    supervisor.register(jobs)
     jobs.every(HISTORY_PRUNE_S, "frame history", store.prune_frame_history)
     return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs,
                   panel)
@@ -253,6 +256,8 @@ def undeliverable_notice(store: Store, sms: SmsStore, clock: Clock, hub_id: str,
     """A text that can never go out (a malformed number): an event for the server and a
     text to the building's duty desk, unless the desk's own number is the broken one."""
     def tell(message: OutgoingSms, why: str) -> None:
+        """An event always; a text unless it was itself such a notice (two desks with
+        wrong numbers must not text each other about it forever)."""
         name, now = sms.contact_name(message.contact_id, message.phone), clock.now()
         alert = store.alert_by_id(message.alert_id) if message.alert_id else None
         body = {"hub": hub_id, "to": message.phone, "name": name, "kind": message.kind,
@@ -261,7 +266,7 @@ def undeliverable_notice(store: Store, sms: SmsStore, clock: Clock, hub_id: str,
             name=name, phone=message.phone)
         def write() -> None:
             store.append_event("sms.undeliverable", now, body, ALERT_PRIORITY)
-            for desk in store.contacts_for(""):
+            for desk in store.contacts_for("") if message.kind != "notice" else []:
                 if desk.role is Role.DUTY_DESK and desk.phone != message.phone:
                     sms.enqueue(desk.phone, "notice", text, now, contact_id=desk.id)
         store.write(write)

@@ -45,10 +45,14 @@ class Heard:
 
 @dataclass(slots=True)
 class _Pending:
+    """What one stored change leads to, applied only once its transaction committed."""
+
     changes: list[AlertChange] = field(default_factory=list)
     outcome: str = ""
     alert: Alert | None = None
     press: policy.PressMemory | None = None
+    due: dict[str, float] = field(default_factory=dict)  # cancel windows that start
+    settled: list[str] = field(default_factory=list)  # alerts whose window is over
 
 
 class Hub:
@@ -70,6 +74,7 @@ class Hub:
         self._deadlines: dict[str, float] = {}
         self._refusal_logged: dict[tuple[str, Refusal], float] = {}
         self._replays: dict[str, tuple[float, int]] = {}  # mac -> (last event, suppressed)
+        self._replayed_sos: dict[str, int] = {}  # mac -> exact copies of an SOS heard
 
     def start(self) -> list[Alert]:
         """Load the registry and resume every open alert from the store."""
@@ -121,6 +126,7 @@ class Hub:
         self.gate.accept(admitted)
         if pending.press is not None:
             self._presses[admitted.watch.mac] = pending.press
+        self._keep_time(pending)
         self._after_commit(admitted.watch, report, pending)
         return Heard(admitted.watch, report, pending.alert, pending.outcome)
 
@@ -197,7 +203,7 @@ class Hub:
         self._event("alert.raised", alert, resident, now, reason="press")
         out.changes.append(self._change(alert, None, resident, reason="press"))
         if window > 0:
-            self._deadlines[alert.uid] = self.clock.monotonic() + window
+            out.due[alert.uid] = self.clock.monotonic() + window
             out.alert = alert
         else:
             out.alert = self._move(alert, AlertState.ACTIVE, resident, out, reason="no cancel window")
@@ -230,7 +236,7 @@ class Hub:
         self._event(f"alert.{to.value}", moved, resident, moved.updated_at, by=by, reason=reason)
         out.changes.append(self._change(moved, alert.state, resident, by, reason))
         if not to.is_open or to is AlertState.ACTIVE:
-            self._deadlines.pop(alert.uid, None)
+            out.settled.append(alert.uid)
         return moved
 
     def raise_from_input(self, resident_id: str, source: str) -> Heard | None:
@@ -251,6 +257,7 @@ class Hub:
         pending = self.store.write(press)
         if pending.press is not None:
             self._presses[source] = pending.press
+        self._keep_time(pending)
         report = WatchReport(sos=True)
         self._after_commit(watch, report, pending)
         return Heard(watch, report, pending.alert, pending.outcome)
@@ -299,8 +306,15 @@ class Hub:
             out = _Pending()
             return self._move(alert, to, resident, out, by=by, reason=reason), out
         moved, out = self.store.write(move)
+        self._keep_time(out)
         self._announce(out.changes)
         return moved
+
+    def _keep_time(self, committed: _Pending) -> None:
+        """Cancel windows that started or ended in a transaction that has committed."""
+        self._deadlines.update(committed.due)
+        for uid in committed.settled:
+            self._deadlines.pop(uid, None)
 
     def acknowledge(self, ref: str, by: str) -> Alert:
         """A responder has taken the alert."""
@@ -401,8 +415,8 @@ class Hub:
         if refused.kind is Refusal.DUPLICATE:
             self._log.debug("Repeat of the last frame from %s ignored.", refused.mac)
             return
-        if refused.kind is Refusal.REPLAY and _carries_sos(refused):
-            self._replayed_sos(refused)
+        if refused.kind is Refusal.REPLAY and _carries_button(refused):
+            self._security_event(refused)
             return
         key, mono = (refused.mac, refused.kind), self.clock.monotonic()
         last = self._refusal_logged.get(key)
@@ -411,11 +425,20 @@ class Hub:
             self._log.warning("Refused a frame from watch %s: %s. Nothing was changed.",
                               refused.mac, refused.reason)
 
-    def _replayed_sos(self, refused: FrameRefused) -> None:
-        """A copy of an accepted SOS or cancel frame: someone is replaying it. Logged as a
+    def take_replayed_sos(self) -> dict[str, int]:
+        """Exact copies of SOS frames heard since last asked, by watch (supervision tells
+        the duty desk: a replay, or a press identical to an old one after a battery
+        change, which only a person can tell apart)."""
+        taken, self._replayed_sos = self._replayed_sos, {}
+        return taken
+
+    def _security_event(self, refused: FrameRefused) -> None:
+        """A copy of an accepted button frame: someone is replaying it. Logged as a
         security event (counted, a line at most every REFUSAL_LOG_INTERVAL_S per watch);
-        like every refusal it changes nothing."""
+        like every refusal it changes nothing stored."""
         self.gate.counts["replayed_press"] += 1
+        if _carries_button(refused, sos_only=True):
+            self._replayed_sos[refused.mac] = self._replayed_sos.get(refused.mac, 0) + 1
         mono = self.clock.monotonic()
         last, suppressed = self._replays.get(refused.mac, (float("-inf"), 0))
         if mono - last < REFUSAL_LOG_INTERVAL_S:
@@ -429,11 +452,11 @@ class Hub:
             f"; {suppressed} more copies since the last warning" if suppressed else "")
 
 
-def _carries_sos(refused: FrameRefused) -> bool:
+def _carries_button(refused: FrameRefused, sos_only: bool = False) -> bool:
     if refused.frame is None:
         return False
     try:
         report = read_report(refused.frame)
     except FrameError:
         return False
-    return report.sos or report.cancel
+    return report.sos or (report.cancel and not sos_only)

@@ -62,6 +62,7 @@ class Responders:
         self.style = style
         self._on_queued = on_queued
         self._zone = ZoneInfo(style.timezone)
+        self._unstartable: set[int] = set()  # active alerts with nobody to text, said once
         self._log = log or logging.getLogger("edge.responders")
 
     # -- Dispatcher ---------------------------------------------------------------
@@ -168,13 +169,23 @@ class Responders:
 
     def _begin_unstarted(self) -> None:
         """An active alert whose texting never started (its start could not be stored, say
-        the disk filled between the alert and its escalation): start it now."""
+        the disk filled between the alert and its escalation): start it now. One that
+        cannot start (no contacts) is said once, not on every tick."""
         for alert in self.sms.active_without_escalation():
+            if alert.id in self._unstartable:
+                continue
             resident = self.store.resident(alert.resident_id) or Resident(
                 alert.resident_id, alert.resident_id, "?", "?")
             self._log.warning("Alert %s for %s is active but nobody was texted yet; starting "
                               "now.", alert.ref, resident.name)
-            self._begin(alert, resident, self._locate(alert, resident))
+            try:
+                self._begin(alert, resident, self._locate(alert, resident))
+            except Exception:  # noqa: BLE001 - the other alerts' escalations go on
+                self._log.exception("Starting the texts of alert %s failed; trying again on "
+                                    "the next tick.", alert.ref)
+                continue
+            if self.sms.escalation(alert.id) is None:
+                self._unstartable.add(alert.id)
 
     def _uplink_lost(self, state: policy.Escalation) -> bool:
         """Waiting for a receipt that cannot come: the uplink is down."""

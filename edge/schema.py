@@ -274,6 +274,18 @@ def _frame_history(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0008_sms_refusals")
+def _refusals(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- How often the network refused this text for its number (a phone that is off):
+        -- its own back-off, apart from the modem's faults counted in attempts.
+        ALTER TABLE sms_out ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;
+        """
+    )
+
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))

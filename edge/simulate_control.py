@@ -18,9 +18,12 @@ from typing import Any
 _log = logging.getLogger("edge.simulate")
 MAX_BODY = 64 * 1024
 MAX_HEADERS = 64
+MAX_CONNECTIONS = 16
+REQUEST_TIMEOUT_S = 10.0
 Handler = Callable[[dict[str, Any]], Awaitable[tuple[int, Any]]]
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error"}
+            405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large",
+            500: "Internal Server Error"}
 
 
 class BadRequest(ValueError):
@@ -34,6 +37,7 @@ class ControlServer:
         self.routes = dict(routes)
         self._token = token
         self._server: asyncio.Server | None = None
+        self._open = asyncio.Semaphore(MAX_CONNECTIONS)
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen; returns the address actually bound (port 0 picks a free one)."""
@@ -47,8 +51,17 @@ class ControlServer:
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._open.locked():  # too many at once: a client that holds them gets no more
+            writer.close()
+            return
+        async with self._open:
+            await self._one(reader, writer)
+
+    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            status, answer = await self._answer(reader)
+            status, answer = await asyncio.wait_for(self._answer(reader), REQUEST_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            status, answer = 408, {"error": f"the request took longer than {REQUEST_TIMEOUT_S:g} s"}
         except BadRequest as error:
             status, answer = 400, {"error": str(error)}
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
@@ -124,4 +137,5 @@ async def _body(reader: asyncio.StreamReader, headers: dict[str, str]) -> dict[s
 
 def _authorised(header: str, token: str) -> bool:
     scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), token.encode())

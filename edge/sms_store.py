@@ -30,6 +30,7 @@ class OutgoingSms:
     attempts: int
     sent_parts: frozenset[int]
     contact_id: str = ""
+    refusals: int = 0  # times the network refused it for its number
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +70,15 @@ class SmsStore:
     def next_due(self, now: float) -> OutgoingSms | None:
         """The most urgent queued text whose time has come: SOS before anything else."""
         row = self.db.execute(
-            "SELECT id, alert_id, phone, kind, text, attempts, contact_id FROM sms_out "
+            "SELECT id, alert_id, phone, kind, text, attempts, contact_id, refusals FROM sms_out "
             "WHERE state = 'queued' AND next_try_at <= ? ORDER BY priority, id LIMIT 1", [now]
         ).fetchone()
         if row is None:
             return None
         parts = self.db.execute("SELECT part FROM sms_parts WHERE sms_id = ?", [row[0]]).fetchall()
-        sms_id, alert_id, phone, kind, text, attempts, contact_id = row
+        sms_id, alert_id, phone, kind, text, attempts, contact_id, refusals = row
         return OutgoingSms(sms_id, alert_id, phone, kind, text, attempts,
-                           frozenset(p[0] for p in parts), contact_id)
+                           frozenset(p[0] for p in parts), contact_id, refusals)
 
     def alert_open(self, alert_id: int | None) -> bool:
         """True when the text's alert is still open (raised or active)."""
@@ -103,9 +104,11 @@ class SmsStore:
     def sent(self, sms_id: int, now: float) -> None:
         self._write("UPDATE sms_out SET state = 'sent', sent_at = ? WHERE id = ?", [now, sms_id])
 
-    def retry_later(self, sms_id: int, at: float, error: str) -> None:
-        self._write("UPDATE sms_out SET attempts = attempts + 1, next_try_at = ?, "
-                    "last_error = ? WHERE id = ?", [at, error, sms_id])
+    def retry_later(self, sms_id: int, at: float, error: str, *, refused: bool = False) -> None:
+        """Try again at `at`; `refused` when the network refused it for its number."""
+        self._write("UPDATE sms_out SET attempts = attempts + 1, refusals = refusals + ?, "
+                    "next_try_at = ?, last_error = ? WHERE id = ?",
+                    [int(refused), at, error, sms_id])
 
     def failed(self, sms_id: int, error: str) -> None:
         self._write("UPDATE sms_out SET state = 'failed', attempts = attempts + 1, "

@@ -204,6 +204,7 @@ class SmsWorker:
             if message is None:
                 return
             await self._send(message)
+            await asyncio.sleep(0)  # a run of texts that fail at once must not hold the loop
 
     async def _send(self, message: OutgoingSms) -> None:
         try:
@@ -246,14 +247,14 @@ class SmsWorker:
 
     def _recipient_refused(self, message: OutgoingSms, error: ModemError) -> None:
         """The network would not take a text for this number now: try it again later."""
-        tries = message.attempts + 1
+        tries = message.refusals + 1
         if not keeps_trying(message.kind, self.sms.alert_open(message.alert_id), tries):
             self.sms.failed(message.id, str(error))
             self._log.error("Gave up the %s text to %s after %d tries (%s).", message.kind,
                             message.phone, tries, error)
             return
         wait = recipient_retry_s(tries)
-        self.sms.retry_later(message.id, self.clock.now() + wait, str(error))
+        self.sms.retry_later(message.id, self.clock.now() + wait, str(error), refused=True)
         self._log.warning("The network could not deliver the %s text to %s now (%s); trying "
                           "that number again in %.0f s. Other texts and escalation go on.",
                           message.kind, message.phone, error, wait)

@@ -26,8 +26,10 @@ import shutil
 import sqlite3
 import threading
 import time
-from pathlib import Path
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from sqlite_utils import Database
@@ -41,8 +43,8 @@ CHECKPOINT_FAILURES_FOR_FAULT = 3
 
 # What the memory store starts from: every row of the small tables, and of the others
 # what an open alert or a queued text needs.
-_OPEN = "(SELECT id FROM disk.alerts WHERE state IN ('raised', 'active'))"
-_KEPT_TEXTS = f"(SELECT id FROM disk.sms_out WHERE state = 'queued' OR alert_id IN {_OPEN})"
+_OPEN = "(SELECT id FROM {src}.alerts WHERE state IN ('raised', 'active'))"
+_KEPT_TEXTS = f"(SELECT id FROM {{src}}.sms_out WHERE state = 'queued' OR alert_id IN {_OPEN})"
 COPY_IN = {
     "residents": "", "watches": "", "contacts": "", "watch_counters": "", "fixes": "",
     "meta": "", "supervision_state": "", "escalations": "", "watch_frames": "",
@@ -130,64 +132,95 @@ class Reserve:
         return True
 
 
-def memory_copy(path: Path | None) -> Database:
-    """A database in memory with the hub's schema and, where the file can be read, its
-    roster, counters, open alerts and queued texts (COPY_IN)."""
+# A memory database that could not be filled from the file numbers its rows from here,
+# far above any id the file can have, so writing it back never overwrites a file's row.
+FRESH_IDS_FROM = 1 << 40
+AUTOINCREMENT = ("alerts", "alert_changes", "sms_out", "sms_in", "outbox")
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryCopy:
+    """A memory database in the hub's schema; `complete` when it holds COPY_IN of the
+    file, `floor` the lowest seq still waiting in the file's outbox (1 when unknown)."""
+
+    db: Database
+    complete: bool
+    floor: int
+
+
+def memory_copy(path: Path, file_db: Database | None) -> MemoryCopy:
+    """The hub's database in memory, filled from the file: through the connection the store
+    already has, else from the file opened apart; empty (fresh ids) if neither can read."""
     from edge.schema import MIGRATIONS
 
-    memory = Database(sqlite3.connect("file:edge-hub-memory?mode=memory", uri=True,
-                                      check_same_thread=False))
+    name = f"file:edge-hub-memory-{uuid.uuid4().hex}?mode=memory&cache=shared"
+    memory = Database(sqlite3.connect(name, uri=True, check_same_thread=False))
     MIGRATIONS.apply(memory)
-    if path is not None and path.exists():
-        _copy_from(memory, path)
+    floor = None
+    if file_db is not None:
+        floor = _copy(file_db, "main", memory, "mem", name, into_attached=True)
+    for mode in ("ro", "ro&immutable=1"):  # immutable: a read-only disk without the WAL's
+        if floor is None and path.exists():  # -shm file; what that WAL held is missed
+            floor = _copy(memory, "disk", memory, "main", f"{path.resolve().as_uri()}?mode={mode}")
+    if floor is None:
+        for table in AUTOINCREMENT:
+            memory.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)",
+                           [table, FRESH_IDS_FROM])
     memory.execute("PRAGMA foreign_keys = ON")
-    return memory
+    return MemoryCopy(memory, floor is not None, 1 if floor is None else floor)
 
 
-def _copy_from(memory: Database, path: Path) -> None:
-    # immutable=1 reads a file whose WAL cannot be opened (a read-only disk without the
-    # WAL's -shm file), without what was in that WAL: better than nothing.
-    for mode in ("ro", "ro&immutable=1"):
-        try:
-            _copy_in(memory, path, mode)
-            return
-        except sqlite3.Error as error:
-            _log.error("Could not read %s (mode %s) to carry on in memory (%s).", path, mode,
-                       error)
-
-
-def _copy_in(memory: Database, path: Path, mode: str) -> None:
-    conn = memory.conn
-    conn.execute("ATTACH DATABASE ? AS disk", [f"file:{path}?mode={mode}"])
+def _copy(via: Database, source: str, memory: Database, target: str, uri: str, *,
+          into_attached: bool = False) -> int | None:
+    """COPY_IN from schema `source` into `target`, with `uri` attached to `via` under the
+    name of the side that is not its main; the file's outbox floor, or None on failure."""
+    attached = target if into_attached else source
     try:
-        with memory.atomic():
+        via.conn.execute(f"ATTACH DATABASE ? AS {attached}", [uri])
+    except sqlite3.Error as error:
+        _log.error("Could not open %s to carry on in memory (%s).", uri, error)
+        return None
+    try:
+        with via.atomic():
             for table, where in COPY_IN.items():
-                conn.execute(f"DELETE FROM main.{table}")
-                conn.execute(f"INSERT INTO main.{table} SELECT * FROM disk.{table} {where}")
-            conn.execute("DELETE FROM main.sqlite_sequence")
-            conn.execute("INSERT INTO main.sqlite_sequence SELECT * FROM disk.sqlite_sequence")
+                via.execute(f"INSERT INTO {target}.{table} SELECT * FROM {source}.{table} "
+                            + where.format(src=source))
+            via.execute(f"INSERT INTO {target}.sqlite_sequence SELECT * FROM "
+                        f"{source}.sqlite_sequence")
+            row = via.execute(
+                f"SELECT coalesce((SELECT min(seq) FROM {source}.outbox WHERE delivered_at "
+                f"IS NULL), (SELECT seq + 1 FROM {source}.sqlite_sequence WHERE name = "
+                f"'outbox'), 1)").fetchone()
+        return int(row[0])
+    except sqlite3.Error as error:
+        _log.error("Could not read the database to carry on in memory (%s).", error)
+        return None
     finally:
-        _detach(memory)
+        try:
+            via.conn.execute(f"DETACH DATABASE {attached}")
+        except sqlite3.Error:
+            pass
 
 
-def write_back(memory: Database, path: Path, page_limit: int | None) -> None:
+def write_back(copy: MemoryCopy, path: Path, page_limit: int | None) -> None:
     """Write every row kept in memory into the file, in one transaction; raises the
-    storage error when the disk still cannot take it (nothing is then written)."""
-    conn = memory.conn
+    storage error when the disk still cannot take it (nothing is then written). Tables
+    copied whole are replaced whole, unless the copy could not read them."""
+    conn = copy.db.conn
     conn.execute("PRAGMA foreign_keys = OFF")
-    conn.execute("ATTACH DATABASE ? AS disk", [f"file:{path}?mode=rw"])
+    conn.execute("ATTACH DATABASE ? AS disk", [f"{path.resolve().as_uri()}?mode=rw"])
     try:
         conn.execute("PRAGMA disk.busy_timeout = 5000")
         conn.execute("PRAGMA disk.synchronous = FULL")
         if page_limit is not None:
             conn.execute(f"PRAGMA disk.max_page_count = {int(page_limit)}")
-        with memory.atomic():
+        with copy.db.atomic():
             for table in COPY_IN:
-                if table in REPLACED_WHOLE:
+                if table in REPLACED_WHOLE and copy.complete:
                     conn.execute(f"DELETE FROM disk.{table}")
                 conn.execute(f"INSERT OR REPLACE INTO disk.{table} SELECT * FROM main.{table}")
     finally:
-        _detach(memory)
+        _detach(copy.db)
         conn.execute("PRAGMA foreign_keys = ON")
 
 
@@ -207,11 +240,9 @@ class Checkpointer:
     is counted; storage supervision reports it as a fault.
     """
 
-    def __init__(self, path: Path, interval_s: float = 5.0,
-                 page_limit: int | None = None) -> None:
+    def __init__(self, path: Path, interval_s: float = 5.0) -> None:
         self.path = path
         self.interval_s = interval_s
-        self.page_limit = page_limit
         self.checkpoints = 0
         self.failures = 0  # in a row
         self.last_error = ""
@@ -232,6 +263,7 @@ class Checkpointer:
             _log.error("Cannot open %s for checkpoints (%s).", self.path, error)
             return
         try:
+            self.checkpoint(conn)  # at once: a hub that restarted may have left a long WAL
             while not self._stop.wait(self.interval_s):
                 self.checkpoint(conn)
         finally:
@@ -268,7 +300,11 @@ class Checkpointer:
 
 class DiskGuard:
     """Where the store writes: "disk", "low_space" (the reserve was given up; telemetry
-    events are not written) or "memory" (the file cannot be written; see the module)."""
+    events are not written) or "memory" (the file cannot be written; see the module).
+
+    The checkpoint thread may give up the reserve too (make_room): every change of mode
+    holds the guard's lock.
+    """
 
     def __init__(self, path: Path, reserve: Reserve, *, page_limit: int | None = None,
                  low_space_bytes: int = 50 * MB) -> None:
@@ -281,9 +317,10 @@ class DiskGuard:
         self.since: float | None = None  # wall time the store left the disk
         self.telemetry_dropped = 0
         self.floor_cap: int | None = None  # the file's outbox floor when it was left
-        self.reconnect: Callable[[], Database] | None = None  # the file, for a store
-        # that started in memory
+        self.reconnect: Callable[[], Database] | None = None  # a fresh writer on the file
+        self.copy: MemoryCopy | None = None  # while in memory
         self._file: Database | None = None
+        self._lock = threading.RLock()
 
     @property
     def degraded(self) -> bool:
@@ -291,25 +328,28 @@ class DiskGuard:
 
     def make_room(self, error: BaseException) -> bool:
         """Give up the reserve (once); True when that freed space."""
-        if self.mode == "disk" and self.reserve.release():
-            self._leave_disk("low_space", f"the disk was full ({error})")
-            return True
-        return False
+        with self._lock:
+            if self.mode == "disk" and self.reserve.release():
+                self._leave_disk("low_space", f"the disk was full ({error})")
+                return True
+            return False
 
     def after_fault(self, store: HasDatabase, error: BaseException) -> bool:
         """A write failed for lack of disk: make room, or move to memory. True when the
         same write may now succeed and should be done again."""
-        if self.make_room(error):
-            return True
-        if self.mode != "memory":
-            self._to_memory(store, error, file_db=store.db)
-            return True
-        return False
+        with self._lock:
+            if self.make_room(error):
+                return True
+            if self.mode != "memory":
+                self._to_memory(store, error, file_db=store.db)
+                return True
+            return False
 
     def start_in_memory(self, store: HasDatabase, error: BaseException) -> None:
         """The file could not even be opened: start from a copy of what can be read."""
-        store.db.close()
-        self._to_memory(store, error, file_db=None)
+        with self._lock:
+            store.db.close()
+            self._to_memory(store, error, file_db=None)
 
     def _leave_disk(self, mode: str, reason: str) -> None:
         if self.since is None:
@@ -318,15 +358,16 @@ class DiskGuard:
 
     def _to_memory(self, store: HasDatabase, error: BaseException,
                    file_db: Database | None) -> None:
-        self.floor_cap = None if file_db is None else _floor(file_db)
-        store.db = memory_copy(self.path)
-        self._file = file_db
+        self.copy = memory_copy(self.path, file_db)
+        store.db, self._file, self.floor_cap = self.copy.db, file_db, self.copy.floor
         self._leave_disk("memory", f"the disk would not take a write ({error})")
         _log.error(
-            "The database %s cannot be written (%s). The hub goes on from memory: alerts are "
-            "raised and texted, telemetry is not kept, and everything is written back as soon "
-            "as the disk takes it. If the hub stops before that, what happened meanwhile is "
-            "lost. Free space on the hub or replace its SD card.", self.path, error)
+            "The database %s cannot be written (%s). The hub goes on from memory%s: alerts "
+            "are raised and texted, telemetry is not kept, and everything is written back as "
+            "soon as the disk takes it. If the hub stops before that, what happened meanwhile "
+            "is lost. Free space on the hub or replace its SD card.", self.path, error,
+            "" if self.copy.complete else " (the database could not be read either: it "
+            "starts from the configured roster, without the watches' counters)")
 
     def room(self) -> int | None:
         """Bytes the database can still grow by: free disk space, or less when the
@@ -340,30 +381,36 @@ class DiskGuard:
         pages = max(0, self.page_limit - used) * 4096
         return pages if free is None else min(free, pages)
 
-    def recover(self, store: HasDatabase) -> bool:
+    def recover(self, store: HasDatabase, *, last_chance: bool = False) -> bool:
         """Back towards the disk once it has room for the reserve and to spare (so the
         store does not flap between memory and a disk that is still all but full): write
-        memory back, then remake the reserve. True once on the disk with its reserve."""
-        if self.mode == "disk":
-            return True
-        room = self.room()
-        if room is not None and room < self.low_space_bytes + self.reserve.size:
-            return False
-        if self.mode == "memory" and not self._write_back(store):
-            return False
-        if self.mode == "low_space" and self.reserve.ensure(self.low_space_bytes):
-            _log.warning("The hub's storage has room again: the reserve is back and "
-                         "telemetry is kept again.")
-            self.mode, self.reason, self.since = "disk", "", None
-        return self.mode == "disk"
+        memory back, then remake the reserve. True once on the disk with its reserve.
+        `last_chance` (the hub is stopping) writes back whatever the room."""
+        with self._lock:
+            if self.mode == "disk":
+                return True
+            room = self.room()
+            short = room is not None and room < self.low_space_bytes + self.reserve.size
+            if short and not last_chance:
+                return False
+            if self.mode == "memory" and not self._write_back(store):
+                return False
+            if self.mode == "low_space" and not short and \
+                    self.reserve.ensure(self.low_space_bytes):
+                _log.warning("The hub's storage has room again: the reserve is back and "
+                             "telemetry is kept again.")
+                self.mode, self.reason, self.since = "disk", "", None
+            return self.mode == "disk"
 
     def _write_back(self, store: HasDatabase) -> bool:
         """Memory into the file, then a fresh writer connection on it (the old one may
         have been opened read-only)."""
+        if self.copy is None:
+            return False
         try:
             if not self.path.exists() and self.reconnect is not None:
                 self.reconnect().close()  # the file was never made: make it, with its schema
-            write_back(store.db, self.path, self.page_limit)
+            write_back(self.copy, self.path, self.page_limit)
             file_db = self.reconnect() if self.reconnect is not None else self._file
         except (sqlite3.Error, OSError) as error:
             if not is_storage_fault(error):
@@ -371,11 +418,11 @@ class DiskGuard:
             return False
         if file_db is None:
             return False
-        memory, store.db = store.db, file_db
-        memory.close()
+        store.db = file_db
+        self.copy.db.close()
         if self._file is not None and self._file is not file_db:
             self._file.close()
-        self._file, self.floor_cap = None, None
+        self._file, self.floor_cap, self.copy = None, None, None
         self.mode = "low_space"
         _log.warning("The disk takes writes again: everything the hub kept in memory is now "
                      "in %s.", self.path)
@@ -404,15 +451,6 @@ def _pages_used(path: Path) -> int | None:
         return None
     finally:
         conn.close()
-
-
-def _floor(db: Database) -> int | None:
-    """The lowest undelivered seq of the file's outbox (its events wait in the file)."""
-    try:
-        row = db.execute("SELECT min(seq) FROM outbox WHERE delivered_at IS NULL").fetchone()
-    except sqlite3.Error:
-        return None
-    return None if row[0] is None else int(row[0])
 
 
 def storage_fault(mode: str, free: int | None, low_space_bytes: int,

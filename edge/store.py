@@ -77,14 +77,35 @@ class StorageLimits:
 
 
 def _connect(path: Path) -> Database:
-    """The database file (created mode 0600 if new), in WAL mode."""
+    """The database file (created mode 0600 if new), in WAL mode; opened as a URI so that
+    the store can attach a database in memory to it (edge.storage)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    db = Database(path)
-    db.execute("PRAGMA busy_timeout = 5000")
-    db.enable_wal()
+    db = Database(sqlite3.connect(path.resolve().as_uri(), uri=True))
+    try:
+        db.execute("PRAGMA busy_timeout = 5000")
+        db.enable_wal()
+    except BaseException:
+        db.close()
+        raise
     return db
+
+
+def _checkpoints(db: Database, path: Path, interval_s: float,
+                 guard: DiskGuard | None) -> Checkpointer:
+    """The checkpoint thread for the file, and the writer settings that go with it."""
+    _checkpoint_pragmas(db)
+    checkpointer = Checkpointer(path, interval_s)
+    if guard is not None:
+        checkpointer.on_full = guard.make_room
+    return checkpointer
+
+
+def _checkpoint_pragmas(db: Database) -> None:
+    """Checkpoints happen in their own thread, and a WAL that grew shrinks back after one."""
+    db.execute("PRAGMA wal_autocheckpoint = 0")
+    db.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")
 
 
 def _quietly(db: Database, statement: str) -> None:
@@ -113,7 +134,11 @@ class Store:
         self.checkpointer = checkpointer
         self.guard = guard
         self.clock_synced: Callable[[], bool] = lambda: False  # the composition sets a probe
+        # The roster the hub was configured with: loaded into memory when a move to memory
+        # could not read the file (edge.storage); the composition sets it.
+        self.fallback_roster: Callable[[], Roster | None] = lambda: None
         self._depth: int | None = None  # undelivered events, counted once then kept
+        self._roster_loaded_into: object = None
         self._prepare(db)
 
     def _prepare(self, db: Database) -> None:
@@ -121,8 +146,7 @@ class Store:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = FULL")
         if self.checkpointer is not None:
-            db.execute("PRAGMA wal_autocheckpoint = 0")
-            db.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")
+            _checkpoint_pragmas(db)
         if self.guard is not None and self.guard.page_limit is not None:
             db.execute(f"PRAGMA max_page_count = {int(self.guard.page_limit)}")
         MIGRATIONS.apply(db)
@@ -138,36 +162,52 @@ class Store:
         """
         path = Path(path)
         guard = None if limits is None else limits.guard(path)
-        page_limit = None if guard is None else guard.page_limit
-        try:
+        store: Store | None = None
+        failure: BaseException | None = None
+        for attempt in range(2):  # a second time once the reserve has made room
             try:
-                store = cls(_connect(path), Checkpointer(path, checkpoint_s, page_limit), guard)
+                store = cls._on_file(path, guard)
+                break
             except (OSError, sqlite3.Error) as error:
-                if guard is None or not is_storage_fault(error) or not guard.make_room(error):
-                    raise
-                store = cls(_connect(path), Checkpointer(path, checkpoint_s, page_limit), guard)
-        except (OSError, sqlite3.Error) as error:
-            if guard is None or not is_storage_fault(error):
-                raise StoreError(
-                    f"cannot open the database {path}: {error}; check the folder exists "
-                    "and the hub's user may write to it"
-                ) from error
+                if guard is None or not is_storage_fault(error):
+                    raise StoreError(
+                        f"cannot open the database {path}: {error}; check the folder exists "
+                        "and the hub's user may write to it") from error
+                failure = error
+                if attempt or not guard.make_room(error):
+                    break
+        if store is None:
+            assert guard is not None and failure is not None
             store = cls(Database(memory=True), None, guard)
-            guard.start_in_memory(store, error)
+            guard.start_in_memory(store, failure)
+        else:
+            store.checkpointer = _checkpoints(store.db, path, checkpoint_s, guard)
         if guard is not None:
-            guard.reconnect = lambda: store._reopen(path, checkpoint_s)
+            guard.reconnect = lambda: store._reopen(path, checkpoint_s)  # type: ignore[union-attr]
             guard.reserve.ensure(guard.low_space_bytes)
-            if store.checkpointer is not None:
-                store.checkpointer.on_full = guard.make_room
         return store
 
-    def _reopen(self, path: Path, checkpoint_s: float) -> Database:
-        """The file's writer connection for a store that had to start in memory."""
+    @classmethod
+    def _on_file(cls, path: Path, guard: DiskGuard | None) -> Store:
         db = _connect(path)
-        if self.checkpointer is None and self.guard is not None:
-            self.checkpointer = Checkpointer(path, checkpoint_s, self.guard.page_limit)
-            self.checkpointer.on_full = self.guard.make_room
-        self._prepare(db)
+        try:
+            return cls(db, None, guard)
+        except BaseException:
+            db.close()
+            raise
+
+    def _reopen(self, path: Path, checkpoint_s: float) -> Database:
+        """A fresh writer connection on the file, for a store coming back from memory."""
+        db = _connect(path)
+        try:
+            self._prepare(db)
+            if self.checkpointer is None:
+                self.checkpointer = _checkpoints(db, path, checkpoint_s, self.guard)
+            else:
+                _checkpoint_pragmas(db)
+        except BaseException:
+            db.close()
+            raise
         return db
 
     @classmethod
@@ -209,7 +249,7 @@ class Store:
     def close(self) -> None:
         """Stop the checkpointer, write back what is only in memory, fold the WAL, close."""
         if self.guard is not None and self.guard.mode == "memory":
-            self.recover_storage()
+            self.guard.recover(self, last_chance=True)
             if self.guard.mode == "memory":
                 _log.error("The hub stops while the disk still refuses writes: what it kept "
                            "in memory (%s) is lost.", self.guard.reason)
@@ -245,12 +285,25 @@ class Store:
             self._depth = None  # rolled back: count again when next asked
             if outermost and self.guard is not None and is_storage_fault(error):
                 retry = self.guard.after_fault(self, error)
+                self._load_fallback_roster()
                 raise StorageFault(f"the disk would not take a write ({error})",
                                    retry) from error
             raise
         finally:
             if outermost and not durable:
                 _quietly(db, "PRAGMA synchronous = FULL")
+
+    def _load_fallback_roster(self) -> None:
+        """In memory without the file's rows: the configured roster, so an SOS still finds
+        its resident and contacts."""
+        copy = None if self.guard is None else self.guard.copy
+        if copy is None or copy.complete or self._roster_loaded_into is copy:
+            return
+        roster = self.fallback_roster()
+        if roster is not None:
+            with self.db.atomic():
+                self._replace_roster(roster)
+            self._roster_loaded_into = copy
 
     def write(self, action: Callable[[], T], *, durable: bool = True) -> T:
         """`action()` in one transaction, done again when a full or read-only disk made

@@ -29,6 +29,7 @@ BATTERY_CHECK_S = 300.0
 UPLINK_CHECK_S = 10.0
 MAINS_CHECK_S = 1.0
 STORAGE_CHECK_S = 15.0
+REPLAY_TOLD_EVERY_S = 600.0
 DAY_S = 86400.0
 _log = logging.getLogger("edge.supervision")
 
@@ -101,6 +102,8 @@ class Supervisor:
         self._mains: Debounced | None = None
         rows = store.db.execute("SELECT key, value FROM supervision_state").fetchall()
         self._state: dict[str, str] = {key: value for key, value in rows}
+        # Exact copies of SOS frames heard, by watch (Hub.take_replayed_sos).
+        self.replayed_sos: Callable[[], dict[str, int]] = dict
 
     def register(self, jobs: Jobs) -> None:
         """Schedule every check on the hub's one scheduler."""
@@ -112,6 +115,8 @@ class Supervisor:
         jobs.every(MAINS_CHECK_S, "mains power", self.check_mains)
         jobs.every(self.section.test_report_s, "test report", self.send_test_report)
         jobs.every(STORAGE_CHECK_S, "storage", self.check_storage)
+        jobs.every(WATCH_CHECK_S, "counter restarts", self.check_counter_restarts)
+        jobs.every(WATCH_CHECK_S, "replayed SOS", self.check_replayed_sos)
 
     # -- watches -------------------------------------------------------------
 
@@ -288,6 +293,46 @@ class Supervisor:
             self._report("hub.mains_lost", {"since": since}, state=("mains_lost", since))
             _log.warning("Mains power has been lost since %s; the hub runs on its battery.",
                          since)
+
+    def check_counter_restarts(self) -> None:
+        """Text the duty desk once for each watch whose counter restarted (a battery
+        change; if nobody changed it, someone may be sending copies of unheard frames)."""
+        seen = float(self._state.get("restarts_seen", "0"))
+        rows = self.store.db.execute(
+            "SELECT mac, restarted_at FROM watch_counters WHERE restarted_at > ? "
+            "ORDER BY restarted_at", [seen]).fetchall()
+        for mac, at in rows:
+            record = next((r for r in self.store.watch_records() if r.watch.mac == mac), None)
+            person = self._person(record.watch.resident_id if record else "")
+            text = (f"【设备提醒】{person.name}（{person.room}室）的手表计数器已重新开始，"
+                    "通常是刚换过电池。如果没有换电池，请检查手表。")
+            def tell(text: str = text, at: float = at, rid: str = person.id) -> None:
+                self._text_desk(text, "watch.counter_restarted", rid)
+                self._set_state("restarts_seen", at)
+            self.store.write(tell)  # the event itself was written with the frame
+            _log.warning("The watch of %s (%s) restarted its counter; the duty desk was told.",
+                         person.name, mac)
+
+    def check_replayed_sos(self) -> None:
+        """An exact copy of an old SOS was refused: a replay, or the watch's first press
+        after a battery change that came out identical to an old one. Only a person can
+        tell, so the duty desk is asked to check on the resident (at most every 10 min)."""
+        for mac, copies in self.replayed_sos().items():
+            record = next((r for r in self.store.watch_records() if r.watch.mac == mac), None)
+            person = self._person(record.watch.resident_id if record else "")
+            key, wall = f"replay_told:{mac}", self.clock.now()
+            told = self._state.get(key)
+            body = {"watch": mac, "resident": person.id, "name": person.name, "copies": copies}
+            text = None
+            if told is None or wall - float(told) >= REPLAY_TOLD_EVERY_S:
+                text = (f"【安全提醒】{person.name}（{person.room}室）的手表发出了与以前完全相同"
+                        f"的求助信号（{copies}次），已拦截：可能有人在重放录下的信号，也可能是"
+                        "刚换电池后按了按钮。请联系老人确认是否需要帮助。")
+            self._report("security.sos_replayed", body, text, person.id,
+                         state=(key, wall) if text else None)
+            _log.warning("Exact copies of an old SOS from the watch of %s (%s) were refused; "
+                         "%s", person.name, mac, "the duty desk is asked to check on them."
+                         if text else "the duty desk was asked already.")
 
     # -- storage ----------------------------------------------------------------------
 

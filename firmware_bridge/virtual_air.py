@@ -101,11 +101,14 @@ class VirtualAir:
         """The resident holds the button: cancel during the cancel window."""
         return self.press(mac, "long_press", repeats)
 
-    def battery_swap(self, mac: str, counter: int = 1) -> None:
+    def battery_swap(self, mac: str, counter: int = 1, packet_id: int | None = None) -> None:
         """A new battery: the watch starts its encryption counter again at a low value, as
-        Shelly BLU buttons and other BTHome devices do (bthome-ble issues 116 and 338)."""
+        Shelly BLU buttons and other BTHome devices do (bthome-ble issues 116 and 338);
+        with `packet_id` its packet ids start again too."""
         watch = self.watches[mac.upper()]
         watch.counter = counter
+        if packet_id is not None:
+            watch.packet_id = packet_id
         self.on_counter(watch)
 
     def battery(self, mac: str, percent: int) -> bytes:

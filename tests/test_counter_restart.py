@@ -142,3 +142,45 @@ def test_the_history_keeps_every_button_frame_and_the_latest_telemetry(
     building.air.battery(mac, 60)
     building.air.replay(mac, index=0)  # the press, older than any kept telemetry
     assert building.hub.gate.counts[Refusal.REPLAY] == 1
+
+
+def test_the_duty_desk_is_texted_once_when_a_watch_restarts_its_counter(tmp_path) -> None:
+    from tests.test_supervision import Site
+
+    from tests.building import make_building
+
+    site = Site(make_building(tmp_path))
+    mac = site.building.mac(0)
+    site.building.air.battery(mac, 90)
+    site.building.air.battery_swap(mac, counter=1)
+    site.building.air.battery(mac, 99)
+    site.wait(120)
+    texts = [t for t in site.texts() if "计数器已重新开始" in t]
+    assert len(texts) == 1 and "王秀英" in texts[0]
+    site.restart()
+    site.wait(120)
+    assert len([t for t in site.texts() if "计数器已重新开始" in t]) == 1
+
+
+def test_a_press_identical_to_an_old_one_after_a_battery_change_reaches_the_duty_desk(
+        tmp_path) -> None:
+    """A watch that starts its counter and its packet ids again sends, for its first
+    press, the very bytes of its first press ever: refused as a copy, so a person is asked
+    to check (a replay and this press cannot be told apart by the hub)."""
+    from tests.building import make_building
+    from tests.test_supervision import Site
+
+    site = Site(make_building(tmp_path))
+    site.supervisor.replayed_sos = site.building.hub.take_replayed_sos
+    mac = site.building.mac(0)
+    first = site.building.air.press(mac)  # packet 1, counter 1
+    site.building.air.long_press(mac)
+    site.building.air.battery_swap(mac, counter=1, packet_id=0)
+    again = site.building.air.press(mac)
+    assert again == first and len(site.building.store.alerts()) == 1  # refused
+    site.wait(60)
+    asked = [t for t in site.texts() if "安全提醒" in t]
+    assert len(asked) == 1 and "王秀英" in asked[0]
+    assert site.events("security.sos_replayed")[0]["copies"] == 1
+    site.building.air.press(mac)  # the resident presses again: a new frame, heard
+    assert site.building.store.open_alert_for("r1") is not None

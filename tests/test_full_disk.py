@@ -157,3 +157,32 @@ def test_a_database_at_its_size_limit_goes_on_from_memory_without_mounting(tmp_p
                      scenario)
     assert ("r1", "active") in alerts_in_file(b.database)
 
+
+
+def test_from_memory_the_sos_still_goes_to_the_community_server(tmp_path, broker) -> None:
+    """The uplink sends from the store wherever it is: an alert raised in memory reaches
+    the server, which confirms it, so SMS waits for a worker there as usual."""
+    from cloud_sync.receiver import Receiver
+    from tests.uplink_building import UplinkBuilding
+
+    receiver = Receiver(broker.url, f"sqlite:///{tmp_path}/receiver.db", reconnect_max_s=1)
+    receiver.start()
+
+    async def scenario(b: UplinkBuilding) -> None:
+        assert b.app is not None
+        await b.connected()
+        for percent in range(3000):
+            b.air.battery(mac_for(1), 100 - percent % 90)
+            if b.app.store.storage_health()["mode"] == "memory":
+                break
+        assert b.app.store.storage_health()["mode"] == "memory"
+        b.air.press(mac_for(0))
+        await until(lambda: any(a["resident"]["id"] == "r1" for a in receiver.store.alerts()),
+                    timeout=15)
+        await until(lambda: b.app is not None and b.app.sms.has_receipt(1), timeout=15)
+
+    try:
+        run_scenario(UplinkBuilding(tmp_path, broker, hub={"max_database_mb": 1.5,
+                                                          **SMALL_RESERVE}), scenario)
+    finally:
+        receiver.stop()

@@ -346,3 +346,30 @@ def test_pull_cord_on_the_panel_reaches_the_responders_phones(tmp_path) -> None:
     assert set(texts) == {DESK, GRID}  # the building's tier 1 (the son is 王秀英's)
     assert texts[DESK][0].startswith("【SOS A001】李桂兰（3号楼102室）")
     assert "无定位——住址" in texts[DESK][0]
+
+
+def test_a_phones_back_off_starts_at_30_s_whatever_the_modem_did_before(tmp_path) -> None:
+    """Network blips before the refusal count as the modem's, not the number's."""
+    waits: list[float] = []
+
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None
+        b.modem.fail_next("CMGS", cms=42, count=2)  # congestion, twice
+        b.modem.refuse_number(GRID)  # then the phone is off
+        with b.app.store.transaction():
+            b.app.sms.enqueue(GRID, "notice", "测试", b.clock.now(), contact_id="grid")
+        def tried(times: int) -> bool:
+            assert b.app is not None
+            return b.app.store.db.execute("SELECT attempts FROM sms_out").fetchone()[0] >= times
+
+        for times in (1, 2, 3):
+            await until(lambda: tried(times), timeout=10)  # the modem is checked meanwhile
+            if times < 3:
+                await b.advance(8)  # past the text's own short wait
+        row = b.app.store.db.execute(
+            "SELECT attempts, refusals, next_try_at, last_error FROM sms_out").fetchone()
+        assert row[0] == 3 and row[1] == 1 and "out of service" in row[3]
+        waits.append(row[2] - b.clock.now())
+
+    play(tmp_path, scenario)
+    assert waits == [30.0]

@@ -26,13 +26,13 @@ def test_database_is_wal_full_sync_private_and_migrated(tmp_path) -> None:
     assert applied == [("0001_roster_alerts_outbox",), ("0002_sms_queue_escalation_inbox",),
                        ("0003_uplink_state",), ("0004_supervision_state",),
                        ("0005_outbox_segments",), ("0006_outbox_segments_framed",),
-                       ("0007_watch_frame_history",)]
+                       ("0007_watch_frame_history",), ("0008_sms_refusals",)]
 
 
 def test_reopening_applies_no_migration_twice(tmp_path) -> None:
     Store.open(tmp_path / "hub.db").close()
     store = Store.open(tmp_path / "hub.db")
-    assert store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
+    assert store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 8
 
 
 def test_unwritable_location_gives_clear_error(tmp_path) -> None:
@@ -130,3 +130,23 @@ def test_checkpoints_run_beside_the_writer_not_inside_its_commits(tmp_path) -> N
         time.sleep(0.02)
     store.close()
     assert not (tmp_path / "hub.db-wal").exists() or (tmp_path / "hub.db-wal").stat().st_size == 0
+
+
+def test_a_hub_that_keeps_restarting_does_not_grow_its_wal_without_end(tmp_path) -> None:
+    """Killed before its first periodic checkpoint (a crash loop), a hub's next start
+    checkpoints at once, so the WAL is copied in and can shrink again."""
+    crashed = Store.open(tmp_path / "hub.db", checkpoint_s=3600)
+    crashed.apply_roster(make_roster(3))
+    for n in range(400):
+        with crashed.transaction(durable=False):
+            crashed.save_counter("A4:C1:38:00:00:01", n, float(n))
+    assert crashed.checkpointer is not None
+    crashed.checkpointer.stop()  # the process dies: no checkpoint, no close
+    restarted = Store.open(tmp_path / "hub.db", checkpoint_s=3600)
+    deadline = time.monotonic() + 5
+    while not (restarted.checkpointer and restarted.checkpointer.last):
+        assert time.monotonic() < deadline, "no checkpoint at start"
+        time.sleep(0.02)
+    busy, log, done = restarted.checkpointer.last
+    assert log > 0 and done == log
+    restarted.close()

@@ -357,15 +357,18 @@ def test_a_failing_checkpoint_is_a_storage_fault_told_once_and_its_end_too(
         tmp_path: Path) -> None:
     import sqlite3
 
+    from edge.store import WAL_KEPT_BYTES
     from tests.small_disk import small_disk
 
-    with small_disk(tmp_path, 4096) as disk:
+    with small_disk(tmp_path, 16384) as disk:
         site = disk_site(disk.path, reserve_mb=0)
         checkpoints = site.building.store.checkpointer
         assert checkpoints is not None
         conn = sqlite3.connect(checkpoints.path)
-        for n in range(40):  # the WAL grows; the database file grows only at a checkpoint
-            site.building.air.battery(site.building.mac(0), 10 + n % 90)
+        wal = disk.path / "hub.db-wal"
+        while wal.stat().st_size <= WAL_KEPT_BYTES:  # the database file grows only at a
+            site.building.air.battery(site.building.mac(0), 10)  # checkpoint, the WAL now
+            site.building.air.battery(site.building.mac(0), 11)
         disk.fill()
         for _ in range(3):
             assert not checkpoints.checkpoint(conn)
@@ -376,6 +379,10 @@ def test_a_failing_checkpoint_is_a_storage_fault_told_once_and_its_end_too(
         assert checkpoints.checkpoint(conn)
         site.wait(15)
         assert len(site.events("hub.storage_restored")) == 1
+        site.building.air.battery(site.building.mac(0), 42)  # the next write resets the WAL
+        assert checkpoints.checkpoint(conn)
+        site.building.air.battery(site.building.mac(0), 43)
+        assert wal.stat().st_size <= WAL_KEPT_BYTES  # it gives back what it took
         conn.close()
         site.building.store.close()
 

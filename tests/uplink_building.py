@@ -14,8 +14,9 @@ from tests.mqtt_broker import Broker
 from tests.sms_building import SmsBuilding, building_config, until
 
 
-def uplink_config(port: str, broker_url: str, **uplink: Any) -> HubConfig:
-    config = building_config(port)
+def uplink_config(port: str, broker_url: str, hub: dict[str, Any] | None = None,
+                  **uplink: Any) -> HubConfig:
+    config = building_config(port, hub)
     settings = {"broker": broker_url, "confirm_timeout_s": 20, "worker_wait_s": 600,
                 "resend_after_s": 30, "reconnect_max_s": 1, **uplink}
     return replace(config, uplink=UplinkSection(**settings))
@@ -24,14 +25,16 @@ def uplink_config(port: str, broker_url: str, **uplink: Any) -> HubConfig:
 class UplinkBuilding(SmsBuilding):
     """SmsBuilding whose hub also has an uplink to `broker` through a cuttable relay."""
 
-    def __init__(self, folder: Path, broker: Broker, **uplink: Any) -> None:
-        super().__init__(folder)
+    def __init__(self, folder: Path, broker: Broker, *, hub: dict[str, Any] | None = None,
+                 **uplink: Any) -> None:
+        super().__init__(folder, hub=hub)
         self.broker = broker
         self.relay = TcpRelay("127.0.0.1", broker.port)
         self.uplink_settings = uplink
 
     def config(self) -> HubConfig:
-        return uplink_config(self.port, self.relay.url, **self.uplink_settings)
+        return uplink_config(self.port, self.relay.url, self.hub_settings,
+                             **self.uplink_settings)
 
     @property
     def hub_app(self) -> HubApp:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import tempfile
 import time
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                          help="run only these parts")
     args = options.parse_args(argv)
     logging.disable(logging.CRITICAL)  # the hub's own lines would drown the table
+    signal.signal(signal.SIGTERM, _stop)  # so every simulated hub is stopped on the way out
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="edge-hub-campaign-") as scratch:
         for name, part in parts(SMALL if args.small else FULL, Path(scratch)).items():
@@ -64,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     clean = all(result.clean for result in results)
     print("\nPASS: nothing lost, nothing crashed" if clean else "\nFAIL: see above")
     return 0 if clean else 1
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,58 @@
+"""The store's move to memory and back, as values: what is copied, what is written back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.storage import FRESH_IDS_FROM, memory_copy, write_back
+from edge.store import Store
+from tests.building import make_roster
+
+
+def filled(path: Path) -> Store:
+    store = Store.open(path)
+    store.apply_roster(make_roster(3))
+    with store.transaction():
+        store.set_meta("outbox_epoch", "e1")
+    return store
+
+
+def test_a_copy_holds_the_roster_and_counts_on_from_the_files_ids(tmp_path) -> None:
+    store = filled(tmp_path / "a#b" / "hub.db")  # a path that needs quoting as a URI
+    copy = memory_copy(tmp_path / "a#b" / "hub.db", store.db)
+    store.close()
+    assert copy.complete
+    assert copy.db.execute("SELECT count(*) FROM residents").fetchone()[0] == 3
+    assert copy.db.execute("SELECT value FROM meta WHERE key = 'outbox_epoch'").fetchone()[0] \
+        == "e1"
+
+
+def test_a_copy_that_cannot_read_the_file_starts_far_from_the_files_ids(tmp_path) -> None:
+    copy = memory_copy(tmp_path / "missing" / "hub.db", None)
+    assert not copy.complete and copy.floor == 1
+    copy.db.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+    cursor = copy.db.execute("INSERT INTO outbox (event_id, type, at, priority, body) "
+                             "VALUES ('x', 't', 0, 0, '{}')")
+    assert cursor.lastrowid == FRESH_IDS_FROM + 1
+
+
+def test_writing_back_an_empty_copy_keeps_what_only_the_file_knew(tmp_path) -> None:
+    path = tmp_path / "hub.db"
+    filled(path).close()
+    copy = memory_copy(tmp_path / "elsewhere.db", None)  # could not read the file
+    copy.db.execute("INSERT INTO meta (key, value) VALUES ('written', 'in memory')")
+    write_back(copy, path, None)
+    store = Store.open(path)
+    try:
+        assert len(store.contacts_for("r1")) == 1  # not wiped
+        assert store.meta("outbox_epoch") == "e1" and store.meta("written") == "in memory"
+    finally:
+        store.close()
+
+
+def test_a_file_opened_apart_is_found_whatever_its_path_holds(tmp_path) -> None:
+    path = tmp_path / "50% #3 ?x" / "hub.db"
+    filled(path).close()
+    copy = memory_copy(path, None)
+    assert copy.complete and copy.db.execute("SELECT count(*) FROM watches").fetchone()[0] == 3
+    assert not (tmp_path / "50% ").exists()  # nothing made at a cut-off path
