@@ -26,7 +26,8 @@ from edge.sms_worker import SmsWorker
 from edge.errors import HubError
 from edge.jobs import Jobs
 from edge.panel_app import HubPanel
-from edge.store import ALERT_PRIORITY, StorageLimits, Store
+from edge.storage import StorageLimits
+from edge.store import ALERT_PRIORITY, Store
 from edge.supervision import Supervisor
 from edge.systemd_notify import SystemdNotifier
 from edge.uplink_app import ClockSyncProbe, Uplink, build_uplink
@@ -170,7 +171,7 @@ def build_hub(
         fan_out.set(paths)
     jobs = Jobs(clock)
     supervisor = supervise(config, store, sms, clock, worker, uplink, panel)
-    supervisor.replayed_sos = hub.take_replayed_sos
+    supervisor.replayed_sos = hub.refusals.take_replayed_sos
     supervisor.register(jobs)
     jobs.every(HISTORY_PRUNE_S, "frame history", store.prune_frame_history)
     return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs,

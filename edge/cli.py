@@ -6,11 +6,9 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from edge import __version__
 from cloud_sync.cli_receiver import add_receiver_commands, broker_url_argument
@@ -26,10 +24,9 @@ from edge.systemd_notify import SystemdNotifier
 from edge.reports import read_report
 from firmware_bridge.bthome import BTHomeKey, decode_frame
 
-if TYPE_CHECKING:
-    from edge.app import HubApp
-
 DEFAULT_CONFIG = Path("/etc/edge-hub/hub.toml")
+
+
 def shipped_config(name: str) -> Path:
     """A configuration file that ships with the hub: config/ in a source checkout, or
     <prefix>/share/edge-hub/ where `pip install .` put it."""

@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from edge.domain import Watch
 from edge.errors import FrameError
-from edge.store import WatchRecord
+from edge.store_roster import WatchRecord
 from firmware_bridge.bthome import BTHomeKey, Frame, decode_frame
 
 _MAC_INCLUDED = 0x02

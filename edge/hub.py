@@ -12,12 +12,12 @@ from edge.clock import Clock
 from edge.dispatch import AlertChange, Dispatcher, LogDispatcher
 from edge.domain import Alert, AlertState, Fix, Resident, Watch
 from edge.errors import AlertError, FrameError, StoreError
-from edge.gate import Admitted, FrameRefused, Refusal, WatchGate
+from edge.gate import Admitted, FrameRefused, WatchGate
 from edge.location import describe, locate, to_json
+from edge.refusals import Refusals
 from edge.reports import WatchReport, read_report
 from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
 
-REFUSAL_LOG_INTERVAL_S = 60.0
 
 
 class AlertTiming(Protocol):
@@ -72,9 +72,7 @@ class Hub:
         self._log = log or logging.getLogger("edge.hub")
         self._presses: dict[str, policy.PressMemory] = {}
         self._deadlines: dict[str, float] = {}
-        self._refusal_logged: dict[tuple[str, Refusal], float] = {}
-        self._replays: dict[str, tuple[float, int]] = {}  # mac -> (last event, suppressed)
-        self._replayed_sos: dict[str, int] = {}  # mac -> exact copies of an SOS heard
+        self.refusals = Refusals(clock, self.gate.counts, self._log)
 
     def start(self) -> list[Alert]:
         """Load the registry and resume every open alert from the store."""
@@ -110,7 +108,7 @@ class Hub:
             admitted = self.gate.admit(mac, service_data)
             report = read_report(admitted.frame)
         except FrameRefused as refused:
-            self._note_refusal(refused)
+            self.refusals.note(refused)
             return None
         except FrameError as error:
             self._log.warning("Ignored a frame from %s: %s.", mac, error)
@@ -408,55 +406,3 @@ class Hub:
             f"{change.by}.",
         }
         self._log.warning(messages[alert.state])
-
-    def _note_refusal(self, refused: FrameRefused) -> None:
-        if refused.kind is Refusal.UNREGISTERED:
-            return
-        if refused.kind is Refusal.DUPLICATE:
-            self._log.debug("Repeat of the last frame from %s ignored.", refused.mac)
-            return
-        if refused.kind is Refusal.REPLAY and _carries_button(refused):
-            self._security_event(refused)
-            return
-        key, mono = (refused.mac, refused.kind), self.clock.monotonic()
-        last = self._refusal_logged.get(key)
-        if last is None or mono - last >= REFUSAL_LOG_INTERVAL_S:
-            self._refusal_logged[key] = mono
-            self._log.warning("Refused a frame from watch %s: %s. Nothing was changed.",
-                              refused.mac, refused.reason)
-
-    def take_replayed_sos(self) -> dict[str, int]:
-        """Exact copies of SOS frames heard since last asked, by watch (supervision tells
-        the duty desk: a replay, or a press identical to an old one after a battery
-        change, which only a person can tell apart)."""
-        taken, self._replayed_sos = self._replayed_sos, {}
-        return taken
-
-    def _security_event(self, refused: FrameRefused) -> None:
-        """A copy of an accepted button frame: someone is replaying it. Logged as a
-        security event (counted, a line at most every REFUSAL_LOG_INTERVAL_S per watch);
-        like every refusal it changes nothing stored."""
-        self.gate.counts["replayed_press"] += 1
-        if _carries_button(refused, sos_only=True):
-            self._replayed_sos[refused.mac] = self._replayed_sos.get(refused.mac, 0) + 1
-        mono = self.clock.monotonic()
-        last, suppressed = self._replays.get(refused.mac, (float("-inf"), 0))
-        if mono - last < REFUSAL_LOG_INTERVAL_S:
-            self._replays[refused.mac] = (last, suppressed + 1)
-            return
-        self._replays[refused.mac] = (mono, 0)
-        self._log.warning(
-            "Security event: a copy of a button frame already accepted from watch %s was "
-            "heard again (%s)%s. Someone nearby may be replaying recorded frames; it was "
-            "refused and changes nothing.", refused.mac, refused.reason,
-            f"; {suppressed} more copies since the last warning" if suppressed else "")
-
-
-def _carries_button(refused: FrameRefused, sos_only: bool = False) -> bool:
-    if refused.frame is None:
-        return False
-    try:
-        report = read_report(refused.frame)
-    except FrameError:
-        return False
-    return report.sos or (report.cancel and not sos_only)

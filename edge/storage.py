@@ -26,7 +26,6 @@ import shutil
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,32 +33,14 @@ from typing import Protocol
 
 from sqlite_utils import Database
 
+from edge.storage_memory import MemoryCopy, memory_copy, write_back
+
 _log = logging.getLogger("edge.store")
 _STORAGE_CODES = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR,
                   sqlite3.SQLITE_CANTOPEN}
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EIO, errno.EDQUOT}
 MB = 1024 * 1024
 CHECKPOINT_FAILURES_FOR_FAULT = 3
-
-# What the memory store starts from: every row of the small tables, and of the others
-# what an open alert or a queued text needs.
-_OPEN = "(SELECT id FROM {src}.alerts WHERE state IN ('raised', 'active'))"
-_KEPT_TEXTS = f"(SELECT id FROM {{src}}.sms_out WHERE state = 'queued' OR alert_id IN {_OPEN})"
-COPY_IN = {
-    "residents": "", "watches": "", "contacts": "", "watch_counters": "", "fixes": "",
-    "meta": "", "supervision_state": "", "escalations": "", "watch_frames": "",
-    "alerts": "",
-    "alert_changes": f"WHERE alert_id IN {_OPEN}",
-    "alert_notified": f"WHERE alert_id IN {_OPEN}",
-    "server_receipts": f"WHERE alert_id IN {_OPEN}",
-    "sms_out": f"WHERE id IN {_KEPT_TEXTS}",
-    "sms_parts": f"WHERE sms_id IN {_KEPT_TEXTS}",
-    "sms_in": "WHERE state IN ('new', 'part')",
-    "outbox": "WHERE delivered_at IS NULL AND priority = 0",
-}
-# Written back whole (rows may have been deleted in memory); the others row by row.
-REPLACED_WHOLE = ("contacts", "meta", "supervision_state")
-
 
 def is_storage_fault(error: BaseException) -> bool:
     """True when `error` says the disk cannot take a write: full, read-only, failing."""
@@ -130,172 +111,6 @@ class Reserve:
         _log.error("The disk is full: gave up the %.1f MB storage reserve so that alerts can "
                    "still be written. Free some space on the hub.", self.size / MB)
         return True
-
-
-# A memory database that could not be filled from the file numbers its rows from here,
-# far above any id the file can have, so writing it back never overwrites a file's row.
-FRESH_IDS_FROM = 1 << 40
-AUTOINCREMENT = ("alerts", "alert_changes", "sms_out", "sms_in", "outbox")
-
-
-@dataclass(frozen=True, slots=True)
-class MemoryCopy:
-    """A memory database in the hub's schema; `complete` when it holds COPY_IN of the
-    file, `floor` the lowest seq still waiting in the file's outbox (1 when unknown)."""
-
-    db: Database
-    complete: bool
-    floor: int
-
-
-def memory_copy(path: Path, file_db: Database | None) -> MemoryCopy:
-    """The hub's database in memory, filled from the file: through the connection the store
-    already has, else from the file opened apart; empty (fresh ids) if neither can read."""
-    from edge.schema import MIGRATIONS
-
-    name = f"file:edge-hub-memory-{uuid.uuid4().hex}?mode=memory&cache=shared"
-    memory = Database(sqlite3.connect(name, uri=True, check_same_thread=False))
-    MIGRATIONS.apply(memory)
-    floor = None
-    if file_db is not None:
-        floor = _copy(file_db, "main", memory, "mem", name, into_attached=True)
-    for mode in ("ro", "ro&immutable=1"):  # immutable: a read-only disk without the WAL's
-        if floor is None and path.exists():  # -shm file; what that WAL held is missed
-            floor = _copy(memory, "disk", memory, "main", f"{path.resolve().as_uri()}?mode={mode}")
-    if floor is None:
-        for table in AUTOINCREMENT:
-            memory.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)",
-                           [table, FRESH_IDS_FROM])
-    memory.execute("PRAGMA foreign_keys = ON")
-    return MemoryCopy(memory, floor is not None, 1 if floor is None else floor)
-
-
-def _copy(via: Database, source: str, memory: Database, target: str, uri: str, *,
-          into_attached: bool = False) -> int | None:
-    """COPY_IN from schema `source` into `target`, with `uri` attached to `via` under the
-    name of the side that is not its main; the file's outbox floor, or None on failure."""
-    attached = target if into_attached else source
-    try:
-        via.conn.execute(f"ATTACH DATABASE ? AS {attached}", [uri])
-    except sqlite3.Error as error:
-        _log.error("Could not open %s to carry on in memory (%s).", uri, error)
-        return None
-    try:
-        with via.atomic():
-            for table, where in COPY_IN.items():
-                via.execute(f"INSERT INTO {target}.{table} SELECT * FROM {source}.{table} "
-                            + where.format(src=source))
-            via.execute(f"INSERT INTO {target}.sqlite_sequence SELECT * FROM "
-                        f"{source}.sqlite_sequence")
-            row = via.execute(
-                f"SELECT coalesce((SELECT min(seq) FROM {source}.outbox WHERE delivered_at "
-                f"IS NULL), (SELECT seq + 1 FROM {source}.sqlite_sequence WHERE name = "
-                f"'outbox'), 1)").fetchone()
-        return int(row[0])
-    except sqlite3.Error as error:
-        _log.error("Could not read the database to carry on in memory (%s).", error)
-        return None
-    finally:
-        try:
-            via.conn.execute(f"DETACH DATABASE {attached}")
-        except sqlite3.Error:
-            pass
-
-
-def write_back(copy: MemoryCopy, path: Path, page_limit: int | None) -> None:
-    """Write every row kept in memory into the file, in one transaction; raises the
-    storage error when the disk still cannot take it (nothing is then written). Tables
-    copied whole are replaced whole, unless the copy could not read them."""
-    conn = copy.db.conn
-    conn.execute("PRAGMA foreign_keys = OFF")
-    conn.execute("ATTACH DATABASE ? AS disk", [f"{path.resolve().as_uri()}?mode=rw"])
-    try:
-        conn.execute("PRAGMA disk.busy_timeout = 5000")
-        conn.execute("PRAGMA disk.synchronous = FULL")
-        if page_limit is not None:
-            conn.execute(f"PRAGMA disk.max_page_count = {int(page_limit)}")
-        with copy.db.atomic():
-            for table in COPY_IN:
-                if table in REPLACED_WHOLE and copy.complete:
-                    conn.execute(f"DELETE FROM disk.{table}")
-                conn.execute(f"INSERT OR REPLACE INTO disk.{table} SELECT * FROM main.{table}")
-    finally:
-        _detach(copy.db)
-        conn.execute("PRAGMA foreign_keys = ON")
-
-
-def _detach(memory: Database) -> None:
-    try:
-        memory.conn.execute("DETACH DATABASE disk")
-    except sqlite3.Error:
-        pass
-
-
-class Checkpointer:
-    """Copies the WAL into the database from its own thread and connection.
-
-    SQLite would otherwise checkpoint inside whichever commit crosses the threshold,
-    and an SOS commit that does so waits for the whole database to be synced.
-    A PASSIVE checkpoint never blocks the writer. A checkpoint that fails (a full disk)
-    is counted; storage supervision reports it as a fault.
-    """
-
-    def __init__(self, path: Path, interval_s: float = 5.0) -> None:
-        self.path = path
-        self.interval_s = interval_s
-        self.checkpoints = 0
-        self.failures = 0  # in a row
-        self.last_error = ""
-        self.last: tuple[int, int, int] | None = None
-        # Called with the error when the disk is too full to checkpoint; True when it made
-        # room (the store gives up its reserve), and the checkpoint is tried again at once.
-        self.on_full: Callable[[BaseException], bool] = lambda error: False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            conn = sqlite3.connect(self.path, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 1000")
-        except sqlite3.Error as error:
-            self.failures, self.last_error = 1, str(error)
-            _log.error("Cannot open %s for checkpoints (%s).", self.path, error)
-            return
-        try:
-            self.checkpoint(conn)  # at once: a hub that restarted may have left a long WAL
-            while not self._stop.wait(self.interval_s):
-                self.checkpoint(conn)
-        finally:
-            conn.close()
-
-    def checkpoint(self, conn: sqlite3.Connection) -> bool:
-        """One PASSIVE checkpoint; False (counted, logged once per run of failures) if
-        the disk would not take it even after the store gave up its reserve."""
-        try:
-            try:
-                row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            except sqlite3.Error as error:
-                if not (is_storage_fault(error) and self.on_full(error)):
-                    raise
-                row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        except sqlite3.Error as error:
-            self.failures += 1
-            self.last_error = str(error)
-            if self.failures == 1:
-                _log.error("Copying the database's write-ahead log into it failed (%s); the "
-                           "hub goes on and tries again every %.0f s.", error, self.interval_s)
-            return False
-        if self.failures:
-            _log.warning("Database checkpoints work again (after %d failures).", self.failures)
-        self.failures, self.last_error = 0, ""
-        self.last = (int(row[0]), int(row[1]), int(row[2]))
-        self.checkpoints += 1
-        return True
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
 
 class DiskGuard:
@@ -465,3 +280,34 @@ def storage_fault(mode: str, free: int | None, low_space_bytes: int,
     if free is not None and free < low_space_bytes:
         return f"only {free // MB} MB free"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class StorageLimits:
+    """How the running hub guards its disk ([hub] in the configuration)."""
+
+    reserve_mb: float = 8.0
+    low_space_mb: float = 50.0
+    max_database_mb: float | None = None
+
+    def guard(self, path: Path) -> DiskGuard:
+        page_limit = None if self.max_database_mb is None else \
+            max(16, int(self.max_database_mb * MB) // 4096)
+        return DiskGuard(path, Reserve(path, int(self.reserve_mb * MB)), page_limit=page_limit,
+                         low_space_bytes=int(self.low_space_mb * MB))
+
+
+def open_file(path: Path) -> Database:
+    """The database file (created mode 0600 if new), in WAL mode; opened as a URI so that
+    the store can attach a database in memory to it (edge.storage)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    db = Database(sqlite3.connect(path.resolve().as_uri(), uri=True))
+    try:
+        db.execute("PRAGMA busy_timeout = 5000")
+        db.enable_wal()
+    except BaseException:
+        db.close()
+        raise
+    return db

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,37 +15,25 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 from edge.clock import utc_text
-from edge.domain import Alert, AlertState, Contact, Fix, Resident, Role, Roster, Watch
+from edge.domain import Alert, AlertState, Roster
 from edge.errors import StorageFault, StoreError
+from edge.checkpoints import Checkpointer, checkpoint_pragmas, start_checkpoints
 from edge.schema import MIGRATIONS
 from edge.storage import (
     MB,
-    Checkpointer,
     DiskGuard,
-    Reserve,
+    StorageLimits,
     is_storage_fault,
+    open_file,
     storage_fault,
 )
+from edge.store_roster import RosterTables
 
 ALERT_PRIORITY = 0
 TELEMETRY_PRIORITY = 1
-WAL_KEPT_BYTES = 4 * 1024 * 1024  # a WAL grown while the disk was full shrinks to this
 T = TypeVar("T")
 _log = logging.getLogger("edge.store")
 _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-TELEMETRY_FRAMES_KEPT = 256  # per watch, besides every button frame
-
-
-@dataclass(frozen=True, slots=True)
-class WatchRecord:
-    """A registered watch as the gate needs it: who wears it, its key, its last counter,
-    and the highest counter it reached before its counter last restarted."""
-
-    watch: Watch
-    last_counter: int | None
-    old_high: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,53 +46,6 @@ class OutboxEvent:
     at: float
     priority: int
     body: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class StorageLimits:
-    """How the running hub guards its disk ([hub] in the configuration)."""
-
-    reserve_mb: float = 8.0
-    low_space_mb: float = 50.0
-    max_database_mb: float | None = None
-
-    def guard(self, path: Path) -> DiskGuard:
-        page_limit = None if self.max_database_mb is None else \
-            max(16, int(self.max_database_mb * MB) // 4096)
-        return DiskGuard(path, Reserve(path, int(self.reserve_mb * MB)), page_limit=page_limit,
-                         low_space_bytes=int(self.low_space_mb * MB))
-
-
-def _connect(path: Path) -> Database:
-    """The database file (created mode 0600 if new), in WAL mode; opened as a URI so that
-    the store can attach a database in memory to it (edge.storage)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    db = Database(sqlite3.connect(path.resolve().as_uri(), uri=True))
-    try:
-        db.execute("PRAGMA busy_timeout = 5000")
-        db.enable_wal()
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def _checkpoints(db: Database, path: Path, interval_s: float,
-                 guard: DiskGuard | None) -> Checkpointer:
-    """The checkpoint thread for the file, and the writer settings that go with it."""
-    _checkpoint_pragmas(db)
-    checkpointer = Checkpointer(path, interval_s)
-    if guard is not None:
-        checkpointer.on_full = guard.make_room
-    return checkpointer
-
-
-def _checkpoint_pragmas(db: Database) -> None:
-    """Checkpoints happen in their own thread, and a WAL that grew shrinks back after one."""
-    db.execute("PRAGMA wal_autocheckpoint = 0")
-    db.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")
 
 
 def _quietly(db: Database, statement: str) -> None:
@@ -125,7 +65,7 @@ def alert_ref(alert_id: int) -> str:
     return "A" + digits
 
 
-class Store:
+class Store(RosterTables):
     """The only writer of the hub database; every write happens in a transaction."""
 
     def __init__(self, db: Database, checkpointer: Checkpointer | None = None,
@@ -146,7 +86,7 @@ class Store:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = FULL")
         if self.checkpointer is not None:
-            _checkpoint_pragmas(db)
+            checkpoint_pragmas(db)
         if self.guard is not None and self.guard.page_limit is not None:
             db.execute(f"PRAGMA max_page_count = {int(self.guard.page_limit)}")
         MIGRATIONS.apply(db)
@@ -181,7 +121,7 @@ class Store:
             store = cls(Database(memory=True), None, guard)
             guard.start_in_memory(store, failure)
         else:
-            store.checkpointer = _checkpoints(store.db, path, checkpoint_s, guard)
+            store.checkpointer = start_checkpoints(store.db, path, checkpoint_s, guard)
         if guard is not None:
             guard.reconnect = lambda: store._reopen(path, checkpoint_s)  # type: ignore[union-attr]
             guard.reserve.ensure(guard.low_space_bytes)
@@ -189,7 +129,7 @@ class Store:
 
     @classmethod
     def _on_file(cls, path: Path, guard: DiskGuard | None) -> Store:
-        db = _connect(path)
+        db = open_file(path)
         try:
             return cls(db, None, guard)
         except BaseException:
@@ -198,13 +138,13 @@ class Store:
 
     def _reopen(self, path: Path, checkpoint_s: float) -> Database:
         """A fresh writer connection on the file, for a store coming back from memory."""
-        db = _connect(path)
+        db = open_file(path)
         try:
             self._prepare(db)
             if self.checkpointer is None:
-                self.checkpointer = _checkpoints(db, path, checkpoint_s, self.guard)
+                self.checkpointer = start_checkpoints(db, path, checkpoint_s, self.guard)
             else:
-                _checkpoint_pragmas(db)
+                checkpoint_pragmas(db)
         except BaseException:
             db.close()
             raise
@@ -316,163 +256,6 @@ class Store:
                 if not fault.retry:
                     raise
         raise StorageFault("the disk would not take a write, even from memory")
-
-    # -- roster ---------------------------------------------------------------
-
-    def apply_roster(self, roster: Roster) -> None:
-        """Make the stored roster equal to `roster` in one transaction; counters stay."""
-        self.write(lambda: self._replace_roster(roster))
-
-    def _replace_roster(self, roster: Roster) -> None:
-        self.db.execute("UPDATE residents SET active = 0")
-        self.db.execute("UPDATE watches SET active = 0")
-        self.db.execute("DELETE FROM contacts")
-        for resident in roster.residents:
-            self._upsert_resident(resident)
-        for watch in roster.watches:
-            self._upsert_watch(watch)
-        for contact in roster.contacts:
-            self._insert_contact(contact)
-
-    def _upsert_resident(self, resident: Resident) -> None:
-        self.db.execute(
-            "INSERT INTO residents (id, name, room, address, phone, active) "
-            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
-            "room = excluded.room, address = excluded.address, phone = excluded.phone, active = 1",
-            [resident.id, resident.name, resident.room, resident.address, resident.phone],
-        )
-
-    def _upsert_watch(self, watch: Watch) -> None:
-        key_hex = watch.key.hex() if watch.key else None
-        self.db.execute(
-            "INSERT INTO watches (mac, resident_id, key_hex, insecure, label, active) "
-            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(mac) DO UPDATE SET "
-            "resident_id = excluded.resident_id, key_hex = excluded.key_hex, "
-            "insecure = excluded.insecure, label = excluded.label, active = 1",
-            [watch.mac, watch.resident_id, key_hex, int(watch.insecure), watch.label],
-        )
-
-    def _insert_contact(self, contact: Contact) -> None:
-        self.db.execute(
-            "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [contact.id, contact.name, contact.phone, contact.role.value, contact.tier,
-             contact.resident_id, int(contact.always_sms)],
-        )
-
-    def watch_records(self) -> list[WatchRecord]:
-        """Every active watch with its key and last accepted counter."""
-        rows = self.db.execute(
-            "SELECT w.mac, w.resident_id, w.key_hex, w.insecure, w.label, c.last_counter, "
-            "c.old_high FROM watches w LEFT JOIN watch_counters c ON c.mac = w.mac "
-            "WHERE w.active = 1"
-        ).fetchall()
-        return [
-            WatchRecord(
-                Watch(mac, resident_id, bytes.fromhex(key_hex) if key_hex else None,
-                      bool(insecure), label),
-                last_counter, old_high,
-            )
-            for mac, resident_id, key_hex, insecure, label, last_counter, old_high in rows
-        ]
-
-    def resident(self, resident_id: str) -> Resident | None:
-        row = self.db.execute(
-            "SELECT id, name, room, address, phone FROM residents WHERE id = ?", [resident_id]
-        ).fetchone()
-        return Resident(*row) if row else None
-
-    def residents(self) -> list[Resident]:
-        rows = self.db.execute(
-            "SELECT id, name, room, address, phone FROM residents WHERE active = 1 ORDER BY id"
-        ).fetchall()
-        return [Resident(*row) for row in rows]
-
-    def contacts_for(self, resident_id: str) -> list[Contact]:
-        """The resident's own contacts and the building-wide ones, by tier."""
-        rows = self.db.execute(
-            "SELECT id, name, phone, role, tier, resident_id, always_sms FROM contacts "
-            "WHERE resident_id = ? OR resident_id IS NULL ORDER BY tier, id",
-            [resident_id],
-        ).fetchall()
-        return [
-            Contact(cid, name, phone, Role(role), tier, rid, bool(always))
-            for cid, name, phone, role, tier, rid, always in rows
-        ]
-
-    # -- what watches report -------------------------------------------------
-
-    def save_counter(self, mac: str, counter: int, at: float) -> None:
-        self.db.execute(
-            "INSERT INTO watch_counters (mac, last_counter, accepted_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(mac) DO UPDATE SET last_counter = excluded.last_counter, "
-            "accepted_at = excluded.accepted_at",
-            [mac, counter, at],
-        )
-
-    def save_restart(self, mac: str, counter: int, previous: int, at: float) -> None:
-        """The watch started counting again at `counter` (its battery was changed)."""
-        self.db.execute(
-            "UPDATE watch_counters SET last_counter = ?, accepted_at = ?, "
-            "old_high = max(coalesce(old_high, 0), ?), restarts = restarts + 1, "
-            "restarted_at = ? WHERE mac = ?", [counter, at, previous, at, mac])
-
-    def record_frame(self, mac: str, counter: int, mic: int, press: bool, at: float) -> None:
-        """Keep an accepted frame in the watch's history (see edge.gate)."""
-        self.db.execute(
-            "INSERT INTO watch_frames (mac, counter, mic, press, at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT DO UPDATE SET press = max(press, excluded.press)",
-            [mac, counter, mic, int(press), at])
-
-    def frame_seen(self, mac: str, counter: int, mic: int) -> bool:
-        """True when this exact frame (counter and MIC) was accepted from the watch before."""
-        row = self.db.execute(
-            "SELECT 1 FROM watch_frames WHERE mac = ? AND counter = ? AND mic = ?",
-            [mac, counter, mic]).fetchone()
-        return row is not None
-
-    def prune_frame_history(self, keep: int = TELEMETRY_FRAMES_KEPT) -> int:
-        """Forget all but the latest `keep` telemetry frames of each watch; button frames stay."""
-        with self.transaction(durable=False):
-            cursor = self.db.execute(
-                "DELETE FROM watch_frames WHERE press = 0 AND (mac, counter, mic) IN ("
-                "SELECT mac, counter, mic FROM (SELECT mac, counter, mic, row_number() OVER "
-                "(PARTITION BY mac ORDER BY at DESC, counter DESC) AS n FROM watch_frames "
-                "WHERE press = 0) WHERE n > ?)", [keep])
-        return int(cursor.rowcount)
-
-    def note_heard(self, mac: str, at: float, rssi: int | None) -> None:
-        self.db.execute(
-            "UPDATE watches SET last_heard_at = ?, rssi = ? WHERE mac = ?", [at, rssi, mac]
-        )
-
-    def save_battery(self, mac: str, percent: int, at: float) -> bool:
-        """Store the battery level; True when it differs from the stored one."""
-        row = self.db.execute("SELECT battery FROM watches WHERE mac = ?", [mac]).fetchone()
-        self.db.execute(
-            "UPDATE watches SET battery = ?, battery_at = ? WHERE mac = ?", [percent, at, mac]
-        )
-        return row is None or row[0] != percent
-
-    def watch_status(self, mac: str) -> dict[str, Any] | None:
-        rows = list(self.db.query("SELECT * FROM watches WHERE mac = ?", [mac]))
-        return rows[0] if rows else None
-
-    def save_fix(self, fix: Fix) -> None:
-        self.db.execute(
-            "INSERT INTO fixes (watch_mac, lat, lon, accuracy_m, fixed_at, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(watch_mac) DO UPDATE SET lat = excluded.lat, "
-            "lon = excluded.lon, accuracy_m = excluded.accuracy_m, fixed_at = excluded.fixed_at, "
-            "received_at = excluded.received_at",
-            [fix.watch_mac, fix.lat, fix.lon, fix.accuracy_m, fix.fixed_at, fix.received_at],
-        )
-
-    def last_fix(self, mac: str) -> Fix | None:
-        row = self.db.execute(
-            "SELECT watch_mac, lat, lon, accuracy_m, fixed_at, received_at FROM fixes "
-            "WHERE watch_mac = ?", [mac]
-        ).fetchone()
-        return Fix(*row) if row else None
 
     # -- alerts --------------------------------------------------------------
 

@@ -10,7 +10,8 @@ from edge.clock import FakeClock
 from edge.dispatch import AlertChange
 from edge.domain import Contact, Resident, Role, Roster, Watch
 from edge.hub import Hub
-from edge.store import StorageLimits, Store
+from edge.storage import StorageLimits
+from edge.store import Store
 from firmware_bridge.bleak_radio import BleakRadio
 from firmware_bridge.virtual_air import VirtualAir
 

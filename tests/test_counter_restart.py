@@ -8,7 +8,7 @@ import pytest
 
 from edge.domain import AlertState
 from edge.gate import Refusal
-from edge.store import TELEMETRY_FRAMES_KEPT
+from edge.store_roster import TELEMETRY_FRAMES_KEPT
 from tests.building import SimBuilding
 
 
@@ -171,7 +171,7 @@ def test_a_press_identical_to_an_old_one_after_a_battery_change_reaches_the_duty
     from tests.test_supervision import Site
 
     site = Site(make_building(tmp_path))
-    site.supervisor.replayed_sos = site.building.hub.take_replayed_sos
+    site.supervisor.replayed_sos = site.building.hub.refusals.take_replayed_sos
     mac = site.building.mac(0)
     first = site.building.air.press(mac)  # packet 1, counter 1
     site.building.air.long_press(mac)

@@ -343,7 +343,7 @@ def test_a_failing_modem_check_is_logged_and_the_other_jobs_still_run(
 def disk_site(folder: Path, reserve_mb: float) -> Site:
     """A site whose database is on `folder`; its checkpoints are driven by the test."""
     from edge.clock import FakeClock
-    from edge.store import StorageLimits
+    from edge.storage import StorageLimits
     from tests.building import SimBuilding, Timing, make_roster
 
     site = Site(SimBuilding(folder / "hub.db", make_roster(3), FakeClock(), Timing(),
@@ -357,7 +357,7 @@ def test_a_failing_checkpoint_is_a_storage_fault_told_once_and_its_end_too(
         tmp_path: Path) -> None:
     import sqlite3
 
-    from edge.store import WAL_KEPT_BYTES
+    from edge.checkpoints import WAL_KEPT_BYTES
     from tests.small_disk import small_disk
 
     with small_disk(tmp_path, 16384) as disk:
@@ -408,7 +408,8 @@ def test_a_checkpoint_on_a_full_disk_gives_up_the_reserve_and_goes_through(
 
 
 def test_low_space_is_a_storage_fault(tmp_path: Path) -> None:
-    from edge.store import StorageLimits, Store
+    from edge.storage import StorageLimits
+    from edge.store import Store
 
     store = Store.open(tmp_path / "hub.db", limits=StorageLimits(0, low_space_mb=10**9))
     try:

@@ -26,7 +26,8 @@ from bthome_ble import BTHomeBluetoothDeviceData
 from edge.clock import FakeClock
 from edge.gate import FrameRefused, WatchGate
 from edge.hub import Hub
-from edge.store import Store, WatchRecord
+from edge.store import Store
+from edge.store_roster import WatchRecord
 from firmware_bridge.bleak_radio import BleakRadio
 from firmware_bridge.bthome import BTHOME_SERVICE_UUID, BTHomeKey, encode_frame
 from tests.bthome_reference import service_info
