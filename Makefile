@@ -30,7 +30,7 @@ test: $(STAMP) mosquitto
 	$(BIN)/python -m pytest
 	$(BIN)/python -m mypy
 
-# The long fault campaign (about half an hour): a table, and exit 1 on any loss or crash.
+# The long fault campaign (about ten minutes): a table, and exit 1 on any loss or crash.
 campaign: $(STAMP) mosquitto
 	$(BIN)/python -m tests.campaign.run
 
