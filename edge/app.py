@@ -18,6 +18,7 @@ from edge.config_messaging import ModemSection
 from edge.dispatch import Dispatcher, FanOut, LogDispatcher
 from edge.escalation import EscalationPlan
 from edge.hub import Hub
+from edge.conversation import Conversation, ReplyRules
 from edge.replies import Replies
 from edge.responders import Responders, ServerWait, TextStyle
 from edge.domain import Role
@@ -137,11 +138,13 @@ def build_hub(
     if section is not None:
         responders = Responders(store, sms, clock, plan_of(config), style_of(config),
                                 on_queued=lambda: worker_box[0].wake() if worker_box else None)
+        responders.country_code = config.sms.country_code
     paths: list[Dispatcher] = [d for d in (dispatcher, responders) if d is not None]
     fan_out = FanOut(paths)
     hub = Hub(config.hub.id, store, clock, config.alerts, fan_out)
     if section is not None:
-        worker_box.append(_worker(config, section, sms, hub, clock, serial_factory))
+        worker_box.append(_worker(config, section, sms, hub, clock, responders,
+                                  serial_factory))
     uplink = None
     if config.uplink is not None:
         uplink = build_uplink(config, config.uplink, hub, clock, responders,
@@ -286,8 +289,14 @@ def style_of(config: HubConfig) -> TextStyle:
 
 
 def _worker(config: HubConfig, section: ModemSection, sms: SmsStore, hub: Hub,
-            clock: Clock, serial_factory: Any = None) -> SmsWorker:
-    replies = Replies(sms, hub.acknowledge, config.sms.ack_keywords, clock)
+            clock: Clock, responders: Responders | None,
+            serial_factory: Any = None) -> SmsWorker:
+    s = config.sms
+    rules = ReplyRules(s.ack_keywords, s.accept_phrases, s.country_code, s.language)
+    conversation = Conversation(
+        sms, hub.acknowledge, clock, rules, hub_id=config.hub.id,
+        declined=responders.declined if responders is not None else lambda alert_id: None)
+    replies = Replies(sms, conversation, clock)
     box: list[SmsWorker] = []
     modem = open_modem(section, on_event=lambda event: box[0].on_modem_event(event),
                        serial_factory=serial_factory)

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edge.config_schema import Rule, above, at_least, meta, one_of
 from edge.messages import DEFAULT_MAP_URL, check_map_url, check_template
+from edge.reply_meaning import DEFAULT_ACCEPT_PHRASES
 
 SECONDS = "a number of seconds"
 
@@ -26,6 +27,13 @@ def _keyword(text: str) -> str:
     return cleaned
 
 
+def _country_code(text: str) -> str:
+    cleaned = text.strip().lstrip("+")
+    if not (cleaned.isascii() and cleaned.isdigit() and 1 <= len(cleaned) <= 3):
+        raise ValueError(text)
+    return cleaned
+
+
 def _pin(text: str) -> str:
     if not (text.isascii() and text.isdigit() and 4 <= len(text) <= 8):
         raise ValueError(text)
@@ -36,6 +44,8 @@ TEMPLATE = Rule("a message template using placeholders like {ref}, {name}, {loca
                 check_template)
 ZONE = Rule('a time zone name like "Asia/Shanghai"', _zone)
 KEYWORD = Rule("a non-empty reply keyword", _keyword)
+PHRASE = Rule("a non-empty accepting phrase", _keyword)
+COUNTRY_CODE = Rule('a country calling code of 1 to 3 digits, like "86"', _country_code)
 MAP_URL = Rule("a URL template with {lat} and {lon}", check_map_url)
 PIN = Rule("the SIM PIN: 4 to 8 digits", _pin)
 
@@ -66,6 +76,11 @@ class SmsSection:
     ack_keywords: tuple[str, ...] = field(
         default=("1", "ok", "收到", "好", "好的", "到", "yes"),
         metadata=meta("a reply that is one of these acknowledges the alert", KEYWORD))
+    accept_phrases: tuple[str, ...] = field(
+        default=DEFAULT_ACCEPT_PHRASES,
+        metadata=meta("phrases that accept too, alone or with a keyword", PHRASE))
+    country_code: str = field(
+        default="86", metadata=meta("the country code of national numbers", COUNTRY_CODE))
     tier_wait_s: tuple[float, ...] = field(
         default=(180.0, 300.0),
         metadata=meta("wait per tier before the next is told; the last value repeats",

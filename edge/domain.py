@@ -27,6 +27,23 @@ def parse_key(text: str) -> bytes:
     return bytes.fromhex(cleaned)
 
 
+def e164(number: str, country_code: str = "86") -> str:
+    """A phone number in full international form, so that numbers compare as wholes:
+    "+8613800138001", "008613800138001", "8613800138001" and "13800138001" (country code
+    86) are one phone; "+62813800138001" is another. Spaces and dashes are ignored."""
+    digits = "".join(ch for ch in number if ch.isascii() and ch.isdigit())
+    if number.strip().startswith("+"):
+        return "+" + digits
+    if digits.startswith("00"):
+        return "+" + digits[2:]
+    if digits.startswith(country_code) and len(digits) - len(country_code) >= 9 \
+            and len(digits) > 11:
+        return "+" + digits
+    if digits.startswith("0"):  # a national number with its trunk prefix
+        return "+" + country_code + digits[1:]
+    return "+" + country_code + digits
+
+
 class Role(StrEnum):
     """Who a responder is to the resident."""
 

@@ -6,16 +6,15 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 from dataclasses import dataclass, replace
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from edge import escalation as policy
 from edge.clock import Clock
 from edge.dispatch import AlertChange
-from edge.domain import Alert, AlertState, Contact, Location, Resident
+from edge.domain import Alert, AlertState, Contact, Location, Resident, e164
 from edge.escalation import EscalationPlan
 from edge.location import locate
-from edge.messages import MessageContext, render
+from edge.messages import MessageContext, callable_number, render, when
 from edge.sms_store import SmsStore
 from edge.store import Store
 
@@ -63,6 +62,7 @@ class Responders:
         self._on_queued = on_queued
         self._zone = ZoneInfo(style.timezone)
         self._unstartable: set[int] = set()  # active alerts with nobody to text, said once
+        self.country_code = "86"  # numbers compare in international form ([sms])
         self._log = log or logging.getLogger("edge.responders")
 
     # -- Dispatcher ---------------------------------------------------------------
@@ -187,6 +187,23 @@ class Responders:
             if self.sms.escalation(alert.id) is None:
                 self._unstartable.add(alert.id)
 
+    def declined(self, alert_id: int) -> bool:
+        """A responder cannot go: when everyone of the tier being texted has declined, the
+        next step comes at once. True when it was brought forward."""
+        state = self.sms.escalation(alert_id)
+        alert = self.store.alert_by_id(alert_id)
+        if state is None or alert is None or state.mode != "sms" or not alert.state.is_open:
+            return False
+        tier = {e164(c.phone, self.country_code) for c in
+                self.store.contacts_for(alert.resident_id) if c.tier == state.tier}
+        if not tier or not tier <= self.sms.declined(alert_id):
+            return False
+        now = self.clock.now()
+        self.store.write(lambda: self.sms.save_escalation(replace(state, next_at=now)))
+        self._log.warning("Everyone of tier %d declined alert %s; escalating now.",
+                          state.tier, alert.ref)
+        return True
+
     def _uplink_lost(self, state: policy.Escalation) -> bool:
         """Waiting for a receipt that cannot come: the uplink is down."""
         return state.mode == "awaiting" and (self.server is None or not self.server.connected)
@@ -244,8 +261,9 @@ class Responders:
 
     def _context(self, alert: Alert, resident: Resident, location: Location, *, by: str = "",
                  reason: str = "", next: str = "", waited_s: float = 0.0) -> MessageContext:
-        pressed = datetime.fromtimestamp(alert.raised_at, self._zone).strftime("%H:%M")
+        pressed = when(alert.raised_at, self.clock.now(), self._zone, self.style.language)
         return MessageContext(
             ref=alert.ref, name=resident.name, building=self.style.building, room=resident.room,
             address=resident.address, time=pressed, location=location, by=by,
-            reason=reason or "", next=next, waited_s=waited_s)
+            reason=reason or "", next=next, waited_s=waited_s,
+            phone=callable_number(resident.phone, self.country_code))

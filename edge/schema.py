@@ -286,6 +286,24 @@ def _refusals(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0009_alert_declines")
+def _declines(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- Responders who replied that they cannot go (phone in international form): kept so
+        -- that a tier in which everyone declined escalates at once.
+        CREATE TABLE alert_declines (
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            phone TEXT NOT NULL,
+            name TEXT NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (alert_id, phone)
+        );
+        """
+    )
+
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from edge.domain import Alert, Contact, Role
+from edge.domain import Alert, Contact, Role, e164
 from edge.escalation import Escalation
 from edge.store import Store
 
@@ -31,6 +31,16 @@ class OutgoingSms:
     sent_parts: frozenset[int]
     contact_id: str = ""
     refusals: int = 0  # times the network refused it for its number
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """An open alert a number was texted about: the alert, who that number is (as the
+    contact list names them), and the resident's name."""
+
+    alert: Alert
+    name: str
+    resident: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +174,31 @@ class SmsStore:
             "SELECT min(first_at) FROM alert_notified WHERE alert_id = ?", [alert_id]).fetchone()
         return None if row[0] is None else float(row[0])
 
-    def alerts_notifying(self, phone_tail: str) -> list[int]:
-        """Open alerts whose notified numbers end like this one, newest first."""
+    def told(self, phone: str, country_code: str) -> list[Told]:
+        """The open alerts `phone` (international form) was texted about, the one waiting
+        longest first; numbers compare whole, in international form."""
         rows = self.db.execute(
-            "SELECT n.alert_id FROM alert_notified n JOIN alerts a ON a.id = n.alert_id "
-            "WHERE a.state IN ('raised', 'active') AND substr(n.phone, -11) = ? "
-            "ORDER BY n.alert_id DESC", [phone_tail]).fetchall()
-        return [row[0] for row in rows]
+            "SELECT n.alert_id, n.phone, n.name, coalesce(r.name, a.resident_id) "
+            "FROM alert_notified n JOIN alerts a ON a.id = n.alert_id "
+            "LEFT JOIN residents r ON r.id = a.resident_id "
+            "WHERE a.state IN ('raised', 'active') ORDER BY a.raised_at, a.id").fetchall()
+        found: list[Told] = []
+        for alert_id, number, name, resident in rows:
+            alert = self.store.alert_by_id(alert_id)
+            if alert is not None and e164(number, country_code) == phone:
+                found.append(Told(alert, name, resident))
+        return found
+
+    def note_decline(self, alert_id: int, phone: str, name: str, now: float) -> None:
+        """Someone who was texted cannot go; call inside a transaction."""
+        self.db.execute("INSERT OR REPLACE INTO alert_declines (alert_id, phone, name, at) "
+                        "VALUES (?, ?, ?, ?)", [alert_id, phone, name, now])
+
+    def declined(self, alert_id: int) -> set[str]:
+        """The numbers (international form) that declined the alert."""
+        rows = self.db.execute("SELECT phone FROM alert_declines WHERE alert_id = ?",
+                               [alert_id]).fetchall()
+        return {row[0] for row in rows}
 
     # -- the server's receipts --------------------------------------------------------
 

@@ -23,6 +23,7 @@ COPY_IN = {
     "alerts": "",
     "alert_changes": f"WHERE alert_id IN {_OPEN}",
     "alert_notified": f"WHERE alert_id IN {_OPEN}",
+    "alert_declines": f"WHERE alert_id IN {_OPEN}",
     "server_receipts": f"WHERE alert_id IN {_OPEN}",
     "sms_out": f"WHERE id IN {_KEPT_TEXTS}",
     "sms_parts": f"WHERE sms_id IN {_KEPT_TEXTS}",

@@ -30,7 +30,7 @@ def building_config(port: str, hub: dict[str, Any] | None = None, **sms: Any) ->
                 "repeat_slow_s": 600, **sms},
         "modem": {"port": port, "command_timeout_s": 2, "send_timeout_s": 2},
         "residents": [{"id": "r1", "name": "王秀英", "room": "101"},
-                      {"id": "r2", "name": "李桂兰", "room": "102"}],
+                      {"id": "r2", "name": "李桂兰", "room": "102", "phone": "+86 139 0571 0102"}],
         "watches": [{"mac": mac_for(0), "resident": "r1", "key": key_for(0).hex()},
                     {"mac": mac_for(1), "resident": "r2", "key": key_for(1).hex()}],
         "contacts": [

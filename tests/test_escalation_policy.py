@@ -7,6 +7,7 @@ import pytest
 from edge.domain import Contact, Fix, Location, Role
 from edge.escalation import Escalation, EscalationPlan, advance, begin, is_due
 from edge.messages import MessageContext, check_template, render
+from firmware_bridge.gsm7 import is_gsm7
 from firmware_bridge.sms_pdu import count_parts
 
 DESK = Contact("desk", "值班室", "+8613800138000", Role.DUTY_DESK, 1)
@@ -58,35 +59,74 @@ def test_no_contacts_means_no_notices() -> None:
     assert begin(1, [], PLAN, 0.0).notices == ()
 
 
-def context(location: Location) -> MessageContext:
+def context(location: Location, phone: str = "13905710101") -> MessageContext:
     return MessageContext("A00K", "王秀英", "幸福里小区 3号楼", "101",
-                          "杭州市西湖区幸福里路 18 号 3号楼 1单元 101", "08:15", location)
+                          "杭州市西湖区幸福里路 18 号 3号楼 1单元 101", "08:15", location,
+                          phone=phone)
 
 
 FIX = Fix("A4:C1:38:00:00:01", 30.27415, 120.15515, 8, 1000.0, 1000.0)
 MAP = "https://uri.amap.com/marker?position={lon:.5f},{lat:.5f}&coordinate=wgs84"
+HOME = "杭州市西湖区幸福里路 18 号 3号楼 2单元 102"
 
 
 def test_sos_text_in_chinese_with_map_link_and_fix_age_fits_two_parts() -> None:
-    location = Location("杭州市西湖区幸福里路 18 号 3号楼 1单元 101", "101", FIX, 120.0)
+    location = Location(HOME, "101", FIX, 120.0)
     text = render("sos", context(location), {}, "zh", MAP)
-    assert text.startswith("【SOS A00K】王秀英（幸福里小区 3号楼101室）08:15紧急求助")
-    assert "position=120.15515,30.27415" in text and "2分钟前定位±8米" in text
+    assert text.startswith("【SOS A00K】王秀英（电话13905710101）08:15紧急求助")
+    assert "position=120.15515,30.27415" in text and "2分钟前定位，误差8米" in text
     assert "回复1" in text
     assert count_parts(text) <= 2
 
 
-def test_sos_text_without_fix_gives_home_address() -> None:
-    text = render("sos", context(Location("幸福里路 18 号 101", "101")), {}, "zh", MAP)
-    assert "无定位——住址幸福里路 18 号 101" in text
+def test_sos_text_without_fix_gives_the_home_address_once_in_one_part() -> None:
+    text = render("sos", context(Location(HOME, "102")), {}, "zh", MAP)
+    assert text == ("【SOS A00K】王秀英（电话13905710101）08:15紧急求助。"
+                    "住址杭州市西湖区幸福里路18号3号楼2单元102。回复1接手")
+    assert text.count("102") == 1 and "3号楼" in text and text.count("3号楼") == 1
+    assert count_parts(text) == 1
+
+
+def test_a_resident_without_a_phone_gets_none_in_the_text() -> None:
+    text = render("sos", context(Location(HOME, "102"), phone=""), {}, "zh", MAP)
+    assert "电话" not in text and text.startswith("【SOS A00K】王秀英08:15")
+
+
+def test_english_texts_use_the_gsm_alphabet_where_the_content_allows() -> None:
+    latin = MessageContext("A00K", "Wang Xiuying", "Building 3", "101",
+                           "18 Xingfuli Road, Building 3, Unit 2, Flat 102", "08:15",
+                           Location("18 Xingfuli Road, Building 3, Unit 2, Flat 102", "102",
+                                    FIX, 120.0), phone="13905710101")
+    for location in (latin.location, Location(latin.address, "102")):
+        text = render("sos", _with(latin, location), {}, "en", MAP)
+        assert is_gsm7(text), text
+        assert count_parts(text) <= 2 if location.fix else count_parts(text) == 1
+    assert "+/-8 m" in render("sos", latin, {}, "en", MAP)
+
+
+def _with(ctx: MessageContext, location: Location) -> MessageContext:
+    from dataclasses import replace
+
+    return replace(ctx, location=location)
 
 
 def test_english_and_override_templates() -> None:
     ctx = context(Location("Home 1", "101"))
-    assert render("sos", ctx, {}, "en", MAP).startswith("SOS A00K: 王秀英")
+    assert render("sos", ctx, {}, "en", MAP).startswith("SOS A00K: 王秀英 (tel 13905710101)")
     taken = MessageContext("A00K", "王秀英", "b", "101", "a", "t", ctx.location, by="李娜")
     assert render("taken", taken, {"taken": "{ref} 已由 {by} 处理"}, "zh", MAP) == "A00K 已由 李娜 处理"
     assert render("taken", taken, {}, "zh", MAP) == "【A00K】王秀英的求助已由李娜接手处理，谢谢。"
+
+
+def test_the_time_of_a_press_from_another_day_comes_with_its_date() -> None:
+    from zoneinfo import ZoneInfo
+
+    from edge.messages import when
+
+    zone, pressed = ZoneInfo("Asia/Shanghai"), 1_795_000_000.0  # 19:06 in Shanghai
+    assert when(pressed, pressed + 3600, zone, "zh") == "19:06"
+    assert when(pressed, pressed + 86_400, zone, "zh") == "11月18日19:06"
+    assert when(pressed, pressed + 86_400, zone, "en") == "18 Nov 19:06"
 
 
 def test_template_check_names_unknown_placeholder() -> None:

@@ -35,8 +35,8 @@ def test_press_texts_tier_one_and_always_contacts_in_chinese(tmp_path) -> None:
     inbox = b.inbox()
     assert set(inbox) == {DESK, GRID, SON}
     text = inbox[GRID][0]
-    assert text.startswith("【SOS A001】王秀英（3号楼101室）")
-    assert "无定位——住址幸福里路 18 号 3号楼 101" in text and "回复1" in text
+    assert text.startswith("【SOS A001】王秀英")
+    assert "住址幸福里路18号3号楼101" in text and "回复1" in text
 
 
 def test_cancel_in_window_sends_nothing(tmp_path) -> None:
@@ -344,8 +344,8 @@ def test_pull_cord_on_the_panel_reaches_the_responders_phones(tmp_path) -> None:
     run_scenario(building, scenario)
     texts = building.inbox()
     assert set(texts) == {DESK, GRID}  # the building's tier 1 (the son is 王秀英's)
-    assert texts[DESK][0].startswith("【SOS A001】李桂兰（3号楼102室）")
-    assert "无定位——住址" in texts[DESK][0]
+    assert texts[DESK][0].startswith("【SOS A001】李桂兰")
+    assert "住址" in texts[DESK][0]
 
 
 def test_a_phones_back_off_starts_at_30_s_whatever_the_modem_did_before(tmp_path) -> None:
@@ -373,3 +373,23 @@ def test_a_phones_back_off_starts_at_30_s_whatever_the_modem_did_before(tmp_path
 
     play(tmp_path, scenario)
     assert waits == [30.0]
+
+
+def test_the_text_gives_the_residents_own_number_and_a_date_once_it_is_not_today(
+        tmp_path) -> None:
+    from firmware_bridge.sms_pdu import count_parts
+
+    async def scenario(b: SmsBuilding) -> None:
+        b.air.press(mac_for(1))
+        await b.advance(11)
+        await b.settle()
+        first = b.inbox()[DESK][0]
+        assert "李桂兰（电话13905710102）" in first and "月" not in first.split("紧急")[0]
+        assert count_parts(first) == 1  # no fix: one part
+        for _ in range(3):  # nobody answers: a day goes by with "still unanswered" texts
+            await b.advance(43_200)
+            await b.settle()
+        late = [t for t in b.inbox()[DESK] if "仍无人接手" in t][-1]
+        assert "月" in late and "日" in late  # the press was yesterday: its date is given
+
+    play(tmp_path, scenario)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from edge.domain import AlertState, Contact, Role
 from edge.sms_store import SmsStore
 from edge.store import Store
@@ -55,11 +57,19 @@ def test_inbound_pdu_is_kept_once(tmp_path) -> None:
     assert len(sms.inbound_pending()) == 1
 
 
-def test_notified_numbers_are_matched_by_their_last_11_digits(tmp_path) -> None:
+@pytest.mark.parametrize(("sender", "matches"), [
+    ("+8613800138001", True), ("008613800138001", True), ("8613800138001", True),
+    ("13800138001", True), ("+86 138-0013-8001", True), ("+62813800138001", False),
+    ("+8613800138009", False), ("+18613800138001", False),
+])
+def test_notified_numbers_are_matched_whole_in_international_form(tmp_path, sender,
+                                                                   matches) -> None:
+    from edge.domain import e164
+
     sms = make(tmp_path)
     with sms.store.transaction():
         alert = sms.store.insert_alert("r1", "A4:C1:38:00:00:01", 1.0, 1.0, AlertState.ACTIVE)
-        sms.note_notified(alert.id, Contact("g", "李娜", "+8613800138001", Role.GRID_WORKER, 1),
+        sms.note_notified(alert.id, Contact("g", "李娜", "13800138001", Role.GRID_WORKER, 1),
                           2.0)
-    assert sms.alerts_notifying("13800138001") == [alert.id]
-    assert sms.alerts_notifying("13800138009") == []
+    told = sms.told(e164(sender, "86"), "86")
+    assert [t.alert.id for t in told] == ([alert.id] if matches else [])

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from edge.clock import FakeClock
 from edge.errors import ModemError
+from edge.conversation import Conversation
 from edge.replies import Replies
 from edge.sms_store import SmsStore
 from edge.sms_worker import SmsWorker
@@ -45,7 +46,8 @@ def test_a_dead_modem_is_revived_the_text_goes_out_and_the_server_is_told(tmp_pa
     store = Store.open(tmp_path / "hub.db")
     store.apply_roster(make_roster(1))
     sms, clock, modem, reports = SmsStore(store), FakeClock(), DyingModem(), []
-    worker = SmsWorker(sms, modem, Replies(sms, lambda ref, by: None, ["1"], clock),  # type: ignore[arg-type, return-value]
+    conversation = Conversation(sms, lambda ref, by: None, clock)  # type: ignore[arg-type, return-value]
+    worker = SmsWorker(sms, modem, Replies(sms, conversation, clock),  # type: ignore[arg-type]
                        clock, idle_s=0.01)
     worker.set_reporter(lambda kind, details: reports.append((kind, details)))
     with store.transaction():

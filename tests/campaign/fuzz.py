@@ -13,6 +13,7 @@ from pathlib import Path
 from edge.clock import FakeClock
 from edge.errors import PduError
 from edge.hub import Hub
+from edge.conversation import Conversation
 from edge.replies import Replies
 from edge.sms_store import SmsStore
 from edge.store import Store
@@ -130,7 +131,8 @@ def pdus(folder: Path, count: int, seed: int = 2) -> Result:
     store = Store.memory()
     store.apply_roster(make_roster(2))
     sms = SmsStore(store)
-    replies = Replies(sms, lambda ref, by: None, ["1", "ok", "收到"], FakeClock())  # type: ignore[arg-type, return-value]
+    clock = FakeClock()
+    replies = Replies(sms, Conversation(sms, lambda ref, by: None, clock), clock)  # type: ignore[arg-type, return-value]
     for n in range(count):
         pdu, with_smsc, direction = chance.choice(seeds)
         mutated = mutate(pdu, chance)
