@@ -27,6 +27,7 @@ EXAMPLES = """examples:
   edge-hub receiver --broker mqtt://127.0.0.1:1883 --http 0.0.0.0:8080 --roster roster.toml
   edge-hub receiver --broker mqtts://rx:secret@mqtt.example.org:8883 --db postgresql://rx@db/eldercare
   edge-hub receiver ack C12 --by "王主任" --broker mqtt://127.0.0.1:1883
+  edge-hub receiver claim C12 --by "王主任" --for 15 --broker mqtt://127.0.0.1:1883
 """
 
 
@@ -58,10 +59,12 @@ def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
     receiver = commands.add_parser(
         "receiver", help="run the reference receiver (community server), or ack an alert",
         description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    receiver.add_argument("action", nargs="?", choices=("run", "ack"), default="run",
-                          help="run the receiver (the default), or ack an alert")
+    receiver.add_argument("action", nargs="?", choices=("run", "ack", "claim"), default="run",
+                          help="run the receiver (the default), ack an alert, or claim one "
+                               "(a worker on the way)")
     receiver.add_argument("alert", nargs="?", metavar="ALERT",
-                          help="with ack: a community alert id (C12), or a hub's alert ref or uid")
+                          help="with ack or claim: a community alert id (C12), or a hub's "
+                               "alert ref or uid")
     receiver.add_argument("--broker", type=broker_url_argument, metavar="URL",
                           help="mqtt://[user:pass@]host:port, or mqtts://… for TLS (needed to run)")
     receiver.add_argument("--db", default=DEFAULT_DB, metavar="URL",
@@ -74,13 +77,15 @@ def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
                           help="roster TOML ([[residents]], [[watches]], [[contacts]]) sent to every hub")
     receiver.add_argument("--topic-root", type=_root, default=DEFAULT_ROOT, metavar="ROOT",
                           help=f"topic prefix before <community>/<hub>/ (default {DEFAULT_ROOT})")
-    receiver.add_argument("--by", metavar="NAME", help="with ack: who took the alert")
+    receiver.add_argument("--by", metavar="NAME", help="with ack or claim: who")
+    receiver.add_argument("--for", dest="for_min", type=float, metavar="MINUTES", default=20,
+                          help="with claim: how long SMS waits for them (default 20, 1-60)")
     receiver.set_defaults(func=cmd_receiver)
 
 
 def cmd_receiver(args: argparse.Namespace) -> int:
     """Dispatch `edge-hub receiver` to run or ack."""
-    if args.action == "ack":
+    if args.action in ("ack", "claim"):
         return ack_alert(args)
     if args.alert is not None:
         raise ReceiverSetupError(f"unexpected {args.alert!r}; to acknowledge an alert use: "
@@ -109,24 +114,29 @@ def run_receiver(args: argparse.Namespace, stop: threading.Event | None = None) 
 
 
 def ack_alert(args: argparse.Namespace) -> int:
-    """Mark the alert taken and send alert_ack to every hub that reported it."""
+    """ack: mark the alert taken and send alert_ack to every hub that reported it; claim:
+    send alert_claimed (a worker on the way: SMS waits for them while it lasts)."""
     if not args.alert or not args.by:
-        raise ReceiverSetupError("usage: edge-hub receiver ack ALERT --by NAME [--db URL] "
-                                 "[--broker URL]")
+        raise ReceiverSetupError(f"usage: edge-hub receiver {args.action} ALERT --by NAME "
+                                 "[--db URL] [--broker URL]")
     held = HeldCommands()
     store = open_store(args.db)
     try:
-        uids = ReceiverService(store, held, topic_root=args.topic_root).acknowledge(args.alert, args.by)
+        service = ReceiverService(store, held, topic_root=args.topic_root)
+        uids = (service.acknowledge(args.alert, args.by) if args.action == "ack" else
+                service.claim(args.alert, args.by, args.for_min * 60))
     finally:
         store.close()
-    queued = len(uids) - len(held.held)
+    queued, what = len(uids) - len(held.held), ("alert_ack" if args.action == "ack"
+                                                 else "alert_claimed")
     if held.held and args.broker is None:
-        print(f"Marked {args.alert} taken, but {len(held.held)} hub(s) on MQTT were not told: "
-              "run the same command again with --broker URL.")
+        print(f"{args.alert}: {len(held.held)} hub(s) on MQTT were not told: run the same "
+              "command again with --broker URL.")
         return 1
     if held.held:
         publish_commands(parse_broker_url(args.broker), held.held)
-    print(f"Acknowledged {args.alert} by {args.by}: alert_ack sent to {len(held.held)} hub(s) over "
+    done = "Acknowledged" if args.action == "ack" else "Claimed"
+    print(f"{done} {args.alert} by {args.by}: {what} sent to {len(held.held)} hub(s) over "
           f"MQTT, queued for {queued} hub(s) on HTTP.")
     return 0
 

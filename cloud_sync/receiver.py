@@ -142,6 +142,10 @@ class Receiver:
         """A worker took the alert: tell every hub that reported it; return their alert uids."""
         return self.service.acknowledge(alert, by)
 
+    def claim(self, alert: str, by: str, for_s: float = 1200.0) -> list[str]:
+        """A worker is going: every hub that reported it holds SMS while the claim lasts."""
+        return self.service.claim(alert, by, for_s)
+
     def _wire_callbacks(self) -> None:
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe

@@ -32,6 +32,8 @@ from edge.domain import Roster
 
 _log = logging.getLogger("cloud_sync.receiver")
 M = TypeVar("M", Batch, Status)
+DEFAULT_CLAIM_S = 1200.0  # a worker's "I'm going" holds SMS this long unless they ack
+MAX_CLAIM_S = 3600.0
 
 
 class Outbound(Protocol):
@@ -153,6 +155,27 @@ class ReceiverService:
         _log.info("Alert %s for %s acknowledged by %s; told %s.", taken.alert_id, taken.resident,
                   taken.by, told or "no hub")
         return [target.uid for target in taken.targets]
+
+    def claim(self, alert: str, by: str, for_s: float = DEFAULT_CLAIM_S) -> list[str]:
+        """A worker says they are going: send alert_claimed to every hub that reported the
+        alert, so SMS waits for them while the claim lasts; return the hubs' alert uids."""
+        name = optional_text({"by": by.strip()}, "by")
+        if name is None or optional_text({"alert": alert.strip()}, "alert") is None:
+            raise ReceiverSetupError("say which alert and who is going (ALERT --by NAME, plain "
+                                     "text of at most 200 characters)")
+        if not 60 <= for_s <= MAX_CLAIM_S:
+            raise ReceiverSetupError(f"a claim lasts from 60 to {MAX_CLAIM_S:.0f} seconds, "
+                                     f"not {for_s:g}")
+        found = self.store.copies(alert)
+        for target in found.targets:
+            self._deliver(target.community, target.hub,
+                          command(self.new_id(), "alert_claimed", alert=target.uid, by=name,
+                                  for_s=for_s),
+                          via=target.via, state=target.state)
+        _log.info("Alert %s for %s claimed by %s for %.0f s; told %s.", found.alert_id,
+                  found.resident, name, for_s,
+                  ", ".join(t.hub for t in found.targets) or "no hub")
+        return [target.uid for target in found.targets]
 
     def commands_after(self, hub: str, community: str, after: int) -> CommandPage:
         """Commands queued for a hub on HTTP after its cursor; those up to it are forgotten.

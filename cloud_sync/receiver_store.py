@@ -122,6 +122,8 @@ class ReceiverStore(Protocol):
 
     def acknowledge(self, alert: str, by: str, *, now: float) -> Acknowledgement: ...
 
+    def copies(self, alert: str) -> Acknowledgement: ...
+
     def queue_command(self, community: str, hub: str, command: dict[str, Any], *, now: float) -> None: ...
 
     def take_commands(self, community: str, hub: str) -> list[dict[str, Any]]: ...
@@ -212,6 +214,16 @@ class SqlReceiverStore(StoreViews):
                    [merged_state(state, "acknowledged"), taken_by or by, now, now, number])
             targets = hub_copies(tx, number)
         return Acknowledgement(public_alert_id(number), resident_label(name, rid), by, tuple(targets))
+
+    def copies(self, alert: str) -> Acknowledgement:
+        """A community alert and every hub copy of it, unchanged (for a claim)."""
+        with self.db.transaction(write=False) as tx:
+            number = self._resolve(tx, alert)
+            (name, rid), = tx.rows("SELECT resident_name, resident_id FROM alerts WHERE id = ?",
+                                   [number])
+            targets = hub_copies(tx, number)
+        return Acknowledgement(public_alert_id(number), resident_label(name, rid), "",
+                               tuple(targets))
 
     def _resolve(self, tx: Tx, alert: str) -> int:
         number = alert_number(alert)

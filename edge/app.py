@@ -153,7 +153,7 @@ def build_hub(
         if responders is not None:
             responders.server = uplink.sync
             responders.server_wait = ServerWait(config.uplink.confirm_timeout_s,
-                                                config.uplink.worker_wait_s)
+                                                config.uplink.receipt_hold_s)
     if not paths:
         paths.append(LogDispatcher())
     fan_out.set(paths)

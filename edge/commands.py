@@ -15,9 +15,12 @@ from edge.sync import OutboxSync
 
 
 class ServerConfirmations(Protocol):
-    """Who waits for the server's 'alert received' (edge.responders.Responders)."""
+    """Who holds SMS back for the server (edge.responders.Responders): briefly for its
+    automatic receipt, for as long as a person's claim lasts."""
 
     def server_confirmed(self, alert_uid: str) -> bool: ...
+
+    def server_claimed(self, alert_uid: str, by: str, for_s: float) -> bool: ...
 
 
 class CommandHandler:
@@ -36,7 +39,15 @@ class CommandHandler:
         self._log = log or logging.getLogger("edge.commands")
 
     def handle(self, payload: bytes) -> None:
-        """Check and apply one command; every outcome but events_ack gets a reply."""
+        """Check the whole command, then apply it; every outcome but a good events_ack gets
+        a reply, and anything unforeseen is logged and dropped, never raised."""
+        try:
+            self._handle(payload)
+        except Exception:  # noqa: BLE001 - a command must never take the uplink down
+            self._log.exception("A command from the server could not be handled; it was "
+                                "dropped.")
+
+    def _handle(self, payload: bytes) -> None:
         try:
             command = wire.parse_command(payload)
         except CommandError as error:
@@ -56,7 +67,8 @@ class CommandHandler:
     def _apply(self, command: wire.Command) -> dict[str, Any]:
         handlers: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
             "events_ack": self._events_ack, "alert_received": self._alert_received,
-            "alert_ack": self._alert_ack, "roster": self._roster,
+            "alert_claimed": self._alert_claimed, "alert_ack": self._alert_ack,
+            "roster": self._roster,
             "test_alarm": self._test_alarm, "ping": self._ping,
         }
         return handlers[command.type](command.fields)
@@ -71,6 +83,14 @@ class CommandHandler:
             raise CommandError(f"alert_received.alert: no alert {uid!r} on this hub")
         waiting = self.confirmations.server_confirmed(uid) if self.confirmations else False
         return {"alert": uid, "sms_held_back": waiting}
+
+    def _alert_claimed(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        uid, by, for_s = str(fields["alert"]), str(fields["by"]), float(fields["for_s"])
+        if self.hub.store.alert(uid) is None:
+            raise CommandError(f"alert_claimed.alert: no alert {uid!r} on this hub")
+        held = self.confirmations.server_claimed(uid, by, for_s) if self.confirmations \
+            else False
+        return {"alert": uid, "sms_held_back": held, "for_s": for_s}
 
     def _alert_ack(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         alert = self.hub.acknowledge(str(fields["alert"]), str(fields["by"]))

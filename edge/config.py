@@ -38,14 +38,14 @@ _PRIVATE_BITS = 0o077
 
 
 def _identifier(text: str) -> str:
-    if not _ID.match(text):
+    if not _ID.fullmatch(text):
         raise ValueError(text)
     return text
 
 
 def _phone(text: str) -> str:
     digits = text.replace(" ", "").replace("-", "")
-    if not _PHONE.match(digits):
+    if not _PHONE.fullmatch(digits):
         raise ValueError(text)
     return digits
 

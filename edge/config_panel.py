@@ -16,7 +16,7 @@ _INPUTS = ("on_site_button", "test_button", "mains_good", "battery_low")
 
 def parse_hhmm(text: str) -> time:
     """'22:00' -> time(22, 0); ValueError for anything but a 24-hour HH:MM."""
-    found = _HHMM.match(text.strip())
+    found = _HHMM.fullmatch(text.strip())
     if found is None:
         raise ValueError(text)
     return time(int(found[1]), int(found[2]))

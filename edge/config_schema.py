@@ -129,7 +129,7 @@ class Place:
 
     def key(self, name: str) -> Place:
         """The place of key name inside this table."""
-        part = name if _BARE_KEY.match(name) else json.dumps(name, ensure_ascii=False)
+        part = name if _BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
         return Place(self.source, f"{self.path}.{part}" if self.path else part)
 
     def index(self, position: int) -> Place:

@@ -34,6 +34,12 @@ def _root(text: str) -> str:
     return text if text.endswith("/") else text + "/"
 
 
+def _receipt_hold(value: float) -> float:
+    if not 1 <= value <= 300:
+        raise ValueError(str(value))
+    return value
+
+
 def _heartbeat(value: float) -> float:
     if not 1 <= value <= 300:
         raise ValueError(str(value))
@@ -60,9 +66,14 @@ class UplinkSection:
     confirm_timeout_s: float = field(
         default=20.0, metadata=meta("SMS goes out if the server has not confirmed an alert "
                                     "within this long", above(0, SECONDS)))
-    worker_wait_s: float = field(
-        default=600.0, metadata=meta("SMS goes out if no worker at the server took a "
-                                     "confirmed alert within this long", above(0, SECONDS)))
+    receipt_hold_s: float = field(
+        default=60.0, metadata=meta("how long the server's automatic receipt holds SMS back "
+                                    "(stored is not someone on it; a person's claim holds "
+                                    "longer), at most 300", Rule("a number of seconds from 1 to "
+                                                                 "300", _receipt_hold)))
+    worker_wait_s: float | None = field(
+        default=None, metadata=meta("no longer used: a person's claim at the server holds SMS "
+                                    "(alert_claimed), see receipt_hold_s", above(0, SECONDS)))
     batch_size: int = field(default=50, metadata=meta("events per message",
                                                       above(0, "an integer")))
     window: int = field(default=100, metadata=meta("messages in flight",

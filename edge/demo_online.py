@@ -41,7 +41,7 @@ class Server:
 
     def hub_config(self, config: HubConfig) -> HubConfig:
         """The building's config with an uplink through the relay and demo-sized waits."""
-        uplink = UplinkSection(broker=self.relay.url, confirm_timeout_s=5, worker_wait_s=60,
+        uplink = UplinkSection(broker=self.relay.url, confirm_timeout_s=5, receipt_hold_s=60,
                                resend_after_s=10, reconnect_max_s=1)
         return replace(config, uplink=uplink)
 

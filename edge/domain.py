@@ -14,7 +14,7 @@ def normalise_mac(text: str) -> str:
     candidate = text.strip().upper().replace("-", ":")
     if len(candidate) == 12 and ":" not in candidate:
         candidate = ":".join(candidate[i : i + 2] for i in range(0, 12, 2))
-    if not MAC_PATTERN.match(candidate):
+    if not MAC_PATTERN.fullmatch(candidate):
         raise ValueError(f"expected a MAC address like A4:C1:38:12:34:56, got {text!r}")
     return candidate
 

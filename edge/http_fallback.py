@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from edge.clock import Clock
-from edge.errors import UplinkError
+from edge.errors import CommandError, UplinkError
 from edge.sync import PRIORITIES, OutboxSync
 
 
@@ -68,9 +68,13 @@ class HttpFallback:
             after = sync.acked_seq
             while batch := sync.outbox.batch_after(priority, after, sync.batch_size):
                 payload = batch.payload(sync.batch_head())
+                sync.highest_sent = max(sync.highest_sent, batch.last)
                 ack, epoch = await loop.run_in_executor(None, self.http.post_batch, payload)
                 self.posted += batch.count
-                sync.acknowledged(ack, epoch)
+                try:
+                    sync.acknowledged(ack, epoch)
+                except CommandError as error:
+                    self._log.warning("The server's answer is not believed (%s).", error)
                 after = batch.last
         commands, cursor = await loop.run_in_executor(
             None, self.http.fetch_commands, sync.hub, sync.community, self._after)

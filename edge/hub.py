@@ -73,6 +73,7 @@ class Hub:
         self._presses: dict[str, policy.PressMemory] = {}
         self._deadlines: dict[str, float] = {}
         self.refusals = Refusals(clock, self.gate.counts, self._log)
+        self._said: dict[tuple[str, str], float] = {}
 
     def start(self) -> list[Alert]:
         """Load the registry and resume every open alert from the store."""
@@ -135,7 +136,7 @@ class Hub:
         self._store_counter(admitted, report, now)
         self.store.note_heard(watch.mac, now, rssi)
         if report.battery is not None:
-            self._store_battery(watch, report.battery, now)
+            self._store_battery(watch, report.battery, now, report.odd_battery)
         if report.fix is not None:
             self._store_fix(watch, report, now)
         if report.sos:
@@ -159,9 +160,14 @@ class Hub:
         if mic is not None:
             self.store.record_frame(watch.mac, counter, mic, report.pressed, now)
 
-    def _store_battery(self, watch: Watch, percent: int, now: float) -> None:
-        if self.store.save_battery(watch.mac, percent, now):
-            body = {"watch": watch.mac, "resident": watch.resident_id, "battery": percent}
+    def _store_battery(self, watch: Watch, percent: int, now: float,
+                       odd: int | None = None) -> None:
+        """The level, clamped to 0-100; one the watch sent out of range is flagged."""
+        if self.store.save_battery(watch.mac, percent, now) or odd is not None:
+            body: dict[str, Any] = {"watch": watch.mac, "resident": watch.resident_id,
+                                    "battery": percent}
+            if odd is not None:
+                body["reported"] = odd
             self.store.append_event("watch.battery", now, body, TELEMETRY_PRIORITY)
 
     def _store_fix(self, watch: Watch, report: WatchReport, now: float) -> None:
@@ -358,7 +364,11 @@ class Hub:
     # -- after the commit ------------------------------------------------------------
 
     def _after_commit(self, watch: Watch, report: WatchReport, pending: _Pending) -> None:
-        if report.battery is not None:
+        if report.odd_battery is not None and self._say_once_an_hour(("battery", watch.mac)):
+            self._log.warning("Watch %s reported a battery level of %d%%, which cannot be; "
+                              "stored as %d%% and flagged. Check the watch's firmware.",
+                              watch.mac, report.odd_battery, report.battery)
+        elif report.battery is not None and report.odd_battery is None:
             self._log.debug("Watch %s reports battery %d%%.", watch.mac, report.battery)
         if report.fix is not None:
             self._log.info("Watch %s sent a position fix (±%.0f m).", watch.mac,
@@ -371,6 +381,13 @@ class Hub:
                 "Long press on %s came after the cancel window; alert %s stays open "
                 "until a responder closes it.", watch.mac, pending.alert.ref)
         self._announce(pending.changes)
+
+    def _say_once_an_hour(self, about: tuple[str, str]) -> bool:
+        mono = self.clock.monotonic()
+        if mono - self._said.get(about, float("-inf")) < 3600:
+            return False
+        self._said[about] = mono
+        return True
 
     def _announce(self, changes: list[AlertChange]) -> None:
         for change in changes:

@@ -114,7 +114,7 @@ def append_watch(config_path: Path, mac: str, resident: str, key: str) -> HubCon
     """Append a [[watches]] block (its key to hub.keys_file when set) and validate;
     both files are restored if the result does not load."""
     mac = mac.upper()
-    if not _MAC.match(mac):
+    if not _MAC.fullmatch(mac):
         raise ValueError(f"expected a MAC like A4:C1:38:12:34:56, got {mac!r}")
     BTHomeKey.from_hex(key)
     keys_file = load_config(config_path).hub.keys_file

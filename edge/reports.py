@@ -24,6 +24,7 @@ class WatchReport:
     packet_id: int | None = None
     ignored: tuple[str, ...] = ()
     button: str | None = None
+    odd_battery: int | None = None  # a battery level out of 0-100, as the watch sent it
 
     @property
     def pressed(self) -> bool:
@@ -38,6 +39,7 @@ def read_report(frame: Frame) -> WatchReport:
     fix: GnssFix | None = None
     packet_id: int | None = None
     button: str | None = None
+    odd_battery: int | None = None
     ignored: list[str] = []
     for obj in frame.objects:
         if obj.name == "button" and obj.value in SOS_EVENTS:
@@ -45,12 +47,15 @@ def read_report(frame: Frame) -> WatchReport:
         elif obj.name == "button" and obj.value in CANCEL_EVENTS:
             cancel, button = True, str(obj.value)
         elif obj.name == "battery":
-            battery = int(obj.value)  # type: ignore[call-overload]
+            reported = int(obj.value)  # type: ignore[call-overload]
+            battery = max(0, min(100, reported))
+            odd_battery = reported if reported != battery else None
         elif obj.name == "packet_id":
             packet_id = int(obj.value)  # type: ignore[call-overload]
         elif obj.name == "raw" and isinstance(obj.value, bytes) and is_fix_payload(obj.value):
             fix = unpack_fix(obj.value)
         elif not (obj.name == "button" and obj.value == "none"):
             ignored.append(f"{obj.name}={obj.value!r}")
-    return WatchReport(sos, cancel, battery, fix, packet_id, tuple(ignored), button)
+    return WatchReport(sos, cancel, battery, fix, packet_id, tuple(ignored), button,
+                       odd_battery)
 

@@ -39,10 +39,11 @@ class ServerLink(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ServerWait:
-    """How long the server gets: to confirm receipt, then for a worker to take the alert."""
+    """How long the server gets to confirm receipt, and how long its automatic receipt
+    holds SMS back: "stored" is not "someone is on it" (a person's claim holds longer)."""
 
     confirm_s: float = 20.0
-    worker_s: float = 600.0
+    receipt_s: float = 60.0
 
 
 class Responders:
@@ -86,11 +87,10 @@ class Responders:
         if self.server is not None and self.server.connected:
             step = policy.await_server(alert.id, contacts, self.server_wait.confirm_s,
                                        self.clock.now())
-            if self.sms.has_receipt(alert.id):  # confirmed while still in the cancel window
-                wait = self.server_wait.worker_s
-                step = replace(step, state=replace(step.state, mode="server",
-                                                   next_at=self.clock.now() + wait,
-                                                   interval_s=wait))
+            held = self._held(alert.id)  # confirmed or claimed inside the cancel window
+            if held is not None:
+                step = replace(step, state=replace(step.state, mode=held[0], next_at=held[1],
+                                                   interval_s=held[1] - self.clock.now()))
             self._log.warning("Alert %s for %s went to the community server; texting only "
                               "those who want every alert, and everyone else if the server "
                               "does not confirm within %.0f s.", alert.ref, resident.name,
@@ -100,22 +100,51 @@ class Responders:
         self._apply(alert, resident, location, step, contacts)
 
     def server_confirmed(self, alert_uid: str) -> bool:
-        """The server has the alert: hold SMS back while a worker there takes it."""
+        """The server stored the alert: SMS waits briefly (receipt_s) for a person there."""
         alert = self.store.alert(alert_uid)
         if alert is None:
             return False
         self.store.write(lambda: self.sms.note_receipt(alert.id, self.clock.now()))
-        state = self.sms.escalation(alert.id)
+        return self._hold(alert, ("awaiting",), "the community server confirmed it")
+
+    def server_claimed(self, alert_uid: str, by: str, for_s: float) -> bool:
+        """A person at the server is going: SMS waits for them while the claim lasts, and
+        goes out when it ends without an acknowledgement."""
+        alert = self.store.alert(alert_uid)
+        if alert is None or not alert.state.is_open:
+            return False
+        until = self.clock.now() + for_s
+        self.store.write(lambda: self.sms.note_claim(alert.id, by, until))
+        return self._hold(alert, ("awaiting", "server", "claimed", "sms"),
+                          f"{by} at the community server is going")
+
+    def _hold(self, alert: Alert, modes: tuple[str, ...], why: str) -> bool:
+        """Hold the alert's SMS per _held; True when it is held (or will be, once active)."""
+        state, held = self.sms.escalation(alert.id), self._held(alert.id)
         if state is None:
             return alert.state.is_open  # remembered for when the alert becomes active
-        if state.mode != "awaiting":
+        if state.mode not in modes or held is None:
             return False
-        wait = self.server_wait.worker_s
-        held = replace(state, mode="server", next_at=self.clock.now() + wait, interval_s=wait)
-        self.store.write(lambda: self.sms.save_escalation(held))
-        self._log.warning("The community server confirmed alert %s; SMS held back unless no "
-                          "worker takes it within %.0f s.", alert.ref, wait)
+        mode, until = held
+        if state.mode == "sms":  # texting began: the next tier waits for the claim
+            mode, until = "sms", max(until, state.next_at)
+        saved = replace(state, mode=mode, next_at=until,
+                        interval_s=max(1.0, until - self.clock.now()))
+        self.store.write(lambda: self.sms.save_escalation(saved))
+        self._log.warning("Alert %s: %s; SMS waits %.0f s for a person there, then goes out "
+                          "unless the alert is acknowledged.", alert.ref, why,
+                          until - self.clock.now())
         return True
+
+    def _held(self, alert_id: int) -> tuple[str, float] | None:
+        """(mode, until) while the server holds SMS back: a live claim, else the receipt's
+        short hold; None when neither holds it."""
+        now, claim = self.clock.now(), self.sms.claim(alert_id)
+        if claim is not None and claim[1] > now:
+            return "claimed", claim[1]
+        if self.sms.has_receipt(alert_id):
+            return "server", now + self.server_wait.receipt_s
+        return None
 
     def _finish(self, alert: Alert, resident: Resident, location: Location, by: str,
                 reason: str) -> None:
@@ -209,8 +238,11 @@ class Responders:
         return state.mode == "awaiting" and (self.server is None or not self.server.connected)
 
     def _explain_fallback(self, alert: Alert, state: policy.Escalation) -> None:
+        claim = self.sms.claim(alert.id)
         why = {"awaiting": "the community server did not confirm it (or the uplink is down)",
-               "server": "no worker at the community server took it"}[state.mode]
+               "server": "nobody at the community server claimed it in time",
+               "claimed": f"{claim[0] if claim else 'the worker'} claimed it at the community "
+                          "server but did not acknowledge it in time"}[state.mode]
         self._log.warning("Alert %s: %s; texting responders by SMS now.", alert.ref, why)
 
     def _close_stale(self, state: policy.Escalation, alert: Alert | None) -> None:

@@ -304,6 +304,22 @@ def _declines(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0010_server_claims")
+def _claims(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- A person at the community server said they are going (alert_claimed): SMS waits
+        -- for them until `until`, then goes out unless the alert was acknowledged.
+        CREATE TABLE server_claims (
+            alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),
+            by TEXT NOT NULL,
+            until REAL NOT NULL
+        );
+        """
+    )
+
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))

@@ -206,6 +206,17 @@ class SmsStore:
         self.db.execute("INSERT OR IGNORE INTO server_receipts (alert_id, at) VALUES (?, ?)",
                         [alert_id, now])
 
+    def note_claim(self, alert_id: int, by: str, until: float) -> None:
+        """A person at the server is going until `until`; call inside a transaction."""
+        self.db.execute("INSERT OR REPLACE INTO server_claims (alert_id, by, until) "
+                        "VALUES (?, ?, ?)", [alert_id, by, until])
+
+    def claim(self, alert_id: int) -> tuple[str, float] | None:
+        """(who, until) of the person at the server going to the alert, if any."""
+        row = self.db.execute("SELECT by, until FROM server_claims WHERE alert_id = ?",
+                              [alert_id]).fetchone()
+        return None if row is None else (str(row[0]), float(row[1]))
+
     def has_receipt(self, alert_id: int) -> bool:
         row = self.db.execute("SELECT 1 FROM server_receipts WHERE alert_id = ?",
                               [alert_id]).fetchone()

@@ -15,6 +15,7 @@ from typing import Protocol
 from edge import __version__
 from edge import wire
 from edge.clock import Clock, utc_text
+from edge.errors import CommandError
 from edge.outbox import Batch, Outbox
 from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
 
@@ -48,6 +49,7 @@ class OutboxSync:
         self.connected = False
         self.acked_seq = 0
         self.published = 0
+        self.highest_sent = 0  # no acknowledgement may go above what was sent
         self._in_flight: dict[int, Batch] = {}
         self._sent_top = 0  # highest seq the broker took (PUBACK), maybe not yet stored
         self._cursor = {p: 0 for p in PRIORITIES}
@@ -119,6 +121,9 @@ class OutboxSync:
             return
         if seq <= self.acked_seq:
             return
+        if seq > self.highest_sent:
+            raise CommandError(f"events_ack.seq: {seq} is above the highest event this hub "
+                               f"has sent ({self.highest_sent}); nothing was marked delivered")
         self.acked_seq = seq
         self._progress_at = self.clock.monotonic()
         self.pump()
@@ -192,6 +197,7 @@ class OutboxSync:
                 return done
             self._in_flight[mid] = batch
             self.published += batch.count
+            self.highest_sent = max(self.highest_sent, batch.last)
         return len(batches)
 
     def _rewind(self, seq: int) -> None:

@@ -12,16 +12,63 @@ from edge.errors import CommandError
 
 VERSION = 1
 _BATCH_END = b"]}"  # what closes a batch payload after its events
-# type -> {field: (python type, required)}
-COMMANDS: Mapping[str, Mapping[str, tuple[type, bool]]] = {
-    "events_ack": {"epoch": (str, True), "seq": (int, True)},
-    "alert_received": {"alert": (str, True)},
-    "alert_ack": {"alert": (str, True), "by": (str, True)},
-    "roster": {"version": (str, True), "residents": (list, True), "watches": (list, True),
-               "contacts": (list, True)},
-    "test_alarm": {"by": (str, False)},
+MAX_COMMAND_BYTES = 2 * 1024 * 1024  # a roster of a few thousand watches fits
+MAX_DEPTH = 8  # a roster is four levels deep
+MAX_SEQ = 2**53  # seqs and counts travel as JSON numbers: exact up to here
+MAX_CLAIM_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """What one command field must be: a kind, bounds, and whether it is required."""
+
+    kind: str  # "text", "int", "number", "list"
+    required: bool = True
+    low: float = 0
+    high: float = 200  # longest text, or largest number
+
+    def check(self, where: str, value: Any) -> Any:
+        """The value, or CommandError naming `where` and what is expected."""
+        if self.kind == "text":
+            if not isinstance(value, str) or not 0 < len(value) <= self.high or \
+                    not _clean(value):
+                raise CommandError(f"{where}: expected text of 1 to {self.high:.0f} "
+                                   f"characters without control characters, got {value!r}")
+            return value
+        if self.kind == "list":
+            if not isinstance(value, list):
+                raise CommandError(f"{where}: expected a list, got {value!r}"[:300])
+            return value
+        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if number is None or (self.kind == "int" and not isinstance(number, int)) or \
+                not self.low <= number <= self.high:
+            what = "a whole number" if self.kind == "int" else "a number"
+            raise CommandError(f"{where}: expected {what} from {_plain(self.low)} to "
+                               f"{_plain(self.high)}, got {value!r}"[:300])
+        return number
+
+
+_ID, _NAME = Field("text", high=64), Field("text", high=200)
+COMMANDS: Mapping[str, Mapping[str, Field]] = {
+    "events_ack": {"epoch": _ID, "seq": Field("int", high=MAX_SEQ)},
+    "alert_received": {"alert": _ID},
+    "alert_ack": {"alert": _ID, "by": _NAME},
+    "alert_claimed": {"alert": _ID, "by": _NAME,
+                      "for_s": Field("number", low=60, high=MAX_CLAIM_S)},
+    "roster": {"version": _ID, "residents": Field("list"), "watches": Field("list"),
+               "contacts": Field("list")},
+    "test_alarm": {"by": Field("text", required=False)},
     "ping": {},
 }
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if number == int(number) else str(number)
+
+
+def _clean(text: str) -> bool:
+    """No control characters and no lone surrogates (which no UTF-8 reply could carry)."""
+    return not any(ord(ch) < 0x20 or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,21 +143,39 @@ def status(hub: str, community: str, state: str, version: str, queue_depth: int,
 
 
 def parse_command(payload: bytes) -> Command:
-    """A checked command, or CommandError saying what is wrong with it."""
+    """A checked command, or CommandError saying what is wrong with it: every field is
+    checked, and bounded, before anything acts on it."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise CommandError(f"command: at most {MAX_COMMAND_BYTES} bytes, got {len(payload)}")
     try:
         data = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CommandError(f"command is not UTF-8 JSON ({error})") from None
+    except RecursionError:
+        raise CommandError(f"command: nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(data, dict):
         raise CommandError("command must be a JSON object")
+    if _depth(data) > MAX_DEPTH:
+        raise CommandError(f"command: nested deeper than {MAX_DEPTH} levels")
     if data.get("v") != VERSION:
-        raise CommandError(f"v: expected {VERSION}, got {data.get('v')!r}")
-    command_id, kind = data.get("id"), data.get("type")
-    if not isinstance(command_id, str) or not command_id:
-        raise CommandError("id: expected a non-empty string")
+        raise CommandError(f"v: expected {VERSION}, got {data.get('v')!r}"[:300])
+    command_id, kind = _ID.check("id", data.get("id")), data.get("type")
     if not isinstance(kind, str) or kind not in COMMANDS:
-        raise CommandError(f"type: expected one of {', '.join(COMMANDS)}, got {kind!r}")
+        raise CommandError(f"type: expected one of {', '.join(COMMANDS)}, got {kind!r}"[:300])
     return Command(command_id, kind, _fields(kind, data))
+
+
+def _depth(data: Any) -> int:
+    """How deeply `data` nests lists and objects, counted without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:
+                stack.extend((child, level + 1) for child in
+                             (value.values() if isinstance(value, dict) else value))
+    return deepest
 
 
 def _fields(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,19 +183,14 @@ def _fields(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     extra = sorted(set(data) - set(spec) - {"v", "id", "type"})
     if extra:
         raise CommandError(f"{kind}: unknown field {extra[0]!r}; expected "
-                           f"{', '.join(spec) or 'no fields'}")
+                           f"{', '.join(spec) or 'no fields'}"[:300])
     fields: dict[str, Any] = {}
-    for name, (kind_of, required) in spec.items():
+    for name, field in spec.items():
         if name not in data:
-            if required:
-                raise CommandError(f"{kind}.{name}: missing; expected {kind_of.__name__}")
+            if field.required:
+                raise CommandError(f"{kind}.{name}: missing; expected {field.kind}")
             continue
-        value = data[name]
-        if not isinstance(value, kind_of) or (kind_of is int and isinstance(value, bool)):
-            raise CommandError(f"{kind}.{name}: expected {kind_of.__name__}, got {value!r}")
-        fields[name] = value
-    if kind == "events_ack" and fields["seq"] < 0:
-        raise CommandError("events_ack.seq: expected an integer >= 0")
+        fields[name] = field.check(f"{kind}.{name}", data[name])
     return fields
 
 
@@ -142,14 +202,19 @@ def reply(command_id: str | None, *, ok: bool, result: Mapping[str, Any] | None 
         body["result"] = dict(result or {})
     else:
         body["error"] = error
-    return json.dumps(body, ensure_ascii=False).encode()
+    try:
+        return json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate from a bad command: escaped, still JSON
+        return json.dumps(body, ensure_ascii=True).encode()
 
 
 def command_id_of(payload: bytes) -> str | None:
     """The id of a (possibly malformed) command, for the error reply."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        return None
     try:
         data = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     found = data.get("id") if isinstance(data, dict) else None
-    return found if isinstance(found, str) else None
+    return found[:64] if isinstance(found, str) else None

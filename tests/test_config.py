@@ -481,3 +481,11 @@ def test_example_config_mentions_every_key() -> None:
     missing = [f"{cls.__name__}.{f.name}" for cls in sections for f in fields(cls)
                if f.name not in text]
     assert missing == []
+
+
+@pytest.mark.parametrize("bad", ["+8613800138001\n", "138 0013 8001\n", "+86\n13800138001"])
+def test_a_phone_number_with_a_line_break_is_refused(bad: str) -> None:
+    from edge.config import PHONE
+
+    with pytest.raises(ValueError):
+        PHONE.apply(bad)

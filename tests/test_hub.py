@@ -182,3 +182,11 @@ def test_on_site_button_takes_every_open_alert(building: SimBuilding) -> None:
     taken = building.hub.acknowledge_open("on site")
     assert sorted(a.state.value for a in taken) == ["acknowledged", "acknowledged"]
     assert building.store.open_alerts() == []
+
+
+def test_a_battery_level_over_100_is_stored_as_100_and_flagged(building) -> None:  # type: ignore[no-untyped-def]
+    building.air.battery(building.mac(0), 250)
+    status = building.store.watch_status(building.mac(0))
+    assert status is not None and status["battery"] == 100
+    events = [e.body for e in building.store.pending_events(100) if e.type == "watch.battery"]
+    assert events[-1]["battery"] == 100 and events[-1]["reported"] == 250

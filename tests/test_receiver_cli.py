@@ -140,3 +140,17 @@ def test_ack_with_an_unreachable_broker_fails_with_advice(tmp_path: Path) -> Non
     stored_alert(db)
     with pytest.raises(HubError, match="cannot reach broker"):
         run(["receiver", "ack", "C1", "--by", "王主任", "--db", db, "--broker", "mqtt://127.0.0.1:1"])
+
+
+def test_claim_tells_each_hub_who_is_going_and_for_how_long(
+        broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = f"sqlite:///{tmp_path / 'rx.db'}"
+    stored_alert(db, "hub-3")
+    with hubs(broker.port, "hub-3") as (hub,):
+        assert run(["receiver", "claim", "C1", "--by", "王主任", "--for", "15", "--db", db,
+                    "--broker", broker.url]) == 0
+        (sent,) = hub.wait_for("alert_claimed")
+        assert (sent["alert"], sent["by"], sent["for_s"]) == ("uid-hub-3", "王主任", 900)
+    assert "Claimed C1 by 王主任: alert_claimed sent to 1 hub(s)" in capsys.readouterr().out
+    with pytest.raises(ReceiverSetupError, match="from 60 to 3600"):
+        run(["receiver", "claim", "C1", "--by", "王主任", "--for", "120", "--db", db])

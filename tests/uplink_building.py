@@ -17,7 +17,7 @@ from tests.sms_building import SmsBuilding, building_config, until
 def uplink_config(port: str, broker_url: str, hub: dict[str, Any] | None = None,
                   **uplink: Any) -> HubConfig:
     config = building_config(port, hub)
-    settings = {"broker": broker_url, "confirm_timeout_s": 20, "worker_wait_s": 600,
+    settings = {"broker": broker_url, "confirm_timeout_s": 20,
                 "resend_after_s": 30, "reconnect_max_s": 1, **uplink}
     return replace(config, uplink=UplinkSection(**settings))
 

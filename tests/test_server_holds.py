@@ -1,0 +1,141 @@
+"""The server holds SMS back only while a person there is on it, and nothing from outside
+can drop an alert or stop the hub: through the production hub, Mosquitto and the receiver."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from cloud_sync.receiver import Receiver
+from edge.domain import AlertState
+from tests.building import mac_for
+from tests.sms_building import DESK, GRID, SON, run_scenario, until
+from tests.uplink_building import UplinkBuilding
+
+CMD = "eldercare/v1/幸福里社区/hub-3/cmd"
+
+
+def receiver_for(broker, folder: Path) -> Receiver:  # type: ignore[no-untyped-def]
+    receiver = Receiver(broker.url, f"sqlite:///{folder}/receiver.db", reconnect_max_s=1)
+    receiver.start()
+    return receiver
+
+
+async def pressed_and_confirmed(b: UplinkBuilding) -> str:
+    await b.connected()
+    b.air.press(mac_for(0))
+    await until(lambda: b.hub_app.sms.has_receipt(1), timeout=10)  # stored: a machine's word
+    await b.advance(11)
+    alert = b.hub_app.store.open_alert_for("r1")
+    assert alert is not None and alert.state is AlertState.ACTIVE
+    return alert.ref
+
+
+def test_the_servers_automatic_receipt_holds_sms_a_minute_not_ten(tmp_path, broker) -> None:
+    receiver = receiver_for(broker, tmp_path)
+
+    async def scenario(b: UplinkBuilding) -> None:
+        await pressed_and_confirmed(b)
+        await b.advance(30)
+        await b.settle()
+        assert set(b.inbox()) == {SON}  # only the son, who wants every alert
+        await b.advance(31)  # past the minute nobody at the server claimed it
+        await b.settle()
+        assert {DESK, GRID} <= set(b.inbox())
+
+    try:
+        run_scenario(UplinkBuilding(tmp_path, broker), scenario)
+    finally:
+        receiver.stop()
+
+
+def test_a_persons_claim_holds_sms_while_it_lasts_then_it_goes_out(tmp_path, broker) -> None:
+    receiver = receiver_for(broker, tmp_path)
+
+    async def scenario(b: UplinkBuilding) -> None:
+        ref = await pressed_and_confirmed(b)
+        receiver.claim(ref, "王主任", 600)
+        await until(lambda: b.hub_app.sms.claim(1) is not None, timeout=10)
+        for _ in range(9):  # nine minutes: they said ten
+            await b.advance(60)
+            await b.settle()
+        assert set(b.inbox()) == {SON}
+        await b.advance(61)  # the claim ends without an acknowledgement
+        await b.settle()
+        assert {DESK, GRID} <= set(b.inbox())
+
+    try:
+        run_scenario(UplinkBuilding(tmp_path, broker), scenario)
+    finally:
+        receiver.stop()
+
+
+def test_a_claim_then_an_acknowledgement_closes_the_alert_without_sms(tmp_path, broker) -> None:
+    receiver = receiver_for(broker, tmp_path)
+
+    async def scenario(b: UplinkBuilding) -> None:
+        ref = await pressed_and_confirmed(b)
+        receiver.claim(ref, "王主任", 600)
+        await until(lambda: b.hub_app.sms.claim(1) is not None, timeout=10)
+        await b.advance(300)
+        receiver.acknowledge(ref, "王主任")
+        await until(lambda: not b.hub_app.store.open_alerts(), timeout=10)
+        await b.advance(600)
+        await b.settle()
+
+    try:
+        b = run_scenario(UplinkBuilding(tmp_path, broker), scenario)
+    finally:
+        receiver.stop()
+    assert DESK not in b.inbox() and GRID not in b.inbox()
+
+
+def test_hostile_commands_change_nothing_and_each_gets_a_reply(tmp_path, broker) -> None:
+    replies: list[dict] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.on_message = lambda c, u, m: replies.append(json.loads(m.payload))
+    client.connect("127.0.0.1", broker.port)
+    client.subscribe(CMD + "/reply", qos=1)
+    client.loop_start()
+
+    async def scenario(b: UplinkBuilding) -> None:
+        await b.connected()
+        b.air.press(mac_for(0))
+        await b.advance(11)
+        await b.settle()
+        sync = b.hub_app.uplink.sync  # type: ignore[union-attr]
+        epoch, depth = sync.epoch, b.hub_app.store.outbox_depth()
+        hostile = [
+            {"v": 1, "id": "h1", "type": "events_ack", "epoch": epoch, "seq": 10**6},
+            {"v": 1, "id": "h2", "type": "events_ack", "epoch": epoch, "seq": 2**63 - 1},
+            {"v": 1, "id": "h3", "type": "events_ack", "epoch": epoch, "seq": 2**63},
+        ]
+        for command in hostile:
+            client.publish(CMD, json.dumps(command), qos=1)
+        client.publish(CMD, b'{"v": 1, "id": "h4", "type": "ping", "x": ' + b"[" * 1000
+                       + b"]" * 1000 + b"}", qos=1)
+        client.publish(CMD, '{"v": 1, "id": "h5\\ud800", "type": "alert_ack", "alert": '
+                       f'"{b.hub_app.store.alerts()[0].uid}", "by": "x"}}', qos=1)
+        client.publish(CMD, json.dumps({"v": 1, "id": "h6", "type": "ping"}), qos=1)
+        await until(lambda: "h6" in {r["id"] for r in replies}, timeout=10)
+        await b.advance(1)
+        assert b.hub_app.store.open_alert_for("r1") is not None  # no ack from a bad command
+        assert b.hub_app.store.outbox_depth() >= depth - 10  # nothing marked on a lie
+        assert sync.acked_seq < 10**6
+        client.publish(CMD, json.dumps({"v": 1, "id": "h7", "type": "ping"}), qos=1)
+        await until(lambda: "h7" in {r["id"] for r in replies}, timeout=10)  # still answers
+
+    try:
+        run_scenario(UplinkBuilding(tmp_path, broker), scenario)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    by_id = {r["id"]: r for r in replies}
+    assert "above the highest event" in by_id["h1"]["error"]
+    assert "from 0 to" in by_id["h2"]["error"] and "from 0 to" in by_id["h3"]["error"]
+    assert "nested deeper" in by_id[None]["error"] or any(
+        "nested deeper" in r.get("error", "") for r in replies)
+    assert not any(r["id"] and r["id"].startswith("h5") and r["ok"] for r in replies)
