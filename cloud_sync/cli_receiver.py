@@ -24,7 +24,8 @@ from cloud_sync.receiver_service import HeldCommands, ReceiverService
 from cloud_sync.receiver_store import open_store
 
 EXAMPLES = """examples:
-  edge-hub receiver --broker mqtt://127.0.0.1:1883 --http 0.0.0.0:8080 --roster roster.toml
+  edge-hub receiver --broker mqtt://127.0.0.1:1883 --http 0.0.0.0:8080 \\
+      --roster xingfuli.toml --roster heping.toml
   edge-hub receiver --broker mqtts://rx:secret@mqtt.example.org:8883 --db postgresql://rx@db/eldercare
   edge-hub receiver ack C12 --by "王主任" --broker mqtt://127.0.0.1:1883
   edge-hub receiver claim C12 --by "王主任" --for 15 --broker mqtt://127.0.0.1:1883
@@ -73,8 +74,10 @@ def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
                           help="also serve POST /ingest, GET /commands and the JSON API here")
     receiver.add_argument("--group", default=DEFAULT_GROUP, metavar="NAME",
                           help="shared-subscription group; receivers of one group split the load")
-    receiver.add_argument("--roster", type=Path, metavar="FILE",
-                          help="roster TOML ([[residents]], [[watches]], [[contacts]]) sent to every hub")
+    receiver.add_argument("--roster", type=Path, metavar="FILE", action="append", default=[],
+                          help="a community's roster TOML (community = its id, then [[residents]], "
+                               "[[watches]], [[contacts]]), sent to that community's hubs only; "
+                               "repeat for each community")
     receiver.add_argument("--topic-root", type=_root, default=DEFAULT_ROOT, metavar="ROOT",
                           help=f"topic prefix before <community>/<hub>/ (default {DEFAULT_ROOT})")
     receiver.add_argument("--by", metavar="NAME", help="with ack or claim: who")
@@ -98,9 +101,9 @@ def run_receiver(args: argparse.Namespace, stop: threading.Event | None = None) 
     if args.broker is None:
         raise ReceiverSetupError("the receiver needs --broker mqtt://host:port, the broker the hubs "
                                  "publish to")
-    roster, version = (None, "") if args.roster is None else load_roster_file(args.roster)
+    rosters = [load_roster_file(path) for path in args.roster]
     receiver = Receiver(args.broker, args.db, group=args.group, topic_root=args.topic_root,
-                        roster=roster, roster_version=version, http=args.http)
+                        rosters=rosters, http=args.http)
     stop = stop or threading.Event()
     restore = _stop_on_signals(stop)
     try:

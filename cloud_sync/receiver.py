@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -23,9 +24,9 @@ from cloud_sync.broker_url import BrokerUrl, parse_broker_url
 from cloud_sync.receiver_db import DEFAULT_DB, redacted
 from cloud_sync.receiver_errors import ReceiverError, ReceiverSetupError
 from cloud_sync.receiver_http import HttpFront
+from cloud_sync.receiver_roster import CommunityRoster, check_rosters
 from cloud_sync.receiver_service import ReceiverService, RosterPush
 from cloud_sync.receiver_store import SqlReceiverStore, open_store
-from edge.domain import Roster
 
 DEFAULT_ROOT = "eldercare/v1/"
 DEFAULT_GROUP = "receivers"
@@ -78,22 +79,23 @@ class Receiver:
     """An in-process receiver: paho network thread, optional HTTP front, one store."""
 
     def __init__(self, broker_url: str, db_url: str | None = None, *, group: str = DEFAULT_GROUP,
-                 topic_root: str = DEFAULT_ROOT, roster: Roster | None = None,
-                 roster_version: str = "", http: tuple[str, int] | None = None,
+                 topic_root: str = DEFAULT_ROOT, rosters: Iterable[CommunityRoster] = (),
+                 http: tuple[str, int] | None = None,
                  client_id: str | None = None, reconnect_max_s: float = 30.0) -> None:
         try:
             self.broker = parse_broker_url(broker_url)
         except ValueError as error:
             raise ReceiverSetupError(f"--broker: {error}") from None
+        pushes = {community: RosterPush.of(entry.roster, entry.version)
+                  for community, entry in check_rosters(rosters).items()}  # before the store opens
         self.group = group_name(group)
         self.topic_root = check_topic_root(topic_root)
         self.client_id = client_id or f"receiver-{self.group}-{uuid.uuid4().hex[:10]}"
         self._client = paho_client(self.broker, self.client_id, reconnect_max_s=reconnect_max_s)
         self.db_url = db_url or DEFAULT_DB
         self.store: SqlReceiverStore = open_store(self.db_url)
-        push = None if roster is None else RosterPush.of(roster, roster_version)
         self.service = ReceiverService(self.store, PahoOutbound(self._client),
-                                       topic_root=self.topic_root, roster=push)
+                                       topic_root=self.topic_root, rosters=pushes)
         try:
             self._http = None if http is None else HttpFront(self.service, *http)
         except ReceiverSetupError:

@@ -1,18 +1,32 @@
-"""The roster a receiver pushes to every hub: read from a TOML file, sent as a `roster` command."""
+"""A community's roster, which the receiver pushes to that community's hubs only: read from
+a TOML file (one per community), sent as a `roster` command."""
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge.config import parse_roster
+from edge.config import ID, is_id, parse_roster
 from edge.domain import Contact, Resident, Roster, Watch
 from edge.errors import ConfigError
 
 
-def load_roster_file(path: Path | str) -> tuple[Roster, str]:
-    """Read and check a roster file (TOML, hub.toml's arrays plus `version`); raise ConfigError."""
+@dataclass(frozen=True, slots=True)
+class CommunityRoster:
+    """One roster file: the community it belongs to (its id on the wire), the roster, its version."""
+
+    community: str
+    roster: Roster
+    version: str
+    source: str
+
+
+def load_roster_file(path: Path | str) -> CommunityRoster:
+    """Read and check a roster file (TOML: `community`, optional `version`, hub.toml's
+    arrays); raise ConfigError naming the field."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
@@ -24,9 +38,34 @@ def load_roster_file(path: Path | str) -> tuple[Roster, str]:
         raise ConfigError(f"{path}: invalid TOML: {error}; expected TOML syntax") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read roster file {path}: {error}") from None
-    roster = parse_roster(data, source=str(path), default_address="")
-    version = data.get("version", "")
-    return roster, str(version)
+    community = data.get("community")
+    if not is_id(community):
+        given = "missing" if community is None else f"{community!r}"
+        raise ConfigError(f"{path}: community is {given}; expected the community's id on "
+                          f"the wire, as its hubs have it in [hub] community_id ({ID.form})")
+    arrays = {key: value for key, value in data.items() if key != "community"}
+    roster = parse_roster(arrays, source=str(path), default_address="")
+    return CommunityRoster(community, roster, str(data.get("version", "")), str(path))
+
+
+def check_rosters(rosters: Iterable[CommunityRoster]) -> dict[str, CommunityRoster]:
+    """Rosters by community; raise ConfigError when two files name one community or one watch
+    is registered to two communities (its key would reach the other community's hubs)."""
+    by_community: dict[str, CommunityRoster] = {}
+    owner: dict[str, CommunityRoster] = {}
+    for entry in rosters:
+        if entry.community in by_community:
+            raise ConfigError(f"{entry.source}: community {entry.community!r} already has roster "
+                              f"{by_community[entry.community].source}; expected one file per "
+                              "community")
+        by_community[entry.community] = entry
+        for watch in entry.roster.watches:
+            first = owner.setdefault(watch.mac, entry)
+            if first is not entry:
+                raise ConfigError(f"{entry.source}: watch {watch.mac} is also registered to "
+                                  f"community {first.community!r} in {first.source}; expected "
+                                  "each watch in one community's roster")
+    return by_community
 
 
 def roster_fields(roster: Roster, version: str) -> dict[str, Any]:

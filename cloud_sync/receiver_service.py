@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -44,7 +44,7 @@ class Outbound(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RosterPush:
-    """The roster every hub is sent, ready as command fields."""
+    """A community's roster, ready as command fields, for that community's hubs only."""
 
     version: str
     fields: dict[str, Any] = field(repr=False)
@@ -61,12 +61,13 @@ class ReceiverService:
     """Stores batches and statuses, sends acks, confirmations, alert_acks and the roster."""
 
     def __init__(self, store: ReceiverStore, outbound: Outbound, *, topic_root: str = "eldercare/v1/",
-                 roster: RosterPush | None = None, clock: Callable[[], float] = time.time,
+                 rosters: Mapping[str, RosterPush] | None = None,
+                 clock: Callable[[], float] = time.time,
                  new_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
         self.store = store
         self.outbound = outbound
         self.topic_root = topic_root
-        self.roster = roster
+        self.rosters = dict(rosters or {})  # by community id: a hub gets its community's only
         self.clock = clock
         self.new_id = new_id
         self.counts = {"batches": 0, "statuses": 0, "refused": 0, "failed": 0}
@@ -112,7 +113,8 @@ class ReceiverService:
                                           seq=result.ack_seq))
         for notice in result.notices:
             self._tell(notice)
-        if via == "http" and self.roster is not None and result.roster_version != self.roster.version:
+        roster = self.rosters.get(batch.community)
+        if via == "http" and roster is not None and result.roster_version != roster.version:
             self._send_roster(batch.community, batch.hub, via)
         _log_stored(batch, result)
         return result
@@ -131,7 +133,7 @@ class ReceiverService:
                 "Hub %s (%s) is %s.", status.hub, status.community, status.state)
         if status.state == "online":
             self._flush(status.community, status.hub)
-        roster = self.roster
+        roster = self.rosters.get(status.community)
         if roster is not None and should_push_roster(
                 roster.version, state=status.state, reported=status.roster_version,
                 pushed=change.roster_version, previous_state=change.previous_state):
@@ -215,7 +217,7 @@ class ReceiverService:
                   notice.resident, notice.by, target.hub, target.ref or target.uid)
 
     def _send_roster(self, community: str, hub: str, via: str) -> None:
-        roster = self.roster
+        roster = self.rosters.get(community)
         if roster is None:
             return
         self._deliver(community, hub, command(self.new_id(), "roster", **roster.fields), via=via)

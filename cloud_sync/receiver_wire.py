@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from cloud_sync.receiver_errors import BatchError
+from edge.config import ID, is_id
 from edge.domain import normalise_mac
 
 VERSION = 1
 MAX_SEQ = 2**63 - 1
 MAX_NAME = 200
 MAX_EPOCH = 64
-_TOPIC_UNSAFE = frozenset("/+#\x00")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +157,14 @@ def _envelope(data: object, what: str) -> dict[str, Any]:
 
 
 def check_name(value: object, what: str) -> str:
-    """A hub or community name usable as one MQTT topic level, or raise BatchError."""
+    """A hub or community id, safe as one MQTT topic level, or raise BatchError. Display
+    names travel as data (status `community_name`), never as a topic level."""
     if not isinstance(value, str) or not value.strip():
         raise BatchError(f"{what} is {_short(value)}; expected a non-empty string")
-    if len(value) > MAX_NAME or _TOPIC_UNSAFE.intersection(value) or not _encodable(value):
-        raise BatchError(f"{what} {value[:MAX_NAME]!r} cannot be a topic level; expected at most "
-                         f"{MAX_NAME} characters without '/', '+', '#'")
+    if not is_id(value):
+        raise BatchError(f"{what} {value[:MAX_NAME]!r} is not an id usable as a topic level; "
+                         f"expected {ID.form}, as the hub has it in [hub] "
+                         f"{'community_id' if what == 'community' else 'id'}")
     return value
 
 

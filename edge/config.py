@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -9,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 from edge.config_messaging import ModemSection, SmsSection
 from edge.config_panel import PanelSection, check_panel
@@ -43,6 +44,11 @@ def _identifier(text: str) -> str:
     return text
 
 
+def is_id(value: object) -> TypeGuard[str]:
+    """True when value is an id (ID's form): safe as an MQTT topic level, a file name, a key."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
 def _phone(text: str) -> str:
     digits = text.replace(" ", "").replace("-", "")
     if not _PHONE.fullmatch(digits):
@@ -62,7 +68,8 @@ class HubSection:
     """[hub]: which hub this is, the building it serves, and where it keeps its files."""
 
     id: str = field(metadata=meta('this hub\'s id in the community, like "hub-3"', ID))
-    community: str = field(metadata=meta("the community the building belongs to", TEXT))
+    community: str = field(metadata=meta("the community the building belongs to, as people "
+                                         "name it", TEXT))
     building: str = field(metadata=meta('the building\'s display name, like "幸福里小区 3号楼"', TEXT))
     address: str = field(metadata=meta("the building's street address", TEXT))
     database: Path = field(
@@ -75,6 +82,11 @@ class HubSection:
     )
     log_level: str = field(
         default="INFO", metadata=meta("log level", one_of("DEBUG", "INFO", "WARNING", "ERROR"))
+    )
+    community_id: str | None = field(
+        default=None,
+        metadata=meta('the community\'s id on the wire (MQTT topics), like "xingfuli"; default: '
+                      "the name if it is such an id, else one made from it", ID),
     )
     storage_reserve_mb: float = field(
         default=8.0,
@@ -91,6 +103,17 @@ class HubSection:
         metadata=meta("largest the database may grow; reaching it counts as a full disk",
                       above(1, "a number of MB")),
     )
+
+
+def community_id_of(hub: HubSection) -> str:
+    """The community's id on the wire: [hub] community_id, or the name itself when it is
+    such an id, or "c-" and twelve hex digits made from the name (the same on every hub
+    whose configuration gives the same name)."""
+    if hub.community_id:
+        return hub.community_id
+    if _ID.fullmatch(hub.community):
+        return hub.community
+    return "c-" + hashlib.sha256(hub.community.encode("utf-8")).hexdigest()[:12]
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,8 @@ class UplinkSection:
 
     broker: str = field(metadata=meta("the broker", BROKER))
     topic_root: str = field(default="eldercare/v1/", metadata=meta("topic root", ROOT))
-    client_id: str | None = field(default=None, metadata=meta("MQTT client id; default hub.id"))
+    client_id: str | None = field(default=None, metadata=meta(
+        'MQTT client id; default "<community id>:<hub id>", unique across communities'))
     username: str | None = field(default=None, metadata=meta("broker user name"))
     password: str | None = field(default=None, metadata=meta("broker password", secret=True))
     ca_file: Path | None = field(default=None, metadata=meta("CA certificate (PEM) for TLS"))

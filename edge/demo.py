@@ -18,7 +18,7 @@ from pathlib import Path
 from cloud_sync.local_broker import mosquitto_binary
 from edge.app import HubApp, build_hub
 from edge.clock import utc_text
-from edge.config import load_config
+from edge.config import community_id_of, load_config
 from edge.demo_building import Building, say
 from edge.demo_online import Server
 from edge.demo_scenes import offline_scene, online_scene
@@ -45,7 +45,7 @@ def summarise(building: Building) -> None:
           f"still queued: {app.sms.queue_depth()}")
     print(f"  events waiting for the uplink: {app.store.outbox_depth()}")
     if building.server is not None:
-        stored = len(building.server.receiver.store.event_seqs(app.config.hub.community,
+        stored = len(building.server.receiver.store.event_seqs(community_id_of(app.config.hub),
                                                                app.config.hub.id))
         print(f"  events stored by the community server: {stored}")
 

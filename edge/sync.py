@@ -48,6 +48,7 @@ class OutboxSync:
         self.low_water = max_events - max(1, max_events // 10)  # a full outbox drops to here
         self.connected = False
         self.acked_seq = 0
+        self.community_name = ""  # how people name the community (status data)
         self.published = 0
         self.highest_sent = 0  # no acknowledgement may go above what was sent
         self._in_flight: dict[int, Batch] = {}
@@ -286,4 +287,5 @@ class OutboxSync:
                   if self.store.meta("roster_source") == "server" else "")
         depth = self.store.outbox_depth() if depth is None else depth
         return wire.status(self.hub, self.community, state, __version__, depth,
-                           int(self.store.meta("outbox_dropped", "0")), self.clock.now(), roster)
+                           int(self.store.meta("outbox_dropped", "0")), self.clock.now(), roster,
+                           self.community_name)

@@ -16,7 +16,7 @@ from cloud_sync.http_uplink import HttpUplink
 from cloud_sync.mqtt_uplink import MqttSettings, PahoUplink
 from edge.clock import Clock
 from edge.commands import CommandHandler, ServerConfirmations
-from edge.config import HubConfig
+from edge.config import HubConfig, community_id_of
 from cloud_sync.broker_url import parse_broker_url
 from edge.config_uplink import UplinkSection
 from edge.dispatch import AlertChange
@@ -100,10 +100,13 @@ class Uplink:
         self.sync.pump()
 
 
-def settings_of(section: UplinkSection, hub_id: str) -> MqttSettings:
+def settings_of(section: UplinkSection, hub_id: str, community_id: str) -> MqttSettings:
+    """paho's settings; the client id is unique across communities by default (two hubs
+    with one id in two communities must not take over each other's session)."""
     address = parse_broker_url(section.broker)
     return MqttSettings(
-        host=address.host, port=address.port, client_id=section.client_id or hub_id,
+        host=address.host, port=address.port,
+        client_id=section.client_id or f"{community_id}:{hub_id}",
         tls=address.tls or section.ca_file is not None,
         ca_file=str(section.ca_file) if section.ca_file else None,
         cert_file=str(section.cert_file) if section.cert_file else None,
@@ -118,21 +121,23 @@ def build_uplink(config: HubConfig, section: UplinkSection, hub: Hub, clock: Clo
                  confirmations: ServerConfirmations | None,
                  sms_status: Callable[[], str]) -> Uplink:
     """Wire paho, the sync and the command handler for this hub."""
-    topics = Topics.of(section.topic_root, config.hub.community, config.hub.id)
+    community = community_id_of(config.hub)
+    topics = Topics.of(section.topic_root, community, config.hub.id)
     bridge = LoopBridge()
     box: dict[str, Any] = {}
     pubacks: Gathered[tuple[int, bool, str]] = Gathered(
         bridge, lambda results: box["sync"].publishes_done(results))
     paho = PahoUplink(
-        settings_of(section, config.hub.id), topics, b"",
+        settings_of(section, config.hub.id, community), topics, b"",
         on_connected=lambda up, why: bridge.call(box["sync"].connection_changed, up, why),
         on_published=lambda mid, ok, why: pubacks.add((mid, ok, why)),
         on_command=lambda payload: bridge.call(box["commands"].handle, payload),
     )
-    sync = OutboxSync(hub.store, paho, topics, config.hub.id, config.hub.community, clock,
+    sync = OutboxSync(hub.store, paho, topics, config.hub.id, community, clock,
                       batch_size=section.batch_size, window=section.window,
                       resend_after_s=section.resend_after_s, heartbeat_s=section.heartbeat_s,
                       max_events=section.max_outbox_events)
+    sync.community_name = config.hub.community
     paho.client.will_set(topics.status, sync.status_payload("offline"), qos=1, retain=True)
     commands = CommandHandler(
         hub, sync, lambda payload: _publish_reply(paho, topics, payload),

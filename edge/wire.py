@@ -134,11 +134,14 @@ def joined_in(payload: bytes, head_len: int) -> memoryview:
 
 
 def status(hub: str, community: str, state: str, version: str, queue_depth: int,
-           dropped: int, now: float, roster_version: str = "") -> bytes:
-    """A status payload: online (birth and heartbeat) or offline (will and shutdown)."""
+           dropped: int, now: float, roster_version: str = "", community_name: str = "") -> bytes:
+    """A status payload: online (birth and heartbeat) or offline (will and shutdown).
+    `community` is the id on the wire; `community_name` how people name it."""
     body = {"v": VERSION, "hub": hub, "community": community, "state": state,
             "version": version, "queue_depth": queue_depth, "dropped": dropped,
             "roster_version": roster_version, "at": utc_text(now), "at_epoch": now}
+    if community_name:
+        body["community_name"] = community_name
     return json.dumps(body, ensure_ascii=False).encode()
 
 

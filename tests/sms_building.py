@@ -23,7 +23,8 @@ DESK, GRID, NEIGHBOUR, SON = ("+8613800138000", "+8613800138001", "+861380013800
 
 def building_config(port: str, hub: dict[str, Any] | None = None, **sms: Any) -> HubConfig:
     data = {
-        "hub": {"id": "hub-3", "community": "幸福里社区", "building": "3号楼",
+        "hub": {"id": "hub-3", "community": "幸福里社区", "community_id": "xingfuli",
+                "building": "3号楼",
                 "address": "幸福里路 18 号 3号楼", **(hub or {})},
         "alerts": {"cancel_window_s": 10, "repeat_window_s": 5},
         "sms": {"tier_wait_s": [120, 300], "repeat_fast_s": 30, "repeat_fast_count": 3,

@@ -19,6 +19,7 @@ from edge.config import (
     RadioSection,
     ResidentEntry,
     WatchEntry,
+    community_id_of,
     load_config,
     parse_config,
 )
@@ -217,6 +218,19 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
     assert config.hub.database == folder / "data" / "hub.db"
     assert config.hub.keys_file == folder / "keys.toml"
     assert config.path == path
+
+
+def test_the_community_id_is_a_topic_level_and_the_name_stays_data() -> None:
+    named = parse(building())  # "幸福里社区": not usable as a topic level
+    derived = community_id_of(named.hub)
+    assert re.fullmatch(r"c-[0-9a-f]{12}", derived)
+    assert community_id_of(parse(building()).hub) == derived, "the same on every hub of the name"
+    assert community_id_of(parse(changed("hub", community="heping")).hub) == "heping"
+    chosen = parse(changed("hub", community_id="xingfuli"))
+    assert (community_id_of(chosen.hub), chosen.hub.community) == ("xingfuli", "幸福里社区")
+    for bad in ("幸福里", "xing/fuli", "xingfuli\n", "+", ""):
+        with pytest.raises(ConfigError, match=re.escape("hub.community_id: expected an id")):
+            parse(changed("hub", community_id=bad))
 
 
 def test_absolute_database_path_is_kept(tmp_path: Path) -> None:

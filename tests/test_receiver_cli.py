@@ -69,9 +69,28 @@ def test_missing_pieces_are_named(argv: list[str], message: str) -> None:
 
 def test_a_bad_roster_file_stops_the_receiver_before_it_starts(tmp_path: Path) -> None:
     roster = tmp_path / "roster.toml"
-    roster.write_text("[[residents]]\nid = 'r 1'\n", encoding="utf-8")
+    roster.write_text("community = 'xingfuli'\n[[residents]]\nid = 'r 1'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="residents"):
         run(["receiver", "--broker", "mqtt://127.0.0.1:1", "--roster", str(roster)])
+
+
+@pytest.mark.parametrize("second, message", [
+    (None, "community is missing; expected the community's id"),
+    ("xingfuli", "community 'xingfuli' already has roster"),
+    ("heping", "watch .* is also registered to community 'xingfuli'"),
+])
+def test_rosters_are_one_per_community_and_a_watch_in_one_only(
+        tmp_path: Path, second: str | None, message: str) -> None:
+    first = tmp_path / "xingfuli.toml"
+    first.write_text(ROSTER_TOML, encoding="utf-8")
+    other = tmp_path / "other.toml"
+    body = ROSTER_TOML.replace('community = "xingfuli"\n', "")
+    other.write_text(body if second is None else f"community = {second!r}\n" + body,
+                     encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        run(["receiver", "--broker", "mqtt://127.0.0.1:1", "--db", str(tmp_path / "rx.db"),
+             "--roster", str(first), "--roster", str(other)])
+    assert not (tmp_path / "rx.db").exists(), "refused before the receiver opened anything"
 
 
 def test_the_receiver_command_runs_until_stopped_and_pushes_its_roster(

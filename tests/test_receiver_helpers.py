@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 ROOT = "eldercare/v1/"
-COMMUNITY = "幸福里社区"
+COMMUNITY = "xingfuli"
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
 WATCH = "A4:C1:38:3A:01:01"
 ZHANG = {"id": "r-101", "name": "张桂兰", "room": "101"}

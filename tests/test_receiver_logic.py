@@ -54,7 +54,9 @@ def test_a_batch_from_the_contract_reads_back_with_every_event() -> None:
     ({"v": 2}, "v is 2"),
     ({"v": True}, "v is True"),
     ({"hub": 3}, "hub is 3"),
-    ({"hub": "a/b"}, "cannot be a topic level"),
+    ({"hub": "a/b"}, "not an id usable as a topic level"),
+    ({"community": "幸福里社区"}, "community '幸福里社区' is not an id.*community_id"),
+    ({"community": "xingfuli\n"}, "not an id"),
     ({"community": ""}, "community is ''"),
     ({"floor": -1}, "floor is -1"),
     ({"floor": "1"}, "floor is '1'"),
@@ -276,6 +278,7 @@ def test_http_addresses_parse() -> None:
 
 
 ROSTER_TOML = """
+community = "xingfuli"
 version = "2026-11-21"
 [[residents]]
 id = "r-101"
@@ -308,8 +311,10 @@ tier = 1
 def test_a_roster_file_becomes_a_roster_command_the_hub_reads_back(tmp_path: Path) -> None:
     path = tmp_path / "roster.toml"
     path.write_text(ROSTER_TOML, encoding="utf-8")
-    roster, version = load_roster_file(path)
-    fields = roster_fields(roster, version)
+    loaded = load_roster_file(path)
+    assert loaded.community == "xingfuli"
+    roster = loaded.roster
+    fields = roster_fields(roster, loaded.version)
     assert fields["version"] == "2026-11-21"
     assert fields["residents"][0] == {"id": "r-101", "name": "张桂兰", "room": "101"}
     assert fields["residents"][1]["address"] == "幸福里路 18 号 2单元 102"

@@ -8,17 +8,20 @@ input is skipped, and a broker restart is survived.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cloud_sync.receiver import Receiver
+from cloud_sync.receiver_roster import CommunityRoster
 from edge.domain import Resident, Roster, Watch
 from tests.mqtt_broker import Broker
 from tests.test_receiver_helpers import (
     COMMUNITY,
     EPOCH,
+    HubClient,
     WATCH,
     alert_event,
     batch,
@@ -110,13 +113,25 @@ def test_one_press_heard_by_two_hubs_is_one_alert_and_the_ack_reaches_both(
         assert receiver.store.alerts(open_only=True) == []
 
 
-def test_a_hub_coming_online_is_sent_the_roster(broker: Broker, tmp_path: Path) -> None:
+def test_a_hub_coming_online_is_sent_its_communitys_roster_only(broker: Broker,
+                                                                  tmp_path: Path) -> None:
     roster = Roster(residents=(Resident("r-101", "张桂兰", "101", " 101"),),
                     watches=(Watch(WATCH, "r-101", bytes(range(16))),))
-    receiver = Receiver(broker.url, f"sqlite:///{tmp_path / 'rx.db'}", roster=roster,
-                        roster_version="2026-11")
+    other_watch = "A4:C1:38:00:00:77"
+    heping = Roster(residents=(Resident("r-7", "李大爷", "7", " 7"),),
+                    watches=(Watch(other_watch, "r-7", bytes(16)),))
+    receiver = Receiver(broker.url, f"sqlite:///{tmp_path / 'rx.db'}",
+                        rosters=[CommunityRoster(COMMUNITY, roster, "2026-11", "test"),
+                                 CommunityRoster("heping", heping, "hp-1", "test")])
     receiver.start()
+    elsewhere = HubClient(broker.port, "hub-3", community="heping")  # same hub id, other place
+    stranger = HubClient(broker.port, "hub-1", community="no-roster")
     try:
+        elsewhere.send_status("online")
+        stranger.send_status("online")
+        (theirs,) = elsewhere.wait_for("roster")
+        assert theirs["version"] == "hp-1"
+        assert [w["mac"] for w in theirs["watches"]] == [other_watch]  # never our keys
         with hubs(broker.port, "hub-3") as (hub,):
             hub.send_status("online", queue_depth=12)
             (sent,) = hub.wait_for("roster")
@@ -126,7 +141,12 @@ def test_a_hub_coming_online_is_sent_the_roster(broker: Broker, tmp_path: Path) 
             assert sent["watches"] == [{"mac": WATCH, "resident": "r-101",
                                         "key": "000102030405060708090a0b0c0d0e0f"}]
             assert sent["contacts"] == []
+        until(lambda: len(receiver.store.hubs(now=time.time())) == 3)
+        assert stranger.of_type("roster") == [], "a community without a roster gets none"
+        assert len(elsewhere.of_type("roster")) == 1
     finally:
+        elsewhere.close()
+        stranger.close()
         receiver.stop()
 
 

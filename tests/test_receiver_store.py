@@ -44,9 +44,10 @@ class Server:
 
         self.store = open_store(url)
         self.out = HeldCommands()
-        push = None if roster is None else RosterPush.of(roster, "v7")
+        pushes = {} if roster is None else {COMMUNITY: RosterPush.of(roster, "v7")}
         self.clock = 1_795_247_800.0
-        self.service = ReceiverService(self.store, self.out, roster=push, clock=lambda: self.clock)
+        self.service = ReceiverService(self.store, self.out, rosters=pushes,
+                                       clock=lambda: self.clock)
 
     def hub_sends(self, base: str, payload: Any, kind: str = "events") -> None:
         self.service.on_message(base + kind, payload if isinstance(payload, bytes) else encode(payload))

@@ -15,7 +15,7 @@ from tests.building import mac_for
 from tests.sms_building import DESK, GRID, SON, run_scenario, until
 from tests.uplink_building import UplinkBuilding
 
-CMD = "eldercare/v1/幸福里社区/hub-3/cmd"
+CMD = "eldercare/v1/xingfuli/hub-3/cmd"
 
 
 def receiver_for(broker, folder: Path) -> Receiver:  # type: ignore[no-untyped-def]

@@ -46,7 +46,7 @@ async def drained(b: UplinkBuilding, rounds: int = 30) -> None:
 
 
 def stored_seqs(receiver: Receiver) -> list[int]:
-    return receiver.store.event_seqs("幸福里社区", "hub-3")
+    return receiver.store.event_seqs("xingfuli", "hub-3")
 
 
 def test_confirmed_sos_texts_only_those_who_want_every_alert(tmp_path, broker) -> None:
@@ -220,17 +220,17 @@ def test_malformed_and_foreign_commands_change_nothing(tmp_path, broker) -> None
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.on_message = lambda c, u, m: replies.append(json.loads(m.payload))
     client.connect("127.0.0.1", broker.port)
-    client.subscribe("eldercare/v1/幸福里社区/hub-3/cmd/reply", qos=1)
+    client.subscribe("eldercare/v1/xingfuli/hub-3/cmd/reply", qos=1)
     client.loop_start()
 
     async def scenario(b: UplinkBuilding) -> None:
         before = b.hub_app.store.outbox_depth()
-        cmd = "eldercare/v1/幸福里社区/hub-3/cmd"
+        cmd = "eldercare/v1/xingfuli/hub-3/cmd"
         for payload in (b"not json", json.dumps({"v": 1, "id": "x1", "type": "reboot"}),
                         json.dumps({"v": 1, "id": "x2", "type": "alert_ack", "alert": "A999",
                                     "by": "x"})):
             client.publish(cmd, payload, qos=1)
-        client.publish("eldercare/v1/幸福里社区/hub-9/cmd",
+        client.publish("eldercare/v1/xingfuli/hub-9/cmd",
                        json.dumps({"v": 1, "id": "x3", "type": "ping"}), qos=1)
         client.publish(cmd, json.dumps({"v": 1, "id": "x4", "type": "ping"}), qos=1)
         await until(lambda: len(replies) >= 4, timeout=5)

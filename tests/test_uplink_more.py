@@ -13,6 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud_sync.mqtt_uplink import MqttSettings, PahoUplink
 from cloud_sync.receiver import Receiver
+from cloud_sync.receiver_roster import CommunityRoster
 from edge.config import parse_roster
 from edge.config_uplink import UplinkSection
 from edge.domain import AlertState
@@ -64,8 +65,8 @@ def test_roster_pushed_by_the_server_lets_the_hub_hear_a_new_watch(tmp_path, bro
                    "contacts": [{"id": "desk", "name": "值班室", "phone": "+8613800138000",
                                  "role": "duty_desk", "tier": 1}]}
     roster = parse_roster(roster_data, source="test roster", default_address="幸福里")
-    receiver = Receiver(broker.url, f"sqlite:///{tmp_path}/receiver.db", roster=roster,
-                        roster_version="2026-11-21.1")
+    receiver = Receiver(broker.url, f"sqlite:///{tmp_path}/receiver.db",
+                        rosters=[CommunityRoster("xingfuli", roster, "2026-11-21.1", "test")])
     receiver.start()
     building = UplinkBuilding(tmp_path, broker)
     building.air.add_watch(mac_for(8), key_for(8))  # a resident of another building
@@ -121,13 +122,16 @@ def test_settings_take_tls_and_credentials_from_config(tmp_path) -> None:
     section = UplinkSection(broker="mqtts://hub:secret@broker.example:8884",
                             ca_file=tmp_path / "ca.pem", cert_file=tmp_path / "hub.pem",
                             key_file=tmp_path / "hub.key", window=80)
-    settings = settings_of(section, "hub-3")
+    settings = settings_of(section, "hub-3", "xingfuli")
     assert (settings.host, settings.port, settings.tls) == ("broker.example", 8884, True)
     assert (settings.username, settings.password) == ("hub", "secret")
     assert settings.ca_file == str(tmp_path / "ca.pem") and settings.window == 80
     plain = settings_of(replace(section, broker="mqtt://b", ca_file=None, username="u",
-                                password="p"), "hub-3")
-    assert (plain.port, plain.tls, plain.username, plain.client_id) == (1883, False, "u", "hub-3")
+                                password="p"), "hub-3", "xingfuli")
+    assert (plain.port, plain.tls, plain.username, plain.client_id) == (
+        1883, False, "u", "xingfuli:hub-3")  # hub-3 of another community is another client
+    other = settings_of(replace(section, broker="mqtt://b"), "hub-3", "heping")
+    assert other.client_id != plain.client_id
 
 
 def test_pubacks_handed_from_another_thread_all_arrive_once_and_in_order() -> None:
