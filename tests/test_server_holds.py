@@ -4,9 +4,11 @@ can drop an alert or stop the hub: through the production hub, Mosquitto and the
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud_sync.receiver import Receiver
@@ -18,10 +20,12 @@ from tests.uplink_building import UplinkBuilding
 CMD = "eldercare/v1/xingfuli/hub-3/cmd"
 
 
-def receiver_for(broker, folder: Path) -> Receiver:  # type: ignore[no-untyped-def]
-    receiver = Receiver(broker.url, f"sqlite:///{folder}/receiver.db", reconnect_max_s=1)
-    receiver.start()
-    return receiver
+@pytest.fixture
+def receiver(broker, tmp_path: Path) -> Iterator[Receiver]:  # type: ignore[no-untyped-def]
+    running = Receiver(broker.url, f"sqlite:///{tmp_path}/receiver.db", reconnect_max_s=1)
+    running.start()
+    yield running
+    running.stop()
 
 
 async def pressed_and_confirmed(b: UplinkBuilding) -> str:
@@ -34,8 +38,7 @@ async def pressed_and_confirmed(b: UplinkBuilding) -> str:
     return alert.ref
 
 
-def test_the_servers_automatic_receipt_holds_sms_a_minute_not_ten(tmp_path, broker) -> None:
-    receiver = receiver_for(broker, tmp_path)
+def test_the_servers_automatic_receipt_holds_sms_a_minute_not_ten(tmp_path, broker, receiver) -> None:
 
     async def scenario(b: UplinkBuilding) -> None:
         await pressed_and_confirmed(b)
@@ -46,14 +49,10 @@ def test_the_servers_automatic_receipt_holds_sms_a_minute_not_ten(tmp_path, brok
         await b.settle()
         assert {DESK, GRID} <= set(b.inbox())
 
-    try:
-        run_scenario(UplinkBuilding(tmp_path, broker), scenario)
-    finally:
-        receiver.stop()
+    run_scenario(UplinkBuilding(tmp_path, broker), scenario)
 
 
-def test_a_persons_claim_holds_sms_while_it_lasts_then_it_goes_out(tmp_path, broker) -> None:
-    receiver = receiver_for(broker, tmp_path)
+def test_a_persons_claim_holds_sms_while_it_lasts_then_it_goes_out(tmp_path, broker, receiver) -> None:
 
     async def scenario(b: UplinkBuilding) -> None:
         ref = await pressed_and_confirmed(b)
@@ -67,14 +66,10 @@ def test_a_persons_claim_holds_sms_while_it_lasts_then_it_goes_out(tmp_path, bro
         await b.settle()
         assert {DESK, GRID} <= set(b.inbox())
 
-    try:
-        run_scenario(UplinkBuilding(tmp_path, broker), scenario)
-    finally:
-        receiver.stop()
+    run_scenario(UplinkBuilding(tmp_path, broker), scenario)
 
 
-def test_a_claim_then_an_acknowledgement_closes_the_alert_without_sms(tmp_path, broker) -> None:
-    receiver = receiver_for(broker, tmp_path)
+def test_a_claim_then_an_acknowledgement_closes_the_alert_without_sms(tmp_path, broker, receiver) -> None:
 
     async def scenario(b: UplinkBuilding) -> None:
         ref = await pressed_and_confirmed(b)
@@ -86,10 +81,7 @@ def test_a_claim_then_an_acknowledgement_closes_the_alert_without_sms(tmp_path, 
         await b.advance(600)
         await b.settle()
 
-    try:
-        b = run_scenario(UplinkBuilding(tmp_path, broker), scenario)
-    finally:
-        receiver.stop()
+    b = run_scenario(UplinkBuilding(tmp_path, broker), scenario)
     assert DESK not in b.inbox() and GRID not in b.inbox()
 
 
