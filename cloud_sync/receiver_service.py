@@ -24,11 +24,11 @@ from cloud_sync.receiver_wire import (
     Batch,
     Status,
     check_name,
-    optional_text,
     parse_batch,
     parse_status,
 )
 from edge.domain import Roster
+from edge.wire import plain_text
 
 _log = logging.getLogger("cloud_sync.receiver")
 M = TypeVar("M", Batch, Status)
@@ -144,10 +144,7 @@ class ReceiverService:
 
     def acknowledge(self, alert: str, by: str) -> list[str]:
         """A worker took an alert: mark it and send alert_ack to every hub that reported it."""
-        name = optional_text({"by": by.strip()}, "by")
-        if name is None or optional_text({"alert": alert.strip()}, "alert") is None:
-            raise ReceiverSetupError("say which alert and who took it (ALERT --by NAME, plain text of "
-                                     "at most 200 characters); the hub texts the name to the others")
+        name = _said(alert, by, "who took it")
         taken = self.store.acknowledge(alert, name, now=self.clock())
         for target in taken.targets:
             self._deliver(target.community, target.hub,
@@ -161,10 +158,7 @@ class ReceiverService:
     def claim(self, alert: str, by: str, for_s: float = DEFAULT_CLAIM_S) -> list[str]:
         """A worker says they are going: send alert_claimed to every hub that reported the
         alert, so SMS waits for them while the claim lasts; return the hubs' alert uids."""
-        name = optional_text({"by": by.strip()}, "by")
-        if name is None or optional_text({"alert": alert.strip()}, "alert") is None:
-            raise ReceiverSetupError("say which alert and who is going (ALERT --by NAME, plain "
-                                     "text of at most 200 characters)")
+        name = _said(alert, by, "who is going")
         if not 60 <= for_s <= MAX_CLAIM_S:
             raise ReceiverSetupError(f"a claim lasts from 60 to {MAX_CLAIM_S:.0f} seconds, "
                                      f"not {for_s:g}")
@@ -276,3 +270,15 @@ class HeldCommands:
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         self.held.append((topic, payload))
+
+
+def _said(alert: str, by: str, who: str) -> str:
+    """The worker's name, checked as every hub checks it (edge.wire.plain_text), or
+    ReceiverSetupError: a name a hub would refuse must not be recorded here either."""
+    name = by.strip()
+    for text in (name, alert.strip()):
+        if not 0 < len(text) <= 200 or not plain_text(text):
+            raise ReceiverSetupError(f"say which alert and {who} (ALERT --by NAME, plain text "
+                                     "of at most 200 characters without control characters); "
+                                     "the hub texts the name to the others")
+    return name

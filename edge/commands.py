@@ -61,6 +61,12 @@ class CommandHandler:
                               command.type, error)
             self._reply(wire.reply(command.id, ok=False, error=str(error)))
             return
+        except Exception as error:  # noqa: BLE001 - the server is told, the hub goes on
+            self._log.exception("Command %s (%s) could not be applied; its transaction was "
+                                "rolled back and the server is told.", command.id, command.type)
+            self._reply(wire.reply(command.id, ok=False, error=f"the hub could not apply it: "
+                                   f"{type(error).__name__}: {error}"[:300]))
+            return
         if command.type != "events_ack":
             self._reply(wire.reply(command.id, ok=True, result=result))
 
@@ -99,6 +105,12 @@ class CommandHandler:
     def _roster(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         roster = parse_roster(dict(fields), source="roster command",
                               default_address=self.default_address)
+        for name, entries, without in (("watches", roster.watches, "every watch unheard"),
+                                       ("contacts", roster.contacts, "nobody to text")):
+            if not entries:
+                raise CommandError(f"roster.{name}: empty; expected the community's {name} "
+                                   f"(a roster without any would leave {without}); the "
+                                   "roster in use stays")
         store = self.hub.store
         with store.transaction():
             store.apply_roster(roster)

@@ -21,6 +21,7 @@ from edge.config_schema import (
     Place,
     Rule,
     above,
+    between,
     at_least,
     build,
     meta,
@@ -187,7 +188,7 @@ class ContactEntry:
     name: str = field(metadata=meta("the contact's name", TEXT))
     phone: str = field(metadata=meta("the number SMS alerts go to", PHONE))
     role: Role = field(metadata=meta("who the contact is to the resident"))
-    tier: int = field(metadata=meta("escalation tier; 1 is told first", at_least(1, "an integer")))
+    tier: int = field(metadata=meta("escalation tier; 1 is told first", between(1, 99)))
     resident: str | None = field(
         default=None, metadata=meta("id of the resident served; omit for everyone", ID)
     )

@@ -14,6 +14,7 @@ import json
 import math
 import re
 import types
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
 from datetime import date, datetime, time
@@ -111,13 +112,24 @@ def one_of(*choices: str) -> Rule:
     return Rule(f"one of {', '.join(choices)}", apply)
 
 
+def between(low: int, high: int, what: str = "an integer") -> Rule:
+    """Rule: a number from low to high."""
+
+    def apply(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(value)
+        return value
+
+    return Rule(f"{what} from {low} to {high}", apply)
+
+
 def _non_blank(value: str) -> str:
-    if not value.strip():
+    if not value.strip() or any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
         raise ValueError(value)
     return value.strip()
 
 
-TEXT = Rule("a non-empty string", _non_blank)
+TEXT = Rule("a non-empty string without control characters", _non_blank)
 
 
 @dataclass(frozen=True, slots=True)

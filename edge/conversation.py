@@ -3,8 +3,10 @@ escalation goes on, anything else is answered with how to take the alert.
 
 A reply counts only from a number that was texted about an open alert, compared in full in
 international form. A reference ("1 A0K3") names the alert; a bare yes takes the alert the
-sender was told of that has waited longest. Answers go back to the sender, at most one
-every ANSWER_EVERY_S per number, so an auto-responder cannot start a ping-pong.
+sender was told of that has waited longest. Answers go back to the sender: a refusal is
+recorded and answered once per alert and number, and the answers to unclear replies are
+never the same text twice, nor more than ANSWERS_PER_WINDOW, within ANSWER_WINDOW_S per
+number, so an auto-responder cannot start a ping-pong.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from edge.reply_meaning import DEFAULT_ACCEPT_PHRASES, Meaning, read_reply
 from edge.sms_store import SmsStore, Told
 from edge.store import ALERT_PRIORITY
 
-ANSWER_EVERY_S = 600.0
+ANSWER_WINDOW_S = 600.0
+ANSWERS_PER_WINDOW = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +57,7 @@ class Conversation:
         self.sms, self.clock, self.rules, self.hub_id = sms, clock, rules, hub_id
         self._acknowledge = acknowledge
         self._declined = declined  # Responders.declined: escalate at once if a tier is out
-        self._answered: dict[str, float] = {}
+        self._answered: dict[str, list[tuple[float, str]]] = {}  # per number: (at, text)
         self._log = log or logging.getLogger("edge.replies")
 
     def handle(self, sender: str, text: str) -> Reply:
@@ -96,6 +99,10 @@ class Conversation:
 
     def _decline(self, phone: str, sender: str, text: str, chosen: Told) -> Reply:
         now, alert = self.clock.now(), chosen.alert
+        if phone in self.sms.declined(alert.id):
+            self._log.info("%s declined alert %s again (%r); already recorded and answered.",
+                           chosen.name, alert.ref, text)
+            return Reply(sender, text, "declined again", alert.ref)
 
         def record() -> None:
             self.sms.note_decline(alert.id, phone, chosen.name, now)
@@ -111,14 +118,20 @@ class Conversation:
 
     def _answer(self, phone: str, kind: str, about: Told, *, other: Told | None = None,
                 given: str = "", force: bool = False) -> None:
-        """A text back to the sender; unasked-for ones at most every ANSWER_EVERY_S."""
+        """A text back to the sender. Unless forced (a take confirmed, a first refusal),
+        not the same text again nor more than ANSWERS_PER_WINDOW within ANSWER_WINDOW_S."""
         now = self.clock.now()
-        if not force and now - self._answered.get(phone, float("-inf")) < ANSWER_EVERY_S:
-            return
-        self._answered[phone] = now
         text = answer(kind, self.rules.language, ref=about.alert.ref, name=about.resident,
                       other=other.alert.ref if other else "",
                       other_name=other.resident if other else "", given=given)
+        recent = [(at, said) for at, said in self._answered.get(phone, [])
+                  if now - at < ANSWER_WINDOW_S]
+        self._answered[phone] = recent
+        if not force and (len(recent) >= ANSWERS_PER_WINDOW
+                          or any(said == text for _, said in recent)):
+            self._log.info("Not answering %s again so soon (%s): nothing changed.", phone, kind)
+            return
+        recent.append((now, text))
         self.sms.store.write(lambda: self.sms.enqueue(phone, "reply", text, now,
                                                       alert_id=about.alert.id))
 

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import phonenumbers
+
 MAC_PATTERN = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
 
 
@@ -30,18 +32,40 @@ def parse_key(text: str) -> bytes:
 def e164(number: str, country_code: str = "86") -> str:
     """A phone number in full international form, so that numbers compare as wholes:
     "+8613800138001", "008613800138001", "8613800138001" and "13800138001" (country code
-    86) are one phone; "+62813800138001" is another. Spaces and dashes are ignored."""
+    86) are one phone, as are "010-12345678" and "+86 010 12345678"; "+62813800138001" is
+    another. Read with libphonenumber's rules for the country; a number it cannot read
+    keeps its digits (after the country code unless it is written with "+" or "00")."""
+    parsed = _parsed(number, country_code)
+    if parsed is not None:
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     digits = "".join(ch for ch in number if ch.isascii() and ch.isdigit())
     if number.strip().startswith("+"):
         return "+" + digits
     if digits.startswith("00"):
         return "+" + digits[2:]
-    if digits.startswith(country_code) and len(digits) - len(country_code) >= 9 \
-            and len(digits) > 11:
-        return "+" + digits
-    if digits.startswith("0"):  # a national number with its trunk prefix
-        return "+" + country_code + digits[1:]
-    return "+" + country_code + digits
+    return "+" + country_code + digits.removeprefix("0")
+
+
+def dialled(number: str, country_code: str) -> str:
+    """A number as a phone in the country dials it ("13905710102", "01012345678"; a
+    foreign one in full), or "" when there is none."""
+    if not any(ch.isascii() and ch.isdigit() for ch in number):
+        return ""
+    parsed = _parsed(number, country_code)
+    if parsed is None:
+        return e164(number, country_code)
+    region = phonenumbers.region_code_for_country_code(int(country_code))
+    local = phonenumbers.format_number_for_mobile_dialing(parsed, region, False)
+    return local or phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parsed(number: str, country_code: str) -> phonenumbers.PhoneNumber | None:
+    region = phonenumbers.region_code_for_country_code(int(country_code)) \
+        if country_code.isdigit() else "ZZ"
+    try:
+        return phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
 
 
 class Role(StrEnum):

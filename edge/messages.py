@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from edge.domain import Location, e164
+from edge.domain import Location, dialled
 
 KINDS = ("sos", "taken", "cancelled", "escalated", "unanswered")
 PLACEHOLDERS = frozenset(
@@ -20,7 +20,7 @@ PLACEHOLDERS = frozenset(
 
 DEFAULT_TEMPLATES: Mapping[str, Mapping[str, str]] = {
     "zh": {
-        "sos": "【SOS {ref}】{name}{tel}{time}紧急求助。{location}。回复1接手",
+        "sos": "【SOS {ref}】{name}{tel}{time}求助。{location}。回复1接手",
         "taken": "【{ref}】{name}的求助已由{by}接手处理，谢谢。",
         "cancelled": "【{ref}】{name}的求助已取消，无需前往，谢谢。",
         "escalated": "【{ref}】{name}的求助{waited}无人回复，已通知{next}。回复1接手",
@@ -40,14 +40,14 @@ DEFAULT_TEMPLATES: Mapping[str, Mapping[str, str]] = {
 # Each thing said once; English only in the GSM 7-bit alphabet, so that a text whose
 # names are Latin letters travels in 160-character parts.
 _LOCATION: Mapping[str, Mapping[str, str]] = {
-    "zh": {"gps": "位置{url}（{age}前定位，误差{acc}米）",
-           "gps-stale": "旧定位{url}（{age}前）；住址{address}",
+    "zh": {"gps": "位置{url}（{age}前，±{acc}米）",
+           "gps-stale": "{address}，{age}前在{url}",
            "home": "住址{address}"},
     "en": {"gps": "Map: {url} (fix {age} old, +/-{acc} m)",
            "gps-stale": "OLD fix: {url} ({age} ago); home: {address}",
            "home": "Home: {address}"},
 }
-_TEL = {"zh": "（电话{phone}）", "en": " (tel {phone})"}
+_TEL = {"zh": "（{phone}）", "en": " (tel {phone})"}
 _CJK_SPACE = re.compile(r"\s+(?=[\u3000-\u9fff\uff00-\uffef])|(?<=[\u3000-\u9fff\uff00-\uffef])\s+")
 # Answers to a responder's reply, to that responder alone (edge.conversation).
 ANSWERS: Mapping[str, Mapping[str, str]] = {
@@ -175,12 +175,6 @@ def when(at: float, now: float, zone: ZoneInfo, language: str) -> str:
 
 def callable_number(phone: str, country_code: str) -> str:
     """A resident's number as a responder dials it: national form for the same country
-    ("+86 139 0571 0102" -> "13905710102"), else in full; "" when there is none."""
-    digits = "".join(ch for ch in phone if ch.isascii() and ch.isdigit())
-    if not digits:
-        return ""
-    full = e164(phone, country_code)
-    if full.startswith("+" + country_code):
-        national = full[1 + len(country_code):]
-        return national if national.startswith("1") or len(national) <= 8 else "0" + national
-    return full
+    ("+86 139 0571 0102" -> "13905710102", "010-12345678" -> "01012345678"), else in
+    full; "" when there is none."""
+    return dialled(phone, country_code)

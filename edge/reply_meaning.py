@@ -24,7 +24,8 @@ DEFAULT_ACCEPT_PHRASES = (
 )
 _DECLINES_ZH = ("去不了", "不能去", "没空", "没有空", "不在", "来不了", "不去", "没时间",
                 "不方便", "去不成", "无法", "不行", "过不去", "赶不过去", "赶不到", "不能来",
-                "不来", "没法去", "到不了")
+                "不来", "没法去", "到不了", "走不开", "来不及", "去不到", "没法到", "没法来",
+                "没办法", "别找我", "找别人", "不能到", "不能过去", "在外地")
 _DECLINES_EN = re.compile(
     r"\b(can'?t|cannot|can not|not available|not coming|not free|not able|unavailable|no|"
     r"nope|sorry|busy|won'?t|unable|decline)\b")
@@ -32,6 +33,10 @@ _NOT_A_DECLINE = re.compile(r"\bno (problem|prob|worries)\b")
 _QUESTION_ZH = ("吗", "什么", "谁", "哪", "怎么", "为什么", "多少", "几点", "是不是", "么")
 _REF = re.compile(r"(?<![A-Za-z])[Aa][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{3,8}(?![0-9A-Za-z])")
 _DROPPED = re.compile(r"[\s\W_]+", re.UNICODE)
+# Punctuation that only ends or separates words; any other sign ("❓", "‽", "👎", "🤔")
+# may change what the words say, so a reply holding one is not a clear yes.
+_PLAIN_MARKS = frozenset(".,!;:~-'\"…。，、；：～·")
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "´": "'", "`": "'", "ʼ": "'", "′": "'"})
 
 
 class Meaning(StrEnum):
@@ -49,14 +54,14 @@ class ReadReply:
 
 
 def normalise(text: str) -> str:
-    """Full-width to half-width, one case, and ’ as '."""
-    return unicodedata.normalize("NFKC", text).replace("’", "'").casefold().strip()
+    """Full-width to half-width, one case, and every apostrophe (’ ´ `) as '."""
+    return unicodedata.normalize("NFKC", text.translate(_APOSTROPHES)).casefold().strip()
 
 
 def read_reply(text: str, keywords: Iterable[str],
                phrases: Iterable[str] = DEFAULT_ACCEPT_PHRASES) -> ReadReply:
     """The meaning of `text`; `keywords` and `phrases` are what accepts."""
-    written = unicodedata.normalize("NFKC", text)
+    written = unicodedata.normalize("NFKC", text.translate(_APOSTROPHES))
     refs = sorted({ref.upper() for ref in _REF.findall(written) if _looks_like_ref(ref)})
     ref = refs[0] if len(refs) == 1 else None
     for found in refs:
@@ -64,12 +69,18 @@ def read_reply(text: str, keywords: Iterable[str],
     plain = normalise(written)
     if _declines(plain):
         return ReadReply(Meaning.DECLINE, ref)
-    if "?" in plain or any(word in plain for word in _QUESTION_ZH) or len(refs) > 1:
+    if "?" in plain or any(word in plain for word in _QUESTION_ZH) or len(refs) > 1 \
+            or not all(_plain(ch) for ch in plain):
         return ReadReply(Meaning.UNCLEAR, ref)
     rest = _DROPPED.sub("", plain)
     if rest and _made_of(rest, _squeezed(keywords), _squeezed(phrases)):
         return ReadReply(Meaning.TAKE, ref)
     return ReadReply(Meaning.UNCLEAR, ref)
+
+
+def _plain(ch: str) -> bool:
+    """A letter, a digit, a space or a mark in _PLAIN_MARKS."""
+    return ch.isalnum() or ch.isspace() or ch in _PLAIN_MARKS
 
 
 def _squeezed(words: Iterable[str]) -> set[str]:

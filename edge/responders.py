@@ -18,6 +18,8 @@ from edge.messages import MessageContext, callable_number, render, when
 from edge.sms_store import SmsStore
 from edge.store import Store
 
+CLAIMS_END_BY_S = 3600.0  # no claim, however often renewed, holds SMS past an hour after the press
+
 
 @dataclass(frozen=True, slots=True)
 class TextStyle:
@@ -113,7 +115,13 @@ class Responders:
         alert = self.store.alert(alert_uid)
         if alert is None or not alert.state.is_open:
             return False
-        until = self.clock.now() + for_s
+        now = self.clock.now()
+        until = min(now + for_s, alert.raised_at + CLAIMS_END_BY_S)  # renewals end too
+        if until <= now:
+            self._log.warning("Alert %s: %s at the community server says they are going, but "
+                              "the alert has waited %.0f min; SMS is not held back for claims "
+                              "any more.", alert.ref, by, (now - alert.raised_at) / 60)
+            return False
         self.store.write(lambda: self.sms.note_claim(alert.id, by, until))
         return self._hold(alert, ("awaiting", "server", "claimed", "sms"),
                           f"{by} at the community server is going")

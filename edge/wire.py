@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ MAX_COMMAND_BYTES = 2 * 1024 * 1024  # a roster of a few thousand watches fits
 MAX_DEPTH = 8  # a roster is four levels deep
 MAX_SEQ = 2**53  # seqs and counts travel as JSON numbers: exact up to here
 MAX_CLAIM_S = 3600.0
+_NOT_PLAIN = frozenset({"Cc", "Cf", "Cs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,7 @@ class Field:
         """The value, or CommandError naming `where` and what is expected."""
         if self.kind == "text":
             if not isinstance(value, str) or not 0 < len(value) <= self.high or \
-                    not _clean(value):
+                    not plain_text(value):
                 raise CommandError(f"{where}: expected text of 1 to {self.high:.0f} "
                                    f"characters without control characters, got {value!r}")
             return value
@@ -66,9 +68,11 @@ def _plain(number: float) -> str:
     return str(int(number)) if number == int(number) else str(number)
 
 
-def _clean(text: str) -> bool:
-    """No control characters and no lone surrogates (which no UTF-8 reply could carry)."""
-    return not any(ord(ch) < 0x20 or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
+def plain_text(text: str) -> bool:
+    """No control or format characters (line breaks, DEL, bidi overrides, zero-width
+    marks) and no lone surrogates (which no UTF-8 text could carry): what a name texted to
+    responders or shown to a worker may hold."""
+    return not any(unicodedata.category(ch) in _NOT_PLAIN for ch in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +156,8 @@ def parse_command(payload: bytes) -> Command:
         raise CommandError(f"command: at most {MAX_COMMAND_BYTES} bytes, got {len(payload)}")
     try:
         data = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CommandError(f"command is not UTF-8 JSON ({error})") from None
+    except ValueError as error:  # not UTF-8, not JSON, or a number of thousands of digits
+        raise CommandError(f"command is not UTF-8 JSON within bounds ({error})"[:300]) from None
     except RecursionError:
         raise CommandError(f"command: nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(data, dict):
@@ -217,7 +221,7 @@ def command_id_of(payload: bytes) -> str | None:
         return None
     try:
         data = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         return None
     found = data.get("id") if isinstance(data, dict) else None
-    return found[:64] if isinstance(found, str) else None
+    return found[:64] if isinstance(found, str) and plain_text(found[:64]) else None

@@ -126,3 +126,39 @@ def test_a_number_that_only_ends_like_a_contacts_is_not_that_contact(tmp_path) -
     b = play(tmp_path, scenario)
     assert any("李娜" in t for t in b.inbox()[DESK])  # told who took it
     assert SON in b.inbox()
+
+
+def test_an_auto_responder_cannot_start_a_ping_pong(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None
+        ref = await sos(b)
+        before = len(b.inbox()[GRID])
+        for _ in range(5):  # a phone that answers every text with the same words
+            b.reply(GRID, "Sorry, I can't talk right now.")
+            await b.advance(1)
+            await b.settle()
+        for _ in range(5):
+            b.reply(GRID, "[Auto-reply] I am driving")
+            await b.advance(1)
+            await b.settle()
+        answers = b.inbox()[GRID][before:]
+        assert sum("不能前往" in t for t in answers) == 1, answers
+        assert sum(f"1 {ref}" in t for t in answers) == 1, answers
+        declines = [e for e in b.app.store.pending_events(1000) if e.type == "alert.declined"]
+        assert len(declines) == 1
+
+    play(tmp_path, scenario)
+
+
+def test_a_persons_different_mistakes_are_each_answered(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None
+        ref = await sos(b)
+        b.reply(GRID, "1?")
+        await answered(b, GRID, f"1 {ref}")
+        await b.advance(60)
+        b.reply(GRID, "1 A0ZZ")  # a minute later, a reference they were not texted about
+        text = await answered(b, GRID, "A0ZZ")
+        assert ref in text and b.app.store.open_alert_for("r1") is not None
+
+    play(tmp_path, scenario)

@@ -73,15 +73,31 @@ HOME = "杭州市西湖区幸福里路 18 号 3号楼 2单元 102"
 def test_sos_text_in_chinese_with_map_link_and_fix_age_fits_two_parts() -> None:
     location = Location(HOME, "101", FIX, 120.0)
     text = render("sos", context(location), {}, "zh", MAP)
-    assert text.startswith("【SOS A00K】王秀英（电话13905710101）08:15紧急求助")
-    assert "position=120.15515,30.27415" in text and "2分钟前定位，误差8米" in text
+    assert text.startswith("【SOS A00K】王秀英（13905710101）08:15求助")
+    assert "position=120.15515,30.27415" in text and "（2分钟前，±8米）" in text
     assert "回复1" in text
     assert count_parts(text) <= 2
 
 
+@pytest.mark.parametrize(("time", "age_s", "stale"), [
+    ("08:15", 120.0, False),
+    ("11月28日23:50", 120.0, False),  # a press from another day gives its date
+    ("08:15", 7_200.0, True),  # an old fix gives the home address too
+])
+def test_an_sos_with_a_fix_and_the_residents_number_fits_two_parts(
+        time: str, age_s: float, stale: bool) -> None:
+    from dataclasses import replace
+
+    location = Location("幸福里路18号3号楼101", "101", FIX, age_s, stale)
+    text = render("sos", replace(context(location), time=time), {}, "zh", MAP)
+    assert "13905710101" in text and time in text and "position=" in text
+    assert ("幸福里路18号3号楼101" in text) is stale
+    assert count_parts(text) == 2, (len(text), text)
+
+
 def test_sos_text_without_fix_gives_the_home_address_once_in_one_part() -> None:
     text = render("sos", context(Location(HOME, "102")), {}, "zh", MAP)
-    assert text == ("【SOS A00K】王秀英（电话13905710101）08:15紧急求助。"
+    assert text == ("【SOS A00K】王秀英（13905710101）08:15求助。"
                     "住址杭州市西湖区幸福里路18号3号楼2单元102。回复1接手")
     assert text.count("102") == 1 and "3号楼" in text and text.count("3号楼") == 1
     assert count_parts(text) == 1
@@ -89,7 +105,7 @@ def test_sos_text_without_fix_gives_the_home_address_once_in_one_part() -> None:
 
 def test_a_resident_without_a_phone_gets_none_in_the_text() -> None:
     text = render("sos", context(Location(HOME, "102"), phone=""), {}, "zh", MAP)
-    assert "电话" not in text and text.startswith("【SOS A00K】王秀英08:15")
+    assert "（" not in text and text.startswith("【SOS A00K】王秀英08:15")
 
 
 def test_english_texts_use_the_gsm_alphabet_where_the_content_allows() -> None:

@@ -173,3 +173,18 @@ def test_claim_tells_each_hub_who_is_going_and_for_how_long(
     assert "Claimed C1 by 王主任: alert_claimed sent to 1 hub(s)" in capsys.readouterr().out
     with pytest.raises(ReceiverSetupError, match="from 60 to 3600"):
         run(["receiver", "claim", "C1", "--by", "王主任", "--for", "120", "--db", db])
+
+
+@pytest.mark.parametrize("name", ["王\t主任", "王\u202e主任", "王主任\x7f", "王\u0085主任"])
+def test_a_name_no_hub_would_take_is_refused_before_the_alert_is_marked(
+        tmp_path: Path, name: str) -> None:
+    db = f"sqlite:///{tmp_path / 'rx.db'}"
+    stored_alert(db)
+    for action in ("ack", "claim"):
+        with pytest.raises(ReceiverSetupError, match="without control characters"):
+            run(["receiver", action, "C1", "--by", name, "--db", db])
+    store = open_store(db)
+    try:
+        assert [a["state"] for a in store.alerts()] == ["raised"]  # not marked taken
+    finally:
+        store.close()

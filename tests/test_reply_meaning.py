@@ -36,6 +36,16 @@ REPLIES = [
     ("maybe later", UNCLEAR, None), ("", UNCLEAR, None), ("👍", UNCLEAR, None),
     ("1 A001 A002", UNCLEAR, None), ("I agree", UNCLEAR, None), ("hello", UNCLEAR, None),
     ("收到了，等下看看", UNCLEAR, None),
+    # a sign beside the yes may turn it round: not a clear yes
+    ("收到❓", UNCLEAR, None), ("1❓", UNCLEAR, None), ("1 ❌", UNCLEAR, None),
+    ("ok 👎", UNCLEAR, None), ("1🙅", UNCLEAR, None), ("好的🤔", UNCLEAR, None),
+    ("1 😢", UNCLEAR, None), ("1‽", UNCLEAR, None), ("1؟", UNCLEAR, None),
+    # refusals as people write them, with any apostrophe
+    ("收到，走不开", DECLINE, None), ("好的，来不及了", DECLINE, None), ("我去不到", DECLINE, None),
+    ("好 没法到", DECLINE, None), ("1 can´t", DECLINE, None), ("1 won`t", DECLINE, None),
+    ("收到 别找我", DECLINE, None), ("ok I can‘t", DECLINE, None),
+    # plain marks around a yes change nothing
+    ("收到～", TAKE, None), ("ok, on my way!", TAKE, None), ("好的；马上到", TAKE, None),
 ]
 
 

@@ -69,6 +69,26 @@ def test_a_persons_claim_holds_sms_while_it_lasts_then_it_goes_out(tmp_path, bro
     run_scenario(UplinkBuilding(tmp_path, broker), scenario)
 
 
+def test_claims_renewed_again_and_again_hold_sms_no_longer_than_an_hour(
+        tmp_path, broker, receiver) -> None:
+
+    async def scenario(b: UplinkBuilding) -> None:
+        ref = await pressed_and_confirmed(b)
+        for _ in range(3):  # an hour's claim, renewed every 25 minutes
+            receiver.claim(ref, "王主任", 3600)
+            await until(lambda: b.hub_app.sms.claim(1) is not None, timeout=10)
+            for _ in range(5):
+                await b.advance(300)
+                await b.settle()
+            if b.inbox().keys() - {SON}:
+                break
+        assert {DESK, GRID} <= set(b.inbox()), "an hour after the press, SMS goes out"
+        claimed = b.hub_app.sms.claim(1)
+        assert claimed is not None and claimed[1] <= b.hub_app.store.alert(ref).raised_at + 3600
+
+    run_scenario(UplinkBuilding(tmp_path, broker), scenario)
+
+
 def test_a_claim_then_an_acknowledgement_closes_the_alert_without_sms(tmp_path, broker, receiver) -> None:
 
     async def scenario(b: UplinkBuilding) -> None:
@@ -111,8 +131,25 @@ def test_hostile_commands_change_nothing_and_each_gets_a_reply(tmp_path, broker)
                        + b"]" * 1000 + b"}", qos=1)
         client.publish(CMD, '{"v": 1, "id": "h5\\ud800", "type": "alert_ack", "alert": '
                        f'"{b.hub_app.store.alerts()[0].uid}", "by": "x"}}', qos=1)
+        client.publish(CMD, b'{"v": 1, "id": "h8", "type": "events_ack", "epoch": "'
+                       + epoch.encode() + b'", "seq": ' + b"9" * 5000 + b"}", qos=1)
+        resident = {"id": "r1", "name": "王秀英", "room": "101"}
+        watch = {"mac": mac_for(0), "resident": "r1", "key": "00" * 16}
+        desk = {"id": "d", "name": "值班室", "phone": DESK, "role": "duty_desk", "tier": 1}
+        for command_id, residents, watches, contacts in (
+                ("h9", [resident], [watch], [desk | {"tier": 2**63}]),
+                ("h10", [resident | {"name": "王\ud800"}], [watch], [desk]),
+                ("h11", [resident], [watch], []),
+                ("h12", [resident], [], [desk])):
+            client.publish(CMD, json.dumps({"v": 1, "id": command_id, "type": "roster",
+                                            "version": "evil", "residents": residents,
+                                            "watches": watches, "contacts": contacts}), qos=1)
+        client.publish(CMD, json.dumps({"v": 1, "id": "h13", "type": "alert_ack", "alert":
+                                        b.hub_app.store.alerts()[0].uid, "by": "王\u202e主任"}),
+                       qos=1)
         client.publish(CMD, json.dumps({"v": 1, "id": "h6", "type": "ping"}), qos=1)
         await until(lambda: "h6" in {r["id"] for r in replies}, timeout=10)
+        assert b.hub_app.store.meta("roster_version", "") != "evil"
         await b.advance(1)
         assert b.hub_app.store.open_alert_for("r1") is not None  # no ack from a bad command
         assert b.hub_app.store.outbox_depth() >= depth - 10  # nothing marked on a lie
@@ -131,3 +168,9 @@ def test_hostile_commands_change_nothing_and_each_gets_a_reply(tmp_path, broker)
     assert "nested deeper" in by_id[None]["error"] or any(
         "nested deeper" in r.get("error", "") for r in replies)
     assert not any(r["id"] and r["id"].startswith("h5") and r["ok"] for r in replies)
+    assert any("not UTF-8 JSON within bounds" in r.get("error", "") for r in replies)  # h8
+    assert "tier: expected an integer from 1 to 99" in by_id["h9"]["error"]
+    assert "name: expected a non-empty string without control" in by_id["h10"]["error"]
+    assert "roster.contacts: empty" in by_id["h11"]["error"]
+    assert "roster.watches: empty" in by_id["h12"]["error"]
+    assert "without control characters" in by_id["h13"]["error"]

@@ -384,7 +384,7 @@ def test_the_text_gives_the_residents_own_number_and_a_date_once_it_is_not_today
         await b.advance(11)
         await b.settle()
         first = b.inbox()[DESK][0]
-        assert "李桂兰（电话13905710102）" in first and "月" not in first.split("紧急")[0]
+        assert "李桂兰（13905710102）" in first and "月" not in first.split("求助")[0]
         assert count_parts(first) == 1  # no fix: one part
         for _ in range(3):  # nobody answers: a day goes by with "still unanswered" texts
             await b.advance(43_200)

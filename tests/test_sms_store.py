@@ -57,6 +57,27 @@ def test_inbound_pdu_is_kept_once(tmp_path) -> None:
     assert len(sms.inbound_pending()) == 1
 
 
+@pytest.mark.parametrize(("written", "code", "full", "dialled_as"), [
+    ("13800138001", "86", "+8613800138001", "13800138001"),
+    ("0086 138 0013 8001", "86", "+8613800138001", "13800138001"),
+    ("010-12345678", "86", "+861012345678", "01012345678"),  # Beijing: area code 10
+    ("+86 010 12345678", "86", "+861012345678", "01012345678"),
+    ("0571-87654321", "86", "+8657187654321", "057187654321"),
+    ("+62813800138001", "86", "+62813800138001", "+62813800138001"),
+    ("12025550123", "1", "+12025550123", "+12025550123"),
+    ("(202) 555-0123", "1", "+12025550123", "+12025550123"),
+    ("89161234567", "7", "+79161234567", "89161234567"),
+    ("79161234567", "7", "+79161234567", "89161234567"),
+])
+def test_numbers_in_every_written_form_compare_whole_and_dial_as_phones_do(
+        written: str, code: str, full: str, dialled_as: str) -> None:
+    from edge.domain import dialled, e164
+
+    assert e164(written, code) == full
+    assert dialled(written, code) == dialled_as
+    assert e164(dialled_as, code) == full
+
+
 @pytest.mark.parametrize(("sender", "matches"), [
     ("+8613800138001", True), ("008613800138001", True), ("8613800138001", True),
     ("13800138001", True), ("+86 138-0013-8001", True), ("+62813800138001", False),
