@@ -27,8 +27,7 @@ from cloud_sync.receiver_wire import (
     parse_batch,
     parse_status,
 )
-from edge.domain import Roster
-from edge.wire import plain_text
+from edge.domain import Roster, plain_text
 
 _log = logging.getLogger("cloud_sync.receiver")
 M = TypeVar("M", Batch, Status)

@@ -14,7 +14,6 @@ import json
 import math
 import re
 import types
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
 from datetime import date, datetime, time
@@ -31,6 +30,7 @@ from typing import (
     get_type_hints,
 )
 
+from edge.domain import plain_text
 from edge.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def between(low: int, high: int, what: str = "an integer") -> Rule:
 
 
 def _non_blank(value: str) -> str:
-    if not value.strip() or any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
+    if not value.strip() or not plain_text(value):
         raise ValueError(value)
     return value.strip()
 

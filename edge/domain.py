@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import phonenumbers
 
+_NOT_PLAIN = frozenset({"Cc", "Cf", "Cs"})
 MAC_PATTERN = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
+
+
+def plain_text(text: str) -> bool:
+    """No control or format characters (line breaks, DEL, bidi overrides, zero-width
+    marks) and no lone surrogates (which no UTF-8 text could carry): what a name texted to
+    responders or shown to a worker may hold."""
+    return not any(unicodedata.category(ch) in _NOT_PLAIN for ch in text)
 
 
 def normalise_mac(text: str) -> str:

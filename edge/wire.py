@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from edge.clock import utc_text
+from edge.domain import plain_text
 from edge.errors import CommandError
 
 VERSION = 1
@@ -17,7 +17,6 @@ MAX_COMMAND_BYTES = 2 * 1024 * 1024  # a roster of a few thousand watches fits
 MAX_DEPTH = 8  # a roster is four levels deep
 MAX_SEQ = 2**53  # seqs and counts travel as JSON numbers: exact up to here
 MAX_CLAIM_S = 3600.0
-_NOT_PLAIN = frozenset({"Cc", "Cf", "Cs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +65,6 @@ COMMANDS: Mapping[str, Mapping[str, Field]] = {
 
 def _plain(number: float) -> str:
     return str(int(number)) if number == int(number) else str(number)
-
-
-def plain_text(text: str) -> bool:
-    """No control or format characters (line breaks, DEL, bidi overrides, zero-width
-    marks) and no lone surrogates (which no UTF-8 text could carry): what a name texted to
-    responders or shown to a worker may hold."""
-    return not any(unicodedata.category(ch) in _NOT_PLAIN for ch in text)
 
 
 @dataclass(frozen=True, slots=True)
