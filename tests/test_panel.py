@@ -275,8 +275,12 @@ def test_night_silences_fault_beeps_but_not_alert_beeps(factory: MockFactory, ca
         assert_history(factory, BUZZER, [(False, 0)])
         panel.show(PanelState(online=True, alert_open=True, fault=True), MIDNIGHT)
         systime.sleep(0.4)
-        assert_history(factory, BUZZER, [(False, 0), (True, 0), (False, 0.3)])
-        assert_history(factory, ALERT, [(False, 0), (True, 0)])
+        buzzer, alert = history(factory, BUZZER), history(factory, ALERT)
+        assert [state for state, _ in buzzer[:3]] == [False, True, False], buzzer
+        assert buzzer[2][1] == pytest.approx(0.3, abs=TOLERANCE_S), buzzer
+        # the alert light came on; on a loaded machine the sleep may overrun into its blink
+        assert [state for state, _ in alert[:2]] == [False, True], alert
+        assert all(at == pytest.approx(0.5, abs=TOLERANCE_S) for _, at in alert[2:]), alert
 
 
 def test_show_changes_a_device_only_when_its_pattern_changes(factory: MockFactory, calls: Calls) -> None:
