@@ -13,31 +13,31 @@ from typing import Any
 from bleak.backends.scanner import BaseBleakScanner
 
 from edge.clock import Clock, SystemClock, utc_text
-from edge.config import HubConfig
-from edge.config_messaging import ModemSection
-from edge.dispatch import Dispatcher, FanOut, LogDispatcher
-from edge.escalation import EscalationPlan
-from edge.hub import Hub
-from edge.conversation import Conversation, ReplyRules
-from edge.replies import Replies
-from edge.responders import Responders, ServerWait, TextStyle
+from edge.config.loader import HubConfig
+from edge.config.messaging import ModemSection
+from edge.alerts.dispatch import Dispatcher, FanOut, LogDispatcher
+from edge.sms.escalation import EscalationPlan
+from edge.alerts.hub import Hub
+from edge.sms.conversation import Conversation, ReplyRules
+from edge.sms.replies import Replies
+from edge.sms.responders import Responders, ServerWait, TextStyle
 from edge.domain import Role
-from edge.sms_store import OutgoingSms, SmsStore
-from edge.sms_worker import SmsWorker
+from edge.sms.texts import OutgoingSms, SmsStore
+from edge.sms.worker import SmsWorker
 from edge.errors import HubError
-from edge.jobs import Jobs
-from edge.panel_app import HubPanel
-from edge.storage import StorageLimits
-from edge.store import ALERT_PRIORITY, Store
-from edge.supervision import Supervisor
-from edge.systemd_notify import SystemdNotifier
-from edge.uplink_app import ClockSyncProbe, Uplink, build_uplink
-from firmware_bridge.bleak_radio import BleakRadio
+from edge.supervision.jobs import Jobs
+from edge.panel.driver import HubPanel
+from edge.storage.disk import StorageLimits
+from edge.storage.store import ALERT_PRIORITY, Store
+from edge.supervision.checks import Supervisor
+from edge.supervision.systemd_notify import SystemdNotifier
+from edge.uplink.service import ClockSyncProbe, Uplink, build_uplink
+from firmware_bridge.ble.bleak_radio import BleakRadio
 
 TICK_S = 0.5
 HISTORY_PRUNE_S = 3600.0
 LIVE_EVERY_S = 10.0
-_log = logging.getLogger("edge.hub")
+_log = logging.getLogger("edge.alerts.hub")
 
 
 @dataclass(slots=True)
@@ -309,7 +309,7 @@ def _worker(config: HubConfig, section: ModemSection, sms: SmsStore, hub: Hub,
 
 def open_modem(section: ModemSection, on_event: Any = None, serial_factory: Any = None) -> Any:
     """The pyserial modem driver for [modem], with its power key when one is wired."""
-    from firmware_bridge.serial_modem import SerialModem
+    from firmware_bridge.modem.serial_modem import SerialModem
 
     extra = {} if serial_factory is None else {"serial_factory": serial_factory}
     return SerialModem(

@@ -7,7 +7,7 @@ from bthome_ble import BTHomeBluetoothDeviceData
 from habluetooth import BluetoothServiceInfoBleak
 from sensor_state_data import SensorUpdate
 
-from firmware_bridge.bthome import BTHOME_SERVICE_UUID
+from firmware_bridge.ble.bthome import BTHOME_SERVICE_UUID
 
 SIGNAL_STRENGTH_KEY = "signal_strength"
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.clock import FakeClock
-from edge.dispatch import AlertChange
+from edge.alerts.dispatch import AlertChange
 from edge.domain import Contact, Resident, Role, Roster, Watch
-from edge.hub import Hub
-from edge.storage import StorageLimits
-from edge.store import Store
-from firmware_bridge.bleak_radio import BleakRadio
-from firmware_bridge.virtual_air import VirtualAir
+from edge.alerts.hub import Hub
+from edge.storage.disk import StorageLimits
+from edge.storage.store import Store
+from firmware_bridge.ble.bleak_radio import BleakRadio
+from firmware_bridge.simulators.virtual_air import VirtualAir
 
 NAMES = ["王秀英", "李桂兰", "张建国", "刘玉珍", "陈志强", "杨淑芬"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from cloud_sync.local_broker import LocalMosquitto as Broker
-from cloud_sync.local_broker import free_port, wait_for_port
-from cloud_sync.relay import TcpRelay
+from cloud_sync.uplink.local_broker import LocalMosquitto as Broker
+from cloud_sync.uplink.local_broker import free_port, wait_for_port
+from cloud_sync.uplink.relay import TcpRelay
 
 
 class TcpProxy(TcpRelay):

@@ -49,7 +49,7 @@ class SimulatedHub:
 
     def command(self) -> list[str]:
         where = ["--broker", self.broker] if self.broker else ["--offline"]
-        return [sys.executable, "-m", "edge.cli", "simulate", "--config", str(self.config),
+        return [sys.executable, "-m", "edge.tools.cli", "simulate", "--config", str(self.config),
                 "--db", str(self.database), "--pdu-log", str(self.pdu_log),
                 "--control", f"127.0.0.1:{self.port}", "--control-token",
                 str(self.token_file), *where]

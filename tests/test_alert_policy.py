@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.alerts import (
+from edge.alerts.policy import (
     CancelOutcome,
     PressMemory,
     PressOutcome,

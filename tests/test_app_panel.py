@@ -10,10 +10,10 @@ from gpiozero.pins.mock import MockFactory
 
 from edge.app import build_hub
 from edge.clock import FakeClock
-from edge.config_panel import PanelSection, PullCordEntry
+from edge.config.panel import PanelSection, PullCordEntry
 from edge.domain import AlertState
-from edge.systemd_notify import SystemdNotifier
-from firmware_bridge.virtual_air import VirtualAir
+from edge.supervision.systemd_notify import SystemdNotifier
+from firmware_bridge.simulators.virtual_air import VirtualAir
 from tests.sms_building import building_config, until
 
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from firmware_bridge.at_protocol import (
+from firmware_bridge.modem.at_protocol import (
     AtReader,
     Final,
     Line,
@@ -240,7 +240,7 @@ def test_command_prefix() -> None:
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from firmware_bridge.at_protocol import args_of, parse_cpin, parse_csca  # noqa: E402,F811
+from firmware_bridge.modem.at_protocol import args_of, parse_cpin, parse_csca  # noqa: E402,F811
 
 ODD_DIGITS = ["²", "٣", "①", "𝟗", "¹²", "3²", "0x1", "-1", "7 7"]
 PARSERS = (parse_csq, parse_creg, parse_cmgs, parse_cops, parse_csca, parse_cpin, args_of)

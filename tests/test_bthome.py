@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.errors import FrameError, HubError
-from firmware_bridge.bthome import (
+from firmware_bridge.ble.bthome import (
     BTHOME_SERVICE_UUID,
     BTHOME_UUID16,
     BTHomeKey,
@@ -17,7 +17,7 @@ from firmware_bridge.bthome import (
     encode_frame,
     peek_flags,
 )
-from firmware_bridge.bthome_objects import (
+from firmware_bridge.ble.bthome_objects import (
     OBJECT_SPECS,
     BTObject,
     Kind,
@@ -25,7 +25,7 @@ from firmware_bridge.bthome_objects import (
     pack_objects,
     parse_objects,
 )
-from firmware_bridge.gnss_fix import GnssFix, fix_object, pack_fix
+from firmware_bridge.ble.gnss_fix import GnssFix, fix_object, pack_fix
 from tests.bthome_reference import reference_parse, reference_values
 
 # The published BTHome v2 encryption example (bthome.io/encryption). Expected bytes come from

@@ -51,7 +51,7 @@ def test_fuzzed_adverts_pdus_and_at_lines_never_escape(tmp_path) -> None:
 
 @pytest.fixture
 def broker_binary() -> None:
-    from cloud_sync.local_broker import mosquitto_binary
+    from cloud_sync.uplink.local_broker import mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.fail("Mosquitto is needed: make test installs it, or run "

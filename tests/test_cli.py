@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
-from firmware_bridge.bthome import BTHomeKey, encode_frame
-from firmware_bridge.gnss_fix import GnssFix, pack_fix
-from firmware_bridge.sms_pdu import decode_pdu
+from edge.tools.cli import main
+from firmware_bridge.ble.bthome import BTHomeKey, encode_frame
+from firmware_bridge.ble.gnss_fix import GnssFix, pack_fix
+from firmware_bridge.sms.pdu import decode_pdu
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_HEX = "231d39c1d7cc1ab1aee224cd096db932"
@@ -98,7 +98,7 @@ def test_check_config_reports_a_bad_file(tmp_path, capsys) -> None:
 def test_offline_demo_runs_the_scenario_and_writes_events(tmp_path) -> None:
     events, pdus = tmp_path / "events.jsonl", tmp_path / "pdus.txt"
     done = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "demo", "--offline", "--events",
+        [sys.executable, "-m", "edge.tools.cli", "demo", "--offline", "--events",
          str(events), "--pdu-log", str(pdus)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
@@ -130,7 +130,7 @@ def test_readme_decode_example_works(capsys) -> None:
 def test_online_demo_confirms_by_server_then_texts_during_the_outage(tmp_path) -> None:
     events = tmp_path / "events.jsonl"
     done = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "demo", "--events", str(events)],
+        [sys.executable, "-m", "edge.tools.cli", "demo", "--events", str(events)],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )
     assert done.returncode == 0, done.stderr
@@ -180,7 +180,7 @@ def test_sigterm_while_the_hub_starts_stops_it_cleanly(tmp_path, delay_s: float)
 
     config = tmp_path / "hub.toml"
     config.write_text(MINIMAL_HUB.format(db=tmp_path / "hub.db", key=KEY_HEX), encoding="utf-8")
-    hub = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
+    hub = subprocess.Popen([sys.executable, "-m", "edge.tools.cli", "run", "--config", str(config)],
                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert hub.stdout is not None
     first = hub.stdout.readline()

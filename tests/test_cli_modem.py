@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from edge.cli import main
-from firmware_bridge.modem_emulator import ModemEmulator
-from firmware_bridge.sms_pdu import Submit, decode_pdu
+from edge.tools.cli import main
+from firmware_bridge.simulators.modem_emulator import ModemEmulator
+from firmware_bridge.sms.pdu import Submit, decode_pdu
 
 
 @pytest.fixture

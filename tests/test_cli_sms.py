@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from edge.cli_sms import add_sms_commands
-from firmware_bridge.sms_pdu import encode_status_report, encode_submit
+from edge.tools.cli_sms import add_sms_commands
+from firmware_bridge.sms.pdu import encode_status_report, encode_submit
 
 RESPONDER = "+8613800138000"
 NOON = datetime(2024, 5, 1, 12, 30, 5, tzinfo=timezone(timedelta(hours=8)))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edge.cli import main
+from edge.tools.cli import main
 from edge.clock import SystemClock
-from edge.config import load_config
-from edge.hub import Hub
-from edge.store import Store
+from edge.config.loader import load_config
+from edge.alerts.hub import Hub
+from edge.storage.store import Store
 
 DEMO = Path(__file__).resolve().parents[1] / "config" / "demo.toml"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from edge.config import (
+from edge.config.loader import (
     AlertSection,
     ContactEntry,
     HubConfig,
@@ -486,12 +486,12 @@ def test_config_error_is_a_value_error_and_a_hub_error() -> None:
 def test_example_config_mentions_every_key() -> None:
     from dataclasses import fields
 
-    from edge.config import (AlertSection, ContactEntry, HubSection, RadioSection,
+    from edge.config.loader import (AlertSection, ContactEntry, HubSection, RadioSection,
                              ResidentEntry, WatchEntry)
-    from edge.config_messaging import ModemSection, SmsSection, TemplatesSection
-    from edge.config_panel import PanelSection, PullCordEntry
-    from edge.config_supervision import SupervisionSection
-    from edge.config_uplink import UplinkSection
+    from edge.config.messaging import ModemSection, SmsSection, TemplatesSection
+    from edge.config.panel import PanelSection, PullCordEntry
+    from edge.config.supervision import SupervisionSection
+    from edge.config.uplink import UplinkSection
 
     text = (Path(__file__).resolve().parents[1] / "config" / "hub.example.toml").read_text(
         encoding="utf-8")
@@ -505,7 +505,7 @@ def test_example_config_mentions_every_key() -> None:
 
 @pytest.mark.parametrize("bad", ["+8613800138001\n", "138 0013 8001\n", "+86\n13800138001"])
 def test_a_phone_number_with_a_line_break_is_refused(bad: str) -> None:
-    from edge.config import PHONE
+    from edge.config.loader import PHONE
 
     with pytest.raises(ValueError):
         PHONE.apply(bad)

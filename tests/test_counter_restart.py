@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from edge.domain import AlertState
-from edge.gate import Refusal
-from edge.store_roster import TELEMETRY_FRAMES_KEPT
+from edge.alerts.gate import Refusal
+from edge.storage.roster import TELEMETRY_FRAMES_KEPT
 from tests.building import SimBuilding
 
 

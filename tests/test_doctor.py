@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import serial
 
-from edge.cli_doctor import add_doctor_commands
-from edge.doctor import (
+from edge.tools.cli_doctor import add_doctor_commands
+from edge.tools.doctor import (
     FAIL,
     MB,
     MONITOR_INTERFACE,
@@ -27,7 +27,7 @@ from edge.doctor import (
     check_reserve,
     run_checks,
 )
-from firmware_bridge.modem_emulator import ModemEmulator
+from firmware_bridge.simulators.modem_emulator import ModemEmulator
 from tests.mqtt_broker import free_port
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from edge.domain import Contact, Fix, Location, Role
-from edge.escalation import Escalation, EscalationPlan, advance, begin, is_due
-from edge.messages import MessageContext, check_template, render
-from firmware_bridge.gsm7 import is_gsm7
-from firmware_bridge.sms_pdu import count_parts
+from edge.sms.escalation import Escalation, EscalationPlan, advance, begin, is_due
+from edge.sms.messages import MessageContext, check_template, render
+from firmware_bridge.sms.gsm7 import is_gsm7
+from firmware_bridge.sms.pdu import count_parts
 
 DESK = Contact("desk", "值班室", "+8613800138000", Role.DUTY_DESK, 1)
 GRID = Contact("grid", "李娜", "+8613800138001", Role.GRID_WORKER, 1)
@@ -137,7 +137,7 @@ def test_english_and_override_templates() -> None:
 def test_the_time_of_a_press_from_another_day_comes_with_its_date() -> None:
     from zoneinfo import ZoneInfo
 
-    from edge.messages import when
+    from edge.sms.messages import when
 
     zone, pressed = ZoneInfo("Asia/Shanghai"), 1_795_000_000.0  # 19:06 in Shanghai
     assert when(pressed, pressed + 3600, zone, "zh") == "19:06"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.store import Store
+from edge.storage.store import Store
 from tests.building import mac_for
 from tests.small_disk import small_disk
 from tests.sms_building import DESK, GRID, SON, SmsBuilding, run_scenario, until
@@ -162,7 +162,7 @@ def test_a_database_at_its_size_limit_goes_on_from_memory_without_mounting(tmp_p
 def test_from_memory_the_sos_still_goes_to_the_community_server(tmp_path, broker) -> None:
     """The uplink sends from the store wherever it is: an alert raised in memory reaches
     the server, which confirms it, so SMS waits for a worker there as usual."""
-    from cloud_sync.receiver import Receiver
+    from cloud_sync.server.receiver import Receiver
     from tests.uplink_building import UplinkBuilding
 
     receiver = Receiver(broker.url, f"sqlite:///{tmp_path}/receiver.db", reconnect_max_s=1)

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.errors import FrameError
-from firmware_bridge.bthome import BTHomeKey, decode_frame, encode_frame
-from firmware_bridge.gnss_fix import (
+from firmware_bridge.ble.bthome import BTHomeKey, decode_frame, encode_frame
+from firmware_bridge.ble.gnss_fix import (
     ADVERT_BUDGET,
     FIX_LENGTH,
     GnssFix,

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from smspdudecoder.codecs import GSM
 
 from edge.errors import PduError
-from firmware_bridge.gsm7 import (
+from firmware_bridge.sms.gsm7 import (
     BASIC,
     ESCAPE,
     EXTENSION,

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from edge.clock import FakeClock
-from edge.jobs import Jobs
+from edge.supervision.jobs import Jobs
 
 
 def make_jobs() -> tuple[FakeClock, Jobs, list[str]]:
@@ -70,7 +70,7 @@ def test_a_failing_job_is_logged_and_the_others_still_run(caplog) -> None:
     jobs.every(60, "watch silence", lambda: ran.append("silence"))
     for _ in range(3):
         clock.advance(60)
-        with caplog.at_level(logging.ERROR, logger="edge.jobs"):
+        with caplog.at_level(logging.ERROR, logger="edge.supervision.jobs"):
             jobs.run_pending()
     assert ran == ["silence"] * 3
     assert jobs.failures == {"modem check": 3, "watch silence": 0}

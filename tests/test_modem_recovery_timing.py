@@ -1,7 +1,7 @@
 """A queued SOS goes out within 10 s of the modem being usable again, whatever it had.
 
 Real time here: the worker polls a modem that cannot send every few seconds in the first
-minute of a fault (edge.sms_retry), and these tests hold it to that on the emulator.
+minute of a fault (edge.sms.retry), and these tests hold it to that on the emulator.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 import pytest
 
 from edge.clock import SystemClock
-from edge.config import HubConfig
+from edge.config.loader import HubConfig
 from tests.building import mac_for
 from tests.sms_building import DESK, GRID, SON, SmsBuilding, run_scenario, until
 

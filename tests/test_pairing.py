@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from edge import pairing
-from edge.config import load_config
-from firmware_bridge.virtual_air import VirtualAir
+from edge.tools import pairing
+from edge.config.loader import load_config
+from firmware_bridge.simulators.virtual_air import VirtualAir
 
 WATCH = "A4:C1:38:00:00:09"
 HUB_TOML = """[hub]
@@ -125,9 +125,9 @@ def test_pair_command_lists_chooses_hears_the_press_and_writes_the_roster(
         tmp_path, capsys) -> None:
     import argparse
 
-    from edge.config import load_config
-    from edge.pairing import add_pair_arguments, cmd_pair
-    from firmware_bridge.virtual_air import VirtualAir
+    from edge.config.loader import load_config
+    from edge.tools.pairing import add_pair_arguments, cmd_pair
+    from firmware_bridge.simulators.virtual_air import VirtualAir
     from tests.building import key_for
 
     config = tmp_path / "hub.toml"

@@ -9,8 +9,8 @@ from bleak.exc import BleakError
 
 from edge.clock import FakeClock
 from edge.errors import RadioError
-from firmware_bridge.bleak_radio import BleakRadio, backoff_s, translate
-from firmware_bridge.virtual_air import VirtualAir
+from firmware_bridge.ble.bleak_radio import BleakRadio, backoff_s, translate
+from firmware_bridge.simulators.virtual_air import VirtualAir
 from tests.building import key_for, mac_for
 
 
@@ -146,7 +146,7 @@ def test_air_press_kinds_are_real_frames(kind: str) -> None:
     radio = make_radio(air, FakeClock(), heard)
     asyncio.run(radio.start())
     air.press(mac_for(0), kind)
-    from firmware_bridge.bthome import BTHomeKey, decode_frame
+    from firmware_bridge.ble.bthome import BTHomeKey, decode_frame
 
     frame = decode_frame(heard[0][1], mac_for(0), BTHomeKey(key_for(0)))
     assert frame.mic_verified and any(o.value == kind for o in frame.objects)

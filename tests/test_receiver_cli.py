@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cloud_sync.cli_receiver import add_receiver_commands, run_receiver
-from cloud_sync.receiver_errors import ReceiverSetupError
-from cloud_sync.receiver_service import HeldCommands, ReceiverService
-from cloud_sync.receiver_store import open_store
+from cloud_sync.server.cli import add_receiver_commands, run_receiver
+from cloud_sync.server.errors import ReceiverSetupError
+from cloud_sync.server.service import HeldCommands, ReceiverService
+from cloud_sync.server.store import open_store
 from edge.errors import ConfigError, HubError
 from tests.mqtt_broker import Broker
 from tests.test_receiver_helpers import (

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cloud_sync.receiver_db import connect
+from cloud_sync.server.db import connect
 from tests.test_receiver_helpers import (
     COMMUNITY,
     EPOCH,

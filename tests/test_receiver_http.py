@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from cloud_sync.receiver import Receiver
+from cloud_sync.server.receiver import Receiver
 from tests.mqtt_broker import Broker
 from tests.test_receiver_helpers import (
     COMMUNITY,

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloud_sync.broker_url import BrokerUrl, parse_broker_url, parse_http_address
-from cloud_sync.receiver_errors import BatchError
-from cloud_sync.receiver_logic import (
+from cloud_sync.contract.broker_url import BrokerUrl, parse_broker_url, parse_http_address
+from cloud_sync.server.errors import BatchError
+from cloud_sync.server.logic import (
     ack_start,
     advance_ack,
     alert_facts,
@@ -25,9 +25,9 @@ from cloud_sync.receiver_logic import (
     watch_facts,
     watch_updates,
 )
-from cloud_sync.receiver_roster import load_roster_file, roster_fields
-from cloud_sync.receiver_wire import parse_batch, parse_status, read_batch, read_event
-from edge.config import parse_roster
+from cloud_sync.server.roster import load_roster_file, roster_fields
+from cloud_sync.server.wire import parse_batch, parse_status, read_batch, read_event
+from edge.config.loader import parse_roster
 from edge.errors import ConfigError
 from tests.test_receiver_helpers import (
     COMMUNITY,

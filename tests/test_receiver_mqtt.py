@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cloud_sync.receiver import Receiver
-from cloud_sync.receiver_roster import CommunityRoster
+from cloud_sync.server.receiver import Receiver
+from cloud_sync.server.roster import CommunityRoster
 from edge.domain import Resident, Roster, Watch
 from tests.mqtt_broker import Broker
 from tests.test_receiver_helpers import (

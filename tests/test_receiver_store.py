@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cloud_sync.receiver_db import SqliteDb, Tx
-from cloud_sync.receiver_errors import ReceiverError
-from cloud_sync.receiver_service import HeldCommands, ReceiverService
-from cloud_sync.receiver_store import SqlReceiverStore, open_store
+from cloud_sync.server.db import SqliteDb, Tx
+from cloud_sync.server.errors import ReceiverError
+from cloud_sync.server.service import HeldCommands, ReceiverService
+from cloud_sync.server.store import SqlReceiverStore, open_store
 from edge.domain import Resident, Roster
 from tests.test_receiver_helpers import (
     COMMUNITY,
@@ -40,7 +40,7 @@ class Server:
     """The receiver's service over a real store, with the commands it sent kept per topic."""
 
     def __init__(self, url: str, roster: Roster | None = None) -> None:
-        from cloud_sync.receiver_service import RosterPush
+        from cloud_sync.server.service import RosterPush
 
         self.store = open_store(url)
         self.out = HeldCommands()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.reply_meaning import Meaning, read_reply
+from edge.sms.reply_meaning import Meaning, read_reply
 
 KEYWORDS = ("1", "ok", "收到", "好", "好的", "到", "yes")
 TAKE, DECLINE, UNCLEAR = Meaning.TAKE, Meaning.DECLINE, Meaning.UNCLEAR

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from edge.clock import FakeClock
 from edge.domain import AlertState
-from edge.gate import Refusal
-from firmware_bridge.bthome import BTHomeKey, encode_frame
+from edge.alerts.gate import Refusal
+from firmware_bridge.ble.bthome import BTHomeKey, encode_frame
 from tests.building import SimBuilding, Timing, make_building, make_roster
 
 

@@ -14,8 +14,8 @@ from gpiozero import DigitalInputDevice, OutputDevice
 from gpiozero.pins.mock import MockConnectedPin, MockFactory
 
 from edge.errors import ModemError, PduError
-from firmware_bridge.modem_emulator import ModemEmulator
-from firmware_bridge.serial_modem import ModemEvent, SerialModem, StoredSms
+from firmware_bridge.simulators.modem_emulator import ModemEmulator
+from firmware_bridge.modem.serial_modem import ModemEvent, SerialModem, StoredSms
 
 DELIVER = bytes.fromhex(
     "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07")
@@ -224,7 +224,7 @@ def test_a_pdu_that_is_not_hex_or_the_wrong_length_is_refused_before_the_modem(
 
 
 def test_a_pdu_built_by_the_codec_goes_out_unchanged(ready: Hub, emulator: ModemEmulator) -> None:
-    sms_pdu = pytest.importorskip("firmware_bridge.sms_pdu")
+    sms_pdu = pytest.importorskip("firmware_bridge.sms.pdu")
     parts = sms_pdu.encode_submit("+31612345678", "SOS flat 3B: Mrs Jansen")
     for part in parts:
         ready.modem.send_pdu(part.at_hex, part.cmgs_length)

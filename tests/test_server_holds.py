@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud_sync.receiver import Receiver
+from cloud_sync.server.receiver import Receiver
 from edge.domain import AlertState
 from tests.building import mac_for
 from tests.sms_building import DESK, GRID, SON, run_scenario, until

@@ -108,8 +108,8 @@ def test_the_demo_ships_with_the_package(tmp_path: Path) -> None:
     assert (venv / "share" / "edge-hub" / "demo.toml").exists()
     ours = next(Path(p) for p in sys.path if p.endswith("site-packages"))
     found = subprocess.run(
-        [str(python), "-c", "import edge.cli, json; print(json.dumps("
-         "[edge.cli.__file__, str(edge.cli.DEMO_CONFIG)]))"],
+        [str(python), "-c", "import edge.tools.cli, json; print(json.dumps("
+         "[edge.tools.cli.__file__, str(edge.tools.cli.DEMO_CONFIG)]))"],
         cwd=tmp_path, env={"PYTHONPATH": str(ours), "PATH": "/usr/bin:/bin"},
         capture_output=True, text=True)
     assert found.returncode == 0, found.stderr

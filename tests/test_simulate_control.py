@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from edge import simulate_control
-from edge.simulate_control import ControlServer
+from edge.simulated import simulate_control
+from edge.simulated.simulate_control import ControlServer
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from edge.domain import AlertState
-from edge.sms_store import SmsStore
-from edge.store import Store
-from firmware_bridge.sms_pdu import Submit, decode_pdu, encode_status_report
+from edge.sms.texts import SmsStore
+from edge.storage.store import Store
+from firmware_bridge.sms.pdu import Submit, decode_pdu, encode_status_report
 from tests.building import mac_for
 from tests.sms_building import DESK, GRID, NEIGHBOUR, SON, SmsBuilding, run_scenario, until
 
@@ -323,8 +323,8 @@ def test_pull_cord_on_the_panel_reaches_the_responders_phones(tmp_path) -> None:
 
     from gpiozero.pins.mock import MockFactory
 
-    from edge.config import HubConfig
-    from edge.config_panel import PanelSection, PullCordEntry
+    from edge.config.loader import HubConfig
+    from edge.config.panel import PanelSection, PullCordEntry
 
     class WiredBuilding(SmsBuilding):
         def config(self) -> HubConfig:
@@ -377,7 +377,7 @@ def test_a_phones_back_off_starts_at_30_s_whatever_the_modem_did_before(tmp_path
 
 def test_the_text_gives_the_residents_own_number_and_a_date_once_it_is_not_today(
         tmp_path) -> None:
-    from firmware_bridge.sms_pdu import count_parts
+    from firmware_bridge.sms.pdu import count_parts
 
     async def scenario(b: SmsBuilding) -> None:
         b.air.press(mac_for(1))

@@ -16,8 +16,8 @@ from smspdudecoder.elements import Date, Number
 from smspdudecoder.fields import SMSSubmit
 
 from edge.errors import HubError, PduError
-from firmware_bridge.gsm7 import BASIC, ESCAPE, EXTENSION, septet_length
-from firmware_bridge.sms_pdu import (
+from firmware_bridge.sms.gsm7 import BASIC, ESCAPE, EXTENSION, septet_length
+from firmware_bridge.sms.pdu import (
     Concat,
     Deliver,
     StatusReport,

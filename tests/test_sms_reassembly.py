@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware_bridge.sms_pdu import Concat, Deliver, decode_pdu, encode_deliver
-from firmware_bridge.sms_reassembly import Message, Reassembler
+from firmware_bridge.sms.pdu import Concat, Deliver, decode_pdu, encode_deliver
+from firmware_bridge.sms.reassembly import Message, Reassembler
 
 DAUGHTER = "+8613912345678"
 NEIGHBOUR = "+8613787654321"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge.sms_retry import (
+from edge.sms.retry import (
     FOLLOW_UP_TRIES,
     keeps_trying,
     message_retry_s,

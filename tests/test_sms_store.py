@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from edge.domain import AlertState, Contact, Role
-from edge.sms_store import SmsStore
-from edge.store import Store
+from edge.sms.texts import SmsStore
+from edge.storage.store import Store
 from tests.building import make_roster
 
 

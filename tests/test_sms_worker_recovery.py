@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 from edge.clock import FakeClock
 from edge.errors import ModemError
-from edge.conversation import Conversation
-from edge.replies import Replies
-from edge.sms_store import SmsStore
-from edge.sms_worker import SmsWorker
-from edge.store import Store
+from edge.sms.conversation import Conversation
+from edge.sms.replies import Replies
+from edge.sms.texts import SmsStore
+from edge.sms.worker import SmsWorker
+from edge.storage.store import Store
 from tests.building import make_roster
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.storage_memory import FRESH_IDS_FROM, memory_copy, write_back
-from edge.store import Store
+from edge.storage.memory import FRESH_IDS_FROM, memory_copy, write_back
+from edge.storage.store import Store
 from tests.building import make_roster
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from edge.domain import AlertState, Fix
 from edge.errors import StoreError
-from edge.store import ALERT_PRIORITY, Store, alert_ref
+from edge.storage.store import ALERT_PRIORITY, Store, alert_ref
 from tests.building import make_roster
 
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from edge.config_schema import Place, build
-from edge.config_supervision import SupervisionSection
+from cloud_sync.contract.schema import Place, build
+from edge.config.supervision import SupervisionSection
 from edge.errors import ConfigError
-from edge.jobs import Jobs
-from edge.sms_store import SmsStore
-from edge.supervision import Debounced, Supervisor, debounce, duration_zh, heard_age
+from edge.supervision.jobs import Jobs
+from edge.sms.texts import SmsStore
+from edge.supervision.checks import Debounced, Supervisor, debounce, duration_zh, heard_age
 from tests.building import SimBuilding, make_building
 
 DESK = "+8613800138000"
@@ -327,7 +327,7 @@ def test_a_failing_modem_check_is_logged_and_the_other_jobs_still_run(
 
     site.supervisor.modem_check = broken
     site.online = False
-    with caplog.at_level(logging.ERROR, logger="edge.jobs"):
+    with caplog.at_level(logging.ERROR, logger="edge.supervision.jobs"):
         site.wait(1900, step=10, hearing=OTHERS)
     assert site.jobs.failures["modem check"] == 3
     assert ("Periodic job 'modem check' failed: OSError: the modem port /dev/ttyUSB2 "
@@ -343,7 +343,7 @@ def test_a_failing_modem_check_is_logged_and_the_other_jobs_still_run(
 def disk_site(folder: Path, reserve_mb: float) -> Site:
     """A site whose database is on `folder`; its checkpoints are driven by the test."""
     from edge.clock import FakeClock
-    from edge.storage import StorageLimits
+    from edge.storage.disk import StorageLimits
     from tests.building import SimBuilding, Timing, make_roster
 
     site = Site(SimBuilding(folder / "hub.db", make_roster(3), FakeClock(), Timing(),
@@ -357,7 +357,7 @@ def test_a_failing_checkpoint_is_a_storage_fault_told_once_and_its_end_too(
         tmp_path: Path) -> None:
     import sqlite3
 
-    from edge.checkpoints import WAL_KEPT_BYTES
+    from edge.storage.checkpoints import WAL_KEPT_BYTES
     from tests.small_disk import small_disk
 
     with small_disk(tmp_path, 16384) as disk:
@@ -408,8 +408,8 @@ def test_a_checkpoint_on_a_full_disk_gives_up_the_reserve_and_goes_through(
 
 
 def test_low_space_is_a_storage_fault(tmp_path: Path) -> None:
-    from edge.storage import StorageLimits
-    from edge.store import Store
+    from edge.storage.disk import StorageLimits
+    from edge.storage.store import Store
 
     store = Store.open(tmp_path / "hub.db", limits=StorageLimits(0, low_space_mb=10**9))
     try:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from edge import wire
+from cloud_sync.contract import wire
 from edge.clock import FakeClock
 from edge.errors import UplinkError
-from edge.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
-from edge.sync import FOLD_PER_TICK, OutboxSync
-from edge.wire import Topics
+from edge.storage.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
+from edge.uplink.sync import FOLD_PER_TICK, OutboxSync
+from cloud_sync.contract.wire import Topics
 from tests.building import make_roster
 
 TOPICS = Topics.of("eldercare/v1/", "c", "hub-3")
@@ -399,7 +399,7 @@ def test_folded_batches_sent_after_the_floor_moved_carry_the_new_floor(tmp_path)
 def test_segments_of_the_older_layout_are_dropped_and_their_events_kept(tmp_path) -> None:
     from sqlite_utils import Database
 
-    from edge.schema import MIGRATIONS
+    from edge.storage.schema import MIGRATIONS
 
     db = Database(tmp_path / "hub.db")
     MIGRATIONS.apply(db, stop_before="0006_outbox_segments_framed")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.systemd_notify import SystemdNotifier
+from edge.supervision.systemd_notify import SystemdNotifier
 
 
 class FakeSystemd:

@@ -10,7 +10,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud_sync.receiver import Receiver
+from cloud_sync.server.receiver import Receiver
 from edge.domain import AlertState
 from tests.building import mac_for
 from tests.mqtt_broker import Broker

@@ -8,7 +8,7 @@ import pytest
 
 from edge.errors import CommandError
 from edge.clock import utc_text
-from edge.wire import Topics, batch, command_id_of, parse_command, reply, status
+from cloud_sync.contract.wire import Topics, batch, command_id_of, parse_command, reply, status
 
 
 def test_topics_under_the_root() -> None:
@@ -18,8 +18,8 @@ def test_topics_under_the_root() -> None:
 
 
 def test_batch_joins_events_in_their_wire_form(tmp_path) -> None:
-    from edge.outbox import Outbox
-    from edge.store import ALERT_PRIORITY, Store
+    from edge.uplink.outbox import Outbox
+    from edge.storage.store import ALERT_PRIORITY, Store
 
     store = Store.open(tmp_path / "hub.db")
     with store.transaction():

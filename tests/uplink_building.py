@@ -6,10 +6,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from cloud_sync.relay import TcpRelay
+from cloud_sync.uplink.relay import TcpRelay
 from edge.app import HubApp
-from edge.config import HubConfig
-from edge.config_uplink import UplinkSection
+from edge.config.loader import HubConfig
+from edge.config.uplink import UplinkSection
 from tests.mqtt_broker import Broker
 from tests.sms_building import SmsBuilding, building_config, until
 

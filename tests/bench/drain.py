@@ -34,15 +34,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from cloud_sync.local_broker import LocalMosquitto  # noqa: E402
-from cloud_sync.receiver_store import open_store  # noqa: E402
-from edge import wire  # noqa: E402
+from cloud_sync.uplink.local_broker import LocalMosquitto  # noqa: E402
+from cloud_sync.server.store import open_store  # noqa: E402
+from cloud_sync.contract import wire  # noqa: E402
 from edge.clock import SystemClock  # noqa: E402
-from edge.config import parse_config  # noqa: E402
-from edge.config_uplink import UplinkSection  # noqa: E402
-from edge.hub import Hub  # noqa: E402
-from edge.store import TELEMETRY_PRIORITY, Store  # noqa: E402
-from edge.uplink_app import build_uplink  # noqa: E402
+from edge.config.loader import parse_config  # noqa: E402
+from edge.config.uplink import UplinkSection  # noqa: E402
+from edge.alerts.hub import Hub  # noqa: E402
+from edge.storage.store import TELEMETRY_PRIORITY, Store  # noqa: E402
+from edge.uplink.service import build_uplink  # noqa: E402
 from tests.building import Timing  # noqa: E402
 
 BATCH = 500
@@ -113,7 +113,7 @@ def settle() -> None:
 def start_receiver(broker: LocalMosquitto, folder: Path) -> subprocess.Popen[bytes]:
     """The reference receiver in its own process, as a server would run it."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "receiver", "--broker", broker.url, "--db",
+        [sys.executable, "-m", "edge.tools.cli", "receiver", "--broker", broker.url, "--db",
          f"sqlite:///{folder}/receiver.db"], stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
     time.sleep(1.5)  # let it connect and subscribe

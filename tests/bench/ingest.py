@@ -24,12 +24,12 @@ from bleak.backends.scanner import AdvertisementData
 from bthome_ble import BTHomeBluetoothDeviceData
 
 from edge.clock import FakeClock
-from edge.gate import FrameRefused, WatchGate
-from edge.hub import Hub
-from edge.store import Store
-from edge.store_roster import WatchRecord
-from firmware_bridge.bleak_radio import BleakRadio
-from firmware_bridge.bthome import BTHOME_SERVICE_UUID, BTHomeKey, encode_frame
+from edge.alerts.gate import FrameRefused, WatchGate
+from edge.alerts.hub import Hub
+from edge.storage.store import Store
+from edge.storage.roster import WatchRecord
+from firmware_bridge.ble.bleak_radio import BleakRadio
+from firmware_bridge.ble.bthome import BTHOME_SERVICE_UUID, BTHomeKey, encode_frame
 from tests.bthome_reference import service_info
 from tests.building import Timing, key_for, mac_for, make_roster
 

@@ -25,9 +25,9 @@ import serial
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from edge.app import HubApp, build_hub  # noqa: E402
-from edge.config import HubConfig, parse_config  # noqa: E402
-from firmware_bridge.modem_emulator import ModemEmulator  # noqa: E402
-from firmware_bridge.virtual_air import VirtualAir  # noqa: E402
+from edge.config.loader import HubConfig, parse_config  # noqa: E402
+from firmware_bridge.simulators.modem_emulator import ModemEmulator  # noqa: E402
+from firmware_bridge.simulators.virtual_air import VirtualAir  # noqa: E402
 from tests.building import key_for, mac_for  # noqa: E402
 
 CMGS_WRITES: list[float] = []

@@ -14,12 +14,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from cloud_sync.local_broker import LocalMosquitto
-from cloud_sync.receiver import Receiver
+from cloud_sync.uplink.local_broker import LocalMosquitto
+from cloud_sync.server.receiver import Receiver
 from edge.app import HubApp, build_hub
-from edge.config import parse_config
-from edge.config_uplink import UplinkSection
-from edge.store import TELEMETRY_PRIORITY
+from edge.config.loader import parse_config
+from edge.config.uplink import UplinkSection
+from edge.storage.store import TELEMETRY_PRIORITY
 from tests.campaign import Result
 
 HUB, COMMUNITY = "hub-c", "campaign"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from edge.config import load_config
-from edge.escalation import tiers
+from edge.config.loader import load_config
+from edge.sms.escalation import tiers
 from tests.simulated import CONFIG
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from edge.clock import FakeClock
 from edge.errors import PduError
-from edge.hub import Hub
-from edge.conversation import Conversation
-from edge.replies import Replies
-from edge.sms_store import SmsStore
-from edge.store import Store
-from firmware_bridge.at_protocol import (
+from edge.alerts.hub import Hub
+from edge.sms.conversation import Conversation
+from edge.sms.replies import Replies
+from edge.sms.texts import SmsStore
+from edge.storage.store import Store
+from firmware_bridge.modem.at_protocol import (
     AtReader,
     args_of,
     classify,
@@ -31,9 +31,9 @@ from firmware_bridge.at_protocol import (
     parse_csq,
     parse_final,
 )
-from firmware_bridge.serial_modem import event_for
-from firmware_bridge.sms_pdu import decode_pdu, encode_deliver, encode_status_report, encode_submit
-from firmware_bridge.virtual_air import VirtualWatch
+from firmware_bridge.modem.serial_modem import event_for
+from firmware_bridge.sms.pdu import decode_pdu, encode_deliver, encode_status_report, encode_submit
+from firmware_bridge.simulators.virtual_air import VirtualWatch
 from tests.building import Timing, make_roster
 from tests.campaign import Result
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from firmware_bridge.modem_emulator_catalogue import CATALOGUE
+from firmware_bridge.simulators.modem_emulator_catalogue import CATALOGUE
 from tests.campaign import Result
 from tests.campaign.building import campaign_config, desk_phone, tier_one
 from tests.simulated import SimulatedHub

@@ -1,0 +1,161 @@
+"""edge-hub receiver: run the reference receiver, or acknowledge an alert as a worker would."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from cloud_sync.contract.broker_url import parse_broker_url, parse_http_address
+from cloud_sync.server.receiver import (
+    DEFAULT_GROUP,
+    DEFAULT_ROOT,
+    Receiver,
+    check_topic_root,
+    publish_commands,
+)
+from cloud_sync.server.db import DEFAULT_DB
+from cloud_sync.server.errors import ReceiverSetupError
+from cloud_sync.server.roster import load_roster_file
+from cloud_sync.server.service import HeldCommands, ReceiverService
+from cloud_sync.server.store import open_store
+
+EXAMPLES = """examples:
+  edge-hub receiver --broker mqtt://127.0.0.1:1883 --http 0.0.0.0:8080 \\
+      --roster xingfuli.toml --roster heping.toml
+  edge-hub receiver --broker mqtts://rx:secret@mqtt.example.org:8883 --db postgresql://rx@db/eldercare
+  edge-hub receiver ack C12 --by "王主任" --broker mqtt://127.0.0.1:1883
+  edge-hub receiver claim C12 --by "王主任" --for 15 --broker mqtt://127.0.0.1:1883
+"""
+
+
+def broker_url_argument(text: str) -> str:
+    """argparse type for a broker URL: the error names the expected form."""
+    try:
+        parse_broker_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _http(text: str) -> tuple[str, int]:
+    try:
+        return parse_http_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _root(text: str) -> str:
+    try:
+        return check_topic_root(text)
+    except ReceiverSetupError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
+    """Register `receiver [run]` and `receiver ack ALERT --by NAME` under commands."""
+    receiver = commands.add_parser(
+        "receiver", help="run the reference receiver (community server), or ack an alert",
+        description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    receiver.add_argument("action", nargs="?", choices=("run", "ack", "claim"), default="run",
+                          help="run the receiver (the default), ack an alert, or claim one "
+                               "(a worker on the way)")
+    receiver.add_argument("alert", nargs="?", metavar="ALERT",
+                          help="with ack or claim: a community alert id (C12), or a hub's "
+                               "alert ref or uid")
+    receiver.add_argument("--broker", type=broker_url_argument, metavar="URL",
+                          help="mqtt://[user:pass@]host:port, or mqtts://… for TLS (needed to run)")
+    receiver.add_argument("--db", default=DEFAULT_DB, metavar="URL",
+                          help=f"sqlite:///file, a file path, or postgresql://… (default {DEFAULT_DB})")
+    receiver.add_argument("--http", type=_http, metavar="HOST:PORT",
+                          help="also serve POST /ingest, GET /commands and the JSON API here")
+    receiver.add_argument("--group", default=DEFAULT_GROUP, metavar="NAME",
+                          help="shared-subscription group; receivers of one group split the load")
+    receiver.add_argument("--roster", type=Path, metavar="FILE", action="append", default=[],
+                          help="a community's roster TOML (community = its id, then [[residents]], "
+                               "[[watches]], [[contacts]]), sent to that community's hubs only; "
+                               "repeat for each community")
+    receiver.add_argument("--topic-root", type=_root, default=DEFAULT_ROOT, metavar="ROOT",
+                          help=f"topic prefix before <community>/<hub>/ (default {DEFAULT_ROOT})")
+    receiver.add_argument("--by", metavar="NAME", help="with ack or claim: who")
+    receiver.add_argument("--for", dest="for_min", type=float, metavar="MINUTES", default=20,
+                          help="with claim: how long SMS waits for them (default 20, 1-60)")
+    receiver.set_defaults(func=cmd_receiver)
+
+
+def cmd_receiver(args: argparse.Namespace) -> int:
+    """Dispatch `edge-hub receiver` to run or ack."""
+    if args.action in ("ack", "claim"):
+        return ack_alert(args)
+    if args.alert is not None:
+        raise ReceiverSetupError(f"unexpected {args.alert!r}; to acknowledge an alert use: "
+                                 f"edge-hub receiver ack {args.alert} --by NAME")
+    return run_receiver(args)
+
+
+def run_receiver(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
+    """Run until SIGTERM or Ctrl-C (or until `stop` is set)."""
+    if args.broker is None:
+        raise ReceiverSetupError("the receiver needs --broker mqtt://host:port, the broker the hubs "
+                                 "publish to")
+    rosters = [load_roster_file(path) for path in args.roster]
+    receiver = Receiver(args.broker, args.db, group=args.group, topic_root=args.topic_root,
+                        rosters=rosters, http=args.http)
+    stop = stop or threading.Event()
+    restore = _stop_on_signals(stop)
+    try:
+        receiver.start()
+        while not stop.wait(1.0):
+            pass
+    finally:
+        receiver.stop()
+        restore()
+    return 0
+
+
+def ack_alert(args: argparse.Namespace) -> int:
+    """ack: mark the alert taken and send alert_ack to every hub that reported it; claim:
+    send alert_claimed (a worker on the way: SMS waits for them while it lasts)."""
+    if not args.alert or not args.by:
+        raise ReceiverSetupError(f"usage: edge-hub receiver {args.action} ALERT --by NAME "
+                                 "[--db URL] [--broker URL]")
+    held = HeldCommands()
+    store = open_store(args.db)
+    try:
+        service = ReceiverService(store, held, topic_root=args.topic_root)
+        uids = (service.acknowledge(args.alert, args.by) if args.action == "ack" else
+                service.claim(args.alert, args.by, args.for_min * 60))
+    finally:
+        store.close()
+    queued, what = len(uids) - len(held.held), ("alert_ack" if args.action == "ack"
+                                                 else "alert_claimed")
+    if held.held and args.broker is None:
+        print(f"{args.alert}: {len(held.held)} hub(s) on MQTT were not told: run the same "
+              "command again with --broker URL.")
+        return 1
+    if held.held:
+        publish_commands(parse_broker_url(args.broker), held.held)
+    done = "Acknowledged" if args.action == "ack" else "Claimed"
+    print(f"{done} {args.alert} by {args.by}: {what} sent to {len(held.held)} hub(s) over "
+          f"MQTT, queued for {queued} hub(s) on HTTP.")
+    return 0
+
+
+def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
+    """Let SIGTERM and Ctrl-C set `stop`; return what puts the old handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+    return restore

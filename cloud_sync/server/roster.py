@@ -1,0 +1,110 @@
+"""A community's roster, which the receiver pushes to that community's hubs only: read from
+a TOML file (one per community), sent as a `roster` command."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge.config.loader import ID, is_id, parse_roster
+from edge.domain import Contact, Resident, Roster, Watch
+from edge.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityRoster:
+    """One roster file: the community it belongs to (its id on the wire), the roster, its version."""
+
+    community: str
+    roster: Roster
+    version: str
+    source: str
+
+
+def load_roster_file(path: Path | str) -> CommunityRoster:
+    """Read and check a roster file (TOML: `community`, optional `version`, hub.toml's
+    arrays); raise ConfigError naming the field."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"roster file {path} not found; expected a TOML file with "
+                          "[[residents]], [[watches]] and [[contacts]] like hub.toml's") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}; expected TOML syntax") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read roster file {path}: {error}") from None
+    community = data.get("community")
+    if not is_id(community):
+        given = "missing" if community is None else f"{community!r}"
+        raise ConfigError(f"{path}: community is {given}; expected the community's id on "
+                          f"the wire, as its hubs have it in [hub] community_id ({ID.form})")
+    arrays = {key: value for key, value in data.items() if key != "community"}
+    roster = parse_roster(arrays, source=str(path), default_address="")
+    return CommunityRoster(community, roster, str(data.get("version", "")), str(path))
+
+
+def check_rosters(rosters: Iterable[CommunityRoster]) -> dict[str, CommunityRoster]:
+    """Rosters by community; raise ConfigError when two files name one community or one watch
+    is registered to two communities (its key would reach the other community's hubs)."""
+    by_community: dict[str, CommunityRoster] = {}
+    owner: dict[str, CommunityRoster] = {}
+    for entry in rosters:
+        if entry.community in by_community:
+            raise ConfigError(f"{entry.source}: community {entry.community!r} already has roster "
+                              f"{by_community[entry.community].source}; expected one file per "
+                              "community")
+        by_community[entry.community] = entry
+        for watch in entry.roster.watches:
+            first = owner.setdefault(watch.mac, entry)
+            if first is not entry:
+                raise ConfigError(f"{entry.source}: watch {watch.mac} is also registered to "
+                                  f"community {first.community!r} in {first.source}; expected "
+                                  "each watch in one community's roster")
+    return by_community
+
+
+def roster_fields(roster: Roster, version: str) -> dict[str, Any]:
+    """The fields of a `roster` command, mirroring hub.toml's arrays (keys as 32 hex digits)."""
+    return {
+        "version": version,
+        "residents": [_resident(resident) for resident in roster.residents],
+        "watches": [_watch(watch) for watch in roster.watches],
+        "contacts": [_contact(contact) for contact in roster.contacts],
+    }
+
+
+def _resident(resident: Resident) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": resident.id, "name": resident.name, "room": resident.room}
+    # parse_roster(default_address="") writes " <room>" for a resident without an address:
+    # leave it out so each hub fills in its own building's address.
+    if resident.address.strip() and resident.address != f" {resident.room}":
+        entry["address"] = resident.address
+    if resident.phone:
+        entry["phone"] = resident.phone
+    return entry
+
+
+def _watch(watch: Watch) -> dict[str, Any]:
+    entry: dict[str, Any] = {"mac": watch.mac, "resident": watch.resident_id}
+    if watch.key is not None:
+        entry["key"] = watch.key.hex()
+    if watch.insecure:
+        entry["insecure"] = True
+    if watch.label:
+        entry["label"] = watch.label
+    return entry
+
+
+def _contact(contact: Contact) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": contact.id, "name": contact.name, "phone": contact.phone,
+                             "role": contact.role.value, "tier": contact.tier}
+    if contact.resident_id is not None:
+        entry["resident"] = contact.resident_id
+    if contact.always_sms:
+        entry["always_sms"] = True
+    return entry

@@ -1,0 +1,283 @@
+"""The receiver's work, free of paho and HTTP: store what hubs send, tell them what they are owed."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from cloud_sync.server.alerts import AlertNotice
+from cloud_sync.server.errors import BatchError, ReceiverError, ReceiverSetupError
+from cloud_sync.server.logic import (
+    cmd_topic,
+    command,
+    should_push_roster,
+    should_send_ack,
+    topic_parts,
+)
+from cloud_sync.server.roster import roster_fields
+from cloud_sync.server.store import CommandPage, ReceiverStore, StoredBatch
+from cloud_sync.server.wire import (
+    Batch,
+    Status,
+    check_name,
+    parse_batch,
+    parse_status,
+)
+from edge.domain import Roster, plain_text
+
+_log = logging.getLogger("cloud_sync.server.receiver")
+M = TypeVar("M", Batch, Status)
+DEFAULT_CLAIM_S = 1200.0  # a worker's "I'm going" holds SMS this long unless they ack
+MAX_CLAIM_S = 3600.0
+
+
+class Outbound(Protocol):
+    """Publishes a command to a hub's cmd topic (QoS 1)."""
+
+    def publish(self, topic: str, payload: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RosterPush:
+    """A community's roster, ready as command fields, for that community's hubs only."""
+
+    version: str
+    fields: dict[str, Any] = field(repr=False)
+    summary: str
+
+    @classmethod
+    def of(cls, roster: Roster, version: str) -> RosterPush:
+        summary = (f"{len(roster.residents)} residents, {len(roster.watches)} watches, "
+                   f"{len(roster.contacts)} contacts")
+        return cls(version, roster_fields(roster, version), summary)
+
+
+class ReceiverService:
+    """Stores batches and statuses, sends acks, confirmations, alert_acks and the roster."""
+
+    def __init__(self, store: ReceiverStore, outbound: Outbound, *, topic_root: str = "eldercare/v1/",
+                 rosters: Mapping[str, RosterPush] | None = None,
+                 clock: Callable[[], float] = time.time,
+                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+        self.store = store
+        self.outbound = outbound
+        self.topic_root = topic_root
+        self.rosters = dict(rosters or {})  # by community id: a hub gets its community's only
+        self.clock = clock
+        self.new_id = new_id
+        self.counts = {"batches": 0, "statuses": 0, "refused": 0, "failed": 0}
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        """Handle one MQTT message; bad input is logged and dropped, never raised."""
+        parts = topic_parts(self.topic_root, topic)
+        if parts is None or parts[2] not in ("events", "status"):
+            _log.warning("Ignored a message on %s: not an events or status topic.", topic)
+            return
+        community, hub, kind = parts
+        try:
+            if kind == "events":
+                self.on_batch(_matching(parse_batch(payload), community, hub), via="mqtt")
+            else:
+                self.on_status(_matching(parse_status(payload), community, hub))
+        except BatchError as error:
+            self.counts["refused"] += 1
+            _log.warning("Refused a message from hub %s (%s) on %s: %s.", hub, community, kind, error)
+        except ReceiverError as error:
+            self.counts["failed"] += 1
+            _log.error("Could not store a message from hub %s (%s): %s. Nothing was acknowledged; "
+                       "the hub sends its events again.", hub, community, error)
+
+    def ingest(self, payload: bytes) -> tuple[int, str]:
+        """Store a batch POSTed over HTTP; return its ack seq and the epoch that seq belongs to.
+
+        Raises BatchError when the batch is malformed.
+        """
+        result = self.on_batch(parse_batch(payload), via="http")
+        return result.ack_seq, result.epoch
+
+    def on_batch(self, batch: Batch, *, via: str) -> StoredBatch:
+        """Store a batch, then ack it in its epoch and send what its alerts call for."""
+        for reason in batch.rejected:
+            _log.warning("Hub %s (%s) sent a malformed event; skipped it: %s.", batch.hub,
+                         batch.community, reason)
+        result = self.store.store_batch(batch, via=via, now=self.clock())
+        self.counts["batches"] += 1
+        if via == "mqtt" and should_send_ack(result.previous_ack, result.ack_seq, result.duplicates):
+            self.outbound.publish(cmd_topic(self.topic_root, batch.community, batch.hub),
+                                  command(self.new_id(), "events_ack", epoch=result.epoch,
+                                          seq=result.ack_seq))
+        for notice in result.notices:
+            self._tell(notice)
+        roster = self.rosters.get(batch.community)
+        if via == "http" and roster is not None and result.roster_version != roster.version:
+            self._send_roster(batch.community, batch.hub, via)
+        _log_stored(batch, result)
+        return result
+
+    def on_status(self, status: Status) -> None:
+        """Keep a hub's status; greet a hub coming online with the roster."""
+        change = self.store.record_status(status, now=self.clock())
+        self.counts["statuses"] += 1
+        depth = "an unknown number of" if status.queue_depth is None else str(status.queue_depth)
+        arrived = change.previous_state != status.state
+        if status.state == "online":
+            (_log.info if arrived else _log.debug)(
+                "Hub %s (%s) is online with %s events queued.", status.hub, status.community, depth)
+        else:
+            (_log.warning if arrived else _log.debug)(
+                "Hub %s (%s) is %s.", status.hub, status.community, status.state)
+        if status.state == "online":
+            self._flush(status.community, status.hub)
+        roster = self.rosters.get(status.community)
+        if roster is not None and should_push_roster(
+                roster.version, state=status.state, reported=status.roster_version,
+                pushed=change.roster_version, previous_state=change.previous_state):
+            if change.roster_version == roster.version and status.roster_version != roster.version:
+                _log.warning("Hub %s (%s) uses roster %r though it was sent %r; sending it again.",
+                             status.hub, status.community, status.roster_version, roster.version)
+            self._send_roster(status.community, status.hub, "mqtt")
+
+    def acknowledge(self, alert: str, by: str) -> list[str]:
+        """A worker took an alert: mark it and send alert_ack to every hub that reported it."""
+        name = _said(alert, by, "who took it")
+        taken = self.store.acknowledge(alert, name, now=self.clock())
+        for target in taken.targets:
+            self._deliver(target.community, target.hub,
+                          command(self.new_id(), "alert_ack", alert=target.uid, by=taken.by),
+                          via=target.via, state=target.state)
+        told = ", ".join(f"{target.hub} ({target.ref or target.uid})" for target in taken.targets)
+        _log.info("Alert %s for %s acknowledged by %s; told %s.", taken.alert_id, taken.resident,
+                  taken.by, told or "no hub")
+        return [target.uid for target in taken.targets]
+
+    def claim(self, alert: str, by: str, for_s: float = DEFAULT_CLAIM_S) -> list[str]:
+        """A worker says they are going: send alert_claimed to every hub that reported the
+        alert, so SMS waits for them while the claim lasts; return the hubs' alert uids."""
+        name = _said(alert, by, "who is going")
+        if not 60 <= for_s <= MAX_CLAIM_S:
+            raise ReceiverSetupError(f"a claim lasts from 60 to {MAX_CLAIM_S:.0f} seconds, "
+                                     f"not {for_s:g}")
+        found = self.store.copies(alert)
+        for target in found.targets:
+            self._deliver(target.community, target.hub,
+                          command(self.new_id(), "alert_claimed", alert=target.uid, by=name,
+                                  for_s=for_s),
+                          via=target.via, state=target.state)
+        _log.info("Alert %s for %s claimed by %s for %.0f s; told %s.", found.alert_id,
+                  found.resident, name, for_s,
+                  ", ".join(t.hub for t in found.targets) or "no hub")
+        return [target.uid for target in found.targets]
+
+    def commands_after(self, hub: str, community: str, after: int) -> CommandPage:
+        """Commands queued for a hub on HTTP after its cursor; those up to it are forgotten.
+
+        Raises BatchError for a bad hub or community.
+        """
+        page = self.store.commands_after(check_name(community, "community"), check_name(hub, "hub"),
+                                         after)
+        if page.next < after:
+            _log.warning("Hub %s (%s) asked for commands after %d, beyond any queued for it (a "
+                         "cursor from another receiver database); sent it the queue from the "
+                         "start.", hub, community, after)
+        return page
+
+    def hubs(self) -> list[dict[str, Any]]:
+        return self.store.hubs(now=self.clock())
+
+    def alerts(self, *, open_only: bool = False) -> list[dict[str, Any]]:
+        return self.store.alerts(open_only=open_only)
+
+    def watches(self) -> list[dict[str, Any]]:
+        return self.store.watches()
+
+    def _tell(self, notice: AlertNotice) -> None:
+        target = notice.target
+        if notice.by is None:
+            self._deliver(target.community, target.hub,
+                          command(self.new_id(), "alert_received", alert=target.uid), via=target.via)
+            how = "confirmed to the hub" if target.via == "mqtt" else "confirmation queued for the hub"
+            _log.info("Alert %s (%s) for %s received from %s; %s.", target.ref or target.uid,
+                      notice.alert_id, notice.resident, target.hub, how)
+            return
+        self._deliver(target.community, target.hub,
+                      command(self.new_id(), "alert_ack", alert=target.uid, by=notice.by),
+                      via=target.via, state=target.state)
+        _log.info("Alert %s for %s was already taken by %s; told %s (%s) too.", notice.alert_id,
+                  notice.resident, notice.by, target.hub, target.ref or target.uid)
+
+    def _send_roster(self, community: str, hub: str, via: str) -> None:
+        roster = self.rosters.get(community)
+        if roster is None:
+            return
+        self._deliver(community, hub, command(self.new_id(), "roster", **roster.fields), via=via)
+        self.store.note_roster_sent(community, hub, roster.version)
+        _log.info("Sent roster %s (%s) to hub %s (%s).", roster.version or "(no version)",
+                  roster.summary, hub, community)
+
+    def _deliver(self, community: str, hub: str, payload: dict[str, Any], *, via: str,
+                 state: str | None = None) -> None:
+        """Publish to a hub on MQTT; queue for one on HTTP, and for one now offline (its
+        session starts clean, so it would miss the publish) until it is back."""
+        if via != "http":
+            self.outbound.publish(cmd_topic(self.topic_root, community, hub), payload)
+        if via == "http" or state == "offline":
+            self.store.queue_command(community, hub, payload, now=self.clock())
+
+    def _flush(self, community: str, hub: str) -> None:
+        """Publish the commands held for a hub that is back on MQTT."""
+        held = self.store.take_commands(community, hub)
+        for payload in held:
+            self.outbound.publish(cmd_topic(self.topic_root, community, hub), payload)
+        if held:
+            _log.info("Sent hub %s (%s) the %d command(s) held while it was away.", hub, community,
+                      len(held))
+
+
+def _log_stored(batch: Batch, result: StoredBatch) -> None:
+    where = f"hub {batch.hub} ({batch.community})"
+    if result.replaced_epoch:
+        _log.warning("Hub %s (%s) has a new outbox epoch %s (was %s): it was set up again; its "
+                     "events are acknowledged in the new epoch only.", batch.hub, batch.community,
+                     batch.epoch, result.replaced_epoch)
+    already = f", {result.duplicates} already stored" if result.duplicates else ""
+    if result.late:
+        _log.info("Stored %d new events from %s's earlier outbox epoch %s%s; its current epoch's "
+                  "acknowledgement is unchanged.", result.new, where, batch.epoch, already)
+        return
+    _log.info("Stored %d new events from %s%s; acknowledged up to seq %d.", result.new, where,
+              already, result.ack_seq)
+
+
+def _matching(message: M, community: str, hub: str) -> M:
+    """Refuse a payload that names another hub than the topic it came on."""
+    if (message.community, message.hub) != (community, hub):
+        raise BatchError(f"it names hub {message.hub} ({message.community}) but came on the topic "
+                         f"of hub {hub} ({community})")
+    return message
+
+
+
+class HeldCommands:
+    """An Outbound that keeps commands for sending later (the `receiver ack` command's)."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        self.held.append((topic, payload))
+
+
+def _said(alert: str, by: str, who: str) -> str:
+    """The worker's name, checked as every hub checks it (cloud_sync.contract.wire.plain_text), or
+    ReceiverSetupError: a name a hub would refuse must not be recorded here either."""
+    name = by.strip()
+    for text in (name, alert.strip()):
+        if not 0 < len(text) <= 200 or not plain_text(text):
+            raise ReceiverSetupError(f"say which alert and {who} (ALERT --by NAME, plain text "
+                                     "of at most 200 characters without control characters); "
+                                     "the hub texts the name to the others")
+    return name

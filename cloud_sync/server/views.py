@@ -1,0 +1,109 @@
+"""What the receiver's JSON API shows: hubs, alerts and watches, read from the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloud_sync.server.db import Db
+from cloud_sync.server.logic import (
+    OPEN_STATES,
+    decode_object,
+    hub_state,
+    public_alert_id,
+)
+
+
+class StoreViews:
+    """Read-only queries shared by both databases."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    def hubs(self, *, now: float) -> list[dict[str, Any]]:
+        """Every hub heard from: state, last seen, queue depth, acknowledged seq of its epoch.
+
+        roster_version is the roster last sent to the hub; roster_in_use the one its last
+        status reported (None before any status).
+        """
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows("SELECT community, hub, state, last_seen, queue_depth, epoch, acked_seq, "
+                           "floor, via, roster_version, status FROM hubs ORDER BY community, hub")
+        hubs = []
+        for community, hub, state, seen, depth, epoch, acked, floor, via, roster, status in rows:
+            reported = decode_object(status) or {}
+            hubs.append({"hub": hub, "community": community, "state": hub_state(state, seen, now),
+                         "last_seen": seen, "queue_depth": depth, "epoch": epoch,
+                         "acked_seq": int(acked), "floor": int(floor), "via": via,
+                         "version": reported.get("version"), "roster_version": roster,
+                         "roster_in_use": _roster_in_use(status, reported)})
+        return hubs
+
+    def alerts(self, *, open_only: bool = False, limit: int = 500) -> list[dict[str, Any]]:
+        """Community alerts, newest first; open_only keeps those still waiting for a person."""
+        where = f"WHERE state IN ({', '.join('?' * len(OPEN_STATES))}) " if open_only else ""
+        params: list[Any] = sorted(OPEN_STATES) if open_only else []
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows("SELECT id, state, resident_id, resident_name, resident_room, watch, location, "
+                           f"first_at, updated_at, acknowledged_by, acknowledged_at FROM alerts {where}"
+                           "ORDER BY first_at DESC, id DESC LIMIT ?", [*params, limit])
+            copies = self._copies(tx, [int(row[0]) for row in rows])
+        return [_alert(row, copies.get(int(row[0]), [])) for row in rows]
+
+    @staticmethod
+    def _copies(tx: Any, numbers: list[int]) -> dict[int, list[dict[str, Any]]]:
+        found: dict[int, list[dict[str, Any]]] = {}
+        for start in range(0, len(numbers), 500):
+            chunk = numbers[start:start + 500]
+            rows = tx.rows("SELECT alert_id, community, hub, uid, ref, confirmed_at FROM alert_hubs "
+                           f"WHERE alert_id IN ({', '.join('?' * len(chunk))}) ORDER BY first_at, hub",
+                           chunk)
+            for number, community, hub, uid, ref, confirmed in rows:
+                found.setdefault(int(number), []).append(
+                    {"hub": hub, "community": community, "uid": uid, "ref": ref,
+                     "confirmed": confirmed is not None})
+        return found
+
+    def watches(self) -> list[dict[str, Any]]:
+        """Every watch heard of: battery, last GPS fix, when and by which hub it was last heard."""
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows("SELECT mac, community, resident_id, resident_name, battery, battery_at, lat, "
+                           "lon, accuracy_m, fixed_at, last_seen, last_hub FROM watches ORDER BY mac")
+        return [_watch(row) for row in rows]
+
+    def event_seqs(self, community: str, hub: str, epoch: str | None = None) -> list[int]:
+        """The seqs stored for one hub (of one epoch, if given), ascending (for tests and tools)."""
+        where, params = ("AND epoch = ? ", [community, hub, epoch]) if epoch is not None \
+            else ("", [community, hub])
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows(f"SELECT seq FROM events WHERE community = ? AND hub = ? {where}"
+                           "ORDER BY seq", params)
+        return [int(row[0]) for row in rows]
+
+    def event_count(self) -> int:
+        """How many events are stored in all."""
+        with self.db.transaction(write=False) as tx:
+            return int(tx.rows("SELECT count(*) FROM events")[0][0])
+
+
+def _roster_in_use(status: str | None, reported: Any) -> str | None:
+    """The roster version the hub's last status reported ("" for its own), None before any."""
+    if not status:
+        return None
+    version = reported.get("roster_version")
+    return version if isinstance(version, str) else ""
+
+
+def _alert(row: tuple[Any, ...], hubs: list[dict[str, Any]]) -> dict[str, Any]:
+    number, state, rid, name, room, watch, location, first_at, updated_at, by, by_at = row
+    return {"id": public_alert_id(int(number)), "state": state,
+            "resident": {"id": rid, "name": name, "room": room}, "watch": watch,
+            "location": decode_object(location), "hubs": hubs, "first_at": first_at,
+            "updated_at": updated_at, "acknowledged_by": by, "acknowledged_at": by_at}
+
+
+def _watch(row: tuple[Any, ...]) -> dict[str, Any]:
+    mac, community, rid, name, battery, battery_at, lat, lon, accuracy, fixed_at, seen, hub = row
+    fix = None if lat is None else {"lat": lat, "lon": lon, "accuracy_m": accuracy, "fixed_at": fixed_at}
+    return {"mac": mac, "community": community, "resident": {"id": rid, "name": name},
+            "battery": None if battery is None else int(battery), "battery_at": battery_at,
+            "fix": fix, "last_seen": seen, "last_hub": hub}

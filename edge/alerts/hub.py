@@ -1,0 +1,425 @@
+"""The hub core: adverts in, durable alerts and events out, changes handed to dispatch."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from edge.alerts import policy
+from edge.clock import Clock
+from edge.alerts.dispatch import AlertChange, Dispatcher, LogDispatcher
+from edge.domain import Alert, AlertState, Fix, Resident, Watch
+from edge.errors import AlertError, FrameError, StoreError
+from edge.alerts.gate import Admitted, FrameRefused, WatchGate
+from edge.alerts.location import describe, locate, to_json
+from edge.alerts.refusals import Refusals
+from edge.alerts.reports import WatchReport, read_report
+from edge.storage.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
+
+
+
+class AlertTiming(Protocol):
+    """The alert settings the hub needs (config.AlertSection has them)."""
+
+    @property
+    def cancel_window_s(self) -> float: ...
+
+    @property
+    def repeat_window_s(self) -> float: ...
+
+    @property
+    def fix_stale_after_s(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """What one accepted frame did: for the demo's narration and for tests."""
+
+    watch: Watch
+    report: WatchReport
+    alert: Alert | None = None
+    outcome: str = ""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """What one stored change leads to, applied only once its transaction committed."""
+
+    changes: list[AlertChange] = field(default_factory=list)
+    outcome: str = ""
+    alert: Alert | None = None
+    press: policy.PressMemory | None = None
+    due: dict[str, float] = field(default_factory=dict)  # cancel windows that start
+    settled: list[str] = field(default_factory=list)  # alerts whose window is over
+
+
+class Hub:
+    """Owns hub state on the event loop; the store is its only memory that counts."""
+
+    def __init__(
+        self, hub_id: str, store: Store, clock: Clock, timing: AlertTiming,
+        dispatcher: Dispatcher | None = None, log: logging.Logger | None = None,
+    ) -> None:
+        self.hub_id = hub_id
+        self.store = store
+        self.clock = clock
+        self.timing = timing
+        self.dispatcher: Dispatcher = dispatcher or LogDispatcher()
+        self.gate = WatchGate(seen=lambda mac, counter, mic: self.store.frame_seen(
+            mac, counter, mic), now=clock.monotonic)
+        self._log = log or logging.getLogger("edge.alerts.hub")
+        self._presses: dict[str, policy.PressMemory] = {}
+        self._deadlines: dict[str, float] = {}
+        self.refusals = Refusals(clock, self.gate.counts, self._log)
+        self._said: dict[tuple[str, str], float] = {}
+
+    def start(self) -> list[Alert]:
+        """Load the registry and resume every open alert from the store."""
+        self.gate.reload(self.store.watch_records())
+        for watch in self.gate.watches():
+            if watch.insecure:
+                self._log.warning(
+                    "Watch %s is registered as insecure (plaintext, no key): anyone nearby "
+                    "could fake its presses. Give it a key as soon as the device allows.",
+                    watch.mac,
+                )
+        reopened = self.store.open_alerts()
+        for alert in reopened:
+            self._resume(alert)
+        return reopened
+
+    def _resume(self, alert: Alert) -> None:
+        resident = self._resident(alert.resident_id)
+        if alert.state is AlertState.RAISED:
+            wait = policy.activation_due(alert, self.clock.now(), self.timing.cancel_window_s)
+            self._deadlines[alert.uid] = self.clock.monotonic() + wait
+        self._log.warning(
+            "Resuming open alert %s for %s (%s) after a restart.",
+            alert.ref, resident.name, alert.state.value,
+        )
+        self._dispatch(alert, alert.state, resident, reason="resumed after restart")
+
+    # -- adverts -----------------------------------------------------------------
+
+    def on_advert(self, mac: str, service_data: bytes, rssi: int | None = None) -> Heard | None:
+        """Handle one BTHome advert; bad or foreign input changes nothing and never raises."""
+        try:
+            admitted = self.gate.admit(mac, service_data)
+            report = read_report(admitted.frame)
+        except FrameRefused as refused:
+            self.refusals.note(refused)
+            return None
+        except FrameError as error:
+            self._log.warning("Ignored a frame from %s: %s.", mac, error)
+            return None
+        try:
+            pending = self.store.write(lambda: self._store_frame(admitted, report, rssi),
+                                       durable=report.sos or report.cancel)
+        except (sqlite3.Error, OSError, StoreError) as error:
+            self._log.error(
+                "Could not store a frame from watch %s (%s): nothing was changed; the "
+                "watch's next repeat is handled as new. Check the disk.", mac, error)
+            return None
+        self.gate.accept(admitted)
+        if pending.press is not None:
+            self._presses[admitted.watch.mac] = pending.press
+        self._keep_time(pending)
+        self._after_commit(admitted.watch, report, pending)
+        return Heard(admitted.watch, report, pending.alert, pending.outcome)
+
+    def _store_frame(self, admitted: Admitted, report: WatchReport, rssi: int | None) -> _Pending:
+        """Every write of one frame; the caller runs it in one transaction."""
+        watch, now = admitted.watch, self.clock.now()
+        pending = _Pending()
+        self._store_counter(admitted, report, now)
+        self.store.note_heard(watch.mac, now, rssi)
+        if report.battery is not None:
+            self._store_battery(watch, report.battery, now, report.odd_battery)
+        if report.fix is not None:
+            self._store_fix(watch, report, now)
+        if report.sos:
+            self._press(watch, report.packet_id, now, pending, admitted.frame.counter)
+        if report.cancel:
+            self._cancel_press(watch, report, now, pending, admitted.frame.counter)
+        return pending
+
+    def _store_counter(self, admitted: Admitted, report: WatchReport, now: float) -> None:
+        """The frame's counter, a restart if it is one, and the frame in the watch's history."""
+        watch, counter, mic = admitted.watch, admitted.frame.counter, admitted.mic
+        if counter is None:
+            return
+        if admitted.restart_from is None:
+            self.store.save_counter(watch.mac, counter, now)
+        else:
+            self.store.save_restart(watch.mac, counter, admitted.restart_from, now)
+            body = {"watch": watch.mac, "resident": watch.resident_id,
+                    "previous_counter": admitted.restart_from, "counter": counter}
+            self.store.append_event("watch.counter_restarted", now, body, ALERT_PRIORITY)
+        if mic is not None:
+            self.store.record_frame(watch.mac, counter, mic, report.pressed, now)
+
+    def _store_battery(self, watch: Watch, percent: int, now: float,
+                       odd: int | None = None) -> None:
+        """The level, clamped to 0-100; one the watch sent out of range is flagged."""
+        if self.store.save_battery(watch.mac, percent, now) or odd is not None:
+            body: dict[str, Any] = {"watch": watch.mac, "resident": watch.resident_id,
+                                    "battery": percent}
+            if odd is not None:
+                body["reported"] = odd
+            self.store.append_event("watch.battery", now, body, TELEMETRY_PRIORITY)
+
+    def _store_fix(self, watch: Watch, report: WatchReport, now: float) -> None:
+        gnss = report.fix
+        assert gnss is not None
+        fix = Fix(watch.mac, gnss.lat, gnss.lon, gnss.accuracy_m, now - gnss.age_s, now)
+        self.store.save_fix(fix)
+        body = {"watch": watch.mac, "resident": watch.resident_id, "lat": fix.lat,
+                "lon": fix.lon, "accuracy_m": fix.accuracy_m, "fixed_at": fix.fixed_at}
+        self.store.append_event("watch.fix", now, body, TELEMETRY_PRIORITY)
+
+    def _press(self, watch: Watch, packet_id: int | None, now: float, out: _Pending,
+               counter: int | None = None) -> None:
+        resident = self._resident(watch.resident_id)
+        open_alert = self.store.open_alert_for(resident.id)
+        outcome = policy.judge_press(
+            open_alert, self._presses.get(watch.mac), self.clock.monotonic(), packet_id,
+            self.timing.repeat_window_s,
+        )
+        out.outcome = outcome.value
+        if outcome is policy.PressOutcome.REPEAT:
+            out.alert = open_alert
+            return
+        out.press = policy.PressMemory(self.clock.monotonic(), packet_id)
+        if outcome is policy.PressOutcome.JOIN and open_alert is not None:
+            out.alert = policy.join_press(open_alert, now)
+            self.store.save_alert(out.alert)
+            self._event("alert.pressed_again", out.alert, resident, now)
+            return
+        self._raise(watch, resident, now, out, counter)
+
+    def _raise(self, watch: Watch, resident: Resident, now: float, out: _Pending,
+               counter: int | None) -> None:
+        window = self.timing.cancel_window_s
+        alert = self.store.insert_alert(resident.id, watch.mac, now, now + window,
+                                        AlertState.RAISED, counter)
+        self._event("alert.raised", alert, resident, now, reason="press")
+        out.changes.append(self._change(alert, None, resident, reason="press"))
+        if window > 0:
+            out.due[alert.uid] = self.clock.monotonic() + window
+            out.alert = alert
+        else:
+            out.alert = self._move(alert, AlertState.ACTIVE, resident, out, reason="no cancel window")
+
+    def _cancel_press(self, watch: Watch, report: WatchReport, now: float,
+                      out: _Pending, counter: int | None) -> None:
+        resident = self._resident(watch.resident_id)
+        open_alert = self.store.open_alert_for(resident.id)
+        verdict = policy.judge_cancel(open_alert, now)
+        if verdict is policy.CancelOutcome.NOTHING_OPEN:  # someone holding the button
+            self._press(watch, report.packet_id, now, out, counter)
+            out.outcome = f"hold:{out.outcome}"
+            return
+        out.outcome = f"cancel:{verdict.value}"
+        if verdict is policy.CancelOutcome.CANCEL and open_alert is not None:
+            out.alert = self._move(open_alert, AlertState.CANCELLED, resident, out,
+                                   by=resident.name, reason="long press on the watch")
+        elif open_alert is not None:
+            out.alert = open_alert
+            self._event("alert.cancel_refused", open_alert, resident, now,
+                        reason="cancel window over; a responder must close the alert")
+
+    def _move(
+        self, alert: Alert, to: AlertState, resident: Resident, out: _Pending,
+        by: str = "", reason: str = "",
+    ) -> Alert:
+        """Store one transition with its event; call inside a transaction."""
+        moved = policy.transition(alert, to, self.clock.now(), by)
+        self.store.save_alert(moved, by=by, reason=reason)
+        self._event(f"alert.{to.value}", moved, resident, moved.updated_at, by=by, reason=reason)
+        out.changes.append(self._change(moved, alert.state, resident, by, reason))
+        if not to.is_open or to is AlertState.ACTIVE:
+            out.settled.append(alert.uid)
+        return moved
+
+    def raise_from_input(self, resident_id: str, source: str) -> Heard | None:
+        """A wired pull-cord or panic button (e.g. source "GPIO17"): an SOS like a press."""
+        resident = self.store.resident(resident_id)
+        if resident is None:
+            self._log.error("%s is wired to resident %r, who is not in the roster; the press "
+                            "cannot raise an alert. Fix [panel] in the configuration.",
+                            source, resident_id)
+            return None
+        watch = Watch(source, resident_id)  # the input stands where a watch would
+        now = self.clock.now()
+
+        def press() -> _Pending:
+            out = _Pending()
+            self._press(watch, None, now, out)
+            return out
+        pending = self.store.write(press)
+        if pending.press is not None:
+            self._presses[source] = pending.press
+        self._keep_time(pending)
+        report = WatchReport(sos=True)
+        self._after_commit(watch, report, pending)
+        return Heard(watch, report, pending.alert, pending.outcome)
+
+    def acknowledge_open(self, by: str) -> list[Alert]:
+        """Someone is on site (the hub's button): every open alert is taken."""
+        taken = []
+        for alert in self.store.open_alerts():
+            try:
+                taken.append(self.acknowledge(alert.ref, by))
+            except AlertError as error:  # closed meanwhile by another path
+                self._log.info("Alert %s: %s", alert.ref, error)
+        return taken
+
+    # -- time and people ------------------------------------------------------------
+
+    def tick(self) -> list[Alert]:
+        """Activate every alert whose cancel window has passed; call often. An activation
+        that cannot be stored stays due and is tried again on the next tick."""
+        mono = self.clock.monotonic()
+        activated: list[Alert] = []
+        for uid in [uid for uid, due in self._deadlines.items() if due <= mono]:
+            try:
+                moved = self._activate(uid)
+            except (sqlite3.Error, OSError, StoreError) as error:
+                self._log.error("Could not store that alert %s is active (%s); trying again "
+                                "on the next tick.", uid, error)
+                continue
+            self._deadlines.pop(uid, None)
+            if moved is not None:
+                activated.append(moved)
+        return activated
+
+    def _activate(self, uid: str) -> Alert | None:
+        alert = self.store.alert(uid)
+        if alert is None or alert.state is not AlertState.RAISED:
+            return None
+        return self._change_state(alert, AlertState.ACTIVE, reason="cancel window passed")
+
+    def _change_state(self, alert: Alert, to: AlertState, by: str = "",
+                      reason: str = "") -> Alert:
+        """Store one transition (again, if the disk made the store move), then tell."""
+        resident = self._resident(alert.resident_id)
+
+        def move() -> tuple[Alert, _Pending]:
+            out = _Pending()
+            return self._move(alert, to, resident, out, by=by, reason=reason), out
+        moved, out = self.store.write(move)
+        self._keep_time(out)
+        self._announce(out.changes)
+        return moved
+
+    def _keep_time(self, committed: _Pending) -> None:
+        """Cancel windows that started or ended in a transaction that has committed."""
+        self._deadlines.update(committed.due)
+        for uid in committed.settled:
+            self._deadlines.pop(uid, None)
+
+    def acknowledge(self, ref: str, by: str) -> Alert:
+        """A responder has taken the alert."""
+        return self._close(ref, AlertState.ACKNOWLEDGED, by, "acknowledged")
+
+    def resolve(self, ref: str, by: str) -> Alert:
+        """The responder is done: the resident is safe."""
+        return self._close(ref, AlertState.RESOLVED, by, "resolved")
+
+    def _close(self, ref: str, to: AlertState, by: str, reason: str) -> Alert:
+        alert = self.store.alert(ref)
+        if alert is None:
+            raise AlertError(f"no alert {ref!r}; list alerts to see their references")
+        return self._change_state(alert, to, by, reason)
+
+    def _resident(self, resident_id: str) -> Resident:
+        resident = self.store.resident(resident_id)
+        if resident is None:  # roster rows are never deleted, only deactivated
+            return Resident(resident_id, resident_id, "?", "unknown address")
+        return resident
+
+    def _change(self, alert: Alert, previous: AlertState | None, resident: Resident,
+                by: str = "", reason: str = "") -> AlertChange:
+        fix = self.store.last_fix(alert.watch_mac)
+        location = locate(resident, fix, self.clock.now(), self.timing.fix_stale_after_s)
+        return AlertChange(alert, previous, resident, location, by, reason)
+
+    def _event(self, type_: str, alert: Alert, resident: Resident, at: float,
+               by: str = "", reason: str = "") -> None:
+        fix = self.store.last_fix(alert.watch_mac)
+        location = locate(resident, fix, at, self.timing.fix_stale_after_s)
+        body: dict[str, Any] = {
+            "hub": self.hub_id,
+            "alert": {"uid": alert.uid, "ref": alert.ref, "state": alert.state.value,
+                      "raised_at": alert.raised_at, "press_count": alert.press_count,
+                      "press_counter": alert.press_counter},
+            "resident": {"id": resident.id, "name": resident.name, "room": resident.room},
+            "watch": alert.watch_mac, "location": to_json(location),
+            "by": by, "reason": reason,
+        }
+        self.store.append_event(type_, at, body, ALERT_PRIORITY)
+
+    # -- after the commit ------------------------------------------------------------
+
+    def _after_commit(self, watch: Watch, report: WatchReport, pending: _Pending) -> None:
+        if report.odd_battery is not None and self._say_once_an_hour(("battery", watch.mac)):
+            self._log.warning("Watch %s reported a battery level of %d%%, which cannot be; "
+                              "stored as %d%% and flagged. Check the watch's firmware.",
+                              watch.mac, report.odd_battery, report.battery)
+        elif report.battery is not None and report.odd_battery is None:
+            self._log.debug("Watch %s reports battery %d%%.", watch.mac, report.battery)
+        if report.fix is not None:
+            self._log.info("Watch %s sent a position fix (±%.0f m).", watch.mac,
+                           report.fix.accuracy_m)
+        if pending.outcome == policy.PressOutcome.JOIN.value and pending.alert:
+            self._log.warning("Another press for open alert %s (%d presses so far).",
+                              pending.alert.ref, pending.alert.press_count)
+        if pending.outcome == "cancel:too_late" and pending.alert:
+            self._log.warning(
+                "Long press on %s came after the cancel window; alert %s stays open "
+                "until a responder closes it.", watch.mac, pending.alert.ref)
+        self._announce(pending.changes)
+
+    def _say_once_an_hour(self, about: tuple[str, str]) -> bool:
+        mono = self.clock.monotonic()
+        if mono - self._said.get(about, float("-inf")) < 3600:
+            return False
+        self._said[about] = mono
+        return True
+
+    def _announce(self, changes: list[AlertChange]) -> None:
+        for change in changes:
+            self._narrate(change)
+            self._dispatch(change.alert, change.previous, change.resident, change.by,
+                           change.reason, change.location)
+
+    def _dispatch(self, alert: Alert, previous: AlertState | None, resident: Resident,
+                  by: str = "", reason: str = "", location: Any = None) -> None:
+        if location is None:
+            location = self._change(alert, previous, resident).location
+        change = AlertChange(alert, previous, resident, location, by, reason)
+        try:
+            self.dispatcher.alert_changed(change)
+        except Exception:  # dispatch must never undo or block the stored alert
+            self._log.exception("Dispatch failed for alert %s; it stays stored and open.",
+                                alert.ref)
+
+    def _narrate(self, change: AlertChange) -> None:
+        alert, who = change.alert, change.resident
+        place = describe(change.location)
+        messages = {
+            AlertState.RAISED: f"SOS from {who.name} (room {who.room}): alert {alert.ref} "
+            f"raised. It goes to responders in {self.timing.cancel_window_s:.0f} s unless "
+            "cancelled with a long press.",
+            AlertState.ACTIVE: f"Alert {alert.ref} for {who.name} is active: responders "
+            f"must come. Location: {place}.",
+            AlertState.CANCELLED: f"Alert {alert.ref} for {who.name} was cancelled "
+            f"({change.reason}).",
+            AlertState.ACKNOWLEDGED: f"Alert {alert.ref} for {who.name} was taken by "
+            f"{change.by}.",
+            AlertState.RESOLVED: f"Alert {alert.ref} for {who.name} is resolved by "
+            f"{change.by}.",
+        }
+        self._log.warning(messages[alert.state])

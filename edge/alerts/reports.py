@@ -1,0 +1,61 @@
+"""What a decoded watch frame says, in the hub's terms: SOS, cancel, battery, position."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from firmware_bridge.ble.bthome import Frame
+from firmware_bridge.ble.gnss_fix import GnssFix, is_fix_payload, unpack_fix
+
+SOS_EVENTS = frozenset({"press", "double_press", "triple_press", "hold_press"})
+# A long press cancels inside an open alert's cancel window; with nothing open it is a
+# person holding the button, and raises an SOS (edge.alerts.hub).
+CANCEL_EVENTS = frozenset({"long_press"})
+
+
+@dataclass(frozen=True, slots=True)
+class WatchReport:
+    """The meaning of one frame; a frame may carry several of these at once."""
+
+    sos: bool = False
+    cancel: bool = False
+    battery: int | None = None
+    fix: GnssFix | None = None
+    packet_id: int | None = None
+    ignored: tuple[str, ...] = ()
+    button: str | None = None
+    odd_battery: int | None = None  # a battery level out of 0-100, as the watch sent it
+
+    @property
+    def pressed(self) -> bool:
+        """A button frame (press, hold, long press): kept for good in the watch's history."""
+        return self.button is not None
+
+
+def read_report(frame: Frame) -> WatchReport:
+    """Interpret the objects of a verified frame; a malformed fix raises FrameError."""
+    sos = cancel = False
+    battery: int | None = None
+    fix: GnssFix | None = None
+    packet_id: int | None = None
+    button: str | None = None
+    odd_battery: int | None = None
+    ignored: list[str] = []
+    for obj in frame.objects:
+        if obj.name == "button" and obj.value in SOS_EVENTS:
+            sos, button = True, str(obj.value)
+        elif obj.name == "button" and obj.value in CANCEL_EVENTS:
+            cancel, button = True, str(obj.value)
+        elif obj.name == "battery":
+            reported = int(obj.value)  # type: ignore[call-overload]
+            battery = max(0, min(100, reported))
+            odd_battery = reported if reported != battery else None
+        elif obj.name == "packet_id":
+            packet_id = int(obj.value)  # type: ignore[call-overload]
+        elif obj.name == "raw" and isinstance(obj.value, bytes) and is_fix_payload(obj.value):
+            fix = unpack_fix(obj.value)
+        elif not (obj.name == "button" and obj.value == "none"):
+            ignored.append(f"{obj.name}={obj.value!r}")
+    return WatchReport(sos, cancel, battery, fix, packet_id, tuple(ignored), button,
+                       odd_battery)
+

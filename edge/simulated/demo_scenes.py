@@ -1,0 +1,95 @@
+"""The demo's scripted scenes: without internet, and with a server and an outage."""
+
+from __future__ import annotations
+
+from edge.simulated.demo_building import Building, check_ins, say
+from edge.simulated.demo_online import wait_until
+
+
+async def offline_scene(building: Building) -> None:
+    """Offline: an SOS texted and escalated until a reply, a cancel, a stranger, a replay."""
+    air, config = building.air, building.app.config
+    window, wait = config.alerts.cancel_window_s, config.sms.tier_wait_s[0]
+    await check_ins(building)
+    first, first_mac = building.resident(0)
+
+    say(f"{first.name} presses SOS; the watch repeats the press 3 times. There is no "
+         "internet: after the cancel window the hub texts tier 1 through the GSM modem.")
+    air.press(first_mac, repeats=3)
+    await building.settle(window + 1.5)
+    say(f"Nobody replies within {wait:.0f} s: the hub escalates to tier 2.")
+    await building.settle(wait + 1.0)
+
+    grid = next(c for c in config.roster.contacts if c.role.value == "grid_worker")
+    say(f"{grid.name} replies \"1\" from {grid.phone}: the alert is taken, the others are told.")
+    building.reply(grid.phone, "1")
+    await building.settle(2.0)
+
+    second, second_mac = building.resident(1)
+    say(f"{second.name} presses SOS by mistake, then holds the button to cancel: no texts.")
+    air.press(second_mac, repeats=2)
+    await building.settle()
+    air.long_press(second_mac)
+    await building.settle()
+
+    say("A stranger texts \"1\" to the hub's number: it changes nothing.")
+    building.reply("+8613999999999", "1")
+    await building.settle(1.0)
+
+    third, third_mac = building.resident(2)
+    say(f"{third.name} presses SOS at home; the watch has no GPS fix, so the texts give "
+         "the home address.")
+    air.press(third_mac, repeats=2)
+    await building.settle(window + 1.5)
+    say(f"{grid.name} arrives at the door and closes the alert on the hub.")
+    alert = building.app.store.open_alert_for(third.id)
+    if alert is not None:
+        building.app.hub.acknowledge(alert.ref, grid.name)
+        building.app.hub.resolve(alert.ref, grid.name)
+    await building.settle(1.0)
+
+    say("Someone replays an old frame of the first watch (an attack): it is refused.")
+    air.replay(first_mac, index=0)
+    await building.settle()
+
+
+
+async def online_scene(building: Building) -> None:
+    """With a server: confirmed SOS (no SMS), a worker acks there, an outage, the backlog."""
+    server, app, air = building.server, building.app, building.air
+    assert server is not None and app.uplink is not None
+    window = app.config.alerts.cancel_window_s
+    await check_ins(building)
+    first, first_mac = building.resident(0)
+    say(f"{first.name} presses SOS. The internet is up: the alert goes to the community "
+        "server, which confirms it, so nobody needs a text (only those who asked for every "
+        "alert get one).")
+    air.press(first_mac, repeats=3)
+    await building.settle(window + 2.0)
+    alert = app.store.alerts()[0]
+    grid = next(c for c in app.config.roster.contacts if c.role.value == "grid_worker")
+    say(f"At the community server, {grid.name} takes alert {alert.ref}: the hub closes it.")
+    server.receiver.acknowledge(alert.ref, grid.name)
+    await building.settle(1.5)
+
+    what = server.outage()
+    say(f"Outage: {what}. Events stay stored on the hub.")
+    await wait_until(lambda: not app.uplink.sync.connected, 10)  # type: ignore[union-attr]
+    second, second_mac = building.resident(1)
+    say(f"{second.name} presses SOS during the outage: it goes out by SMS at once.")
+    air.press(second_mac, repeats=2)
+    await building.settle(window + 1.5)
+    say(f"{grid.name} replies \"1\": the alert is taken, the others are told.")
+    building.reply(grid.phone, "1")
+    await building.settle(2.0)
+    for index, person in enumerate(building.residents):
+        air.battery(building.watch_of[person.id], 80 - index)
+    waiting = app.store.outbox_depth()
+
+    say(f"The broker is back; {waiting} stored events drain to the server, alerts first.")
+    server.restore()
+    await wait_until(lambda: app.store.outbox_depth() == 0, 20)
+    await building.settle(1.0)
+    say("Someone replays an old frame of the first watch (an attack): it is refused.")
+    air.replay(first_mac, index=0)
+    await building.settle()

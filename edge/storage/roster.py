@@ -1,0 +1,193 @@
+"""The roster and what watches report, as the store keeps them (a part of edge.storage.store.Store):
+residents, watches, contacts, counters and the frame history, batteries and fixes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from sqlite_utils import Database
+
+from edge.domain import Contact, Fix, Resident, Role, Roster, Watch
+
+T = TypeVar("T")
+
+
+TELEMETRY_FRAMES_KEPT = 256  # per watch, besides every button frame
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRecord:
+    """A registered watch as the gate needs it: who wears it, its key, its last counter,
+    and the highest counter it reached before its counter last restarted."""
+
+    watch: Watch
+    last_counter: int | None
+    old_high: int | None = None
+
+
+class _Writer(Protocol):
+    db: Database
+
+    def write(self, action: Callable[[], T], *, durable: bool = True) -> T: ...
+
+
+class RosterTables:
+    """Queries over the roster and watch tables, on the store's one writer connection."""
+
+    db: Database
+
+    def apply_roster(self: _Writer, roster: Roster) -> None:
+        """Make the stored roster equal to `roster` in one transaction; counters stay."""
+        self.write(lambda: RosterTables._replace_roster(self, roster))  # type: ignore[arg-type]
+
+    def _replace_roster(self, roster: Roster) -> None:
+        self.db.execute("UPDATE residents SET active = 0")
+        self.db.execute("UPDATE watches SET active = 0")
+        self.db.execute("DELETE FROM contacts")
+        for resident in roster.residents:
+            self._upsert_resident(resident)
+        for watch in roster.watches:
+            self._upsert_watch(watch)
+        for contact in roster.contacts:
+            self._insert_contact(contact)
+
+    def _upsert_resident(self, resident: Resident) -> None:
+        self.db.execute(
+            "INSERT INTO residents (id, name, room, address, phone, active) "
+            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
+            "room = excluded.room, address = excluded.address, phone = excluded.phone, active = 1",
+            [resident.id, resident.name, resident.room, resident.address, resident.phone],
+        )
+
+    def _upsert_watch(self, watch: Watch) -> None:
+        key_hex = watch.key.hex() if watch.key else None
+        self.db.execute(
+            "INSERT INTO watches (mac, resident_id, key_hex, insecure, label, active) "
+            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(mac) DO UPDATE SET "
+            "resident_id = excluded.resident_id, key_hex = excluded.key_hex, "
+            "insecure = excluded.insecure, label = excluded.label, active = 1",
+            [watch.mac, watch.resident_id, key_hex, int(watch.insecure), watch.label],
+        )
+
+    def _insert_contact(self, contact: Contact) -> None:
+        self.db.execute(
+            "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [contact.id, contact.name, contact.phone, contact.role.value, contact.tier,
+             contact.resident_id, int(contact.always_sms)],
+        )
+
+    def watch_records(self) -> list[WatchRecord]:
+        """Every active watch with its key and last accepted counter."""
+        rows = self.db.execute(
+            "SELECT w.mac, w.resident_id, w.key_hex, w.insecure, w.label, c.last_counter, "
+            "c.old_high FROM watches w LEFT JOIN watch_counters c ON c.mac = w.mac "
+            "WHERE w.active = 1"
+        ).fetchall()
+        return [
+            WatchRecord(
+                Watch(mac, resident_id, bytes.fromhex(key_hex) if key_hex else None,
+                      bool(insecure), label),
+                last_counter, old_high,
+            )
+            for mac, resident_id, key_hex, insecure, label, last_counter, old_high in rows
+        ]
+
+    def resident(self, resident_id: str) -> Resident | None:
+        row = self.db.execute(
+            "SELECT id, name, room, address, phone FROM residents WHERE id = ?", [resident_id]
+        ).fetchone()
+        return Resident(*row) if row else None
+
+    def residents(self) -> list[Resident]:
+        rows = self.db.execute(
+            "SELECT id, name, room, address, phone FROM residents WHERE active = 1 ORDER BY id"
+        ).fetchall()
+        return [Resident(*row) for row in rows]
+
+    def contacts_for(self, resident_id: str) -> list[Contact]:
+        """The resident's own contacts and the building-wide ones, by tier."""
+        rows = self.db.execute(
+            "SELECT id, name, phone, role, tier, resident_id, always_sms FROM contacts "
+            "WHERE resident_id = ? OR resident_id IS NULL ORDER BY tier, id",
+            [resident_id],
+        ).fetchall()
+        return [
+            Contact(cid, name, phone, Role(role), tier, rid, bool(always))
+            for cid, name, phone, role, tier, rid, always in rows
+        ]
+
+    # -- what watches report -------------------------------------------------
+
+    def save_counter(self, mac: str, counter: int, at: float) -> None:
+        self.db.execute(
+            "INSERT INTO watch_counters (mac, last_counter, accepted_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(mac) DO UPDATE SET last_counter = excluded.last_counter, "
+            "accepted_at = excluded.accepted_at",
+            [mac, counter, at],
+        )
+
+    def save_restart(self, mac: str, counter: int, previous: int, at: float) -> None:
+        """The watch started counting again at `counter` (its battery was changed)."""
+        self.db.execute(
+            "UPDATE watch_counters SET last_counter = ?, accepted_at = ?, "
+            "old_high = max(coalesce(old_high, 0), ?), restarts = restarts + 1, "
+            "restarted_at = ? WHERE mac = ?", [counter, at, previous, at, mac])
+
+    def record_frame(self, mac: str, counter: int, mic: int, press: bool, at: float) -> None:
+        """Keep an accepted frame in the watch's history (see edge.alerts.gate)."""
+        self.db.execute(
+            "INSERT INTO watch_frames (mac, counter, mic, press, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET press = max(press, excluded.press)",
+            [mac, counter, mic, int(press), at])
+
+    def frame_seen(self, mac: str, counter: int, mic: int) -> bool:
+        """True when this exact frame (counter and MIC) was accepted from the watch before."""
+        row = self.db.execute(
+            "SELECT 1 FROM watch_frames WHERE mac = ? AND counter = ? AND mic = ?",
+            [mac, counter, mic]).fetchone()
+        return row is not None
+
+    def prune_frame_history(self: _Writer, keep: int = TELEMETRY_FRAMES_KEPT) -> int:
+        """Forget all but the latest `keep` telemetry frames of each watch; button frames stay."""
+        cursor = self.write(lambda: self.db.execute(
+            "DELETE FROM watch_frames WHERE press = 0 AND (mac, counter, mic) IN ("
+            "SELECT mac, counter, mic FROM (SELECT mac, counter, mic, row_number() OVER "
+            "(PARTITION BY mac ORDER BY at DESC, counter DESC) AS n FROM watch_frames "
+            "WHERE press = 0) WHERE n > ?)", [keep]), durable=False)
+        return int(cursor.rowcount)
+
+    def note_heard(self, mac: str, at: float, rssi: int | None) -> None:
+        self.db.execute(
+            "UPDATE watches SET last_heard_at = ?, rssi = ? WHERE mac = ?", [at, rssi, mac]
+        )
+
+    def save_battery(self, mac: str, percent: int, at: float) -> bool:
+        """Store the battery level; True when it differs from the stored one."""
+        row = self.db.execute("SELECT battery FROM watches WHERE mac = ?", [mac]).fetchone()
+        self.db.execute(
+            "UPDATE watches SET battery = ?, battery_at = ? WHERE mac = ?", [percent, at, mac]
+        )
+        return row is None or row[0] != percent
+
+    def watch_status(self, mac: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM watches WHERE mac = ?", [mac]))
+        return rows[0] if rows else None
+
+    def save_fix(self, fix: Fix) -> None:
+        self.db.execute(
+            "INSERT INTO fixes (watch_mac, lat, lon, accuracy_m, fixed_at, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(watch_mac) DO UPDATE SET lat = excluded.lat, "
+            "lon = excluded.lon, accuracy_m = excluded.accuracy_m, fixed_at = excluded.fixed_at, "
+            "received_at = excluded.received_at",
+            [fix.watch_mac, fix.lat, fix.lon, fix.accuracy_m, fix.fixed_at, fix.received_at],
+        )
+
+    def last_fix(self, mac: str) -> Fix | None:
+        row = self.db.execute(
+            "SELECT watch_mac, lat, lon, accuracy_m, fixed_at, received_at FROM fixes "
+            "WHERE watch_mac = ?", [mac]
+        ).fetchone()
+        return Fix(*row) if row else None

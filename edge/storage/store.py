@@ -1,0 +1,402 @@
+"""The hub's SQLite store: roster, counters, fixes, alerts and the outbox."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlite_utils import Database
+
+from edge.clock import utc_text
+from edge.domain import Alert, AlertState, Roster
+from edge.errors import StorageFault, StoreError
+from edge.storage.checkpoints import Checkpointer, checkpoint_pragmas, start_checkpoints
+from edge.storage.schema import MIGRATIONS
+from edge.storage.disk import (
+    MB,
+    DiskGuard,
+    StorageLimits,
+    is_storage_fault,
+    open_file,
+    storage_fault,
+)
+from edge.storage.roster import RosterTables
+
+ALERT_PRIORITY = 0
+TELEMETRY_PRIORITY = 1
+T = TypeVar("T")
+_log = logging.getLogger("edge.storage.store")
+_REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One event waiting for the uplink, in the order it was written."""
+
+    seq: int
+    event_id: str
+    type: str
+    at: float
+    priority: int
+    body: dict[str, Any]
+
+
+def _quietly(db: Database, statement: str) -> None:
+    try:
+        db.execute(statement)
+    except sqlite3.Error:
+        pass
+
+
+def alert_ref(alert_id: int) -> str:
+    """Short reference read out on the phone and carried in each SMS, e.g. 'A0K3'."""
+    digits = ""
+    value = alert_id
+    while value or len(digits) < 3:
+        digits = _REF_ALPHABET[value % 32] + digits
+        value //= 32
+    return "A" + digits
+
+
+class Store(RosterTables):
+    """The only writer of the hub database; every write happens in a transaction."""
+
+    def __init__(self, db: Database, checkpointer: Checkpointer | None = None,
+                 guard: DiskGuard | None = None) -> None:
+        self.db = db
+        self.checkpointer = checkpointer
+        self.guard = guard
+        self.clock_synced: Callable[[], bool] = lambda: False  # the composition sets a probe
+        # The roster the hub was configured with: loaded into memory when a move to memory
+        # could not read the file (edge.storage.disk); the composition sets it.
+        self.fallback_roster: Callable[[], Roster | None] = lambda: None
+        self._depth: int | None = None  # undelivered events, counted once then kept
+        self._roster_loaded_into: object = None
+        self._prepare(db)
+
+    def _prepare(self, db: Database) -> None:
+        """The writer connection's settings, and the schema brought up to date."""
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = FULL")
+        if self.checkpointer is not None:
+            checkpoint_pragmas(db)
+        if self.guard is not None and self.guard.page_limit is not None:
+            db.execute(f"PRAGMA max_page_count = {int(self.guard.page_limit)}")
+        MIGRATIONS.apply(db)
+
+    @classmethod
+    def open(cls, path: Path | str, checkpoint_s: float = 5.0, *,
+             limits: StorageLimits | None = None) -> Store:
+        """Open (or create, mode 0600) the database file in WAL mode and migrate it.
+
+        With `limits` (the running hub) the store keeps a reserve and, when the disk is
+        full or read-only even at start, carries on in memory (edge.storage.disk) instead of
+        failing; tools pass none and get a StoreError saying what is wrong.
+        """
+        path = Path(path)
+        guard = None if limits is None else limits.guard(path)
+        store: Store | None = None
+        failure: BaseException | None = None
+        for attempt in range(2):  # a second time once the reserve has made room
+            try:
+                store = cls._on_file(path, guard)
+                break
+            except (OSError, sqlite3.Error) as error:
+                if guard is None or not is_storage_fault(error):
+                    raise StoreError(
+                        f"cannot open the database {path}: {error}; check the folder exists "
+                        "and the hub's user may write to it") from error
+                failure = error
+                if attempt or not guard.make_room(error):
+                    break
+        if store is None:
+            assert guard is not None and failure is not None
+            store = cls(Database(memory=True), None, guard)
+            guard.start_in_memory(store, failure)
+        else:
+            store.checkpointer = start_checkpoints(store.db, path, checkpoint_s, guard)
+        if guard is not None:
+            guard.reconnect = lambda: store._reopen(path, checkpoint_s)  # type: ignore[union-attr]
+            guard.reserve.ensure(guard.low_space_bytes)
+        return store
+
+    @classmethod
+    def _on_file(cls, path: Path, guard: DiskGuard | None) -> Store:
+        db = open_file(path)
+        try:
+            return cls(db, None, guard)
+        except BaseException:
+            db.close()
+            raise
+
+    def _reopen(self, path: Path, checkpoint_s: float) -> Database:
+        """A fresh writer connection on the file, for a store coming back from memory."""
+        db = open_file(path)
+        try:
+            self._prepare(db)
+            if self.checkpointer is None:
+                self.checkpointer = start_checkpoints(db, path, checkpoint_s, self.guard)
+            else:
+                checkpoint_pragmas(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @classmethod
+    def memory(cls) -> Store:
+        """An in-memory store, for tools that must not touch the real database."""
+        return cls(Database(memory=True))
+
+    @property
+    def degraded(self) -> bool:
+        """True while the disk is short of space or the store runs in memory."""
+        return self.guard is not None and self.guard.degraded
+
+    def storage_health(self) -> dict[str, Any]:
+        """Where the store writes, free space, checkpoints, telemetry dropped, and the
+        fault in plain words (None when there is none)."""
+        guard, checkpoints = self.guard, self.checkpointer
+        free = None if guard is None else guard.room()
+        failures = 0 if checkpoints is None else checkpoints.failures
+        error = "" if checkpoints is None else checkpoints.last_error
+        mode = "disk" if guard is None else guard.mode
+        low = 0 if guard is None else guard.low_space_bytes
+        return {"mode": mode, "free_mb": None if free is None else free // MB,
+                "reserve": guard is not None and guard.reserve.held,
+                "checkpoint_failures": failures,
+                "telemetry_dropped": 0 if guard is None else guard.telemetry_dropped,
+                "fault": storage_fault(mode, free, low, failures, error)}
+
+    def recover_storage(self) -> bool:
+        """Write back what was kept in memory and remake the reserve when the disk allows;
+        True when the store is on the disk as usual."""
+        if self.guard is None:
+            return True
+        was = self.guard.mode
+        back = self.guard.recover(self)
+        if self.guard.mode != was:
+            self._depth = None
+        return back
+
+    def close(self) -> None:
+        """Stop the checkpointer, write back what is only in memory, fold the WAL, close."""
+        if self.guard is not None and self.guard.mode == "memory":
+            self.guard.recover(self, last_chance=True)
+            if self.guard.mode == "memory":
+                _log.error("The hub stops while the disk still refuses writes: what it kept "
+                           "in memory (%s) is lost.", self.guard.reason)
+                file_db = self.guard.file_database()
+                if file_db is not None:
+                    file_db.close()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            try:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as error:
+                _log.warning("Final checkpoint failed (%s); the WAL is kept and replayed "
+                             "on the next start.", error)
+        self.db.close()
+
+    @contextmanager
+    def transaction(self, *, durable: bool = True) -> Iterator[None]:
+        """One atomic commit; nested calls become savepoints.
+
+        durable (the default) syncs the commit to disk (synchronous=FULL) before
+        returning: every alert write uses it. Telemetry (heartbeats, battery, fixes)
+        passes durable=False: in WAL mode it still survives a crash of the hub, and the
+        next durable commit syncs it too; only a power cut can lose the last few.
+        """
+        db = self.db
+        outermost = not db.conn.in_transaction
+        try:
+            if outermost and not durable:
+                db.execute("PRAGMA synchronous = NORMAL")
+            with db.atomic():
+                yield
+        except BaseException as error:
+            self._depth = None  # rolled back: count again when next asked
+            if outermost and self.guard is not None and is_storage_fault(error):
+                retry = self.guard.after_fault(self, error)
+                self._load_fallback_roster()
+                raise StorageFault(f"the disk would not take a write ({error})",
+                                   retry) from error
+            raise
+        finally:
+            if outermost and not durable:
+                _quietly(db, "PRAGMA synchronous = FULL")
+
+    def _load_fallback_roster(self) -> None:
+        """In memory without the file's rows: the configured roster, so an SOS still finds
+        its resident and contacts."""
+        copy = None if self.guard is None else self.guard.copy
+        if copy is None or copy.complete or self._roster_loaded_into is copy:
+            return
+        roster = self.fallback_roster()
+        if roster is not None:
+            with self.db.atomic():
+                self._replace_roster(roster)
+            self._roster_loaded_into = copy
+
+    def write(self, action: Callable[[], T], *, durable: bool = True) -> T:
+        """`action()` in one transaction, done again when a full or read-only disk made
+        the store give up its reserve or move to memory (edge.storage.disk)."""
+        for _ in range(3):
+            try:
+                with self.transaction(durable=durable):
+                    return action()
+            except StorageFault as fault:
+                if not fault.retry:
+                    raise
+        raise StorageFault("the disk would not take a write, even from memory")
+
+    # -- alerts --------------------------------------------------------------
+
+    def insert_alert(
+        self, resident_id: str, watch_mac: str, at: float, cancel_until: float,
+        state: AlertState, press_counter: int | None = None,
+    ) -> Alert:
+        """Create an alert and its first state change; call inside a transaction."""
+        uid = uuid.uuid4().hex
+        cursor = self.db.execute(
+            "INSERT INTO alerts (uid, ref, resident_id, watch_mac, state, raised_at, "
+            "cancel_until, updated_at, press_counter) VALUES (?, '', ?, ?, ?, ?, ?, ?, ?)",
+            [uid, resident_id, watch_mac, state.value, at, cancel_until, at, press_counter],
+        )
+        alert_id = int(cursor.lastrowid or 0)
+        ref = alert_ref(alert_id)
+        self.db.execute("UPDATE alerts SET ref = ? WHERE id = ?", [ref, alert_id])
+        self._record_change(alert_id, state, at, "", "press")
+        return Alert(alert_id, uid, ref, resident_id, watch_mac, state, at, cancel_until, 1, at,
+                     "", press_counter)
+
+    def save_alert(self, alert: Alert, *, by: str = "", reason: str = "") -> None:
+        """Store the alert's new state and the change; call inside a transaction."""
+        previous = self.db.execute("SELECT state FROM alerts WHERE id = ?", [alert.id]).fetchone()
+        self.db.execute(
+            "UPDATE alerts SET state = ?, press_count = ?, updated_at = ?, closed_by = ? "
+            "WHERE id = ?",
+            [alert.state.value, alert.press_count, alert.updated_at, alert.closed_by, alert.id],
+        )
+        if previous and previous[0] != alert.state.value:
+            self._record_change(alert.id, alert.state, alert.updated_at, by, reason)
+
+    def _record_change(self, alert_id: int, state: AlertState, at: float, by: str, reason: str) -> None:
+        self.db.execute(
+            "INSERT INTO alert_changes (alert_id, state, at, by, reason) VALUES (?, ?, ?, ?, ?)",
+            [alert_id, state.value, at, by, reason],
+        )
+
+    def open_alerts(self) -> list[Alert]:
+        return self._alerts("WHERE state IN ('raised', 'active') ORDER BY id")
+
+    def open_alert_for(self, resident_id: str) -> Alert | None:
+        found = self._alerts(
+            "WHERE resident_id = ? AND state IN ('raised', 'active')", [resident_id]
+        )
+        return found[0] if found else None
+
+    def alert(self, uid_or_ref: str) -> Alert | None:
+        found = self._alerts("WHERE uid = ? OR ref = ?", [uid_or_ref, uid_or_ref.upper()])
+        return found[0] if found else None
+
+    def alert_by_id(self, alert_id: int) -> Alert | None:
+        found = self._alerts("WHERE id = ?", [alert_id])
+        return found[0] if found else None
+
+    def alerts(self, limit: int = 100) -> list[Alert]:
+        return self._alerts("ORDER BY id DESC LIMIT ?", [limit])
+
+    def alert_changes(self, alert_id: int) -> list[tuple[str, float, str, str]]:
+        rows = self.db.execute(
+            "SELECT state, at, by, reason FROM alert_changes WHERE alert_id = ? ORDER BY id",
+            [alert_id],
+        ).fetchall()
+        return [tuple(row) for row in rows]
+
+    def _alerts(self, where: str, params: list[Any] | None = None) -> list[Alert]:
+        rows = self.db.execute(
+            "SELECT id, uid, ref, resident_id, watch_mac, state, raised_at, cancel_until, "
+            f"press_count, updated_at, closed_by, press_counter FROM alerts {where}",
+            params or []).fetchall()
+        return [
+            Alert(r[0], r[1], r[2], r[3], r[4], AlertState(r[5]), r[6], r[7], r[8], r[9], r[10],
+                  r[11])
+            for r in rows
+        ]
+
+    # -- outbox ----------------------------------------------------------------
+
+    def append_event(self, type_: str, at: float, body: dict[str, Any], priority: int) -> str:
+        """Append an event with a new stable id; call inside the transaction of its cause.
+
+        The event's wire form (body plus id, seq, type, UTC time and whether the clock was
+        synchronised when it happened) is stored with it.
+        """
+        event_id = uuid.uuid4().hex
+        if priority != ALERT_PRIORITY and self.guard is not None and self.guard.degraded:
+            self.guard.telemetry_dropped += 1  # no room for telemetry: alerts need it
+            return ""
+        cursor = self.db.execute(
+            "INSERT INTO outbox (event_id, type, at, priority, body) VALUES (?, ?, ?, ?, ?)",
+            [event_id, type_, at, priority, json.dumps(body, ensure_ascii=False, sort_keys=True)],
+        )
+        seq = int(cursor.lastrowid or 0)
+        if self._depth is not None:
+            self._depth += 1
+        travelling = {**body, "event_id": event_id, "seq": seq, "type": type_,
+                      "at": utc_text(at), "at_epoch": at, "clock_synced": self.clock_synced()}
+        self.db.execute("UPDATE outbox SET wire = ? WHERE seq = ?",
+                        [json.dumps(travelling, ensure_ascii=False, separators=(",", ":")), seq])
+        return event_id
+
+    def pending_events(self, limit: int = 1000, after_seq: int = 0) -> list[OutboxEvent]:
+        """Undelivered events in the order they were written."""
+        rows = self.db.execute(
+            "SELECT seq, event_id, type, at, priority, body FROM outbox "
+            "WHERE delivered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            [after_seq, limit],
+        ).fetchall()
+        return [OutboxEvent(s, e, t, a, p, json.loads(b)) for s, e, t, a, p, b in rows]
+
+    def meta(self, key: str, default: str = "") -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return str(row[0]) if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO "
+                        "UPDATE SET value = excluded.value", [key, value])
+
+    def add_meta_count(self, key: str, count: int) -> None:
+        self.set_meta(key, str(int(self.meta(key, "0")) + count))
+
+    def all_events(self) -> list[OutboxEvent]:
+        """Every event still kept, delivered or not, in seq order (for records and demos)."""
+        rows = self.db.execute(
+            "SELECT seq, event_id, type, at, priority, body FROM outbox ORDER BY seq").fetchall()
+        return [OutboxEvent(s, e, t, a, p, json.loads(b)) for s, e, t, a, p, b in rows]
+
+    def outbox_depth(self) -> int:
+        """Undelivered events: counted once, then kept up to date by every write."""
+        if self._depth is None:
+            self.recount_depth()
+        assert self._depth is not None
+        return self._depth
+
+    def recount_depth(self) -> int:
+        """Count undelivered events again (another process, like `alerts ack`, may add one)."""
+        row = self.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()
+        self._depth = int(row[0])
+        return self._depth
+
+    def events_left(self, count: int) -> None:
+        """`count` undelivered events were delivered or dropped; call inside the transaction."""
+        if self._depth is not None:
+            self._depth -= count

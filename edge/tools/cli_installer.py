@@ -1,0 +1,54 @@
+"""edge-hub test-alarm and edge-hub pair: what an installer runs on site."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from edge.config.loader import DEFAULT_CONFIG, HubConfig, load_config
+from edge.storage.store import Store
+from edge.tools.test_alarm import paths_of, run_test_alarm, succeeded
+
+
+def add_installer_commands(commands: argparse._SubParsersAction) -> None:
+    """Register `test-alarm` and `pair`."""
+    test = commands.add_parser(
+        "test-alarm", help="send a real test by SMS and to the server through the running hub")
+    test.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="hub.toml")
+    test.add_argument("--db", type=Path, help="database file (default: [hub] database)")
+    test.add_argument("--path", choices=("sms", "server", "all"), default="all",
+                      help="which path to test (default: all)")
+    test.add_argument("--wait", type=float, default=60.0, metavar="S",
+                      help="seconds to wait for the results (default 60)")
+    test.set_defaults(func=cmd_test_alarm)
+    _add_pair(commands)
+
+
+def _add_pair(commands: argparse._SubParsersAction) -> None:
+    from edge.tools.pairing import add_pair_arguments, cmd_pair
+
+    pair = commands.add_parser("pair", help="list nearby BTHome buttons, or pair one as a watch")
+    add_pair_arguments(pair)
+    pair.set_defaults(func=cmd_pair)
+
+
+def _config_or_none(path: Path, required: bool) -> HubConfig | None:
+    if not required and not path.exists():
+        return None
+    return load_config(path)
+
+
+def cmd_test_alarm(args: argparse.Namespace) -> int:
+    config = _config_or_none(args.config, required=args.db is None)
+    database = args.db if args.db is not None or config is None else config.hub.database
+    zone = config.sms.timezone if config is not None else "Asia/Shanghai"
+    store = Store.open(database)
+    try:
+        outcome = run_test_alarm(store, paths_of(args.path), time.time(), time.sleep,
+                                 wait_s=args.wait, zone=zone)
+    finally:
+        store.close()
+    for result in outcome:
+        print(f"{'ok  ' if result.ok else 'FAIL'}  {result.path}: {result.detail}")
+    return 0 if succeeded(outcome) else 1
