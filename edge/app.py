@@ -12,24 +12,24 @@ from typing import Any
 
 from bleak.backends.scanner import BaseBleakScanner
 
+from edge.alerts.dispatch import Dispatcher, FanOut, LogDispatcher
+from edge.alerts.hub import Hub
 from edge.clock import Clock, SystemClock, utc_text
 from edge.config.loader import HubConfig
 from edge.config.messaging import ModemSection
-from edge.alerts.dispatch import Dispatcher, FanOut, LogDispatcher
-from edge.sms.escalation import EscalationPlan
-from edge.alerts.hub import Hub
+from edge.domain import Role
+from edge.errors import HubError
+from edge.panel.driver import HubPanel
 from edge.sms.conversation import Conversation, ReplyRules
+from edge.sms.escalation import EscalationPlan
 from edge.sms.replies import Replies
 from edge.sms.responders import Responders, ServerWait, TextStyle
-from edge.domain import Role
 from edge.sms.texts import OutgoingSms, SmsStore
 from edge.sms.worker import SmsWorker
-from edge.errors import HubError
-from edge.supervision.jobs import Jobs
-from edge.panel.driver import HubPanel
 from edge.storage.disk import StorageLimits
 from edge.storage.store import ALERT_PRIORITY, Store
 from edge.supervision.checks import Supervisor
+from edge.supervision.jobs import Jobs
 from edge.supervision.systemd_notify import SystemdNotifier
 from edge.uplink.service import ClockSyncProbe, Uplink, build_uplink
 from firmware_bridge.ble.bleak_radio import BleakRadio

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from typing import Protocol
+
+from cloud_sync.contract.wire import utc_text
+
+__all__ = ["Clock", "FakeClock", "SystemClock", "utc_text"]
 
 
 class Clock(Protocol):
@@ -52,9 +55,3 @@ class FakeClock:
     def jump_wall(self, seconds: float) -> None:
         """Step the wall clock only, as NTP does on a Pi without a real-time clock."""
         self._wall += seconds
-
-
-def utc_text(epoch: float) -> str:
-    """'2026-11-21T08:15:02.123Z': how times travel and are written in records."""
-    stamp = datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")

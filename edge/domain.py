@@ -1,41 +1,22 @@
-"""Domain types of the hub: residents, their watches, responders, fixes and alerts."""
+"""The hub's vocabulary: phone numbers, fixes, locations and alerts, and (re-exported from
+the wire contract, which the server shares) the roster's residents, watches and contacts
+and the rules for MACs, keys and names."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 import phonenumbers
 
-_NOT_PLAIN = frozenset({"Cc", "Cf", "Cs"})
-MAC_PATTERN = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
+from cloud_sync.contract.ids import plain_text
+from cloud_sync.contract.roster import Contact, Resident, Role, Roster, Watch
+from firmware_bridge.ble.addresses import MAC_PATTERN, normalise_mac, parse_key
 
-
-def plain_text(text: str) -> bool:
-    """No control or format characters (line breaks, DEL, bidi overrides, zero-width
-    marks) and no lone surrogates (which no UTF-8 text could carry): what a name texted to
-    responders or shown to a worker may hold."""
-    return not any(unicodedata.category(ch) in _NOT_PLAIN for ch in text)
-
-
-def normalise_mac(text: str) -> str:
-    """Return MAC as upper-case colon form, or raise ValueError naming the expected form."""
-    candidate = text.strip().upper().replace("-", ":")
-    if len(candidate) == 12 and ":" not in candidate:
-        candidate = ":".join(candidate[i : i + 2] for i in range(0, 12, 2))
-    if not MAC_PATTERN.fullmatch(candidate):
-        raise ValueError(f"expected a MAC address like A4:C1:38:12:34:56, got {text!r}")
-    return candidate
-
-
-def parse_key(text: str) -> bytes:
-    """Return a 128-bit AES key from 32 hex digits, or raise ValueError."""
-    cleaned = text.strip().lower()
-    if len(cleaned) != 32 or any(c not in "0123456789abcdef" for c in cleaned):
-        raise ValueError("expected 32 hex digits (a 128-bit AES key)")
-    return bytes.fromhex(cleaned)
+__all__ = [
+    "MAC_PATTERN", "Alert", "AlertState", "Contact", "Fix", "Location", "Resident", "Role",
+    "Roster", "Watch", "dialled", "e164", "normalise_mac", "parse_key", "plain_text",
+]
 
 
 def e164(number: str, country_code: str = "86") -> str:
@@ -75,59 +56,6 @@ def _parsed(number: str, country_code: str) -> phonenumbers.PhoneNumber | None:
         return phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
         return None
-
-
-class Role(StrEnum):
-    """Who a responder is to the resident."""
-
-    GRID_WORKER = "grid_worker"
-    NEIGHBOUR = "neighbour"
-    DUTY_DESK = "duty_desk"
-    FAMILY = "family"
-
-
-@dataclass(frozen=True, slots=True)
-class Resident:
-    """A person who wears a watch; the home address and room stand in for a GPS fix."""
-
-    id: str
-    name: str
-    room: str
-    address: str
-    phone: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Watch:
-    """A registered BLE SOS watch or button and the resident who wears it."""
-
-    mac: str
-    resident_id: str
-    key: bytes | None = field(default=None, repr=False)
-    insecure: bool = False
-    label: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """A responder; without resident_id the contact serves the whole building."""
-
-    id: str
-    name: str
-    phone: str
-    role: Role
-    tier: int
-    resident_id: str | None = None
-    always_sms: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Roster:
-    """Everyone and everything the hub knows by name."""
-
-    residents: tuple[Resident, ...] = ()
-    watches: tuple[Watch, ...] = ()
-    contacts: tuple[Contact, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,20 +1,20 @@
-"""The project's error types: one base, translated at every boundary."""
+"""Every error the hub handles, in one place: its own, and those of the layers below it
+(devices, the wire contract, the uplink adapters), all under one root, HubError."""
 
+from cloud_sync.contract.errors import CommandError, ConfigError
+from cloud_sync.uplink.errors import UplinkError
+from firmware_bridge.errors import (
+    FrameError,
+    HubError,
+    ModemError,
+    PduError,
+    RadioError,
+)
 
-class HubError(Exception):
-    """Base of every error the hub raises on purpose."""
-
-
-class ConfigError(HubError, ValueError):
-    """A configuration value is missing, unknown or of the wrong form."""
-
-
-class FrameError(HubError, ValueError):
-    """A BLE advert could not be accepted; the message says why."""
-
-
-class RadioError(HubError):
-    """The Bluetooth radio failed; the message says what to check."""
+__all__ = [
+    "AlertError", "CommandError", "ConfigError", "FrameError", "HubError", "ModemError",
+    "PduError", "RadioError", "StorageFault", "StoreError", "UplinkError",
+]
 
 
 class StoreError(HubError):
@@ -32,24 +32,3 @@ class StorageFault(StoreError):
 
 class AlertError(HubError, ValueError):
     """An alert transition was asked that the alert's state does not allow."""
-
-
-class PduError(HubError, ValueError):
-    """An SMS PDU could not be encoded or decoded; the message says which field."""
-
-
-class ModemError(HubError):
-    """The GSM modem failed or refused; `kind` says what the caller should do."""
-
-    def __init__(self, message: str, kind: str = "transient", code: int | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.code = code
-
-
-class CommandError(HubError, ValueError):
-    """A command from the server was malformed or not allowed; nothing was changed."""
-
-
-class UplinkError(HubError):
-    """The uplink to the community server failed; the message says what to check."""

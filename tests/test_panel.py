@@ -15,12 +15,13 @@ from gpiozero import LED
 from gpiozero.exc import GPIOPinInUse
 from gpiozero.pins.mock import MockFactory
 
+from cloud_sync.contract.schema import Place, build
 from edge.clock import FakeClock
 from edge.config.panel import PanelSection, PullCordEntry, check_panel, parse_hhmm
-from cloud_sync.contract.schema import Place, build
 from edge.domain import AlertState
 from edge.errors import ConfigError
-from edge.panel.policy import (
+from firmware_bridge.panel.gpio_panel import GpioPanel, PanelError
+from firmware_bridge.panel.policy import (
     Blink,
     Off,
     PanelState,
@@ -29,7 +30,6 @@ from edge.panel.policy import (
     is_night,
     signals,
 )
-from firmware_bridge.panel.gpio_panel import GpioPanel, PanelError
 from tests.building import make_building
 
 STATUS, ALERT, BUZZER, ON_SITE, TEST, MAINS, BATTERY, CORD_A, CORD_B = (

@@ -27,7 +27,7 @@ from cloud_sync.server.logic import (
 )
 from cloud_sync.server.roster import load_roster_file, roster_fields
 from cloud_sync.server.wire import parse_batch, parse_status, read_batch, read_event
-from edge.config.loader import parse_roster
+from cloud_sync.contract.roster_file import parse_roster
 from edge.errors import ConfigError
 from tests.test_receiver_helpers import (
     COMMUNITY,

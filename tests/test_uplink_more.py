@@ -14,7 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from cloud_sync.uplink.mqtt import MqttSettings, PahoUplink
 from cloud_sync.server.receiver import Receiver
 from cloud_sync.server.roster import CommunityRoster
-from edge.config.loader import parse_roster
+from cloud_sync.contract.roster_file import parse_roster
 from edge.config.uplink import UplinkSection
 from edge.domain import AlertState
 from edge.uplink.service import Gathered, LoopBridge, settings_of

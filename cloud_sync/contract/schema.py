@@ -30,8 +30,8 @@ from typing import (
     get_type_hints,
 )
 
-from edge.domain import plain_text
-from edge.errors import ConfigError
+from cloud_sync.contract.errors import ConfigError
+from cloud_sync.contract.ids import plain_text
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance

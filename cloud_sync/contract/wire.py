@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
-from edge.clock import utc_text
-from edge.domain import plain_text
-from edge.errors import CommandError
+from cloud_sync.contract.errors import CommandError
+from cloud_sync.contract.ids import plain_text
 
 VERSION = 1
 _BATCH_END = b"]}"  # what closes a batch payload after its events
@@ -217,3 +217,9 @@ def command_id_of(payload: bytes) -> str | None:
         return None
     found = data.get("id") if isinstance(data, dict) else None
     return found[:64] if isinstance(found, str) and plain_text(found[:64]) else None
+
+
+def utc_text(epoch: float) -> str:
+    """'2026-11-21T08:15:02.123Z': how times travel and are written in records."""
+    stamp = datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")

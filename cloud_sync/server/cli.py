@@ -10,6 +10,8 @@ from pathlib import Path
 from types import FrameType
 
 from cloud_sync.contract.broker_url import parse_broker_url, parse_http_address
+from cloud_sync.server.db import DEFAULT_DB
+from cloud_sync.server.errors import ReceiverSetupError
 from cloud_sync.server.receiver import (
     DEFAULT_GROUP,
     DEFAULT_ROOT,
@@ -17,8 +19,6 @@ from cloud_sync.server.receiver import (
     check_topic_root,
     publish_commands,
 )
-from cloud_sync.server.db import DEFAULT_DB
-from cloud_sync.server.errors import ReceiverSetupError
 from cloud_sync.server.roster import load_roster_file
 from cloud_sync.server.service import HeldCommands, ReceiverService
 from cloud_sync.server.store import open_store

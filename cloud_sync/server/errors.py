@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge.errors import HubError
+from cloud_sync.contract.errors import HubError
 
 
 class ReceiverError(HubError):

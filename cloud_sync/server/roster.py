@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge.config.loader import ID, is_id, parse_roster
-from edge.domain import Contact, Resident, Roster, Watch
-from edge.errors import ConfigError
+from cloud_sync.contract.errors import ConfigError
+from cloud_sync.contract.ids import is_id
+from cloud_sync.contract.roster import Contact, Resident, Roster, Watch
+from cloud_sync.contract.roster_file import ID, parse_roster
 
 
 @dataclass(frozen=True, slots=True)

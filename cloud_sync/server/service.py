@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from cloud_sync.contract.ids import plain_text
+from cloud_sync.contract.roster import Roster
 from cloud_sync.server.alerts import AlertNotice
 from cloud_sync.server.errors import BatchError, ReceiverError, ReceiverSetupError
 from cloud_sync.server.logic import (
@@ -27,7 +29,6 @@ from cloud_sync.server.wire import (
     parse_batch,
     parse_status,
 )
-from edge.domain import Roster, plain_text
 
 _log = logging.getLogger("cloud_sync.server.receiver")
 M = TypeVar("M", Batch, Status)

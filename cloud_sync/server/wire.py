@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from cloud_sync.contract.ids import is_id, normalise_mac
+from cloud_sync.contract.roster_file import ID
 from cloud_sync.server.errors import BatchError
-from edge.config.loader import ID, is_id
-from edge.domain import normalise_mac
 
 VERSION = 1
 MAX_SEQ = 2**63 - 1

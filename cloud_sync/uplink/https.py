@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from edge.errors import UplinkError
+from cloud_sync.uplink.errors import UplinkError
 
 
 class HttpUplink:

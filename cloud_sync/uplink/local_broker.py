@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from edge.errors import UplinkError
+from cloud_sync.uplink.errors import UplinkError
 
 
 def mosquitto_binary() -> str | None:

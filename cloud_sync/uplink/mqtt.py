@@ -18,8 +18,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.errors import UplinkError
 from cloud_sync.contract.wire import Topics
+from cloud_sync.uplink.errors import UplinkError
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from edge.domain import Alert, AlertState, Location, Resident
 from edge.alerts.location import describe
+from edge.domain import Alert, AlertState, Location, Resident
 
 
 @dataclass(frozen=True, slots=True)

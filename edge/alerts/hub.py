@@ -8,16 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from edge.alerts import policy
-from edge.clock import Clock
 from edge.alerts.dispatch import AlertChange, Dispatcher, LogDispatcher
-from edge.domain import Alert, AlertState, Fix, Resident, Watch
-from edge.errors import AlertError, FrameError, StoreError
 from edge.alerts.gate import Admitted, FrameRefused, WatchGate
 from edge.alerts.location import describe, locate, to_json
 from edge.alerts.refusals import Refusals
 from edge.alerts.reports import WatchReport, read_report
+from edge.clock import Clock
+from edge.domain import Alert, AlertState, Fix, Resident, Watch
+from edge.errors import AlertError, FrameError, StoreError
 from edge.storage.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
-
 
 
 class AlertTiming(Protocol):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from edge.clock import Clock
-from edge.errors import FrameError
 from edge.alerts.gate import FrameRefused, Refusal
 from edge.alerts.reports import read_report
+from edge.clock import Clock
+from edge.errors import FrameError
 
 REFUSAL_LOG_INTERVAL_S = 60.0
 

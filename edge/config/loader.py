@@ -4,63 +4,47 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import Any
 
-from edge.config.messaging import ModemSection, SmsSection
-from edge.config.panel import PanelSection, check_panel
-from edge.config.supervision import SupervisionSection
-from edge.config.uplink import UplinkSection
+from cloud_sync.contract.ids import ID_PATTERN
+from cloud_sync.contract.roster_file import (
+    AES_KEY,
+    ID,
+    MAC,
+    ContactEntry,
+    KeysFile,
+    ResidentEntry,
+    WatchEntry,
+    roster_of,
+)
 from cloud_sync.contract.schema import (
     TEXT,
     Place,
-    Rule,
     above,
-    between,
     at_least,
     build,
     meta,
     one_of,
     read_value,
 )
-from edge.domain import Contact, Resident, Role, Roster, Watch, normalise_mac, parse_key
+from edge.config.messaging import ModemSection, SmsSection
+from edge.config.panel import PanelSection, check_panel
+from edge.config.supervision import SupervisionSection
+from edge.config.uplink import UplinkSection
+from edge.domain import Roster, Watch
 from edge.errors import ConfigError
 
 EXAMPLE_CONFIG = "config/hub.example.toml"
 DEFAULT_CONFIG = Path("/etc/edge-hub/hub.toml")
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_PHONE = re.compile(r"^\+?[0-9]{3,20}$")
 _PRIVATE_BITS = 0o077
 
 
-def _identifier(text: str) -> str:
-    if not _ID.fullmatch(text):
-        raise ValueError(text)
-    return text
-
-
-def is_id(value: object) -> TypeGuard[str]:
-    """True when value is an id (ID's form): safe as an MQTT topic level, a file name, a key."""
-    return isinstance(value, str) and _ID.fullmatch(value) is not None
-
-
-def _phone(text: str) -> str:
-    digits = text.replace(" ", "").replace("-", "")
-    if not _PHONE.fullmatch(digits):
-        raise ValueError(text)
-    return digits
-
-
-ID = Rule('an id of letters, digits, ".", "_" or "-" (at most 64 characters)', _identifier)
-PHONE = Rule('a phone number: optional "+" then 3-20 digits, like +8613800138001', _phone)
-MAC = Rule("a MAC address like A4:C1:38:12:34:56", normalise_mac)
-AES_KEY = Rule("32 hex digits (a 128-bit AES key)", parse_key, takes=str)
 SECONDS = "a number of seconds"
 
 
@@ -112,7 +96,7 @@ def community_id_of(hub: HubSection) -> str:
     whose configuration gives the same name)."""
     if hub.community_id:
         return hub.community_id
-    if _ID.fullmatch(hub.community):
+    if ID_PATTERN.fullmatch(hub.community):
         return hub.community
     return "c-" + hashlib.sha256(hub.community.encode("utf-8")).hexdigest()[:12]
 
@@ -159,43 +143,6 @@ class AlertSection:
 
 
 @dataclass(frozen=True, slots=True)
-class ResidentEntry:
-    """One [[residents]] table as written; address defaults to "<hub.address> <room>"."""
-
-    id: str = field(metadata=meta("the resident's id, unique in this file", ID))
-    name: str = field(metadata=meta("the resident's name", TEXT))
-    room: str = field(metadata=meta('the room or flat, like "301"', TEXT))
-    address: str | None = field(default=None, metadata=meta("home address where help is sent", TEXT))
-    phone: str | None = field(default=None, metadata=meta("the resident's own phone", PHONE))
-
-
-@dataclass(frozen=True, slots=True)
-class WatchEntry:
-    """One [[watches]] table as written."""
-
-    mac: str = field(metadata=meta("the watch's Bluetooth MAC address", MAC))
-    resident: str = field(metadata=meta("id of the resident who wears it", ID))
-    key: bytes | None = field(default=None, metadata=meta("the watch's BTHome AES key", AES_KEY, secret=True))
-    insecure: bool = field(default=False, metadata=meta("true for a plaintext-only button with no key"))
-    label: str = field(default="", metadata=meta("a note for installers, like the model"))
-
-
-@dataclass(frozen=True, slots=True)
-class ContactEntry:
-    """One [[contacts]] table as written; without resident it serves the whole building."""
-
-    id: str = field(metadata=meta("the contact's id, unique in this file", ID))
-    name: str = field(metadata=meta("the contact's name", TEXT))
-    phone: str = field(metadata=meta("the number SMS alerts go to", PHONE))
-    role: Role = field(metadata=meta("who the contact is to the resident"))
-    tier: int = field(metadata=meta("escalation tier; 1 is told first", between(1, 99)))
-    resident: str | None = field(
-        default=None, metadata=meta("id of the resident served; omit for everyone", ID)
-    )
-    always_sms: bool = field(default=False, metadata=meta("SMS this contact on every alert"))
-
-
-@dataclass(frozen=True, slots=True)
 class ConfigFile:
     """The whole file as written, before cross-checks."""
 
@@ -211,24 +158,6 @@ class ConfigFile:
     supervision: SupervisionSection = field(default=SupervisionSection(),
                                             metadata=meta("self-checks of hub and watches"))
     panel: PanelSection | None = field(default=None, metadata=meta("the hub's GPIO panel"))
-
-
-@dataclass(frozen=True, slots=True)
-class RosterFile:
-    """A roster on its own: pushed by the server or kept in a receiver's roster file."""
-
-    version: str = field(default="", metadata=meta("the roster's version, for logs"))
-    residents: tuple[ResidentEntry, ...] = field(default=(), metadata=meta("residents"))
-    watches: tuple[WatchEntry, ...] = field(default=(), metadata=meta("watches"))
-    contacts: tuple[ContactEntry, ...] = field(default=(), metadata=meta("contacts"))
-
-
-@dataclass(frozen=True, slots=True)
-class KeysFile:
-    """Watch keys from hub.keys_file by normalised MAC; source names the file in errors."""
-
-    source: str
-    keys: Mapping[str, bytes] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +254,7 @@ def _refuse_shared(path: Path, mode: int) -> None:
 
 
 def _assemble(written: ConfigFile, place: Place, base_dir: Path, keys: KeysFile | None) -> HubConfig:
-    roster = _roster(written, written.hub.address, place, keys)
+    roster = roster_of(written, written.hub.address, place, keys)
     if written.panel is not None:
         check_panel(written.panel, place.key("panel"), {r.id for r in roster.residents})
     path = base_dir / Path(place.source).name
@@ -335,119 +264,3 @@ def _assemble(written: ConfigFile, place: Place, base_dir: Path, keys: KeysFile 
                      panel=written.panel)
 
 
-def parse_roster(data: Mapping[str, Any], *, source: str, default_address: str) -> Roster:
-    """A roster pushed by the server (or a receiver's roster file), checked like hub.toml's."""
-    written = build(RosterFile, data, Place(source), Path("."))
-    return _roster(written, default_address, Place(source), None)
-
-
-def _roster(written: ConfigFile | RosterFile, default_address: str, place: Place,
-            keys: KeysFile | None) -> Roster:
-    residents = _residents(written, default_address, place)
-    resident_ids = {resident.id for resident in residents}
-    watches = _watches(written, place, resident_ids, keys)
-    contacts = _contacts(written, place, resident_ids)
-    return Roster(residents=residents, watches=watches, contacts=contacts)
-
-
-def _residents(written: ConfigFile | RosterFile, default_address: str,
-               place: Place) -> tuple[Resident, ...]:
-    _refuse_duplicates([entry.id for entry in written.residents], place.key("residents"), "id")
-    return tuple(
-        Resident(
-            id=entry.id,
-            name=entry.name,
-            room=entry.room,
-            address=entry.address or f"{default_address} {entry.room}",
-            phone=entry.phone or "",
-        )
-        for entry in written.residents
-    )
-
-
-def _watches(
-    written: ConfigFile | RosterFile, place: Place, resident_ids: set[str], keys: KeysFile | None
-) -> tuple[Watch, ...]:
-    entries = written.watches
-    _refuse_duplicates([entry.mac for entry in entries], place.key("watches"), "mac")
-    watches = []
-    for position, entry in enumerate(entries):
-        here = place.key("watches").index(position)
-        _require_resident(entry.resident, here.key("resident"), resident_ids)
-        key = _watch_key(entry, here, keys)
-        watches.append(Watch(entry.mac, entry.resident, key, entry.insecure, entry.label))
-    if keys is not None:
-        _refuse_unused_keys(keys, {entry.mac for entry in entries}, place.source)
-    return tuple(watches)
-
-
-def _watch_key(entry: WatchEntry, here: Place, keys: KeysFile | None) -> bytes | None:
-    filed = None if keys is None else keys.keys.get(entry.mac)
-    if entry.key is not None and filed is not None and keys is not None:
-        raise here.key("key").error(
-            f"{entry.mac} also has a key in keys file {keys.source}; "
-            "expected the key in one place only (remove one of them)"
-        )
-    key = entry.key if entry.key is not None else filed
-    if entry.insecure and key is not None:
-        where = "" if filed is None or keys is None else f" in keys file {keys.source}"
-        raise here.key("insecure").error(
-            f"insecure = true but {entry.mac} has a key{where}; expected either a key (encrypted watch) "
-            "or insecure = true (plaintext-only button), not both"
-        )
-    if key is None and not entry.insecure:
-        raise ConfigError(
-            f'{here} ({entry.mac}): no key; add key = "<32 hex>" or put it in the keys file, '
-            "or set insecure = true for a plaintext-only button"
-        )
-    return key
-
-
-def _refuse_unused_keys(keys: KeysFile, macs: set[str], config: str) -> None:
-    for mac in keys.keys:
-        if mac not in macs:
-            raise (
-                Place(keys.source)
-                .key("keys")
-                .key(mac)
-                .error(
-                    f"no watch with this MAC in {config}; expected only MACs of [[watches]] entries "
-                    "(add the watch or remove its key)"
-                )
-            )
-
-
-def _contacts(written: ConfigFile | RosterFile, place: Place,
-              resident_ids: set[str]) -> tuple[Contact, ...]:
-    entries = written.contacts
-    _refuse_duplicates([entry.id for entry in entries], place.key("contacts"), "id")
-    contacts = []
-    for position, entry in enumerate(entries):
-        if entry.resident is not None:
-            _require_resident(
-                entry.resident, place.key("contacts").index(position).key("resident"), resident_ids
-            )
-        contacts.append(
-            Contact(
-                entry.id, entry.name, entry.phone, entry.role, entry.tier, entry.resident, entry.always_sms
-            )
-        )
-    return tuple(contacts)
-
-
-def _require_resident(resident_id: str, here: Place, resident_ids: set[str]) -> None:
-    if resident_id not in resident_ids:
-        raise here.error(f"no resident with id {resident_id!r}; expected the id of a [[residents]] entry")
-
-
-def _refuse_duplicates(values: Sequence[str], array: Place, key: str) -> None:
-    first_seen: dict[str, int] = {}
-    for position, value in enumerate(values):
-        if value in first_seen:
-            earlier = array.index(first_seen[value]).path
-            raise (
-                array.index(position)
-                .key(key)
-                .error(f"{value!r} is already used by {earlier}; expected each {key} only once")
-            )
-        first_seen[value] = position

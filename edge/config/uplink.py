@@ -7,7 +7,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cloud_sync.contract.broker_url import parse_broker_url
-
 from cloud_sync.contract.schema import Rule, above, meta
 
 SECONDS = "a number of seconds"

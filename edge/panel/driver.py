@@ -7,15 +7,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from edge.alerts.dispatch import AlertChange
+from edge.alerts.hub import Hub
 from edge.clock import Clock
 from edge.config.panel import PanelSection
-from edge.alerts.dispatch import AlertChange
 from edge.domain import AlertState
-from edge.alerts.hub import Hub
-from edge.panel.policy import PanelState
 from edge.storage.store import ALERT_PRIORITY
 from edge.uplink.service import LoopBridge
 from firmware_bridge.panel.gpio_panel import GpioPanel
+from firmware_bridge.panel.policy import PanelState
 
 _log = logging.getLogger("edge.panel")
 

@@ -19,10 +19,10 @@ from cloud_sync.uplink.local_broker import mosquitto_binary
 from edge.app import HubApp, build_hub
 from edge.clock import utc_text
 from edge.config.loader import community_id_of, load_config
+from edge.errors import HubError
 from edge.simulated.demo_building import Building, say
 from edge.simulated.demo_online import Server
 from edge.simulated.demo_scenes import offline_scene, online_scene
-from edge.errors import HubError
 from firmware_bridge.simulators.modem_emulator import ModemEmulator
 from firmware_bridge.simulators.virtual_air import VirtualAir
 

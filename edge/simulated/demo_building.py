@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from edge.app import HubApp
 from edge.domain import Resident
 from firmware_bridge.simulators.modem_emulator import ModemEmulator
-from firmware_bridge.sms.pdu import Submit, decode_pdu, encode_deliver
 from firmware_bridge.simulators.virtual_air import VirtualAir
+from firmware_bridge.sms.pdu import Submit, decode_pdu, encode_deliver
 
 if TYPE_CHECKING:
     from edge.simulated.demo_online import Server

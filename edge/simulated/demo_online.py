@@ -10,11 +10,11 @@ import asyncio
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cloud_sync.uplink.local_broker import LocalMosquitto
+from cloud_sync.contract.broker_url import parse_broker_url
 from cloud_sync.server.receiver import Receiver
+from cloud_sync.uplink.local_broker import LocalMosquitto
 from cloud_sync.uplink.relay import TcpRelay
 from edge.config.loader import HubConfig
-from cloud_sync.contract.broker_url import parse_broker_url
 from edge.config.uplink import UplinkSection
 
 

@@ -27,8 +27,8 @@ from edge.errors import PduError
 from edge.simulated.simulate_control import BadRequest
 from firmware_bridge.simulators.modem_emulator import ModemEmulator
 from firmware_bridge.simulators.modem_emulator_catalogue import CATALOGUE, inject
-from firmware_bridge.sms.pdu import encode_deliver
 from firmware_bridge.simulators.virtual_air import VirtualAir, VirtualWatch
+from firmware_bridge.sms.pdu import encode_deliver
 
 _log = logging.getLogger("edge.simulated.simulate")
 KINDS = {"press": "press", "long": "long_press", "hold": "hold_press",

@@ -6,7 +6,6 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-
 from datetime import datetime
 from zoneinfo import ZoneInfo
 

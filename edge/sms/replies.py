@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 
 from edge.clock import Clock
-from edge.sms.conversation import Conversation, Reply
 from edge.errors import PduError
+from edge.sms.conversation import Conversation, Reply
 from edge.sms.texts import InboundPdu, SmsStore
 from firmware_bridge.sms.pdu import Deliver, StatusReport, decode_pdu
 from firmware_bridge.sms.reassembly import Message, Reassembler
+
 
 class Replies:
     """Turns stored inbound PDUs into whole messages and hands each to the conversation

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol
 from dataclasses import dataclass, replace
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from edge.sms import escalation as policy
-from edge.clock import Clock
 from edge.alerts.dispatch import AlertChange
-from edge.domain import Alert, AlertState, Contact, Location, Resident, e164
-from edge.sms.escalation import EscalationPlan
 from edge.alerts.location import locate
+from edge.clock import Clock
+from edge.domain import Alert, AlertState, Contact, Location, Resident, e164
+from edge.sms import escalation as policy
+from edge.sms.escalation import EscalationPlan
 from edge.sms.messages import MessageContext, callable_number, render, when
 from edge.sms.texts import SmsStore
 from edge.storage.store import Store

@@ -18,7 +18,6 @@ from edge.clock import utc_text
 from edge.domain import Alert, AlertState, Roster
 from edge.errors import StorageFault, StoreError
 from edge.storage.checkpoints import Checkpointer, checkpoint_pragmas, start_checkpoints
-from edge.storage.schema import MIGRATIONS
 from edge.storage.disk import (
     MB,
     DiskGuard,
@@ -28,6 +27,7 @@ from edge.storage.disk import (
     storage_fault,
 )
 from edge.storage.roster import RosterTables
+from edge.storage.schema import MIGRATIONS
 
 ALERT_PRIORITY = 0
 TELEMETRY_PRIORITY = 1

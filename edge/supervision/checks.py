@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 from edge.clock import Clock, utc_text
 from edge.config.supervision import SupervisionSection
 from edge.domain import Contact, Resident, Role
-from edge.supervision.jobs import Jobs
 from edge.sms.texts import SmsStore
 from edge.storage.store import ALERT_PRIORITY, Store
 from edge.supervision.integrity import IntegrityChecks
+from edge.supervision.jobs import Jobs
 
 WATCH_CHECK_S = 60.0
 BATTERY_CHECK_S = 300.0

@@ -10,18 +10,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from edge import __version__
 from cloud_sync.server.cli import add_receiver_commands, broker_url_argument
-from edge.simulated.cli_simulate import add_simulate_command
-from edge.tools.cli_sms import add_sms_commands
-from edge.tools.cli_doctor import add_doctor_commands
-from edge.tools.cli_installer import add_installer_commands
-from edge.tools.cli_tools import add_tool_commands
+from edge import __version__
+from edge.alerts.reports import read_report
 from edge.domain import normalise_mac
 from edge.errors import HubError
-from edge.tools.stop_signals import EarlyStop
+from edge.simulated.cli_simulate import add_simulate_command
 from edge.supervision.systemd_notify import SystemdNotifier
-from edge.alerts.reports import read_report
+from edge.tools.cli_doctor import add_doctor_commands
+from edge.tools.cli_installer import add_installer_commands
+from edge.tools.cli_sms import add_sms_commands
+from edge.tools.cli_tools import add_tool_commands
+from edge.tools.stop_signals import EarlyStop
 from firmware_bridge.ble.bthome import BTHomeKey, decode_frame
 
 DEFAULT_CONFIG = Path("/etc/edge-hub/hub.toml")

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from edge.tools.cli_modem import add_modem_commands
 from edge.errors import PduError
+from edge.tools.cli_modem import add_modem_commands
 from firmware_bridge.sms.pdu import decode_pdu, encode_submit, parse_number
 
 

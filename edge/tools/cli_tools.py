@@ -124,8 +124,8 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
 def cmd_alerts_ack(args: argparse.Namespace) -> int:
     """Acknowledge through the hub core (state, change and event for the server); the
     running hub sees the closed alert on its next tick and texts those it told."""
-    from edge.clock import SystemClock
     from edge.alerts.hub import Hub
+    from edge.clock import SystemClock
 
     config = load_config(args.config)
     store = Store.open(args.db or config.hub.database)

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cloud_sync.contract.broker_url import parse_broker_url
 from edge.config.loader import HubConfig, load_config
 from edge.config.messaging import ModemSection
-from cloud_sync.contract.broker_url import parse_broker_url
 from edge.config.uplink import UplinkSection
 from edge.errors import ConfigError, ModemError, StoreError
 from edge.storage.store import Store

@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from cloud_sync.contract import wire
+from cloud_sync.contract.roster_file import parse_roster
 from edge import __version__
-from edge.config.loader import parse_roster
-from edge.errors import AlertError, CommandError, ConfigError
 from edge.alerts.hub import Hub
+from edge.errors import AlertError, CommandError, ConfigError
 from edge.storage.store import ALERT_PRIORITY
 from edge.uplink.sync import OutboxSync
 

@@ -12,18 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from cloud_sync.contract.broker_url import parse_broker_url
+from cloud_sync.contract.wire import Topics
 from cloud_sync.uplink.https import HttpUplink
 from cloud_sync.uplink.mqtt import MqttSettings, PahoUplink
-from edge.clock import Clock
-from edge.uplink.commands import CommandHandler, ServerConfirmations
-from edge.config.loader import HubConfig, community_id_of
-from cloud_sync.contract.broker_url import parse_broker_url
-from edge.config.uplink import UplinkSection
 from edge.alerts.dispatch import AlertChange
-from edge.uplink.http_fallback import HttpFallback
 from edge.alerts.hub import Hub
+from edge.clock import Clock
+from edge.config.loader import HubConfig, community_id_of
+from edge.config.uplink import UplinkSection
+from edge.uplink.commands import CommandHandler, ServerConfirmations
+from edge.uplink.http_fallback import HttpFallback
 from edge.uplink.sync import OutboxSync
-from cloud_sync.contract.wire import Topics
 
 _log = logging.getLogger("edge.uplink")
 T = TypeVar("T")

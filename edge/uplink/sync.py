@@ -12,12 +12,12 @@ import logging
 from collections.abc import Iterable
 from typing import Protocol
 
-from edge import __version__
 from cloud_sync.contract import wire
+from edge import __version__
 from edge.clock import Clock, utc_text
 from edge.errors import CommandError
-from edge.uplink.outbox import Batch, Outbox
 from edge.storage.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
+from edge.uplink.outbox import Batch, Outbox
 
 PRIORITIES = (ALERT_PRIORITY, TELEMETRY_PRIORITY)
 KEEP_DELIVERED_S = 86_400.0  # delivered events stay a day for local records, then go

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from bleak import BleakScanner
 from bleak.args.bluez import BlueZScannerArgs, OrPattern
@@ -14,9 +15,15 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakError
 
-from edge.clock import Clock, SystemClock
-from edge.errors import RadioError
 from firmware_bridge.ble.bthome import BTHOME_SERVICE_UUID
+from firmware_bridge.errors import RadioError
+
+
+class Clock(Protocol):
+    """Monotonic time for the watchdog (the hub's clocks, or the time module itself)."""
+
+    def monotonic(self) -> float: ...
+
 
 AdvertHandler = Callable[[str, bytes, int | None], object]
 Sleep = Callable[[float], Awaitable[None]]
@@ -55,7 +62,7 @@ class BleakRadio:
         self.mode = scanning
         self.watchdog_s = watchdog_s
         self.backoff_max_s = backoff_max_s
-        self._clock = clock or SystemClock()
+        self._clock: Clock = clock or time
         self._backend = backend
         self._sleep = sleep
         self._poll_s = poll_s

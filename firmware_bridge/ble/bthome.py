@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
-from edge.domain import normalise_mac, parse_key
-from edge.errors import FrameError
+from firmware_bridge.ble.addresses import normalise_mac, parse_key
 from firmware_bridge.ble.bthome_objects import BTObject, pack_objects, parse_objects
+from firmware_bridge.errors import FrameError
 
 BTHOME_UUID16 = 0xFCD2
 BTHOME_SERVICE_UUID = "0000fcd2-0000-1000-8000-00805f9b34fb"

@@ -9,7 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
-from edge.errors import FrameError
+from firmware_bridge.errors import FrameError
 
 BTValue = int | float | bool | str | bytes
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from edge.errors import FrameError
 from firmware_bridge.ble.bthome_objects import RAW_OBJECT_ID
+from firmware_bridge.errors import FrameError
 
 ADVERT_BUDGET = 31
 """Bytes in one legacy BLE advertisement, and how an encrypted fix frame spends them.

@@ -20,7 +20,7 @@ from typing import Any
 
 import serial
 
-from edge.errors import ModemError
+from firmware_bridge.errors import ModemError
 from firmware_bridge.modem.at_protocol import (
     AtReader,
     Final,

@@ -15,22 +15,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
 
-from edge.errors import ModemError
-
-if TYPE_CHECKING:
-    from firmware_bridge.modem.serial_modem import SerialModem
+from firmware_bridge.errors import ModemError
+from firmware_bridge.modem.link import ModemLink
 
 _NEEDS_PORT = ("at", "esc", "cfun")
-
-
-class PowerKey(Protocol):
-    """The modem's PWRKEY line, e.g. a gpiozero OutputDevice driving its transistor."""
-
-    def on(self) -> None: ...
-
-    def off(self) -> None: ...
 
 
 _WHAT = {
@@ -43,9 +32,9 @@ _WHAT = {
 
 
 class RecoveryLadder:
-    """One climb of the recovery ladder for one SerialModem (called under its lock)."""
+    """One climb of the recovery ladder for one ModemLink (called under its lock)."""
 
-    def __init__(self, modem: SerialModem) -> None:
+    def __init__(self, modem: ModemLink) -> None:
         self._modem = modem
         self._steps: dict[str, Callable[[], bool]] = {
             "at": self._at, "esc": self._esc, "cfun": self._cfun, "reset": self._reset,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import serial
 
-from edge.errors import ModemError, PduError
+from firmware_bridge.errors import ModemError, PduError
 from firmware_bridge.modem.at_protocol import (
     CTRL_Z,
     ESC,
@@ -33,6 +33,7 @@ from firmware_bridge.modem.at_protocol import (
     parse_cmgs,
     parse_creg,
 )
+from firmware_bridge.modem.link import PowerKey
 from firmware_bridge.modem.port import (
     AtPort,
     Reply,
@@ -40,7 +41,7 @@ from firmware_bridge.modem.port import (
     open_serial,
     resolve_port,
 )
-from firmware_bridge.modem.recovery import PowerKey, RecoveryLadder
+from firmware_bridge.modem.recovery import RecoveryLadder
 from firmware_bridge.modem.setup import ModemSetup, ModemStatus
 
 __all__ = ["ModemEvent", "ModemStatus", "SerialModem", "StoredSms", "event_for"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from edge.errors import ModemError
+from firmware_bridge.errors import ModemError
 from firmware_bridge.modem.at_protocol import (
     args_of,
     classify,
@@ -25,9 +25,7 @@ from firmware_bridge.modem.at_protocol import (
     parse_csca,
     parse_csq,
 )
-
-if TYPE_CHECKING:
-    from firmware_bridge.modem.serial_modem import SerialModem
+from firmware_bridge.modem.link import ModemLink
 
 _SIM_BY_CME = {10: "NOT INSERTED", 11: "SIM PIN", 12: "SIM PUK", 13: "SIM FAILURE",
                14: "BUSY", 15: "SIM WRONG"}
@@ -57,7 +55,7 @@ class ModemStatus:
 class ModemSetup:
     """The steps of SerialModem.initialise and the queries of SerialModem.status."""
 
-    def __init__(self, modem: SerialModem, *, pin: str | None, register_wait_s: float) -> None:
+    def __init__(self, modem: ModemLink, *, pin: str | None, register_wait_s: float) -> None:
         self._modem = modem
         self._pin = pin
         self._register_wait_s = register_wait_s

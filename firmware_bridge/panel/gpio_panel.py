@@ -8,17 +8,16 @@ callback is handed to `call` (the app passes loop.call_soon_threadsafe).
 from __future__ import annotations
 
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import time
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from gpiozero import LED, Button, Buzzer, DigitalInputDevice
 from gpiozero.exc import GPIOZeroError
 from gpiozero.pins import Factory
 
-from edge.config.panel import PanelSection
-from edge.errors import HubError
-from edge.panel.policy import (
+from firmware_bridge.errors import HubError
+from firmware_bridge.panel.policy import (
     Blink,
     PanelSignals,
     PanelState,
@@ -29,6 +28,39 @@ from edge.panel.policy import (
 )
 
 BOUNCE_S = 0.05
+
+
+class PullCord(Protocol):
+    """A wired pull-cord: its BCM pin and the resident it raises an alert for."""
+
+    @property
+    def pin(self) -> int: ...
+    @property
+    def resident(self) -> str: ...
+
+
+class PanelWiring(Protocol):
+    """Which BCM pin each part of the panel is on (None: not wired) and the quiet night
+    hours; the hub's [panel] section has this form."""
+
+    @property
+    def status_led(self) -> int | None: ...
+    @property
+    def alert_led(self) -> int | None: ...
+    @property
+    def buzzer(self) -> int | None: ...
+    @property
+    def on_site_button(self) -> int | None: ...
+    @property
+    def test_button(self) -> int | None: ...
+    @property
+    def mains_good(self) -> int | None: ...
+    @property
+    def battery_low(self) -> int | None: ...
+    @property
+    def pull_cords(self) -> Sequence[PullCord]: ...
+    @property
+    def night(self) -> tuple[time, time]: ...
 
 
 class PanelError(HubError):
@@ -62,7 +94,7 @@ class GpioPanel:
 
     def __init__(
         self,
-        section: PanelSection,
+        section: PanelWiring,
         pin_factory: Factory,
         *,
         on_site: Callable[[], object],

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from edge.errors import PduError
+from firmware_bridge.errors import PduError
 from firmware_bridge.sms import gsm7
+
 TOA_INTERNATIONAL = 0x91
 TOA_UNKNOWN = 0x81
 TOA_ALPHANUMERIC = 0xD0

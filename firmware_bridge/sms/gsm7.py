@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
-from edge.errors import PduError
+from firmware_bridge.errors import PduError
 
 ESCAPE = 0x1B
 SEPTET_MASK = 0x7F

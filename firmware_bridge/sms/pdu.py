@@ -13,7 +13,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from edge.errors import PduError
+from firmware_bridge.errors import PduError
 from firmware_bridge.sms.fields import (
     MAX_ALPHA_SEPTETS,
     MAX_DIGITS,

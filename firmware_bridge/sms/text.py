@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge.errors import PduError
+from firmware_bridge.errors import PduError
 from firmware_bridge.sms import gsm7
 from firmware_bridge.sms.fields import PduReader
 

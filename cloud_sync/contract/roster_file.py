@@ -1,0 +1,215 @@
+"""The roster as a file: the [[residents]], [[watches]] and [[contacts]] tables that
+hub.toml, a pushed roster command and a server's roster file all share, checked into the
+roster's values with errors that name the table, the entry and what is expected."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from cloud_sync.contract.errors import ConfigError
+from cloud_sync.contract.ids import identifier, normalise_mac
+from cloud_sync.contract.roster import Contact, Resident, Role, Roster, Watch
+from cloud_sync.contract.schema import TEXT, Place, Rule, between, build, meta
+from firmware_bridge.ble.addresses import parse_key
+
+_PHONE = re.compile(r"^\+?[0-9]{3,20}$")
+
+
+def _phone(text: str) -> str:
+    digits = text.replace(" ", "").replace("-", "")
+    if not _PHONE.fullmatch(digits):
+        raise ValueError(text)
+    return digits
+
+
+ID = Rule('an id of letters, digits, ".", "_" or "-" (at most 64 characters)', identifier)
+PHONE = Rule('a phone number: optional "+" then 3-20 digits, like +8613800138001', _phone)
+MAC = Rule("a MAC address like A4:C1:38:12:34:56", normalise_mac)
+AES_KEY = Rule("32 hex digits (a 128-bit AES key)", parse_key, takes=str)
+
+@dataclass(frozen=True, slots=True)
+class ResidentEntry:
+    """One [[residents]] table as written; address defaults to "<hub.address> <room>"."""
+
+    id: str = field(metadata=meta("the resident's id, unique in this file", ID))
+    name: str = field(metadata=meta("the resident's name", TEXT))
+    room: str = field(metadata=meta('the room or flat, like "301"', TEXT))
+    address: str | None = field(default=None, metadata=meta("home address where help is sent", TEXT))
+    phone: str | None = field(default=None, metadata=meta("the resident's own phone", PHONE))
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEntry:
+    """One [[watches]] table as written."""
+
+    mac: str = field(metadata=meta("the watch's Bluetooth MAC address", MAC))
+    resident: str = field(metadata=meta("id of the resident who wears it", ID))
+    key: bytes | None = field(default=None, metadata=meta("the watch's BTHome AES key", AES_KEY, secret=True))
+    insecure: bool = field(default=False, metadata=meta("true for a plaintext-only button with no key"))
+    label: str = field(default="", metadata=meta("a note for installers, like the model"))
+
+
+@dataclass(frozen=True, slots=True)
+class ContactEntry:
+    """One [[contacts]] table as written; without resident it serves the whole building."""
+
+    id: str = field(metadata=meta("the contact's id, unique in this file", ID))
+    name: str = field(metadata=meta("the contact's name", TEXT))
+    phone: str = field(metadata=meta("the number SMS alerts go to", PHONE))
+    role: Role = field(metadata=meta("who the contact is to the resident"))
+    tier: int = field(metadata=meta("escalation tier; 1 is told first", between(1, 99)))
+    resident: str | None = field(
+        default=None, metadata=meta("id of the resident served; omit for everyone", ID)
+    )
+    always_sms: bool = field(default=False, metadata=meta("SMS this contact on every alert"))
+
+
+@dataclass(frozen=True, slots=True)
+class RosterFile:
+    """A roster on its own: pushed by the server or kept in a receiver's roster file."""
+
+    version: str = field(default="", metadata=meta("the roster's version, for logs"))
+    residents: tuple[ResidentEntry, ...] = field(default=(), metadata=meta("residents"))
+    watches: tuple[WatchEntry, ...] = field(default=(), metadata=meta("watches"))
+    contacts: tuple[ContactEntry, ...] = field(default=(), metadata=meta("contacts"))
+
+
+@dataclass(frozen=True, slots=True)
+class KeysFile:
+    """Watch keys from hub.keys_file by normalised MAC; source names the file in errors."""
+
+    source: str
+    keys: Mapping[str, bytes] = field(repr=False)
+
+
+class RosterTables(Protocol):
+    """The three tables a roster is written as, in hub.toml or a roster file."""
+
+    @property
+    def residents(self) -> tuple[ResidentEntry, ...]: ...
+    @property
+    def watches(self) -> tuple[WatchEntry, ...]: ...
+    @property
+    def contacts(self) -> tuple[ContactEntry, ...]: ...
+
+
+def parse_roster(data: Mapping[str, Any], *, source: str, default_address: str) -> Roster:
+    """A roster pushed by the server (or a receiver's roster file), checked like hub.toml's."""
+    written = build(RosterFile, data, Place(source), Path("."))
+    return roster_of(written, default_address, Place(source), None)
+
+
+def roster_of(written: RosterTables, default_address: str, place: Place,
+            keys: KeysFile | None) -> Roster:
+    residents = _residents(written, default_address, place)
+    resident_ids = {resident.id for resident in residents}
+    watches = _watches(written, place, resident_ids, keys)
+    contacts = _contacts(written, place, resident_ids)
+    return Roster(residents=residents, watches=watches, contacts=contacts)
+
+
+def _residents(written: RosterTables, default_address: str,
+               place: Place) -> tuple[Resident, ...]:
+    _refuse_duplicates([entry.id for entry in written.residents], place.key("residents"), "id")
+    return tuple(
+        Resident(
+            id=entry.id,
+            name=entry.name,
+            room=entry.room,
+            address=entry.address or f"{default_address} {entry.room}",
+            phone=entry.phone or "",
+        )
+        for entry in written.residents
+    )
+
+
+def _watches(
+    written: RosterTables, place: Place, resident_ids: set[str], keys: KeysFile | None
+) -> tuple[Watch, ...]:
+    entries = written.watches
+    _refuse_duplicates([entry.mac for entry in entries], place.key("watches"), "mac")
+    watches = []
+    for position, entry in enumerate(entries):
+        here = place.key("watches").index(position)
+        _require_resident(entry.resident, here.key("resident"), resident_ids)
+        key = _watch_key(entry, here, keys)
+        watches.append(Watch(entry.mac, entry.resident, key, entry.insecure, entry.label))
+    if keys is not None:
+        _refuse_unused_keys(keys, {entry.mac for entry in entries}, place.source)
+    return tuple(watches)
+
+
+def _watch_key(entry: WatchEntry, here: Place, keys: KeysFile | None) -> bytes | None:
+    filed = None if keys is None else keys.keys.get(entry.mac)
+    if entry.key is not None and filed is not None and keys is not None:
+        raise here.key("key").error(
+            f"{entry.mac} also has a key in keys file {keys.source}; "
+            "expected the key in one place only (remove one of them)"
+        )
+    key = entry.key if entry.key is not None else filed
+    if entry.insecure and key is not None:
+        where = "" if filed is None or keys is None else f" in keys file {keys.source}"
+        raise here.key("insecure").error(
+            f"insecure = true but {entry.mac} has a key{where}; expected either a key (encrypted watch) "
+            "or insecure = true (plaintext-only button), not both"
+        )
+    if key is None and not entry.insecure:
+        raise ConfigError(
+            f'{here} ({entry.mac}): no key; add key = "<32 hex>" or put it in the keys file, '
+            "or set insecure = true for a plaintext-only button"
+        )
+    return key
+
+
+def _refuse_unused_keys(keys: KeysFile, macs: set[str], config: str) -> None:
+    for mac in keys.keys:
+        if mac not in macs:
+            raise (
+                Place(keys.source)
+                .key("keys")
+                .key(mac)
+                .error(
+                    f"no watch with this MAC in {config}; expected only MACs of [[watches]] entries "
+                    "(add the watch or remove its key)"
+                )
+            )
+
+
+def _contacts(written: RosterTables, place: Place,
+              resident_ids: set[str]) -> tuple[Contact, ...]:
+    entries = written.contacts
+    _refuse_duplicates([entry.id for entry in entries], place.key("contacts"), "id")
+    contacts = []
+    for position, entry in enumerate(entries):
+        if entry.resident is not None:
+            _require_resident(
+                entry.resident, place.key("contacts").index(position).key("resident"), resident_ids
+            )
+        contacts.append(
+            Contact(
+                entry.id, entry.name, entry.phone, entry.role, entry.tier, entry.resident, entry.always_sms
+            )
+        )
+    return tuple(contacts)
+
+
+def _require_resident(resident_id: str, here: Place, resident_ids: set[str]) -> None:
+    if resident_id not in resident_ids:
+        raise here.error(f"no resident with id {resident_id!r}; expected the id of a [[residents]] entry")
+
+
+def _refuse_duplicates(values: Sequence[str], array: Place, key: str) -> None:
+    first_seen: dict[str, int] = {}
+    for position, value in enumerate(values):
+        if value in first_seen:
+            earlier = array.index(first_seen[value]).path
+            raise (
+                array.index(position)
+                .key(key)
+                .error(f"{value!r} is already used by {earlier}; expected each {key} only once")
+            )
+        first_seen[value] = position
