@@ -505,7 +505,7 @@ def test_example_config_mentions_every_key() -> None:
 
 @pytest.mark.parametrize("bad", ["+8613800138001\n", "138 0013 8001\n", "+86\n13800138001"])
 def test_a_phone_number_with_a_line_break_is_refused(bad: str) -> None:
-    from edge.config.loader import PHONE
+    from cloud_sync.contract.roster_file import PHONE
 
     with pytest.raises(ValueError):
         PHONE.apply(bad)
