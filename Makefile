@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/ingest.py
 	$(BIN)/python tests/bench/sos_latency.py
 	$(BIN)/python tests/bench/drain.py
+	$(BIN)/python tests/bench/footprint.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis *.egg-info

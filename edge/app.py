@@ -8,18 +8,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from bleak.backends.scanner import BaseBleakScanner
+from typing import TYPE_CHECKING, Any
 
 from edge.alerts.dispatch import Dispatcher, FanOut, LogDispatcher
 from edge.alerts.hub import Hub
-from edge.clock import Clock, SystemClock, utc_text
+from edge.clock import Clock, ClockSyncProbe, SystemClock, utc_text
 from edge.config.loader import HubConfig
 from edge.config.messaging import ModemSection
 from edge.domain import Role
 from edge.errors import HubError
-from edge.panel.driver import HubPanel
 from edge.sms.conversation import Conversation, ReplyRules
 from edge.sms.escalation import EscalationPlan
 from edge.sms.replies import Replies
@@ -31,8 +28,13 @@ from edge.storage.store import ALERT_PRIORITY, Store
 from edge.supervision.checks import Supervisor
 from edge.supervision.jobs import Jobs
 from edge.supervision.systemd_notify import SystemdNotifier
-from edge.uplink.service import ClockSyncProbe, Uplink, build_uplink
 from firmware_bridge.ble.bleak_radio import BleakRadio
+
+if TYPE_CHECKING:
+    from bleak.backends.scanner import BaseBleakScanner
+
+    from edge.panel.driver import HubPanel
+    from edge.uplink.service import Uplink
 
 TICK_S = 0.5
 HISTORY_PRUNE_S = 3600.0
@@ -147,6 +149,8 @@ def build_hub(
                                   serial_factory))
     uplink = None
     if config.uplink is not None:
+        from edge.uplink.service import build_uplink
+
         uplink = build_uplink(config, config.uplink, hub, clock, responders,
                               lambda: _sms_status(worker_box))
         paths.append(uplink)
@@ -192,6 +196,8 @@ def _panel(config: HubConfig, hub: Hub, clock: Clock, pin_factory: Any, uplink: 
     """The GPIO panel, if configured; a panel that cannot be opened does not stop the hub."""
     if config.panel is None:
         return None
+    from edge.panel.driver import HubPanel
+
     try:
         panel = HubPanel(config.panel, hub, clock, config.sms.timezone, pin_factory)
     except HubError as error:

@@ -1,13 +1,14 @@
-"""Time sources: the real one and a fake that tests advance by hand."""
+"""Time sources: the real one and a fake that tests advance by hand; and whether the
+system clock has been set by NTP."""
 
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from cloud_sync.contract.wire import utc_text
 
-__all__ = ["Clock", "FakeClock", "SystemClock", "utc_text"]
+__all__ = ["Clock", "ClockSyncProbe", "FakeClock", "SystemClock", "utc_text"]
 
 
 class Clock(Protocol):
@@ -55,3 +56,34 @@ class FakeClock:
     def jump_wall(self, seconds: float) -> None:
         """Step the wall clock only, as NTP does on a Pi without a real-time clock."""
         self._wall += seconds
+
+
+class ClockSyncProbe:
+    """Asks the kernel (adjtimex) whether NTP has set the clock; at most once a minute."""
+
+    def __init__(self, recheck_s: float = 60.0) -> None:
+        self.recheck_s = recheck_s
+        self._libc: Any = None
+        self._answer = False
+        self._checked_at = -1e18
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked_at >= self.recheck_s:
+            self._checked_at = now
+            self._answer = self._ask()
+        return self._answer
+
+    def _ask(self) -> bool:
+        import ctypes
+        import ctypes.util
+
+        try:
+            if self._libc is None:
+                name = ctypes.util.find_library("c") or "libc.so.6"
+                self._libc = ctypes.CDLL(name, use_errno=True)
+            buffer = ctypes.create_string_buffer(512)  # larger than struct timex
+            state = self._libc.adjtimex(buffer)
+        except (OSError, AttributeError):
+            return False
+        return bool(state != 5)  # TIME_ERROR: the clock is not synchronised

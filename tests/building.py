@@ -6,10 +6,10 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.clock import FakeClock
 from edge.alerts.dispatch import AlertChange
-from edge.domain import Contact, Resident, Role, Roster, Watch
 from edge.alerts.hub import Hub
+from edge.clock import FakeClock
+from edge.domain import Contact, Resident, Role, Roster, Watch
 from edge.storage.disk import StorageLimits
 from edge.storage.store import Store
 from firmware_bridge.ble.bleak_radio import BleakRadio

@@ -13,8 +13,8 @@ from edge.app import HubApp, build_hub
 from edge.clock import FakeClock
 from edge.config.loader import HubConfig, parse_config
 from firmware_bridge.simulators.modem_emulator import ModemEmulator
-from firmware_bridge.sms.pdu import Submit, decode_pdu, encode_deliver
 from firmware_bridge.simulators.virtual_air import VirtualAir
+from firmware_bridge.sms.pdu import Submit, decode_pdu, encode_deliver
 from tests.building import key_for, mac_for
 
 DESK, GRID, NEIGHBOUR, SON = ("+8613800138000", "+8613800138001", "+8613800138002",

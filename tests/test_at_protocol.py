@@ -11,10 +11,13 @@ from firmware_bridge.modem.at_protocol import (
     Final,
     Line,
     Prompt,
-    StoredSms,
     Urc,
     classify,
     command_prefix,
+    parse_final,
+)
+from firmware_bridge.modem.at_replies import (
+    StoredSms,
     csq_to_dbm,
     parse_cmgl,
     parse_cmgr,
@@ -24,7 +27,6 @@ from firmware_bridge.modem.at_protocol import (
     parse_creg,
     parse_csca,
     parse_csq,
-    parse_final,
 )
 
 DELIVER = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
@@ -240,7 +242,7 @@ def test_command_prefix() -> None:
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from firmware_bridge.modem.at_protocol import args_of, parse_cpin, parse_csca  # noqa: E402,F811
+from firmware_bridge.modem.at_replies import args_of, parse_cpin, parse_csca  # noqa: E402,F811
 
 ODD_DIGITS = ["²", "٣", "①", "𝟗", "¹²", "3²", "0x1", "-1", "7 7"]
 PARSERS = (parse_csq, parse_creg, parse_cmgs, parse_cops, parse_csca, parse_cpin, args_of)

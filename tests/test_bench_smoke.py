@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench import drain, ingest, sos_latency
+from tests.bench import drain, footprint, ingest, sos_latency
 
 
 def test_ingest_benchmark_runs_and_prints_its_figures(capsys) -> None:
@@ -22,3 +22,10 @@ def test_drain_benchmark_runs_and_prints_both_rates(capsys) -> None:
     assert drain.main(["--events", "3000", "--runs", "2"]) == 0
     out = capsys.readouterr().out
     assert "raw paho" in out and "ratio" in out and "receiver stored 3,000" in out
+
+
+def test_footprint_benchmark_runs_and_prints_both_figures(capsys) -> None:
+    footprint.main(["--quick"])  # PASS or FAIL is the benchmark's verdict, not the test's
+    out = capsys.readouterr().out
+    assert "edge-hub --help: min" in out and "python -c pass" in out
+    assert "running hub RSS" in out and "MB lower" in out

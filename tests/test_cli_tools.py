@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edge.tools.cli import main
+from edge.alerts.hub import Hub
 from edge.clock import SystemClock
 from edge.config.loader import load_config
-from edge.alerts.hub import Hub
 from edge.storage.store import Store
+from edge.tools.cli import main
 
 DEMO = Path(__file__).resolve().parents[1] / "config" / "demo.toml"
 

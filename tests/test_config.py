@@ -486,8 +486,14 @@ def test_config_error_is_a_value_error_and_a_hub_error() -> None:
 def test_example_config_mentions_every_key() -> None:
     from dataclasses import fields
 
-    from edge.config.loader import (AlertSection, ContactEntry, HubSection, RadioSection,
-                             ResidentEntry, WatchEntry)
+    from edge.config.loader import (
+        AlertSection,
+        ContactEntry,
+        HubSection,
+        RadioSection,
+        ResidentEntry,
+        WatchEntry,
+    )
     from edge.config.messaging import ModemSection, SmsSection, TemplatesSection
     from edge.config.panel import PanelSection, PullCordEntry
     from edge.config.supervision import SupervisionSection

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from edge.domain import AlertState
 from edge.alerts.gate import Refusal
+from edge.domain import AlertState
 from edge.storage.roster import TELEMETRY_FRAMES_KEPT
 from tests.building import SimBuilding
 
@@ -145,9 +145,8 @@ def test_the_history_keeps_every_button_frame_and_the_latest_telemetry(
 
 
 def test_the_duty_desk_is_texted_once_when_a_watch_restarts_its_counter(tmp_path) -> None:
-    from tests.test_supervision import Site
-
     from tests.building import make_building
+    from tests.test_supervision import Site
 
     site = Site(make_building(tmp_path))
     mac = site.building.mac(0)

@@ -14,12 +14,8 @@ import serial
 
 from edge.tools.cli_doctor import add_doctor_commands
 from edge.tools.doctor import (
-    FAIL,
     MB,
     MONITOR_INTERFACE,
-    PASS,
-    WARN,
-    Finding,
     Probes,
     bluez_interfaces,
     check_bluez,
@@ -27,6 +23,7 @@ from edge.tools.doctor import (
     check_reserve,
     run_checks,
 )
+from edge.tools.doctor_finding import FAIL, PASS, WARN, Finding
 from firmware_bridge.simulators.modem_emulator import ModemEmulator
 from tests.mqtt_broker import free_port
 

@@ -7,6 +7,8 @@ with SQLite's max_page_count ([hub] max_database_mb), through the production hub
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,20 @@ def alerts_in_file(database: Path) -> list[tuple[str, str]]:
         store.close()
 
 
+def take_sqlite_room(database: Path) -> None:
+    """On a full disk, also use up the room SQLite already holds (a WAL it may reuse, free
+    pages), so that the hub's next write must grow a file: without this, whether the next
+    write fits depends on when the last checkpoint ran."""
+    with contextlib.closing(sqlite3.connect(database, timeout=10)) as db:
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS test_filler (data BLOB)")
+            while True:
+                db.execute("INSERT INTO test_filler VALUES (zeroblob(4096))")
+                db.commit()
+        except sqlite3.OperationalError as error:
+            assert "full" in str(error), error
+
+
 async def press_and_wait_for_texts(b: SmsBuilding, index: int, phones: set[str]) -> None:
     b.air.press(mac_for(index), repeats=2)
     await b.advance(11)  # the cancel window
@@ -49,6 +65,7 @@ def test_an_sos_on_a_full_disk_is_texted_and_kept(tmp_path) -> None:
         async def scenario(b: SmsBuilding) -> None:
             assert b.app is not None
             disk.fill()
+            take_sqlite_room(database)
             await press_and_wait_for_texts(b, 0, {DESK, GRID, SON})
             assert b.app.store.storage_health()["mode"] in ("low_space", "memory")
             await b.advance(15)  # the storage check: a fault, told to the duty desk

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.tools import pairing
 from edge.config.loader import load_config
+from edge.tools import pairing
 from firmware_bridge.simulators.virtual_air import VirtualAir
 
 WATCH = "A4:C1:38:00:00:09"
@@ -126,7 +126,8 @@ def test_pair_command_lists_chooses_hears_the_press_and_writes_the_roster(
     import argparse
 
     from edge.config.loader import load_config
-    from edge.tools.pairing import add_pair_arguments, cmd_pair
+    from edge.tools.cli_installer import add_pair_arguments
+    from edge.tools.pairing import cmd_pair
     from firmware_bridge.simulators.virtual_air import VirtualAir
     from tests.building import key_for
 

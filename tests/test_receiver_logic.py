@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloud_sync.contract.broker_url import BrokerUrl, parse_broker_url, parse_http_address
+from cloud_sync.contract.broker_url import (
+    BrokerUrl,
+    parse_broker_url,
+    parse_http_address,
+)
+from cloud_sync.contract.roster_file import parse_roster
 from cloud_sync.server.errors import BatchError
 from cloud_sync.server.logic import (
     ack_start,
@@ -27,7 +32,6 @@ from cloud_sync.server.logic import (
 )
 from cloud_sync.server.roster import load_roster_file, roster_fields
 from cloud_sync.server.wire import parse_batch, parse_status, read_batch, read_event
-from cloud_sync.contract.roster_file import parse_roster
 from edge.errors import ConfigError
 from tests.test_receiver_helpers import (
     COMMUNITY,

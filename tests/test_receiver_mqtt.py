@@ -21,8 +21,8 @@ from tests.mqtt_broker import Broker
 from tests.test_receiver_helpers import (
     COMMUNITY,
     EPOCH,
-    HubClient,
     WATCH,
+    HubClient,
     alert_event,
     batch,
     event,

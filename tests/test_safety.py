@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edge.alerts.gate import Refusal
 from edge.clock import FakeClock
 from edge.domain import AlertState
-from edge.alerts.gate import Refusal
 from firmware_bridge.ble.bthome import BTHomeKey, encode_frame
 from tests.building import SimBuilding, Timing, make_building, make_roster
 

@@ -14,8 +14,8 @@ from gpiozero import DigitalInputDevice, OutputDevice
 from gpiozero.pins.mock import MockConnectedPin, MockFactory
 
 from edge.errors import ModemError, PduError
-from firmware_bridge.simulators.modem_emulator import ModemEmulator
 from firmware_bridge.modem.serial_modem import ModemEvent, SerialModem, StoredSms
+from firmware_bridge.simulators.modem_emulator import ModemEmulator
 
 DELIVER = bytes.fromhex(
     "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07")

@@ -14,7 +14,15 @@ from edge.sms.texts import SmsStore
 from edge.storage.store import Store
 from firmware_bridge.sms.pdu import Submit, decode_pdu, encode_status_report
 from tests.building import mac_for
-from tests.sms_building import DESK, GRID, NEIGHBOUR, SON, SmsBuilding, run_scenario, until
+from tests.sms_building import (
+    DESK,
+    GRID,
+    NEIGHBOUR,
+    SON,
+    SmsBuilding,
+    run_scenario,
+    until,
+)
 
 Scenario = Callable[[SmsBuilding], Awaitable[None]]
 

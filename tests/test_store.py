@@ -10,7 +10,8 @@ import pytest
 
 from edge.domain import AlertState, Fix
 from edge.errors import StoreError
-from edge.storage.store import ALERT_PRIORITY, Store, alert_ref
+from edge.storage.alert_tables import alert_ref
+from edge.storage.store import ALERT_PRIORITY, Store
 from tests.building import make_roster
 
 

@@ -12,9 +12,10 @@ import pytest
 from cloud_sync.contract.schema import Place, build
 from edge.config.supervision import SupervisionSection
 from edge.errors import ConfigError
-from edge.supervision.jobs import Jobs
 from edge.sms.texts import SmsStore
-from edge.supervision.checks import Debounced, Supervisor, debounce, duration_zh, heard_age
+from edge.supervision.checks import Debounced, Supervisor, debounce
+from edge.supervision.jobs import Jobs
+from edge.supervision.watches import duration_zh, heard_age
 from tests.building import SimBuilding, make_building
 
 DESK = "+8613800138000"

@@ -6,11 +6,11 @@ import json
 from dataclasses import dataclass, field
 
 from cloud_sync.contract import wire
+from cloud_sync.contract.wire import Topics
 from edge.clock import FakeClock
 from edge.errors import UplinkError
 from edge.storage.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
 from edge.uplink.sync import FOLD_PER_TICK, OutboxSync
-from cloud_sync.contract.wire import Topics
 from tests.building import make_roster
 
 TOPICS = Topics.of("eldercare/v1/", "c", "hub-3")

@@ -7,9 +7,9 @@ import asyncio
 import time
 from pathlib import Path
 
+from edge.storage.store import Store
 from edge.tools import test_alarm as alarm
 from edge.tools.cli_installer import add_installer_commands
-from edge.storage.store import Store
 from tests.mqtt_broker import Broker
 from tests.sms_building import DESK
 from tests.test_uplink import play, receiver_for

@@ -11,14 +11,14 @@ from dataclasses import replace
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud_sync.uplink.mqtt import MqttSettings, PahoUplink
+from cloud_sync.contract.roster_file import parse_roster
+from cloud_sync.contract.wire import Topics
 from cloud_sync.server.receiver import Receiver
 from cloud_sync.server.roster import CommunityRoster
-from cloud_sync.contract.roster_file import parse_roster
+from cloud_sync.uplink.mqtt import MqttSettings, PahoUplink
 from edge.config.uplink import UplinkSection
 from edge.domain import AlertState
 from edge.uplink.service import Gathered, LoopBridge, settings_of
-from cloud_sync.contract.wire import Topics
 from tests.building import key_for, mac_for
 from tests.mqtt_broker import free_port
 from tests.sms_building import run_scenario, until

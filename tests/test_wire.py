@@ -6,9 +6,16 @@ import json
 
 import pytest
 
-from edge.errors import CommandError
+from cloud_sync.contract.wire import (
+    Topics,
+    batch,
+    command_id_of,
+    parse_command,
+    reply,
+    status,
+)
 from edge.clock import utc_text
-from cloud_sync.contract.wire import Topics, batch, command_id_of, parse_command, reply, status
+from edge.errors import CommandError
 
 
 def test_topics_under_the_root() -> None:
@@ -18,8 +25,8 @@ def test_topics_under_the_root() -> None:
 
 
 def test_batch_joins_events_in_their_wire_form(tmp_path) -> None:
-    from edge.uplink.outbox import Outbox
     from edge.storage.store import ALERT_PRIORITY, Store
+    from edge.uplink.outbox import Outbox
 
     store = Store.open(tmp_path / "hub.db")
     with store.transaction():

@@ -10,18 +10,13 @@ from pathlib import Path
 from types import FrameType
 
 from cloud_sync.contract.broker_url import parse_broker_url, parse_http_address
-from cloud_sync.server.db import DEFAULT_DB
 from cloud_sync.server.errors import ReceiverSetupError
-from cloud_sync.server.receiver import (
+from cloud_sync.server.settings import (
+    DEFAULT_DB,
     DEFAULT_GROUP,
     DEFAULT_ROOT,
-    Receiver,
     check_topic_root,
-    publish_commands,
 )
-from cloud_sync.server.roster import load_roster_file
-from cloud_sync.server.service import HeldCommands, ReceiverService
-from cloud_sync.server.store import open_store
 
 EXAMPLES = """examples:
   edge-hub receiver --broker mqtt://127.0.0.1:1883 --http 0.0.0.0:8080 \\
@@ -101,6 +96,9 @@ def run_receiver(args: argparse.Namespace, stop: threading.Event | None = None) 
     if args.broker is None:
         raise ReceiverSetupError("the receiver needs --broker mqtt://host:port, the broker the hubs "
                                  "publish to")
+    from cloud_sync.server.receiver import Receiver
+    from cloud_sync.server.roster import load_roster_file
+
     rosters = [load_roster_file(path) for path in args.roster]
     receiver = Receiver(args.broker, args.db, group=args.group, topic_root=args.topic_root,
                         rosters=rosters, http=args.http)
@@ -122,6 +120,10 @@ def ack_alert(args: argparse.Namespace) -> int:
     if not args.alert or not args.by:
         raise ReceiverSetupError(f"usage: edge-hub receiver {args.action} ALERT --by NAME "
                                  "[--db URL] [--broker URL]")
+    from cloud_sync.server.receiver import publish_commands
+    from cloud_sync.server.service import HeldCommands, ReceiverService
+    from cloud_sync.server.store import open_store
+
     held = HeldCommands()
     store = open_store(args.db)
     try:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cloud_sync.server.errors import ReceiverSetupError, ReceiverStoreError
+from cloud_sync.server.settings import DEFAULT_DB
 
-DEFAULT_DB = "sqlite:///receiver.db"
 _log = logging.getLogger("cloud_sync.server.receiver")
 Params = Sequence[Any]
 

@@ -21,25 +21,20 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from cloud_sync.contract.broker_url import BrokerUrl, parse_broker_url
-from cloud_sync.server.db import DEFAULT_DB, redacted
+from cloud_sync.server.db import redacted
 from cloud_sync.server.errors import ReceiverError, ReceiverSetupError
 from cloud_sync.server.http_front import HttpFront
 from cloud_sync.server.roster import CommunityRoster, check_rosters
 from cloud_sync.server.service import ReceiverService, RosterPush
+from cloud_sync.server.settings import (
+    DEFAULT_DB,
+    DEFAULT_GROUP,
+    DEFAULT_ROOT,
+    check_topic_root,
+)
 from cloud_sync.server.store import SqlReceiverStore, open_store
 
-DEFAULT_ROOT = "eldercare/v1/"
-DEFAULT_GROUP = "receivers"
 _log = logging.getLogger("cloud_sync.server.receiver")
-
-
-def check_topic_root(text: str) -> str:
-    """A topic root ending in '/', without wildcards, or raise ReceiverSetupError."""
-    root = text if text.endswith("/") else text + "/"
-    if root == "/" or root.startswith("$") or set("+#\x00") & set(root):
-        raise ReceiverSetupError(f"topic root {text!r}: expected a topic prefix like eldercare/v1/ "
-                                 "without '+', '#' or a leading '$'")
-    return root
 
 
 def group_name(text: str) -> str:

@@ -1,35 +1,27 @@
-"""The hub core: adverts in, durable alerts and events out, changes handed to dispatch."""
+"""The hub core: adverts in, durable alerts and events out, changes handed to dispatch.
+
+The writes of each press, cancel and transition are edge.alerts.transitions's; the hub
+runs them in transactions and acts on what they return once committed.
+"""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from edge.alerts import policy
 from edge.alerts.dispatch import AlertChange, Dispatcher, LogDispatcher
 from edge.alerts.gate import Admitted, FrameRefused, WatchGate
-from edge.alerts.location import describe, locate, to_json
+from edge.alerts.location import describe
 from edge.alerts.refusals import Refusals
 from edge.alerts.reports import WatchReport, read_report
+from edge.alerts.transitions import AlertTiming, AlertWriter, Pending
 from edge.clock import Clock
 from edge.domain import Alert, AlertState, Fix, Resident, Watch
 from edge.errors import AlertError, FrameError, StoreError
 from edge.storage.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
-
-
-class AlertTiming(Protocol):
-    """The alert settings the hub needs (config.AlertSection has them)."""
-
-    @property
-    def cancel_window_s(self) -> float: ...
-
-    @property
-    def repeat_window_s(self) -> float: ...
-
-    @property
-    def fix_stale_after_s(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,18 +32,6 @@ class Heard:
     report: WatchReport
     alert: Alert | None = None
     outcome: str = ""
-
-
-@dataclass(slots=True)
-class _Pending:
-    """What one stored change leads to, applied only once its transaction committed."""
-
-    changes: list[AlertChange] = field(default_factory=list)
-    outcome: str = ""
-    alert: Alert | None = None
-    press: policy.PressMemory | None = None
-    due: dict[str, float] = field(default_factory=dict)  # cancel windows that start
-    settled: list[str] = field(default_factory=list)  # alerts whose window is over
 
 
 class Hub:
@@ -70,6 +50,7 @@ class Hub:
             mac, counter, mic), now=clock.monotonic)
         self._log = log or logging.getLogger("edge.alerts.hub")
         self._presses: dict[str, policy.PressMemory] = {}
+        self._writer = AlertWriter(hub_id, store, clock, timing, self._presses.get)
         self._deadlines: dict[str, float] = {}
         self.refusals = Refusals(clock, self.gate.counts, self._log)
         self._said: dict[tuple[str, str], float] = {}
@@ -90,7 +71,7 @@ class Hub:
         return reopened
 
     def _resume(self, alert: Alert) -> None:
-        resident = self._resident(alert.resident_id)
+        resident = self._writer.resident(alert.resident_id)
         if alert.state is AlertState.RAISED:
             wait = policy.activation_due(alert, self.clock.now(), self.timing.cancel_window_s)
             self._deadlines[alert.uid] = self.clock.monotonic() + wait
@@ -128,10 +109,10 @@ class Hub:
         self._after_commit(admitted.watch, report, pending)
         return Heard(admitted.watch, report, pending.alert, pending.outcome)
 
-    def _store_frame(self, admitted: Admitted, report: WatchReport, rssi: int | None) -> _Pending:
+    def _store_frame(self, admitted: Admitted, report: WatchReport, rssi: int | None) -> Pending:
         """Every write of one frame; the caller runs it in one transaction."""
         watch, now = admitted.watch, self.clock.now()
-        pending = _Pending()
+        pending = Pending()
         self._store_counter(admitted, report, now)
         self.store.note_heard(watch.mac, now, rssi)
         if report.battery is not None:
@@ -139,9 +120,9 @@ class Hub:
         if report.fix is not None:
             self._store_fix(watch, report, now)
         if report.sos:
-            self._press(watch, report.packet_id, now, pending, admitted.frame.counter)
+            self._writer.press(watch, report.packet_id, now, pending, admitted.frame.counter)
         if report.cancel:
-            self._cancel_press(watch, report, now, pending, admitted.frame.counter)
+            self._writer.cancel_press(watch, report, now, pending, admitted.frame.counter)
         return pending
 
     def _store_counter(self, admitted: Admitted, report: WatchReport, now: float) -> None:
@@ -178,70 +159,6 @@ class Hub:
                 "lon": fix.lon, "accuracy_m": fix.accuracy_m, "fixed_at": fix.fixed_at}
         self.store.append_event("watch.fix", now, body, TELEMETRY_PRIORITY)
 
-    def _press(self, watch: Watch, packet_id: int | None, now: float, out: _Pending,
-               counter: int | None = None) -> None:
-        resident = self._resident(watch.resident_id)
-        open_alert = self.store.open_alert_for(resident.id)
-        outcome = policy.judge_press(
-            open_alert, self._presses.get(watch.mac), self.clock.monotonic(), packet_id,
-            self.timing.repeat_window_s,
-        )
-        out.outcome = outcome.value
-        if outcome is policy.PressOutcome.REPEAT:
-            out.alert = open_alert
-            return
-        out.press = policy.PressMemory(self.clock.monotonic(), packet_id)
-        if outcome is policy.PressOutcome.JOIN and open_alert is not None:
-            out.alert = policy.join_press(open_alert, now)
-            self.store.save_alert(out.alert)
-            self._event("alert.pressed_again", out.alert, resident, now)
-            return
-        self._raise(watch, resident, now, out, counter)
-
-    def _raise(self, watch: Watch, resident: Resident, now: float, out: _Pending,
-               counter: int | None) -> None:
-        window = self.timing.cancel_window_s
-        alert = self.store.insert_alert(resident.id, watch.mac, now, now + window,
-                                        AlertState.RAISED, counter)
-        self._event("alert.raised", alert, resident, now, reason="press")
-        out.changes.append(self._change(alert, None, resident, reason="press"))
-        if window > 0:
-            out.due[alert.uid] = self.clock.monotonic() + window
-            out.alert = alert
-        else:
-            out.alert = self._move(alert, AlertState.ACTIVE, resident, out, reason="no cancel window")
-
-    def _cancel_press(self, watch: Watch, report: WatchReport, now: float,
-                      out: _Pending, counter: int | None) -> None:
-        resident = self._resident(watch.resident_id)
-        open_alert = self.store.open_alert_for(resident.id)
-        verdict = policy.judge_cancel(open_alert, now)
-        if verdict is policy.CancelOutcome.NOTHING_OPEN:  # someone holding the button
-            self._press(watch, report.packet_id, now, out, counter)
-            out.outcome = f"hold:{out.outcome}"
-            return
-        out.outcome = f"cancel:{verdict.value}"
-        if verdict is policy.CancelOutcome.CANCEL and open_alert is not None:
-            out.alert = self._move(open_alert, AlertState.CANCELLED, resident, out,
-                                   by=resident.name, reason="long press on the watch")
-        elif open_alert is not None:
-            out.alert = open_alert
-            self._event("alert.cancel_refused", open_alert, resident, now,
-                        reason="cancel window over; a responder must close the alert")
-
-    def _move(
-        self, alert: Alert, to: AlertState, resident: Resident, out: _Pending,
-        by: str = "", reason: str = "",
-    ) -> Alert:
-        """Store one transition with its event; call inside a transaction."""
-        moved = policy.transition(alert, to, self.clock.now(), by)
-        self.store.save_alert(moved, by=by, reason=reason)
-        self._event(f"alert.{to.value}", moved, resident, moved.updated_at, by=by, reason=reason)
-        out.changes.append(self._change(moved, alert.state, resident, by, reason))
-        if not to.is_open or to is AlertState.ACTIVE:
-            out.settled.append(alert.uid)
-        return moved
-
     def raise_from_input(self, resident_id: str, source: str) -> Heard | None:
         """A wired pull-cord or panic button (e.g. source "GPIO17"): an SOS like a press."""
         resident = self.store.resident(resident_id)
@@ -253,9 +170,9 @@ class Hub:
         watch = Watch(source, resident_id)  # the input stands where a watch would
         now = self.clock.now()
 
-        def press() -> _Pending:
-            out = _Pending()
-            self._press(watch, None, now, out)
+        def press() -> Pending:
+            out = Pending()
+            self._writer.press(watch, None, now, out)
             return out
         pending = self.store.write(press)
         if pending.press is not None:
@@ -303,17 +220,17 @@ class Hub:
     def _change_state(self, alert: Alert, to: AlertState, by: str = "",
                       reason: str = "") -> Alert:
         """Store one transition (again, if the disk made the store move), then tell."""
-        resident = self._resident(alert.resident_id)
+        resident = self._writer.resident(alert.resident_id)
 
-        def move() -> tuple[Alert, _Pending]:
-            out = _Pending()
-            return self._move(alert, to, resident, out, by=by, reason=reason), out
+        def move() -> tuple[Alert, Pending]:
+            out = Pending()
+            return self._writer.move(alert, to, resident, out, by=by, reason=reason), out
         moved, out = self.store.write(move)
         self._keep_time(out)
         self._announce(out.changes)
         return moved
 
-    def _keep_time(self, committed: _Pending) -> None:
+    def _keep_time(self, committed: Pending) -> None:
         """Cancel windows that started or ended in a transaction that has committed."""
         self._deadlines.update(committed.due)
         for uid in committed.settled:
@@ -333,36 +250,9 @@ class Hub:
             raise AlertError(f"no alert {ref!r}; list alerts to see their references")
         return self._change_state(alert, to, by, reason)
 
-    def _resident(self, resident_id: str) -> Resident:
-        resident = self.store.resident(resident_id)
-        if resident is None:  # roster rows are never deleted, only deactivated
-            return Resident(resident_id, resident_id, "?", "unknown address")
-        return resident
-
-    def _change(self, alert: Alert, previous: AlertState | None, resident: Resident,
-                by: str = "", reason: str = "") -> AlertChange:
-        fix = self.store.last_fix(alert.watch_mac)
-        location = locate(resident, fix, self.clock.now(), self.timing.fix_stale_after_s)
-        return AlertChange(alert, previous, resident, location, by, reason)
-
-    def _event(self, type_: str, alert: Alert, resident: Resident, at: float,
-               by: str = "", reason: str = "") -> None:
-        fix = self.store.last_fix(alert.watch_mac)
-        location = locate(resident, fix, at, self.timing.fix_stale_after_s)
-        body: dict[str, Any] = {
-            "hub": self.hub_id,
-            "alert": {"uid": alert.uid, "ref": alert.ref, "state": alert.state.value,
-                      "raised_at": alert.raised_at, "press_count": alert.press_count,
-                      "press_counter": alert.press_counter},
-            "resident": {"id": resident.id, "name": resident.name, "room": resident.room},
-            "watch": alert.watch_mac, "location": to_json(location),
-            "by": by, "reason": reason,
-        }
-        self.store.append_event(type_, at, body, ALERT_PRIORITY)
-
     # -- after the commit ------------------------------------------------------------
 
-    def _after_commit(self, watch: Watch, report: WatchReport, pending: _Pending) -> None:
+    def _after_commit(self, watch: Watch, report: WatchReport, pending: Pending) -> None:
         if report.odd_battery is not None and self._say_once_an_hour(("battery", watch.mac)):
             self._log.warning("Watch %s reported a battery level of %d%%, which cannot be; "
                               "stored as %d%% and flagged. Check the watch's firmware.",
@@ -397,7 +287,7 @@ class Hub:
     def _dispatch(self, alert: Alert, previous: AlertState | None, resident: Resident,
                   by: str = "", reason: str = "", location: Any = None) -> None:
         if location is None:
-            location = self._change(alert, previous, resident).location
+            location = self._writer.change(alert, previous, resident).location
         change = AlertChange(alert, previous, resident, location, by, reason)
         try:
             self.dispatcher.alert_changed(change)

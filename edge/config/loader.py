@@ -34,13 +34,11 @@ from cloud_sync.contract.schema import (
 )
 from edge.config.messaging import ModemSection, SmsSection
 from edge.config.panel import PanelSection, check_panel
+from edge.config.paths import EXAMPLE_CONFIG
 from edge.config.supervision import SupervisionSection
 from edge.config.uplink import UplinkSection
 from edge.domain import Roster, Watch
 from edge.errors import ConfigError
-
-EXAMPLE_CONFIG = "config/hub.example.toml"
-DEFAULT_CONFIG = Path("/etc/edge-hub/hub.toml")
 
 _PRIVATE_BITS = 0o077
 

@@ -1,1 +1,7 @@
-"""TODO docstring."""
+"""The simulated building: `edge-hub demo` (a scripted scenario) and `edge-hub
+simulate` (the production hub on the virtual air and emulated modem, with a control
+API). Imported only by those commands and by tests.
+
+May import: edge.app and everything below it, firmware_bridge.simulators,
+cloud_sync.server (the demo's own server), edge.supervision.
+"""

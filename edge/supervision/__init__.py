@@ -1,1 +1,6 @@
-"""TODO docstring."""
+"""The hub watching itself: periodic checks of watches, modem, uplink and storage
+(checks, watches, integrity), the job runner (schedule), systemd notification, and
+stopping early on a signal.
+
+May import: edge.uplink, edge.config, edge.sms, edge.alerts, edge.storage.
+"""

@@ -4,13 +4,14 @@ Silent watches, low batteries, modem faults, uplink outages and mains loss each 
 outbox event (alert priority, so the server hears them first) and a plain log line; the
 duty desk is texted where the server may not be listening. Intervals are measured on the
 monotonic clock; what must survive a restart sits in the supervision_state table.
+The watches' checks are in edge.supervision.watches; the store's and the watches' frames'
+in edge.supervision.integrity.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -24,13 +25,13 @@ from edge.sms.texts import SmsStore
 from edge.storage.store import ALERT_PRIORITY, Store
 from edge.supervision.integrity import IntegrityChecks
 from edge.supervision.jobs import Jobs
+from edge.supervision.watches import DAY_S, WatchChecks
 
 WATCH_CHECK_S = 60.0
 BATTERY_CHECK_S = 300.0
 UPLINK_CHECK_S = 10.0
 MAINS_CHECK_S = 1.0
 STORAGE_CHECK_S = 15.0
-DAY_S = 86400.0
 _log = logging.getLogger("edge.supervision.checks")
 
 
@@ -55,24 +56,6 @@ def debounce(state: Debounced, observed: bool, mono: float, hold_s: float) -> De
     return state
 
 
-def heard_age(last_heard_at: float | None, wall_now: float, since_last_look: float) -> float:
-    """How long ago a newly seen last_heard_at was, trusting the wall clock only within
-    the monotonic time since we last looked (NTP may have stepped it meanwhile)."""
-    if last_heard_at is None:
-        return 0.0
-    return min(max(0.0, wall_now - last_heard_at), since_last_look)
-
-
-def duration_zh(seconds: float) -> str:
-    """'2小时15分钟', '3天4小时', '不到1分钟'."""
-    minutes = int(seconds // 60)
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    parts = [f"{days}天" if days else "", f"{hours}小时" if hours else "",
-             f"{mins}分钟" if mins and not days else ""]
-    return "".join(parts) or "不到1分钟"
-
-
 # -- the supervisor --------------------------------------------------------------
 
 
@@ -80,7 +63,7 @@ def _no_sensor() -> bool | None:
     return None
 
 
-class Supervisor(IntegrityChecks):
+class Supervisor(IntegrityChecks, WatchChecks):
     """Periodic checks of watches, modem, uplink, mains, storage and the watches' frames;
     register() them on Jobs."""
 
@@ -118,90 +101,6 @@ class Supervisor(IntegrityChecks):
         jobs.every(STORAGE_CHECK_S, "storage", self.check_storage)
         jobs.every(WATCH_CHECK_S, "counter restarts", self.check_counter_restarts)
         jobs.every(WATCH_CHECK_S, "replayed SOS", self.check_replayed_sos)
-
-    # -- watches -------------------------------------------------------------
-
-    def check_silence(self) -> None:
-        """Report each watch once when it falls silent, and again when it is heard.
-
-        A watch never heard counts as heard when the supervisor started.
-        """
-        wall, mono = self.clock.now(), self.clock.monotonic()
-        active = set()
-        for record in self.store.watch_records():
-            watch = record.watch
-            active.add(watch.mac)
-            status = self.store.watch_status(watch.mac) or {}
-            last = status.get("last_heard_at")
-            reported = self._state.get(f"silent:{watch.mac}")
-            silent_for = mono - self._heard_mono(watch.mac, last, wall, mono)
-            if reported is not None:
-                if last is not None and last != json.loads(reported)["last_heard_at"]:
-                    self._watch_restored(watch.mac, watch.resident_id, json.loads(reported))
-            elif silent_for >= self.section.watch_silent_after_s:
-                self._watch_silent(watch.mac, watch.resident_id, last, silent_for)
-        self._last_look = mono
-        self._forget_removed("silent:", active)
-
-    def _heard_mono(self, mac: str, last: float | None, wall: float, mono: float) -> float:
-        known = self._heard.get(mac)
-        if known is not None and known[0] == last:
-            return known[1]
-        since_look = math.inf if self._last_look is None else mono - self._last_look
-        heard = mono - heard_age(last, wall, since_look)
-        self._heard[mac] = (last, heard)
-        return heard
-
-    def _watch_silent(self, mac: str, resident_id: str, last: float | None,
-                      silent_for: float) -> None:
-        person = self._person(resident_id)
-        body = {"watch": mac, "resident": resident_id, "name": person.name,
-                "room": person.room, "last_heard_at": None if last is None else utc_text(last),
-                "silent_for_s": round(silent_for)}
-        text = (f"【设备提醒】{person.name}（{person.room}室）的手表已{duration_zh(silent_for)}"
-                "没有信号，请检查。")
-        record = {"last_heard_at": last, "reported_at": self.clock.now()}
-        self._report("watch.silent", body, text, resident_id, state=(f"silent:{mac}", record))
-        _log.warning("The watch of %s (room %s, %s) has not been heard for %s; the duty "
-                     "desk was told.", person.name, person.room, mac, _hours(silent_for))
-
-    def _watch_restored(self, mac: str, resident_id: str, reported: dict[str, Any]) -> None:
-        person = self._person(resident_id)
-        body = {"watch": mac, "resident": resident_id, "name": person.name,
-                "room": person.room, "silent_reported_at": utc_text(reported["reported_at"])}
-        text = f"【设备提醒】{person.name}（{person.room}室）的手表已恢复信号。"
-        self._report("watch.restored", body, text, resident_id, state=(f"silent:{mac}", None))
-        _log.info("The watch of %s (room %s, %s) is heard again.", person.name, person.room, mac)
-
-    def check_batteries(self) -> None:
-        """Report a low battery at most once a day per watch, until it is charged or replaced."""
-        wall, limit = self.clock.now(), self.section.low_battery_percent
-        active = set()
-        for record in self.store.watch_records():
-            mac, resident_id = record.watch.mac, record.watch.resident_id
-            active.add(mac)
-            battery = (self.store.watch_status(mac) or {}).get("battery")
-            key = f"battery_low:{mac}"
-            if battery is None:
-                continue
-            if battery > limit:
-                if key in self._state:
-                    self._set_state(key, None)
-                    _log.info("The battery of watch %s is at %d%% again.", mac, battery)
-                continue
-            last = self._state.get(key)
-            if last is None or abs(wall - float(last)) >= DAY_S:
-                self._battery_low(mac, resident_id, battery, key, wall)
-        self._forget_removed("battery_low:", active)
-
-    def _battery_low(self, mac: str, resident_id: str, battery: int, key: str, wall: float) -> None:
-        person = self._person(resident_id)
-        body = {"watch": mac, "resident": resident_id, "name": person.name,
-                "room": person.room, "battery": battery,
-                "limit": self.section.low_battery_percent}
-        self._report("watch.battery_low", body, state=(key, wall))
-        _log.warning("The battery of %s's watch (room %s, %s) is at %d%%: charge or replace "
-                     "it.", person.name, person.room, mac, battery)
 
     # -- modem -----------------------------------------------------------------
 
@@ -391,10 +290,6 @@ class Supervisor(IntegrityChecks):
 
     def _local(self, epoch: float) -> str:
         return datetime.fromtimestamp(epoch, self.zone).strftime("%m月%d日 %H:%M")
-
-
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
 def _zh(state: str) -> str:

@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cloud_sync.server.cli import add_receiver_commands, broker_url_argument
 from edge import __version__
-from edge.alerts.reports import read_report
-from edge.domain import normalise_mac
+from edge.config.paths import DEFAULT_CONFIG
 from edge.errors import HubError
 from edge.simulated.cli_simulate import add_simulate_command
-from edge.supervision.systemd_notify import SystemdNotifier
 from edge.tools.cli_doctor import add_doctor_commands
 from edge.tools.cli_installer import add_installer_commands
 from edge.tools.cli_sms import add_sms_commands
 from edge.tools.cli_tools import add_tool_commands
-from edge.tools.stop_signals import EarlyStop
-from firmware_bridge.ble.bthome import BTHomeKey, decode_frame
+from firmware_bridge.ble.addresses import normalise_mac
 
-DEFAULT_CONFIG = Path("/etc/edge-hub/hub.toml")
+if TYPE_CHECKING:
+    from firmware_bridge.ble.bthome import BTHomeKey
+
 
 
 def shipped_config(name: str) -> Path:
@@ -59,6 +58,8 @@ def _mac(text: str) -> str:
 
 
 def _key(text: str) -> BTHomeKey:
+    from firmware_bridge.ble.bthome import BTHomeKey
+
     try:
         return BTHomeKey.from_hex(text)
     except ValueError as error:
@@ -105,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     """Print the frame; exit 1 when the hub would refuse it whatever its counter."""
+    from edge.alerts.reports import read_report
+    from firmware_bridge.ble.bthome import decode_frame
+
     frame = decode_frame(args.service_data, args.mac, args.key)
     result = frame.to_json()
     report = read_report(frame)
@@ -140,9 +144,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    early = EarlyStop()
+    import asyncio
+
     from edge.app import build_hub
     from edge.config.loader import load_config
+    from edge.supervision.stop_signals import EarlyStop
+    from edge.supervision.systemd_notify import SystemdNotifier
+
+    early = EarlyStop()
 
     config = load_config(args.config)
     logging.getLogger().setLevel(config.hub.log_level)
@@ -158,6 +167,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
     from edge.simulated.demo import run_demo
 
     return asyncio.run(run_demo(args.config, events=args.events, db=args.db,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from edge.config.loader import DEFAULT_CONFIG
-from edge.tools.doctor import Probes, healthy, run_checks
+from edge.config.paths import DEFAULT_CONFIG
+
+if TYPE_CHECKING:
+    from edge.tools.doctor import Probes
 
 
 def add_doctor_commands(commands: argparse._SubParsersAction) -> None:
@@ -20,6 +23,8 @@ def add_doctor_commands(commands: argparse._SubParsersAction) -> None:
 
 def cmd_doctor(args: argparse.Namespace, probes: Probes | None = None) -> int:
     """Run every check, print the findings, return 0 when none failed."""
+    from edge.tools.doctor import healthy, run_checks
+
     findings = run_checks(args.config, probes=probes)
     if args.json:
         print(json.dumps([finding.to_json() for finding in findings], ensure_ascii=False, indent=2))

@@ -8,12 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.config.loader import DEFAULT_CONFIG, load_config
-from edge.config.messaging import ModemSection
+from edge.config.paths import DEFAULT_CONFIG
 from edge.errors import ConfigError, ModemError
-from firmware_bridge.sms.pdu import encode_submit
 
 if TYPE_CHECKING:
+    from edge.config.messaging import ModemSection
     from firmware_bridge.modem.serial_modem import SerialModem
 
 
@@ -51,6 +50,9 @@ def _open(args: argparse.Namespace) -> SerialModem:
 
 
 def _section(args: argparse.Namespace) -> ModemSection:
+    from edge.config.loader import load_config
+    from edge.config.messaging import ModemSection
+
     if args.port and not args.config.exists():
         return ModemSection(port=args.port)
     config = load_config(args.config)
@@ -66,6 +68,8 @@ def _fields(section: ModemSection) -> dict[str, object]:
 
 
 def cmd_sms_send(args: argparse.Namespace) -> int:
+    from firmware_bridge.sms.pdu import encode_submit
+
     parts = encode_submit(args.number, args.text, status_report=args.status_report)
     modem = _open(args)
     try:

@@ -8,10 +8,11 @@ import sys
 
 from edge.errors import PduError
 from edge.tools.cli_modem import add_modem_commands
-from firmware_bridge.sms.pdu import decode_pdu, encode_submit, parse_number
 
 
 def _number(text: str) -> str:
+    from firmware_bridge.sms.pdu import parse_number
+
     try:
         parse_number(text, "number")
     except PduError as error:
@@ -68,6 +69,8 @@ def add_sms_commands(commands: argparse._SubParsersAction) -> None:
 
 def cmd_sms_encode(args: argparse.Namespace) -> int:
     """Print AT+CMGS=<length> and the hex to type at the prompt, for every part."""
+    from firmware_bridge.sms.pdu import encode_submit
+
     try:
         parts = encode_submit(args.to, args.text, reference=args.ref,
                               status_report=args.status_report)
@@ -82,6 +85,8 @@ def cmd_sms_encode(args: argparse.Namespace) -> int:
 
 def cmd_sms_decode(args: argparse.Namespace) -> int:
     """Print a PDU's fields as JSON."""
+    from firmware_bridge.sms.pdu import decode_pdu
+
     direction = "sent" if args.sent else "received"
     try:
         decoded = decode_pdu(args.pdu, with_smsc=not args.no_smsc, direction=direction)

@@ -6,11 +6,13 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.clock import utc_text
-from edge.config.loader import DEFAULT_CONFIG, load_config
-from edge.storage.store import Store
+from edge.config.paths import DEFAULT_CONFIG
+
+if TYPE_CHECKING:
+    from edge.storage.store import Store
 
 
 def add_tool_commands(commands: argparse._SubParsersAction) -> None:
@@ -40,6 +42,9 @@ def _common(parser: argparse.ArgumentParser, json_flag: bool = True) -> None:
 
 
 def _store(args: argparse.Namespace) -> Store:
+    from edge.config.loader import load_config
+    from edge.storage.store import Store
+
     if args.db is not None:
         return Store.open(args.db)
     return Store.open(load_config(args.config).hub.database)
@@ -126,6 +131,8 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
     running hub sees the closed alert on its next tick and texts those it told."""
     from edge.alerts.hub import Hub
     from edge.clock import SystemClock
+    from edge.config.loader import load_config
+    from edge.storage.store import Store
 
     config = load_config(args.config)
     store = Store.open(args.db or config.hub.database)

@@ -2,12 +2,11 @@
 
 Each check is a small function that takes what it needs (paths, callables) and returns
 Findings; `run_checks` wires them to the machine through `Probes`, which tests replace.
+The modem's checks are in edge.tools.doctor_modem.
 """
 
 from __future__ import annotations
 
-import asyncio
-import glob
 import re
 import shutil
 import socket
@@ -23,32 +22,14 @@ from cloud_sync.contract.broker_url import parse_broker_url
 from edge.config.loader import HubConfig, load_config
 from edge.config.messaging import ModemSection
 from edge.config.uplink import UplinkSection
-from edge.errors import ConfigError, ModemError, StoreError
-from edge.storage.store import Store
+from edge.errors import ConfigError, StoreError
+from edge.tools.doctor_finding import FAIL, PASS, WARN, Finding
+from edge.tools.doctor_modem import check_modem, check_modem_port, open_serial_modem
 
-PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 MB = 1024 * 1024
 WARN_FREE_BYTES, FAIL_FREE_BYTES = 500 * MB, 50 * MB
 PASSIVE_BLUEZ = (5, 56)
 MONITOR_INTERFACE = "org.bluez.AdvertisementMonitorManager1"
-_MODEM_MANAGER = "ModemManager"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One line of the checklist: what was checked, how it went, and what to try."""
-
-    check: str
-    status: str
-    detail: str
-    fix: str = ""
-
-    def line(self) -> str:
-        fix = f"; fix: {self.fix}" if self.fix else ""
-        return f"{self.status} {self.check} — {self.detail}{fix}"
-
-    def to_json(self) -> dict[str, str]:
-        return {"check": self.check, "status": self.status, "detail": self.detail, "fix": self.fix}
 
 
 # ------------------------------------------------------------------ real probes
@@ -81,6 +62,8 @@ def free_bytes(path: Path) -> int:
 
 def bluez_interfaces(adapter: str, timeout_s: float = 2.0) -> set[str] | None:
     """D-Bus interfaces of /org/bluez/<adapter>; None when there is no system bus to ask."""
+    import asyncio
+
     from dbus_fast.errors import DBusFastError
 
     try:
@@ -102,17 +85,9 @@ async def _introspect(adapter: str) -> set[str]:
 
 
 def _clock_probe() -> Callable[[], bool]:
-    from edge.uplink.service import ClockSyncProbe
+    from edge.clock import ClockSyncProbe
 
     return ClockSyncProbe()
-
-
-def _serial_modem(section: ModemSection, register_wait_s: float) -> Any:
-    from firmware_bridge.modem.serial_modem import SerialModem
-
-    return SerialModem(section.port, baudrate=section.baudrate, pin=section.pin,
-                       command_timeout_s=min(section.command_timeout_s, 5.0),
-                       boot_wait_s=5.0, register_wait_s=register_wait_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +100,7 @@ class Probes:
     free_bytes: Callable[[Path], int] = free_bytes
     bluez_interfaces: Callable[[str], set[str] | None] = bluez_interfaces
     processes: Callable[[], Iterable[str]] = running_processes
-    open_modem: Callable[[ModemSection, float], Any] = _serial_modem
+    open_modem: Callable[[ModemSection, float], Any] = open_serial_modem
     register_wait_s: float = 10.0
     connect_timeout_s: float = 3.0
 
@@ -145,6 +120,8 @@ def check_config(path: Path) -> tuple[HubConfig | None, Finding]:
 
 def check_database(database: Path) -> Finding:
     """Open the database read-write, take the write lock once and run a quick check."""
+    from edge.storage.store import Store
+
     try:
         store = Store.open(database)
     except StoreError as error:
@@ -259,97 +236,6 @@ def check_passive(adapter: str, scanning: str, interfaces: Callable[[str], set[s
                    f"no {MONITOR_INTERFACE} on /org/bluez/{adapter}; the hub scans actively",
                    "start bluetoothd with --experimental (sudo systemctl edit bluetooth) "
                    "or set [radio] scanning = \"active\"")
-
-
-# ------------------------------------------------------------------ modem
-
-
-def check_modem_port(pattern: str, processes: Iterable[str]) -> list[Finding]:
-    """The modem's port exists, and whether ModemManager may be holding it."""
-    matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else \
-        ([pattern] if Path(pattern).exists() else [])
-    if matches:
-        found = [Finding("modem port", PASS, f"{matches[0]} (for {pattern})")]
-    else:
-        found = [Finding("modem port", FAIL, f"nothing at {pattern}",
-                         "is the modem plugged in and powered? ls -l /dev/serial/by-id/ "
-                         "and set [modem] port")]
-    if _MODEM_MANAGER in set(processes):
-        found.append(Finding("ModemManager", WARN, "ModemManager is running and may grab the modem",
-                             "sudo systemctl disable --now ModemManager"))
-    return found
-
-
-def modem_error_fix(error: ModemError) -> str:
-    """What an installer should try for a modem error."""
-    text = str(error)
-    if "already open" in text:
-        return "sudo systemctl disable --now ModemManager; make sure no second hub runs"
-    if "Permission denied" in text:
-        return "sudo usermod -aG dialout <hub user>, then log in again"
-    if error.kind == "dead":
-        return "check the USB cable and the modem's power; ls -l /dev/serial/by-id/"
-    return "see the detail: fix the SIM, PIN or SMS centre, then run the doctor again"
-
-
-def check_modem(section: ModemSection, open_modem: Callable[[ModemSection, float], Any],
-                register_wait_s: float) -> list[Finding]:
-    """Open the modem for this process only, set it up, then read SIM, network, signal, SMSC."""
-    modem = open_modem(section, register_wait_s)
-    try:
-        try:
-            modem.initialise()
-            found = [Finding("modem", PASS, f"{section.port} answers and is set up for SMS")]
-        except ModemError as error:
-            found = [Finding("modem", FAIL, str(error), modem_error_fix(error))]
-            if error.kind == "dead" or "already open" in str(error) or "Permission" in str(error):
-                return found
-        try:
-            return found + status_findings(modem.status())
-        except ModemError:
-            return found
-    finally:
-        modem.close()
-
-
-def status_findings(status: Any) -> list[Finding]:
-    """One finding for each of the SIM, registration, signal and SMS centre of a ModemStatus."""
-    return [_sim(status.sim), _registration(status.registration, status.registered, status.operator),
-            _signal(status.signal_csq, status.signal_dbm), _smsc(status.smsc)]
-
-
-def _sim(state: str) -> Finding:
-    if state == "READY":
-        return Finding("SIM", PASS, "ready")
-    fixes = {"NOT INSERTED": "power the modem off, insert the SIM (contacts down), power on",
-             "SIM PIN": "set [modem] pin, or remove the PIN lock in a phone",
-             "SIM PUK": "unlock the SIM with its PUK in a phone"}
-    return Finding("SIM", FAIL, f"the SIM is {state}", fixes.get(state, "reseat or replace the SIM card"))
-
-
-def _registration(state: str, registered: bool, operator: str) -> Finding:
-    if registered:
-        return Finding("network", PASS, f"registered ({state}) on {operator or 'the network'}")
-    return Finding("network", FAIL, f"not registered ({state})",
-                   "check the antenna is screwed on, the SIM has service and credit, "
-                   "and the operator covers this building")
-
-
-def _signal(csq: int | None, dbm: int | None) -> Finding:
-    if csq is None or dbm is None:
-        return Finding("signal", FAIL, "no signal reading (CSQ 99)",
-                       "connect the antenna; try it near a window or use an external antenna")
-    if csq < 10:
-        return Finding("signal", WARN, f"weak: CSQ {csq} ({dbm} dBm)",
-                       "move the antenna higher or near a window, or use an external antenna")
-    return Finding("signal", PASS, f"CSQ {csq} ({dbm} dBm)")
-
-
-def _smsc(smsc: str) -> Finding:
-    if smsc:
-        return Finding("SMS centre", PASS, smsc)
-    return Finding("SMS centre", FAIL, "no SMS centre number on the SIM",
-                   'set it with AT+CSCA="+<number>" (the operator publishes it)')
 
 
 # ------------------------------------------------------------------ uplink

@@ -10,13 +10,14 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bleak.backends.scanner import BaseBleakScanner
-
-from edge.config.loader import DEFAULT_CONFIG, HubConfig, load_config
+from edge.config.loader import HubConfig, load_config
 from edge.errors import ConfigError, FrameError, HubError
-from firmware_bridge.ble.bleak_radio import BleakRadio
 from firmware_bridge.ble.bthome import ENCRYPTED_FLAG, BTHomeKey, Frame, decode_frame
+
+if TYPE_CHECKING:
+    from bleak.backends.scanner import BaseBleakScanner
 
 Advert = tuple[str, bytes, "int | None"]
 _MAC = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
@@ -57,6 +58,8 @@ def new_key() -> str:
 async def collect(seconds: float, backend: type[BaseBleakScanner] | None = None,
                   adapter: str = "hci0", names: dict[str, str] | None = None) -> list[Advert]:
     """Every BTHome advert heard for `seconds`; `names` receives local names heard."""
+    from firmware_bridge.ble.bleak_radio import BleakRadio
+
     heard: list[Advert] = []
     radio = BleakRadio(lambda mac, data, rssi: heard.append((mac, bytes(data), rssi)),
                        adapter=adapter, backend=backend)
@@ -100,6 +103,8 @@ async def listen_for_press(mac: str, key: str, timeout: float,
                            backend: type[BaseBleakScanner] | None = None,
                            adapter: str = "hci0") -> Frame:
     """Scan with BleakRadio and wait for a press from `mac` decrypted with `key`."""
+    from firmware_bridge.ble.bleak_radio import BleakRadio
+
     queue: asyncio.Queue[Advert] = asyncio.Queue()
     radio = BleakRadio(lambda m, d, r: queue.put_nowait((m, bytes(d), r)),
                        adapter=adapter, backend=backend)
@@ -142,22 +147,6 @@ def _append(path: Path, text: str) -> None:
     with path.open("a", encoding="utf-8") as file:
         file.write(text)
     os.chmod(path, mode)  # the keys file stays 0600
-
-
-def add_pair_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="hub.toml")
-    parser.add_argument("--scan", type=float, default=10.0, metavar="S",
-                        help="seconds to listen for nearby buttons (default 10)")
-    parser.add_argument("--mac", help="the button to pair (from the list)")
-    parser.add_argument("--resident", help="id of the resident who wears it")
-    keys = parser.add_mutually_exclusive_group()
-    keys.add_argument("--key", help="the button's key, 32 hex digits")
-    keys.add_argument("--generate-key", action="store_true",
-                      help="make a new key (set it on the button with its app first)")
-    parser.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                        help="seconds to wait for the press (default 60)")
-    parser.add_argument("--choose", action="store_true",
-                        help="after the list, ask which device to pair, for whom, with which key")
 
 
 def _choose(args: argparse.Namespace, found: list[Candidate],

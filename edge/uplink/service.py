@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from cloud_sync.contract.broker_url import parse_broker_url
 from cloud_sync.contract.wire import Topics
-from cloud_sync.uplink.https import HttpUplink
-from cloud_sync.uplink.mqtt import MqttSettings, PahoUplink
 from edge.alerts.dispatch import AlertChange
 from edge.alerts.hub import Hub
 from edge.clock import Clock
@@ -24,6 +19,9 @@ from edge.config.uplink import UplinkSection
 from edge.uplink.commands import CommandHandler, ServerConfirmations
 from edge.uplink.http_fallback import HttpFallback
 from edge.uplink.sync import OutboxSync
+
+if TYPE_CHECKING:
+    from cloud_sync.uplink.mqtt import MqttSettings, PahoUplink
 
 _log = logging.getLogger("edge.uplink")
 T = TypeVar("T")
@@ -103,6 +101,8 @@ class Uplink:
 def settings_of(section: UplinkSection, hub_id: str, community_id: str) -> MqttSettings:
     """paho's settings; the client id is unique across communities by default (two hubs
     with one id in two communities must not take over each other's session)."""
+    from cloud_sync.uplink.mqtt import MqttSettings
+
     address = parse_broker_url(section.broker)
     return MqttSettings(
         host=address.host, port=address.port,
@@ -121,6 +121,8 @@ def build_uplink(config: HubConfig, section: UplinkSection, hub: Hub, clock: Clo
                  confirmations: ServerConfirmations | None,
                  sms_status: Callable[[], str]) -> Uplink:
     """Wire paho, the sync and the command handler for this hub."""
+    from cloud_sync.uplink.mqtt import PahoUplink
+
     community = community_id_of(config.hub)
     topics = Topics.of(section.topic_root, community, config.hub.id)
     bridge = LoopBridge()
@@ -145,7 +147,9 @@ def build_uplink(config: HubConfig, section: UplinkSection, hub: Hub, clock: Clo
         sms_status=sms_status)
     box.update(sync=sync, commands=commands)
     http = None
-    if section.http_url:
+    if section.http_url:  # requests is loaded only for a hub that has the HTTPS path
+        from cloud_sync.uplink.https import HttpUplink
+
         port = HttpUplink(section.http_url, verify=str(section.ca_file) if section.ca_file
                           else True)
         http = HttpFallback(sync, port, commands.handle, clock, after_s=section.http_after_s,
@@ -158,31 +162,3 @@ def _publish_reply(paho: PahoUplink, topics: Topics, payload: bytes) -> None:
         paho.publish(topics.reply, payload)
     except Exception as error:  # the server asks again if it needs the answer
         _log.warning("Could not publish a command reply (%s).", error)
-
-
-class ClockSyncProbe:
-    """Asks the kernel (adjtimex) whether NTP has set the clock; at most once a minute."""
-
-    def __init__(self, recheck_s: float = 60.0) -> None:
-        self.recheck_s = recheck_s
-        self._libc: Any = None
-        self._answer = False
-        self._checked_at = -1e18
-
-    def __call__(self) -> bool:
-        now = time.monotonic()
-        if now - self._checked_at >= self.recheck_s:
-            self._checked_at = now
-            self._answer = self._ask()
-        return self._answer
-
-    def _ask(self) -> bool:
-        try:
-            if self._libc is None:
-                name = ctypes.util.find_library("c") or "libc.so.6"
-                self._libc = ctypes.CDLL(name, use_errno=True)
-            buffer = ctypes.create_string_buffer(512)  # larger than struct timex
-            state = self._libc.adjtimex(buffer)
-        except (OSError, AttributeError):
-            return False
-        return bool(state != 5)  # TIME_ERROR: the clock is not synchronised

@@ -5,7 +5,7 @@ Pure: takes bytes and strings, returns values; no port, no thread, no clock.
 `AtReader` splits what the modem sends into response lines, the `> ` prompt of
 AT+CMGS and unsolicited result codes (URCs). A URC may arrive at any moment, even
 between two lines of another command's response; the reader pulls it out and leaves
-the response intact.
+the response intact. The information lines of query replies are parsed in `at_replies`.
 
 Error classes (`classify`, the values of `ModemError.kind`) and what the caller does:
 
@@ -26,9 +26,8 @@ texts we do not know are classified by keywords (busy, full, SIM, ...).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from itertools import pairwise
 
 ESC = b"\x1b"
 CTRL_Z = b"\x1a"
@@ -87,15 +86,6 @@ class Final:
         return self.kind == "ok"
 
 
-@dataclass(frozen=True, slots=True)
-class StoredSms:
-    """One message in the modem's storage: full PDU including the SMSC field."""
-
-    index: int
-    status: int
-    pdu: bytes
-
-
 class AtReader:
     """Turns the modem's bytes into Lines, Prompts and URCs, across any split of reads."""
 
@@ -136,7 +126,7 @@ class AtReader:
     def _line(self, text: str) -> list[Item]:
         pending, self._pending = self._pending, None
         if pending is not None:
-            if _HEX.fullmatch(text):
+            if is_hex(text):
                 return [replace(pending, body=text)]
             return [pending, *self._line(text)]
         urc = self._as_urc(text)
@@ -153,7 +143,7 @@ class AtReader:
         name, rest = split_name(text)
         if name not in self._urc_names:
             return None
-        raw_args = _split_raw(rest)
+        raw_args = split_raw(rest)
         if name == self._expected and _looks_solicited(name, raw_args):
             return None
         return Urc(name, tuple(_unquote(a) for a in raw_args), text)
@@ -169,10 +159,11 @@ def split_name(text: str) -> tuple[str, str]:
 
 def split_args(rest: str) -> tuple[str, ...]:
     """Comma-separated parameters, quotes removed; commas inside quotes are kept."""
-    return tuple(_unquote(a) for a in _split_raw(rest))
+    return tuple(_unquote(a) for a in split_raw(rest))
 
 
-def _split_raw(rest: str) -> list[str]:
+def split_raw(rest: str) -> list[str]:
+    """Comma-separated parameters with their quotes kept, to tell "1" from 1."""
     if not rest:
         return []
     args: list[str] = []
@@ -207,6 +198,11 @@ def is_number(text: str) -> bool:
     """True for ASCII digits only: str.isdigit() also takes "²" and "٣", which int() refuses
     or reads as another number; a modem's line may carry any byte."""
     return text.isascii() and text.isdigit()
+
+
+def is_hex(text: str) -> bool:
+    """True for whole octets in hex, as a PDU line is."""
+    return _HEX.fullmatch(text) is not None
 
 
 # ---------------------------------------------------------------- final results
@@ -318,101 +314,7 @@ _CME_TEXT = {
     32: "network not allowed - emergency calls only", 100: "unknown",
 }
 
-# ---------------------------------------------------------------- information responses
-
-REGISTRATION_STATES = {0: "not registered", 1: "home", 2: "searching", 3: "denied",
-                       4: "unknown", 5: "roaming", 6: "home", 7: "roaming", 8: "denied",
-                       9: "home", 10: "roaming"}
-
-
-def find_line(lines: Sequence[str], prefix: str) -> str | None:
-    """The first line of a response that starts with `prefix` + ':'."""
-    for line in lines:
-        if split_name(line)[0] == prefix:
-            return line
-    return None
-
-
-def args_of(line: str | None) -> tuple[str, ...]:
-    """The parameters of an information line ("+CSQ: 20,99" -> ("20", "99"))."""
-    return split_args(split_name(line)[1]) if line else ()
-
-
-def _int(text: str) -> int | None:
-    text = text.strip()
-    return int(text) if is_number(text) else None
-
-
-def parse_csq(line: str | None) -> int | None:
-    """Signal quality 0..31 from "+CSQ: <rssi>,<ber>"; None when unknown (99)."""
-    args = args_of(line)
-    rssi = _int(args[0]) if args else None
-    return rssi if rssi is not None and rssi <= 31 else None
-
-
-def csq_to_dbm(csq: int | None) -> int | None:
-    """The received signal strength in dBm for a CSQ value (0 means -113 or less)."""
-    return None if csq is None else -113 + 2 * csq
-
-
-def parse_creg(line: str | None) -> str:
-    """The registration state of a solicited or unsolicited +CREG/+CEREG/+CGREG line."""
-    raw = _split_raw(split_name(line)[1]) if line else []
-    stat_text = raw[1] if len(raw) >= 2 and is_number(raw[1]) else (raw[0] if raw else "")
-    stat = _int(stat_text)
-    return REGISTRATION_STATES.get(stat, "unknown") if stat is not None else "unknown"
-
-
-def is_registered(registration: str) -> bool:
-    """True when the modem can send: registered at home or roaming."""
-    return registration in ("home", "roaming")
-
-
-def parse_cops(line: str | None) -> str:
-    """The operator name from '+COPS: <mode>,<format>,"<oper>"[,<act>]', or ""."""
-    args = args_of(line)
-    return args[2] if len(args) >= 3 else ""
-
-
-def parse_csca(line: str | None) -> str:
-    """The SMS centre number from '+CSCA: "<sca>",<tosca>', or ""."""
-    args = args_of(line)
-    return args[0] if args else ""
-
-
-def parse_cpin(line: str | None) -> str:
-    """The SIM state from "+CPIN: <code>" (READY, SIM PIN, SIM PUK, ...)."""
-    args = args_of(line)
-    return args[0].upper() if args else ""
-
-
-def parse_cmgs(line: str | None) -> int | None:
-    """The message reference from "+CMGS: <mr>"."""
-    args = args_of(line)
-    return _int(args[0]) if args else None
-
-
-def parse_cmgl(lines: Sequence[str]) -> list[StoredSms]:
-    """Messages of a PDU-mode AT+CMGL response; malformed entries are skipped."""
-    found: list[StoredSms] = []
-    for header, pdu_line in pairwise(lines):
-        if split_name(header)[0] != "+CMGL":
-            continue
-        args = args_of(header)
-        index, status = (_int(args[0]), _int(args[1])) if len(args) >= 2 else (None, None)
-        if index is not None and status is not None and _HEX.fullmatch(pdu_line):
-            found.append(StoredSms(index, status, bytes.fromhex(pdu_line)))
-    return found
-
-
-def parse_cmgr(lines: Sequence[str], index: int) -> StoredSms | None:
-    """The message of a PDU-mode AT+CMGR response, or None if the slot is empty."""
-    for header, pdu_line in pairwise(lines):
-        if split_name(header)[0] == "+CMGR" and _HEX.fullmatch(pdu_line):
-            status = _int(args_of(header)[0]) if args_of(header) else None
-            return StoredSms(index, status if status is not None else 0,
-                             bytes.fromhex(pdu_line))
-    return None
+# ---------------------------------------------------------------- commands
 
 
 def command_prefix(command: str) -> str | None:

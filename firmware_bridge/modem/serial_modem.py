@@ -23,11 +23,13 @@ from firmware_bridge.modem.at_protocol import (
     CTRL_Z,
     ESC,
     Final,
-    StoredSms,
     Urc,
     classify,
-    find_line,
     is_number,
+)
+from firmware_bridge.modem.at_replies import (
+    StoredSms,
+    find_line,
     parse_cmgl,
     parse_cmgr,
     parse_cmgs,

@@ -13,9 +13,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from firmware_bridge.errors import ModemError
-from firmware_bridge.modem.at_protocol import (
+from firmware_bridge.modem.at_protocol import classify
+from firmware_bridge.modem.at_replies import (
     args_of,
-    classify,
     csq_to_dbm,
     find_line,
     is_registered,

@@ -1,1 +1,6 @@
-"""TODO docstring."""
+"""Stand-ins for the radio and the modem, used by the tests, `edge-hub demo` and
+`edge-hub simulate`: the virtual air (watches that advertise BTHome frames through a
+bleak backend) and the emulated modem (AT commands on a pseudo-terminal, with faults).
+
+May import: the rest of firmware_bridge. Nothing imports it but tests and edge.simulated.
+"""

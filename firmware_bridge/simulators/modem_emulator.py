@@ -187,12 +187,12 @@ class ModemEmulator:
     def deliver_pdu(self, pdu: bytes) -> int | None:
         """A message arrives (full PDU with SMSC); returns its storage index, None if held."""
         with self._lock:
-            return self._interpreter.deliver(pdu)
+            return self._interpreter.sms.deliver(pdu)
 
     def status_report(self, pdu: bytes) -> None:
         """A delivery report arrives (full PDU with SMSC), routed per AT+CNMI <ds>."""
         with self._lock:
-            self._interpreter.status_report(pdu)
+            self._interpreter.sms.status_report(pdu)
 
     def inject(self, text: str | bytes) -> None:
         """Text goes out as a framed line ("\\r\\n<text>\\r\\n"), bytes go out as they are."""

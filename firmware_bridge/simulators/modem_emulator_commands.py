@@ -1,7 +1,8 @@
-"""The AT command set the modem emulator speaks: command handlers and SMS storage.
+"""The AT command set the modem emulator speaks: the command line and settings handlers.
 
 No port and no thread here: bytes come in through `AtInterpreter.receive`, bytes go
 out through the `out` callable, delayed work (the end of a boot) through `schedule`.
+The SMS commands and message storage are `modem_emulator_sms`.
 """
 
 from __future__ import annotations
@@ -12,18 +13,13 @@ from collections.abc import Callable
 
 from firmware_bridge.modem.at_protocol import error_text, is_number, split_args
 from firmware_bridge.simulators.modem_emulator_faults import ErrorReply, FaultPlan
-from firmware_bridge.simulators.modem_emulator_state import (
-    MEMORIES,
-    ModemState,
-    destination,
-    frame,
-    submitted_tpdu,
-    tpdu_length,
+from firmware_bridge.simulators.modem_emulator_sms import (
+    Output,
+    Schedule,
+    SmsCommands,
+    Submit,
 )
-
-Output = Callable[[bytes], None]
-Schedule = Callable[[float, Callable[[], None]], None]
-Submit = Callable[[str, bool], None]
+from firmware_bridge.simulators.modem_emulator_state import MEMORIES, ModemState, frame
 
 _EXTENDED = re.compile(r"^([+*^#$][A-Z0-9]+)(=\?|\?|=(.*))?$", re.IGNORECASE)
 
@@ -35,12 +31,12 @@ class AtInterpreter:
                  schedule: Schedule, on_submit: Submit, commands: list[str],
                  times: list[float] | None = None) -> None:
         self.state, self.faults = state, faults
-        self._out, self._schedule, self._on_submit = out, schedule, on_submit
+        self._out, self._schedule = out, schedule
         self.commands = commands
         self.times = times if times is not None else []
         self._line = bytearray()
-        self._pdu: bytearray | None = None
-        self._pdu_length = 0
+        self.sms = SmsCommands(state, faults, self, out=out, schedule=schedule,
+                               on_submit=on_submit)
 
     @property
     def responsive(self) -> bool:
@@ -51,10 +47,10 @@ class AtInterpreter:
         for byte in data:
             if not self.responsive:
                 self._line.clear()
-                self._pdu = None
+                self.sms.drop_pdu()
                 return
-            if self._pdu is not None:
-                self._pdu_byte(byte)
+            if self.sms.typing_pdu:
+                self.sms.pdu_byte(byte)
             elif byte == 0x0D:
                 text = self._line.decode("ascii", errors="replace").strip()
                 self._line.clear()
@@ -118,7 +114,7 @@ class AtInterpreter:
         if name != "+CMGS":
             armed, error = self.faults.take_failure(name)
             if armed:
-                self.emit(self._error_lines(error))
+                self.emit(self.error_lines(error))
                 return
         lines = handler(name, op, args)
         if lines is not None:
@@ -131,21 +127,22 @@ class AtInterpreter:
             "+CSQ": self._csq, "+COPS": self._cops, "+CSCA": self._csca,
             "+CMGF": self._cmgf, "+CPMS": self._cpms, "+CNMI": self._cnmi,
             "+CSMP": self._plain_ok, "+CSCS": self._plain_ok, "+CGMM": self._cgmm,
-            "+CGMI": self._cgmi, "+CMGS": self._cmgs, "+CMGL": self._cmgl,
-            "+CMGR": self._cmgr, "+CMGD": self._cmgd,
+            "+CGMI": self._cgmi, "+CMGS": self.sms.cmgs, "+CMGL": self.sms.cmgl,
+            "+CMGR": self.sms.cmgr, "+CMGD": self.sms.cmgd,
         }
 
     def error(self, kind: str, code: int) -> list[str]:
         """An error line in the format AT+CMEE asks for."""
-        return self._error_lines(ErrorReply(kind, code))
+        return self.error_lines(ErrorReply(kind, code))
 
-    def _error_lines(self, error: ErrorReply | None) -> list[str]:
+    def error_lines(self, error: ErrorReply | None) -> list[str]:
+        """The lines of an armed failure; a plain ERROR for None or under AT+CMEE=0."""
         if error is None or self.state.cmee == 0:
             return ["ERROR"]
         detail = str(error.code) if self.state.cmee == 1 else error_text(error.kind, error.code)
         return [f"+{error.kind.upper()} ERROR: {detail}"]
 
-    def _sim_error(self, kind: str) -> list[str] | None:
+    def sim_error(self, kind: str) -> list[str] | None:
         """The error for commands that need the SIM, or None when it is ready."""
         codes = {"NOT INSERTED": (310, 10), "SIM PIN": (311, 11), "SIM PUK": (316, 12)}
         if self.state.sim not in codes:
@@ -212,7 +209,7 @@ class AtInterpreter:
         return ["+COPS: 0", "OK"] if op == "?" else ["OK"]
 
     def _csca(self, name: str, op: str, args: tuple[str, ...]) -> list[str]:
-        sim_error = self._sim_error("cms")
+        sim_error = self.sim_error("cms")
         if sim_error:
             return sim_error
         if op == "=" and args:
@@ -230,7 +227,7 @@ class AtInterpreter:
         return self.error("cms", 302)
 
     def _cpms(self, name: str, op: str, args: tuple[str, ...]) -> list[str]:
-        sim_error = self._sim_error("cms")
+        sim_error = self.sim_error("cms")
         if sim_error:
             return sim_error
         used, total = len(self.state.storage), self.state.storage_size
@@ -257,146 +254,14 @@ class AtInterpreter:
     def _cgmi(self, name: str, op: str, args: tuple[str, ...]) -> list[str]:
         return ["SIMCOM INCORPORATED", "OK"]
 
-    # ------------------------------------------------------------ SMS
-
-    def _sms_refusal(self) -> list[str] | None:
-        if self.state.cmgf != 0:
-            return self.error("cms", 302)
-        return self._sim_error("cms")
-
-    def _cmgs(self, name: str, op: str, args: tuple[str, ...]) -> list[str] | None:
-        if op == "=?":
-            return ["OK"]
-        refusal = self._sms_refusal()
-        if refusal:
-            return refusal
-        if op != "=" or not args or not is_number(args[0]):
-            return self.error("cms", 304)
-        self._pdu, self._pdu_length = bytearray(), int(args[0])
-        if not self.faults.take_lost_prompt():
-            self._out(b"\r\n> ")
-        return None
-
-    def _pdu_byte(self, byte: int) -> None:
-        assert self._pdu is not None
-        if byte == 0x1B:
-            self._pdu = None
-            self.emit(["OK"])
-        elif byte == 0x1A:
-            text, self._pdu = self._pdu.decode("ascii", errors="replace"), None
-            self._submit(text)
-        elif byte not in b"\r\n \t" and len(self._pdu) < 1024:
-            self._pdu.append(byte)
-
-    def _submit(self, hex_text: str) -> None:
-        tpdu = submitted_tpdu(hex_text, self._pdu_length)
-        if tpdu is None:
-            self.emit(self.error("cms", 304))
-            return
-        armed, error = self.faults.take_failure("+CMGS")
-        refused = self.faults.refused_numbers.get(destination(tpdu) or "")
-        if armed:
-            self.emit(self._error_lines(error))
-        elif refused is not None:
-            self.emit(self.error("cms", refused))
-        elif self.state.stat() not in (1, 5):
-            self.emit(self.error("cms", 331))
-        elif self.faults.take_silent_send():
-            self._on_submit(tpdu, True)
-        else:
-            self._on_submit(tpdu, False)
-            mr, self.state.next_mr = self.state.next_mr, (self.state.next_mr + 1) % 256
-            self.emit([f"+CMGS: {mr}", "OK"])
-
-    def _listing(self, index: int, status: int, pdu: bytes, name: str) -> list[str]:
-        head = f"+CMGL: {index},{status},,{tpdu_length(pdu)}" if name == "+CMGL" else \
-            f"+CMGR: {status},,{tpdu_length(pdu)}"
-        if status == 0:
-            self.state.storage[index] = (1, pdu)
-        return [head, pdu.hex().upper()]
-
-    def _cmgl(self, name: str, op: str, args: tuple[str, ...]) -> list[str]:
-        if op == "=?":
-            return ["+CMGL: (0-4)", "OK"]
-        refusal = self._sms_refusal()
-        if refusal:
-            return refusal
-        wanted = int(args[0]) if args and is_number(args[0]) else 0
-        lines: list[str] = []
-        for index, (status, pdu) in sorted(self.state.storage.items()):
-            if wanted == 4 or status == wanted:
-                lines += self._listing(index, status, pdu, name)
-        return [*lines, "OK"]
-
-    def _index(self, args: tuple[str, ...]) -> int | None:
-        if not args or not is_number(args[0]):
-            return None
-        index = int(args[0])
-        return index if index < self.state.storage_size else None
-
-    def _cmgr(self, name: str, op: str, args: tuple[str, ...]) -> list[str]:
-        refusal = self._sms_refusal()
-        if refusal:
-            return refusal
-        index = self._index(args)
-        if index is None:
-            return self.error("cms", 321)
-        if index not in self.state.storage:
-            return ["OK"]
-        status, pdu = self.state.storage[index]
-        return [*self._listing(index, status, pdu, name), "OK"]
-
-    def _cmgd(self, name: str, op: str, args: tuple[str, ...]) -> list[str]:
-        refusal = self._sim_error("cms")
-        if refusal:
-            return refusal
-        index = self._index(args)
-        flag = int(args[1]) if len(args) > 1 and is_number(args[1]) else 0
-        if index is None and flag == 0:
-            return self.error("cms", 321)
-        doomed = {0: (), 1: (1,), 2: (1, 3), 3: (1, 2, 3), 4: (0, 1, 2, 3)}.get(flag, ())
-        for i, (status, _) in list(self.state.storage.items()):
-            if (flag == 0 and i == index) or status in doomed:
-                del self.state.storage[i]
-        self._schedule(0.0, self.release_held)
-        return ["OK"]
-
-    # ------------------------------------------------------------ inbound and power
-
-    def deliver(self, pdu: bytes) -> int | None:
-        """A message from the network: stored and announced per AT+CNMI, or held back."""
-        mt = self.state.cnmi[1]
-        if not self.state.off and mt == 2 and self.state.cmgf == 0:
-            self.urc(f"+CMT: ,{tpdu_length(pdu)}\r\n{pdu.hex().upper()}")
-            return None
-        index = None if self.state.off else self.state.free_index()
-        if index is None:
-            self.state.held.append(pdu)
-            return None
-        self.state.storage[index] = (0, pdu)
-        if mt in (1, 3):
-            self.urc(f'+CMTI: "{self.state.memory}",{index}')
-        return index
-
-    def status_report(self, pdu: bytes) -> None:
-        """A delivery report: +CDS directly (ds=1) or stored and +CDSI (ds=2)."""
-        ds = self.state.cnmi[3]
-        if ds == 1:
-            self.urc(f"+CDS: {tpdu_length(pdu)}\r\n{pdu.hex().upper()}")
-        elif ds == 2 and (index := self.state.free_index()) is not None:
-            self.state.storage[index] = (0, pdu)
-            self.urc(f'+CDSI: "{self.state.memory}",{index}')
-
-    def release_held(self) -> None:
-        while self.state.held and self.state.free_index() is not None:
-            self.deliver(self.state.held.pop(0))
+    # ------------------------------------------------------------ power
 
     def reboot(self) -> None:
         """Lose the settings, ignore everything for boot_s, then say RDY."""
         self.state.reset_volatile()
         self.state.booting, self.state.off = True, False
         self._line.clear()
-        self._pdu = None
+        self.sms.drop_pdu()
         self.state.boot_generation += 1
         generation = self.state.boot_generation
         self._schedule(self.state.boot_s, lambda: self._finish_boot(generation))
@@ -411,7 +276,7 @@ class AtInterpreter:
         if self.state.sim == "READY":
             lines.append("SMS Ready")
         self._out(b"".join(frame(line) for line in lines))
-        self.release_held()
+        self.sms.release_held()
 
     def power_key(self) -> None:
         """A PWRKEY pulse: boots a modem that is off or hung, switches a running one off."""

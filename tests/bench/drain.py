@@ -34,13 +34,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from cloud_sync.uplink.local_broker import LocalMosquitto  # noqa: E402
-from cloud_sync.server.store import open_store  # noqa: E402
 from cloud_sync.contract import wire  # noqa: E402
+from cloud_sync.server.store import open_store  # noqa: E402
+from cloud_sync.uplink.local_broker import LocalMosquitto  # noqa: E402
+from edge.alerts.hub import Hub  # noqa: E402
 from edge.clock import SystemClock  # noqa: E402
 from edge.config.loader import parse_config  # noqa: E402
 from edge.config.uplink import UplinkSection  # noqa: E402
-from edge.alerts.hub import Hub  # noqa: E402
 from edge.storage.store import TELEMETRY_PRIORITY, Store  # noqa: E402
 from edge.uplink.service import build_uplink  # noqa: E402
 from tests.building import Timing  # noqa: E402

@@ -23,11 +23,11 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bthome_ble import BTHomeBluetoothDeviceData
 
-from edge.clock import FakeClock
 from edge.alerts.gate import FrameRefused, WatchGate
 from edge.alerts.hub import Hub
-from edge.storage.store import Store
+from edge.clock import FakeClock
 from edge.storage.roster import WatchRecord
+from edge.storage.store import Store
 from firmware_bridge.ble.bleak_radio import BleakRadio
 from firmware_bridge.ble.bthome import BTHOME_SERVICE_UUID, BTHomeKey, encode_frame
 from tests.bthome_reference import service_info

@@ -14,8 +14,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from cloud_sync.uplink.local_broker import LocalMosquitto
 from cloud_sync.server.receiver import Receiver
+from cloud_sync.uplink.local_broker import LocalMosquitto
 from edge.app import HubApp, build_hub
 from edge.config.loader import parse_config
 from edge.config.uplink import UplinkSection

@@ -10,17 +10,20 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from edge.alerts.hub import Hub
 from edge.clock import FakeClock
 from edge.errors import PduError
-from edge.alerts.hub import Hub
 from edge.sms.conversation import Conversation
 from edge.sms.replies import Replies
 from edge.sms.texts import SmsStore
 from edge.storage.store import Store
 from firmware_bridge.modem.at_protocol import (
     AtReader,
-    args_of,
     classify,
+    parse_final,
+)
+from firmware_bridge.modem.at_replies import (
+    args_of,
     parse_cmgl,
     parse_cmgr,
     parse_cmgs,
@@ -29,11 +32,15 @@ from firmware_bridge.modem.at_protocol import (
     parse_creg,
     parse_csca,
     parse_csq,
-    parse_final,
 )
 from firmware_bridge.modem.serial_modem import event_for
-from firmware_bridge.sms.pdu import decode_pdu, encode_deliver, encode_status_report, encode_submit
 from firmware_bridge.simulators.virtual_air import VirtualWatch
+from firmware_bridge.sms.pdu import (
+    decode_pdu,
+    encode_deliver,
+    encode_status_report,
+    encode_submit,
+)
 from tests.building import Timing, make_roster
 from tests.campaign import Result
 

@@ -1,0 +1,102 @@
+"""Alerts as the store keeps them (a part of edge.storage.store.Store): each alert's row,
+its short reference, and the history of its state changes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlite_utils import Database
+
+from edge.domain import Alert, AlertState
+
+_REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def alert_ref(alert_id: int) -> str:
+    """Short reference read out on the phone and carried in each SMS, e.g. 'A0K3'."""
+    digits = ""
+    value = alert_id
+    while value or len(digits) < 3:
+        digits = _REF_ALPHABET[value % 32] + digits
+        value //= 32
+    return "A" + digits
+
+
+class AlertTables:
+    """Queries over the alert tables, on the store's one writer connection."""
+
+    db: Database
+
+    def insert_alert(
+        self, resident_id: str, watch_mac: str, at: float, cancel_until: float,
+        state: AlertState, press_counter: int | None = None,
+    ) -> Alert:
+        """Create an alert and its first state change; call inside a transaction."""
+        uid = uuid.uuid4().hex
+        cursor = self.db.execute(
+            "INSERT INTO alerts (uid, ref, resident_id, watch_mac, state, raised_at, "
+            "cancel_until, updated_at, press_counter) VALUES (?, '', ?, ?, ?, ?, ?, ?, ?)",
+            [uid, resident_id, watch_mac, state.value, at, cancel_until, at, press_counter],
+        )
+        alert_id = int(cursor.lastrowid or 0)
+        ref = alert_ref(alert_id)
+        self.db.execute("UPDATE alerts SET ref = ? WHERE id = ?", [ref, alert_id])
+        self._record_change(alert_id, state, at, "", "press")
+        return Alert(alert_id, uid, ref, resident_id, watch_mac, state, at, cancel_until, 1, at,
+                     "", press_counter)
+
+    def save_alert(self, alert: Alert, *, by: str = "", reason: str = "") -> None:
+        """Store the alert's new state and the change; call inside a transaction."""
+        previous = self.db.execute("SELECT state FROM alerts WHERE id = ?", [alert.id]).fetchone()
+        self.db.execute(
+            "UPDATE alerts SET state = ?, press_count = ?, updated_at = ?, closed_by = ? "
+            "WHERE id = ?",
+            [alert.state.value, alert.press_count, alert.updated_at, alert.closed_by, alert.id],
+        )
+        if previous and previous[0] != alert.state.value:
+            self._record_change(alert.id, alert.state, alert.updated_at, by, reason)
+
+    def _record_change(self, alert_id: int, state: AlertState, at: float, by: str, reason: str) -> None:
+        self.db.execute(
+            "INSERT INTO alert_changes (alert_id, state, at, by, reason) VALUES (?, ?, ?, ?, ?)",
+            [alert_id, state.value, at, by, reason],
+        )
+
+    def open_alerts(self) -> list[Alert]:
+        return self._alerts("WHERE state IN ('raised', 'active') ORDER BY id")
+
+    def open_alert_for(self, resident_id: str) -> Alert | None:
+        found = self._alerts(
+            "WHERE resident_id = ? AND state IN ('raised', 'active')", [resident_id]
+        )
+        return found[0] if found else None
+
+    def alert(self, uid_or_ref: str) -> Alert | None:
+        found = self._alerts("WHERE uid = ? OR ref = ?", [uid_or_ref, uid_or_ref.upper()])
+        return found[0] if found else None
+
+    def alert_by_id(self, alert_id: int) -> Alert | None:
+        found = self._alerts("WHERE id = ?", [alert_id])
+        return found[0] if found else None
+
+    def alerts(self, limit: int = 100) -> list[Alert]:
+        return self._alerts("ORDER BY id DESC LIMIT ?", [limit])
+
+    def alert_changes(self, alert_id: int) -> list[tuple[str, float, str, str]]:
+        rows = self.db.execute(
+            "SELECT state, at, by, reason FROM alert_changes WHERE alert_id = ? ORDER BY id",
+            [alert_id],
+        ).fetchall()
+        return [tuple(row) for row in rows]
+
+    def _alerts(self, where: str, params: list[Any] | None = None) -> list[Alert]:
+        rows = self.db.execute(
+            "SELECT id, uid, ref, resident_id, watch_mac, state, raised_at, cancel_until, "
+            f"press_count, updated_at, closed_by, press_counter FROM alerts {where}",
+            params or []).fetchall()
+        return [
+            Alert(r[0], r[1], r[2], r[3], r[4], AlertState(r[5]), r[6], r[7], r[8], r[9], r[10],
+                  r[11])
+            for r in rows
+        ]
