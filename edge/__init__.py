@@ -1,7 +1,8 @@
 """The building hub.
 
-    domain, clock, errors   the hub's vocabulary (imports only cloud_sync.contract and
-                            firmware_bridge)
+    domain, clock, errors   the hub's vocabulary, which every layer may use (imports
+                            only cloud_sync.contract, cloud_sync.uplink.errors,
+                            firmware_bridge.errors and firmware_bridge.ble.addresses)
     storage                 the durable store
     alerts                  the alert core: frames to reports to alerts
     sms                     the SMS conversation with responders

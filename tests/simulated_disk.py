@@ -3,12 +3,15 @@ only it sees: the tests and the campaign fill it, free it, or make it read-only.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.simulated import CONFIG, SimulatedHub
+from tests.small_disk import TAKE_SQLITE_ROOM
 
 FULL_AT_START = 'dd if=/dev/zero of="{disk}/filler" bs=64k 2>/dev/null;'
 READ_ONLY_AT_START = 'mount -o remount,ro "{disk}" || exit 97;'
@@ -37,7 +40,11 @@ class HubOnSmallDisk(SimulatedHub):
         return done.stdout
 
     def fill(self) -> None:
-        self.inside(f'dd if=/dev/zero of="{self.disk}/filler" bs=64k 2>/dev/null; sync')
+        """Fill the disk, and the room SQLite holds in the database, so that the hub's next
+        write must grow a file (tests.small_disk.TAKE_SQLITE_ROOM)."""
+        self.inside(f'dd if=/dev/zero of="{self.disk}/filler" bs=64k 2>/dev/null; sync; '
+                    f'{shlex.quote(sys.executable)} -c {shlex.quote(TAKE_SQLITE_ROOM)} '
+                    f'{shlex.quote(str(self.database))}')
 
     def free(self) -> None:
         self.inside(f'rm -f "{self.disk}/filler"')

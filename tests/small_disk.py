@@ -9,11 +9,35 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+
+# Uses up the room SQLite already holds in a database (a WAL it may reuse, free pages), so
+# that the next write must grow a file. On a full disk, whether a write fits otherwise
+# depends on when the last checkpoint ran. Run as: python -c TAKE_SQLITE_ROOM DATABASE.
+TAKE_SQLITE_ROOM = """
+import contextlib, sqlite3, sys
+with contextlib.closing(sqlite3.connect(sys.argv[1], timeout=10)) as db:
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS test_filler (data BLOB)")
+        while True:
+            db.execute("INSERT INTO test_filler VALUES (zeroblob(4096))")
+            db.commit()
+    except sqlite3.OperationalError as error:
+        if "full" not in str(error):
+            raise
+"""
+
+
+def take_sqlite_room(database: Path) -> None:
+    """On a full disk, also use up the room SQLite holds in `database` (see above)."""
+    subprocess.run([sys.executable, "-c", TAKE_SQLITE_ROOM, str(database)], check=True,
+                   timeout=60)
 
 
 class SmallDisk:

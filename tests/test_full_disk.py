@@ -7,15 +7,13 @@ with SQLite's max_page_count ([hub] max_database_mb), through the production hub
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from edge.storage.store import Store
 from tests.building import mac_for
-from tests.small_disk import small_disk
+from tests.small_disk import small_disk, take_sqlite_room
 from tests.sms_building import DESK, GRID, SON, SmsBuilding, run_scenario, until
 
 SMALL_RESERVE = {"storage_reserve_mb": 0.5, "low_space_mb": 0.2}
@@ -36,20 +34,6 @@ def alerts_in_file(database: Path) -> list[tuple[str, str]]:
         return [(a.resident_id, a.state.value) for a in reversed(store.alerts())]
     finally:
         store.close()
-
-
-def take_sqlite_room(database: Path) -> None:
-    """On a full disk, also use up the room SQLite already holds (a WAL it may reuse, free
-    pages), so that the hub's next write must grow a file: without this, whether the next
-    write fits depends on when the last checkpoint ran."""
-    with contextlib.closing(sqlite3.connect(database, timeout=10)) as db:
-        try:
-            db.execute("CREATE TABLE IF NOT EXISTS test_filler (data BLOB)")
-            while True:
-                db.execute("INSERT INTO test_filler VALUES (zeroblob(4096))")
-                db.commit()
-        except sqlite3.OperationalError as error:
-            assert "full" in str(error), error
 
 
 async def press_and_wait_for_texts(b: SmsBuilding, index: int, phones: set[str]) -> None:

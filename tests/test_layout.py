@@ -11,6 +11,7 @@ number); two different layers of the same number may not import each other.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -100,9 +101,25 @@ def layer_of(name: str) -> str:
     return max(candidates, key=len)
 
 
-def test_every_module_is_in_a_layer() -> None:
-    for name in MODULES:
-        layer_of(name)
+TOP = ("edge", "cloud_sync", "firmware_bridge")
+# The hub's vocabulary at edge/'s root, which every layer of the hub may use, and what
+# edge/__init__.py says it stands on.
+VOCABULARY = ("edge.domain", "edge.clock", "edge.errors")
+VOCABULARY_MAY_IMPORT = ("edge", *VOCABULARY, "cloud_sync.contract", "cloud_sync.uplink.errors",
+                         "firmware_bridge.errors", "firmware_bridge.ble.addresses")
+
+
+def test_every_module_is_in_a_layer_of_its_own_package() -> None:
+    loose = [name for name in MODULES if layer_of(name) in TOP and name not in TOP]
+    assert not loose, f"modules in no subpackage's layer (add them to LAYERS): {loose}"
+
+
+def test_package_init_files_import_nothing() -> None:
+    """Importing a.b.c runs a/__init__ and a/b/__init__: they stay free of imports, so the
+    graph below needs no edges to them and no cycle can hide there."""
+    for name, path in MODULES.items():
+        if path.name == "__init__.py":
+            assert not GRAPH[name], f"{name}/__init__.py imports {GRAPH[name]}"
 
 
 def test_layers_import_only_downward() -> None:
@@ -186,23 +203,80 @@ def test_no_module_is_over_400_lines() -> None:
     assert not long, "\n".join(long)
 
 
-def test_every_subpackage_says_what_it_owns() -> None:
+def may_import(doc: str) -> tuple[set[str], bool]:
+    """The layers a package docstring's "May import:" paragraph names ("edge.domain/clock"
+    is edge.domain and edge.clock), and whether it allows any lower layer."""
+    paragraph = doc.split("May import:", 1)[1].split("\n\n", 1)[0]
+    named: set[str] = set()
+    for match in re.finditer(r"\b(?:edge|cloud_sync|firmware_bridge)(?:\.\w+)*(?:/\w+)*", paragraph):
+        first, *others = match.group(0).split("/")
+        named.add(first)
+        named.update(first.rpartition(".")[0] + "." + other for other in others)
+    return named, "any layer" in paragraph
+
+
+def test_every_subpackage_says_what_it_owns_and_imports_only_what_it_says() -> None:
     for name, path in MODULES.items():
-        if path.name == "__init__.py":
-            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
-            assert doc and len(doc) > 80 and "import" in doc, \
-                f"{name}: the docstring says what the package owns and what it may import"
+        if path.name != "__init__.py" or name in TOP:
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        assert len(doc) > 80 and "May import:" in doc, \
+            f"{name}: the docstring says what the package owns and, after 'May import:', what it may import"
+        named, anything = may_import(doc)
+        if anything:
+            continue
+        for module, targets in GRAPH.items():
+            if module != name and not module.startswith(name + "."):
+                continue
+            for target in targets:
+                if target.startswith(name + ".") or target in TOP or (
+                        name.startswith("edge.") and target in VOCABULARY):
+                    continue
+                assert any(target == n or target.startswith(n + ".") for n in named), \
+                    f"{module} imports {target}, which {name}'s docstring does not allow ({sorted(named)})"
 
 
-@pytest.mark.parametrize("entry", ["edge.tools.cli", "edge.app"])
-def test_the_command_line_and_the_hub_load_only_what_they_use(entry: str) -> None:
-    """Tools, the server, gpiozero, requests, paho and the simulators wait for the command
-    or the configuration that uses them."""
-    heavy = ["gpiozero", "requests", "paho", "cloud_sync.server.receiver", "edge.tools.doctor",
-             "edge.tools.pairing", "firmware_bridge.simulators", "edge.simulated.simulate",
-             "edge.uplink.service", "edge.panel.driver"]
-    code = (f"import sys, {entry}; "
-            f"print(' '.join(m for m in {heavy!r} if m in sys.modules))")
+def test_the_hubs_vocabulary_imports_only_what_edge_says() -> None:
+    for name in VOCABULARY:
+        for target in GRAPH[name]:
+            assert any(target == a or target.startswith(a + ".") for a in VOCABULARY_MAY_IMPORT), \
+                f"{name} imports {target}; edge/__init__.py says it stands on {VOCABULARY_MAY_IMPORT}"
+
+
+def test_the_checks_see_what_a_docstring_does_not_allow() -> None:
+    assert may_import("x\n\nMay import: edge.domain/clock/errors, firmware_bridge.sms.\n") == (
+        {"edge.domain", "edge.clock", "edge.errors", "firmware_bridge.sms"}, False)
+    assert may_import("May import: any layer below it.")[1]
+
+
+HEAVY = ["gpiozero", "requests", "paho", "cloud_sync.server.receiver", "edge.tools.doctor",
+         "edge.tools.pairing", "firmware_bridge.simulators", "edge.simulated.simulate",
+         "edge.uplink.service", "edge.panel.driver"]
+BUILD_THE_DEMO_HUB = """
+import sys, tempfile
+from edge.app import build_hub
+from edge.config.loader import load_config
+app = build_hub(load_config("config/demo.toml"), database=tempfile.mktemp(suffix=".db"))
+app.close()
+"""
+BUILD_A_HUB_WITH_AN_UPLINK = BUILD_THE_DEMO_HUB.replace(
+    'load_config("config/demo.toml")',
+    'replace(load_config("config/demo.toml"), uplink=UplinkSection('
+    'broker="mqtt://127.0.0.1:9", http_url="http://127.0.0.1:9"))').replace(
+    "import sys, tempfile", "import sys, tempfile\nfrom dataclasses import replace\n"
+    "from edge.config.uplink import UplinkSection")
+
+
+@pytest.mark.parametrize("code, wanted", [
+    ("import sys, edge.tools.cli", []),
+    ("import sys, edge.app", []),
+    (BUILD_THE_DEMO_HUB, []),  # a building without [uplink] or [panel]
+    (BUILD_A_HUB_WITH_AN_UPLINK, ["paho", "edge.uplink.service"]),  # requests: at first use
+])
+def test_the_command_line_and_the_hub_load_only_what_they_use(code: str, wanted: list[str]) -> None:
+    """Tools, the server, gpiozero, requests, paho and the simulators wait for the command,
+    the configuration or the moment that uses them."""
+    code += f"\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, check=True).stdout.split()
-    assert loaded == []
+    assert loaded == wanted

@@ -86,7 +86,7 @@ class KeysFile:
     keys: Mapping[str, bytes] = field(repr=False)
 
 
-class RosterTables(Protocol):
+class WrittenRoster(Protocol):
     """The three tables a roster is written as, in hub.toml or a roster file."""
 
     @property
@@ -103,7 +103,7 @@ def parse_roster(data: Mapping[str, Any], *, source: str, default_address: str) 
     return roster_of(written, default_address, Place(source), None)
 
 
-def roster_of(written: RosterTables, default_address: str, place: Place,
+def roster_of(written: WrittenRoster, default_address: str, place: Place,
             keys: KeysFile | None) -> Roster:
     residents = _residents(written, default_address, place)
     resident_ids = {resident.id for resident in residents}
@@ -112,7 +112,7 @@ def roster_of(written: RosterTables, default_address: str, place: Place,
     return Roster(residents=residents, watches=watches, contacts=contacts)
 
 
-def _residents(written: RosterTables, default_address: str,
+def _residents(written: WrittenRoster, default_address: str,
                place: Place) -> tuple[Resident, ...]:
     _refuse_duplicates([entry.id for entry in written.residents], place.key("residents"), "id")
     return tuple(
@@ -128,7 +128,7 @@ def _residents(written: RosterTables, default_address: str,
 
 
 def _watches(
-    written: RosterTables, place: Place, resident_ids: set[str], keys: KeysFile | None
+    written: WrittenRoster, place: Place, resident_ids: set[str], keys: KeysFile | None
 ) -> tuple[Watch, ...]:
     entries = written.watches
     _refuse_duplicates([entry.mac for entry in entries], place.key("watches"), "mac")
@@ -179,7 +179,7 @@ def _refuse_unused_keys(keys: KeysFile, macs: set[str], config: str) -> None:
             )
 
 
-def _contacts(written: RosterTables, place: Place,
+def _contacts(written: WrittenRoster, place: Place,
               resident_ids: set[str]) -> tuple[Contact, ...]:
     entries = written.contacts
     _refuse_duplicates([entry.id for entry in entries], place.key("contacts"), "id")

@@ -2,5 +2,5 @@
 doctor, pairing a watch, and the test alarm. The registration of each command is cheap;
 what a command needs is imported when it runs.
 
-May import: everything in edge, cloud_sync and firmware_bridge; nothing imports it.
+May import: any layer (nothing imports it).
 """

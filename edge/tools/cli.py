@@ -144,14 +144,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from edge.supervision.stop_signals import EarlyStop
+
+    early = EarlyStop()  # first: a SIGTERM while the hub loads still stops it cleanly
     import asyncio
 
     from edge.app import build_hub
     from edge.config.loader import load_config
-    from edge.supervision.stop_signals import EarlyStop
     from edge.supervision.systemd_notify import SystemdNotifier
-
-    early = EarlyStop()
 
     config = load_config(args.config)
     logging.getLogger().setLevel(config.hub.log_level)

@@ -358,7 +358,7 @@ def _check_pdu(at_hex: str, cmgs_length: int) -> None:
         raise PduError(f"The PDU to send is not hex: {at_hex[:20]!r}...") from None
     if not octets or cmgs_length != len(octets) - 1 - octets[0] or cmgs_length < 1:
         raise PduError(f"The PDU length {cmgs_length} does not fit the {len(octets)}-octet "
-                       f"PDU; build both with sms_pdu.encode_submit.")
+                       f"PDU; build both with firmware_bridge.sms.pdu.encode_submit.")
 
 
 def _masked(command: str) -> str:

@@ -2,5 +2,6 @@
 `edge-hub simulate`: the virtual air (watches that advertise BTHome frames through a
 bleak backend) and the emulated modem (AT commands on a pseudo-terminal, with faults).
 
-May import: the rest of firmware_bridge. Nothing imports it but tests and edge.simulated.
+May import: firmware_bridge.errors, firmware_bridge.ble, firmware_bridge.sms,
+firmware_bridge.modem. Nothing imports it but tests and edge.simulated.
 """

@@ -1,7 +1,7 @@
 """SMS PDUs (TS 23.040): SUBMIT encode; DELIVER and STATUS-REPORT decode and encode; pure.
 
-Address, SMSC and timestamp fields live in sms_fields, text and user data in sms_text;
-their public names are re-exported here.
+Address, SMSC and timestamp fields live in firmware_bridge.sms.fields, text and user data
+in firmware_bridge.sms.text; their public names are re-exported here.
 """
 
 from __future__ import annotations
