@@ -30,8 +30,10 @@ def test_https_fallback_delivers_events_and_fetches_commands(tmp_path, broker) -
     receiver = Receiver(broker.url, f"sqlite:///{tmp_path}/receiver.db",
                         http=("127.0.0.1", http_port))
     receiver.start()
+    secret = receiver.access.add_hub("xingfuli", "hub-3", now=time.time())  # as add-hub does
     building = UplinkBuilding(tmp_path, broker, http_url=f"http://127.0.0.1:{http_port}",
-                              http_after_s=5, http_poll_s=0.1)
+                              http_after_s=5, http_poll_s=0.1, username="xingfuli/hub-3",
+                              password=secret)
 
     async def scenario(b: UplinkBuilding) -> None:
         await b.connected()

@@ -1,4 +1,5 @@
-"""edge-hub receiver: run the reference receiver, or acknowledge an alert as a worker would."""
+"""edge-hub server (or its old name, receiver): run the community server, act on an alert
+as a worker would, or make the logins of hubs, API programs and the broker."""
 
 from __future__ import annotations
 
@@ -19,11 +20,15 @@ from cloud_sync.server.settings import (
 )
 
 EXAMPLES = """examples:
-  edge-hub receiver --broker mqtt://127.0.0.1:1883 --http 0.0.0.0:8080 \\
+  edge-hub server add-hub b3 --community xingfuli      (prints the hub's login, once)
+  edge-hub server api-token --community xingfuli --name duty-desk-screen
+  edge-hub server broker-config --out /etc/mosquitto/edge-hub
+  edge-hub server --broker mqtt://127.0.0.1:1883 --http 0.0.0.0:8080 \\
       --roster xingfuli.toml --roster heping.toml
-  edge-hub receiver --broker mqtts://rx:secret@mqtt.example.org:8883 --db postgresql://rx@db/eldercare
-  edge-hub receiver ack C12 --by "王主任" --broker mqtt://127.0.0.1:1883
-  edge-hub receiver claim C12 --by "王主任" --for 15 --broker mqtt://127.0.0.1:1883
+  edge-hub server --broker mqtts://edge-hub-server:SECRET@mqtt.example.org:8883 \\
+      --db postgresql://rx@db/eldercare
+  edge-hub server ack C12 --by "王主任" --broker mqtt://127.0.0.1:1883
+  edge-hub server claim C12 --by "王主任" --for 15 --broker mqtt://127.0.0.1:1883
 """
 
 
@@ -53,14 +58,24 @@ def _root(text: str) -> str:
 def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
     """Register `receiver [run]` and `receiver ack ALERT --by NAME` under commands."""
     receiver = commands.add_parser(
-        "receiver", help="run the reference receiver (community server), or ack an alert",
+        "server", aliases=["receiver"],
+        help="run the community server, ack or claim an alert, or make logins for hubs, "
+             "programs and the broker",
         description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    receiver.add_argument("action", nargs="?", choices=("run", "ack", "claim"), default="run",
-                          help="run the receiver (the default), ack an alert, or claim one "
-                               "(a worker on the way)")
-    receiver.add_argument("alert", nargs="?", metavar="ALERT",
+    receiver.add_argument("action", nargs="?", default="run",
+                          choices=("run", "ack", "claim", "add-hub", "api-token", "broker-config"),
+                          help="run the server (the default); ack an alert, or claim one (a "
+                               "worker on the way); add-hub: make a hub's login; api-token: a "
+                               "token for the JSON API; broker-config: the broker's password "
+                               "file and ACL")
+    receiver.add_argument("alert", nargs="?", metavar="ALERT|HUB",
                           help="with ack or claim: a community alert id (C12), or a hub's "
-                               "alert ref or uid")
+                               "alert ref or uid; with add-hub: the hub's id")
+    receiver.add_argument("--community", metavar="ID", help="with add-hub and api-token: the "
+                          "community's id")
+    receiver.add_argument("--name", metavar="WHO", help="with api-token: who or what uses it")
+    receiver.add_argument("--out", metavar="DIR", type=Path,
+                          help="with broker-config: where to write passwd and acl")
     receiver.add_argument("--broker", type=broker_url_argument, metavar="URL",
                           help="mqtt://[user:pass@]host:port, or mqtts://… for TLS (needed to run)")
     receiver.add_argument("--db", default=DEFAULT_DB, metavar="URL",
@@ -85,6 +100,12 @@ def cmd_receiver(args: argparse.Namespace) -> int:
     """Dispatch `edge-hub receiver` to run or ack."""
     if args.action in ("ack", "claim"):
         return ack_alert(args)
+    if args.action in ("add-hub", "api-token", "broker-config"):
+        from cloud_sync.server import cli_access
+
+        actions = {"add-hub": cli_access.add_hub, "api-token": cli_access.api_token,
+                   "broker-config": cli_access.broker_config}
+        return actions[args.action](args)
     if args.alert is not None:
         raise ReceiverSetupError(f"unexpected {args.alert!r}; to acknowledge an alert use: "
                                  f"edge-hub receiver ack {args.alert} --by NAME")

@@ -17,6 +17,11 @@ class BatchError(ReceiverError, ValueError):
     """A payload from a hub does not follow the wire contract; the message names the field."""
 
 
+class NotAllowed(ReceiverError):
+    """A caller who is logged in asked for what is not theirs (another hub's batch or
+    commands); nothing was changed."""
+
+
 class ReceiverStoreError(ReceiverError):
     """The receiver's database could not be opened, read or written; `retry` if trying again may work."""
 

@@ -1,142 +1,229 @@
-"""The receiver's HTTP front: POST /ingest and GET /commands for hubs, a JSON API for people."""
+"""The server's HTTP front on Starlette, served by uvicorn on its own thread: POST /ingest
+and GET /commands for hubs, the JSON API for people and their programs.
+
+Nothing is answered to a caller the server does not know. A hub logs in with HTTP Basic
+as "<community>/<hub>" and its secret (`edge-hub server add-hub`), and may post and read
+only as itself. The API asks for a bearer token (`edge-hub server api-token`) and shows
+only the token's community.
+"""
 
 from __future__ import annotations
 
-import json
+import asyncio
+import base64
+import binascii
 import logging
+import socket
 import threading
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
 
-from cloud_sync.server.errors import BatchError, ReceiverError, ReceiverSetupError
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from cloud_sync.server.access import Access
+from cloud_sync.server.credentials import ApiCaller, HubLogin
+from cloud_sync.server.errors import (
+    BatchError,
+    NotAllowed,
+    ReceiverError,
+    ReceiverSetupError,
+)
 from cloud_sync.server.store import CommandPage
 from cloud_sync.server.wire import MAX_SEQ
 
 MAX_BODY = 16 * 1024 * 1024
 _log = logging.getLogger("cloud_sync.server.receiver.http")
+_HUB_LOGIN = {"WWW-Authenticate": 'Basic realm="edge-hub hubs"'}
+_API_LOGIN = {"WWW-Authenticate": 'Bearer realm="edge-hub api"'}
 
 
 class HttpApi(Protocol):
-    """What the HTTP front asks of the receiver."""
+    """What the HTTP front asks of the server."""
 
-    def ingest(self, payload: bytes) -> tuple[int, str]: ...
+    def ingest(self, payload: bytes, *, sender: HubLogin | None = None) -> tuple[int, str]: ...
 
     def commands_after(self, hub: str, community: str, after: int) -> CommandPage: ...
 
-    def hubs(self) -> list[dict[str, Any]]: ...
+    def hubs(self, community: str | None = None) -> list[dict[str, Any]]: ...
 
-    def alerts(self, *, open_only: bool = False) -> list[dict[str, Any]]: ...
+    def alerts(self, *, open_only: bool = False,
+               community: str | None = None) -> list[dict[str, Any]]: ...
 
-    def watches(self) -> list[dict[str, Any]]: ...
-
-
-class ReceiverHttpServer(ThreadingHTTPServer):
-    """A threading HTTP server that carries the receiver it serves."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], api: HttpApi) -> None:
-        super().__init__(address, _Handler)
-        self.api = api
+    def watches(self, community: str | None = None) -> list[dict[str, Any]]: ...
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: ReceiverHttpServer
-    protocol_version = "HTTP/1.1"
+Handler = Callable[[Request], Awaitable[JSONResponse]]
 
-    def do_POST(self) -> None:
-        if urlsplit(self.path).path != "/ingest":
-            self._reply(404, {"error": "not found; hubs POST event batches to /ingest"})
-            return
-        length = self.headers.get("Content-Length", "")
+
+def build_app(api: HttpApi, access: Access) -> Starlette:
+    """The ASGI application: every route checks who is calling before anything else."""
+
+    async def ingest(request: Request) -> JSONResponse:
+        hub = await _hub_of(request, access)
+        if hub is None:
+            return _refused(_HUB_LOGIN, "hubs log in with HTTP Basic as <community>/<hub> and "
+                            "their secret (edge-hub server add-hub)")
+        length = request.headers.get("content-length", "")
         if not length.isdigit():
-            self._reply(411, {"error": "expected a Content-Length header"})
-            return
+            return _error(411, "expected a Content-Length header")
         if int(length) > MAX_BODY:
-            self._reply(413, {"error": f"batch too large; expected at most {MAX_BODY} bytes"})
-            self.close_connection = True
-            return
-        body = self.rfile.read(int(length))
-        self._answer(lambda: self._ingest(body))
+            return _error(413, f"batch too large; expected at most {MAX_BODY} bytes")
+        body = await request.body()
+        ack_seq, epoch = await run_in_threadpool(api.ingest, body, sender=hub)
+        return JSONResponse({"ack_seq": ack_seq, "epoch": epoch})
 
-    def _ingest(self, body: bytes) -> dict[str, Any]:
-        ack_seq, epoch = self.server.api.ingest(body)
-        return {"ack_seq": ack_seq, "epoch": epoch}
-
-    def _commands(self, query: dict[str, str]) -> dict[str, Any]:
+    async def commands(request: Request) -> JSONResponse:
+        hub = await _hub_of(request, access)
+        if hub is None:
+            return _refused(_HUB_LOGIN, "hubs log in with HTTP Basic as <community>/<hub> and "
+                            "their secret (edge-hub server add-hub)")
+        query = request.query_params
+        for key, mine in (("hub", hub.hub), ("community", hub.community)):
+            if query.get(key, mine) != mine:
+                raise NotAllowed(f"{hub.username} may read only its own commands, not those of "
+                                 f"{key} {query.get(key, '')[:70]!r}")
         after = query.get("after", "0")
         if not (after.isascii() and after.isdigit() and len(after) <= 19 and int(after) <= MAX_SEQ):
             raise BatchError(f"after is {after[:30]!r}; expected a whole number >= 0, the `next` "
                              "of the previous answer (0 the first time)")
-        page = self.server.api.commands_after(query.get("hub", ""), query.get("community", ""),
-                                              int(after))
-        return {"commands": list(page.commands), "next": page.next}
+        page = await run_in_threadpool(api.commands_after, hub.hub, hub.community, int(after))
+        return JSONResponse({"commands": list(page.commands), "next": page.next})
 
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        query = {key: values[-1] for key, values in parse_qs(url.query).items()}
-        api = self.server.api
-        routes: dict[str, Callable[[], object]] = {
-            "/commands": lambda: self._commands(query),
-            "/api/hubs": api.hubs,
-            "/api/alerts": lambda: api.alerts(open_only=query.get("open", "") in ("1", "true", "yes")),
-            "/api/watches": api.watches,
-        }
-        route = routes.get(url.path.rstrip("/") or "/")
-        if route is None:
-            self._reply(404, {"error": "not found; try /api/hubs, /api/alerts or /api/watches"})
-            return
-        self._answer(route)
+    def listing(read: Callable[[Request, str], list[dict[str, Any]]]) -> Handler:
+        async def answer(request: Request) -> JSONResponse:
+            caller = await _caller_of(request, access)
+            if caller is None:
+                return _refused(_API_LOGIN, "the API needs Authorization: Bearer <token> "
+                                "(edge-hub server api-token)")
+            return JSONResponse(await run_in_threadpool(read, request, caller.community))
+        return answer
 
-    def _answer(self, work: Callable[[], object]) -> None:
+    routes = [
+        Route("/ingest", _guarded(ingest), methods=["POST"]),
+        Route("/commands", _guarded(commands), methods=["GET"]),
+        Route("/api/hubs", _guarded(listing(lambda _, community: api.hubs(community))),
+              methods=["GET"]),
+        Route("/api/alerts", _guarded(listing(lambda request, community: api.alerts(
+            open_only=request.query_params.get("open", "") in ("1", "true", "yes"),
+            community=community))), methods=["GET"]),
+        Route("/api/watches", _guarded(listing(lambda _, community: api.watches(community))),
+              methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
+
+
+async def _hub_of(request: Request, access: Access) -> HubLogin | None:
+    login = _basic(request.headers.get("authorization", ""))
+    if login is None:
+        return None
+    found = await run_in_threadpool(access.hub_login, *login)
+    if found is None:
+        _log.warning("HTTP %s %s from %s: wrong hub login %r; refused.", request.method,
+                     request.url.path, _client(request), login[0][:70])
+    return found
+
+
+async def _caller_of(request: Request, access: Access) -> ApiCaller | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    found = await run_in_threadpool(access.api_caller, token.strip())
+    if found is None:
+        _log.warning("HTTP %s %s from %s: unknown API token; refused.", request.method,
+                     request.url.path, _client(request))
+    return found
+
+
+def _basic(header: str) -> tuple[str, str] | None:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        username, colon, secret = base64.b64decode(encoded.strip(), validate=True) \
+            .decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (username, secret) if colon and username and secret else None
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Turn the server's errors into answers a hub or a person can act on."""
+
+    async def answer(request: Request) -> JSONResponse:
         try:
-            self._reply(200, work())
+            return await handler(request)
         except BatchError as error:
-            self._reply(400, {"error": str(error)})
+            return _error(400, str(error))
+        except NotAllowed as error:
+            _log.warning("HTTP %s %s from %s refused: %s.", request.method, request.url.path,
+                         _client(request), error)
+            return _error(403, str(error))
         except ReceiverError as error:
-            _log.error("HTTP %s %s failed: %s", self.command, self.path, error)
-            self._reply(503, {"error": f"{error}; try again later"})
+            _log.error("HTTP %s %s failed: %s", request.method, request.url.path, error)
+            return _error(503, f"{error}; try again later")
         except Exception:  # noqa: BLE001 -- a bug must not leave the hub without an answer
-            _log.exception("HTTP %s %s failed unexpectedly", self.command, self.path)
-            self._reply(500, {"error": "internal error; see the receiver's log"})
+            _log.exception("HTTP %s %s failed unexpectedly", request.method, request.url.path)
+            return _error(500, "internal error; see the server's log")
 
-    def _reply(self, code: int, value: object) -> None:
-        body = json.dumps(value, ensure_ascii=False).encode("utf-8")
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    return answer
 
-    def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("HTTP %s: " + format, self.client_address[0], *args)
+
+async def _not_found(request: Request, _exc: Exception) -> JSONResponse:
+    return _error(404, "not found; hubs use POST /ingest and GET /commands, people "
+                  "/api/hubs, /api/alerts and /api/watches")
+
+
+def _refused(headers: dict[str, str], how: str) -> JSONResponse:
+    return JSONResponse({"error": f"not logged in; {how}"}, status_code=401, headers=headers)
+
+
+def _error(code: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=code)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else "?"
 
 
 class HttpFront:
-    """Runs the HTTP front on its own thread."""
+    """Runs the HTTP front (uvicorn) on its own thread, on a socket bound at once."""
 
-    def __init__(self, api: HttpApi, host: str, port: int) -> None:
+    def __init__(self, api: HttpApi, access: Access, host: str, port: int) -> None:
         try:
-            self.server = ReceiverHttpServer((host, port), api)
+            self._socket = socket.create_server((host, port), reuse_port=False)
         except OSError as error:
             raise ReceiverSetupError(f"cannot listen on {host}:{port} ({error.strerror}); "
                                      "choose a free port with --http HOST:PORT") from None
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.1,),
-                                        name="receiver-http", daemon=True)
+        config = uvicorn.Config(build_app(api, access), log_config=None, access_log=False,
+                                lifespan="off", timeout_graceful_shutdown=5)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._serve, name="server-http", daemon=True)
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self.server.server_address[:2]
+        host, port = self._socket.getsockname()[:2]
         return str(host), int(port)
 
-    def start(self) -> None:
+    def _serve(self) -> None:
+        asyncio.run(self._server.serve(sockets=[self._socket]))
+
+    def start(self, wait_s: float = 10.0) -> None:
         self._thread.start()
+        deadline = threading.Event()
+        for _ in range(int(wait_s / 0.02)):
+            if self._server.started or not self._thread.is_alive():
+                break
+            deadline.wait(0.02)
         _log.info("HTTP front listening on http://%s:%d (POST /ingest, GET /commands, /api/…).",
                   *self.address)
 
     def stop(self) -> None:
+        self._server.should_exit = True
         if self._thread.is_alive():
-            self.server.shutdown()
-        self.server.server_close()
+            self._thread.join(10)
+        self._socket.close()

@@ -21,6 +21,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from cloud_sync.contract.broker_url import BrokerUrl, parse_broker_url
+from cloud_sync.server.access import Access
 from cloud_sync.server.db import redacted
 from cloud_sync.server.errors import ReceiverError, ReceiverSetupError
 from cloud_sync.server.http_front import HttpFront
@@ -92,7 +93,8 @@ class Receiver:
         self.service = ReceiverService(self.store, PahoOutbound(self._client),
                                        topic_root=self.topic_root, rosters=pushes)
         try:
-            self._http = None if http is None else HttpFront(self.service, *http)
+            self.access = Access(self.store.db)
+            self._http = None if http is None else HttpFront(self.service, self.access, *http)
         except ReceiverSetupError:
             self.store.close()
             raise

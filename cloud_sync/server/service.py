@@ -12,7 +12,13 @@ from typing import Any, Protocol, TypeVar
 from cloud_sync.contract.ids import plain_text
 from cloud_sync.contract.roster import Roster
 from cloud_sync.server.alerts import AlertNotice
-from cloud_sync.server.errors import BatchError, ReceiverError, ReceiverSetupError
+from cloud_sync.server.credentials import HubLogin
+from cloud_sync.server.errors import (
+    BatchError,
+    NotAllowed,
+    ReceiverError,
+    ReceiverSetupError,
+)
 from cloud_sync.server.logic import (
     cmd_topic,
     command,
@@ -92,12 +98,17 @@ class ReceiverService:
             _log.error("Could not store a message from hub %s (%s): %s. Nothing was acknowledged; "
                        "the hub sends its events again.", hub, community, error)
 
-    def ingest(self, payload: bytes) -> tuple[int, str]:
+    def ingest(self, payload: bytes, *, sender: HubLogin | None = None) -> tuple[int, str]:
         """Store a batch POSTed over HTTP; return its ack seq and the epoch that seq belongs to.
 
-        Raises BatchError when the batch is malformed.
+        Raises BatchError when the batch is malformed, NotAllowed when it names a hub other
+        than the sender that logged in.
         """
-        result = self.on_batch(parse_batch(payload), via="http")
+        batch = parse_batch(payload)
+        if sender is not None and (batch.community, batch.hub) != (sender.community, sender.hub):
+            raise NotAllowed(f"{sender.username} may post only its own events, not a batch of "
+                             f"hub {batch.hub!r} in community {batch.community!r}")
+        result = self.on_batch(batch, via="http")
         return result.ack_seq, result.epoch
 
     def on_batch(self, batch: Batch, *, via: str) -> StoredBatch:
@@ -186,14 +197,14 @@ class ReceiverService:
                          "start.", hub, community, after)
         return page
 
-    def hubs(self) -> list[dict[str, Any]]:
-        return self.store.hubs(now=self.clock())
+    def hubs(self, community: str | None = None) -> list[dict[str, Any]]:
+        return self.store.hubs(now=self.clock(), community=community)
 
-    def alerts(self, *, open_only: bool = False) -> list[dict[str, Any]]:
-        return self.store.alerts(open_only=open_only)
+    def alerts(self, *, open_only: bool = False, community: str | None = None) -> list[dict[str, Any]]:
+        return self.store.alerts(open_only=open_only, community=community)
 
-    def watches(self) -> list[dict[str, Any]]:
-        return self.store.watches()
+    def watches(self, community: str | None = None) -> list[dict[str, Any]]:
+        return self.store.watches(community=community)
 
     def _tell(self, notice: AlertNotice) -> None:
         target = notice.target
@@ -273,7 +284,7 @@ class HeldCommands:
 
 
 def _said(alert: str, by: str, who: str) -> str:
-    """The worker's name, checked as every hub checks it (cloud_sync.contract.wire.plain_text), or
+    """The worker's name, checked as every hub checks it (cloud_sync.contract.ids.plain_text), or
     ReceiverSetupError: a name a hub would refuse must not be recorded here either."""
     name = by.strip()
     for text in (name, alert.strip()):

@@ -19,15 +19,17 @@ class StoreViews:
     def __init__(self, db: Db) -> None:
         self.db = db
 
-    def hubs(self, *, now: float) -> list[dict[str, Any]]:
+    def hubs(self, *, now: float, community: str | None = None) -> list[dict[str, Any]]:
         """Every hub heard from: state, last seen, queue depth, acknowledged seq of its epoch.
 
         roster_version is the roster last sent to the hub; roster_in_use the one its last
-        status reported (None before any status).
+        status reported (None before any status). With community, that community's only.
         """
+        where, params = _of(community)
         with self.db.transaction(write=False) as tx:
             rows = tx.rows("SELECT community, hub, state, last_seen, queue_depth, epoch, acked_seq, "
-                           "floor, via, roster_version, status FROM hubs ORDER BY community, hub")
+                           f"floor, via, roster_version, status FROM hubs {where}"
+                           "ORDER BY community, hub", params)
         hubs = []
         for community, hub, state, seen, depth, epoch, acked, floor, via, roster, status in rows:
             reported = decode_object(status) or {}
@@ -38,10 +40,14 @@ class StoreViews:
                          "roster_in_use": _roster_in_use(status, reported)})
         return hubs
 
-    def alerts(self, *, open_only: bool = False, limit: int = 500) -> list[dict[str, Any]]:
-        """Community alerts, newest first; open_only keeps those still waiting for a person."""
-        where = f"WHERE state IN ({', '.join('?' * len(OPEN_STATES))}) " if open_only else ""
-        params: list[Any] = sorted(OPEN_STATES) if open_only else []
+    def alerts(self, *, open_only: bool = False, limit: int = 500,
+               community: str | None = None) -> list[dict[str, Any]]:
+        """Community alerts, newest first; open_only keeps those still waiting for a person;
+        with community, that community's only."""
+        where, params = _of(community)
+        if open_only:
+            where += f"{'AND' if where else 'WHERE'} state IN ({', '.join('?' * len(OPEN_STATES))}) "
+            params += sorted(OPEN_STATES)
         with self.db.transaction(write=False) as tx:
             rows = tx.rows("SELECT id, state, resident_id, resident_name, resident_room, watch, location, "
                            f"first_at, updated_at, acknowledged_by, acknowledged_at FROM alerts {where}"
@@ -63,11 +69,14 @@ class StoreViews:
                      "confirmed": confirmed is not None})
         return found
 
-    def watches(self) -> list[dict[str, Any]]:
-        """Every watch heard of: battery, last GPS fix, when and by which hub it was last heard."""
+    def watches(self, *, community: str | None = None) -> list[dict[str, Any]]:
+        """Every watch heard of (of one community, if given): battery, last GPS fix, when and
+        by which hub it was last heard."""
+        where, params = _of(community)
         with self.db.transaction(write=False) as tx:
             rows = tx.rows("SELECT mac, community, resident_id, resident_name, battery, battery_at, lat, "
-                           "lon, accuracy_m, fixed_at, last_seen, last_hub FROM watches ORDER BY mac")
+                           f"lon, accuracy_m, fixed_at, last_seen, last_hub FROM watches {where}"
+                           "ORDER BY mac", params)
         return [_watch(row) for row in rows]
 
     def event_seqs(self, community: str, hub: str, epoch: str | None = None) -> list[int]:
@@ -91,6 +100,11 @@ def _roster_in_use(status: str | None, reported: Any) -> str | None:
         return None
     version = reported.get("roster_version")
     return version if isinstance(version, str) else ""
+
+
+def _of(community: str | None) -> tuple[str, list[Any]]:
+    """A WHERE clause keeping one community's rows, or none."""
+    return ("WHERE community = ? ", [community]) if community is not None else ("", [])
 
 
 def _alert(row: tuple[Any, ...], hubs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -44,7 +44,8 @@ def wait_for_port(port: int, timeout: float = 5.0, up: bool = True) -> None:
 class LocalMosquitto:
     """mosquitto on its own port and folder, so it can be stopped and started again."""
 
-    def __init__(self, folder: Path, *, acl: str | None = None, port: int | None = None) -> None:
+    def __init__(self, folder: Path, *, acl: str | None = None, port: int | None = None,
+                 password_file: Path | None = None, acl_file: Path | None = None) -> None:
         binary = mosquitto_binary()
         if binary is None:
             raise UplinkError("mosquitto is not installed; run: sudo apt-get install mosquitto")
@@ -52,6 +53,8 @@ class LocalMosquitto:
         self.folder = folder
         self.port = port or free_port()
         self.acl = acl
+        self.password_file = password_file
+        self.acl_file = acl_file
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -61,14 +64,19 @@ class LocalMosquitto:
     def _config(self) -> Path:
         # Run as our own user: started as root, mosquitto would switch to the
         # "mosquitto" user, which cannot read a private temporary folder.
+        anonymous = "false" if self.password_file is not None else "true"
         lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1",
-                 "allow_anonymous true", "persistence false",
+                 f"allow_anonymous {anonymous}", "persistence false",
                  f"log_dest file {self.folder / 'mosquitto.log'}",
                  "max_inflight_messages 0", "max_queued_messages 0"]
         if self.acl is not None:
             acl = self.folder / "acl"
             acl.write_text(self.acl)
             lines.append(f"acl_file {acl}")
+        if self.acl_file is not None:
+            lines.append(f"acl_file {self.acl_file}")
+        if self.password_file is not None:  # logins required: no anonymous clients
+            lines.append(f"password_file {self.password_file}")
         path = self.folder / "mosquitto.conf"
         path.write_text("\n".join(lines) + "\n")
         return path

@@ -58,8 +58,10 @@ class UplinkSection:
     topic_root: str = field(default="eldercare/v1/", metadata=meta("topic root", ROOT))
     client_id: str | None = field(default=None, metadata=meta(
         'MQTT client id; default "<community id>:<hub id>", unique across communities'))
-    username: str | None = field(default=None, metadata=meta("broker user name"))
-    password: str | None = field(default=None, metadata=meta("broker password", secret=True))
+    username: str | None = field(default=None, metadata=meta(
+        "the hub's login at the server (broker and HTTPS), like xingfuli/3hao"))
+    password: str | None = field(default=None, metadata=meta(
+        "the secret of that login (edge-hub server add-hub prints it)", secret=True))
     ca_file: Path | None = field(default=None, metadata=meta("CA certificate (PEM) for TLS"))
     cert_file: Path | None = field(default=None, metadata=meta("client certificate (PEM)"))
     key_file: Path | None = field(default=None, metadata=meta("client key (PEM)"))

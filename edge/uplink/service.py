@@ -150,8 +150,10 @@ def build_uplink(config: HubConfig, section: UplinkSection, hub: Hub, clock: Clo
     if section.http_url:  # requests is loaded only for a hub that has the HTTPS path
         from cloud_sync.uplink.https import HttpUplink
 
+        login = settings_of(section, config.hub.id, community)
         port = HttpUplink(section.http_url, verify=str(section.ca_file) if section.ca_file
-                          else True)
+                          else True, auth=(login.username, login.password or "")
+                          if login.username else None)
         http = HttpFallback(sync, port, commands.handle, clock, after_s=section.http_after_s,
                             poll_s=section.http_poll_s)
     return Uplink(sync, paho, commands, bridge, http)
