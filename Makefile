@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench campaign clean mosquitto
+.PHONY: demo test bench campaign clean mosquitto browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
@@ -26,7 +26,15 @@ mosquitto:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; \
 	  else echo "The tests need Mosquitto; run: sudo apt-get install mosquitto"; exit 1; fi; }
 
-test: $(STAMP) mosquitto
+# The console's tests drive Debian's chromium through Playwright; install it where missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing chromium for the console's browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "The console's tests need chromium; run: sudo apt-get install chromium"; exit 1; fi; }
+
+test: $(STAMP) mosquitto browser
 	$(BIN)/python -m pytest
 	$(BIN)/python -m mypy
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-
 # Uses up the room SQLite already holds in a database (a WAL it may reuse, free pages), so
 # that the next write must grow a file. On a full disk, whether a write fits otherwise
 # depends on when the last checkpoint ran. Run as: python -c TAKE_SQLITE_ROOM DATABASE.

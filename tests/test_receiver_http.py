@@ -4,11 +4,10 @@ anything."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import time
 
 import pytest
 import requests

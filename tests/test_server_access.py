@@ -23,6 +23,7 @@ from cloud_sync.server.access import Access
 from cloud_sync.server.credentials import mosquitto_hash
 from cloud_sync.server.receiver import Receiver
 from cloud_sync.server.store import open_store
+from cloud_sync.server.wire import parse_batch
 from cloud_sync.uplink.local_broker import LocalMosquitto
 from edge.tools.cli import main
 from tests.test_receiver_helpers import COMMUNITY, alert_event, batch, until
@@ -249,3 +250,25 @@ def test_the_server_behind_the_locked_broker_stores_only_what_hubs_may_send(lock
         hub_a.close()
         forger.close()
         receiver.stop()
+
+
+def test_a_version_3_database_gains_claims_and_keeps_its_alerts(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    store = open_store(db)
+    try:
+        store.store_batch(parse_batch(json.dumps(batch([alert_event(1, "u-1")])).encode()),
+                          via="http", now=time.time())
+        with store.db.transaction(write=True) as tx:  # as version 3 left it
+            tx.run("ALTER TABLE alerts DROP COLUMN claimed_by")
+            tx.run("ALTER TABLE alerts DROP COLUMN claimed_at")
+            tx.run("UPDATE receiver_schema SET version = 3")
+    finally:
+        store.close()
+    store = open_store(db)
+    try:
+        (alert,) = store.alerts()
+        assert alert["claimed_by"] is None and alert["resident"]["name"] == "张桂兰"
+        store.record_claim(alert["id"], "王主任", now=time.time())
+        assert store.alerts()[0]["claimed_by"] == "王主任"
+    finally:
+        store.close()

@@ -63,17 +63,23 @@ def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
              "programs and the broker",
         description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     receiver.add_argument("action", nargs="?", default="run",
-                          choices=("run", "ack", "claim", "add-hub", "api-token", "broker-config"),
+                          choices=("run", "ack", "claim", "add-hub", "add-user", "api-token",
+                                   "broker-config"),
                           help="run the server (the default); ack an alert, or claim one (a "
-                               "worker on the way); add-hub: make a hub's login; api-token: a "
+                               "worker on the way); add-hub: make a hub's login; add-user: a "
+                               "console account; api-token: a "
                                "token for the JSON API; broker-config: the broker's password "
                                "file and ACL")
     receiver.add_argument("alert", nargs="?", metavar="ALERT|HUB",
                           help="with ack or claim: a community alert id (C12), or a hub's "
-                               "alert ref or uid; with add-hub: the hub's id")
+                               "alert ref or uid; with add-hub: the hub's id; with add-user: "
+                               "the username")
     receiver.add_argument("--community", metavar="ID", help="with add-hub and api-token: the "
                           "community's id")
-    receiver.add_argument("--name", metavar="WHO", help="with api-token: who or what uses it")
+    receiver.add_argument("--name", metavar="WHO", help="with api-token: who or what uses it; "
+                          "with add-user: the person's name as colleagues know it")
+    receiver.add_argument("--role", choices=("admin", "desk", "worker"), default="desk",
+                          help="with add-user: what they may do (default desk)")
     receiver.add_argument("--out", metavar="DIR", type=Path,
                           help="with broker-config: where to write passwd and acl")
     receiver.add_argument("--broker", type=broker_url_argument, metavar="URL",
@@ -100,11 +106,11 @@ def cmd_receiver(args: argparse.Namespace) -> int:
     """Dispatch `edge-hub receiver` to run or ack."""
     if args.action in ("ack", "claim"):
         return ack_alert(args)
-    if args.action in ("add-hub", "api-token", "broker-config"):
+    if args.action in ("add-hub", "add-user", "api-token", "broker-config"):
         from cloud_sync.server import cli_access
 
-        actions = {"add-hub": cli_access.add_hub, "api-token": cli_access.api_token,
-                   "broker-config": cli_access.broker_config}
+        actions = {"add-hub": cli_access.add_hub, "add-user": cli_access.add_user,
+                   "api-token": cli_access.api_token, "broker-config": cli_access.broker_config}
         return actions[args.action](args)
     if args.alert is not None:
         raise ReceiverSetupError(f"unexpected {args.alert!r}; to acknowledge an alert use: "

@@ -38,6 +38,26 @@ def add_hub(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_user(args: argparse.Namespace) -> int:
+    """Make (or reset) a console account and print its password once."""
+    if not args.alert or not args.community or not args.name:
+        raise ReceiverSetupError("usage: edge-hub server add-user USERNAME --community ID --name "
+                                 "NAME [--role admin|desk|worker] [--db URL]")
+    from cloud_sync.server.people import People
+
+    store = open_store(args.db)
+    try:
+        password = People(store.db).add(args.alert, args.name, args.role, args.community,
+                                        now=time.time())
+    finally:
+        store.close()
+    print(f"{args.name} ({args.role}, community {args.community}) logs in to the console as "
+          f"{args.alert!r} with this password, shown only now:\n\n  {password}\n\n"
+          "Running add-user again for the same username sets a new password and ends their "
+          "sessions.")
+    return 0
+
+
 def api_token(args: argparse.Namespace) -> int:
     """Make a token for the JSON API that sees one community."""
     if not args.community or not args.name:

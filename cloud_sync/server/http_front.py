@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from cloud_sync.server.access import Access
+from cloud_sync.server.console import ConsoleApi, console_routes, person_of
 from cloud_sync.server.credentials import ApiCaller, HubLogin
 from cloud_sync.server.errors import (
     BatchError,
@@ -33,6 +34,7 @@ from cloud_sync.server.errors import (
     ReceiverError,
     ReceiverSetupError,
 )
+from cloud_sync.server.people import People
 from cloud_sync.server.store import CommandPage
 from cloud_sync.server.wire import MAX_SEQ
 
@@ -42,7 +44,7 @@ _HUB_LOGIN = {"WWW-Authenticate": 'Basic realm="edge-hub hubs"'}
 _API_LOGIN = {"WWW-Authenticate": 'Bearer realm="edge-hub api"'}
 
 
-class HttpApi(Protocol):
+class HttpApi(ConsoleApi, Protocol):
     """What the HTTP front asks of the server."""
 
     def ingest(self, payload: bytes, *, sender: HubLogin | None = None) -> tuple[int, str]: ...
@@ -60,7 +62,7 @@ class HttpApi(Protocol):
 Handler = Callable[[Request], Awaitable[JSONResponse]]
 
 
-def build_app(api: HttpApi, access: Access) -> Starlette:
+def build_app(api: HttpApi, access: Access, people: People) -> Starlette:
     """The ASGI application: every route checks who is calling before anything else."""
 
     async def ingest(request: Request) -> JSONResponse:
@@ -97,10 +99,14 @@ def build_app(api: HttpApi, access: Access) -> Starlette:
     def listing(read: Callable[[Request, str], list[dict[str, Any]]]) -> Handler:
         async def answer(request: Request) -> JSONResponse:
             caller = await _caller_of(request, access)
-            if caller is None:
-                return _refused(_API_LOGIN, "the API needs Authorization: Bearer <token> "
-                                "(edge-hub server api-token)")
-            return JSONResponse(await run_in_threadpool(read, request, caller.community))
+            person = None if caller is not None else await run_in_threadpool(
+                person_of, request, people)
+            community = caller.community if caller is not None else \
+                person.community if person is not None else None
+            if community is None:
+                return _refused(_API_LOGIN, "the API needs a console login or Authorization: "
+                                "Bearer <token> (edge-hub server api-token)")
+            return JSONResponse(await run_in_threadpool(read, request, community))
         return answer
 
     routes = [
@@ -113,6 +119,8 @@ def build_app(api: HttpApi, access: Access) -> Starlette:
             community=community))), methods=["GET"]),
         Route("/api/watches", _guarded(listing(lambda _, community: api.watches(community))),
               methods=["GET"]),
+        *(Route(route.path, _guarded(route.endpoint), methods=route.methods)
+          for route in console_routes(api, people)),
     ]
     return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
 
@@ -193,13 +201,13 @@ def _client(request: Request) -> str:
 class HttpFront:
     """Runs the HTTP front (uvicorn) on its own thread, on a socket bound at once."""
 
-    def __init__(self, api: HttpApi, access: Access, host: str, port: int) -> None:
+    def __init__(self, api: HttpApi, access: Access, people: People, host: str, port: int) -> None:
         try:
             self._socket = socket.create_server((host, port), reuse_port=False)
         except OSError as error:
             raise ReceiverSetupError(f"cannot listen on {host}:{port} ({error.strerror}); "
                                      "choose a free port with --http HOST:PORT") from None
-        config = uvicorn.Config(build_app(api, access), log_config=None, access_log=False,
+        config = uvicorn.Config(build_app(api, access, people), log_config=None, access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=5)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, name="server-http", daemon=True)

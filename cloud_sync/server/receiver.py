@@ -25,6 +25,7 @@ from cloud_sync.server.access import Access
 from cloud_sync.server.db import redacted
 from cloud_sync.server.errors import ReceiverError, ReceiverSetupError
 from cloud_sync.server.http_front import HttpFront
+from cloud_sync.server.people import People
 from cloud_sync.server.roster import CommunityRoster, check_rosters
 from cloud_sync.server.service import ReceiverService, RosterPush
 from cloud_sync.server.settings import (
@@ -93,8 +94,9 @@ class Receiver:
         self.service = ReceiverService(self.store, PahoOutbound(self._client),
                                        topic_root=self.topic_root, rosters=pushes)
         try:
-            self.access = Access(self.store.db)
-            self._http = None if http is None else HttpFront(self.service, self.access, *http)
+            self.access, self.people = Access(self.store.db), People(self.store.db)
+            self._http = None if http is None else HttpFront(self.service, self.access,
+                                                             self.people, *http)
         except ReceiverSetupError:
             self.store.close()
             raise

@@ -173,7 +173,7 @@ class ReceiverService:
         if not 60 <= for_s <= MAX_CLAIM_S:
             raise ReceiverSetupError(f"a claim lasts from 60 to {MAX_CLAIM_S:.0f} seconds, "
                                      f"not {for_s:g}")
-        found = self.store.copies(alert)
+        found = self.store.record_claim(alert, name, now=self.clock())
         for target in found.targets:
             self._deliver(target.community, target.hub,
                           command(self.new_id(), "alert_claimed", alert=target.uid, by=name,
@@ -205,6 +205,12 @@ class ReceiverService:
 
     def watches(self, community: str | None = None) -> list[dict[str, Any]]:
         return self.store.watches(community=community)
+
+    def alerts_version(self, community: str) -> tuple[int, float]:
+        return self.store.alerts_version(community)
+
+    def alert_community(self, alert: str) -> str | None:
+        return self.store.alert_community(alert)
 
     def _tell(self, notice: AlertNotice) -> None:
         target = notice.target

@@ -124,6 +124,8 @@ class ReceiverStore(Protocol):
 
     def copies(self, alert: str) -> Acknowledgement: ...
 
+    def record_claim(self, alert: str, by: str, *, now: float) -> Acknowledgement: ...
+
     def queue_command(self, community: str, hub: str, command: dict[str, Any], *, now: float) -> None: ...
 
     def take_commands(self, community: str, hub: str) -> list[dict[str, Any]]: ...
@@ -136,6 +138,10 @@ class ReceiverStore(Protocol):
                community: str | None = None) -> list[dict[str, Any]]: ...
 
     def watches(self, *, community: str | None = None) -> list[dict[str, Any]]: ...
+
+    def alerts_version(self, community: str) -> tuple[int, float]: ...
+
+    def alert_community(self, alert: str) -> str | None: ...
 
     def event_seqs(self, community: str, hub: str, epoch: str | None = None) -> list[int]: ...
 
@@ -216,8 +222,16 @@ class SqlReceiverStore(StoreViews):
             targets = hub_copies(tx, number)
         return Acknowledgement(public_alert_id(number), resident_label(name, rid), by, tuple(targets))
 
+    def record_claim(self, alert: str, by: str, *, now: float) -> Acknowledgement:
+        """Note who is going to a community alert (the latest claim counts); its hub copies."""
+        with self.db.transaction(write=True) as tx:
+            number = self._resolve(tx, alert)
+            tx.run("UPDATE alerts SET claimed_by = ?, claimed_at = ?, updated_at = ? WHERE id = ?",
+                   [by, now, now, number])
+        return self.copies(alert)
+
     def copies(self, alert: str) -> Acknowledgement:
-        """A community alert and every hub copy of it, unchanged (for a claim)."""
+        """A community alert and every hub copy of it, unchanged."""
         with self.db.transaction(write=False) as tx:
             number = self._resolve(tx, alert)
             (name, rid), = tx.rows("SELECT resident_name, resident_id FROM alerts WHERE id = ?",

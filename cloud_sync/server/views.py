@@ -50,7 +50,8 @@ class StoreViews:
             params += sorted(OPEN_STATES)
         with self.db.transaction(write=False) as tx:
             rows = tx.rows("SELECT id, state, resident_id, resident_name, resident_room, watch, location, "
-                           f"first_at, updated_at, acknowledged_by, acknowledged_at FROM alerts {where}"
+                           "first_at, updated_at, acknowledged_by, acknowledged_at, community, "
+                           f"claimed_by, claimed_at FROM alerts {where}"
                            "ORDER BY first_at DESC, id DESC LIMIT ?", [*params, limit])
             copies = self._copies(tx, [int(row[0]) for row in rows])
         return [_alert(row, copies.get(int(row[0]), [])) for row in rows]
@@ -68,6 +69,23 @@ class StoreViews:
                     {"hub": hub, "community": community, "uid": uid, "ref": ref,
                      "confirmed": confirmed is not None})
         return found
+
+    def alert_community(self, alert: str) -> str | None:
+        """The community of an alert given by its id (C12), or None."""
+        if not (alert[:1] == "C" and alert[1:].isascii() and alert[1:].isdigit()
+                and len(alert) <= 19):
+            return None
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows("SELECT community FROM alerts WHERE id = ?", [int(alert[1:])])
+        return str(rows[0][0]) if rows else None
+
+    def alerts_version(self, community: str) -> tuple[int, float]:
+        """How many alerts a community has and when one last changed: a console asks again
+        when this moves."""
+        with self.db.transaction(write=False) as tx:
+            (count, latest), = tx.rows("SELECT COUNT(*), MAX(updated_at) FROM alerts "
+                                       "WHERE community = ?", [community])
+        return int(count), float(latest or 0.0)
 
     def watches(self, *, community: str | None = None) -> list[dict[str, Any]]:
         """Every watch heard of (of one community, if given): battery, last GPS fix, when and
@@ -108,11 +126,13 @@ def _of(community: str | None) -> tuple[str, list[Any]]:
 
 
 def _alert(row: tuple[Any, ...], hubs: list[dict[str, Any]]) -> dict[str, Any]:
-    number, state, rid, name, room, watch, location, first_at, updated_at, by, by_at = row
-    return {"id": public_alert_id(int(number)), "state": state,
+    (number, state, rid, name, room, watch, location, first_at, updated_at, by, by_at,
+     community, claimed_by, claimed_at) = row
+    return {"id": public_alert_id(int(number)), "state": state, "community": community,
             "resident": {"id": rid, "name": name, "room": room}, "watch": watch,
             "location": decode_object(location), "hubs": hubs, "first_at": first_at,
-            "updated_at": updated_at, "acknowledged_by": by, "acknowledged_at": by_at}
+            "updated_at": updated_at, "acknowledged_by": by, "acknowledged_at": by_at,
+            "claimed_by": claimed_by, "claimed_at": claimed_at}
 
 
 def _watch(row: tuple[Any, ...]) -> dict[str, Any]:

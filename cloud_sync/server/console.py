@@ -1,0 +1,163 @@
+"""The duty-desk console: log in, a live board of the community's open alerts, and the
+first steps of the workflow (claim: "I'm going"; on site: the alert is taken).
+
+A person logs in with a password (cloud_sync.server.people); the session cookie is
+HttpOnly and SameSite=Strict, and Secure when the page came over HTTPS. Every change the
+page asks for carries the session's CSRF token in X-CSRF-Token. The board listens on
+/api/stream (server-sent events) and fetches the alerts again when they change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any, Protocol
+from urllib.parse import parse_qs
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Route
+
+from cloud_sync.server.errors import NotAllowed
+from cloud_sync.server.people import SESSION_S, LoginRefused, People, Person
+
+COOKIE = "edge_session"
+STREAM_CHECK_S = 0.25
+STREAM_LIFETIME_S = 60.0  # then the browser reconnects (EventSource does it by itself)
+
+
+class ConsoleApi(Protocol):
+    """What the console asks of the server."""
+
+    def alerts_version(self, community: str) -> tuple[int, float]: ...
+
+    def alert_community(self, alert: str) -> str | None: ...
+
+    def claim(self, alert: str, by: str, for_s: float = ...) -> list[str]: ...
+
+    def acknowledge(self, alert: str, by: str) -> list[str]: ...
+
+
+def person_of(request: Request, people: People) -> Person | None:
+    """Who the request's session cookie belongs to (a blocking call: run it in a thread)."""
+    cookie = request.cookies.get(COOKIE, "")
+    return people.session(cookie, now=time.time()) if cookie else None
+
+
+def csrf_ok(request: Request, person: Person) -> bool:
+    return hmac.compare_digest(request.headers.get("x-csrf-token", ""), person.csrf)
+
+
+def console_routes(api: ConsoleApi, people: People) -> list[Route]:
+    """The console's pages and the actions it posts."""
+
+    async def login_page(request: Request) -> Response:
+        return HTMLResponse(_page("login.html"))
+
+    async def log_in(request: Request) -> Response:
+        form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8", "replace"))
+                .items()}
+        try:
+            session, _ = await run_in_threadpool(
+                people.log_in, form.get("username", ""), form.get("password", ""), now=time.time())
+        except LoginRefused as refused:
+            return HTMLResponse(_page("login.html").replace(
+                "<!--error-->", f'<p class="error" role="alert">{_escape(str(refused))}</p>'),
+                status_code=401)
+        answer = RedirectResponse("/", status_code=303)
+        answer.set_cookie(COOKIE, session, max_age=int(SESSION_S), httponly=True,
+                          samesite="strict", secure=_secure(request), path="/")
+        return answer
+
+    async def log_out(request: Request) -> Response:
+        person = await run_in_threadpool(person_of, request, people)
+        if person is not None and csrf_ok(request, person):
+            await run_in_threadpool(people.log_out, request.cookies.get(COOKIE, ""))
+        answer = RedirectResponse("/login", status_code=303)
+        answer.delete_cookie(COOKIE, path="/")
+        return answer
+
+    async def board(request: Request) -> Response:
+        person = await run_in_threadpool(person_of, request, people)
+        if person is None:
+            return RedirectResponse("/login", status_code=303)
+        return HTMLResponse(_page("board.html").replace("{csrf}", person.csrf)
+                            .replace("{name}", _escape(person.name))
+                            .replace("{community}", _escape(person.community)))
+
+    async def stream(request: Request) -> Response:
+        person = await run_in_threadpool(person_of, request, people)
+        if person is None:
+            return JSONResponse({"error": "not logged in"}, status_code=401)
+
+        async def changes() -> AsyncIterator[str]:
+            yield "retry: 500\n\n"
+            seen = None
+            ends = time.monotonic() + STREAM_LIFETIME_S
+            while time.monotonic() < ends and not await request.is_disconnected():
+                version = await run_in_threadpool(api.alerts_version, person.community)
+                if version != seen:
+                    seen = version
+                    yield "event: alerts\ndata: changed\n\n"
+                await asyncio.sleep(STREAM_CHECK_S)
+
+        return StreamingResponse(changes(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store"})
+
+    async def act(request: Request) -> Response:
+        person = await run_in_threadpool(person_of, request, people)
+        if person is None:
+            return JSONResponse({"error": "not logged in"}, status_code=401)
+        if not csrf_ok(request, person):
+            return JSONResponse({"error": "missing or wrong X-CSRF-Token; reload the page"},
+                                status_code=403)
+        alert, action = request.path_params["alert"], request.path_params["action"]
+        if await run_in_threadpool(api.alert_community, alert) != person.community:
+            return JSONResponse({"error": f"no alert {alert[:20]!r} in your community"},
+                                status_code=404)
+        if action == "claim":
+            uids = await run_in_threadpool(api.claim, alert, person.name, 20 * 60.0)
+        else:
+            uids = await run_in_threadpool(api.acknowledge, alert, person.name)
+        return JSONResponse({"alert": alert, "action": action, "hubs_told": len(uids)})
+
+    return [
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", log_in, methods=["POST"]),
+        Route("/logout", log_out, methods=["POST"]),
+        Route("/", board, methods=["GET"]),
+        Route("/api/stream", stream, methods=["GET"]),
+        Route("/api/alerts/{alert}/{action:str}", _only(act, ("claim", "ack")), methods=["POST"]),
+    ]
+
+
+def _only(handler: Any, actions: tuple[str, ...]) -> Any:
+    async def checked(request: Request) -> Response:
+        if request.path_params["action"] not in actions:
+            raise NotAllowed(f"unknown action {request.path_params['action'][:20]!r}; expected "
+                             f"{' or '.join(actions)}")
+        return await handler(request)
+    return checked
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+
+
+def _page(name: str) -> str:
+    return resources.files("cloud_sync.server").joinpath("pages", name).read_text("utf-8")
+
+
+def _escape(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#39;"))

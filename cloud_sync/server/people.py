@@ -1,0 +1,119 @@
+"""People who use the console: their accounts (argon2 password hashes, from argon2-cffi),
+their sessions, and a limit on wrong passwords.
+
+Roles: "admin" (accounts and the roster of the community), "desk" (the duty desk: every
+alert of the community) and "worker" (a worker of the community). Everyone sees one
+community only. A session is a random id in an HttpOnly cookie; the server keeps its
+SHA-256, the person, a CSRF token for every change the page asks for, and when it ends.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from cloud_sync.contract.ids import is_id, plain_text
+from cloud_sync.server.credentials import secret_hash
+from cloud_sync.server.db import Db
+from cloud_sync.server.errors import ReceiverSetupError
+
+ROLES = ("admin", "desk", "worker")
+SESSION_S = 12 * 3600.0  # a duty shift
+TRIES = 5  # wrong passwords for one account ...
+TRIES_WINDOW_S = 600.0  # ... within this long, then it waits this long
+_HASHER = PasswordHasher()
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone logged in to the console."""
+
+    username: str
+    name: str
+    role: str
+    community: str
+    csrf: str = ""
+
+
+class LoginRefused(Exception):
+    """The username and password do not match, or too many tries; the message says which."""
+
+
+class People:
+    """Accounts and sessions in the server's database."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    def add(self, username: str, name: str, role: str, community: str, *, now: float,
+            password: str | None = None) -> str:
+        """Make (or reset) an account; returns its password (a new random one if none given)."""
+        if not is_id(username):
+            raise ReceiverSetupError(f"username {username!r}: expected letters, digits, '.', '_' "
+                                     "or '-' (at most 64 characters)")
+        if not is_id(community):
+            raise ReceiverSetupError(f"community {community!r}: expected the community's id")
+        if role not in ROLES:
+            raise ReceiverSetupError(f"role {role!r}: expected one of {', '.join(ROLES)}")
+        if not 0 < len(name.strip()) <= 100 or not plain_text(name):
+            raise ReceiverSetupError("--name: expected the person's name as colleagues know it "
+                                     "(1 to 100 characters, no control characters)")
+        password = password or secrets.token_urlsafe(12)
+        if len(password) < 10:
+            raise ReceiverSetupError("a password has at least 10 characters")
+        with self.db.transaction(write=True) as tx:
+            tx.run("DELETE FROM people WHERE username = ?", [username])
+            tx.run("DELETE FROM sessions WHERE username = ?", [username])
+            tx.run("INSERT INTO people (username, name, role, community, password_hash, "
+                   "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                   [username, name.strip(), role, community, _HASHER.hash(password), now])
+        return password
+
+    def log_in(self, username: str, password: str, *, now: float) -> tuple[str, Person]:
+        """A new session for the account (its cookie value and who it is), or LoginRefused."""
+        refused = None
+        with self.db.transaction(write=True) as tx:  # a refusal is recorded, then raised
+            tx.run("DELETE FROM login_failures WHERE at < ?", [now - TRIES_WINDOW_S])
+            failures = tx.rows("SELECT COUNT(*) FROM login_failures WHERE username = ?",
+                               [username[:64]])
+            rows = tx.rows("SELECT name, role, community, password_hash FROM people "
+                           "WHERE username = ?", [username[:64]])
+            if int(failures[0][0]) >= TRIES:
+                refused = (f"too many wrong passwords for {username[:64]!r}; wait "
+                           f"{TRIES_WINDOW_S / 60:.0f} minutes or ask an administrator")
+            elif not rows or not _matches(str(rows[0][3]), password):
+                tx.run("INSERT INTO login_failures (username, at) VALUES (?, ?)",
+                       [username[:64], now])
+                refused = "wrong username or password"
+        if refused is not None:
+            raise LoginRefused(refused)
+        with self.db.transaction(write=True) as tx:
+            tx.run("DELETE FROM login_failures WHERE username = ?", [username])
+            session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+            tx.run("DELETE FROM sessions WHERE expires_at < ?", [now])
+            tx.run("INSERT INTO sessions (id_hash, username, csrf, expires_at) VALUES (?, ?, ?, ?)",
+                   [secret_hash(session), username, csrf, now + SESSION_S])
+        name, role, community, _ = rows[0]
+        return session, Person(username, str(name), str(role), str(community), csrf)
+
+    def session(self, cookie: str, *, now: float) -> Person | None:
+        """Who a session cookie belongs to, while it lasts."""
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows("SELECT p.username, p.name, p.role, p.community, s.csrf FROM sessions s "
+                           "JOIN people p ON p.username = s.username "
+                           "WHERE s.id_hash = ? AND s.expires_at > ?", [secret_hash(cookie), now])
+        return Person(*(str(value) for value in rows[0])) if rows else None
+
+    def log_out(self, cookie: str) -> None:
+        with self.db.transaction(write=True) as tx:
+            tx.run("DELETE FROM sessions WHERE id_hash = ?", [secret_hash(cookie)])
+
+
+def _matches(kept: str, password: str) -> bool:
+    try:
+        return bool(_HASHER.verify(kept, password))
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,149 @@
+"""The duty-desk console in a real browser (Debian's chromium, driven by Playwright): log
+in, see a press appear live, claim it and see the hub told, take it on site; a person of
+another community sees nothing of it; and the page's session and actions are locked."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from cloud_sync.server.receiver import Receiver
+from tests.mqtt_broker import Broker
+from tests.test_receiver_helpers import COMMUNITY, alert_event, batch
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed; run: "
+                                "sudo apt-get install chromium (make test does it as root)")
+
+
+class Server:
+    """The server with its HTTP front, a hub's login, and two people of two communities."""
+
+    def __init__(self, broker: Broker, folder: Path) -> None:
+        self.receiver = Receiver(broker.url, f"sqlite:///{folder / 'server.db'}",
+                                 http=("127.0.0.1", 0))
+        self.receiver.start()
+        host, port = self.receiver.http_address or ("", 0)
+        self.base = f"http://{host}:{port}"
+        now = time.time()
+        self.hub = (f"{COMMUNITY}/hub-3", self.receiver.access.add_hub(COMMUNITY, "hub-3", now=now))
+        people = self.receiver.people
+        self.desk = ("wang", people.add("wang", "王主任", "desk", COMMUNITY, now=now))
+        self.stranger = ("li", people.add("li", "李医生", "worker", "heping", now=now))
+
+    def press(self, seq: int = 1) -> None:
+        """The hub posts an SOS, as its HTTPS fallback does."""
+        answer = requests.post(f"{self.base}/ingest", json=batch([alert_event(seq, "u-7", ref="A007")]),
+                               auth=self.hub, timeout=5)
+        assert answer.status_code == 200, answer.text
+
+    def hub_commands(self) -> list[dict[str, Any]]:
+        answer = requests.get(f"{self.base}/commands", auth=self.hub, timeout=5)
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["commands"])
+
+
+@pytest.fixture
+def server(broker: Broker, tmp_path: Path) -> Iterator[Server]:
+    running = Server(broker, tmp_path)
+    yield running
+    running.receiver.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def log_in(browser: Any, server: Server, who: tuple[str, str]) -> Any:
+    page = browser.new_page()
+    page.goto(f"{server.base}/")  # not logged in: sent to the login page
+    assert page.url.endswith("/login")
+    page.fill("#username", who[0])
+    page.fill("#password", who[1])
+    page.click("#login")
+    page.wait_for_url(f"{server.base}/")
+    return page
+
+
+def test_a_press_appears_live_and_is_claimed_then_taken_on_site(server: Server, browser: Any) -> None:
+    page = log_in(browser, server, server.desk)
+    page.wait_for_selector("text=目前没有待处理的求助", state="visible")
+    page.wait_for_selector("text=● 实时")
+    pressed = time.monotonic()
+    server.press()
+    row = page.wait_for_selector("tr[data-alert='C1']", timeout=5000)
+    shown_after_s = time.monotonic() - pressed
+    assert shown_after_s < 1.0, f"the alert took {shown_after_s:.2f} s to appear"
+    text = row.inner_text()
+    assert "张桂兰" in text and "101" in text and "hub-3" in text and "无人接手" in text
+    assert row.get_attribute("class") == "unclaimed"  # flashing until someone claims it
+    assert page.get_attribute("tr[data-alert='C1'] a", "href").startswith(
+        "https://www.openstreetmap.org/?mlat=30.27415")
+
+    page.click("tr[data-alert='C1'] button.claim")
+    page.wait_for_selector("tr[data-alert='C1']:has-text('王主任 (正在赶去)')")
+    assert page.get_attribute("tr[data-alert='C1']", "class") != "unclaimed"
+    claimed = [c for c in server.hub_commands() if c["type"] == "alert_claimed"]
+    assert claimed and claimed[0]["by"] == "王主任" and claimed[0]["for_s"] == 1200
+
+    page.click("tr[data-alert='C1'] button.ack")
+    page.wait_for_selector("tr[data-alert='C1']", state="detached")
+    acks = [c for c in server.hub_commands() if c["type"] == "alert_ack"]
+    assert acks and acks[0]["by"] == "王主任" and acks[0]["alert"] == "u-7"
+
+    page.click("#lang")
+    page.wait_for_selector("text=No open alerts.")
+
+
+def test_a_person_of_another_community_sees_nothing_and_cannot_act(server: Server,
+                                                                   browser: Any) -> None:
+    server.press()
+    page = log_in(browser, server, server.stranger)
+    page.wait_for_selector("text=目前没有待处理的求助", state="visible")
+    assert page.query_selector("tr[data-alert='C1']") is None
+    csrf = page.get_attribute("meta[name='csrf']", "content")
+    answer = page.request.post(f"{server.base}/api/alerts/C1/claim", headers={"X-CSRF-Token": csrf})
+    assert answer.status == 404 and not [c for c in server.hub_commands()
+                                         if c["type"] == "alert_claimed"]
+    assert page.request.get(f"{server.base}/api/alerts").json() == []
+
+
+def test_the_session_cookie_is_locked_and_actions_need_the_csrf_token(server: Server,
+                                                                     browser: Any) -> None:
+    server.press()
+    page = log_in(browser, server, server.desk)
+    (cookie,) = page.context.cookies()
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie") == ""  # scripts cannot read it
+    answer = page.request.post(f"{server.base}/api/alerts/C1/claim")
+    assert answer.status == 403 and "X-CSRF-Token" in answer.json()["error"]
+    page.click("#logout-form button")
+    page.wait_for_url(f"{server.base}/login")
+    assert page.request.get(f"{server.base}/api/alerts").status == 401
+
+
+def test_wrong_passwords_are_refused_then_the_account_waits(server: Server, browser: Any) -> None:
+    page = browser.new_page()
+    for _ in range(5):
+        page.goto(f"{server.base}/login")
+        page.fill("#username", "wang")
+        page.fill("#password", "not-the-password")
+        page.click("#login")
+        page.wait_for_selector("text=wrong username or password")
+    page.fill("#username", "wang")
+    page.fill("#password", server.desk[1])  # the right one, too late
+    page.click("#login")
+    page.wait_for_selector("text=too many wrong passwords")
+    assert page.url.endswith("/login")
