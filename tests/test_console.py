@@ -15,7 +15,7 @@ import requests
 
 from cloud_sync.server.receiver import Receiver
 from tests.mqtt_broker import Broker
-from tests.test_receiver_helpers import COMMUNITY, alert_event, batch
+from tests.test_receiver_helpers import COMMUNITY, alert_event, batch, event
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed; run: "
@@ -39,8 +39,10 @@ class Server:
 
     def press(self, seq: int = 1) -> None:
         """The hub posts an SOS, as its HTTPS fallback does."""
-        answer = requests.post(f"{self.base}/ingest", json=batch([alert_event(seq, "u-7", ref="A007")]),
-                               auth=self.hub, timeout=5)
+        self.post([alert_event(seq, "u-7", ref="A007")])
+
+    def post(self, events: list[dict[str, Any]]) -> None:
+        answer = requests.post(f"{self.base}/ingest", json=batch(events), auth=self.hub, timeout=5)
         assert answer.status_code == 200, answer.text
 
     def hub_commands(self) -> list[dict[str, Any]]:
@@ -89,7 +91,7 @@ def test_a_press_appears_live_and_is_claimed_then_taken_on_site(server: Server, 
     text = row.inner_text()
     assert "张桂兰" in text and "101" in text and "hub-3" in text and "无人接手" in text
     assert row.get_attribute("class") == "unclaimed"  # flashing until someone claims it
-    assert page.get_attribute("tr[data-alert='C1'] a", "href").startswith(
+    assert page.get_attribute("tr[data-alert='C1'] a[target]", "href").startswith(
         "https://www.openstreetmap.org/?mlat=30.27415")
 
     page.click("tr[data-alert='C1'] button.claim")
@@ -98,13 +100,54 @@ def test_a_press_appears_live_and_is_claimed_then_taken_on_site(server: Server, 
     claimed = [c for c in server.hub_commands() if c["type"] == "alert_claimed"]
     assert claimed and claimed[0]["by"] == "王主任" and claimed[0]["for_s"] == 1200
 
-    page.click("tr[data-alert='C1'] button.ack")
-    page.wait_for_selector("tr[data-alert='C1']", state="detached")
+    page.click("tr[data-alert='C1'] button.ack")  # on site: the hubs are told it is taken
+    page.wait_for_selector("tr[data-alert='C1']:has-text('王主任 (已接手)')")
     acks = [c for c in server.hub_commands() if c["type"] == "alert_ack"]
     assert acks and acks[0]["by"] == "王主任" and acks[0]["alert"] == "u-7"
 
+    page.select_option("tr[data-alert='C1'] select.outcome", "fall")
+    page.fill("tr[data-alert='C1'] input.note", "在卫生间滑倒，已送社区医院")
+    page.click("tr[data-alert='C1'] button.close")
+    page.wait_for_selector("tr[data-alert='C1']", state="detached")  # closed: off the board
+    (closed,) = server.receiver.store.alerts()
+    assert (closed["outcome"], closed["closed_by"], closed["note"]) == (
+        "fall", "王主任", "在卫生间滑倒，已送社区医院")
+
     page.click("#lang")
     page.wait_for_selector("text=No open alerts.")
+
+
+def test_the_timeline_shows_who_was_texted_and_what_people_did(server: Server,
+                                                               browser: Any) -> None:
+    texted = event(2, "alert.texted", alert={"uid": "u-7", "ref": "A007"}, kind="sos",
+                   to={"contact": "grid", "name": "李娜", "role": "grid_worker", "tier": 1})
+    server.post([alert_event(1, "u-7", ref="A007"), texted])
+    page = log_in(browser, server, server.desk)
+    page.click("tr[data-alert='C1'] button.claim")
+    page.wait_for_selector("tr[data-alert='C1']:has-text('正在赶去')")
+    page.click("tr[data-alert='C1'] a.id")
+    steps = page.wait_for_selector("ol.timeline").inner_text().splitlines()
+    whats = [next(word for word in ("按下求助", "短信通知", "服务器收到", "接手") if word in step)
+             for step in steps]
+    assert whats == ["按下求助", "短信通知", "服务器收到", "接手"], steps
+    assert "张桂兰" in steps[0] and "李娜 (第1级) · hub-3" in steps[1] and "王主任" in steps[3]
+    page.click("#lang")  # the open timeline stays open through the live updates
+    page.wait_for_selector("ol.timeline:has-text('texted · 李娜 (tier 1)')")
+
+
+def test_closing_an_alert_nobody_took_tells_the_hubs_first(server: Server, browser: Any) -> None:
+    server.press()
+    page = log_in(browser, server, server.desk)
+    csrf = page.get_attribute("meta[name='csrf']", "content")
+    bad = page.request.post(f"{server.base}/api/alerts/C1/close", headers={"X-CSRF-Token": csrf},
+                            data={"outcome": "nothing"})
+    assert bad.status == 400 and "expected one of fall" in bad.json()["error"]
+    answer = page.request.post(f"{server.base}/api/alerts/C1/close",
+                               headers={"X-CSRF-Token": csrf},
+                               data={"outcome": "false_alarm", "note": "电话确认：误按"})
+    assert answer.status == 200
+    acks = [c for c in server.hub_commands() if c["type"] == "alert_ack"]
+    assert acks and acks[0]["by"] == "王主任"  # a person vouched for it: SMS escalation stops
 
 
 def test_a_person_of_another_community_sees_nothing_and_cannot_act(server: Server,

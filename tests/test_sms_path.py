@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +46,25 @@ def test_press_texts_tier_one_and_always_contacts_in_chinese(tmp_path) -> None:
     text = inbox[GRID][0]
     assert text.startswith("【SOS A001】王秀英")
     assert "住址幸福里路18号3号楼101" in text and "回复1" in text
+
+
+def test_each_text_about_an_alert_is_an_event_for_the_server(tmp_path) -> None:
+    """The duty desk's timeline shows who was texted and when: one alert.texted event per
+    text the modem took, naming the contact, in the outbox with the alert's own."""
+    async def scenario(b: SmsBuilding) -> None:
+        b.air.press(mac_for(0), repeats=3)
+        await b.advance(11)
+        await b.settle()
+        assert b.app is not None
+        rows = b.app.store.db.execute(
+            "SELECT body FROM outbox WHERE type = 'alert.texted' ORDER BY seq").fetchall()
+        told = [json.loads(body) for (body,) in rows]
+        (alert,) = b.app.store.alerts()
+        assert {(t["to"]["name"], t["to"]["tier"], t["kind"]) for t in told} == {
+            ("值班室", 1, "sos"), ("李娜", 1, "sos"), ("王强", 2, "sos")}
+        assert {t["alert"]["uid"] for t in told} == {alert.uid}
+
+    play(tmp_path, scenario)
 
 
 def test_cancel_in_window_sends_nothing(tmp_path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -28,7 +29,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from cloud_sync.server.errors import NotAllowed
+from cloud_sync.server.errors import BatchError, NotAllowed
 from cloud_sync.server.people import SESSION_S, LoginRefused, People, Person
 
 COOKIE = "edge_session"
@@ -46,6 +47,13 @@ class ConsoleApi(Protocol):
     def claim(self, alert: str, by: str, for_s: float = ...) -> list[str]: ...
 
     def acknowledge(self, alert: str, by: str) -> list[str]: ...
+
+    def close(self, alert: str, by: str, outcome: str, note: str = "") -> str: ...
+
+    def timeline(self, alert: str) -> list[dict[str, Any]]: ...
+
+    def alerts(self, *, open_only: bool = False, community: str | None = None,
+               board: bool = False) -> list[dict[str, Any]]: ...
 
 
 def person_of(request: Request, people: People) -> Person | None:
@@ -127,9 +135,31 @@ def console_routes(api: ConsoleApi, people: People) -> list[Route]:
                                 status_code=404)
         if action == "claim":
             uids = await run_in_threadpool(api.claim, alert, person.name, 20 * 60.0)
-        else:
+        elif action == "ack":
             uids = await run_in_threadpool(api.acknowledge, alert, person.name)
+        else:
+            asked = await _json_object(request)
+            await run_in_threadpool(api.close, alert, person.name, str(asked.get("outcome", "")),
+                                    str(asked.get("note", "")))
+            uids = []
         return JSONResponse({"alert": alert, "action": action, "hubs_told": len(uids)})
+
+    async def timeline(request: Request) -> Response:
+        person = await run_in_threadpool(person_of, request, people)
+        if person is None:
+            return JSONResponse({"error": "not logged in"}, status_code=401)
+        alert = request.path_params["alert"]
+        if await run_in_threadpool(api.alert_community, alert) != person.community:
+            return JSONResponse({"error": f"no alert {alert[:20]!r} in your community"},
+                                status_code=404)
+        return JSONResponse(await run_in_threadpool(api.timeline, alert))
+
+    async def board_alerts(request: Request) -> Response:
+        person = await run_in_threadpool(person_of, request, people)
+        if person is None:
+            return JSONResponse({"error": "not logged in"}, status_code=401)
+        return JSONResponse(await run_in_threadpool(
+            lambda: api.alerts(community=person.community, board=True)))
 
     return [
         Route("/login", login_page, methods=["GET"]),
@@ -137,7 +167,10 @@ def console_routes(api: ConsoleApi, people: People) -> list[Route]:
         Route("/logout", log_out, methods=["POST"]),
         Route("/", board, methods=["GET"]),
         Route("/api/stream", stream, methods=["GET"]),
-        Route("/api/alerts/{alert}/{action:str}", _only(act, ("claim", "ack")), methods=["POST"]),
+        Route("/api/board", board_alerts, methods=["GET"]),
+        Route("/api/alerts/{alert}/timeline", timeline, methods=["GET"]),
+        Route("/api/alerts/{alert}/{action:str}", _only(act, ("claim", "ack", "close")),
+              methods=["POST"]),
     ]
 
 
@@ -148,6 +181,17 @@ def _only(handler: Any, actions: tuple[str, ...]) -> Any:
                              f"{' or '.join(actions)}")
         return await handler(request)
     return checked
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON object body, or BatchError saying what is expected."""
+    try:
+        asked = json.loads(await request.body() or b"{}")
+    except ValueError:
+        asked = None
+    if not isinstance(asked, dict):
+        raise BatchError('expected a JSON object like {"outcome": "fall", "note": "…"}')
+    return asked
 
 
 def _secure(request: Request) -> bool:

@@ -64,7 +64,11 @@ CREATE TABLE IF NOT EXISTS alerts (
     acknowledged_by TEXT,
     acknowledged_at DOUBLE PRECISION,
     claimed_by TEXT,
-    claimed_at DOUBLE PRECISION
+    claimed_at DOUBLE PRECISION,
+    closed_by TEXT,
+    closed_at DOUBLE PRECISION,
+    outcome TEXT,
+    note TEXT
 );
 CREATE INDEX IF NOT EXISTS alerts_by_state ON alerts (state, first_at);
 CREATE TABLE IF NOT EXISTS alert_keys (
@@ -172,13 +176,16 @@ def _to_v3(tx: Tx, dialect: str) -> None:
 
 
 def _to_v4(tx: Tx, dialect: str) -> None:
-    """People, their sessions (new tables, created above), and who has claimed an alert
-    (an alerts table made above, for a database older than alerts, has them already)."""
+    """People, their sessions (new tables, created above), who has claimed an alert and
+    how it was closed (an alerts table made above, for a database older than alerts, has
+    these columns already)."""
     found = {str(row[0]) for row in tx.rows(
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'alerts' "
         "AND table_schema = current_schema()")} if dialect == "postgresql" else \
         {str(row[1]) for row in tx.rows("PRAGMA table_info(alerts)")}
-    for column, kind in (("claimed_by", "TEXT"), ("claimed_at", "DOUBLE PRECISION")):
+    for column, kind in (("claimed_by", "TEXT"), ("claimed_at", "DOUBLE PRECISION"),
+                         ("closed_by", "TEXT"), ("closed_at", "DOUBLE PRECISION"),
+                         ("outcome", "TEXT"), ("note", "TEXT")):
         if column not in found:
             tx.run(f"ALTER TABLE alerts ADD COLUMN {column} {kind}")
 

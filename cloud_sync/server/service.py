@@ -38,6 +38,7 @@ from cloud_sync.server.wire import (
 
 _log = logging.getLogger("cloud_sync.server.receiver")
 M = TypeVar("M", Batch, Status)
+OUTCOMES = ("fall", "illness", "needed_help", "false_alarm", "test", "other")
 DEFAULT_CLAIM_S = 1200.0  # a worker's "I'm going" holds SMS this long unless they ack
 MAX_CLAIM_S = 3600.0
 
@@ -200,8 +201,27 @@ class ReceiverService:
     def hubs(self, community: str | None = None) -> list[dict[str, Any]]:
         return self.store.hubs(now=self.clock(), community=community)
 
-    def alerts(self, *, open_only: bool = False, community: str | None = None) -> list[dict[str, Any]]:
-        return self.store.alerts(open_only=open_only, community=community)
+    def alerts(self, *, open_only: bool = False, community: str | None = None,
+               board: bool = False) -> list[dict[str, Any]]:
+        return self.store.alerts(open_only=open_only, community=community, board=board)
+
+    def close(self, alert: str, by: str, outcome: str, note: str = "") -> str:
+        """A person closes an alert with its outcome. One still waiting for someone is
+        taken first (alert_ack to the hubs): the person closing it vouches that it is
+        seen to. Returns its id."""
+        name = _said(alert, by, "who closes it")
+        if outcome not in OUTCOMES:
+            raise BatchError(f"outcome {outcome[:30]!r}: expected one of {', '.join(OUTCOMES)}")
+        if len(note) > 1000 or not plain_text(note.replace("\n", " ")):
+            raise BatchError("note: expected at most 1000 characters of plain text")
+        if self.store.alert_state(alert) in ("raised", "active"):
+            self.acknowledge(alert, name)
+        closed = self.store.close_alert(alert, name, outcome, note.strip(), now=self.clock())
+        _log.info("Alert %s closed by %s: %s.", closed, name, outcome)
+        return closed
+
+    def timeline(self, alert: str) -> list[dict[str, Any]]:
+        return self.store.timeline(alert)
 
     def watches(self, community: str | None = None) -> list[dict[str, Any]]:
         return self.store.watches(community=community)

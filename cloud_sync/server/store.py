@@ -20,7 +20,7 @@ from cloud_sync.server.alerts import (
     apply_watches,
     hub_copies,
 )
-from cloud_sync.server.db import Db, PostgresDb, SqliteDb, Tx, connect
+from cloud_sync.server.db import Db, Tx, connect
 from cloud_sync.server.errors import ReceiverError, ReceiverStoreError
 from cloud_sync.server.logic import (
     ack_start,
@@ -126,6 +126,10 @@ class ReceiverStore(Protocol):
 
     def record_claim(self, alert: str, by: str, *, now: float) -> Acknowledgement: ...
 
+    def close_alert(self, alert: str, by: str, outcome: str, note: str, *, now: float) -> str: ...
+
+    def timeline(self, alert: str) -> list[dict[str, Any]]: ...
+
     def queue_command(self, community: str, hub: str, command: dict[str, Any], *, now: float) -> None: ...
 
     def take_commands(self, community: str, hub: str) -> list[dict[str, Any]]: ...
@@ -134,12 +138,14 @@ class ReceiverStore(Protocol):
 
     def hubs(self, *, now: float, community: str | None = None) -> list[dict[str, Any]]: ...
 
-    def alerts(self, *, open_only: bool = False, limit: int = 500,
-               community: str | None = None) -> list[dict[str, Any]]: ...
+    def alerts(self, *, open_only: bool = False, limit: int = 500, community: str | None = None,
+               board: bool = False) -> list[dict[str, Any]]: ...
 
     def watches(self, *, community: str | None = None) -> list[dict[str, Any]]: ...
 
     def alerts_version(self, community: str) -> tuple[int, float]: ...
+
+    def alert_state(self, alert: str) -> str | None: ...
 
     def alert_community(self, alert: str) -> str | None: ...
 
@@ -229,6 +235,14 @@ class SqlReceiverStore(StoreViews):
             tx.run("UPDATE alerts SET claimed_by = ?, claimed_at = ?, updated_at = ? WHERE id = ?",
                    [by, now, now, number])
         return self.copies(alert)
+
+    def close_alert(self, alert: str, by: str, outcome: str, note: str, *, now: float) -> str:
+        """Record how a community alert ended and who closed it; returns its id (C12)."""
+        with self.db.transaction(write=True) as tx:
+            number = self._resolve(tx, alert)
+            tx.run("UPDATE alerts SET closed_by = ?, closed_at = ?, outcome = ?, note = ?, "
+                   "updated_at = ? WHERE id = ?", [by, now, outcome, note, now, number])
+        return public_alert_id(number)
 
     def copies(self, alert: str) -> Acknowledgement:
         """A community alert and every hub copy of it, unchanged."""
@@ -369,20 +383,6 @@ def _retrying(work: Callable[[], T], attempts: int = 3) -> T:
                 raise
             time.sleep(0.05 * attempt)
     raise ReceiverStoreError("unreachable")
-
-
-class SqliteReceiverStore(SqlReceiverStore):
-    """The receiver store in one SQLite file (WAL): the default for one community."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(SqliteDb(path))
-
-
-class PostgresReceiverStore(SqlReceiverStore):
-    """The receiver store in PostgreSQL, shared by several receivers of one group."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(PostgresDb(url))
 
 
 def open_store(url: str | None = None) -> SqlReceiverStore:

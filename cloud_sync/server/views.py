@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from cloud_sync.server.db import Db
 from cloud_sync.server.logic import (
     OPEN_STATES,
+    alert_number,
     decode_object,
     hub_state,
     public_alert_id,
@@ -40,18 +42,24 @@ class StoreViews:
                          "roster_in_use": _roster_in_use(status, reported)})
         return hubs
 
-    def alerts(self, *, open_only: bool = False, limit: int = 500,
-               community: str | None = None) -> list[dict[str, Any]]:
-        """Community alerts, newest first; open_only keeps those still waiting for a person;
-        with community, that community's only."""
+    def alerts(self, *, open_only: bool = False, limit: int = 500, community: str | None = None,
+               board: bool = False) -> list[dict[str, Any]]:
+        """Community alerts, newest first; open_only keeps those still waiting for a person,
+        board those the duty desk still has to see through (not yet closed with an
+        outcome, nor cancelled by the resident); with community, that community's only."""
         where, params = _of(community)
-        if open_only:
-            where += f"{'AND' if where else 'WHERE'} state IN ({', '.join('?' * len(OPEN_STATES))}) "
-            params += sorted(OPEN_STATES)
+        wanted = sorted(OPEN_STATES | ({"acknowledged"} if board else set())) \
+            if open_only or board else []
+        if wanted:
+            where += f"{'AND' if where else 'WHERE'} state IN ({', '.join('?' * len(wanted))}) "
+            params += wanted
+        if board:
+            where += "AND closed_at IS NULL " if where else "WHERE closed_at IS NULL "
         with self.db.transaction(write=False) as tx:
             rows = tx.rows("SELECT id, state, resident_id, resident_name, resident_room, watch, location, "
                            "first_at, updated_at, acknowledged_by, acknowledged_at, community, "
-                           f"claimed_by, claimed_at FROM alerts {where}"
+                           f"claimed_by, claimed_at, closed_by, closed_at, outcome, note FROM alerts "
+                           f"{where}"
                            "ORDER BY first_at DESC, id DESC LIMIT ?", [*params, limit])
             copies = self._copies(tx, [int(row[0]) for row in rows])
         return [_alert(row, copies.get(int(row[0]), [])) for row in rows]
@@ -70,14 +78,56 @@ class StoreViews:
                      "confirmed": confirmed is not None})
         return found
 
-    def alert_community(self, alert: str) -> str | None:
-        """The community of an alert given by its id (C12), or None."""
-        if not (alert[:1] == "C" and alert[1:].isascii() and alert[1:].isdigit()
-                and len(alert) <= 19):
+    def alert_state(self, alert: str) -> str | None:
+        """The state of an alert given by its id (C12), or None."""
+        if alert_number(alert) is None:
             return None
         with self.db.transaction(write=False) as tx:
-            rows = tx.rows("SELECT community FROM alerts WHERE id = ?", [int(alert[1:])])
+            rows = tx.rows("SELECT state FROM alerts WHERE id = ?", [alert_number(alert)])
         return str(rows[0][0]) if rows else None
+
+    def alert_community(self, alert: str) -> str | None:
+        """The community of an alert given by its id (C12), or None."""
+        number = alert_number(alert)
+        if number is None:
+            return None
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows("SELECT community FROM alerts WHERE id = ?", [number])
+        return str(rows[0][0]) if rows else None
+
+    def timeline(self, alert: str) -> list[dict[str, Any]]:
+        """What happened to a community alert (its id, C12), in order: what each hub that
+        heard it reported (pressed, texted whom, taken, cancelled) and what people did at
+        the server (received, claimed, on site, closed)."""
+        number = alert_number(alert)
+        if number is None:
+            return []
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows("SELECT first_at, claimed_by, claimed_at, acknowledged_by, "
+                           "acknowledged_at, closed_by, closed_at, outcome, note FROM alerts "
+                           "WHERE id = ?", [number])
+            copies = tx.rows("SELECT community, hub, uid, first_at FROM alert_hubs "
+                             "WHERE alert_id = ?", [number])
+            reported = [(hub, uid, tx.rows(
+                "SELECT type, at_epoch, body, received_at FROM events WHERE community = ? AND hub = ? AND "
+                "type LIKE 'alert.%' AND at_epoch >= ? ORDER BY at_epoch, seq LIMIT 2000",
+                [community, hub, float(first) - 86400.0])) for community, hub, uid, first in copies]
+        if not rows:
+            return []
+        first, claimed_by, claimed_at, on_site_by, on_site_at, closed_by, closed_at, outcome, \
+            note = rows[0]
+        mine = [(hub, event) for hub, uid, events in reported for event in events
+                if _about(event[2], uid)]
+        steps = [_step(hub, kind, at, body) for hub, (kind, at, body, _) in mine]
+        received = min((float(event[3]) for _, event in mine), default=float(first))
+        steps.append({"at": received, "what": "received", "who": None, "hub": None})
+        for what, at, who in (("claimed", claimed_at, claimed_by),
+                              ("on_site", on_site_at, on_site_by), ("closed", closed_at, closed_by)):
+            if at is not None:
+                steps.append({"at": at, "what": what, "who": who, "hub": None})
+        if closed_at is not None:
+            steps[-1].update(outcome=outcome, note=note)
+        return sorted(steps, key=lambda step: float(step["at"]))
 
     def alerts_version(self, community: str) -> tuple[int, float]:
         """How many alerts a community has and when one last changed: a console asks again
@@ -120,6 +170,33 @@ def _roster_in_use(status: str | None, reported: Any) -> str | None:
     return version if isinstance(version, str) else ""
 
 
+def _about(body: str, uid: str) -> bool:
+    alert = (decode_object(body) or {}).get("alert")
+    return isinstance(alert, dict) and alert.get("uid") == uid
+
+
+def _step(hub: str, kind: str, at: float, body: str) -> dict[str, Any]:
+    """One hub event as a step of the timeline."""
+    event = decode_object(body) or {}
+    step: dict[str, Any] = {"at": float(at), "what": kind.removeprefix("alert."), "hub": hub,
+                            "who": event.get("by") or None}
+    if kind == "alert.raised":
+        alert, resident = _part(event, "alert"), _part(event, "resident")
+        raised = alert.get("raised_at")
+        step.update(what="pressed", who=resident.get("name"),
+                    at=float(raised) if isinstance(raised, (int, float)) else float(at))
+    elif kind == "alert.texted":
+        to = _part(event, "to")
+        step.update(who=to.get("name") or to.get("contact"), role=to.get("role"),
+                    tier=to.get("tier"), kind=event.get("kind"))
+    return step
+
+
+def _part(event: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = event.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _of(community: str | None) -> tuple[str, list[Any]]:
     """A WHERE clause keeping one community's rows, or none."""
     return ("WHERE community = ? ", [community]) if community is not None else ("", [])
@@ -127,12 +204,13 @@ def _of(community: str | None) -> tuple[str, list[Any]]:
 
 def _alert(row: tuple[Any, ...], hubs: list[dict[str, Any]]) -> dict[str, Any]:
     (number, state, rid, name, room, watch, location, first_at, updated_at, by, by_at,
-     community, claimed_by, claimed_at) = row
+     community, claimed_by, claimed_at, closed_by, closed_at, outcome, note) = row
     return {"id": public_alert_id(int(number)), "state": state, "community": community,
             "resident": {"id": rid, "name": name, "room": room}, "watch": watch,
             "location": decode_object(location), "hubs": hubs, "first_at": first_at,
             "updated_at": updated_at, "acknowledged_by": by, "acknowledged_at": by_at,
-            "claimed_by": claimed_by, "claimed_at": claimed_at}
+            "claimed_by": claimed_by, "claimed_at": claimed_at, "closed_by": closed_by,
+            "closed_at": closed_at, "outcome": outcome, "note": note}
 
 
 def _watch(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from sqlite_utils import Database
 
 from edge.domain import Alert, Contact, Role, e164
 from edge.sms.escalation import Escalation
-from edge.storage.store import Store
+from edge.storage.store import ALERT_PRIORITY, Store
 
 SOS_PRIORITY = 0
 FOLLOW_UP_PRIORITY = 1
@@ -112,7 +112,22 @@ class SmsStore:
                     "VALUES (?, ?, ?, ?, ?)", [sms_id, part, parts, mr, now])
 
     def sent(self, sms_id: int, now: float) -> None:
-        self._write("UPDATE sms_out SET state = 'sent', sent_at = ? WHERE id = ?", [now, sms_id])
+        """Mark a text sent; a text about an alert is also an event for the server, so the
+        duty desk sees who was told and when ("alert.texted")."""
+        def write() -> None:
+            self.db.execute("UPDATE sms_out SET state = 'sent', sent_at = ? WHERE id = ?",
+                            [now, sms_id])
+            told = self.db.execute(
+                "SELECT a.uid, a.ref, s.kind, s.contact_id, c.name, c.role, c.tier FROM sms_out s "
+                "JOIN alerts a ON a.id = s.alert_id LEFT JOIN contacts c ON c.id = s.contact_id "
+                "WHERE s.id = ?", [sms_id]).fetchall()
+            if told:
+                uid, ref, kind, contact, name, role, tier = told[0]
+                self.store.append_event("alert.texted", now, {
+                    "alert": {"uid": uid, "ref": ref}, "kind": kind,
+                    "to": {"contact": contact, "name": name, "role": role, "tier": tier}},
+                    ALERT_PRIORITY)
+        self.store.write(write)
 
     def retry_later(self, sms_id: int, at: float, error: str, *, refused: bool = False) -> None:
         """Try again at `at`; `refused` when the network refused it for its number."""
