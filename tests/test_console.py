@@ -190,3 +190,15 @@ def test_wrong_passwords_are_refused_then_the_account_waits(server: Server, brow
     page.click("#login")
     page.wait_for_selector("text=too many wrong passwords")
     assert page.url.endswith("/login")
+
+
+def test_text_now_asks_the_hub_to_text_at_once(server: Server, browser: Any) -> None:
+    server.press()
+    page = log_in(browser, server, server.desk)
+    page.click("tr[data-alert='C1'] button.text-now")
+    for _ in range(50):
+        asked = [c for c in server.hub_commands() if c["type"] == "alert_text_now"]
+        if asked:
+            break
+        time.sleep(0.1)
+    assert asked and asked[0]["by"] == "王主任" and asked[0]["alert"] == "u-7"

@@ -69,6 +69,25 @@ def test_a_persons_claim_holds_sms_while_it_lasts_then_it_goes_out(tmp_path, bro
     run_scenario(UplinkBuilding(tmp_path, broker), scenario)
 
 
+def test_text_now_from_the_desk_ends_a_claim_and_texts_at_once(tmp_path, broker, receiver) -> None:
+
+    async def scenario(b: UplinkBuilding) -> None:
+        ref = await pressed_and_confirmed(b)
+        receiver.claim(ref, "王主任", 1800)
+        await until(lambda: b.hub_app.sms.claim(1) is not None, timeout=10)
+        await b.advance(60)
+        await b.settle()
+        assert set(b.inbox()) == {SON}  # held for 王主任
+        receiver.service.text_now(ref, "值班员小李")  # nobody is really going: text now
+        await until(lambda: b.hub_app.sms.claim(1) is not None
+                    and b.hub_app.sms.claim(1)[1] <= b.clock.now(), timeout=10)  # type: ignore[index]
+        await b.advance(1)
+        await b.settle()
+        assert {DESK, GRID} <= set(b.inbox())  # tier 1 texted at once, not in 29 minutes
+
+    run_scenario(UplinkBuilding(tmp_path, broker), scenario)
+
+
 def test_claims_renewed_again_and_again_hold_sms_no_longer_than_an_hour(
         tmp_path, broker, receiver) -> None:
 

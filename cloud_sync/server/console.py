@@ -50,6 +50,8 @@ class ConsoleApi(Protocol):
 
     def close(self, alert: str, by: str, outcome: str, note: str = "") -> str: ...
 
+    def text_now(self, alert: str, by: str) -> list[str]: ...
+
     def timeline(self, alert: str) -> list[dict[str, Any]]: ...
 
     def alerts(self, *, open_only: bool = False, community: str | None = None,
@@ -137,6 +139,8 @@ def console_routes(api: ConsoleApi, people: People) -> list[Route]:
             uids = await run_in_threadpool(api.claim, alert, person.name, 20 * 60.0)
         elif action == "ack":
             uids = await run_in_threadpool(api.acknowledge, alert, person.name)
+        elif action == "text-now":
+            uids = await run_in_threadpool(api.text_now, alert, person.name)
         else:
             asked = await _json_object(request)
             await run_in_threadpool(api.close, alert, person.name, str(asked.get("outcome", "")),
@@ -169,7 +173,7 @@ def console_routes(api: ConsoleApi, people: People) -> list[Route]:
         Route("/api/stream", stream, methods=["GET"]),
         Route("/api/board", board_alerts, methods=["GET"]),
         Route("/api/alerts/{alert}/timeline", timeline, methods=["GET"]),
-        Route("/api/alerts/{alert}/{action:str}", _only(act, ("claim", "ack", "close")),
+        Route("/api/alerts/{alert}/{action:str}", _only(act, ("claim", "ack", "close", "text-now")),
               methods=["POST"]),
     ]
 

@@ -220,6 +220,19 @@ class ReceiverService:
         _log.info("Alert %s closed by %s: %s.", closed, name, outcome)
         return closed
 
+    def text_now(self, alert: str, by: str) -> list[str]:
+        """A person at the desk sees nobody going: every hub that reported the alert starts
+        (or brings forward) its SMS tiers at once (alert_text_now); returns their uids."""
+        name = _said(alert, by, "who asks")
+        found = self.store.copies(alert)
+        for target in found.targets:
+            self._deliver(target.community, target.hub,
+                          command(self.new_id(), "alert_text_now", alert=target.uid, by=name),
+                          via=target.via, state=target.state)
+        _log.warning("Alert %s for %s: %s asked the hubs to text now; told %s.", found.alert_id,
+                     found.resident, name, ", ".join(t.hub for t in found.targets) or "no hub")
+        return [target.uid for target in found.targets]
+
     def timeline(self, alert: str) -> list[dict[str, Any]]:
         return self.store.timeline(alert)
 

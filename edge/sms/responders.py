@@ -126,6 +126,24 @@ class Responders:
         return self._hold(alert, ("awaiting", "server", "claimed", "sms"),
                           f"{by} at the community server is going")
 
+    def server_text_now(self, alert_uid: str, by: str) -> bool:
+        """A person at the server asks for texts now (nobody there is going): the server's
+        holds end and the tiers start, or the next one comes, at the next tick. False when
+        the alert is not open, or not active yet (the cancel window runs on)."""
+        alert = self.store.alert(alert_uid)
+        state = None if alert is None else self.sms.escalation(alert.id)
+        if alert is None or state is None or not alert.state.is_open:
+            return False
+        now = self.clock.now()
+
+        def write() -> None:
+            self.sms.drop_hold(alert.id, now)
+            self.sms.save_escalation(replace(state, next_at=now))
+        self.store.write(write)
+        self._log.warning("Alert %s: %s at the community server asks for texts now; they go "
+                          "out at once.", alert.ref, by)
+        return True
+
     def _hold(self, alert: Alert, modes: tuple[str, ...], why: str) -> bool:
         """Hold the alert's SMS per _held; True when it is held (or will be, once active)."""
         state, held = self.sms.escalation(alert.id), self._held(alert.id)

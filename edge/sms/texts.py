@@ -232,6 +232,13 @@ class SmsStore:
                               [alert_id]).fetchone()
         return None if row is None else (str(row[0]), float(row[1]))
 
+    def drop_hold(self, alert_id: int, now: float) -> None:
+        """The server's receipt and any claim stop holding the alert's SMS back; call inside
+        a transaction."""
+        self.db.execute("DELETE FROM server_receipts WHERE alert_id = ?", [alert_id])
+        self.db.execute("UPDATE server_claims SET until = ? WHERE alert_id = ? AND until > ?",
+                        [now, alert_id, now])
+
     def has_receipt(self, alert_id: int) -> bool:
         row = self.db.execute("SELECT 1 FROM server_receipts WHERE alert_id = ?",
                               [alert_id]).fetchone()

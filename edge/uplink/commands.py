@@ -23,6 +23,8 @@ class ServerConfirmations(Protocol):
 
     def server_claimed(self, alert_uid: str, by: str, for_s: float) -> bool: ...
 
+    def server_text_now(self, alert_uid: str, by: str) -> bool: ...
+
 
 class CommandHandler:
     """Applies one command at a time on the event loop and publishes the reply."""
@@ -75,6 +77,7 @@ class CommandHandler:
         handlers: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
             "events_ack": self._events_ack, "alert_received": self._alert_received,
             "alert_claimed": self._alert_claimed, "alert_ack": self._alert_ack,
+            "alert_text_now": self._alert_text_now,
             "roster": self._roster,
             "test_alarm": self._test_alarm, "ping": self._ping,
         }
@@ -98,6 +101,13 @@ class CommandHandler:
         held = self.confirmations.server_claimed(uid, by, for_s) if self.confirmations \
             else False
         return {"alert": uid, "sms_held_back": held, "for_s": for_s}
+
+    def _alert_text_now(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        uid, by = str(fields["alert"]), str(fields["by"])
+        if self.hub.store.alert(uid) is None:
+            raise CommandError(f"alert_text_now.alert: no alert {uid!r} on this hub")
+        texting = self.confirmations.server_text_now(uid, by) if self.confirmations else False
+        return {"alert": uid, "texting_now": texting}
 
     def _alert_ack(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         alert = self.hub.acknowledge(str(fields["alert"]), str(fields["by"]))
