@@ -14,7 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from cloud_sync.server.receiver import Receiver
 from edge.domain import AlertState
 from tests.building import mac_for
-from tests.sms_building import DESK, GRID, SON, run_scenario, until
+from tests.sms_building import DESK, GRID, NEIGHBOUR, SON, run_scenario, until
 from tests.uplink_building import UplinkBuilding
 
 CMD = "eldercare/v1/xingfuli/hub-3/cmd"
@@ -86,6 +86,26 @@ def test_text_now_from_the_desk_ends_a_claim_and_texts_at_once(tmp_path, broker,
         assert {DESK, GRID} <= set(b.inbox())  # tier 1 texted at once, not in 29 minutes
 
     run_scenario(UplinkBuilding(tmp_path, broker), scenario)
+
+
+def test_nobody_claims_in_time_so_the_buildings_backup_is_texted(tmp_path, broker) -> None:
+    receiver = Receiver(broker.url, f"sqlite:///{tmp_path}/receiver.db", reconnect_max_s=1,
+                        claim_deadline_s=1.0)
+    receiver.duty.assign("xingfuli", "hub-3", first="grid", backup="nb")
+    receiver.start()
+
+    async def scenario(b: UplinkBuilding) -> None:
+        await pressed_and_confirmed(b)  # held: only the son, who wants every alert, texted
+        await until(lambda: NEIGHBOUR in b.inbox(), timeout=15)  # the deadline passed
+        assert DESK not in b.inbox() and GRID not in b.inbox()  # the hold goes on for them
+        (alert,) = receiver.store.alerts()
+        assert alert["overdue_at"] is not None
+        assert [step["what"] for step in receiver.service.timeline(alert["id"])][-1] == "overdue"
+
+    try:
+        run_scenario(UplinkBuilding(tmp_path, broker), scenario)
+    finally:
+        receiver.stop()
 
 
 def test_claims_renewed_again_and_again_hold_sms_no_longer_than_an_hour(

@@ -57,6 +57,7 @@ COMMANDS: Mapping[str, Mapping[str, Field]] = {
     "alert_claimed": {"alert": _ID, "by": _NAME,
                       "for_s": Field("number", low=60, high=MAX_CLAIM_S)},
     "alert_text_now": {"alert": _ID, "by": _NAME},
+    "alert_notify": {"alert": _ID, "contact": _ID, "by": _NAME},
     "roster": {"version": _ID, "residents": Field("list"), "watches": Field("list"),
                "contacts": Field("list")},
     "test_alarm": {"by": Field("text", required=False)},

@@ -50,9 +50,10 @@ class _AlertRow:
 class AlertFolder:
     """Maps hub alerts onto community alerts (one per watch press) inside a transaction."""
 
-    def __init__(self, tx: Tx, for_update: str) -> None:
+    def __init__(self, tx: Tx, for_update: str, now: float) -> None:
         self.tx = tx
         self.for_update = for_update
+        self.now = now  # when the server received the batch
 
     def apply(self, target: HubAlert, facts: AlertFacts, at: float) -> list[AlertNotice]:
         """Record one new alert event; return the commands the hubs are owed because of it."""
@@ -77,8 +78,9 @@ class AlertFolder:
         if found:
             return int(found[0][0])
         self.tx.run("INSERT INTO alerts (dedupe_key, community, state, watch, press_counter, first_at, "
-                    "updated_at) VALUES (?, ?, 'raised', ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
-                    [key, target.community, facts.watch, facts.press_counter, at, at])
+                    "updated_at, received_at) VALUES (?, ?, 'raised', ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (dedupe_key) DO NOTHING",
+                    [key, target.community, facts.watch, facts.press_counter, at, at, self.now])
         number = int(self.tx.rows("SELECT id FROM alerts WHERE dedupe_key = ?", [key])[0][0])
         self.tx.run("INSERT INTO alert_keys (key, alert_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     [key, number])

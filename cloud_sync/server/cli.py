@@ -48,6 +48,16 @@ def _http(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _deadline(text: str) -> float:
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = -1.0
+    if not 1 <= minutes <= 60:
+        raise argparse.ArgumentTypeError(f"expected minutes from 1 to 60, got {text!r}")
+    return minutes
+
+
 def _root(text: str) -> str:
     try:
         return check_topic_root(text)
@@ -64,22 +74,30 @@ def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
         description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     receiver.add_argument("action", nargs="?", default="run",
                           choices=("run", "ack", "claim", "add-hub", "add-user", "api-token",
-                                   "broker-config"),
+                                   "broker-config", "assign"),
                           help="run the server (the default); ack an alert, or claim one (a "
                                "worker on the way); add-hub: make a hub's login; add-user: a "
-                               "console account; api-token: a "
+                               "console account; assign: a building's first and backup "
+                               "workers; api-token: a "
                                "token for the JSON API; broker-config: the broker's password "
                                "file and ACL")
     receiver.add_argument("alert", nargs="?", metavar="ALERT|HUB",
                           help="with ack or claim: a community alert id (C12), or a hub's "
-                               "alert ref or uid; with add-hub: the hub's id; with add-user: "
-                               "the username")
+                               "alert ref or uid; with add-hub and assign: the hub's id; with "
+                               "add-user: the username")
     receiver.add_argument("--community", metavar="ID", help="with add-hub and api-token: the "
                           "community's id")
     receiver.add_argument("--name", metavar="WHO", help="with api-token: who or what uses it; "
                           "with add-user: the person's name as colleagues know it")
     receiver.add_argument("--role", choices=("admin", "desk", "worker"), default="desk",
                           help="with add-user: what they may do (default desk)")
+    receiver.add_argument("--first", metavar="CONTACT", help="with assign: the first worker's "
+                          "contact id in the community's roster")
+    receiver.add_argument("--backup", metavar="CONTACT", help="with assign: the backup "
+                          "worker's contact id, texted when nobody claims an alert in time")
+    receiver.add_argument("--claim-deadline-min", type=_deadline, default=5.0, metavar="MINUTES",
+                          help="an alert nobody claimed within this long turns overdue and "
+                               "the building's backup is texted (default 5, 1 to 60)")
     receiver.add_argument("--out", metavar="DIR", type=Path,
                           help="with broker-config: where to write passwd and acl")
     receiver.add_argument("--broker", type=broker_url_argument, metavar="URL",
@@ -106,11 +124,12 @@ def cmd_receiver(args: argparse.Namespace) -> int:
     """Dispatch `edge-hub receiver` to run or ack."""
     if args.action in ("ack", "claim"):
         return ack_alert(args)
-    if args.action in ("add-hub", "add-user", "api-token", "broker-config"):
+    if args.action in ("add-hub", "add-user", "api-token", "broker-config", "assign"):
         from cloud_sync.server import cli_access
 
         actions = {"add-hub": cli_access.add_hub, "add-user": cli_access.add_user,
-                   "api-token": cli_access.api_token, "broker-config": cli_access.broker_config}
+                   "api-token": cli_access.api_token, "broker-config": cli_access.broker_config,
+                   "assign": cli_access.assign}
         return actions[args.action](args)
     if args.alert is not None:
         raise ReceiverSetupError(f"unexpected {args.alert!r}; to acknowledge an alert use: "
@@ -128,7 +147,8 @@ def run_receiver(args: argparse.Namespace, stop: threading.Event | None = None) 
 
     rosters = [load_roster_file(path) for path in args.roster]
     receiver = Receiver(args.broker, args.db, group=args.group, topic_root=args.topic_root,
-                        rosters=rosters, http=args.http)
+                        rosters=rosters, http=args.http,
+                        claim_deadline_s=args.claim_deadline_min * 60)
     stop = stop or threading.Event()
     restore = _stop_on_signals(stop)
     try:

@@ -58,6 +58,24 @@ def add_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def assign(args: argparse.Namespace) -> int:
+    """Name a building's first and backup workers by their roster contact ids."""
+    if not args.alert or not args.community or not args.first or not args.backup:
+        raise ReceiverSetupError("usage: edge-hub server assign HUB_ID --community ID --first "
+                                 "CONTACT --backup CONTACT [--db URL]")
+    from cloud_sync.server.duty import Duty
+
+    store = open_store(args.db)
+    try:
+        Duty(store.db).assign(args.community, args.alert, args.first, args.backup)
+    finally:
+        store.close()
+    print(f"Building of hub {args.alert} ({args.community}): first worker {args.first}, backup "
+          f"{args.backup}. An alert nobody claims in time is texted to {args.backup} through "
+          "the hub (the contact must be in the hub's roster).")
+    return 0
+
+
 def api_token(args: argparse.Namespace) -> int:
     """Make a token for the JSON API that sees one community."""
     if not args.community or not args.name:

@@ -23,6 +23,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from cloud_sync.contract.broker_url import BrokerUrl, parse_broker_url
 from cloud_sync.server.access import Access
 from cloud_sync.server.db import redacted
+from cloud_sync.server.duty import DEFAULT_DEADLINE_S, Duty
 from cloud_sync.server.errors import ReceiverError, ReceiverSetupError
 from cloud_sync.server.http_front import HttpFront
 from cloud_sync.server.people import People
@@ -78,7 +79,8 @@ class Receiver:
     def __init__(self, broker_url: str, db_url: str | None = None, *, group: str = DEFAULT_GROUP,
                  topic_root: str = DEFAULT_ROOT, rosters: Iterable[CommunityRoster] = (),
                  http: tuple[str, int] | None = None,
-                 client_id: str | None = None, reconnect_max_s: float = 30.0) -> None:
+                 client_id: str | None = None, reconnect_max_s: float = 30.0,
+                 claim_deadline_s: float = DEFAULT_DEADLINE_S) -> None:
         try:
             self.broker = parse_broker_url(broker_url)
         except ValueError as error:
@@ -100,6 +102,10 @@ class Receiver:
         except ReceiverSetupError:
             self.store.close()
             raise
+        self.duty, self.claim_deadline_s = Duty(self.store.db), claim_deadline_s
+        self._overdue = threading.Thread(target=self._watch_deadlines, name="server-deadlines",
+                                         daemon=True)
+        self._stopped = threading.Event()
         self._subscribed = threading.Event()
         self._stopping = False
         self._wire_callbacks()
@@ -120,6 +126,7 @@ class Receiver:
                   self.group, redacted(self.db_url), " and ".join(self.subscriptions))
         if self._http is not None:
             self._http.start()
+        self._overdue.start()
         self._client.connect_async(self.broker.host, self.broker.port, keepalive=30, clean_start=True)
         self._client.loop_start()
         if not self.wait_subscribed(wait_s):
@@ -133,11 +140,22 @@ class Receiver:
     def stop(self) -> None:
         """Disconnect, stop the HTTP front, close the store."""
         self._stopping = True
+        self._stopped.set()
+        if self._overdue.is_alive():
+            self._overdue.join(10)
         self._client.disconnect()
         self._client.loop_stop()
         if self._http is not None:
             self._http.stop()
         self.store.close()
+
+    def _watch_deadlines(self) -> None:
+        """Every two seconds: alerts nobody claimed in time turn overdue (service.check_overdue)."""
+        while not self._stopped.wait(2.0):
+            try:
+                self.service.check_overdue(self.duty, self.claim_deadline_s)
+            except Exception:  # noqa: BLE001 -- a failed check must not stop the next one
+                _log.exception("Checking the claim deadlines failed; trying again in 2 s.")
 
     def acknowledge(self, alert: str, by: str) -> list[str]:
         """A worker took the alert: tell every hub that reported it; return their alert uids."""

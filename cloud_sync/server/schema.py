@@ -68,7 +68,9 @@ CREATE TABLE IF NOT EXISTS alerts (
     closed_by TEXT,
     closed_at DOUBLE PRECISION,
     outcome TEXT,
-    note TEXT
+    note TEXT,
+    received_at DOUBLE PRECISION,
+    overdue_at DOUBLE PRECISION
 );
 CREATE INDEX IF NOT EXISTS alerts_by_state ON alerts (state, first_at);
 CREATE TABLE IF NOT EXISTS alert_keys (
@@ -114,6 +116,13 @@ CREATE TABLE IF NOT EXISTS server_logins (
     username TEXT PRIMARY KEY,
     broker_hash TEXT NOT NULL,
     created_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS buildings (
+    community TEXT NOT NULL,
+    hub TEXT NOT NULL,
+    first_contact TEXT NOT NULL,
+    backup_contact TEXT NOT NULL,
+    PRIMARY KEY (community, hub)
 );
 CREATE TABLE IF NOT EXISTS people (
     username TEXT PRIMARY KEY,
@@ -185,7 +194,8 @@ def _to_v4(tx: Tx, dialect: str) -> None:
         {str(row[1]) for row in tx.rows("PRAGMA table_info(alerts)")}
     for column, kind in (("claimed_by", "TEXT"), ("claimed_at", "DOUBLE PRECISION"),
                          ("closed_by", "TEXT"), ("closed_at", "DOUBLE PRECISION"),
-                         ("outcome", "TEXT"), ("note", "TEXT")):
+                         ("outcome", "TEXT"), ("note", "TEXT"),
+                         ("received_at", "DOUBLE PRECISION"), ("overdue_at", "DOUBLE PRECISION")):
         if column not in found:
             tx.run(f"ALTER TABLE alerts ADD COLUMN {column} {kind}")
 

@@ -13,6 +13,7 @@ from cloud_sync.contract.ids import plain_text
 from cloud_sync.contract.roster import Roster
 from cloud_sync.server.alerts import AlertNotice
 from cloud_sync.server.credentials import HubLogin
+from cloud_sync.server.duty import Duty
 from cloud_sync.server.errors import (
     BatchError,
     NotAllowed,
@@ -232,6 +233,33 @@ class ReceiverService:
         _log.warning("Alert %s for %s: %s asked the hubs to text now; told %s.", found.alert_id,
                      found.resident, name, ", ".join(t.hub for t in found.targets) or "no hub")
         return [target.uid for target in found.targets]
+
+    def check_overdue(self, duty: Duty, deadline_s: float) -> int:
+        """Alerts nobody claimed within the deadline: text each building's backup through
+        the hubs that heard it (alert_notify), or, where no backup is named, ask those hubs
+        to text their tiers now. Returns how many alerts turned overdue."""
+        found = duty.turn_overdue(self.clock(), deadline_s)
+        for overdue in found:
+            backups = {(community, hub): contact for community, hub, contact in overdue.backups}
+            for target in self.store.copies(overdue.alert).targets:
+                backup = backups.get((target.community, target.hub))
+                fields: dict[str, Any] = {"alert": target.uid, "by": "claim deadline"}
+                if backup is None:
+                    _log.error("Alert %s for %s: nobody claimed it within %.0f min and hub %s "
+                               "has no backup worker (edge-hub server assign); asking it to "
+                               "text now.", overdue.alert, overdue.resident, deadline_s / 60,
+                               target.hub)
+                    self._deliver(target.community, target.hub,
+                                  command(self.new_id(), "alert_text_now", **fields),
+                                  via=target.via, state=target.state)
+                    continue
+                _log.warning("Alert %s for %s: nobody claimed it within %.0f min; texting the "
+                             "backup worker (%s) through hub %s.", overdue.alert,
+                             overdue.resident, deadline_s / 60, backup, target.hub)
+                self._deliver(target.community, target.hub,
+                              command(self.new_id(), "alert_notify", contact=backup, **fields),
+                              via=target.via, state=target.state)
+        return len(found)
 
     def timeline(self, alert: str) -> list[dict[str, Any]]:
         return self.store.timeline(alert)

@@ -188,7 +188,7 @@ class SqlReceiverStore(StoreViews):
 
     def _fold(self, tx: Tx, batch: Batch, fresh: Sequence[Event], via: str,
               now: float) -> list[AlertNotice]:
-        folder = AlertFolder(tx, self.db.for_update)
+        folder = AlertFolder(tx, self.db.for_update, now)
         notices: list[AlertNotice] = []
         target_of = {"community": batch.community, "hub": batch.hub, "via": via}
         for event in fresh:

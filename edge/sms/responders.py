@@ -144,6 +144,29 @@ class Responders:
                           "out at once.", alert.ref, by)
         return True
 
+    def server_notify(self, alert_uid: str, contact_id: str, by: str) -> bool | None:
+        """The server asks for one contact of the roster to be texted about the alert now
+        (the building's backup worker when nobody claimed it in time). None when the roster
+        has no such contact for the alert's resident; False when the alert is not open or
+        they were texted about it already."""
+        alert = self.store.alert(alert_uid)
+        if alert is None or not alert.state.is_open:
+            return False
+        resident = self.store.resident(alert.resident_id) or Resident(
+            alert.resident_id, alert.resident_id, "?", "?")
+        contact = next((c for c in self.store.contacts_for(resident.id) if c.id == contact_id),
+                       None)
+        if contact is None:
+            return None
+        if any(told.phone == contact.phone for told in self.sms.notified(alert.id)):
+            return False
+        ctx = self._context(alert, resident, self._locate(alert, resident))
+        self.store.write(lambda: self._queue(alert, contact, "sos", ctx))
+        self._on_queued()
+        self._log.warning("Alert %s for %s: the community server asks (%s) that %s be texted "
+                          "now.", alert.ref, resident.name, by, contact.name)
+        return True
+
     def _hold(self, alert: Alert, modes: tuple[str, ...], why: str) -> bool:
         """Hold the alert's SMS per _held; True when it is held (or will be, once active)."""
         state, held = self.sms.escalation(alert.id), self._held(alert.id)

@@ -25,6 +25,8 @@ class ServerConfirmations(Protocol):
 
     def server_text_now(self, alert_uid: str, by: str) -> bool: ...
 
+    def server_notify(self, alert_uid: str, contact_id: str, by: str) -> bool | None: ...
+
 
 class CommandHandler:
     """Applies one command at a time on the event loop and publishes the reply."""
@@ -77,7 +79,7 @@ class CommandHandler:
         handlers: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
             "events_ack": self._events_ack, "alert_received": self._alert_received,
             "alert_claimed": self._alert_claimed, "alert_ack": self._alert_ack,
-            "alert_text_now": self._alert_text_now,
+            "alert_text_now": self._alert_text_now, "alert_notify": self._alert_notify,
             "roster": self._roster,
             "test_alarm": self._test_alarm, "ping": self._ping,
         }
@@ -108,6 +110,17 @@ class CommandHandler:
             raise CommandError(f"alert_text_now.alert: no alert {uid!r} on this hub")
         texting = self.confirmations.server_text_now(uid, by) if self.confirmations else False
         return {"alert": uid, "texting_now": texting}
+
+    def _alert_notify(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        uid, contact, by = str(fields["alert"]), str(fields["contact"]), str(fields["by"])
+        if self.hub.store.alert(uid) is None:
+            raise CommandError(f"alert_notify.alert: no alert {uid!r} on this hub")
+        texted = self.confirmations.server_notify(uid, contact, by) if self.confirmations \
+            else False
+        if texted is None:
+            raise CommandError(f"alert_notify.contact: no contact {contact!r} for this alert's "
+                               "resident in the hub's roster")
+        return {"alert": uid, "contact": contact, "texted": texted}
 
     def _alert_ack(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         alert = self.hub.acknowledge(str(fields["alert"]), str(fields["by"]))

@@ -1,0 +1,67 @@
+"""Who answers for each building, and the claim deadline.
+
+Each building (a hub) has a first worker (A) and a backup (B), named by their contact id
+in the community's roster, so that the hub can text them. An alert nobody has claimed
+within the deadline (five minutes by default, from when the server received it) turns
+overdue, once: the hubs that heard it are asked to text the building's backup at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cloud_sync.contract.ids import is_id
+from cloud_sync.server.db import Db
+from cloud_sync.server.errors import ReceiverSetupError
+from cloud_sync.server.logic import public_alert_id
+
+DEFAULT_DEADLINE_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Overdue:
+    """An alert that just turned overdue, and the backup of each hub that heard it."""
+
+    alert: str
+    resident: str
+    backups: tuple[tuple[str, str, str], ...]  # (community, hub, backup contact id)
+
+
+class Duty:
+    """Building assignments and overdue alerts in the server's database."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    def assign(self, community: str, hub: str, first: str, backup: str) -> None:
+        """Name a building's first worker and backup (roster contact ids)."""
+        for what, value in (("--community", community), ("hub", hub), ("--first", first),
+                            ("--backup", backup)):
+            if not is_id(value):
+                raise ReceiverSetupError(f"{what} {value!r}: expected an id (a contact's id as "
+                                         "the roster has it, for --first and --backup)")
+        if first == backup:
+            raise ReceiverSetupError("--backup: expected someone other than the first worker")
+        with self.db.transaction(write=True) as tx:
+            tx.run("DELETE FROM buildings WHERE community = ? AND hub = ?", [community, hub])
+            tx.run("INSERT INTO buildings (community, hub, first_contact, backup_contact) "
+                   "VALUES (?, ?, ?, ?)", [community, hub, first, backup])
+
+    def turn_overdue(self, now: float, deadline_s: float) -> list[Overdue]:
+        """Mark the alerts nobody claimed within the deadline overdue (each once) and
+        return them with the backups to text."""
+        with self.db.transaction(write=True) as tx:
+            rows = tx.rows("SELECT id, resident_name FROM alerts WHERE state IN ('raised', "
+                           "'active') AND claimed_at IS NULL AND closed_at IS NULL AND "
+                           "overdue_at IS NULL AND COALESCE(received_at, first_at) <= ?",
+                           [now - deadline_s])
+            found = []
+            for number, resident in rows:
+                tx.run("UPDATE alerts SET overdue_at = ?, updated_at = ? WHERE id = ?",
+                       [now, now, number])
+                backups = tx.rows("SELECT h.community, h.hub, b.backup_contact FROM alert_hubs h "
+                                  "JOIN buildings b ON b.community = h.community AND "
+                                  "b.hub = h.hub WHERE h.alert_id = ?", [number])
+                found.append(Overdue(public_alert_id(int(number)), str(resident or "?"),
+                                     tuple((str(c), str(h), str(b)) for c, h, b in backups)))
+        return found
