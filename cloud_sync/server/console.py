@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -68,8 +69,11 @@ def csrf_ok(request: Request, person: Person) -> bool:
     return hmac.compare_digest(request.headers.get("x-csrf-token", ""), person.csrf)
 
 
-def console_routes(api: ConsoleApi, people: People) -> list[Route]:
-    """The console's pages and the actions it posts."""
+def console_routes(api: ConsoleApi, people: People,
+                   stopping: threading.Event | None = None) -> list[Route]:
+    """The console's pages and the actions it posts; live streams end when `stopping` is set
+    (the server is stopping: browsers reconnect to another)."""
+    stopping = stopping or threading.Event()
 
     async def login_page(request: Request) -> Response:
         return HTMLResponse(_page("login.html"))
@@ -114,7 +118,8 @@ def console_routes(api: ConsoleApi, people: People) -> list[Route]:
             yield "retry: 500\n\n"
             seen = None
             ends = time.monotonic() + STREAM_LIFETIME_S
-            while time.monotonic() < ends and not await request.is_disconnected():
+            while time.monotonic() < ends and not stopping.is_set() and \
+                    not await request.is_disconnected():
                 version = await run_in_threadpool(api.alerts_version, person.community)
                 if version != seen:
                     seen = version

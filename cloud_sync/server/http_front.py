@@ -60,7 +60,8 @@ class HttpApi(ConsoleApi, Protocol):
 Handler = Callable[[Request], Awaitable[JSONResponse]]
 
 
-def build_app(api: HttpApi, access: Access, people: People) -> Starlette:
+def build_app(api: HttpApi, access: Access, people: People,
+              stopping: threading.Event | None = None) -> Starlette:
     """The ASGI application: every route checks who is calling before anything else."""
 
     async def ingest(request: Request) -> JSONResponse:
@@ -118,7 +119,7 @@ def build_app(api: HttpApi, access: Access, people: People) -> Starlette:
         Route("/api/watches", _guarded(listing(lambda _, community: api.watches(community))),
               methods=["GET"]),
         *(Route(route.path, _guarded(route.endpoint), methods=route.methods)
-          for route in console_routes(api, people)),
+          for route in console_routes(api, people, stopping)),
     ]
     return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
 
@@ -205,7 +206,9 @@ class HttpFront:
         except OSError as error:
             raise ReceiverSetupError(f"cannot listen on {host}:{port} ({error.strerror}); "
                                      "choose a free port with --http HOST:PORT") from None
-        config = uvicorn.Config(build_app(api, access, people), log_config=None, access_log=False,
+        self._stopping = threading.Event()
+        config = uvicorn.Config(build_app(api, access, people, self._stopping), log_config=None,
+                                access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=5)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, name="server-http", daemon=True)
@@ -229,6 +232,7 @@ class HttpFront:
                   *self.address)
 
     def stop(self) -> None:
+        self._stopping.set()  # live streams end, so the server need not wait for them
         self._server.should_exit = True
         if self._thread.is_alive():
             self._thread.join(10)
