@@ -202,3 +202,35 @@ def test_text_now_asks_the_hub_to_text_at_once(server: Server, browser: Any) -> 
             break
         time.sleep(0.1)
     assert asked and asked[0]["by"] == "王主任" and asked[0]["alert"] == "u-7"
+
+
+def test_simulate_with_a_server_gives_a_trainer_a_desk_to_watch(tmp_path: Path) -> None:
+    """`edge-hub simulate --server`: the building, a broker, the server and its console in
+    one command; a press on the simulated building appears on the desk."""
+    import re
+
+    from cloud_sync.uplink.local_broker import free_port
+    from tests.simulated import SimulatedHub
+
+    console_port = free_port()
+
+    class WithServer(SimulatedHub):
+        def command(self) -> list[str]:
+            where = super().command()
+            return [*where[:where.index("--offline")], "--server", f"127.0.0.1:{console_port}"]
+
+    hub = WithServer(tmp_path).start()
+    try:
+        said = re.search(r"log in as desk with password (\S+) ", hub.log.read_text())
+        assert said is not None, hub.log.read_text()[-2000:]
+        desk = requests.Session()
+        base = f"http://127.0.0.1:{console_port}"
+        assert desk.post(f"{base}/login", data={"username": "desk", "password": said.group(1)},
+                         timeout=5).status_code == 200
+        hub.wait_for(lambda: hub.state()["uplink"] == "connected", what="the hub on the broker")
+        ref = hub.post("/press", {"resident": "r-101"})["alert"]["ref"]
+        hub.wait_for(lambda: any(h["ref"] == ref for a in desk.get(f"{base}/api/board", timeout=5)
+                                 .json() for h in a["hubs"]), what="the press on the desk")
+        assert hub.terminate() == 0
+    finally:
+        hub.kill()

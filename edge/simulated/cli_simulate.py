@@ -20,6 +20,10 @@ def add_simulate_command(commands: argparse._SubParsersAction, demo_config: Path
     where.add_argument("--broker", metavar="URL", type=broker_url,  # type: ignore[arg-type]
                        help="mqtt://HOST:PORT of the community server's broker")
     where.add_argument("--offline", action="store_true", help="no uplink: SMS only")
+    sim.add_argument("--server", metavar="HOST:PORT", type=_address,
+                     help="also run the community server and its console here, beside the "
+                          "building (on --broker, or on a Mosquitto it starts), and print a "
+                          "duty-desk login: for training")
     sim.add_argument("--pdu-log", type=Path,
                      help="append every SMS PDU the emulated modem accepts, one hex TPDU a line")
     sim.add_argument("--control", metavar="HOST:PORT", type=_address, default=DEFAULT_CONTROL,

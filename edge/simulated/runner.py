@@ -1,5 +1,5 @@
 """Running `edge-hub simulate`: the production hub on the simulated building, its control
-API, the ready signal, and the token file."""
+API, the ready signal, the token file, and (with --server) the community server beside it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ import logging
 import os
 import secrets
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edge.errors import ConfigError
 from edge.supervision.stop_signals import EarlyStop
 
 if TYPE_CHECKING:
@@ -22,12 +26,45 @@ _log = logging.getLogger("edge.simulated.simulate")
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    """Run until SIGTERM: the hub on the simulated building, with its control API."""
+    """Run until SIGTERM: the hub on the simulated building, with its control API (and,
+    with --server, the community server and its console beside it)."""
     early = EarlyStop()
     with tempfile.TemporaryDirectory(prefix="edge-hub-simulate-") as scratch:
         database = args.db or Path(scratch) / "simulate.db"
-        asyncio.run(_simulate(args, database.resolve(), Path(scratch), early))
+        with _server_beside(args, Path(scratch)):
+            asyncio.run(_simulate(args, database.resolve(), Path(scratch), early))
     return 0
+
+
+@contextmanager
+def _server_beside(args: argparse.Namespace, scratch: Path) -> Iterator[None]:
+    """With --server: the community server with its console, on --broker or a Mosquitto
+    of its own, and a duty-desk account for the simulated building's community."""
+    if getattr(args, "server", None) is None:
+        yield
+        return
+    if args.offline:
+        raise ConfigError("--server needs the uplink: leave out --offline")
+    from cloud_sync.server.receiver import Receiver
+    from cloud_sync.uplink.local_broker import LocalMosquitto
+    from edge.config.loader import community_id_of, load_config
+
+    own = None if args.broker else LocalMosquitto(scratch).start()
+    args.broker = args.broker or own.url  # type: ignore[union-attr]
+    server = Receiver(args.broker, f"sqlite:///{scratch / 'server.db'}", http=args.server,
+                      reconnect_max_s=1)
+    community = community_id_of(load_config(args.config).hub)
+    password = server.people.add("desk", "值班员", "desk", community, now=time.time())
+    server.start()
+    host, port = server.http_address or args.server
+    _log.warning("Community server for the simulated building: console on http://%s:%d/ - log "
+                 "in as desk with password %s (community %s).", host, port, password, community)
+    try:
+        yield
+    finally:
+        server.stop()
+        if own is not None:
+            own.stop()
 
 
 async def _simulate(args: argparse.Namespace, database: Path, scratch: Path,
