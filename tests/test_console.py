@@ -234,3 +234,17 @@ def test_simulate_with_a_server_gives_a_trainer_a_desk_to_watch(tmp_path: Path) 
         assert hub.terminate() == 0
     finally:
         hub.kill()
+
+
+def test_the_desk_sees_its_hubs_and_watches(server: Server, browser: Any) -> None:
+    server.post([event(1, "watch.battery", battery=23)])  # a watch heard through hub-3
+    page = log_in(browser, server, server.desk)
+    hub = page.wait_for_selector("#hubs tr[data-hub='hub-3']").inner_text()
+    assert "在线" in hub and "http" in hub
+    watch = page.wait_for_selector("#watches tr[data-watch='A4:C1:38:3A:01:01']").inner_text()
+    assert "张桂兰" in watch and "23%" in watch and "hub-3" in watch
+    stranger = log_in(browser, server, server.stranger)
+    stranger.wait_for_selector("text=目前没有待处理的求助", state="visible")
+    stranger.wait_for_timeout(300)
+    assert stranger.query_selector("#hubs tr[data-hub]") is None
+    assert stranger.query_selector("#watches tr[data-watch]") is None
