@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from contextlib import closing
 from pathlib import Path
 
 from cloud_sync.server.access import Access, BrokerUser
@@ -21,11 +22,8 @@ def add_hub(args: argparse.Namespace) -> int:
     if not args.alert or not args.community:
         raise ReceiverSetupError("usage: edge-hub server add-hub HUB_ID --community COMMUNITY_ID "
                                  "[--db URL]")
-    store = open_store(args.db)
-    try:
+    with closing(open_store(args.db)) as store:
         secret = Access(store.db).add_hub(args.community, args.alert, now=time.time())
-    finally:
-        store.close()
     user = login_name(args.community, args.alert)
     print(f"Hub {args.alert} of community {args.community} may now log in as {user!r}.\n"
           f"Its secret, shown only now (running add-hub again makes a new one and the old one "
@@ -45,12 +43,9 @@ def add_user(args: argparse.Namespace) -> int:
                                  "NAME [--role admin|desk|worker] [--db URL]")
     from cloud_sync.server.people import People
 
-    store = open_store(args.db)
-    try:
+    with closing(open_store(args.db)) as store:
         password = People(store.db).add(args.alert, args.name, args.role, args.community,
                                         now=time.time())
-    finally:
-        store.close()
     print(f"{args.name} ({args.role}, community {args.community}) logs in to the console as "
           f"{args.alert!r} with this password, shown only now:\n\n  {password}\n\n"
           "Running add-user again for the same username sets a new password and ends their "
@@ -65,11 +60,8 @@ def assign(args: argparse.Namespace) -> int:
                                  "CONTACT --backup CONTACT [--db URL]")
     from cloud_sync.server.duty import Duty
 
-    store = open_store(args.db)
-    try:
+    with closing(open_store(args.db)) as store:
         Duty(store.db).assign(args.community, args.alert, args.first, args.backup)
-    finally:
-        store.close()
     print(f"Building of hub {args.alert} ({args.community}): first worker {args.first}, backup "
           f"{args.backup}. An alert nobody claims in time is texted to {args.backup} through "
           "the hub (the contact must be in the hub's roster).")
@@ -81,11 +73,8 @@ def api_token(args: argparse.Namespace) -> int:
     if not args.community or not args.name:
         raise ReceiverSetupError("usage: edge-hub server api-token --community COMMUNITY_ID "
                                  "--name WHO [--db URL]")
-    store = open_store(args.db)
-    try:
+    with closing(open_store(args.db)) as store:
         secret = Access(store.db).add_api_token(args.name, args.community, now=time.time())
-    finally:
-        store.close()
     print(f"API token for {args.name!r} (community {args.community}), shown only now:\n\n"
           f"  {secret}\n\nSend it as the header  Authorization: Bearer {secret[:6]}…")
     return 0
@@ -97,14 +86,11 @@ def broker_config(args: argparse.Namespace) -> int:
     if args.out is None:
         raise ReceiverSetupError("usage: edge-hub server broker-config --out DIR [--db URL] "
                                  "[--topic-root ROOT]")
-    store = open_store(args.db)
-    try:
+    with closing(open_store(args.db)) as store:
         access = Access(store.db)
         server_secret = access.ensure_server_login(SERVER_USER, now=time.time())
         hubs = access.broker_users()
         server_hash = access.server_broker_hash(SERVER_USER)
-    finally:
-        store.close()
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
     passwords = [f"{SERVER_USER}:{server_hash}"] + [f"{u.username}:{u.broker_hash}" for u in hubs]
