@@ -102,9 +102,10 @@ def test_mosquitto_hashes_are_the_form_mosquitto_passwd_writes() -> None:
 class Client:
     """A paho MQTT v5 client that records what it is told."""
 
-    def __init__(self, port: int, username: str | None, password: str | None) -> None:
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=uuid.uuid4().hex,
-                                  protocol=mqtt.MQTTv5)
+    def __init__(self, port: int, username: str | None, password: str | None,
+                 client_id: str | None = None) -> None:
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=client_id or uuid.uuid4().hex, protocol=mqtt.MQTTv5)
         if username is not None:
             self.client.username_pw_set(username, password)
         self.connected = threading.Event()
@@ -193,10 +194,12 @@ def test_a_hub_publishes_only_as_itself_and_reads_only_its_own_commands(locked_b
     broker, secrets = locked_broker
     server = Client(broker.port, "edge-hub-server", secrets["server"])
     hub_a = Client(broker.port, "xingfuli/hub-a", secrets["hub-a"])
-    forger = Client(broker.port, "xingfuli/hub-a", secrets["hub-a"])  # hub A's login, misused
     try:
-        assert server.connected.wait(5) and hub_a.connected.wait(5) and forger.connected.wait(5)
+        assert server.connected.wait(5) and hub_a.connected.wait(5)
         assert server.subscribe(f"$share/receivers/{ROOT}+/+/events")
+        # hub A's login misused: refused (Mosquitto may also drop the connection)
+        assert not hub_a.publish(f"{ROOT}{COMMUNITY}/hub-b/events", {"n": 2})
+        assert not hub_a.publish(f"{ROOT}{COMMUNITY}/hub-b/cmd", {"type": "alert_ack"})
         assert hub_a.subscribe(f"{ROOT}{COMMUNITY}/hub-a/cmd")
         hub_a.subscribe(f"{ROOT}{COMMUNITY}/hub-b/cmd")  # Mosquitto may grant it: reads are
         hub_a.subscribe(f"{ROOT}+/+/cmd")  # checked message by message
@@ -204,14 +207,11 @@ def test_a_hub_publishes_only_as_itself_and_reads_only_its_own_commands(locked_b
         assert server.publish(f"{ROOT}{COMMUNITY}/hub-a/cmd", {"type": "ping", "for": "a"})
         assert hub_a.publish(f"{ROOT}{COMMUNITY}/hub-a/events", {"n": 1})
         until(lambda: hub_a.got and server.got, timeout=5)
-
-        assert not forger.publish(f"{ROOT}{COMMUNITY}/hub-b/events", {"n": 2})
-        assert not forger.publish(f"{ROOT}{COMMUNITY}/hub-b/cmd", {"type": "alert_ack"})
         time.sleep(0.5)
         assert [topic for topic, _ in server.got] == [f"{ROOT}{COMMUNITY}/hub-a/events"]
         assert {json.loads(body)["for"] for _, body in hub_a.got} == {"a"}  # never b's
     finally:
-        for client in (server, hub_a, forger):
+        for client in (server, hub_a):
             client.close()
 
 
@@ -234,12 +234,11 @@ def test_the_server_behind_the_locked_broker_stores_only_what_hubs_may_send(lock
     receiver = Receiver(url, secrets["db"])
     receiver.start()
     hub_a = Client(broker.port, "xingfuli/hub-a", secrets["hub-a"])
-    forger = Client(broker.port, "xingfuli/hub-a", secrets["hub-a"])
     try:
         assert receiver.wait_subscribed(5) and hub_a.connected.wait(5)
+        assert not hub_a.publish(f"{ROOT}{COMMUNITY}/hub-b/events",
+                                 batch([alert_event(1, "u-b")], hub="hub-b"))
         assert hub_a.subscribe(f"{ROOT}{COMMUNITY}/hub-a/cmd")
-        assert not forger.publish(f"{ROOT}{COMMUNITY}/hub-b/events",
-                                  batch([alert_event(1, "u-b")], hub="hub-b"))
         assert hub_a.publish(f"{ROOT}{COMMUNITY}/hub-a/events",
                              batch([alert_event(1, "u-a")], hub="hub-a"))
         until(lambda: receiver.store.event_seqs(COMMUNITY, "hub-a") == [1], timeout=10)
@@ -248,7 +247,6 @@ def test_the_server_behind_the_locked_broker_stores_only_what_hubs_may_send(lock
         assert receiver.store.event_seqs(COMMUNITY, "hub-b") == []
     finally:
         hub_a.close()
-        forger.close()
         receiver.stop()
 
 
@@ -270,5 +268,43 @@ def test_a_version_3_database_gains_claims_and_keeps_its_alerts(tmp_path: Path) 
         assert alert["claimed_by"] is None and alert["resident"]["name"] == "张桂兰"
         store.record_claim(alert["id"], "王主任", now=time.time())
         assert store.alerts()[0]["claimed_by"] == "王主任"
+    finally:
+        store.close()
+
+
+def test_a_hub_cannot_take_over_another_hubs_session(locked_broker) -> None:
+    broker, secrets = locked_broker
+    hub_a = Client(broker.port, "xingfuli/hub-a", secrets["hub-a"], client_id="xingfuli:hub-a")
+    try:
+        assert hub_a.connected.wait(5)
+        thief = Client(broker.port, "xingfuli/hub-b", secrets["hub-b"], client_id="xingfuli:hub-a")
+        try:
+            assert thief.connected.wait(5)
+            time.sleep(0.5)
+            assert hub_a.dropped == 0 and hub_a.connected.is_set()  # the broker names each by login
+        finally:
+            thief.close()
+    finally:
+        hub_a.close()
+
+
+def test_wrong_passwords_count_per_account_and_place_and_strangers_write_nothing(tmp_path) -> None:
+    from cloud_sync.server.people import LoginRefused, People
+
+    store = open_store(f"sqlite:///{tmp_path / 'server.db'}")
+    try:
+        people, now = People(store.db), time.time()
+        password = people.add("wang", "王主任", "desk", COMMUNITY, now=now)
+        for _ in range(5):
+            with pytest.raises(LoginRefused, match="wrong username or password"):
+                people.log_in("wang", "guess", now=now, client="203.0.113.9")
+        with pytest.raises(LoginRefused, match="too many wrong passwords"):
+            people.log_in("wang", password, now=now, client="203.0.113.9")
+        people.log_in("wang", password, now=now, client="10.0.0.5")  # the desk still gets in
+        for name in ("nobody", "x" * 300):
+            with pytest.raises(LoginRefused, match="wrong username or password"):
+                people.log_in(name, "guess", now=now, client="203.0.113.9")
+        with store.db.transaction(write=False) as tx:
+            assert tx.rows("SELECT DISTINCT username FROM login_failures") == [("wang",)]
     finally:
         store.close()

@@ -108,6 +108,52 @@ def test_nobody_claims_in_time_so_the_buildings_backup_is_texted(tmp_path, broke
         receiver.stop()
 
 
+def test_a_backup_the_hubs_roster_does_not_know_means_texting_now(tmp_path, broker) -> None:
+    receiver = Receiver(broker.url, f"sqlite:///{tmp_path}/receiver.db", reconnect_max_s=1,
+                        claim_deadline_s=1.0)
+    receiver.duty.assign("xingfuli", "hub-3", first="grid", backup="someone-else")
+    receiver.start()
+
+    async def scenario(b: UplinkBuilding) -> None:
+        await pressed_and_confirmed(b)
+        await until(lambda: {DESK, GRID} <= set(b.inbox()), timeout=15)  # not held any more
+
+    try:
+        run_scenario(UplinkBuilding(tmp_path, broker), scenario)
+    finally:
+        receiver.stop()
+
+
+def test_an_overdue_alert_whose_notice_failed_is_told_on_the_next_check(tmp_path) -> None:
+    from cloud_sync.server.wire import parse_batch
+    from tests.test_receiver_helpers import alert_event, batch
+
+    receiver = Receiver("mqtt://127.0.0.1:9", f"sqlite:///{tmp_path}/receiver.db")
+    receiver.duty.assign("xingfuli", "hub-3", first="grid", backup="nb")
+    service = receiver.service
+    service.on_batch(parse_batch(json.dumps(batch([alert_event(1, "u-1")])).encode()), via="mqtt")
+    sent: list[dict[str, object]] = []
+
+    class BrokenOnce:  # the broker connection fails once, as the network can
+        failed = False
+
+        def publish(self, topic: str, payload: dict[str, object]) -> None:
+            if not self.failed:
+                self.failed = True
+                raise OSError("broker connection lost")
+            sent.append(payload)
+
+    service.outbound = BrokenOnce()
+    try:
+        assert service.check_overdue(receiver.duty, deadline_s=0) == 1
+        assert sent == [] and receiver.store.alerts()[0]["overdue_at"] is not None
+        assert service.check_overdue(receiver.duty, deadline_s=0) == 1  # tried again
+        assert [(c["type"], c["contact"]) for c in sent] == [("alert_notify", "nb")]
+        assert service.check_overdue(receiver.duty, deadline_s=0) == 0  # told: once
+    finally:
+        receiver.store.close()
+
+
 def test_claims_renewed_again_and_again_hold_sms_no_longer_than_an_hour(
         tmp_path, broker, receiver) -> None:
 

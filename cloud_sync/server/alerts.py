@@ -101,8 +101,8 @@ class AlertFolder:
             "location_at = CASE WHEN ? THEN ? ELSE location_at END, first_at = ?, updated_at = ?, "
             "acknowledged_by = ?, acknowledged_at = ? WHERE id = ?",
             [new_state, rid or resident.id, name or resident.name, room or resident.room,
-             facts.watch, newer_place, facts.location, newer_place, at, min(first_at, at), at,
-             by, by_at, number])
+             facts.watch, newer_place, facts.location, newer_place, at, min(first_at, at),
+             self.now, by, by_at, number])  # updated_at: server time, so consoles see it move
         label = resident_label(name or resident.name, rid or resident.id)
         return _AlertRow(number, state, new_state, label, by)
 
@@ -138,20 +138,22 @@ def apply_watches(tx: Tx, community: str, hub: str, updates: Sequence[WatchUpdat
     for update in updates:
         tx.run(
             "INSERT INTO watches (mac, community, resident_id, resident_name, last_seen, last_hub) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (mac) DO UPDATE SET community = excluded.community, "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (mac) DO UPDATE SET "
             "resident_id = COALESCE(excluded.resident_id, watches.resident_id), "
             "resident_name = COALESCE(excluded.resident_name, watches.resident_name), "
             "last_hub = CASE WHEN excluded.last_seen >= watches.last_seen "
             "THEN excluded.last_hub ELSE watches.last_hub END, "
             "last_seen = CASE WHEN excluded.last_seen > watches.last_seen "
-            "THEN excluded.last_seen ELSE watches.last_seen END",
+            "THEN excluded.last_seen ELSE watches.last_seen END "
+            "WHERE watches.community = excluded.community",  # never another community's watch
             [update.mac, community, update.resident.id, update.resident.name, update.seen_at, hub])
         if update.battery is not None:
-            tx.run("UPDATE watches SET battery = ?, battery_at = ? WHERE mac = ? "
+            tx.run("UPDATE watches SET battery = ?, battery_at = ? WHERE mac = ? AND community = ? "
                    "AND (battery_at IS NULL OR battery_at <= ?)",
-                   [update.battery, update.battery_at, update.mac, update.battery_at])
+                   [update.battery, update.battery_at, update.mac, community, update.battery_at])
         if update.fix is not None:
             fix = update.fix
             tx.run("UPDATE watches SET lat = ?, lon = ?, accuracy_m = ?, fixed_at = ? WHERE mac = ? "
-                   "AND (fixed_at IS NULL OR fixed_at < ?)",
-                   [fix.lat, fix.lon, fix.accuracy_m, fix.fixed_at, update.mac, fix.fixed_at])
+                   "AND community = ? AND (fixed_at IS NULL OR fixed_at < ?)",
+                   [fix.lat, fix.lon, fix.accuracy_m, fix.fixed_at, update.mac, community,
+                    fix.fixed_at])

@@ -97,7 +97,7 @@ def broker_config(args: argparse.Namespace) -> int:
     _write_private(folder / "passwd", "\n".join(passwords) + "\n")
     _write_private(folder / "acl", acl_text(args.topic_root, hubs))
     print(f"Wrote {folder / 'passwd'} ({len(hubs)} hub(s) and the server) and {folder / 'acl'}.\n"
-          "In mosquitto.conf:\n\n  allow_anonymous false\n"
+          "In mosquitto.conf:\n\n  allow_anonymous false\n  use_username_as_clientid true\n"
           f"  password_file {folder.resolve() / 'passwd'}\n  acl_file {folder.resolve() / 'acl'}\n\n"
           "then reload the broker (systemctl reload mosquitto, or send it SIGHUP). The files are "
           "readable by their owner only: if the broker runs as its own user, chown them to it.")

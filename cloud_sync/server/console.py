@@ -34,6 +34,7 @@ from cloud_sync.server.errors import BatchError, NotAllowed
 from cloud_sync.server.people import SESSION_S, LoginRefused, People, Person
 
 COOKIE = "edge_session"
+MAX_LOGIN_BYTES = 4096
 STREAM_CHECK_S = 0.25
 STREAM_LIFETIME_S = 60.0  # then the browser reconnects (EventSource does it by itself)
 
@@ -66,7 +67,8 @@ def person_of(request: Request, people: People) -> Person | None:
 
 
 def csrf_ok(request: Request, person: Person) -> bool:
-    return hmac.compare_digest(request.headers.get("x-csrf-token", ""), person.csrf)
+    return hmac.compare_digest(request.headers.get("x-csrf-token", "").encode("utf-8"),
+                               person.csrf.encode("utf-8"))
 
 
 def console_routes(api: ConsoleApi, people: People,
@@ -79,11 +81,16 @@ def console_routes(api: ConsoleApi, people: People,
         return HTMLResponse(_page("login.html"))
 
     async def log_in(request: Request) -> Response:
+        length = request.headers.get("content-length", "")
+        if not length.isdigit() or int(length) > MAX_LOGIN_BYTES:
+            return JSONResponse({"error": f"expected a login form of at most {MAX_LOGIN_BYTES} "
+                                 "bytes"}, status_code=413)
         form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8", "replace"))
                 .items()}
         try:
             session, _ = await run_in_threadpool(
-                people.log_in, form.get("username", ""), form.get("password", ""), now=time.time())
+                lambda: people.log_in(form.get("username", ""), form.get("password", ""),
+                                      now=time.time(), client=_client(request)))
         except LoginRefused as refused:
             return HTMLResponse(_page("login.html").replace(
                 "<!--error-->", f'<p class="error" role="alert">{_escape(str(refused))}</p>'),
@@ -201,6 +208,10 @@ async def _json_object(request: Request) -> dict[str, Any]:
     if not isinstance(asked, dict):
         raise BatchError('expected a JSON object like {"outcome": "fall", "note": "…"}')
     return asked
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
 
 
 def _secure(request: Request) -> bool:

@@ -3,7 +3,8 @@
 Each building (a hub) has a first worker (A) and a backup (B), named by their contact id
 in the community's roster, so that the hub can text them. An alert nobody has claimed
 within the deadline (five minutes by default, from when the server received it) turns
-overdue, once: the hubs that heard it are asked to text the building's backup at once.
+overdue: the hubs that heard it are asked to text the building's backup at once. It
+counts as told only once the requests went out, so a failure is tried again.
 """
 
 from __future__ import annotations
@@ -48,20 +49,25 @@ class Duty:
                    "VALUES (?, ?, ?, ?)", [community, hub, first, backup])
 
     def turn_overdue(self, now: float, deadline_s: float) -> list[Overdue]:
-        """Mark the alerts nobody claimed within the deadline overdue (each once) and
-        return them with the backups to text."""
+        """The alerts nobody claimed within the deadline whose backups are not told yet,
+        marked overdue (once), with the backups to text; call told() after telling."""
         with self.db.transaction(write=True) as tx:
             rows = tx.rows("SELECT id, resident_name FROM alerts WHERE state IN ('raised', "
                            "'active') AND claimed_at IS NULL AND closed_at IS NULL AND "
-                           "overdue_at IS NULL AND COALESCE(received_at, first_at) <= ?",
+                           "overdue_told_at IS NULL AND COALESCE(received_at, first_at) <= ?",
                            [now - deadline_s])
             found = []
             for number, resident in rows:
-                tx.run("UPDATE alerts SET overdue_at = ?, updated_at = ? WHERE id = ?",
-                       [now, now, number])
+                tx.run("UPDATE alerts SET overdue_at = COALESCE(overdue_at, ?), updated_at = ? "
+                       "WHERE id = ?", [now, now, number])
                 backups = tx.rows("SELECT h.community, h.hub, b.backup_contact FROM alert_hubs h "
                                   "JOIN buildings b ON b.community = h.community AND "
                                   "b.hub = h.hub WHERE h.alert_id = ?", [number])
                 found.append(Overdue(public_alert_id(int(number)), str(resident or "?"),
                                      tuple((str(c), str(h), str(b)) for c, h, b in backups)))
         return found
+
+    def told(self, alert: str, now: float) -> None:
+        """The overdue alert's hubs were asked to tell its backup."""
+        with self.db.transaction(write=True) as tx:
+            tx.run("UPDATE alerts SET overdue_told_at = ? WHERE id = ?", [now, int(alert[1:])])

@@ -9,6 +9,7 @@ SHA-256, the person, a CSRF token for every change the page asks for, and when i
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 
@@ -72,27 +73,35 @@ class People:
                    [username, name.strip(), role, community, _HASHER.hash(password), now])
         return password
 
-    def log_in(self, username: str, password: str, *, now: float) -> tuple[str, Person]:
-        """A new session for the account (its cookie value and who it is), or LoginRefused."""
-        refused = None
-        with self.db.transaction(write=True) as tx:  # a refusal is recorded, then raised
-            tx.run("DELETE FROM login_failures WHERE at < ?", [now - TRIES_WINDOW_S])
-            failures = tx.rows("SELECT COUNT(*) FROM login_failures WHERE username = ?",
-                               [username[:64]])
+    def log_in(self, username: str, password: str, *, now: float,
+               client: str = "") -> tuple[str, Person]:
+        """A new session for the account (its cookie value and who it is), or LoginRefused.
+
+        Wrong passwords are counted per account and client address, so that nobody can
+        lock the duty desk out from elsewhere; the password is checked outside any
+        transaction (argon2 is slow on purpose, and alerts must not wait for it), and an
+        unknown username costs the same time as a known one."""
+        known = is_id(username)
+        with self.db.transaction(write=False) as tx:
+            failures = tx.rows("SELECT COUNT(*) FROM login_failures WHERE username = ? AND "
+                               "client = ? AND at >= ?",
+                               [username[:64], client[:64], now - TRIES_WINDOW_S])
             rows = tx.rows("SELECT name, role, community, password_hash FROM people "
-                           "WHERE username = ?", [username[:64]])
-            if int(failures[0][0]) >= TRIES:
-                refused = (f"too many wrong passwords for {username[:64]!r}; wait "
-                           f"{TRIES_WINDOW_S / 60:.0f} minutes or ask an administrator")
-            elif not rows or not _matches(str(rows[0][3]), password):
-                tx.run("INSERT INTO login_failures (username, at) VALUES (?, ?)",
-                       [username[:64], now])
-                refused = "wrong username or password"
-        if refused is not None:
-            raise LoginRefused(refused)
+                           "WHERE username = ?", [username]) if known else []
+        if int(failures[0][0]) >= TRIES:
+            raise LoginRefused(f"too many wrong passwords for {username[:64]!r} from here; wait "
+                               f"{TRIES_WINDOW_S / 60:.0f} minutes or ask an administrator")
+        if not _matches(str(rows[0][3]) if rows else _dummy_hash(), password) or not rows:
+            if rows:  # only accounts that exist are counted: strangers write nothing
+                with self.db.transaction(write=True) as tx:
+                    tx.run("DELETE FROM login_failures WHERE at < ?", [now - TRIES_WINDOW_S])
+                    tx.run("INSERT INTO login_failures (username, client, at) VALUES (?, ?, ?)",
+                           [username, client[:64], now])
+            raise LoginRefused("wrong username or password")
+        session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         with self.db.transaction(write=True) as tx:
-            tx.run("DELETE FROM login_failures WHERE username = ?", [username])
-            session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+            tx.run("DELETE FROM login_failures WHERE username = ? AND client = ?",
+                   [username, client[:64]])
             tx.run("DELETE FROM sessions WHERE expires_at < ?", [now])
             tx.run("INSERT INTO sessions (id_hash, username, csrf, expires_at) VALUES (?, ?, ?, ?)",
                    [secret_hash(session), username, csrf, now + SESSION_S])
@@ -110,6 +119,12 @@ class People:
     def log_out(self, cookie: str) -> None:
         with self.db.transaction(write=True) as tx:
             tx.run("DELETE FROM sessions WHERE id_hash = ?", [secret_hash(cookie)])
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check a password against when the username is unknown (same time)."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 def _matches(kept: str, password: str) -> bool:

@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     outcome TEXT,
     note TEXT,
     received_at DOUBLE PRECISION,
-    overdue_at DOUBLE PRECISION
+    overdue_at DOUBLE PRECISION,
+    overdue_told_at DOUBLE PRECISION
 );
 CREATE INDEX IF NOT EXISTS alerts_by_state ON alerts (state, first_at);
 CREATE TABLE IF NOT EXISTS alert_keys (
@@ -140,6 +141,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE TABLE IF NOT EXISTS login_failures (
     username TEXT NOT NULL,
+    client TEXT NOT NULL DEFAULT '',
     at DOUBLE PRECISION NOT NULL
 );
 CREATE TABLE IF NOT EXISTS api_tokens (
@@ -162,6 +164,8 @@ CREATE TABLE IF NOT EXISTS commands (
 INDEXES = """
 CREATE INDEX IF NOT EXISTS events_by_hub_epoch_seq ON events (community, hub, epoch, seq);
 CREATE INDEX IF NOT EXISTS commands_by_hub_seq ON commands (community, hub, seq);
+CREATE INDEX IF NOT EXISTS alerts_by_community ON alerts (community, updated_at);
+CREATE INDEX IF NOT EXISTS login_failures_by_name ON login_failures (username, at);
 """
 
 
@@ -195,7 +199,8 @@ def _to_v4(tx: Tx, dialect: str) -> None:
     for column, kind in (("claimed_by", "TEXT"), ("claimed_at", "DOUBLE PRECISION"),
                          ("closed_by", "TEXT"), ("closed_at", "DOUBLE PRECISION"),
                          ("outcome", "TEXT"), ("note", "TEXT"),
-                         ("received_at", "DOUBLE PRECISION"), ("overdue_at", "DOUBLE PRECISION")):
+                         ("received_at", "DOUBLE PRECISION"), ("overdue_at", "DOUBLE PRECISION"),
+                         ("overdue_told_at", "DOUBLE PRECISION")):
         if column not in found:
             tx.run(f"ALTER TABLE alerts ADD COLUMN {column} {kind}")
 

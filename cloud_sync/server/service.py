@@ -13,7 +13,7 @@ from cloud_sync.contract.ids import plain_text
 from cloud_sync.contract.roster import Roster
 from cloud_sync.server.alerts import AlertNotice
 from cloud_sync.server.credentials import HubLogin
-from cloud_sync.server.duty import Duty
+from cloud_sync.server.duty import Duty, Overdue
 from cloud_sync.server.errors import (
     BatchError,
     NotAllowed,
@@ -240,26 +240,36 @@ class ReceiverService:
         to text their tiers now. Returns how many alerts turned overdue."""
         found = duty.turn_overdue(self.clock(), deadline_s)
         for overdue in found:
-            backups = {(community, hub): contact for community, hub, contact in overdue.backups}
-            for target in self.store.copies(overdue.alert).targets:
-                backup = backups.get((target.community, target.hub))
-                fields: dict[str, Any] = {"alert": target.uid, "by": "claim deadline"}
-                if backup is None:
-                    _log.error("Alert %s for %s: nobody claimed it within %.0f min and hub %s "
-                               "has no backup worker (edge-hub server assign); asking it to "
-                               "text now.", overdue.alert, overdue.resident, deadline_s / 60,
-                               target.hub)
-                    self._deliver(target.community, target.hub,
-                                  command(self.new_id(), "alert_text_now", **fields),
-                                  via=target.via, state=target.state)
-                    continue
-                _log.warning("Alert %s for %s: nobody claimed it within %.0f min; texting the "
-                             "backup worker (%s) through hub %s.", overdue.alert,
-                             overdue.resident, deadline_s / 60, backup, target.hub)
-                self._deliver(target.community, target.hub,
-                              command(self.new_id(), "alert_notify", contact=backup, **fields),
-                              via=target.via, state=target.state)
+            try:
+                self._tell_backups(overdue, deadline_s)
+                duty.told(overdue.alert, self.clock())
+            except Exception:  # noqa: BLE001 -- the others go on; this one is tried again
+                _log.exception("Alert %s: telling its backup failed; trying again in a few "
+                               "seconds.", overdue.alert)
         return len(found)
+
+    def _tell_backups(self, overdue: Overdue, deadline_s: float) -> None:
+        """Ask each hub that heard the overdue alert to text its building's backup, or to
+        text its tiers now where the building has none."""
+        backups = {(community, hub): contact for community, hub, contact in overdue.backups}
+        for target in self.store.copies(overdue.alert).targets:
+            backup = backups.get((target.community, target.hub))
+            fields: dict[str, Any] = {"alert": target.uid, "by": "claim deadline"}
+            if backup is None:
+                _log.error("Alert %s for %s: nobody claimed it within %.0f min and hub %s "
+                           "has no backup worker (edge-hub server assign); asking it to "
+                           "text now.", overdue.alert, overdue.resident, deadline_s / 60,
+                           target.hub)
+                self._deliver(target.community, target.hub,
+                              command(self.new_id(), "alert_text_now", **fields),
+                              via=target.via, state=target.state)
+                continue
+            _log.warning("Alert %s for %s: nobody claimed it within %.0f min; texting the "
+                         "backup worker (%s) through hub %s.", overdue.alert,
+                         overdue.resident, deadline_s / 60, backup, target.hub)
+            self._deliver(target.community, target.hub,
+                          command(self.new_id(), "alert_notify", contact=backup, **fields),
+                          via=target.via, state=target.state)
 
     def timeline(self, alert: str) -> list[dict[str, Any]]:
         return self.store.timeline(alert)

@@ -21,7 +21,7 @@ from cloud_sync.server.alerts import (
     hub_copies,
 )
 from cloud_sync.server.db import Db, Tx, connect
-from cloud_sync.server.errors import ReceiverError, ReceiverStoreError
+from cloud_sync.server.errors import NotAllowed, ReceiverError, ReceiverStoreError
 from cloud_sync.server.logic import (
     ack_start,
     advance_ack,
@@ -232,14 +232,19 @@ class SqlReceiverStore(StoreViews):
         """Note who is going to a community alert (the latest claim counts); its hub copies."""
         with self.db.transaction(write=True) as tx:
             number = self._resolve(tx, alert)
-            tx.run("UPDATE alerts SET claimed_by = ?, claimed_at = ?, updated_at = ? WHERE id = ?",
-                   [by, now, now, number])
+            tx.run("UPDATE alerts SET claimed_by = ?, claimed_at = COALESCE(claimed_at, ?), "
+                   "updated_at = ? WHERE id = ?", [by, now, now, number])
         return self.copies(alert)
 
     def close_alert(self, alert: str, by: str, outcome: str, note: str, *, now: float) -> str:
         """Record how a community alert ended and who closed it; returns its id (C12)."""
         with self.db.transaction(write=True) as tx:
             number = self._resolve(tx, alert)
+            closed = tx.rows("SELECT closed_by, outcome FROM alerts WHERE id = ? AND closed_at "
+                             "IS NOT NULL", [number])
+            if closed:
+                raise NotAllowed(f"{public_alert_id(number)} was closed already by "
+                                 f"{closed[0][0]} ({closed[0][1]}); its record stays as it is")
             tx.run("UPDATE alerts SET closed_by = ?, closed_at = ?, outcome = ?, note = ?, "
                    "updated_at = ? WHERE id = ?", [by, now, outcome, note, now, number])
         return public_alert_id(number)

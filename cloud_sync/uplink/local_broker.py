@@ -76,7 +76,8 @@ class LocalMosquitto:
         if self.acl_file is not None:
             lines.append(f"acl_file {self.acl_file}")
         if self.password_file is not None:  # logins required: no anonymous clients
-            lines.append(f"password_file {self.password_file}")
+            lines += [f"password_file {self.password_file}",
+                      "use_username_as_clientid true"]  # nobody takes over another's session
         path = self.folder / "mosquitto.conf"
         path.write_text("\n".join(lines) + "\n")
         return path

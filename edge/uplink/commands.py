@@ -115,11 +115,15 @@ class CommandHandler:
         uid, contact, by = str(fields["alert"]), str(fields["contact"]), str(fields["by"])
         if self.hub.store.alert(uid) is None:
             raise CommandError(f"alert_notify.alert: no alert {uid!r} on this hub")
-        texted = self.confirmations.server_notify(uid, contact, by) if self.confirmations \
-            else False
-        if texted is None:
-            raise CommandError(f"alert_notify.contact: no contact {contact!r} for this alert's "
-                               "resident in the hub's roster")
+        if self.confirmations is None:
+            return {"alert": uid, "contact": contact, "texted": False}
+        texted = self.confirmations.server_notify(uid, contact, by)
+        if texted is None:  # not in this hub's roster: nobody named is told, so text now
+            self._log.warning("The server asks that contact %r be texted about alert %s, but "
+                              "the roster has no such contact for its resident; texting the "
+                              "tiers now instead.", contact, uid)
+            return {"alert": uid, "contact": contact, "texted": False, "unknown_contact": True,
+                    "texting_now": self.confirmations.server_text_now(uid, by)}
         return {"alert": uid, "contact": contact, "texted": texted}
 
     def _alert_ack(self, fields: Mapping[str, Any]) -> dict[str, Any]:
