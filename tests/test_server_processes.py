@@ -4,6 +4,7 @@ worker does on one is seen on the other."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -101,3 +102,28 @@ def test_an_alert_stored_by_one_process_is_live_on_the_others_console(two_server
     other = console(first, password)
     (seen,) = other.get(f"{first}/api/board", timeout=5).json()
     assert seen["claimed_by"] == "王主任"
+
+
+def test_postgresql_tells_every_listener_of_a_change_without_polling() -> None:
+    from cloud_sync.server.changes import ListenedChanges
+    from cloud_sync.server.store import open_store
+    from cloud_sync.server.wire import parse_batch
+
+    with postgres_schema() as db:
+        store = open_store(db)  # makes the tables and the trigger
+        changes = ListenedChanges(db)
+        changes.start()
+        try:
+            before = changes.version(COMMUNITY)
+            time.sleep(0.3)  # listening
+            written = time.monotonic()
+            store.store_batch(parse_batch(json.dumps(batch([alert_event(1, "u-1")])).encode()),
+                              via="http", now=time.time())
+            while changes.version(COMMUNITY) == before and time.monotonic() < written + 5:
+                time.sleep(0.005)
+            assert changes.version(COMMUNITY) != before
+            assert time.monotonic() - written < 0.5
+            assert changes.version("heping") == 0  # another community is not disturbed
+        finally:
+            changes.stop()
+            store.close()

@@ -35,8 +35,15 @@ from cloud_sync.server.people import SESSION_S, LoginRefused, People, Person
 
 COOKIE = "edge_session"
 MAX_LOGIN_BYTES = 4096
-STREAM_CHECK_S = 0.25
 STREAM_LIFETIME_S = 60.0  # then the browser reconnects (EventSource does it by itself)
+
+
+class Changes(Protocol):
+    """Something that moves when a community's alerts change (cloud_sync.server.changes)."""
+
+    check_s: float
+
+    def version(self, community: str) -> object: ...
 
 
 class ConsoleApi(Protocol):
@@ -71,10 +78,10 @@ def csrf_ok(request: Request, person: Person) -> bool:
                                person.csrf.encode("utf-8"))
 
 
-def console_routes(api: ConsoleApi, people: People,
+def console_routes(api: ConsoleApi, people: People, changes: Changes,
                    stopping: threading.Event | None = None) -> list[Route]:
-    """The console's pages and the actions it posts; live streams end when `stopping` is set
-    (the server is stopping: browsers reconnect to another)."""
+    """The console's pages and the actions it posts; live streams follow `changes` and end
+    when `stopping` is set (the server is stopping: browsers reconnect to another)."""
     stopping = stopping or threading.Event()
 
     async def login_page(request: Request) -> Response:
@@ -121,19 +128,19 @@ def console_routes(api: ConsoleApi, people: People,
         if person is None:
             return JSONResponse({"error": "not logged in"}, status_code=401)
 
-        async def changes() -> AsyncIterator[str]:
+        async def announce() -> AsyncIterator[str]:
             yield "retry: 500\n\n"
             seen = None
             ends = time.monotonic() + STREAM_LIFETIME_S
             while time.monotonic() < ends and not stopping.is_set() and \
                     not await request.is_disconnected():
-                version = await run_in_threadpool(api.alerts_version, person.community)
+                version = await run_in_threadpool(changes.version, person.community)
                 if version != seen:
                     seen = version
                     yield "event: alerts\ndata: changed\n\n"
-                await asyncio.sleep(STREAM_CHECK_S)
+                await asyncio.sleep(changes.check_s)
 
-        return StreamingResponse(changes(), media_type="text/event-stream",
+        return StreamingResponse(announce(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
 
     async def act(request: Request) -> Response:

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from cloud_sync.server.access import Access
-from cloud_sync.server.console import ConsoleApi, console_routes, person_of
+from cloud_sync.server.console import Changes, ConsoleApi, console_routes, person_of
 from cloud_sync.server.credentials import ApiCaller, HubLogin
 from cloud_sync.server.errors import (
     BatchError,
@@ -60,7 +60,7 @@ class HttpApi(ConsoleApi, Protocol):
 Handler = Callable[[Request], Awaitable[JSONResponse]]
 
 
-def build_app(api: HttpApi, access: Access, people: People,
+def build_app(api: HttpApi, access: Access, people: People, changes: Changes,
               stopping: threading.Event | None = None) -> Starlette:
     """The ASGI application: every route checks who is calling before anything else."""
 
@@ -119,7 +119,7 @@ def build_app(api: HttpApi, access: Access, people: People,
         Route("/api/watches", _guarded(listing(lambda _, community: api.watches(community))),
               methods=["GET"]),
         *(Route(route.path, _guarded(route.endpoint), methods=route.methods)
-          for route in console_routes(api, people, stopping)),
+          for route in console_routes(api, people, changes, stopping)),
     ]
     return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
 
@@ -200,14 +200,16 @@ def _client(request: Request) -> str:
 class HttpFront:
     """Runs the HTTP front (uvicorn) on its own thread, on a socket bound at once."""
 
-    def __init__(self, api: HttpApi, access: Access, people: People, host: str, port: int) -> None:
+    def __init__(self, api: HttpApi, access: Access, people: People, changes: Changes,
+                 host: str, port: int) -> None:
         try:
             self._socket = socket.create_server((host, port), reuse_port=False)
         except OSError as error:
             raise ReceiverSetupError(f"cannot listen on {host}:{port} ({error.strerror}); "
                                      "choose a free port with --http HOST:PORT") from None
         self._stopping = threading.Event()
-        config = uvicorn.Config(build_app(api, access, people, self._stopping), log_config=None,
+        config = uvicorn.Config(build_app(api, access, people, changes, self._stopping),
+                                log_config=None,
                                 access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=5)
         self._server = uvicorn.Server(config)

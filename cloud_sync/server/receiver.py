@@ -22,6 +22,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from cloud_sync.contract.broker_url import BrokerUrl, parse_broker_url
 from cloud_sync.server.access import Access
+from cloud_sync.server.changes import ListenedChanges, PolledChanges
 from cloud_sync.server.db import redacted
 from cloud_sync.server.duty import DEFAULT_DEADLINE_S, Duty
 from cloud_sync.server.errors import ReceiverError, ReceiverSetupError
@@ -97,8 +98,11 @@ class Receiver:
                                        topic_root=self.topic_root, rosters=pushes)
         try:
             self.access, self.people = Access(self.store.db), People(self.store.db)
-            self._http = None if http is None else HttpFront(self.service, self.access,
-                                                             self.people, *http)
+            self.changes: ListenedChanges | PolledChanges = ListenedChanges(self.db_url) \
+                if self.store.db.dialect == "postgresql" else \
+                PolledChanges(self.service.alerts_version)
+            self._http = None if http is None else HttpFront(
+                self.service, self.access, self.people, self.changes, *http)
         except ReceiverSetupError:
             self.store.close()
             raise
@@ -124,6 +128,7 @@ class Receiver:
         """Connect (retrying in the background) and wait up to wait_s for the subscriptions."""
         _log.info("Receiver %s starting: group %s, database %s, topics %s.", self.client_id,
                   self.group, redacted(self.db_url), " and ".join(self.subscriptions))
+        self.changes.start()
         if self._http is not None:
             self._http.start()
         self._overdue.start()
@@ -147,6 +152,7 @@ class Receiver:
         self._client.loop_stop()
         if self._http is not None:
             self._http.stop()
+        self.changes.stop()
         self.store.close()
 
     def _watch_deadlines(self) -> None:

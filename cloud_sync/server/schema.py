@@ -226,6 +226,19 @@ def create_tables(db: Db) -> None:
                 MIGRATIONS[version](tx, db.dialect)
             tx.run("UPDATE receiver_schema SET version = ?", [SCHEMA_VERSION])
         _run_all(tx, INDEXES)
+        if db.dialect == "postgresql":
+            _notify_on_change(tx)
+
+
+def _notify_on_change(tx: Tx) -> None:
+    """Every insert or update of an alert notifies its community on the channel every
+    server process LISTENs to (cloud_sync.server.changes)."""
+    tx.run("CREATE OR REPLACE FUNCTION edge_hub_alert_changed() RETURNS trigger AS $$ BEGIN "
+           "PERFORM pg_notify('edge_hub_alerts', NEW.community); RETURN NEW; END $$ "
+           "LANGUAGE plpgsql")
+    tx.run("DROP TRIGGER IF EXISTS alerts_changed ON alerts")
+    tx.run("CREATE TRIGGER alerts_changed AFTER INSERT OR UPDATE ON alerts FOR EACH ROW "
+           "EXECUTE FUNCTION edge_hub_alert_changed()")
 
 
 def _run_all(tx: Tx, script: str) -> None:
