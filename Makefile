@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/sos_latency.py
 	$(BIN)/python tests/bench/drain.py
 	$(BIN)/python tests/bench/footprint.py
+	$(BIN)/python tests/bench/server.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis *.egg-info

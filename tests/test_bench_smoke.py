@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench import drain, footprint, ingest, sos_latency
+from tests.bench import drain, footprint, ingest, server, sos_latency
 
 
 def test_ingest_benchmark_runs_and_prints_its_figures(capsys) -> None:
@@ -29,3 +29,10 @@ def test_footprint_benchmark_runs_and_prints_both_figures(capsys) -> None:
     out = capsys.readouterr().out
     assert "edge-hub --help: min" in out and "python -c pass" in out
     assert "running hub RSS" in out and "MB lower" in out
+
+
+def test_server_benchmark_runs_and_prints_both_figures(capsys) -> None:
+    assert server.main(["--alerts", "3", "--batches", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "(a) SOS publish -> console live feed, 3 of 3 alerts" in out and "p99" in out
+    assert "(b) events stored on PostgreSQL" in out and "ratio" in out
