@@ -4,6 +4,7 @@ another community sees nothing of it; and the page's session and actions are loc
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -248,3 +249,20 @@ def test_the_desk_sees_its_hubs_and_watches(server: Server, browser: Any) -> Non
     stranger.wait_for_timeout(300)
     assert stranger.query_selector("#hubs tr[data-hub]") is None
     assert stranger.query_selector("#watches tr[data-watch]") is None
+
+
+def test_the_board_as_the_readme_shows_it(server: Server, browser: Any) -> None:
+    """A press a minute ago, with a fresh fix; EDGE_HUB_SCREENSHOT=FILE saves the picture."""
+    now = time.time()
+    fresh = {"source": "gps", "address": "幸福里路 18 号 3号楼 101", "room": "101",
+             "lat": 30.27415, "lon": 120.15515, "accuracy_m": 6, "fixed_at": now - 90,
+             "age_s": 30.0, "stale": False}
+    pressed = alert_event(1, "u-7", ref="A007", location=fresh, at_epoch=now - 60)
+    pressed["alert"]["raised_at"] = now - 60
+    server.post([pressed, event(2, "watch.battery", battery=76, at_epoch=now - 30)])
+    page = log_in(browser, server, server.desk)
+    page.set_viewport_size({"width": 1280, "height": 560})
+    page.wait_for_selector("tr[data-alert='C1']:has-text('定位于 2 分钟前')")
+    page.wait_for_selector("#watches tr[data-watch]:has-text('76%')")
+    if os.environ.get("EDGE_HUB_SCREENSHOT"):
+        page.screenshot(path=os.environ["EDGE_HUB_SCREENSHOT"])
