@@ -86,12 +86,12 @@ def test_a_press_appears_live_and_is_claimed_then_taken_on_site(server: Server, 
     page.wait_for_selector("text=● 实时")
     pressed = time.monotonic()
     server.press()
-    row = page.wait_for_selector("tr[data-alert='C1']", timeout=5000)
+    page.wait_for_selector("tr[data-alert='C1']", timeout=5000)
     shown_after_s = time.monotonic() - pressed
     assert shown_after_s < 1.0, f"the alert took {shown_after_s:.2f} s to appear"
-    text = row.inner_text()
+    text = page.locator("tr[data-alert='C1']").inner_text()  # found again if redrawn
     assert "张桂兰" in text and "101" in text and "hub-3" in text and "无人接手" in text
-    assert row.get_attribute("class") == "unclaimed"  # flashing until someone claims it
+    assert page.get_attribute("tr[data-alert='C1']", "class") == "unclaimed"  # flashing
     assert page.get_attribute("tr[data-alert='C1'] a[target]", "href").startswith(
         "https://www.openstreetmap.org/?mlat=30.27415")
 
@@ -127,7 +127,8 @@ def test_the_timeline_shows_who_was_texted_and_what_people_did(server: Server,
     page.click("tr[data-alert='C1'] button.claim")
     page.wait_for_selector("tr[data-alert='C1']:has-text('正在赶去')")
     page.click("tr[data-alert='C1'] a.id")
-    steps = page.wait_for_selector("ol.timeline").inner_text().splitlines()
+    page.wait_for_function("document.querySelectorAll('ol.timeline li').length === 4")
+    steps = page.eval_on_selector_all("ol.timeline li", "items => items.map(i => i.textContent)")
     whats = [next(word for word in ("按下求助", "短信通知", "服务器收到", "接手") if word in step)
              for step in steps]
     assert whats == ["按下求助", "短信通知", "服务器收到", "接手"], steps
@@ -240,9 +241,11 @@ def test_simulate_with_a_server_gives_a_trainer_a_desk_to_watch(tmp_path: Path) 
 def test_the_desk_sees_its_hubs_and_watches(server: Server, browser: Any) -> None:
     server.post([event(1, "watch.battery", battery=23)])  # a watch heard through hub-3
     page = log_in(browser, server, server.desk)
-    hub = page.wait_for_selector("#hubs tr[data-hub='hub-3']").inner_text()
+    page.wait_for_selector("#hubs tr[data-hub='hub-3']")
+    hub = page.locator("#hubs tr[data-hub='hub-3']").inner_text()
     assert "在线" in hub and "http" in hub
-    watch = page.wait_for_selector("#watches tr[data-watch='A4:C1:38:3A:01:01']").inner_text()
+    page.wait_for_selector("#watches tr[data-watch='A4:C1:38:3A:01:01']")
+    watch = page.locator("#watches tr[data-watch='A4:C1:38:3A:01:01']").inner_text()
     assert "张桂兰" in watch and "23%" in watch and "hub-3" in watch
     stranger = log_in(browser, server, server.stranger)
     stranger.wait_for_selector("text=目前没有待处理的求助", state="visible")
