@@ -269,3 +269,32 @@ def test_the_board_as_the_readme_shows_it(server: Server, browser: Any) -> None:
     page.wait_for_selector("#watches tr[data-watch]:has-text('76%')")
     if os.environ.get("EDGE_HUB_SCREENSHOT"):
         page.screenshot(path=os.environ["EDGE_HUB_SCREENSHOT"])
+
+
+def test_the_monthly_report_and_the_csv_record_every_alert(server: Server, browser: Any) -> None:
+    import csv
+    import io
+
+    server.press()
+    page = log_in(browser, server, server.desk)
+    page.click("tr[data-alert='C1'] button.claim")
+    page.wait_for_selector("tr[data-alert='C1']:has-text('正在赶去')")
+    page.click("tr[data-alert='C1'] button.ack")
+    page.wait_for_selector("tr[data-alert='C1'] select.outcome")
+    page.select_option("tr[data-alert='C1'] select.outcome", "fall")
+    page.fill("tr[data-alert='C1'] input.note", "=HYPERLINK(\"http://evil\")")
+    page.click("tr[data-alert='C1'] button.close")
+    page.wait_for_selector("tr[data-alert='C1']", state="detached")
+    page.click("#show-report")
+    page.wait_for_selector("#report tbody tr")
+    line = page.locator("#report tbody tr").inner_text()
+    assert "hub-3" in line and "跌倒 1" in line and "\t1\t" in line
+    answer = page.request.get(f"{server.base}/api/alerts.csv")
+    assert answer.status == 200 and "attachment" in answer.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.text().lstrip("\ufeff"))))
+    assert [(r["alert"], r["outcome"], r["claimed_by"], r["on_site_by"]) for r in rows] == [
+        ("C1", "fall", "王主任", "王主任")]
+    assert rows[0]["note"].startswith("'=")  # a spreadsheet shows it, never runs it
+    assert float(rows[0]["minutes_to_claim"]) >= 0 and rows[0]["hubs"] == "hub-3"
+    stranger = browser.new_page()
+    assert stranger.request.get(f"{server.base}/api/alerts.csv").status == 401

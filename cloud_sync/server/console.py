@@ -61,6 +61,10 @@ class ConsoleApi(Protocol):
 
     def text_now(self, alert: str, by: str) -> list[str]: ...
 
+    def report(self, community: str) -> list[dict[str, Any]]: ...
+
+    def alerts_csv(self, community: str) -> str: ...
+
     def timeline(self, alert: str) -> list[dict[str, Any]]: ...
 
     def alerts(self, *, open_only: bool = False, community: str | None = None,
@@ -177,6 +181,20 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
                                 status_code=404)
         return JSONResponse(await run_in_threadpool(api.timeline, alert))
 
+    async def report(request: Request) -> Response:
+        person = await run_in_threadpool(person_of, request, people)
+        if person is None:
+            return JSONResponse({"error": "not logged in"}, status_code=401)
+        return JSONResponse(await run_in_threadpool(api.report, person.community))
+
+    async def alerts_csv(request: Request) -> Response:
+        person = await run_in_threadpool(person_of, request, people)
+        if person is None:
+            return JSONResponse({"error": "not logged in"}, status_code=401)
+        text = await run_in_threadpool(api.alerts_csv, person.community)
+        return Response(text, media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="alerts-{person.community}.csv"'})
+
     async def board_alerts(request: Request) -> Response:
         person = await run_in_threadpool(person_of, request, people)
         if person is None:
@@ -191,6 +209,8 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
         Route("/", board, methods=["GET"]),
         Route("/api/stream", stream, methods=["GET"]),
         Route("/api/board", board_alerts, methods=["GET"]),
+        Route("/api/report", report, methods=["GET"]),
+        Route("/api/alerts.csv", alerts_csv, methods=["GET"]),
         Route("/api/alerts/{alert}/timeline", timeline, methods=["GET"]),
         Route("/api/alerts/{alert}/{action:str}", _only(act, ("claim", "ack", "close", "text-now")),
               methods=["POST"]),

@@ -283,6 +283,12 @@ class ReceiverService:
     def alert_community(self, alert: str) -> str | None:
         return self.store.alert_community(alert)
 
+    def report(self, community: str) -> list[dict[str, Any]]:
+        return self.store.report(community)
+
+    def alerts_csv(self, community: str) -> str:
+        return self.store.alerts_csv(community)
+
     def _tell(self, notice: AlertNotice) -> None:
         target = notice.target
         if notice.by is None:

@@ -13,6 +13,7 @@ from cloud_sync.server.logic import (
     hub_state,
     public_alert_id,
 )
+from cloud_sync.server.reports import alert_rows, as_csv, monthly
 
 
 class StoreViews:
@@ -78,6 +79,14 @@ class StoreViews:
                     {"hub": hub, "community": community, "uid": uid, "ref": ref,
                      "confirmed": confirmed is not None})
         return found
+
+    def report(self, community: str) -> list[dict[str, Any]]:
+        """Per month and building: alerts, outcomes, minutes to claim and to on site."""
+        return monthly(alert_rows(self.db, community))
+
+    def alerts_csv(self, community: str) -> str:
+        """Every alert of the community as CSV."""
+        return as_csv(alert_rows(self.db, community))
 
     def alert_state(self, alert: str) -> str | None:
         """The state of an alert given by its id (C12), or None."""
