@@ -36,7 +36,7 @@ class Server:
         self.hub = (f"{COMMUNITY}/hub-3", self.receiver.access.add_hub(COMMUNITY, "hub-3", now=now))
         people = self.receiver.people
         self.desk = ("wang", people.add("wang", "王主任", "desk", COMMUNITY, now=now))
-        self.stranger = ("li", people.add("li", "李医生", "worker", "heping", now=now))
+        self.stranger = ("li", people.add("li", "李医生", "desk", "heping", now=now))
 
     def press(self, seq: int = 1) -> None:
         """The hub posts an SOS, as its HTTPS fallback does."""
@@ -298,3 +298,28 @@ def test_the_monthly_report_and_the_csv_record_every_alert(server: Server, brows
     assert float(rows[0]["minutes_to_claim"]) >= 0 and rows[0]["hubs"] == "hub-3"
     stranger = browser.new_page()
     assert stranger.request.get(f"{server.base}/api/alerts.csv").status == 401
+
+
+def test_a_worker_sees_and_acts_on_their_buildings_only(server: Server, browser: Any) -> None:
+    people, now = server.receiver.people, time.time()
+    server.receiver.duty.assign(COMMUNITY, "hub-3", first="grid", backup="nb")
+    mine = ("zhao", people.add("zhao", "赵大爷", "worker", COMMUNITY, now=now, contact="nb"))
+    other = ("qian", people.add("qian", "钱师傅", "worker", COMMUNITY, now=now, contact="qian"))
+    server.press()
+    page = log_in(browser, server, mine)
+    page.wait_for_selector("tr[data-alert='C1']")
+    page.wait_for_selector("#hubs tr[data-hub='hub-3']")
+    page.click("tr[data-alert='C1'] button.claim")
+    page.wait_for_selector("tr[data-alert='C1']:has-text('赵大爷 (正在赶去)')")
+    assert page.request.get(f"{server.base}/api/report").status == 403
+
+    elsewhere = log_in(browser, server, other)
+    elsewhere.wait_for_selector("text=目前没有待处理的求助", state="visible")
+    elsewhere.wait_for_timeout(300)
+    assert elsewhere.query_selector("tr[data-alert='C1']") is None
+    assert elsewhere.query_selector("#hubs tr[data-hub]") is None
+    assert elsewhere.request.get(f"{server.base}/api/alerts").json() == []
+    csrf = elsewhere.get_attribute("meta[name='csrf']", "content")
+    assert elsewhere.request.post(f"{server.base}/api/alerts/C1/ack",
+                                  headers={"X-CSRF-Token": csrf}).status == 404
+    assert elsewhere.request.get(f"{server.base}/api/alerts/C1/timeline").status == 404

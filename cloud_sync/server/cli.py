@@ -91,6 +91,9 @@ def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
                           "with add-user: the person's name as colleagues know it")
     receiver.add_argument("--role", choices=("admin", "desk", "worker"), default="desk",
                           help="with add-user: what they may do (default desk)")
+    receiver.add_argument("--contact", metavar="ID", default="",
+                          help="with add-user --role worker: their contact id in the roster "
+                               "(they see the buildings whose first or backup they are)")
     receiver.add_argument("--first", metavar="CONTACT", help="with assign: the first worker's "
                           "contact id in the community's roster")
     receiver.add_argument("--backup", metavar="CONTACT", help="with assign: the backup "

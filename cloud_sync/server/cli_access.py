@@ -45,7 +45,7 @@ def add_user(args: argparse.Namespace) -> int:
 
     with closing(open_store(args.db)) as store:
         password = People(store.db).add(args.alert, args.name, args.role, args.community,
-                                        now=time.time())
+                                        now=time.time(), contact=args.contact)
     print(f"{args.name} ({args.role}, community {args.community}) logs in to the console as "
           f"{args.alert!r} with this password, shown only now:\n\n  {password}\n\n"
           "Running add-user again for the same username sets a new password and ends their "

@@ -30,6 +30,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from cloud_sync.server.duty import Duty
 from cloud_sync.server.errors import BatchError, NotAllowed
 from cloud_sync.server.people import SESSION_S, LoginRefused, People, Person
 
@@ -83,10 +84,23 @@ def csrf_ok(request: Request, person: Person) -> bool:
 
 
 def console_routes(api: ConsoleApi, people: People, changes: Changes,
-                   stopping: threading.Event | None = None) -> list[Route]:
+                   stopping: threading.Event | None = None,
+                   duty: Duty | None = None) -> list[Route]:
     """The console's pages and the actions it posts; live streams follow `changes` and end
-    when `stopping` is set (the server is stopping: browsers reconnect to another)."""
+    when `stopping` is set (the server is stopping: browsers reconnect to another). A
+    worker sees and acts on the alerts of their buildings only (`duty`)."""
     stopping = stopping or threading.Event()
+
+    def buildings(person: Person) -> set[str] | None:
+        """The hubs a person may see: None for the whole community (desk, admin)."""
+        if person.role != "worker":
+            return None
+        return duty.buildings_of(person.community, person.contact) if duty else set()
+
+    def may_see(person: Person, alert: str) -> bool:
+        mine = buildings(person)
+        return api.alert_community(alert) == person.community and (
+            mine is None or bool(duty is not None and duty.alert_hubs(alert) & mine))
 
     async def login_page(request: Request) -> Response:
         return HTMLResponse(_page("login.html"))
@@ -155,7 +169,7 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
             return JSONResponse({"error": "missing or wrong X-CSRF-Token; reload the page"},
                                 status_code=403)
         alert, action = request.path_params["alert"], request.path_params["action"]
-        if await run_in_threadpool(api.alert_community, alert) != person.community:
+        if not await run_in_threadpool(may_see, person, alert):
             return JSONResponse({"error": f"no alert {alert[:20]!r} in your community"},
                                 status_code=404)
         if action == "claim":
@@ -176,7 +190,7 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
         if person is None:
             return JSONResponse({"error": "not logged in"}, status_code=401)
         alert = request.path_params["alert"]
-        if await run_in_threadpool(api.alert_community, alert) != person.community:
+        if not await run_in_threadpool(may_see, person, alert):
             return JSONResponse({"error": f"no alert {alert[:20]!r} in your community"},
                                 status_code=404)
         return JSONResponse(await run_in_threadpool(api.timeline, alert))
@@ -185,12 +199,16 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
         person = await run_in_threadpool(person_of, request, people)
         if person is None:
             return JSONResponse({"error": "not logged in"}, status_code=401)
+        if person.role == "worker":
+            return JSONResponse({"error": "reports are for the duty desk"}, status_code=403)
         return JSONResponse(await run_in_threadpool(api.report, person.community))
 
     async def alerts_csv(request: Request) -> Response:
         person = await run_in_threadpool(person_of, request, people)
         if person is None:
             return JSONResponse({"error": "not logged in"}, status_code=401)
+        if person.role == "worker":
+            return JSONResponse({"error": "reports are for the duty desk"}, status_code=403)
         text = await run_in_threadpool(api.alerts_csv, person.community)
         return Response(text, media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="alerts-{person.community}.csv"'})
@@ -199,8 +217,11 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
         person = await run_in_threadpool(person_of, request, people)
         if person is None:
             return JSONResponse({"error": "not logged in"}, status_code=401)
-        return JSONResponse(await run_in_threadpool(
-            lambda: api.alerts(community=person.community, board=True)))
+        alerts = await run_in_threadpool(
+            lambda: api.alerts(community=person.community, board=True))
+        mine = await run_in_threadpool(buildings, person)
+        return JSONResponse([alert for alert in alerts if mine is None
+                             or {hub["hub"] for hub in alert["hubs"]} & mine])
 
     return [
         Route("/login", login_page, methods=["GET"]),

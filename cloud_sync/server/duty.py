@@ -48,6 +48,20 @@ class Duty:
             tx.run("INSERT INTO buildings (community, hub, first_contact, backup_contact) "
                    "VALUES (?, ?, ?, ?)", [community, hub, first, backup])
 
+    def buildings_of(self, community: str, contact: str) -> set[str]:
+        """The hubs whose building has this contact as first worker or backup."""
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows("SELECT hub FROM buildings WHERE community = ? AND (first_contact = ? "
+                           "OR backup_contact = ?)", [community, contact, contact])
+        return {str(row[0]) for row in rows}
+
+    def alert_hubs(self, alert: str) -> set[str]:
+        """The hubs that heard an alert given by its id (C12)."""
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows("SELECT hub FROM alert_hubs WHERE alert_id = ?", [int(alert[1:])]) \
+                if alert[1:].isascii() and alert[1:].isdigit() else []
+        return {str(row[0]) for row in rows}
+
     def turn_overdue(self, now: float, deadline_s: float) -> list[Overdue]:
         """The alerts nobody claimed within the deadline whose backups are not told yet,
         marked overdue (once), with the backups to text; call told() after telling."""

@@ -28,6 +28,7 @@ from starlette.routing import Route
 from cloud_sync.server.access import Access
 from cloud_sync.server.console import Changes, ConsoleApi, console_routes, person_of
 from cloud_sync.server.credentials import ApiCaller, HubLogin
+from cloud_sync.server.duty import Duty
 from cloud_sync.server.errors import (
     BatchError,
     NotAllowed,
@@ -61,7 +62,7 @@ Handler = Callable[[Request], Awaitable[JSONResponse]]
 
 
 def build_app(api: HttpApi, access: Access, people: People, changes: Changes,
-              stopping: threading.Event | None = None) -> Starlette:
+              stopping: threading.Event | None = None, duty: Duty | None = None) -> Starlette:
     """The ASGI application: every route checks who is calling before anything else."""
 
     async def ingest(request: Request) -> JSONResponse:
@@ -95,7 +96,9 @@ def build_app(api: HttpApi, access: Access, people: People, changes: Changes,
         page = await run_in_threadpool(api.commands_after, hub.hub, hub.community, int(after))
         return JSONResponse({"commands": list(page.commands), "next": page.next})
 
-    def listing(read: Callable[[Request, str], list[dict[str, Any]]]) -> Handler:
+    def listing(read: Callable[[Request, str], list[dict[str, Any]]],
+                hubs_of: Callable[[dict[str, Any]], set[str]]) -> Handler:
+        """A community's rows; a worker's console gets those of their buildings only."""
         async def answer(request: Request) -> JSONResponse:
             caller = await _caller_of(request, access)
             person = None if caller is not None else await run_in_threadpool(
@@ -105,21 +108,27 @@ def build_app(api: HttpApi, access: Access, people: People, changes: Changes,
             if community is None:
                 return _refused(_API_LOGIN, "the API needs a console login or Authorization: "
                                 "Bearer <token> (edge-hub server api-token)")
-            return JSONResponse(await run_in_threadpool(read, request, community))
+            rows = await run_in_threadpool(read, request, community)
+            if person is not None and person.role == "worker":
+                mine = await run_in_threadpool(
+                    lambda: duty.buildings_of(community, person.contact) if duty else set())
+                rows = [row for row in rows if hubs_of(row) & mine]
+            return JSONResponse(rows)
         return answer
 
     routes = [
         Route("/ingest", _guarded(ingest), methods=["POST"]),
         Route("/commands", _guarded(commands), methods=["GET"]),
-        Route("/api/hubs", _guarded(listing(lambda _, community: api.hubs(community))),
-              methods=["GET"]),
+        Route("/api/hubs", _guarded(listing(lambda _, community: api.hubs(community),
+                                            lambda row: {row["hub"]})), methods=["GET"]),
         Route("/api/alerts", _guarded(listing(lambda request, community: api.alerts(
             open_only=request.query_params.get("open", "") in ("1", "true", "yes"),
-            community=community))), methods=["GET"]),
-        Route("/api/watches", _guarded(listing(lambda _, community: api.watches(community))),
-              methods=["GET"]),
+            community=community), lambda row: {hub["hub"] for hub in row["hubs"]})),
+            methods=["GET"]),
+        Route("/api/watches", _guarded(listing(lambda _, community: api.watches(community),
+                                               lambda row: {row["last_hub"]})), methods=["GET"]),
         *(Route(route.path, _guarded(route.endpoint), methods=route.methods)
-          for route in console_routes(api, people, changes, stopping)),
+          for route in console_routes(api, people, changes, stopping, duty)),
     ]
     return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
 
@@ -201,14 +210,14 @@ class HttpFront:
     """Runs the HTTP front (uvicorn) on its own thread, on a socket bound at once."""
 
     def __init__(self, api: HttpApi, access: Access, people: People, changes: Changes,
-                 host: str, port: int) -> None:
+                 host: str, port: int, *, duty: Duty | None = None) -> None:
         try:
             self._socket = socket.create_server((host, port), reuse_port=False)
         except OSError as error:
             raise ReceiverSetupError(f"cannot listen on {host}:{port} ({error.strerror}); "
                                      "choose a free port with --http HOST:PORT") from None
         self._stopping = threading.Event()
-        config = uvicorn.Config(build_app(api, access, people, changes, self._stopping),
+        config = uvicorn.Config(build_app(api, access, people, changes, self._stopping, duty),
                                 log_config=None,
                                 access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=5)

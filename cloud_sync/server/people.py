@@ -1,9 +1,9 @@
 """People who use the console: their accounts (argon2 password hashes, from argon2-cffi),
 their sessions, and a limit on wrong passwords.
 
-Roles: "admin" (accounts and the roster of the community), "desk" (the duty desk: every
-alert of the community) and "worker" (a worker of the community). Everyone sees one
-community only. A session is a random id in an HttpOnly cookie; the server keeps its
+Roles: "admin" and "desk" (the duty desk: every alert of the community) and "worker"
+(the buildings whose first or backup worker they are, by their contact id in the
+roster). Everyone sees one community only. A session is a random id in an HttpOnly cookie; the server keeps its
 SHA-256, the person, a CSRF token for every change the page asks for, and when it ends.
 """
 
@@ -37,6 +37,7 @@ class Person:
     role: str
     community: str
     csrf: str = ""
+    contact: str = ""  # a worker's contact id in the roster: their buildings follow from it
 
 
 class LoginRefused(Exception):
@@ -50,7 +51,7 @@ class People:
         self.db = db
 
     def add(self, username: str, name: str, role: str, community: str, *, now: float,
-            password: str | None = None) -> str:
+            password: str | None = None, contact: str = "") -> str:
         """Make (or reset) an account; returns its password (a new random one if none given)."""
         if not is_id(username):
             raise ReceiverSetupError(f"username {username!r}: expected letters, digits, '.', '_' "
@@ -62,6 +63,9 @@ class People:
         if not 0 < len(name.strip()) <= 100 or not plain_text(name):
             raise ReceiverSetupError("--name: expected the person's name as colleagues know it "
                                      "(1 to 100 characters, no control characters)")
+        if role == "worker" and not is_id(contact):
+            raise ReceiverSetupError("--contact: a worker needs their contact id in the roster "
+                                     "(their buildings are those whose first or backup they are)")
         password = password or secrets.token_urlsafe(12)
         if len(password) < 10:
             raise ReceiverSetupError("a password has at least 10 characters")
@@ -69,8 +73,9 @@ class People:
             tx.run("DELETE FROM people WHERE username = ?", [username])
             tx.run("DELETE FROM sessions WHERE username = ?", [username])
             tx.run("INSERT INTO people (username, name, role, community, password_hash, "
-                   "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                   [username, name.strip(), role, community, _HASHER.hash(password), now])
+                   "created_at, contact) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   [username, name.strip(), role, community, _HASHER.hash(password), now,
+                    contact])
         return password
 
     def log_in(self, username: str, password: str, *, now: float,
@@ -86,7 +91,7 @@ class People:
             failures = tx.rows("SELECT COUNT(*) FROM login_failures WHERE username = ? AND "
                                "client = ? AND at >= ?",
                                [username[:64], client[:64], now - TRIES_WINDOW_S])
-            rows = tx.rows("SELECT name, role, community, password_hash FROM people "
+            rows = tx.rows("SELECT name, role, community, password_hash, contact FROM people "
                            "WHERE username = ?", [username]) if known else []
         if int(failures[0][0]) >= TRIES:
             raise LoginRefused(f"too many wrong passwords for {username[:64]!r} from here; wait "
@@ -105,13 +110,15 @@ class People:
             tx.run("DELETE FROM sessions WHERE expires_at < ?", [now])
             tx.run("INSERT INTO sessions (id_hash, username, csrf, expires_at) VALUES (?, ?, ?, ?)",
                    [secret_hash(session), username, csrf, now + SESSION_S])
-        name, role, community, _ = rows[0]
-        return session, Person(username, str(name), str(role), str(community), csrf)
+        name, role, community, _, contact = rows[0]
+        return session, Person(username, str(name), str(role), str(community), csrf,
+                               str(contact))
 
     def session(self, cookie: str, *, now: float) -> Person | None:
         """Who a session cookie belongs to, while it lasts."""
         with self.db.transaction(write=False) as tx:
-            rows = tx.rows("SELECT p.username, p.name, p.role, p.community, s.csrf FROM sessions s "
+            rows = tx.rows("SELECT p.username, p.name, p.role, p.community, s.csrf, p.contact "
+                           "FROM sessions s "
                            "JOIN people p ON p.username = s.username "
                            "WHERE s.id_hash = ? AND s.expires_at > ?", [secret_hash(cookie), now])
         return Person(*(str(value) for value in rows[0])) if rows else None

@@ -98,15 +98,15 @@ class Receiver:
                                        topic_root=self.topic_root, rosters=pushes)
         try:
             self.access, self.people = Access(self.store.db), People(self.store.db)
+            self.duty, self.claim_deadline_s = Duty(self.store.db), claim_deadline_s
             self.changes: ListenedChanges | PolledChanges = ListenedChanges(self.db_url) \
                 if self.store.db.dialect == "postgresql" else \
                 PolledChanges(self.service.alerts_version)
             self._http = None if http is None else HttpFront(
-                self.service, self.access, self.people, self.changes, *http)
+                self.service, self.access, self.people, self.changes, *http, duty=self.duty)
         except ReceiverSetupError:
             self.store.close()
             raise
-        self.duty, self.claim_deadline_s = Duty(self.store.db), claim_deadline_s
         self._overdue = threading.Thread(target=self._watch_deadlines, name="server-deadlines",
                                          daemon=True)
         self._stopped = threading.Event()

@@ -131,7 +131,8 @@ CREATE TABLE IF NOT EXISTS people (
     role TEXT NOT NULL,
     community TEXT NOT NULL,
     password_hash TEXT NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL
+    created_at DOUBLE PRECISION NOT NULL,
+    contact TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS sessions (
     id_hash TEXT PRIMARY KEY,
