@@ -195,20 +195,26 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
                                 status_code=404)
         return JSONResponse(await run_in_threadpool(api.timeline, alert))
 
-    async def report(request: Request) -> Response:
+    async def desk(request: Request) -> Person | Response:
+        """The person asking, if they may read reports (the duty desk and admins), else the
+        answer that says why not."""
         person = await run_in_threadpool(person_of, request, people)
         if person is None:
             return JSONResponse({"error": "not logged in"}, status_code=401)
         if person.role == "worker":
             return JSONResponse({"error": "reports are for the duty desk"}, status_code=403)
+        return person
+
+    async def report(request: Request) -> Response:
+        person = await desk(request)
+        if not isinstance(person, Person):
+            return person
         return JSONResponse(await run_in_threadpool(api.report, person.community))
 
     async def alerts_csv(request: Request) -> Response:
-        person = await run_in_threadpool(person_of, request, people)
-        if person is None:
-            return JSONResponse({"error": "not logged in"}, status_code=401)
-        if person.role == "worker":
-            return JSONResponse({"error": "reports are for the duty desk"}, status_code=403)
+        person = await desk(request)
+        if not isinstance(person, Person):
+            return person
         text = await run_in_threadpool(api.alerts_csv, person.community)
         return Response(text, media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="alerts-{person.community}.csv"'})
