@@ -154,6 +154,23 @@ def test_an_overdue_alert_whose_notice_failed_is_told_on_the_next_check(tmp_path
         receiver.store.close()
 
 
+def test_text_now_in_the_cancel_window_texts_as_soon_as_the_alert_is_active(
+        tmp_path, broker, receiver) -> None:
+
+    async def scenario(b: UplinkBuilding) -> None:
+        await b.connected()
+        b.air.press(mac_for(0))
+        await until(lambda: b.hub_app.sms.has_receipt(1), timeout=10)  # the server has it
+        uid = b.hub_app.store.alerts()[0].uid
+        receiver.service.text_now(uid, "值班员小李")  # still inside the cancel window
+        await until(lambda: b.hub_app.sms.text_now_asked(1), timeout=10)
+        await b.advance(11)  # active: no waiting for the server
+        await b.settle()
+        assert {DESK, GRID} <= set(b.inbox())
+
+    run_scenario(UplinkBuilding(tmp_path, broker), scenario)
+
+
 def test_claims_renewed_again_and_again_hold_sms_no_longer_than_an_hour(
         tmp_path, broker, receiver) -> None:
 

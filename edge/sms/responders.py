@@ -86,7 +86,8 @@ class Responders:
             self._log.error("Alert %s for %s: no contacts to text. Add [[contacts]] for the "
                             "building (duty desk) or the resident.", alert.ref, resident.name)
             return
-        if self.server is not None and self.server.connected:
+        if self.server is not None and self.server.connected and \
+                not self.sms.text_now_asked(alert.id):
             step = policy.await_server(alert.id, contacts, self.server_wait.confirm_s,
                                        self.clock.now())
             held = self._held(alert.id)  # confirmed or claimed inside the cancel window
@@ -128,17 +129,20 @@ class Responders:
 
     def server_text_now(self, alert_uid: str, by: str) -> bool:
         """A person at the server asks for texts now (nobody there is going): the server's
-        holds end and the tiers start, or the next one comes, at the next tick. False when
-        the alert is not open, or not active yet (the cancel window runs on)."""
+        holds end and the tiers start, or the next one comes, at the next tick; an alert
+        still in its cancel window texts at once when it turns active (the resident may
+        still cancel it). False when the alert is not open."""
         alert = self.store.alert(alert_uid)
         state = None if alert is None else self.sms.escalation(alert.id)
-        if alert is None or state is None or not alert.state.is_open:
+        if alert is None or not alert.state.is_open:
             return False
         now = self.clock.now()
 
         def write() -> None:
             self.sms.drop_hold(alert.id, now)
-            self.sms.save_escalation(replace(state, next_at=now))
+            self.sms.ask_text_now(alert.id, by, now)
+            if state is not None:
+                self.sms.save_escalation(replace(state, next_at=now))
         self.store.write(write)
         self._log.warning("Alert %s: %s at the community server asks for texts now; they go "
                           "out at once.", alert.ref, by)

@@ -239,6 +239,17 @@ class SmsStore:
         self.db.execute("UPDATE server_claims SET until = ? WHERE alert_id = ? AND until > ?",
                         [now, alert_id, now])
 
+    def ask_text_now(self, alert_id: int, by: str, now: float) -> None:
+        """Texts start without waiting for the server once the alert is active; call inside
+        a transaction."""
+        self.db.execute("INSERT OR REPLACE INTO server_text_now (alert_id, by, at) "
+                        "VALUES (?, ?, ?)", [alert_id, by, now])
+
+    def text_now_asked(self, alert_id: int) -> bool:
+        row = self.db.execute("SELECT 1 FROM server_text_now WHERE alert_id = ?",
+                              [alert_id]).fetchone()
+        return row is not None
+
     def has_receipt(self, alert_id: int) -> bool:
         row = self.db.execute("SELECT 1 FROM server_receipts WHERE alert_id = ?",
                               [alert_id]).fetchone()

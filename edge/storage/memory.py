@@ -26,6 +26,7 @@ COPY_IN = {
     "alert_declines": f"WHERE alert_id IN {_OPEN}",
     "server_receipts": f"WHERE alert_id IN {_OPEN}",
     "server_claims": f"WHERE alert_id IN {_OPEN}",
+    "server_text_now": f"WHERE alert_id IN {_OPEN}",
     "sms_out": f"WHERE id IN {_KEPT_TEXTS}",
     "sms_parts": f"WHERE sms_id IN {_KEPT_TEXTS}",
     "sms_in": "WHERE state IN ('new', 'part')",

@@ -320,6 +320,23 @@ def _claims(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0011_server_text_now")
+def _text_now(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- A person at the community server asked for texts now (alert_text_now) while the
+        -- alert was still in its cancel window: its texts start without waiting for the
+        -- server once it is active.
+        CREATE TABLE server_text_now (
+            alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),
+            by TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        """
+    )
+
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
