@@ -133,6 +133,10 @@ def test_the_timeline_shows_who_was_texted_and_what_people_did(server: Server,
              for step in steps]
     assert whats == ["按下求助", "短信通知", "服务器收到", "接手"], steps
     assert "张桂兰" in steps[0] and "李娜 (第1级) · hub-3" in steps[1] and "王主任" in steps[3]
+    later = event(3, "alert.texted", alert={"uid": "u-7", "ref": "A007"}, kind="sos",
+                  to={"contact": "nb", "name": "赵大爷", "role": "neighbour", "tier": 2})
+    server.post([later])  # a text the hub sent after the timeline was opened
+    page.wait_for_selector("ol.timeline:has-text('赵大爷 (第2级)')")
     page.click("#lang")  # the open timeline stays open through the live updates
     page.wait_for_selector("ol.timeline:has-text('texted · 李娜 (tier 1)')")
 

@@ -72,6 +72,14 @@ class AlertFolder:
         row = self._update(number, target.hub, facts, at)
         return self._notices(row, target, facts, joined, at)
 
+    def touch(self, community: str, hub: str, alert: object) -> None:
+        """Something new about a hub's alert (a text went out): its row moves, so open
+        consoles fetch it again."""
+        uid = str(alert.get("uid", "")) if isinstance(alert, dict) else ""
+        self.tx.run("UPDATE alerts SET updated_at = ? WHERE id IN (SELECT alert_id FROM "
+                    "alert_hubs WHERE community = ? AND hub = ? AND uid = ?)",
+                    [self.now, community, hub, uid])
+
     def _alert_for(self, target: HubAlert, facts: AlertFacts, at: float) -> int:
         key = dedupe_key(target.community, target.hub, facts)
         found = self.tx.rows("SELECT alert_id FROM alert_keys WHERE key = ?", [key])

@@ -6,12 +6,15 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from cloud_sync.server.errors import ReceiverSetupError, ReceiverStoreError
+
+T = TypeVar("T")
 from cloud_sync.server.settings import DEFAULT_DB
 
 _log = logging.getLogger("cloud_sync.server.receiver")
@@ -184,3 +187,15 @@ def connect(url: str | None) -> Db:
         raise ReceiverSetupError(f"unknown database URL {url!r}; expected sqlite:///receiver.db, "
                                  "a file path, or postgresql://user@host:5432/db")
     return SqliteDb(url)
+
+
+def retrying(work: Callable[[], T], attempts: int = 3) -> T:
+    """Run a transaction again after a deadlock, a busy database or a dropped connection."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except ReceiverStoreError as error:
+            if not error.retry or attempt == attempts:
+                raise
+            time.sleep(0.05 * attempt)
+    raise ReceiverStoreError("unreachable")

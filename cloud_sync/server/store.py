@@ -8,10 +8,9 @@ database serialise per hub and the contiguous acknowledgement is computed correc
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from cloud_sync.server.alerts import (
     AlertFolder,
@@ -20,8 +19,8 @@ from cloud_sync.server.alerts import (
     apply_watches,
     hub_copies,
 )
-from cloud_sync.server.db import Db, Tx, connect
-from cloud_sync.server.errors import NotAllowed, ReceiverError, ReceiverStoreError
+from cloud_sync.server.db import Db, Tx, connect, retrying
+from cloud_sync.server.errors import NotAllowed, ReceiverError
 from cloud_sync.server.logic import (
     ack_start,
     advance_ack,
@@ -38,7 +37,6 @@ from cloud_sync.server.schema import create_tables
 from cloud_sync.server.views import StoreViews
 from cloud_sync.server.wire import Batch, Event, Status
 
-T = TypeVar("T")
 _WALK_FIRST = 8
 _WALK_MAX = 4096
 _ID_CHUNK = 500
@@ -170,7 +168,7 @@ class SqlReceiverStore(StoreViews):
 
     def store_batch(self, batch: Batch, *, via: str, now: float) -> StoredBatch:
         """Store new events once, advance the hub's ack, fold alerts and watches: one commit."""
-        return _retrying(lambda: self._store_batch(batch, via, now))
+        return retrying(lambda: self._store_batch(batch, via, now))
 
     def _store_batch(self, batch: Batch, via: str, now: float) -> StoredBatch:
         with self.db.transaction(write=True) as tx:
@@ -200,6 +198,8 @@ class SqlReceiverStore(StoreViews):
             if facts is not None:
                 target = HubAlert(uid=facts.uid, ref=facts.ref, **target_of)
                 notices.extend(folder.apply(target, facts, event_time(event, now)))
+            elif event.type == "alert.texted":  # the timeline grew: consoles look again
+                folder.touch(batch.community, batch.hub, event.fields.get("alert"))
         watched = ((seen, event_time(event, now)) for event in fresh
                    if (seen := watch_facts(event)) is not None)
         apply_watches(tx, batch.community, batch.hub, watch_updates(watched))
@@ -380,18 +380,6 @@ def _walk_ack(tx: Tx, batch: Batch, start: int) -> int:
         if gap or len(seqs) < limit:
             return current
         limit = min(limit * 4, _WALK_MAX)
-
-
-def _retrying(work: Callable[[], T], attempts: int = 3) -> T:
-    """Run a transaction again after a deadlock, a busy database or a dropped connection."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return work()
-        except ReceiverStoreError as error:
-            if not error.retry or attempt == attempts:
-                raise
-            time.sleep(0.05 * attempt)
-    raise ReceiverStoreError("unreachable")
 
 
 def open_store(url: str | None = None) -> SqlReceiverStore:
