@@ -515,3 +515,18 @@ def test_a_phone_number_with_a_line_break_is_refused(bad: str) -> None:
 
     with pytest.raises(ValueError):
         PHONE.apply(bad)
+
+
+@pytest.mark.parametrize("url, ok", [
+    ("https://server.example/eldercare", True), ("http://127.0.0.1:8080", True),
+    ("http://localhost/x", True), ("http://server.example/eldercare", False),
+    ("ftp://server.example", False),
+])
+def test_the_https_fallback_sends_the_hubs_login_only_encrypted(url: str, ok: bool) -> None:
+    data = {**building(), "uplink": {"broker": "mqtts://server.example:8883", "http_url": url,
+                                     "username": "xingfuli/b3", "password": "s" * 43}}
+    if ok:
+        config = parse(data)
+        assert config.uplink is not None and config.uplink.http_url == url.rstrip("/")
+    else:
+        refused(data, "uplink.http_url")

@@ -20,9 +20,15 @@ def _broker(text: str) -> str:
     return text
 
 
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
 def _http(text: str) -> str:
+    """https://…, or http:// to this machine only: the hub's login travels with every call."""
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(text)
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
         raise ValueError(text)
     return text.rstrip("/")
 
@@ -46,7 +52,8 @@ def _heartbeat(value: float) -> float:
 
 
 BROKER = Rule("a broker URL like mqtt://broker.local:1883 or mqtts://broker:8883", _broker)
-HTTP_URL = Rule("a URL like https://server.example/eldercare", _http)
+HTTP_URL = Rule("an https:// URL like https://server.example/eldercare (the hub's login "
+                "goes with every call; http:// only to this machine)", _http)
 ROOT = Rule('a topic root without wildcards, like "eldercare/v1/"', _root)
 
 
