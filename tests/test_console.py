@@ -327,3 +327,33 @@ def test_a_worker_sees_and_acts_on_their_buildings_only(server: Server, browser:
     assert elsewhere.request.post(f"{server.base}/api/alerts/C1/ack",
                                   headers={"X-CSRF-Token": csrf}).status == 404
     assert elsewhere.request.get(f"{server.base}/api/alerts/C1/timeline").status == 404
+
+
+def test_the_desk_sees_hub_faults_and_silent_watches_until_they_end(server: Server,
+                                                                      browser: Any) -> None:
+    watch = "A4:C1:38:3A:01:01"
+    server.post([event(1, "watch.battery", battery=15),
+                 event(2, "hub.modem_fault", error="SIM NOT INSERTED"),
+                 event(3, "watch.silent", watch=watch, name="张桂兰"),
+                 event(4, "watch.battery_low", watch=watch, battery=15)])
+    page = log_in(browser, server, server.desk)
+    page.wait_for_selector("#hubs tr.trouble[data-hub='hub-3']:has-text('短信模块故障')")
+    page.wait_for_selector(f"#watches tr.trouble[data-watch='{watch}']:has-text('手表失联')")
+    assert "电量低" in page.locator(f"#watches tr[data-watch='{watch}']").inner_text()
+    server.post([event(5, "hub.modem_restored"), event(6, "watch.restored", watch=watch),
+                 event(7, "watch.battery", battery=95)])  # a new battery
+    page.reload()
+    page.wait_for_selector(f"#watches tr[data-watch='{watch}']:has-text('95%')")
+    assert page.query_selector("#hubs tr.trouble, #watches tr.trouble") is None
+
+
+def test_faults_fold_in_order_per_hub_and_per_watch() -> None:
+    from cloud_sync.server.faults import fold
+
+    rows = [("h1", "hub.storage_fault", "{}"), ("h1", "hub.mains_lost", "{}"),
+            ("h2", "hub.modem_dead", "{}"), ("h1", "hub.storage_restored", "{}"),
+            ("h1", "watch.battery_low", '{"watch": "M1", "battery": 12}'),
+            ("h1", "watch.battery", '{"watch": "M1", "battery": 18}'),  # still low
+            ("h1", "watch.silent", '{"watch": "M2"}')]
+    assert fold(rows) == ({"h1": ["mains"], "h2": ["modem"]},
+                          {"M1": ["battery_low"], "M2": ["silent"]})

@@ -200,7 +200,14 @@ class ReceiverService:
         return page
 
     def hubs(self, community: str | None = None) -> list[dict[str, Any]]:
-        return self.store.hubs(now=self.clock(), community=community)
+        """The hubs, each with the faults it reported that are still open."""
+        hubs = self.store.hubs(now=self.clock(), community=community)
+        for community_id in {hub["community"] for hub in hubs}:
+            faults, _ = self.store.open_faults(community_id)
+            for hub in hubs:
+                if hub["community"] == community_id:
+                    hub["faults"] = faults.get(hub["hub"], [])
+        return hubs
 
     def alerts(self, *, open_only: bool = False, community: str | None = None,
                board: bool = False) -> list[dict[str, Any]]:
@@ -275,7 +282,14 @@ class ReceiverService:
         return self.store.timeline(alert)
 
     def watches(self, community: str | None = None) -> list[dict[str, Any]]:
-        return self.store.watches(community=community)
+        """The watches, each with what its hub reported wrong (silent, battery low)."""
+        watches = self.store.watches(community=community)
+        for community_id in {watch["community"] for watch in watches}:
+            _, faults = self.store.open_faults(community_id)
+            for watch in watches:
+                if watch["community"] == community_id:
+                    watch["faults"] = faults.get(watch["mac"], [])
+        return watches
 
     def alerts_version(self, community: str) -> tuple[int, float]:
         return self.store.alerts_version(community)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cloud_sync.server.db import Db
+from cloud_sync.server.faults import open_faults
 from cloud_sync.server.logic import (
     OPEN_STATES,
     alert_number,
@@ -79,6 +80,10 @@ class StoreViews:
                     {"hub": hub, "community": community, "uid": uid, "ref": ref,
                      "confirmed": confirmed is not None})
         return found
+
+    def open_faults(self, community: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """Each hub's open faults and each watch's, as the hubs reported them."""
+        return open_faults(self.db, community)
 
     def report(self, community: str) -> list[dict[str, Any]]:
         """Per month and building: alerts, outcomes, minutes to claim and to on site."""
