@@ -88,11 +88,17 @@ def test_text_now_from_the_desk_ends_a_claim_and_texts_at_once(tmp_path, broker,
     run_scenario(UplinkBuilding(tmp_path, broker), scenario)
 
 
-def test_nobody_claims_in_time_so_the_buildings_backup_is_texted(tmp_path, broker) -> None:
+def deadline_receiver(broker, tmp_path: Path, backup: str) -> Receiver:  # type: ignore[no-untyped-def]
+    """A running server whose claim deadline is a second, hub-3's backup named."""
     receiver = Receiver(broker.url, f"sqlite:///{tmp_path}/receiver.db", reconnect_max_s=1,
                         claim_deadline_s=1.0)
-    receiver.duty.assign("xingfuli", "hub-3", first="grid", backup="nb")
+    receiver.duty.assign("xingfuli", "hub-3", first="grid", backup=backup)
     receiver.start()
+    return receiver
+
+
+def test_nobody_claims_in_time_so_the_buildings_backup_is_texted(tmp_path, broker) -> None:
+    receiver = deadline_receiver(broker, tmp_path, backup="nb")
 
     async def scenario(b: UplinkBuilding) -> None:
         await pressed_and_confirmed(b)  # held: only the son, who wants every alert, texted
@@ -109,10 +115,7 @@ def test_nobody_claims_in_time_so_the_buildings_backup_is_texted(tmp_path, broke
 
 
 def test_a_backup_the_hubs_roster_does_not_know_means_texting_now(tmp_path, broker) -> None:
-    receiver = Receiver(broker.url, f"sqlite:///{tmp_path}/receiver.db", reconnect_max_s=1,
-                        claim_deadline_s=1.0)
-    receiver.duty.assign("xingfuli", "hub-3", first="grid", backup="someone-else")
-    receiver.start()
+    receiver = deadline_receiver(broker, tmp_path, backup="someone-else")
 
     async def scenario(b: UplinkBuilding) -> None:
         await pressed_and_confirmed(b)

@@ -30,10 +30,10 @@ class PolledChanges:
         return self._version(community)
 
     def start(self) -> None:
-        pass
+        """Nothing runs in the background: each check asks the database."""
 
     def stop(self) -> None:
-        pass
+        """Nothing runs in the background to stop."""
 
 
 class ListenedChanges:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import html
 import json
 import threading
 import time
@@ -115,10 +116,10 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
         try:
             session, _ = await run_in_threadpool(
                 lambda: people.log_in(form.get("username", ""), form.get("password", ""),
-                                      now=time.time(), client=_client(request)))
+                                      now=time.time(), client=client_of(request)))
         except LoginRefused as refused:
             return HTMLResponse(_page("login.html").replace(
-                "<!--error-->", f'<p class="error" role="alert">{_escape(str(refused))}</p>'),
+                "<!--error-->", f'<p class="error" role="alert">{html.escape(str(refused))}</p>'),
                 status_code=401)
         answer = RedirectResponse("/", status_code=303)
         answer.set_cookie(COOKIE, session, max_age=int(SESSION_S), httponly=True,
@@ -138,8 +139,8 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
         if person is None:
             return RedirectResponse("/login", status_code=303)
         return HTMLResponse(_page("board.html").replace("{csrf}", person.csrf)
-                            .replace("{name}", _escape(person.name))
-                            .replace("{community}", _escape(person.community)))
+                            .replace("{name}", html.escape(person.name))
+                            .replace("{community}", html.escape(person.community)))
 
     async def stream(request: Request) -> Response:
         person = await run_in_threadpool(person_of, request, people)
@@ -264,7 +265,8 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return asked
 
 
-def _client(request: Request) -> str:
+def client_of(request: Request) -> str:
+    """The address a request came from, for logs and the wrong-password count."""
     return request.client.host if request.client is not None else ""
 
 
@@ -274,8 +276,3 @@ def _secure(request: Request) -> bool:
 
 def _page(name: str) -> str:
     return resources.files("cloud_sync.server").joinpath("pages", name).read_text("utf-8")
-
-
-def _escape(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;").replace("'", "&#39;"))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from cloud_sync.contract.ids import is_id
 from cloud_sync.server.db import Db
 from cloud_sync.server.errors import ReceiverSetupError
-from cloud_sync.server.logic import public_alert_id
+from cloud_sync.server.logic import alert_number, public_alert_id
 
 DEFAULT_DEADLINE_S = 300.0
 
@@ -57,19 +57,24 @@ class Duty:
 
     def alert_hubs(self, alert: str) -> set[str]:
         """The hubs that heard an alert given by its id (C12)."""
+        number = alert_number(alert)
+        if number is None:
+            return set()
         with self.db.transaction(write=False) as tx:
-            rows = tx.rows("SELECT hub FROM alert_hubs WHERE alert_id = ?", [int(alert[1:])]) \
-                if alert[1:].isascii() and alert[1:].isdigit() else []
+            rows = tx.rows("SELECT hub FROM alert_hubs WHERE alert_id = ?", [number])
         return {str(row[0]) for row in rows}
 
     def turn_overdue(self, now: float, deadline_s: float) -> list[Overdue]:
         """The alerts nobody claimed within the deadline whose backups are not told yet,
         marked overdue (once), with the backups to text; call told() after telling."""
+        due = ("SELECT id, resident_name FROM alerts WHERE state IN ('raised', 'active') AND "
+               "claimed_at IS NULL AND closed_at IS NULL AND overdue_told_at IS NULL AND "
+               "COALESCE(received_at, first_at) <= ?")
+        with self.db.transaction(write=False) as tx:  # most checks find nothing: no write lock
+            if not tx.rows(due, [now - deadline_s]):
+                return []
         with self.db.transaction(write=True) as tx:
-            rows = tx.rows("SELECT id, resident_name FROM alerts WHERE state IN ('raised', "
-                           "'active') AND claimed_at IS NULL AND closed_at IS NULL AND "
-                           "overdue_told_at IS NULL AND COALESCE(received_at, first_at) <= ?",
-                           [now - deadline_s])
+            rows = tx.rows(due, [now - deadline_s])
             found = []
             for number, resident in rows:
                 tx.run("UPDATE alerts SET overdue_at = COALESCE(overdue_at, ?), updated_at = ? "
@@ -84,4 +89,4 @@ class Duty:
     def told(self, alert: str, now: float) -> None:
         """The overdue alert's hubs were asked to tell its backup."""
         with self.db.transaction(write=True) as tx:
-            tx.run("UPDATE alerts SET overdue_told_at = ? WHERE id = ?", [now, int(alert[1:])])
+            tx.run("UPDATE alerts SET overdue_told_at = ? WHERE id = ?", [now, alert_number(alert)])

@@ -26,7 +26,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from cloud_sync.server.access import Access
-from cloud_sync.server.console import Changes, ConsoleApi, console_routes, person_of
+from cloud_sync.server.console import (
+    Changes,
+    ConsoleApi,
+    client_of,
+    console_routes,
+    person_of,
+)
 from cloud_sync.server.credentials import ApiCaller, HubLogin
 from cloud_sync.server.duty import Duty
 from cloud_sync.server.errors import (
@@ -140,7 +146,7 @@ async def _hub_of(request: Request, access: Access) -> HubLogin | None:
     found = await run_in_threadpool(access.hub_login, *login)
     if found is None:
         _log.warning("HTTP %s %s from %s: wrong hub login %r; refused.", request.method,
-                     request.url.path, _client(request), login[0][:70])
+                     request.url.path, client_of(request), login[0][:70])
     return found
 
 
@@ -151,7 +157,7 @@ async def _caller_of(request: Request, access: Access) -> ApiCaller | None:
     found = await run_in_threadpool(access.api_caller, token.strip())
     if found is None:
         _log.warning("HTTP %s %s from %s: unknown API token; refused.", request.method,
-                     request.url.path, _client(request))
+                     request.url.path, client_of(request))
     return found
 
 
@@ -177,7 +183,7 @@ def _guarded(handler: Handler) -> Handler:
             return _error(400, str(error))
         except NotAllowed as error:
             _log.warning("HTTP %s %s from %s refused: %s.", request.method, request.url.path,
-                         _client(request), error)
+                         client_of(request), error)
             return _error(403, str(error))
         except ReceiverError as error:
             _log.error("HTTP %s %s failed: %s", request.method, request.url.path, error)
@@ -200,10 +206,6 @@ def _refused(headers: dict[str, str], how: str) -> JSONResponse:
 
 def _error(code: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=code)
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client is not None else "?"
 
 
 class HttpFront:

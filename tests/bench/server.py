@@ -88,7 +88,7 @@ def live_feed(db: str, folder: Path, alerts: int) -> tuple[list[float], int]:
                 if line == b"data: changed":
                     changed.append(time.perf_counter())
         except (requests.RequestException, OSError):
-            pass
+            return  # the server stopped at the end of the run
 
     threading.Thread(target=listen, daemon=True).start()
     load = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-load", protocol=mqtt.MQTTv5)
