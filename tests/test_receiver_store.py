@@ -40,13 +40,16 @@ class Server:
     """The receiver's service over a real store, with the commands it sent kept per topic."""
 
     def __init__(self, url: str, roster: Roster | None = None) -> None:
-        from cloud_sync.server.service import RosterPush
+        from cloud_sync.server.roster import CommunityRoster
+        from cloud_sync.server.roster_book import RosterBook
 
         self.store = open_store(url)
         self.out = HeldCommands()
-        pushes = {} if roster is None else {COMMUNITY: RosterPush.of(roster, "v7")}
+        self.rosters = RosterBook(self.store.db)
+        if roster is not None:
+            self.rosters.load_file(CommunityRoster(COMMUNITY, roster, "v7", "test"), now=0.0)
         self.clock = 1_795_247_800.0
-        self.service = ReceiverService(self.store, self.out, rosters=pushes,
+        self.service = ReceiverService(self.store, self.out, rosters=self.rosters,
                                        clock=lambda: self.clock)
 
     def hub_sends(self, base: str, payload: Any, kind: str = "events") -> None:

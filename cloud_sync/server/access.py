@@ -19,6 +19,9 @@ from cloud_sync.server.db import Db
 from cloud_sync.server.errors import ReceiverSetupError
 
 
+TOKEN_ID_LENGTH = 12  # the start of a token's hash: names it in lists and to revoke it
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerUser:
     """A line of the broker's password file and whose topics it may use."""
@@ -107,3 +110,26 @@ class Access:
             rows = tx.rows("SELECT name, community FROM api_tokens WHERE secret_hash = ?",
                            [secret_hash(secret)])
         return ApiCaller(str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def api_tokens(self, community: str) -> list[dict[str, object]]:
+        """The community's API tokens: an id to revoke each by, its name, when it was made."""
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows("SELECT secret_hash, name, created_at FROM api_tokens WHERE "
+                           "community = ? ORDER BY created_at", [community])
+        return [{"id": str(kept)[:TOKEN_ID_LENGTH], "name": name, "created_at": created}
+                for kept, name, created in rows]
+
+    def revoke_api_token(self, community: str, token_id: str) -> str:
+        """Revoke the community's token with this id (from api_tokens); returns its name, or
+        raises ReceiverSetupError when the id names none (or more than one)."""
+        if not (token_id.isalnum() and len(token_id) == TOKEN_ID_LENGTH):
+            raise ReceiverSetupError(f"token id {token_id[:40]!r}: expected the "
+                                     f"{TOKEN_ID_LENGTH} characters the token list shows")
+        with self.db.transaction(write=True) as tx:
+            rows = tx.rows("SELECT secret_hash, name FROM api_tokens WHERE community = ? AND "
+                           "secret_hash LIKE ?", [community, f"{token_id}%"])
+            if len(rows) != 1:
+                raise ReceiverSetupError(f"no API token {token_id!r} in community {community}; "
+                                         "expected an id from the token list")
+            tx.run("DELETE FROM api_tokens WHERE secret_hash = ?", [rows[0][0]])
+        return str(rows[0][1])

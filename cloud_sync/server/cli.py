@@ -114,7 +114,9 @@ def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
     receiver.add_argument("--roster", type=Path, metavar="FILE", action="append", default=[],
                           help="a community's roster TOML (community = its id, then [[residents]], "
                                "[[watches]], [[contacts]]), sent to that community's hubs only; "
-                               "repeat for each community")
+                               "repeat for each community. Loaded into the database when the "
+                               "file changed since it was last loaded; the console's "
+                               "administrators edit it there")
     receiver.add_argument("--topic-root", type=_root, default=DEFAULT_ROOT, metavar="ROOT",
                           help=f"topic prefix before <community>/<hub>/ (default {DEFAULT_ROOT})")
     receiver.add_argument("--by", metavar="NAME", help="with ack or claim: who")

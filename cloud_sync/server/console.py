@@ -104,7 +104,7 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
             mine is None or bool(duty is not None and duty.alert_hubs(alert) & mine))
 
     async def login_page(request: Request) -> Response:
-        return HTMLResponse(_page("login.html"))
+        return HTMLResponse(page("login.html"))
 
     async def log_in(request: Request) -> Response:
         length = request.headers.get("content-length", "")
@@ -118,7 +118,7 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
                 lambda: people.log_in(form.get("username", ""), form.get("password", ""),
                                       now=time.time(), client=client_of(request)))
         except LoginRefused as refused:
-            return HTMLResponse(_page("login.html").replace(
+            return HTMLResponse(page("login.html").replace(
                 "<!--error-->", f'<p class="error" role="alert">{html.escape(str(refused))}</p>'),
                 status_code=401)
         answer = RedirectResponse("/", status_code=303)
@@ -138,7 +138,10 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
         person = await run_in_threadpool(person_of, request, people)
         if person is None:
             return RedirectResponse("/login", status_code=303)
-        return HTMLResponse(_page("board.html").replace("{csrf}", person.csrf)
+        admin = '<a href="/admin" id="admin-link" data-t="admin">管理</a>' \
+            if person.role == "admin" else ""
+        return HTMLResponse(page("board.html").replace("{csrf}", person.csrf)
+                            .replace("<!--admin-->", admin)
                             .replace("{name}", html.escape(person.name))
                             .replace("{community}", html.escape(person.community)))
 
@@ -180,7 +183,7 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
         elif action == "text-now":
             uids = await run_in_threadpool(api.text_now, alert, person.name)
         else:
-            asked = await _json_object(request)
+            asked = await json_object(request, '{"outcome": "fall", "note": "…"}')
             await run_in_threadpool(api.close, alert, person.name, str(asked.get("outcome", "")),
                                     str(asked.get("note", "")))
             uids = []
@@ -254,14 +257,14 @@ def _only(handler: Any, actions: tuple[str, ...]) -> Any:
     return checked
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    """The request's JSON object body, or BatchError saying what is expected."""
+async def json_object(request: Request, example: str) -> dict[str, Any]:
+    """The request's JSON object body, or BatchError saying what is expected (`example`)."""
     try:
         asked = json.loads(await request.body() or b"{}")
     except ValueError:
         asked = None
     if not isinstance(asked, dict):
-        raise BatchError('expected a JSON object like {"outcome": "fall", "note": "…"}')
+        raise BatchError(f"expected a JSON object like {example}")
     return asked
 
 
@@ -274,5 +277,6 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
 
 
-def _page(name: str) -> str:
+def page(name: str) -> str:
+    """One of the console's pages as shipped with the package."""
     return resources.files("cloud_sync.server").joinpath("pages", name).read_text("utf-8")

@@ -48,6 +48,14 @@ class Duty:
             tx.run("INSERT INTO buildings (community, hub, first_contact, backup_contact) "
                    "VALUES (?, ?, ?, ?)", [community, hub, first, backup])
 
+    def assignments(self, community: str) -> list[dict[str, str]]:
+        """Each building of the community with its first worker and backup."""
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows("SELECT hub, first_contact, backup_contact FROM buildings WHERE "
+                           "community = ? ORDER BY hub", [community])
+        return [{"hub": str(hub), "first": str(first), "backup": str(backup)}
+                for hub, first, backup in rows]
+
     def buildings_of(self, community: str, contact: str) -> set[str]:
         """The hubs whose building has this contact as first worker or backup."""
         with self.db.transaction(write=False) as tx:

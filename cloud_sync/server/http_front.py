@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from cloud_sync.server.access import Access
+from cloud_sync.server.admin import admin_routes
 from cloud_sync.server.console import (
     Changes,
     ConsoleApi,
@@ -42,6 +43,7 @@ from cloud_sync.server.errors import (
     ReceiverSetupError,
 )
 from cloud_sync.server.people import People
+from cloud_sync.server.roster_book import RosterBook
 from cloud_sync.server.store import CommandPage
 from cloud_sync.server.wire import MAX_SEQ
 
@@ -60,15 +62,17 @@ class HttpApi(ConsoleApi, Protocol):
 
     def hubs(self, community: str | None = None) -> list[dict[str, Any]]: ...
 
-
     def watches(self, community: str | None = None) -> list[dict[str, Any]]: ...
+
+    def push_roster(self, community: str) -> int: ...
 
 
 Handler = Callable[[Request], Awaitable[JSONResponse]]
 
 
 def build_app(api: HttpApi, access: Access, people: People, changes: Changes,
-              stopping: threading.Event | None = None, duty: Duty | None = None) -> Starlette:
+              stopping: threading.Event | None = None, duty: Duty | None = None,
+              rosters: RosterBook | None = None) -> Starlette:
     """The ASGI application: every route checks who is calling before anything else."""
 
     async def ingest(request: Request) -> JSONResponse:
@@ -135,6 +139,9 @@ def build_app(api: HttpApi, access: Access, people: People, changes: Changes,
                                                lambda row: {row["last_hub"]})), methods=["GET"]),
         *(Route(route.path, _guarded(route.endpoint), methods=route.methods)
           for route in console_routes(api, people, changes, stopping, duty)),
+        *(Route(route.path, _guarded(route.endpoint), methods=route.methods)
+          for route in (admin_routes(people, access, duty, rosters, api)
+                        if duty is not None and rosters is not None else [])),
     ]
     return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
 
@@ -212,17 +219,17 @@ class HttpFront:
     """Runs the HTTP front (uvicorn) on its own thread, on a socket bound at once."""
 
     def __init__(self, api: HttpApi, access: Access, people: People, changes: Changes,
-                 host: str, port: int, *, duty: Duty | None = None) -> None:
+                 host: str, port: int, *, duty: Duty | None = None,
+                 rosters: RosterBook | None = None) -> None:
         try:
             self._socket = socket.create_server((host, port), reuse_port=False)
         except OSError as error:
             raise ReceiverSetupError(f"cannot listen on {host}:{port} ({error.strerror}); "
                                      "choose a free port with --http HOST:PORT") from None
         self._stopping = threading.Event()
-        config = uvicorn.Config(build_app(api, access, people, changes, self._stopping, duty),
-                                log_config=None,
-                                access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=5)
+        self.app = build_app(api, access, people, changes, self._stopping, duty, rosters)
+        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=5)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, name="server-http", daemon=True)
 

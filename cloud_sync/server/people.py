@@ -78,6 +78,26 @@ class People:
                     contact])
         return password
 
+    def accounts(self, community: str) -> list[dict[str, object]]:
+        """The community's accounts (never their password hashes), by username."""
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows("SELECT username, name, role, contact, created_at FROM people "
+                           "WHERE community = ? ORDER BY username", [community])
+        return [{"username": username, "name": name, "role": role, "contact": contact,
+                 "created_at": created} for username, name, role, contact, created in rows]
+
+    def community_of(self, username: str) -> str | None:
+        """The community an account belongs to, or None when there is no such account."""
+        with self.db.transaction(write=False) as tx:
+            rows = tx.rows("SELECT community FROM people WHERE username = ?", [username])
+        return str(rows[0][0]) if rows else None
+
+    def remove(self, username: str) -> bool:
+        """Delete an account and end its sessions at once; False when there was none."""
+        with self.db.transaction(write=True) as tx:
+            tx.run("DELETE FROM sessions WHERE username = ?", [username])
+            return tx.run("DELETE FROM people WHERE username = ?", [username]) > 0
+
     def log_in(self, username: str, password: str, *, now: float,
                client: str = "") -> tuple[str, Person]:
         """A new session for the account (its cookie value and who it is), or LoginRefused.

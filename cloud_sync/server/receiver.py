@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from starlette.applications import Starlette
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -25,11 +27,12 @@ from cloud_sync.server.access import Access
 from cloud_sync.server.changes import ListenedChanges, PolledChanges
 from cloud_sync.server.db import redacted
 from cloud_sync.server.duty import DEFAULT_DEADLINE_S, Duty
-from cloud_sync.server.errors import ReceiverError, ReceiverSetupError
+from cloud_sync.server.errors import BatchError, ReceiverError, ReceiverSetupError
 from cloud_sync.server.http_front import HttpFront
 from cloud_sync.server.people import People
 from cloud_sync.server.roster import CommunityRoster, check_rosters
-from cloud_sync.server.service import ReceiverService, RosterPush
+from cloud_sync.server.roster_book import RosterBook
+from cloud_sync.server.service import ReceiverService
 from cloud_sync.server.settings import (
     DEFAULT_DB,
     DEFAULT_GROUP,
@@ -86,24 +89,27 @@ class Receiver:
             self.broker = parse_broker_url(broker_url)
         except ValueError as error:
             raise ReceiverSetupError(f"--broker: {error}") from None
-        pushes = {community: RosterPush.of(entry.roster, entry.version)
-                  for community, entry in check_rosters(rosters).items()}  # before the store opens
+        files = check_rosters(rosters).values()  # refused before the store opens
         self.group = group_name(group)
         self.topic_root = check_topic_root(topic_root)
         self.client_id = client_id or f"receiver-{self.group}-{uuid.uuid4().hex[:10]}"
         self._client = paho_client(self.broker, self.client_id, reconnect_max_s=reconnect_max_s)
         self.db_url = db_url or DEFAULT_DB
         self.store: SqlReceiverStore = open_store(self.db_url)
+        self.rosters = RosterBook(self.store.db)
         self.service = ReceiverService(self.store, PahoOutbound(self._client),
-                                       topic_root=self.topic_root, rosters=pushes)
+                                       topic_root=self.topic_root, rosters=self.rosters)
         try:
+            for entry in files:
+                self._load_roster(entry)
             self.access, self.people = Access(self.store.db), People(self.store.db)
             self.duty, self.claim_deadline_s = Duty(self.store.db), claim_deadline_s
             self.changes: ListenedChanges | PolledChanges = ListenedChanges(self.db_url) \
                 if self.store.db.dialect == "postgresql" else \
                 PolledChanges(self.service.alerts_version)
             self._http = None if http is None else HttpFront(
-                self.service, self.access, self.people, self.changes, *http, duty=self.duty)
+                self.service, self.access, self.people, self.changes, *http, duty=self.duty,
+                rosters=self.rosters)
         except ReceiverSetupError:
             self.store.close()
             raise
@@ -114,10 +120,29 @@ class Receiver:
         self._stopping = False
         self._wire_callbacks()
 
+    def _load_roster(self, entry: CommunityRoster) -> None:
+        """Take a --roster file as its community's roster (unless loaded before unchanged)."""
+        try:
+            taken = self.rosters.load_file(entry, now=time.time())
+        except BatchError as error:
+            raise ReceiverSetupError(f"{entry.source}: {error}") from None
+        if taken:
+            _log.info("Roster of community %s loaded from %s (version %s); its hubs get it "
+                      "when they are next online.", entry.community, entry.source,
+                      entry.version or "(none)")
+        else:
+            _log.info("Roster file %s is unchanged since it was loaded; the roster of %s "
+                      "stays as edited in the console.", entry.source, entry.community)
+
     @property
     def subscriptions(self) -> list[str]:
         """The shared subscriptions this receiver holds."""
         return [f"$share/{self.group}/{self.topic_root}+/+/{kind}" for kind in ("events", "status")]
+
+    @property
+    def http_app(self) -> Starlette | None:
+        """The HTTP front's ASGI application (its routes), or None without --http."""
+        return None if self._http is None else self._http.app
 
     @property
     def http_address(self) -> tuple[str, int] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,21 @@ def check_rosters(rosters: Iterable[CommunityRoster]) -> dict[str, CommunityRost
                                   f"community {first.community!r} in {first.source}; expected "
                                   "each watch in one community's roster")
     return by_community
+
+
+@dataclass(frozen=True, slots=True)
+class RosterPush:
+    """A community's roster, ready as command fields, for that community's hubs only."""
+
+    version: str
+    fields: dict[str, Any] = field(repr=False)
+    summary: str
+
+    @classmethod
+    def of(cls, roster: Roster, version: str) -> RosterPush:
+        summary = (f"{len(roster.residents)} residents, {len(roster.watches)} watches, "
+                   f"{len(roster.contacts)} contacts")
+        return cls(version, roster_fields(roster, version), summary)
 
 
 def roster_fields(roster: Roster, version: str) -> dict[str, Any]:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from cloud_sync.contract.ids import plain_text
-from cloud_sync.contract.roster import Roster
 from cloud_sync.server.alerts import AlertNotice
 from cloud_sync.server.credentials import HubLogin
 from cloud_sync.server.duty import Duty, Overdue
@@ -27,7 +25,7 @@ from cloud_sync.server.logic import (
     should_send_ack,
     topic_parts,
 )
-from cloud_sync.server.roster import roster_fields
+from cloud_sync.server.roster_book import RosterBook
 from cloud_sync.server.store import CommandPage, ReceiverStore, StoredBatch
 from cloud_sync.server.wire import (
     Batch,
@@ -50,32 +48,17 @@ class Outbound(Protocol):
     def publish(self, topic: str, payload: dict[str, Any]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class RosterPush:
-    """A community's roster, ready as command fields, for that community's hubs only."""
-
-    version: str
-    fields: dict[str, Any] = field(repr=False)
-    summary: str
-
-    @classmethod
-    def of(cls, roster: Roster, version: str) -> RosterPush:
-        summary = (f"{len(roster.residents)} residents, {len(roster.watches)} watches, "
-                   f"{len(roster.contacts)} contacts")
-        return cls(version, roster_fields(roster, version), summary)
-
-
 class ReceiverService:
     """Stores batches and statuses, sends acks, confirmations, alert_acks and the roster."""
 
     def __init__(self, store: ReceiverStore, outbound: Outbound, *, topic_root: str = "eldercare/v1/",
-                 rosters: Mapping[str, RosterPush] | None = None,
+                 rosters: RosterBook | None = None,
                  clock: Callable[[], float] = time.time,
                  new_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
         self.store = store
         self.outbound = outbound
         self.topic_root = topic_root
-        self.rosters = dict(rosters or {})  # by community id: a hub gets its community's only
+        self.rosters = rosters  # by community: a hub gets its own community's roster only
         self.clock = clock
         self.new_id = new_id
         self.counts = {"batches": 0, "statuses": 0, "refused": 0, "failed": 0}
@@ -126,8 +109,9 @@ class ReceiverService:
                                           seq=result.ack_seq))
         for notice in result.notices:
             self._tell(notice)
-        roster = self.rosters.get(batch.community)
-        if via == "http" and roster is not None and result.roster_version != roster.version:
+        roster = self.rosters.push_of(batch.community) if via == "http" and self.rosters \
+            else None
+        if roster is not None and result.roster_version != roster.version:
             self._send_roster(batch.community, batch.hub, via)
         _log_stored(batch, result)
         return result
@@ -146,7 +130,8 @@ class ReceiverService:
                 "Hub %s (%s) is %s.", status.hub, status.community, status.state)
         if status.state == "online":
             self._flush(status.community, status.hub)
-        roster = self.rosters.get(status.community)
+        roster = self.rosters.push_of(status.community, change.roster_now) \
+            if self.rosters is not None and change.roster_now is not None else None
         if roster is not None and should_push_roster(
                 roster.version, state=status.state, reported=status.roster_version,
                 pushed=change.roster_version, previous_state=change.previous_state):
@@ -318,11 +303,20 @@ class ReceiverService:
         _log.info("Alert %s for %s was already taken by %s; told %s (%s) too.", notice.alert_id,
                   notice.resident, notice.by, target.hub, target.ref or target.uid)
 
-    def _send_roster(self, community: str, hub: str, via: str) -> None:
-        roster = self.rosters.get(community)
+    def push_roster(self, community: str) -> int:
+        """Send the community's roster (just changed) to each of its hubs: at once to those
+        online on MQTT, held for the others until they are back. Returns how many."""
+        hubs = self.store.hubs(now=self.clock(), community=community)
+        for hub in hubs:
+            self._send_roster(community, hub["hub"], hub["via"], hub["state"])
+        return len(hubs)
+
+    def _send_roster(self, community: str, hub: str, via: str, state: str | None = None) -> None:
+        roster = self.rosters.push_of(community) if self.rosters is not None else None
         if roster is None:
             return
-        self._deliver(community, hub, command(self.new_id(), "roster", **roster.fields), via=via)
+        self._deliver(community, hub, command(self.new_id(), "roster", **roster.fields), via=via,
+                      state=state)
         self.store.note_roster_sent(community, hub, roster.version)
         _log.info("Sent roster %s (%s) to hub %s (%s).", roster.version or "(no version)",
                   roster.summary, hub, community)

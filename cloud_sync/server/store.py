@@ -93,10 +93,12 @@ class CommandPage:
 
 @dataclass(frozen=True, slots=True)
 class HubChange:
-    """A hub's state before a status arrived, and the roster version it was last sent."""
+    """A hub's state before a status arrived, the roster version it was last sent, and its
+    community's roster version now (None without one)."""
 
     previous_state: str | None
     roster_version: str | None
+    roster_now: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +216,8 @@ class SqlReceiverStore(StoreViews):
             tx.run("UPDATE hubs SET state = ?, status = ?, queue_depth = ?, last_seen = ?, via = 'mqtt' "
                    "WHERE community = ? AND hub = ?",
                    [status.state, status.body, status.queue_depth, now, status.community, status.hub])
-        return HubChange(row.state, row.roster_version)
+            current = tx.rows("SELECT version FROM rosters WHERE community = ?", [status.community])
+        return HubChange(row.state, row.roster_version, str(current[0][0]) if current else None)
 
     def note_roster_sent(self, community: str, hub: str, version: str) -> None:
         with self.db.transaction(write=True) as tx:

@@ -1,0 +1,232 @@
+"""The console's administration: a community's administrator edits the roster, which goes
+to that community's hubs at once and to no other; names who answers for each building;
+makes and removes accounts and API tokens. Secrets appear once. Nobody else may do any of
+it, and every JSON endpoint the server has answers 401 to a caller without a login."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from starlette.routing import Route
+
+from cloud_sync.server.receiver import Receiver
+from tests.mqtt_broker import Broker
+from tests.test_receiver_helpers import COMMUNITY, HubClient, until
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+MAC = "A4:C1:38:12:34:56"
+
+
+class Desk:
+    """A person logged in to the console over HTTP, as the page's scripts call it."""
+
+    def __init__(self, base: str, username: str, password: str) -> None:
+        self.base, self.session = base, requests.Session()
+        answer = self.session.post(f"{base}/login", data={"username": username,
+                                                          "password": password}, timeout=5)
+        assert answer.status_code == 200 and answer.url == f"{base}/", answer.text
+        found = re.search(r'name="csrf" content="([^"]+)"', answer.text)
+        assert found is not None
+        self.csrf = found.group(1)
+
+    def call(self, method: str, path: str, body: Any = None, *, csrf: bool = True
+             ) -> requests.Response:
+        headers = {"X-CSRF-Token": self.csrf} if csrf else {}
+        return self.session.request(method, f"{self.base}{path}", json=body, headers=headers,
+                                    timeout=5)
+
+
+@pytest.fixture
+def server(broker: Broker, tmp_path: Path) -> Iterator[Receiver]:
+    running = Receiver(broker.url, f"sqlite:///{tmp_path / 'server.db'}", http=("127.0.0.1", 0))
+    running.start()
+    yield running
+    running.stop()
+
+
+def base_of(server: Receiver) -> str:
+    host, port = server.http_address or ("", 0)
+    return f"http://{host}:{port}"
+
+
+def people(server: Receiver) -> dict[str, tuple[str, str]]:
+    now = time.time()
+    made = {"admin": ("zhou", "周站长", "admin", COMMUNITY), "desk": ("wang", "王主任", "desk", COMMUNITY),
+            "other_admin": ("chen", "陈站长", "admin", "heping")}
+    return {role: (username, server.people.add(username, name, kind, community, now=now))
+            for role, (username, name, kind, community) in made.items()}
+
+
+def test_a_roster_edit_goes_to_this_communitys_hubs_only(broker: Broker, server: Receiver) -> None:
+    logins = people(server)
+    admin = Desk(base_of(server), *logins["admin"])
+    ours, theirs = HubClient(broker.port, "hub-3"), HubClient(broker.port, "hub-3", "heping")
+    try:
+        for hub in (ours, theirs):
+            hub.send_status("online")
+        until(lambda: len(server.store.hubs(now=time.time())) == 2)
+        answer = admin.call("POST", "/api/roster/residents",
+                            {"entry": {"id": "r-101", "name": "张桂兰", "room": "101"}})
+        assert answer.status_code == 200 and answer.json() == {"version": "r1", "hubs_told": 1}
+        answer = admin.call("POST", "/api/roster/watches", {
+            "entry": {"mac": MAC, "resident": "r-101", "label": "X3"}, "key": "generate"})
+        key = answer.json()["key"]
+        (_, pushed) = ours.wait_for("roster", 2)
+        assert pushed["version"] == "r2" and pushed["watches"] == [
+            {"mac": MAC, "resident": "r-101", "key": key, "label": "X3"}]
+        time.sleep(0.3)
+        assert theirs.of_type("roster") == [], "another community's hubs get nothing of it"
+
+        roster = admin.call("GET", "/api/roster").json()
+        assert roster["watches"] == [{"mac": MAC, "resident": "r-101", "label": "X3",
+                                      "key_set": True}] and key not in str(roster)
+        ours.send_status("online", roster_version="r2")  # the hub took it: not sent again
+        time.sleep(0.3)
+        assert len(ours.of_type("roster")) == 2
+
+        refused = admin.call("POST", "/api/roster/contacts", {"entry": {
+            "id": "c1", "name": "李娜", "phone": "+8613800138001", "role": "grid_worker",
+            "tier": 1, "resident": "r-9"}})
+        assert refused.status_code == 400 and "contacts[0].resident" in refused.json()["error"]
+        assert admin.call("DELETE", f"/api/roster/watches/{MAC}").json()["version"] == "r3"
+        assert ours.wait_for("roster", 3)[2]["watches"] == []
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_only_this_communitys_administrators_may_change_it(server: Receiver) -> None:
+    logins = people(server)
+    base = base_of(server)
+    admin, desk = Desk(base, *logins["admin"]), Desk(base, *logins["desk"])
+    elsewhere = Desk(base, *logins["other_admin"])
+    entry = {"entry": {"id": "r-1", "name": "王奶奶", "room": "201"}}
+    for path in ("/api/roster", "/api/people"):
+        assert desk.call("GET", path).status_code == 403
+    assert desk.call("POST", "/api/roster/residents", entry).status_code == 403
+    assert admin.call("POST", "/api/roster/residents", entry, csrf=False).status_code == 403
+    assert desk.session.get(f"{base}/admin", timeout=5).status_code == 403
+    assert admin.call("GET", "/api/roster").json()["residents"] == []
+
+    assert elsewhere.call("POST", "/api/roster/residents", entry).status_code == 200
+    assert admin.call("GET", "/api/roster").json()["residents"] == [], "heping's, not ours"
+    assert elsewhere.call("DELETE", "/api/people/wang").status_code == 400  # not theirs
+    taken = elsewhere.call("POST", "/api/people", {"username": "wang", "name": "冒名",
+                                                   "role": "admin"})
+    assert taken.status_code == 403 and "taken" in taken.json()["error"]
+    Desk(base, *logins["desk"])  # wang's password still works: nothing was reset
+
+
+def test_accounts_and_tokens_are_made_shown_once_and_taken_away(server: Receiver) -> None:
+    logins = people(server)
+    base = base_of(server)
+    admin = Desk(base, *logins["admin"])
+    made = admin.call("POST", "/api/people", {"username": "liu", "name": "刘师傅",
+                                              "role": "worker", "contact": "c1"}).json()
+    worker = Desk(base, "liu", made["password"])
+    listed = admin.call("GET", "/api/people").json()
+    assert {p["username"]: p["role"] for p in listed["people"]} == {
+        "liu": "worker", "wang": "desk", "zhou": "admin"}
+    assert made["password"] not in str(listed) and "hash" not in str(listed)
+    bad = admin.call("POST", "/api/people", {"username": "x y", "name": "?", "role": "desk"})
+    assert bad.status_code == 400 and "username" in bad.json()["error"]
+    assert admin.call("DELETE", "/api/people/zhou").status_code == 400  # not oneself
+    assert admin.call("DELETE", "/api/people/liu").status_code == 200
+    assert worker.call("GET", "/api/board").status_code == 401  # their session ended at once
+
+    secret = admin.call("POST", "/api/tokens", {"name": "duty-desk-screen"}).json()["token"]
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert requests.get(f"{base}/api/hubs", headers=bearer, timeout=5).status_code == 200
+    (token,) = admin.call("GET", "/api/people").json()["tokens"]
+    assert token["name"] == "duty-desk-screen" and token["id"] not in secret
+    assert admin.call("DELETE", f"/api/tokens/{token['id']}").json() == {
+        "revoked": "duty-desk-screen"}
+    assert requests.get(f"{base}/api/hubs", headers=bearer, timeout=5).status_code == 401
+    assert admin.call("DELETE", f"/api/tokens/{token['id']}").status_code == 400
+
+
+def test_buildings_get_their_first_and_backup_workers(server: Receiver) -> None:
+    admin = Desk(base_of(server), *people(server)["admin"])
+    assert admin.call("PUT", "/api/buildings/hub-3", {"first": "c1", "backup": "c2"}).ok
+    assert admin.call("GET", "/api/roster").json()["buildings"] == [
+        {"hub": "hub-3", "first": "c1", "backup": "c2"}]
+    same = admin.call("PUT", "/api/buildings/hub-3", {"first": "c1", "backup": "c1"})
+    assert same.status_code == 400 and "--backup" in same.json()["error"]
+    assert server.duty.buildings_of(COMMUNITY, "c2") == {"hub-3"}
+
+
+def test_every_json_endpoint_answers_401_without_a_login(server: Receiver) -> None:
+    base = base_of(server)
+    routes = [route for route in server.http_app.routes  # type: ignore[union-attr]
+              if isinstance(route, Route) and route.path.startswith("/api/")]
+    assert len(routes) >= 15
+    for route in routes:
+        path = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: "claim" if m.group(1) == "action" else "x",
+                      route.path)
+        for method in sorted(route.methods or ()):
+            if method == "HEAD":
+                continue
+            answer = requests.request(method, f"{base}{path}", json={}, timeout=5,
+                                      cookies={"edge_session": "forged"})
+            assert answer.status_code == 401, (method, path, answer.text)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed; run: sudo apt-get "
+                    "install chromium (make test does it as root)")
+def test_an_administrator_edits_the_roster_and_accounts_in_the_browser(server: Receiver) -> None:
+    from playwright.sync_api import sync_playwright
+
+    logins = people(server)
+    base = base_of(server)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{base}/login")
+        page.fill("#username", logins["admin"][0])
+        page.fill("#password", logins["admin"][1])
+        page.click("#login")
+        page.click("#admin-link")
+        page.wait_for_url(f"{base}/admin")
+
+        form = "#resident-form"
+        for name, value in (("id", "r-101"), ("name", "张桂兰"), ("room", "101"),
+                            ("phone", "+8613900000001")):
+            page.fill(f"{form} [name={name}]", value)
+        page.click(f"{form} button")
+        page.wait_for_selector("#residents tr[data-id='r-101']")
+
+        page.fill("#watch-form [name=mac]", MAC)
+        page.select_option("#watch-form [name=resident]", "r-101")
+        page.select_option("#watch-form [name=key]", "generate")
+        page.click("#watch-form button")
+        page.wait_for_selector(f"#watches tr[data-id='{MAC}']:has-text('已设置')")
+        key = page.inner_text("#message .secret")
+        assert re.fullmatch(r"[0-9a-f]{32}", key)
+        page.reload()
+        page.wait_for_selector(f"#watches tr[data-id='{MAC}']")
+        assert key not in page.content(), "the key is shown once, never again"
+        push = server.rosters.push_of(COMMUNITY)
+        assert push is not None and push.fields["watches"][0]["key"] == key
+
+        page.fill("#watch-form [name=mac]", "A4:C1:38:00:00:09")
+        page.select_option("#watch-form [name=key]", "keep")
+        page.click("#watch-form button")  # no key, not insecure: the hub would refuse it
+        page.wait_for_selector("#error:has-text('no key')")
+
+        page.fill("#person-form [name=username]", "liu")
+        page.fill("#person-form [name=name]", "刘师傅")
+        page.select_option("#person-form [name=role]", "desk")
+        page.click("#person-form button")
+        page.wait_for_selector("#people tr[data-username='liu']")
+        Desk(base, "liu", page.inner_text("#message .secret"))  # the password shown works
+
+        page.click("#lang")
+        page.wait_for_selector("text=Residents")
+        browser.close()

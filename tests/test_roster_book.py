@@ -1,0 +1,113 @@
+"""The server's rosters, kept in its database and edited by a community's administrator:
+every change is checked whole as a hub would check it, watch keys are kept for the hubs
+and never shown again, each watch stays in one community, and a roster file given at
+start does not undo the console's changes unless the file itself changed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cloud_sync.contract.roster import Resident, Roster, Watch
+from cloud_sync.server.errors import BatchError
+from cloud_sync.server.roster import CommunityRoster
+from cloud_sync.server.roster_book import RosterBook
+from cloud_sync.server.store import open_store
+
+MAC = "A4:C1:38:12:34:56"
+RESIDENT = {"id": "r-101", "name": "张桂兰", "room": "101", "phone": "+8613900000001"}
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Iterator[RosterBook]:
+    store = open_store(f"sqlite:///{tmp_path / 'server.db'}")
+    yield RosterBook(store.db)
+    store.close()
+
+
+def with_watch(book: RosterBook, key: str = "generate") -> str | None:
+    book.put("xingfuli", "residents", RESIDENT, by="管理员", now=1.0)
+    return book.put("xingfuli", "watches", {"mac": MAC.lower(), "resident": "r-101",
+                                            "label": "X3"}, by="管理员", now=2.0, key=key).new_key
+
+
+def test_a_generated_key_reaches_the_hubs_and_is_never_shown_again(book: RosterBook) -> None:
+    key = with_watch(book)
+    assert key is not None and len(key) == 32 and int(key, 16) >= 0
+    push = book.push_of("xingfuli")
+    assert push is not None and push.version == "r2"
+    assert push.fields["watches"] == [{"mac": MAC, "resident": "r-101", "key": key,
+                                       "label": "X3"}]
+    view = book.view("xingfuli")
+    assert view["watches"] == [{"mac": MAC, "resident": "r-101", "label": "X3", "key_set": True}]
+    assert key not in json.dumps(view)
+    book.put("xingfuli", "watches", {"mac": MAC, "resident": "r-101", "label": "X4"}, by="管理员",
+             now=3.0)  # an edit that says nothing of the key keeps it
+    assert book.push_of("xingfuli").fields["watches"][0]["key"] == key  # type: ignore[union-attr]
+    assert [line["what"] for line in book.view("xingfuli")["log"]] == [
+        f"changed watch {MAC}", f"added watch {MAC}, key generated", "added resident r-101"]
+
+
+def test_a_change_a_hub_would_refuse_is_refused_naming_the_field(book: RosterBook) -> None:
+    with_watch(book)
+    before = book.push_of("xingfuli")
+    refusals = [
+        (lambda: book.put("xingfuli", "residents", {**RESIDENT, "phone": "call me"}, by="a",
+                          now=4.0), "residents[0].phone"),
+        (lambda: book.put("xingfuli", "watches", {"mac": MAC, "resident": "r-101"}, by="a",
+                          now=4.0, key="set", key_hex="12345"), "32 hex digits"),
+        (lambda: book.put("xingfuli", "watches", {"mac": "A4:C1:38:00:00:01", "resident": "r-9"},
+                          by="a", now=4.0, key="generate"), "no resident with id 'r-9'"),
+        (lambda: book.put("xingfuli", "watches", {"mac": "A4:C1:38:00:00:02",
+                                                  "resident": "r-101"}, by="a", now=4.0),
+         "no key"),
+        (lambda: book.put("xingfuli", "watches", {"mac": MAC, "resident": "r-101",
+                                                  "insecure": True}, by="a", now=4.0,
+                          key="generate"), "insecure"),
+        (lambda: book.remove("xingfuli", "residents", "r-101", by="a", now=4.0),
+         "no resident with id 'r-101'"),  # its watch still names it
+        (lambda: book.put("xingfuli", "contacts", {"id": "c1", "name": "李娜",
+                                                   "phone": "+8613800138001", "role": "boss",
+                                                   "tier": 1}, by="a", now=4.0), "role"),
+        (lambda: book.put("xingfuli", "people", {"id": "x"}, by="a", now=4.0),
+         "unknown roster table"),
+        (lambda: book.put("xingfuli", "watches", {"mac": "nope", "resident": "r-101"}, by="a",
+                          now=4.0), "MAC address"),
+    ]
+    for change, named in refusals:
+        with pytest.raises(BatchError, match=named.replace("[", r"\[").replace("]", r"\]")):
+            change()
+    assert book.push_of("xingfuli") == before and book.version_of("xingfuli") == "r2"
+
+
+def test_a_watch_belongs_to_one_community_only(book: RosterBook) -> None:
+    with_watch(book)
+    book.put("heping", "residents", {"id": "r-7", "name": "李大爷", "room": "7"}, by="b", now=5.0)
+    with pytest.raises(BatchError, match=f"{MAC} is registered to community 'xingfuli'"):
+        book.put("heping", "watches", {"mac": MAC, "resident": "r-7"}, by="b", now=6.0,
+                 key="generate")
+    book.remove("xingfuli", "watches", MAC, by="a", now=7.0)
+    book.put("heping", "watches", {"mac": MAC, "resident": "r-7"}, by="b", now=8.0,
+             key="generate")  # moved: allowed once the first community let it go
+    assert [w["mac"] for w in book.view("heping")["watches"]] == [MAC]
+
+
+def test_a_roster_file_loads_once_and_console_changes_stand(book: RosterBook,
+                                                            tmp_path: Path) -> None:
+    roster = Roster(residents=(Resident("r-1", "王奶奶", "201", " 201"),),
+                    watches=(Watch(MAC, "r-1", bytes(range(16))),))
+    file = CommunityRoster("xingfuli", roster, "2026-11", str(tmp_path / "xingfuli.toml"))
+    assert book.load_file(file, now=1.0) and book.version_of("xingfuli") == "2026-11"
+    book.put("xingfuli", "residents", {"id": "r-2", "name": "赵爷爷", "room": "202"}, by="管理员",
+             now=2.0)
+    assert not book.load_file(file, now=3.0), "the same file again: the console's edit stands"
+    assert [r["id"] for r in book.view("xingfuli")["residents"]] == ["r-1", "r-2"]
+    changed = CommunityRoster("xingfuli", Roster(residents=roster.residents), "2026-12",
+                              file.source)
+    assert book.load_file(changed, now=4.0)  # someone changed the file: it is the roster now
+    view = book.view("xingfuli")
+    assert [r["id"] for r in view["residents"]] == ["r-1"] and view["watches"] == []
+    assert view["version"] == "2026-12" and "loaded version 2026-12" in view["log"][0]["what"]
