@@ -357,3 +357,20 @@ def test_faults_fold_in_order_per_hub_and_per_watch() -> None:
             ("h1", "watch.silent", '{"watch": "M2"}')]
     assert fold(rows) == ({"h1": ["mains"], "h2": ["modem"]},
                           {"M1": ["battery_low"], "M2": ["silent"]})
+
+
+def test_a_claim_that_ran_out_flashes_again_until_someone_goes(server: Server,
+                                                               browser: Any) -> None:
+    server.press()
+    page = log_in(browser, server, server.desk)
+    page.click("tr[data-alert='C1'] button.claim")
+    page.wait_for_selector("tr[data-alert='C1']:has-text('正在赶去')")
+    assert page.get_attribute("tr[data-alert='C1']", "class") != "unclaimed"
+    service = server.receiver.service
+    service.clock = lambda: time.time() + 21 * 60  # the 20-minute claim ran out, nobody on site
+    page.wait_for_selector("tr[data-alert='C1']:has-text('接手已超时，无人到场')", timeout=10000)
+    assert page.get_attribute("tr[data-alert='C1']", "class") == "unclaimed"
+    notices = [c for c in server.hub_commands() if c["type"] in ("alert_notify", "alert_text_now")]
+    assert [c["by"] for c in notices] == ["claim ran out"]  # no backup named: text now
+    page.click("tr[data-alert='C1'] button.claim")  # someone goes again
+    page.wait_for_selector("tr[data-alert='C1']:has-text('王主任 (正在赶去)')")

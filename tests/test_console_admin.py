@@ -74,12 +74,18 @@ def test_a_roster_edit_goes_to_this_communitys_hubs_only(broker: Broker, server:
         until(lambda: len(server.store.hubs(now=time.time())) == 2)
         answer = admin.call("POST", "/api/roster/residents",
                             {"entry": {"id": "r-101", "name": "张桂兰", "room": "101"}})
-        assert answer.status_code == 200 and answer.json() == {"version": "r1", "hubs_told": 1}
+        assert answer.status_code == 200 and answer.json() == {
+            "version": "r1", "hubs_told": 0, "waiting_for": "watches and contacts"}
+        answer = admin.call("POST", "/api/roster/contacts", {"entry": {
+            "id": "c1", "name": "李娜", "phone": "+8613800138001", "role": "grid_worker",
+            "tier": 1}})
+        assert answer.json() == {"version": "r2", "hubs_told": 0, "waiting_for": "watches"}
         answer = admin.call("POST", "/api/roster/watches", {
             "entry": {"mac": MAC, "resident": "r-101", "label": "X3"}, "key": "generate"})
         key = answer.json()["key"]
-        (_, pushed) = ours.wait_for("roster", 2)
-        assert pushed["version"] == "r2" and pushed["watches"] == [
+        assert answer.json() == {"version": "r3", "hubs_told": 1, "key": key}
+        (pushed,) = ours.wait_for("roster")  # a hub takes only a roster with both
+        assert pushed["version"] == "r3" and pushed["watches"] == [
             {"mac": MAC, "resident": "r-101", "key": key, "label": "X3"}]
         time.sleep(0.3)
         assert theirs.of_type("roster") == [], "another community's hubs get nothing of it"
@@ -87,16 +93,22 @@ def test_a_roster_edit_goes_to_this_communitys_hubs_only(broker: Broker, server:
         roster = admin.call("GET", "/api/roster").json()
         assert roster["watches"] == [{"mac": MAC, "resident": "r-101", "label": "X3",
                                       "key_set": True}] and key not in str(roster)
-        ours.send_status("online", roster_version="r2")  # the hub took it: not sent again
+        ours.send_status("online", roster_version="r3")  # the hub took it: not sent again
         time.sleep(0.3)
-        assert len(ours.of_type("roster")) == 2
+        assert len(ours.of_type("roster")) == 1
 
         refused = admin.call("POST", "/api/roster/contacts", {"entry": {
-            "id": "c1", "name": "李娜", "phone": "+8613800138001", "role": "grid_worker",
-            "tier": 1, "resident": "r-9"}})
-        assert refused.status_code == 400 and "contacts[0].resident" in refused.json()["error"]
-        assert admin.call("DELETE", f"/api/roster/watches/{MAC}").json()["version"] == "r3"
-        assert ours.wait_for("roster", 3)[2]["watches"] == []
+            "id": "c2", "name": "赵大爷", "phone": "+8613800138002", "role": "neighbour",
+            "tier": 2, "resident": "r-9"}})
+        assert refused.status_code == 400 and "contacts[1].resident" in refused.json()["error"]
+        answer = admin.call("POST", "/api/roster/residents", {"entry": {
+            "id": "r-101", "name": "张桂兰", "room": "102", "phone": "+8613900000001"}})
+        assert ours.wait_for("roster", 2)[1]["residents"] == [
+            {"id": "r-101", "name": "张桂兰", "room": "102", "phone": "+8613900000001"}]
+        removed = admin.call("DELETE", f"/api/roster/watches/{MAC}").json()
+        assert removed == {"version": "r5", "hubs_told": 0, "waiting_for": "watches"}
+        time.sleep(0.3)
+        assert len(ours.of_type("roster")) == 2, "the hub keeps its roster, with the watch"
     finally:
         ours.close()
         theirs.close()
@@ -230,3 +242,30 @@ def test_an_administrator_edits_the_roster_and_accounts_in_the_browser(server: R
         page.click("#lang")
         page.wait_for_selector("text=Residents")
         browser.close()
+
+
+@pytest.mark.parametrize("trusted, separate", [(("127.0.0.1",), True), (("10.9.9.9",), False)])
+def test_behind_a_trusted_proxy_wrong_passwords_count_per_persons_address(
+        broker: Broker, tmp_path: Path, trusted: tuple[str, ...], separate: bool) -> None:
+    server = Receiver(broker.url, f"sqlite:///{tmp_path / 'server.db'}", http=("127.0.0.1", 0),
+                      trusted_proxies=trusted)
+    server.start()
+    try:
+        base = base_of(server)
+        password = server.people.add("wang", "王主任", "desk", COMMUNITY, now=time.time())
+
+        def log_in(secret: str, address: str) -> requests.Response:
+            return requests.post(f"{base}/login", data={"username": "wang", "password": secret},
+                                 headers={"X-Forwarded-For": address,
+                                          "X-Forwarded-Proto": "https"},
+                                 timeout=5, allow_redirects=False)
+
+        for _ in range(5):  # someone guessing from one place ...
+            assert log_in("guess-guess", "203.0.113.7").status_code == 401
+        answer = log_in(password, "198.51.100.2")  # ... and the desk, elsewhere
+        if separate:  # the proxy is believed: the desk is not locked out, and over HTTPS
+            assert answer.status_code == 303 and "secure" in answer.headers["set-cookie"].lower()
+        else:  # a proxy nobody named: the header is not believed, the address is the proxy's
+            assert answer.status_code == 401 and "too many" in answer.text
+    finally:
+        server.stop()

@@ -16,7 +16,7 @@ import pytest
 
 from cloud_sync.server.receiver import Receiver
 from cloud_sync.server.roster import CommunityRoster
-from edge.domain import Resident, Roster, Watch
+from edge.domain import Contact, Resident, Role, Roster, Watch
 from tests.mqtt_broker import Broker
 from tests.test_receiver_helpers import (
     COMMUNITY,
@@ -115,20 +115,26 @@ def test_one_press_heard_by_two_hubs_is_one_alert_and_the_ack_reaches_both(
 
 def test_a_hub_coming_online_is_sent_its_communitys_roster_only(broker: Broker,
                                                                   tmp_path: Path) -> None:
+    grid = Contact("grid", "李娜", "+8613800138001", Role.GRID_WORKER, 1)
     roster = Roster(residents=(Resident("r-101", "张桂兰", "101", " 101"),),
-                    watches=(Watch(WATCH, "r-101", bytes(range(16))),))
+                    watches=(Watch(WATCH, "r-101", bytes(range(16))),), contacts=(grid,))
     other_watch = "A4:C1:38:00:00:77"
     heping = Roster(residents=(Resident("r-7", "李大爷", "7", " 7"),),
-                    watches=(Watch(other_watch, "r-7", bytes(16)),))
+                    watches=(Watch(other_watch, "r-7", bytes(16)),), contacts=(grid,))
+    unready = Roster(residents=(Resident("r-8", "赵大爷", "8", " 8"),),
+                     watches=(Watch("A4:C1:38:00:00:78", "r-8", bytes(16)),))
     receiver = Receiver(broker.url, f"sqlite:///{tmp_path / 'rx.db'}",
                         rosters=[CommunityRoster(COMMUNITY, roster, "2026-11", "test"),
-                                 CommunityRoster("heping", heping, "hp-1", "test")])
+                                 CommunityRoster("heping", heping, "hp-1", "test"),
+                                 CommunityRoster("no-contacts", unready, "nc-1", "test")])
     receiver.start()
     elsewhere = HubClient(broker.port, "hub-3", community="heping")  # same hub id, other place
     stranger = HubClient(broker.port, "hub-1", community="no-roster")
+    lacking = HubClient(broker.port, "hub-1", community="no-contacts")
     try:
         elsewhere.send_status("online")
         stranger.send_status("online")
+        lacking.send_status("online")
         (theirs,) = elsewhere.wait_for("roster")
         assert theirs["version"] == "hp-1"
         assert [w["mac"] for w in theirs["watches"]] == [other_watch]  # never our keys
@@ -140,13 +146,16 @@ def test_a_hub_coming_online_is_sent_its_communitys_roster_only(broker: Broker,
             hub.wait_for("roster", 2)
             assert sent["watches"] == [{"mac": WATCH, "resident": "r-101",
                                         "key": "000102030405060708090a0b0c0d0e0f"}]
-            assert sent["contacts"] == []
-        until(lambda: len(receiver.store.hubs(now=time.time())) == 3)
+            assert sent["contacts"] == [{"id": "grid", "name": "李娜", "phone": "+8613800138001",
+                                         "role": "grid_worker", "tier": 1}]
+        until(lambda: len(receiver.store.hubs(now=time.time())) == 4)
         assert stranger.of_type("roster") == [], "a community without a roster gets none"
+        assert lacking.of_type("roster") == [], "nor one whose roster a hub would refuse"
         assert len(elsewhere.of_type("roster")) == 1
     finally:
         elsewhere.close()
         stranger.close()
+        lacking.close()
         receiver.stop()
 
 

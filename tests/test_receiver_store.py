@@ -19,7 +19,7 @@ from cloud_sync.server.db import SqliteDb, Tx
 from cloud_sync.server.errors import ReceiverError
 from cloud_sync.server.service import HeldCommands, ReceiverService
 from cloud_sync.server.store import SqlReceiverStore, open_store
-from edge.domain import Resident, Roster
+from edge.domain import Contact, Resident, Role, Roster, Watch
 from tests.test_receiver_helpers import (
     COMMUNITY,
     EPOCH,
@@ -33,6 +33,9 @@ from tests.test_receiver_helpers import (
 from tests.test_receiver_logic import batch_like, json_values
 
 HUB3 = f"{ROOT}{COMMUNITY}/hub-3/"
+RESIDENT = Resident("r-101", "张桂兰", "101", " 101")
+READY = Roster(residents=(RESIDENT,), watches=(Watch("A4:C1:38:12:34:56", "r-101", bytes(16)),),
+               contacts=(Contact("grid", "李娜", "+8613800138001", Role.GRID_WORKER, 1),))
 HUB4 = f"{ROOT}{COMMUNITY}/hub-4/"
 
 
@@ -199,8 +202,7 @@ def test_commands_are_numbered_per_hub_in_order(server: Server) -> None:
 
 
 def test_the_roster_goes_to_a_hub_that_uses_another_one(db_url: str) -> None:
-    roster = Roster(residents=(Resident("r-101", "张桂兰", "101", " 101"),))
-    server = Server(db_url, roster)
+    server = Server(db_url, READY)
     try:
         server.hub_sends(HUB3, status("online"), "status")
         (sent,) = server.sent(HUB3, "roster")
@@ -218,7 +220,7 @@ def test_the_roster_goes_to_a_hub_that_uses_another_one(db_url: str) -> None:
 
 
 def test_the_roster_still_greets_a_hub_coming_back_online(db_url: str) -> None:
-    server = Server(db_url, Roster())
+    server = Server(db_url, READY)
     try:
         server.hub_sends(HUB3, status("online", roster_version="v7"), "status")
         server.hub_sends(HUB3, status("offline", roster_version="v7"), "status")
@@ -230,7 +232,7 @@ def test_the_roster_still_greets_a_hub_coming_back_online(db_url: str) -> None:
 
 
 def test_an_older_hub_without_roster_version_is_sent_the_roster_on_each_status(db_url: str) -> None:
-    server = Server(db_url, Roster())
+    server = Server(db_url, READY)
     older = status("online")
     del older["roster_version"]
     try:

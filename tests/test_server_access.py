@@ -257,8 +257,11 @@ def test_a_version_3_database_gains_claims_and_keeps_its_alerts(tmp_path: Path) 
         store.store_batch(parse_batch(json.dumps(batch([alert_event(1, "u-1")])).encode()),
                           via="http", now=time.time())
         with store.db.transaction(write=True) as tx:  # as version 3 left it
-            tx.run("ALTER TABLE alerts DROP COLUMN claimed_by")
-            tx.run("ALTER TABLE alerts DROP COLUMN claimed_at")
+            for column in ("claimed_by", "claimed_at", "claim_until", "claim_lapsed_at",
+                           "lapse_told_at"):
+                tx.run(f"ALTER TABLE alerts DROP COLUMN {column}")
+            for table in ("rosters", "roster_watches", "roster_log"):
+                tx.run(f"DROP TABLE {table}")
             tx.run("UPDATE receiver_schema SET version = 3")
     finally:
         store.close()
@@ -266,8 +269,11 @@ def test_a_version_3_database_gains_claims_and_keeps_its_alerts(tmp_path: Path) 
     try:
         (alert,) = store.alerts()
         assert alert["claimed_by"] is None and alert["resident"]["name"] == "张桂兰"
-        store.record_claim(alert["id"], "王主任", now=time.time())
+        store.record_claim(alert["id"], "王主任", now=time.time(), until=time.time() + 60)
         assert store.alerts()[0]["claimed_by"] == "王主任"
+        with store.db.transaction(write=False) as tx:
+            assert tx.rows("SELECT version FROM receiver_schema") == [(5,)]
+            assert tx.rows("SELECT COUNT(*) FROM rosters") == [(0,)]
     finally:
         store.close()
 

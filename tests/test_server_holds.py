@@ -279,3 +279,45 @@ def test_hostile_commands_change_nothing_and_each_gets_a_reply(tmp_path, broker)
     assert "roster.contacts: empty" in by_id["h11"]["error"]
     assert "roster.watches: empty" in by_id["h12"]["error"]
     assert "without control characters" in by_id["h13"]["error"]
+
+
+def test_a_claim_that_runs_out_with_nobody_on_site_is_flagged_and_the_backup_texted(
+        tmp_path) -> None:
+    from cloud_sync.server.service import HeldCommands
+    from cloud_sync.server.wire import parse_batch
+    from tests.test_receiver_helpers import alert_event, batch
+
+    receiver = Receiver("mqtt://127.0.0.1:9", f"sqlite:///{tmp_path}/receiver.db")
+    receiver.duty.assign("xingfuli", "hub-3", first="grid", backup="nb")
+    service, clock = receiver.service, [1_795_247_800.0]
+    service.clock = lambda: clock[0]
+    service.outbound = held = HeldCommands()
+    for seq, uid in ((1, "u-1"), (2, "u-2")):
+        service.on_batch(parse_batch(json.dumps(batch([alert_event(seq, uid, ref=f"A00{seq}",
+                                                                  counter=4700 + seq)]))
+                                     .encode()), via="mqtt")
+    hour = 3600.0
+    try:
+        service.claim("C1", "王主任", 60)
+        service.claim("C2", "李娜", 60)
+        service.acknowledge("C2", "李娜")  # on site: nothing runs out
+        clock[0] += 59
+        assert service.check_overdue(receiver.duty, deadline_s=hour) == 0
+        clock[0] += 2
+        assert service.check_overdue(receiver.duty, deadline_s=hour) == 1
+        notices = [c for _, c in held.held if c["type"] == "alert_notify"]
+        assert [(c["alert"], c["contact"], c["by"]) for c in notices] == [
+            ("u-1", "nb", "claim ran out")]
+        assert service.check_overdue(receiver.duty, deadline_s=hour) == 0  # told once
+        c1 = next(a for a in receiver.store.alerts() if a["id"] == "C1")
+        assert c1["claim_lapsed_at"] == clock[0] and c1["claimed_by"] == "王主任"
+        steps = [(s["what"], s["who"]) for s in service.timeline("C1")]
+        assert steps[-2:] == [("claimed", "王主任"), ("claim_lapsed", "王主任")]
+
+        service.claim("C1", "赵大爷", 60)  # someone else goes: the flag clears, a new clock
+        assert next(a for a in receiver.store.alerts() if a["id"] == "C1")[
+            "claim_lapsed_at"] is None
+        clock[0] += 61
+        assert service.check_overdue(receiver.duty, deadline_s=hour) == 1  # and runs out too
+    finally:
+        receiver.store.close()

@@ -63,8 +63,7 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
         saved = await run_in_threadpool(lambda: rosters.put(
             person.community, kind, entry, by=person.name, now=time.time(),
             key=str(asked.get("key", "keep")), key_hex=str(asked.get("key_hex", ""))))
-        told = await run_in_threadpool(pusher.push_roster, person.community)
-        answer: dict[str, Any] = {"version": saved.version, "hubs_told": told}
+        answer = await sent(person.community, saved.version)
         if saved.new_key is not None:
             answer["key"] = saved.new_key  # shown only now: program it into the watch
         return JSONResponse(answer)
@@ -73,8 +72,16 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
         kind, name = request.path_params["kind"], request.path_params["name"]
         saved = await run_in_threadpool(lambda: rosters.remove(
             person.community, kind, name, by=person.name, now=time.time()))
-        told = await run_in_threadpool(pusher.push_roster, person.community)
-        return JSONResponse({"version": saved.version, "hubs_told": told})
+        return JSONResponse(await sent(person.community, saved.version))
+
+    async def sent(community: str, version: str) -> dict[str, Any]:
+        """Push the saved roster; say how many hubs were told, or what it still lacks."""
+        told = await run_in_threadpool(pusher.push_roster, community)
+        push = await run_in_threadpool(rosters.push_of, community, version)
+        answer: dict[str, Any] = {"version": version, "hubs_told": told}
+        if push is not None and push.missing:
+            answer["waiting_for"] = push.missing
+        return answer
 
     async def assign(request: Request, person: Person) -> Response:
         asked = await json_object(request, '{"first": "c1", "backup": "c2"}')

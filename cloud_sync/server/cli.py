@@ -4,6 +4,7 @@ as a worker would, or make the logins of hubs, API programs and the broker."""
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import signal
 import threading
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from cloud_sync.contract.broker_url import parse_broker_url, parse_http_address
 from cloud_sync.server.errors import ReceiverSetupError
 from cloud_sync.server.settings import (
     DEFAULT_DB,
+    LOOPBACK,
     DEFAULT_GROUP,
     DEFAULT_ROOT,
     check_topic_root,
@@ -56,6 +58,15 @@ def _deadline(text: str) -> float:
     if not 1 <= minutes <= 60:
         raise argparse.ArgumentTypeError(f"expected minutes from 1 to 60, got {text!r}")
     return minutes
+
+
+def _proxy(text: str) -> str:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an IP address like 10.0.0.5 or a network "
+                                         f"like 10.0.0.0/24, got {text!r}") from None
+    return text
 
 
 def _root(text: str) -> str:
@@ -109,6 +120,11 @@ def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
                           help=f"sqlite:///file, a file path, or postgresql://… (default {DEFAULT_DB})")
     receiver.add_argument("--http", type=_http, metavar="HOST:PORT",
                           help="also serve POST /ingest, GET /commands and the JSON API here")
+    receiver.add_argument("--trusted-proxy", action="append", metavar="ADDRESS", type=_proxy,
+                          help="the address of the HTTPS proxy in front of --http (default "
+                               "this machine): only its X-Forwarded-For and X-Forwarded-Proto are "
+                               "believed, so wrong passwords count per person's address and the "
+                               "session cookie is Secure; repeat for several")
     receiver.add_argument("--group", default=DEFAULT_GROUP, metavar="NAME",
                           help="shared-subscription group; receivers of one group split the load")
     receiver.add_argument("--roster", type=Path, metavar="FILE", action="append", default=[],
@@ -153,7 +169,8 @@ def run_receiver(args: argparse.Namespace, stop: threading.Event | None = None) 
     rosters = [load_roster_file(path) for path in args.roster]
     receiver = Receiver(args.broker, args.db, group=args.group, topic_root=args.topic_root,
                         rosters=rosters, http=args.http,
-                        claim_deadline_s=args.claim_deadline_min * 60)
+                        claim_deadline_s=args.claim_deadline_min * 60,
+                        trusted_proxies=tuple(args.trusted_proxy or LOOPBACK))
     stop = stop or threading.Event()
     restore = _stop_on_signals(stop)
     try:

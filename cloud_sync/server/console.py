@@ -274,7 +274,7 @@ def client_of(request: Request) -> str:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    return request.url.scheme == "https"  # a trusted proxy's X-Forwarded-Proto sets it
 
 
 def page(name: str) -> str:

@@ -75,17 +75,23 @@ class Duty:
     def turn_overdue(self, now: float, deadline_s: float) -> list[Overdue]:
         """The alerts nobody claimed within the deadline whose backups are not told yet,
         marked overdue (once), with the backups to text; call told() after telling."""
-        due = ("SELECT id, resident_name FROM alerts WHERE state IN ('raised', 'active') AND "
-               "claimed_at IS NULL AND closed_at IS NULL AND overdue_told_at IS NULL AND "
-               "COALESCE(received_at, first_at) <= ?")
+        return self._turn(_OVERDUE, [now - deadline_s], "overdue_at", now)
+
+    def turn_lapsed(self, now: float) -> list[Overdue]:
+        """The alerts whose claim ran out with nobody on site (the claimer did not come or
+        did not say so) whose backups are not told yet, marked (once), with the backups to
+        text; call told(..., lapsed=True) after telling. A new claim clears the mark."""
+        return self._turn(_LAPSED, [now], "claim_lapsed_at", now)
+
+    def _turn(self, due: str, params: list[float], mark: str, now: float) -> list[Overdue]:
         with self.db.transaction(write=False) as tx:  # most checks find nothing: no write lock
-            if not tx.rows(due, [now - deadline_s]):
+            if not tx.rows(due, params):
                 return []
         with self.db.transaction(write=True) as tx:
-            rows = tx.rows(due, [now - deadline_s])
+            rows = tx.rows(due, params)
             found = []
             for number, resident in rows:
-                tx.run("UPDATE alerts SET overdue_at = COALESCE(overdue_at, ?), updated_at = ? "
+                tx.run(f"UPDATE alerts SET {mark} = COALESCE({mark}, ?), updated_at = ? "
                        "WHERE id = ?", [now, now, number])
                 backups = tx.rows("SELECT h.community, h.hub, b.backup_contact FROM alert_hubs h "
                                   "JOIN buildings b ON b.community = h.community AND "
@@ -94,7 +100,15 @@ class Duty:
                                      tuple((str(c), str(h), str(b)) for c, h, b in backups)))
         return found
 
-    def told(self, alert: str, now: float) -> None:
-        """The overdue alert's hubs were asked to tell its backup."""
+    def told(self, alert: str, now: float, *, lapsed: bool = False) -> None:
+        """The overdue (or lapsed) alert's hubs were asked to tell its backup."""
+        column = "lapse_told_at" if lapsed else "overdue_told_at"
         with self.db.transaction(write=True) as tx:
-            tx.run("UPDATE alerts SET overdue_told_at = ? WHERE id = ?", [now, alert_number(alert)])
+            tx.run(f"UPDATE alerts SET {column} = ? WHERE id = ?", [now, alert_number(alert)])
+
+
+_WAITING = ("SELECT id, resident_name FROM alerts WHERE state IN ('raised', 'active') AND "
+            "closed_at IS NULL AND ")
+_OVERDUE = _WAITING + ("claimed_at IS NULL AND overdue_told_at IS NULL AND "
+                       "COALESCE(received_at, first_at) <= ?")
+_LAPSED = _WAITING + "claim_until <= ? AND lapse_told_at IS NULL"

@@ -44,6 +44,7 @@ from cloud_sync.server.errors import (
 )
 from cloud_sync.server.people import People
 from cloud_sync.server.roster_book import RosterBook
+from cloud_sync.server.settings import LOOPBACK
 from cloud_sync.server.store import CommandPage
 from cloud_sync.server.wire import MAX_SEQ
 
@@ -220,7 +221,8 @@ class HttpFront:
 
     def __init__(self, api: HttpApi, access: Access, people: People, changes: Changes,
                  host: str, port: int, *, duty: Duty | None = None,
-                 rosters: RosterBook | None = None) -> None:
+                 rosters: RosterBook | None = None,
+                 trusted_proxies: tuple[str, ...] = LOOPBACK) -> None:
         try:
             self._socket = socket.create_server((host, port), reuse_port=False)
         except OSError as error:
@@ -228,8 +230,11 @@ class HttpFront:
                                      "choose a free port with --http HOST:PORT") from None
         self._stopping = threading.Event()
         self.app = build_app(api, access, people, changes, self._stopping, duty, rosters)
+        # Behind an HTTPS proxy, uvicorn takes the person's address and the scheme from the
+        # proxy's X-Forwarded-For and X-Forwarded-Proto, from these addresses only.
         config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=5)
+                                timeout_graceful_shutdown=5, proxy_headers=True,
+                                forwarded_allow_ips=list(trusted_proxies))
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, name="server-http", daemon=True)
 

@@ -35,6 +35,7 @@ from cloud_sync.server.roster_book import RosterBook
 from cloud_sync.server.service import ReceiverService
 from cloud_sync.server.settings import (
     DEFAULT_DB,
+    LOOPBACK,
     DEFAULT_GROUP,
     DEFAULT_ROOT,
     check_topic_root,
@@ -84,7 +85,8 @@ class Receiver:
                  topic_root: str = DEFAULT_ROOT, rosters: Iterable[CommunityRoster] = (),
                  http: tuple[str, int] | None = None,
                  client_id: str | None = None, reconnect_max_s: float = 30.0,
-                 claim_deadline_s: float = DEFAULT_DEADLINE_S) -> None:
+                 claim_deadline_s: float = DEFAULT_DEADLINE_S,
+                 trusted_proxies: tuple[str, ...] = LOOPBACK) -> None:
         try:
             self.broker = parse_broker_url(broker_url)
         except ValueError as error:
@@ -109,7 +111,7 @@ class Receiver:
                 PolledChanges(self.service.alerts_version)
             self._http = None if http is None else HttpFront(
                 self.service, self.access, self.people, self.changes, *http, duty=self.duty,
-                rosters=self.rosters)
+                rosters=self.rosters, trusted_proxies=trusted_proxies)
         except ReceiverSetupError:
             self.store.close()
             raise

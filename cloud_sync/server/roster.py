@@ -83,6 +83,13 @@ class RosterPush:
                    f"{len(roster.contacts)} contacts")
         return cls(version, roster_fields(roster, version), summary)
 
+    @property
+    def missing(self) -> str | None:
+        """What the roster lacks for a hub to take it (hubs refuse a roster without watches
+        or contacts: it would leave every watch unheard, or nobody to text), or None."""
+        lacking = [name for name in ("watches", "contacts") if not self.fields[name]]
+        return " and ".join(lacking) or None
+
 
 def roster_fields(roster: Roster, version: str) -> dict[str, Any]:
     """The fields of a `roster` command, mirroring hub.toml's arrays (keys as 32 hex digits)."""

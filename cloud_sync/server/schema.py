@@ -71,7 +71,10 @@ CREATE TABLE IF NOT EXISTS alerts (
     note TEXT,
     received_at DOUBLE PRECISION,
     overdue_at DOUBLE PRECISION,
-    overdue_told_at DOUBLE PRECISION
+    overdue_told_at DOUBLE PRECISION,
+    claim_until DOUBLE PRECISION,
+    claim_lapsed_at DOUBLE PRECISION,
+    lapse_told_at DOUBLE PRECISION
 );
 CREATE INDEX IF NOT EXISTS alerts_by_state ON alerts (state, first_at);
 CREATE TABLE IF NOT EXISTS alert_keys (
@@ -215,22 +218,31 @@ def _to_v4(tx: Tx, dialect: str) -> None:
     """People, their sessions (new tables, created above), who has claimed an alert and
     how it was closed (an alerts table made above, for a database older than alerts, has
     these columns already)."""
+    _add_alert_columns(tx, dialect, (
+        ("claimed_by", "TEXT"), ("claimed_at", "DOUBLE PRECISION"), ("closed_by", "TEXT"),
+        ("closed_at", "DOUBLE PRECISION"), ("outcome", "TEXT"), ("note", "TEXT"),
+        ("received_at", "DOUBLE PRECISION"), ("overdue_at", "DOUBLE PRECISION"),
+        ("overdue_told_at", "DOUBLE PRECISION")))
+
+
+def _add_alert_columns(tx: Tx, dialect: str, columns: tuple[tuple[str, str], ...]) -> None:
+    """Add the columns the alerts table lacks (one made by this version has them all)."""
     found = {str(row[0]) for row in tx.rows(
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'alerts' "
         "AND table_schema = current_schema()")} if dialect == "postgresql" else \
         {str(row[1]) for row in tx.rows("PRAGMA table_info(alerts)")}
-    for column, kind in (("claimed_by", "TEXT"), ("claimed_at", "DOUBLE PRECISION"),
-                         ("closed_by", "TEXT"), ("closed_at", "DOUBLE PRECISION"),
-                         ("outcome", "TEXT"), ("note", "TEXT"),
-                         ("received_at", "DOUBLE PRECISION"), ("overdue_at", "DOUBLE PRECISION"),
-                         ("overdue_told_at", "DOUBLE PRECISION")):
+    for column, kind in columns:
         if column not in found:
             tx.run(f"ALTER TABLE alerts ADD COLUMN {column} {kind}")
 
 
 def _to_v5(tx: Tx, dialect: str) -> None:
     """Rosters kept in the database (new tables, created above): a database from before
-    has none until the console edits one or the server starts with --roster files."""
+    has none until the console edits one or the server starts with --roster files. How
+    long a claim lasts, and when one ran out with nobody on site."""
+    _add_alert_columns(tx, dialect, (("claim_until", "DOUBLE PRECISION"),
+                                     ("claim_lapsed_at", "DOUBLE PRECISION"),
+                                     ("lapse_told_at", "DOUBLE PRECISION")))
 
 
 MIGRATIONS: dict[int, Callable[[Tx, str], None]] = {2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5}

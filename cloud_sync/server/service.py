@@ -160,7 +160,8 @@ class ReceiverService:
         if not 60 <= for_s <= MAX_CLAIM_S:
             raise ReceiverSetupError(f"a claim lasts from 60 to {MAX_CLAIM_S:.0f} seconds, "
                                      f"not {for_s:g}")
-        found = self.store.record_claim(alert, name, now=self.clock())
+        now = self.clock()
+        found = self.store.record_claim(alert, name, now=now, until=now + for_s)
         for target in found.targets:
             self._deliver(target.community, target.hub,
                           command(self.new_id(), "alert_claimed", alert=target.uid, by=name,
@@ -227,38 +228,41 @@ class ReceiverService:
         return [target.uid for target in found.targets]
 
     def check_overdue(self, duty: Duty, deadline_s: float) -> int:
-        """Alerts nobody claimed within the deadline: text each building's backup through
-        the hubs that heard it (alert_notify), or, where no backup is named, ask those hubs
-        to text their tiers now. Returns how many alerts turned overdue."""
-        found = duty.turn_overdue(self.clock(), deadline_s)
-        for overdue in found:
+        """Alerts nobody claimed within the deadline, and alerts whose claim ran out with
+        nobody on site: text each building's backup through the hubs that heard it
+        (alert_notify), or, where no backup is named, ask those hubs to text their tiers
+        now. Returns how many alerts turned overdue or lapsed."""
+        now = self.clock()
+        due = [(overdue, f"nobody claimed it within {deadline_s / 60:.0f} min", False)
+               for overdue in duty.turn_overdue(now, deadline_s)]
+        due += [(lapsed, "its claim ran out and nobody said they are on site", True)
+                for lapsed in duty.turn_lapsed(now)]
+        for alert, why, lapsed in due:
             try:
-                self._tell_backups(overdue, deadline_s)
-                duty.told(overdue.alert, self.clock())
+                self._tell_backups(alert, why, "claim ran out" if lapsed else "claim deadline")
+                duty.told(alert.alert, self.clock(), lapsed=lapsed)
             except Exception:  # noqa: BLE001 -- the others go on; this one is tried again
                 _log.exception("Alert %s: telling its backup failed; trying again in a few "
-                               "seconds.", overdue.alert)
-        return len(found)
+                               "seconds.", alert.alert)
+        return len(due)
 
-    def _tell_backups(self, overdue: Overdue, deadline_s: float) -> None:
-        """Ask each hub that heard the overdue alert to text its building's backup, or to
-        text its tiers now where the building has none."""
+    def _tell_backups(self, overdue: Overdue, why: str, by: str) -> None:
+        """Ask each hub that heard the alert to text its building's backup, or to text its
+        tiers now where the building has none."""
         backups = {(community, hub): contact for community, hub, contact in overdue.backups}
         for target in self.store.copies(overdue.alert).targets:
             backup = backups.get((target.community, target.hub))
-            fields: dict[str, Any] = {"alert": target.uid, "by": "claim deadline"}
+            fields: dict[str, Any] = {"alert": target.uid, "by": by}
             if backup is None:
-                _log.error("Alert %s for %s: nobody claimed it within %.0f min and hub %s "
-                           "has no backup worker (edge-hub server assign); asking it to "
-                           "text now.", overdue.alert, overdue.resident, deadline_s / 60,
-                           target.hub)
+                _log.error("Alert %s for %s: %s, and hub %s has no backup worker (edge-hub "
+                           "server assign); asking it to text now.", overdue.alert,
+                           overdue.resident, why, target.hub)
                 self._deliver(target.community, target.hub,
                               command(self.new_id(), "alert_text_now", **fields),
                               via=target.via, state=target.state)
                 continue
-            _log.warning("Alert %s for %s: nobody claimed it within %.0f min; texting the "
-                         "backup worker (%s) through hub %s.", overdue.alert,
-                         overdue.resident, deadline_s / 60, backup, target.hub)
+            _log.warning("Alert %s for %s: %s; texting the backup worker (%s) through hub %s.",
+                         overdue.alert, overdue.resident, why, backup, target.hub)
             self._deliver(target.community, target.hub,
                           command(self.new_id(), "alert_notify", contact=backup, **fields),
                           via=target.via, state=target.state)
@@ -305,7 +309,14 @@ class ReceiverService:
 
     def push_roster(self, community: str) -> int:
         """Send the community's roster (just changed) to each of its hubs: at once to those
-        online on MQTT, held for the others until they are back. Returns how many."""
+        online on MQTT, held for the others until they are back. Returns how many (none
+        while the roster lacks what a hub needs to take it)."""
+        roster = self.rosters.push_of(community) if self.rosters is not None else None
+        if roster is None or roster.missing:
+            _log.info("Roster %s of %s kept; not sent to its hubs until it has %s.",
+                      roster.version if roster else "", community,
+                      roster.missing if roster else "a roster")
+            return 0
         hubs = self.store.hubs(now=self.clock(), community=community)
         for hub in hubs:
             self._send_roster(community, hub["hub"], hub["via"], hub["state"])
@@ -313,7 +324,7 @@ class ReceiverService:
 
     def _send_roster(self, community: str, hub: str, via: str, state: str | None = None) -> None:
         roster = self.rosters.push_of(community) if self.rosters is not None else None
-        if roster is None:
+        if roster is None or roster.missing:  # the hub would refuse it: keep what it has
             return
         self._deliver(community, hub, command(self.new_id(), "roster", **roster.fields), via=via,
                       state=state)

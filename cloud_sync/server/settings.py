@@ -9,7 +9,6 @@ DEFAULT_DB = "sqlite:///receiver.db"
 DEFAULT_ROOT = "eldercare/v1/"
 DEFAULT_GROUP = "receivers"
 
-
 def check_topic_root(text: str) -> str:
     """A topic root ending in '/', without wildcards, or raise ReceiverSetupError."""
     root = text if text.endswith("/") else text + "/"
@@ -17,3 +16,5 @@ def check_topic_root(text: str) -> str:
         raise ReceiverSetupError(f"topic root {text!r}: expected a topic prefix like eldercare/v1/ "
                                  "without '+', '#' or a leading '$'")
     return root
+
+LOOPBACK = ("127.0.0.1", "::1")  # the proxies believed unless --trusted-proxy says otherwise

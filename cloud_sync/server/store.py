@@ -124,7 +124,7 @@ class ReceiverStore(Protocol):
 
     def copies(self, alert: str) -> Acknowledgement: ...
 
-    def record_claim(self, alert: str, by: str, *, now: float) -> Acknowledgement: ...
+    def record_claim(self, alert: str, by: str, *, now: float, until: float) -> Acknowledgement: ...
 
     def close_alert(self, alert: str, by: str, outcome: str, note: str, *, now: float) -> str: ...
 
@@ -237,12 +237,14 @@ class SqlReceiverStore(StoreViews):
             targets = hub_copies(tx, number)
         return Acknowledgement(public_alert_id(number), resident_label(name, rid), by, tuple(targets))
 
-    def record_claim(self, alert: str, by: str, *, now: float) -> Acknowledgement:
-        """Note who is going to a community alert (the latest claim counts); its hub copies."""
+    def record_claim(self, alert: str, by: str, *, now: float, until: float) -> Acknowledgement:
+        """Note who is going to a community alert and until when the claim holds (the latest
+        claim counts, and a claim that had run out is live again); its hub copies."""
         with self.db.transaction(write=True) as tx:
             number = self._resolve(tx, alert)
             tx.run("UPDATE alerts SET claimed_by = ?, claimed_at = COALESCE(claimed_at, ?), "
-                   "updated_at = ? WHERE id = ?", [by, now, now, number])
+                   "claim_until = ?, claim_lapsed_at = NULL, lapse_told_at = NULL, "
+                   "updated_at = ? WHERE id = ?", [by, now, until, now, number])
         return self.copies(alert)
 
     def close_alert(self, alert: str, by: str, outcome: str, note: str, *, now: float) -> str:

@@ -61,7 +61,7 @@ class StoreViews:
             rows = tx.rows("SELECT id, state, resident_id, resident_name, resident_room, watch, location, "
                            "first_at, updated_at, acknowledged_by, acknowledged_at, community, "
                            "claimed_by, claimed_at, closed_by, closed_at, outcome, note, "
-                           f"overdue_at FROM alerts "
+                           f"overdue_at, claim_lapsed_at FROM alerts "
                            f"{where}"
                            "ORDER BY first_at DESC, id DESC LIMIT ?", [*params, limit])
             copies = self._copies(tx, [int(row[0]) for row in rows])
@@ -119,8 +119,8 @@ class StoreViews:
             return []
         with self.db.transaction(write=False) as tx:
             rows = tx.rows("SELECT first_at, claimed_by, claimed_at, acknowledged_by, "
-                           "acknowledged_at, closed_by, closed_at, outcome, note, overdue_at "
-                           "FROM alerts "
+                           "acknowledged_at, closed_by, closed_at, outcome, note, overdue_at, "
+                           "claim_lapsed_at FROM alerts "
                            "WHERE id = ?", [number])
             copies = tx.rows("SELECT community, hub, uid, first_at FROM alert_hubs "
                              "WHERE alert_id = ?", [number])
@@ -131,13 +131,14 @@ class StoreViews:
         if not rows:
             return []
         first, claimed_by, claimed_at, on_site_by, on_site_at, closed_by, closed_at, outcome, \
-            note, overdue_at = rows[0]
+            note, overdue_at, lapsed_at = rows[0]
         mine = [(hub, event) for hub, uid, events in reported for event in events
                 if _about(event[2], uid)]
         steps = [_step(hub, kind, at, body) for hub, (kind, at, body, _) in mine]
         received = min((float(event[3]) for _, event in mine), default=float(first))
         steps.append({"at": received, "what": "received", "who": None, "hub": None})
         for what, at, who in (("overdue", overdue_at, None), ("claimed", claimed_at, claimed_by),
+                              ("claim_lapsed", lapsed_at, claimed_by),
                               ("on_site", on_site_at, on_site_by), ("closed", closed_at, closed_by)):
             if at is not None:
                 steps.append({"at": at, "what": what, "who": who, "hub": None})
@@ -220,13 +221,15 @@ def _of(community: str | None) -> tuple[str, list[Any]]:
 
 def _alert(row: tuple[Any, ...], hubs: list[dict[str, Any]]) -> dict[str, Any]:
     (number, state, rid, name, room, watch, location, first_at, updated_at, by, by_at,
-     community, claimed_by, claimed_at, closed_by, closed_at, outcome, note, overdue_at) = row
+     community, claimed_by, claimed_at, closed_by, closed_at, outcome, note, overdue_at,
+     claim_lapsed_at) = row
     return {"id": public_alert_id(int(number)), "state": state, "community": community,
             "resident": {"id": rid, "name": name, "room": room}, "watch": watch,
             "location": decode_object(location), "hubs": hubs, "first_at": first_at,
             "updated_at": updated_at, "acknowledged_by": by, "acknowledged_at": by_at,
             "claimed_by": claimed_by, "claimed_at": claimed_at, "closed_by": closed_by,
-            "closed_at": closed_at, "outcome": outcome, "note": note, "overdue_at": overdue_at}
+            "closed_at": closed_at, "outcome": outcome, "note": note, "overdue_at": overdue_at,
+            "claim_lapsed_at": claim_lapsed_at}
 
 
 def _watch(row: tuple[Any, ...]) -> dict[str, Any]:
