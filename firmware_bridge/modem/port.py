@@ -32,7 +32,9 @@ from firmware_bridge.modem.at_protocol import (
     parse_final,
 )
 
-READ_POLL_S = 0.1
+# The reader blocks until the modem sends something (no polling: an idle hub sleeps);
+# close() wakes it with pyserial's cancel_read.
+READ_TIMEOUT_S = None
 SerialFactory = Callable[..., Any]
 
 
@@ -66,7 +68,7 @@ def resolve_port(pattern: str) -> str:
 def open_serial(factory: SerialFactory, path: str, baudrate: int) -> Any:
     """Open `path` for this process only; pyserial and OS errors become ModemError."""
     try:
-        return factory(path, baudrate=baudrate, timeout=READ_POLL_S, exclusive=True)
+        return factory(path, baudrate=baudrate, timeout=READ_TIMEOUT_S, exclusive=True)
     except (serial.SerialException, OSError) as error:
         raise _open_error(path, error) from error
 

@@ -1,0 +1,133 @@
+"""Idle CPU: how much of a core the running hub uses when little happens.
+
+The production hub runs on real time with the emulated modem on a pseudo-terminal, the
+way `edge-hub simulate` runs it: first with 300 watches each sending one heartbeat every
+30 s (10 frames a second in all), then with the same watches silent. The frames are
+encrypted before the measured window (a watch does that, not the hub), and the modem
+emulator's thread is left out: what is counted is the hub's own threads' CPU time
+(/proc/self/task), divided by the wall time.
+Run: .venv/bin/python tests/bench/idle.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from edge.app import HubApp, build_hub  # noqa: E402
+from firmware_bridge.simulators.modem_emulator import ModemEmulator  # noqa: E402
+from firmware_bridge.simulators.virtual_air import (  # noqa: E402
+    OBJ_BATTERY,
+    OBJ_PACKET_ID,
+    VirtualAir,
+)
+from tests.bench.sos_latency import config_for  # noqa: E402
+from tests.building import key_for, mac_for  # noqa: E402
+
+WATCHES = 300
+EVERY_S = 30.0
+TICK_S = 0.1
+GOAL_BUSY, GOAL_SILENT = 1.0, 0.2  # percent of one core
+
+
+def hub_cpu_s(left_out: set[int]) -> float:
+    """CPU seconds used so far by this process's threads, but those in `left_out`."""
+    total = 0
+    for task in Path("/proc/self/task").iterdir():
+        if int(task.name) in left_out:
+            continue
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended meanwhile
+        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / 100.0
+
+
+def frames_for(air: VirtualAir, watches: int, seconds: float) -> list[tuple[str, bytes]]:
+    """The watches' heartbeats for `seconds` (each one every EVERY_S, in turn), encrypted
+    now, in the order they are sent."""
+    frames = []
+    for n in range(int(watches * seconds / EVERY_S)):
+        watch = air.watches[mac_for(n % watches).upper()]
+        watch.battery = 60 - (n // watches) % 2
+        watch.packet_id = (watch.packet_id + 1) % 256
+        frames.append((watch.mac, watch.frame([(OBJ_PACKET_ID, watch.packet_id),
+                                               (OBJ_BATTERY, watch.battery)])))
+    return frames
+
+
+async def window(air: VirtualAir, frames: list[tuple[str, bytes]], seconds: float,
+                 left_out: set[int]) -> float:
+    """Send `frames` evenly over `seconds`; the hub's share of a core, in percent."""
+    per_tick = len(frames) / (seconds / TICK_S) if frames else 0.0
+    started_cpu, started = hub_cpu_s(left_out), time.monotonic()
+    owed = 0.0
+    while (elapsed := time.monotonic() - started) < seconds:
+        owed += per_tick
+        while owed >= 1 and frames:
+            mac, data = frames.pop(0)
+            air.emit(mac, data, -60)
+            owed -= 1
+        await asyncio.sleep(max(0.0, TICK_S - (time.monotonic() - started - elapsed)))
+    return (hub_cpu_s(left_out) - started_cpu) / (time.monotonic() - started) * 100
+
+
+async def measure(app: HubApp, air: VirtualAir, seconds: float,
+                  left_out: set[int]) -> tuple[float, float]:
+    stop = asyncio.Event()
+    hub = asyncio.create_task(app.run(stop))
+    while not (air.scanners and app.worker is not None and app.worker.ready):
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(3.0)  # start-up work (roster, first supervision) is done
+    busy = await window(air, frames_for(air, WATCHES, seconds), seconds, left_out)
+    await asyncio.sleep(2.0)
+    silent = await window(air, [], seconds, left_out)
+    stop.set()
+    await hub
+    return busy, silent
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a 10 s window instead of 60 s")
+    args = parser.parse_args(argv)
+    seconds = 10.0 if args.quick else 60.0
+    logging.disable(logging.CRITICAL)
+    modem = ModemEmulator()
+    try:
+        port = modem.start()
+        left_out = {thread.native_id for thread in threading.enumerate()
+                    if thread.name == "modem-emulator" and thread.native_id is not None}
+        with tempfile.TemporaryDirectory() as folder:
+            air = VirtualAir()
+            for i in range(WATCHES):
+                air.add_watch(mac_for(i), key_for(i))
+            app = build_hub(config_for(port, WATCHES), backend=air.backend,
+                            database=Path(folder) / "hub.db")
+            try:
+                busy, silent = asyncio.run(measure(app, air, seconds, left_out))
+            finally:
+                app.close()
+    finally:
+        modem.stop()
+        logging.disable(logging.NOTSET)
+    print(f"Idle CPU of the running hub (its own threads; {seconds:.0f} s windows):")
+    print(f"  {WATCHES} watches, one heartbeat each every {EVERY_S:.0f} s: {busy:5.2f} % of a "
+          f"core (goal <= {GOAL_BUSY} %) {'PASS' if busy <= GOAL_BUSY else 'FAIL'}")
+    print(f"  the same watches silent:                     {silent:5.2f} % of a core (goal "
+          f"<= {GOAL_SILENT} %) {'PASS' if silent <= GOAL_SILENT else 'FAIL'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
