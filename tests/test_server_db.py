@@ -1,6 +1,6 @@
-"""The server's database seam: a batch's events in multi-row INSERTs, and the PostgreSQL
+"""The server's database seam: a batch's events in multi-row INSERTs, the PostgreSQL
 connection pool (its size from the URL, side-by-side transactions, lost connections
-replaced).
+replaced), the events' type index, and an older PostgreSQL database upgraded while in use.
 """
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,17 +17,21 @@ import pytest
 from cloud_sync.server.changes import ListenedChanges
 from cloud_sync.server.db import multi_row_inserts, pool_setting
 from cloud_sync.server.errors import ReceiverSetupError
+from cloud_sync.server.schema import SCHEMA_VERSION
 from cloud_sync.server.settings import DEFAULT_POOL
 from cloud_sync.server.store import SqlReceiverStore, open_store
 from cloud_sync.server.wire import parse_batch
+from tests.test_receiver_epochs import a_v1_database
 from tests.test_receiver_helpers import (
     COMMUNITY,
     PG_BASE,
     T0,
+    alert_event,
     batch,
     encode,
     event,
     postgres_schema,
+    until,
 )
 
 CARE = "postgresql://rx@db/eldercare"
@@ -90,6 +95,22 @@ def test_a_batch_longer_than_one_insert_stores_each_event_once(store: SqlReceive
     assert store.event_seqs(COMMUNITY, "hub-3") == list(range(1, 1201))
 
 
+def test_the_open_faults_are_read_through_the_type_index(tmp_path: Any) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'faults.db'}")
+    try:
+        stored(store, [event(1, "hub.mains_lost"), event(2)])
+        statements: list[str] = []
+        store.db.conn.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+        assert store.open_faults(COMMUNITY)[0] == {"hub-3": ["mains"]}
+        store.db.conn.set_trace_callback(None)  # type: ignore[attr-defined]
+        (query,) = [sql for sql in statements if "type IN" in sql]
+        with store.db.transaction(write=False) as tx:
+            plan = " ".join(str(row[-1]) for row in tx.rows(f"EXPLAIN QUERY PLAN {query}"))
+        assert "events_by_community_type" in plan, plan
+    finally:
+        store.close()
+
+
 def test_postgresql_transactions_do_not_wait_for_each_other() -> None:
     with postgres_schema() as url:
         store = open_store(f"{url}&pool=2")
@@ -139,5 +160,77 @@ def test_the_store_carries_on_after_postgresql_dropped_every_connection(
             with caplog.at_level(logging.WARNING, "cloud_sync.server.receiver"):
                 assert stored(store, [event(1)]) == (1, 0, 1)
             assert "Lost a connection to PostgreSQL" in caplog.text
+        finally:
+            store.close()
+
+
+@dataclass(frozen=True)
+class OldDatabase:
+    """A database as an older server left it, what a reader of it reads, and what the
+    upgraded store must still find in it."""
+
+    make: Callable[[str], None]
+    read: str
+    check: Callable[[SqlReceiverStore], None]
+
+
+def _version_1(url: str) -> None:
+    a_v1_database(url, [event(seq) for seq in (1, 2, 3, 5)])
+
+
+def _version_1_kept(store: SqlReceiverStore) -> None:
+    assert store.event_seqs(COMMUNITY, "hub-3", "") == [1, 2, 3, 5]
+    assert {hub["hub"]: hub["acked_seq"] for hub in store.hubs(now=T0)} == {"hub-3": 3, "hub-7": 0}
+    assert [c["seq"] for c in store.commands_after(COMMUNITY, "hub-7", 0).commands] == [1, 2]
+
+
+def _version_3(url: str) -> None:
+    store = open_store(url)
+    try:
+        stored(store, [alert_event(1, "u-1")])
+        with store.db.transaction(write=True) as tx:
+            for column in ("claimed_by", "claimed_at", "closed_by", "closed_at", "outcome", "note"):
+                tx.run(f"ALTER TABLE alerts DROP COLUMN {column}")
+            tx.run("UPDATE receiver_schema SET version = 3")
+    finally:
+        store.close()
+
+
+def _version_3_kept(store: SqlReceiverStore) -> None:
+    (alert,) = store.alerts()
+    assert (alert["id"], alert["resident"]["name"], alert["claimed_by"]) == ("C1", "张桂兰", None)
+    store.record_claim("C1", "王主任", now=T0)
+    assert store.alerts()[0]["claimed_by"] == "王主任"
+
+
+OLD = {"version-1": OldDatabase(_version_1, "SELECT event_id FROM events ORDER BY seq",
+                                _version_1_kept),
+       "version-3": OldDatabase(_version_3, "SELECT id, resident_name FROM alerts",
+                                _version_3_kept)}
+
+
+@pytest.mark.parametrize("old", OLD.values(), ids=OLD.keys())
+def test_a_live_postgresql_database_is_upgraded_in_place_keeping_its_rows(
+        old: OldDatabase) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    with postgres_schema() as url:
+        old.make(url)
+        opened: list[SqlReceiverStore] = []
+        with psycopg.connect(url) as reader, psycopg.connect(url, autocommit=True) as watcher:
+            before = reader.execute(old.read).fetchall()  # its transaction stays open
+            upgrade = threading.Thread(target=lambda: opened.append(open_store(url)))
+            upgrade.start()
+            until(lambda: watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                [reader.info.backend_pid]).fetchone() == (1,), 10)
+            assert upgrade.is_alive(), "the upgrade waits for the reader"
+            assert reader.execute(old.read).fetchall() == before, "who reads sees the same rows"
+            reader.commit()
+            upgrade.join(10)
+        (store,) = opened
+        try:
+            with store.db.transaction(write=False) as tx:
+                assert tx.rows("SELECT version FROM receiver_schema") == [(SCHEMA_VERSION,)]
+            old.check(store)
         finally:
             store.close()
