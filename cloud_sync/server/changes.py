@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from cloud_sync.server.db import pool_setting
+
 CHANNEL = "edge_hub_alerts"
 _log = logging.getLogger("cloud_sync.server.changes")
 
@@ -40,7 +42,7 @@ class ListenedChanges:
     """PostgreSQL: a counter per community, moved by the notifications the trigger sends."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.url, _ = pool_setting(url)  # its own connection, outside the store's pool
         self.check_s = 0.05  # only memory is read: cheap
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()

@@ -17,6 +17,7 @@ from cloud_sync.server.settings import (
     DEFAULT_DB,
     LOOPBACK,
     DEFAULT_GROUP,
+    DEFAULT_POOL,
     DEFAULT_ROOT,
     check_topic_root,
 )
@@ -28,7 +29,7 @@ EXAMPLES = """examples:
   edge-hub server --broker mqtt://127.0.0.1:1883 --http 0.0.0.0:8080 \\
       --roster xingfuli.toml --roster heping.toml
   edge-hub server --broker mqtts://edge-hub-server:SECRET@mqtt.example.org:8883 \\
-      --db postgresql://rx@db/eldercare
+      --db 'postgresql://rx@db/eldercare?pool=8'
   edge-hub server ack C12 --by "王主任" --broker mqtt://127.0.0.1:1883
   edge-hub server claim C12 --by "王主任" --for 15 --broker mqtt://127.0.0.1:1883
 """
@@ -117,7 +118,9 @@ def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
     receiver.add_argument("--broker", type=broker_url_argument, metavar="URL",
                           help="mqtt://[user:pass@]host:port, or mqtts://… for TLS (needed to run)")
     receiver.add_argument("--db", default=DEFAULT_DB, metavar="URL",
-                          help=f"sqlite:///file, a file path, or postgresql://… (default {DEFAULT_DB})")
+                          help=f"sqlite:///file, a file path, or postgresql://…[?pool=N] (default "
+                               f"{DEFAULT_DB}); N is how many PostgreSQL connections the "
+                               f"server's threads share (default {DEFAULT_POOL})")
     receiver.add_argument("--http", type=_http, metavar="HOST:PORT",
                           help="also serve POST /ingest, GET /commands and the JSON API here")
     receiver.add_argument("--trusted-proxy", action="append", metavar="ADDRESS", type=_proxy,

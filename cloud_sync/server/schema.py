@@ -1,4 +1,18 @@
-"""The receiver's tables, written once for SQLite and PostgreSQL, and their migrations."""
+"""The receiver's tables, written once for SQLite and PostgreSQL, and their migrations.
+
+Starting the store brings an older database up to SCHEMA_VERSION in one transaction while
+it stays in use: missing tables are created, each step of MIGRATIONS after the stored
+version runs in turn, then missing indexes are created (so a live database gains a new
+index when the next server starts). A step that alters a table waits for the transactions
+reading it to end. On PostgreSQL an advisory lock makes two servers starting together
+take turns.
+
+These small migrations are our own rather than Alembic's, on purpose: one SQL text serves
+both dialects, the advisory lock is one line, the steps are plain functions on the same
+Tx the store uses, and the server needs no ORM. Alembic would bring SQLAlchemy as a
+second layer over psycopg and sqlite3 and its dependency tree onto every server, for
+versioning a dozen tables whose changes so far are added columns and indexes.
+"""
 
 from __future__ import annotations
 
@@ -184,9 +198,12 @@ CREATE TABLE IF NOT EXISTS commands (
 );
 """
 
-# Indexes on columns a migration may add: created after the migrations ran.
+# Indexes on columns a migration may add, and those added since: created after the
+# migrations ran, so a live database gains a new one when the next server starts.
+# events_by_community_type serves the open faults (faults.py: a community's events by type).
 INDEXES = """
 CREATE INDEX IF NOT EXISTS events_by_hub_epoch_seq ON events (community, hub, epoch, seq);
+CREATE INDEX IF NOT EXISTS events_by_community_type ON events (community, type);
 CREATE INDEX IF NOT EXISTS commands_by_hub_seq ON commands (community, hub, seq);
 CREATE INDEX IF NOT EXISTS alerts_by_community ON alerts (community, updated_at);
 CREATE INDEX IF NOT EXISTS login_failures_by_name ON login_failures (username, at);

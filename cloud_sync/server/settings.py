@@ -6,6 +6,7 @@ from __future__ import annotations
 from cloud_sync.server.errors import ReceiverSetupError
 
 DEFAULT_DB = "sqlite:///receiver.db"
+DEFAULT_POOL = 4  # PostgreSQL connections per server process (the URL's ?pool=N)
 DEFAULT_ROOT = "eldercare/v1/"
 DEFAULT_GROUP = "receivers"
 

@@ -41,6 +41,8 @@ _WALK_FIRST = 8
 _WALK_MAX = 4096
 _ID_CHUNK = 500
 _COMMAND_PAGE = 100
+_EVENT_COLUMNS = ("event_id", "community", "hub", "epoch", "seq", "type", "at_epoch", "body",
+                  "received_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,10 +350,9 @@ def _insert_events(tx: Tx, batch: Batch, now: float) -> list[Event]:
         if event.event_id not in seen:
             seen.add(event.event_id)
             fresh.append(event)
-    tx.run_many("INSERT INTO events (event_id, community, hub, epoch, seq, type, at_epoch, body, "
-                "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(e.event_id, batch.community, batch.hub, batch.epoch, e.seq, e.type, e.at_epoch,
-                  e.body, now) for e in fresh])
+    tx.insert_rows("events", _EVENT_COLUMNS, [
+        (e.event_id, batch.community, batch.hub, batch.epoch, e.seq, e.type, e.at_epoch, e.body,
+         now) for e in fresh], skip_duplicates=True)
     return fresh
 
 
