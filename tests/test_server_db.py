@@ -189,8 +189,11 @@ def _version_3(url: str) -> None:
     try:
         stored(store, [alert_event(1, "u-1")])
         with store.db.transaction(write=True) as tx:
-            for column in ("claimed_by", "claimed_at", "closed_by", "closed_at", "outcome", "note"):
+            for column in ("claimed_by", "claimed_at", "closed_by", "closed_at", "outcome", "note",
+                           "claim_until", "claim_lapsed_at", "lapse_told_at"):
                 tx.run(f"ALTER TABLE alerts DROP COLUMN {column}")
+            for table in ("rosters", "roster_watches", "roster_log"):
+                tx.run(f"DROP TABLE {table}")
             tx.run("UPDATE receiver_schema SET version = 3")
     finally:
         store.close()
@@ -199,7 +202,7 @@ def _version_3(url: str) -> None:
 def _version_3_kept(store: SqlReceiverStore) -> None:
     (alert,) = store.alerts()
     assert (alert["id"], alert["resident"]["name"], alert["claimed_by"]) == ("C1", "张桂兰", None)
-    store.record_claim("C1", "王主任", now=T0)
+    store.record_claim("C1", "王主任", now=T0, until=T0 + 60)
     assert store.alerts()[0]["claimed_by"] == "王主任"
 
 
