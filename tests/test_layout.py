@@ -251,7 +251,8 @@ def test_the_checks_see_what_a_docstring_does_not_allow() -> None:
 
 HEAVY = ["gpiozero", "requests", "paho", "cloud_sync.server.receiver", "edge.tools.doctor",
          "edge.tools.pairing", "firmware_bridge.simulators", "edge.simulated.simulate",
-         "edge.uplink.service", "edge.panel.driver"]
+         "edge.uplink.service", "edge.panel.driver",
+         "importlib.metadata"]  # sqlite-utils' search for plugins (edge.storage.schema)
 BUILD_THE_DEMO_HUB = """
 import sys, tempfile
 from edge.app import build_hub

@@ -9,7 +9,6 @@ path and the expected form.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -274,6 +273,8 @@ def _missing(hint: Any, spec: FieldSpec) -> str:
 
 
 def _unknown(key: str, known: list[str]) -> str:
+    import difflib  # only a misspelt key needs it (about 0.15 MB)
+
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     return f"unknown key{hint}; expected one of {', '.join(known)}"

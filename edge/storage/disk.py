@@ -34,6 +34,7 @@ from typing import Protocol
 from sqlite_utils import Database
 
 from edge.storage.memory import MemoryCopy, memory_copy, write_back
+from edge.storage.schema import database_on
 
 _log = logging.getLogger("edge.storage.store")
 _STORAGE_CODES = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR,
@@ -303,7 +304,7 @@ def open_file(path: Path) -> Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    db = Database(sqlite3.connect(path.resolve().as_uri(), uri=True))
+    db = database_on(sqlite3.connect(path.resolve().as_uri(), uri=True))
     try:
         db.execute("PRAGMA busy_timeout = 5000")
         db.enable_wal()

@@ -55,10 +55,10 @@ class MemoryCopy:
 def memory_copy(path: Path, file_db: Database | None) -> MemoryCopy:
     """The hub's database in memory, filled from the file: through the connection the store
     already has, else from the file opened apart; empty (fresh ids) if neither can read."""
-    from edge.storage.schema import MIGRATIONS
+    from edge.storage.schema import MIGRATIONS, database_on
 
     name = f"file:edge-hub-memory-{uuid.uuid4().hex}?mode=memory&cache=shared"
-    memory = Database(sqlite3.connect(name, uri=True, check_same_thread=False))
+    memory = database_on(sqlite3.connect(name, uri=True, check_same_thread=False))
     MIGRATIONS.apply(memory)
     floor = None
     if file_db is not None:

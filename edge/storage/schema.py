@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 MIGRATIONS = Migrations("edge-hub")
+
+
+def database_on(conn: sqlite3.Connection) -> Database:
+    """sqlite-utils over `conn`, without sqlite-utils plugins.
+
+    With plugins on, the first Database made reads the metadata of every installed package
+    to find them (importlib.metadata and its garbage, about 0.7 MB kept for good) and lets
+    any of them add functions to the connection; the hub uses none.
+    """
+    return Database(conn, execute_plugins=False)
 
 
 @MIGRATIONS(name="0001_roster_alerts_outbox")

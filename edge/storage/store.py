@@ -29,7 +29,7 @@ from edge.storage.disk import (
     storage_fault,
 )
 from edge.storage.roster import RosterTables
-from edge.storage.schema import MIGRATIONS
+from edge.storage.schema import MIGRATIONS, database_on
 
 ALERT_PRIORITY = 0
 TELEMETRY_PRIORITY = 1
@@ -109,7 +109,7 @@ class Store(RosterTables, AlertTables):
                     break
         if store is None:
             assert guard is not None and failure is not None
-            store = cls(Database(memory=True), None, guard)
+            store = cls(database_on(sqlite3.connect(":memory:")), None, guard)
             guard.start_in_memory(store, failure)
         else:
             store.checkpointer = start_checkpoints(store.db, path, checkpoint_s, guard)
@@ -144,7 +144,7 @@ class Store(RosterTables, AlertTables):
     @classmethod
     def memory(cls) -> Store:
         """An in-memory store, for tools that must not touch the real database."""
-        return cls(Database(memory=True))
+        return cls(database_on(sqlite3.connect(":memory:")))
 
     @property
     def degraded(self) -> bool:
