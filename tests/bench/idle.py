@@ -68,9 +68,12 @@ def frames_for(air: VirtualAir, watches: int, seconds: float) -> list[tuple[str,
 
 async def window(air: VirtualAir, frames: list[tuple[str, bytes]], seconds: float,
                  left_out: set[int]) -> float:
-    """Send `frames` evenly over `seconds`; the hub's share of a core, in percent."""
+    """Send `frames` evenly over `seconds` (a radio would wake the loop as often); the
+    hub's share of a core, in percent. Without frames nothing but the hub wakes."""
     per_tick = len(frames) / (seconds / TICK_S) if frames else 0.0
     started_cpu, started = hub_cpu_s(left_out), time.monotonic()
+    if not frames:
+        await asyncio.sleep(seconds)
     owed = 0.0
     while (elapsed := time.monotonic() - started) < seconds:
         owed += per_tick
