@@ -56,6 +56,12 @@ def _quietly(db: Database, statement: str) -> None:
         pass
 
 
+# The writer's page cache: the hub's hot pages (the outbox's tail, the watches, open
+# alerts) fit well within it, and a Pi has little memory to spare (SQLite's own default
+# is 2 MiB per connection).
+CACHE_KIB = 512
+
+
 class Store(RosterTables, AlertTables):
     """The only writer of the hub database; every write happens in a transaction."""
 
@@ -76,6 +82,7 @@ class Store(RosterTables, AlertTables):
         """The writer connection's settings, and the schema brought up to date."""
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = FULL")
+        db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         if self.checkpointer is not None:
             checkpoint_pragmas(db)
         if self.guard is not None and self.guard.page_limit is not None:

@@ -1,4 +1,5 @@
-"""Idle CPU: how much of a core the running hub uses when little happens.
+"""Idle CPU and memory: how much of a core the running hub uses when little happens, and
+how much memory it holds when much does.
 
 The production hub runs on real time with the emulated modem on a pseudo-terminal, the
 way `edge-hub simulate` runs it: first with 300 watches each sending one heartbeat every
@@ -6,6 +7,13 @@ way `edge-hub simulate` runs it: first with 300 watches each sending one heartbe
 encrypted before the measured window (a watch does that, not the hub), and the modem
 emulator's thread is left out: what is counted is the hub's own threads' CPU time
 (/proc/self/task), divided by the wall time.
+
+Memory: in a process of its own, the hub with 500 watches each sending a heartbeat every
+second (frames made as they are sent), its resident memory (VmRSS) after 30 s, and the
+most it held (VmHWM). That process also holds the simulated radio and modem: the modules
+they and this bench load beyond the hub's own (measured in the same run: the same imports
+alone, against `edge.app` and the command line alone) are taken off to judge the goal;
+their objects at run time are not, so the figure is still an upper bound of the hub's.
 Run: .venv/bin/python tests/bench/idle.py [--quick]
 """
 
@@ -14,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import subprocess
 import sys
 import tempfile
 import threading
@@ -37,6 +46,7 @@ WATCHES = 300
 EVERY_S = 30.0
 TICK_S = 0.1
 GOAL_BUSY, GOAL_SILENT = 1.0, 0.2  # percent of one core
+RSS_WATCHES, RSS_GOAL_MB = 500, 45.0
 
 
 def hub_cpu_s(left_out: set[int]) -> float:
@@ -100,10 +110,81 @@ async def measure(app: HubApp, air: VirtualAir, seconds: float,
     return busy, silent
 
 
+async def busy_for(app: HubApp, air: VirtualAir, seconds: float) -> None:
+    """Each watch sends a heartbeat every second, for `seconds`."""
+    stop = asyncio.Event()
+    hub = asyncio.create_task(app.run(stop))
+    while not (air.scanners and app.worker is not None and app.worker.ready):
+        await asyncio.sleep(0.05)
+    started, sent = time.monotonic(), 0
+    while time.monotonic() - started < seconds:
+        due = int((time.monotonic() - started) * RSS_WATCHES)
+        for n in range(sent, due):
+            air.battery(mac_for(n % RSS_WATCHES), 50 + (n // RSS_WATCHES) % 2)
+        sent = due
+        for watch in air.watches.values():
+            watch.sent.clear()  # the simulator's own record of frames: not the hub's memory
+        await asyncio.sleep(TICK_S)
+    stop.set()
+    await hub
+
+
+def status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def memory_phase(seconds: float, baseline: bool) -> int:
+    """Print this process's VmRSS and VmHWM: the busy hub's, or with `baseline` only the
+    imports'."""
+    if baseline:
+        print(f"{status_mb('VmRSS'):.1f} {status_mb('VmHWM'):.1f}")
+        return 0
+    logging.disable(logging.CRITICAL)
+    modem = ModemEmulator()
+    try:
+        port = modem.start()
+        with tempfile.TemporaryDirectory() as folder:
+            air = VirtualAir()
+            for i in range(RSS_WATCHES):
+                air.add_watch(mac_for(i), key_for(i))
+            app = build_hub(config_for(port, RSS_WATCHES), backend=air.backend,
+                            database=Path(folder) / "hub.db")
+            try:
+                asyncio.run(busy_for(app, air, seconds))
+                print(f"{status_mb('VmRSS'):.1f} {status_mb('VmHWM'):.1f}")
+            finally:
+                app.close()
+    finally:
+        modem.stop()
+    return 0
+
+
+def memory(seconds: float) -> tuple[list[float], list[float], list[float]]:
+    """(VmRSS, VmHWM) of the busy hub, of its imports alone, and of the hub's imports
+    without the simulators and this bench, each in a process of its own."""
+    def run(*extra: str) -> list[float]:
+        answer = subprocess.run([sys.executable, __file__, "--memory-phase", str(seconds),
+                                 *extra], check=True, capture_output=True, text=True)
+        return [float(word) for word in answer.stdout.split()]
+    hub_only = subprocess.run(
+        [sys.executable, "-c", "import edge.app, edge.tools.cli; from pathlib import Path; "
+         "kept = dict(line.split(':', 1) for line in Path('/proc/self/status').read_text()"
+         ".splitlines()); print(*(int(kept[k].split()[0]) / 1024 for k in ('VmRSS', 'VmHWM')))"],
+        check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+    return run(), run("--baseline"), [float(word) for word in hub_only.stdout.split()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a 10 s window instead of 60 s")
+    parser.add_argument("--quick", action="store_true", help="10 s windows instead of 60 s")
+    parser.add_argument("--memory-phase", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_phase is not None:
+        return memory_phase(args.memory_phase, args.baseline)
     seconds = 10.0 if args.quick else 60.0
     logging.disable(logging.CRITICAL)
     modem = ModemEmulator()
@@ -129,6 +210,15 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"core (goal <= {GOAL_BUSY} %) {'PASS' if busy <= GOAL_BUSY else 'FAIL'}")
     print(f"  the same watches silent:                     {silent:5.2f} % of a core (goal "
           f"<= {GOAL_SILENT} %) {'PASS' if silent <= GOAL_SILENT else 'FAIL'}")
+    (rss, peak), (base, _), (hub_only, _) = memory(10.0 if args.quick else 30.0)
+    print(f"Memory of the running hub, {RSS_WATCHES} watches each sending a heartbeat every "
+          f"second (with the simulated radio and modem):")
+    simulators = base - hub_only
+    alone = rss - simulators
+    print(f"  VmRSS {rss:.1f} MB, at most {peak:.1f} MB; the same imports alone {base:.1f} MB, "
+          f"of which the simulators' and this bench's own modules {simulators:.1f} MB")
+    print(f"  the hub alone (VmRSS less those modules): {alone:.1f} MB (goal <= "
+          f"{RSS_GOAL_MB:.0f} MB) {'PASS' if alone <= RSS_GOAL_MB else 'FAIL'}")
     return 0
 
 
