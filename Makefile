@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/footprint.py
 	$(BIN)/python tests/bench/server.py
 	$(BIN)/python tests/bench/idle.py
+	$(BIN)/python tests/bench/startup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis *.egg-info

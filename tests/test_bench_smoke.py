@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench import drain, footprint, ingest, server, sos_latency
+from tests.bench import drain, footprint, ingest, server, sos_latency, startup
 
 
 def test_ingest_benchmark_runs_and_prints_its_figures(capsys) -> None:
@@ -36,3 +36,10 @@ def test_server_benchmark_runs_and_prints_both_figures(capsys) -> None:
     out = capsys.readouterr().out
     assert "(a) SOS publish -> console live feed, 3 of 3 alerts" in out and "p99" in out
     assert "(b) events stored on PostgreSQL" in out and "ratio" in out
+
+
+def test_startup_benchmark_runs_and_prints_both_figures(capsys) -> None:
+    startup.main(["--watches", "100", "--runs", "1"])  # the verdict is the benchmark's
+    out = capsys.readouterr().out
+    assert "config load, 100 residents/watches/contacts" in out and "tomllib alone" in out
+    assert "start-up to READY=1, 100 watches: fresh database" in out and "restart" in out

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import stat
 import time
 
 import pytest
 
-from edge.domain import AlertState, Fix
+from edge.domain import AlertState, Contact, Fix, Role, Roster, Watch
 from edge.errors import StoreError
 from edge.storage.alert_tables import alert_ref
 from edge.storage.store import ALERT_PRIORITY, Store
@@ -57,6 +58,22 @@ def test_roster_change_keeps_counters_and_deactivates_removed_watch(tmp_path) ->
     record = [r for r in store.watch_records() if r.watch.mac.endswith("03")][0]
     assert record.last_counter == 77
     assert record.watch.key is not None
+
+
+def test_a_changed_roster_is_stored_as_it_now_is(tmp_path) -> None:
+    store = Store.open(tmp_path / "hub.db")
+    store.apply_roster(make_roster(3))
+    first = make_roster(3)
+    moved = dataclasses.replace(first.residents[0], name="王秀英", room="502",
+                                address="幸福里 3号楼 502", phone="+8613905710502")
+    button = Watch(first.watches[1].mac, "r1", None, True, "bedside pull cord")
+    family = Contact("son", "王磊", "+8613800138030", Role.FAMILY, 2, "r1", True)
+    store.apply_roster(Roster((moved, first.residents[1]), (first.watches[0], button),
+                              (family,)))
+    assert store.residents() == [moved, first.residents[1]]
+    assert store.resident("r3") == first.residents[2]  # kept for old alerts, inactive
+    assert [r.watch for r in store.watch_records()] == [first.watches[0], button]
+    assert store.contacts_for("r1") == [family] and store.contacts_for("r2") == []
 
 
 def test_one_open_alert_per_resident_is_enforced_by_the_schema(tmp_path) -> None:

@@ -19,6 +19,8 @@ def plain_text(text: str) -> bool:
     """No control or format characters (line breaks, DEL, bidi overrides, zero-width
     marks) and no lone surrogates (which no UTF-8 text could carry): what a name texted to
     responders or shown to a worker may hold."""
+    if text.isprintable():  # the common case, checked in C: no Other or Separator at all
+        return True
     return not any(unicodedata.category(ch) in _NOT_PLAIN for ch in text)
 
 

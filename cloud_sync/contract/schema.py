@@ -9,9 +9,9 @@ path and the expected form.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-import re
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
@@ -29,15 +29,14 @@ from typing import (
     get_type_hints,
 )
 
-from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.ids import plain_text
+from cloud_sync.contract.place import Place
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 T = TypeVar("T", bound="DataclassInstance")
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _TYPE_FORMS: Mapping[type, str] = types.MappingProxyType(
     {
         str: "a string",
@@ -47,6 +46,7 @@ _TYPE_FORMS: Mapping[type, str] = types.MappingProxyType(
         Path: "a file path (a non-empty string)",
     }
 )
+_AS_WRITTEN = (str, int, bool)  # TOML gives these as the very values a field holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,45 +131,19 @@ def _non_blank(value: str) -> str:
 TEXT = Rule("a non-empty string without control characters", _non_blank)
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
-    """Where a value sits: the file and the dotted key path inside it."""
-
-    source: str
-    path: str = ""
-
-    def key(self, name: str) -> Place:
-        """The place of key name inside this table."""
-        part = name if _BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
-        return Place(self.source, f"{self.path}.{part}" if self.path else part)
-
-    def index(self, position: int) -> Place:
-        """The place of item position inside this array."""
-        return Place(self.source, f"{self.path}[{position}]")
-
-    def error(self, message: str) -> ConfigError:
-        """A ConfigError for a value at this place."""
-        return ConfigError(f"{self}: {message}")
-
-    def __str__(self) -> str:
-        return f"{self.source}: {self.path}" if self.path else self.source
-
-
 def build(cls: type[T], value: object, place: Place, base_dir: Path) -> T:
     """Check one TOML table against section cls and return the section."""
     table = _table(value, place)
-    known = [item.name for item in fields(cls)]
+    layout = _layout_of(cls)
     for key in table:
-        if key not in known:
-            raise place.key(key).error(_unknown(key, known))
-    hints = get_type_hints(cls)
+        if key not in layout.known:
+            raise place.key(key).error(_unknown(key, list(layout.names)))
     values: dict[str, Any] = {}
-    for item in fields(cls):
-        here = place.key(item.name)
-        if item.name in table:
-            values[item.name] = _convert(hints[item.name], spec_of(item), table[item.name], here, base_dir)
-        elif item.default is MISSING and item.default_factory is MISSING:
-            raise here.error(_missing(hints[item.name], spec_of(item)))
+    for slot in layout.slots:
+        if slot.name in table:
+            values[slot.name] = _convert(slot, table[slot.name], place.key(slot.name), base_dir)
+        elif slot.required:
+            raise place.key(slot.name).error(_missing(slot.hint, slot.spec))
     return cls(**values)
 
 
@@ -177,7 +151,11 @@ def read_value(
     kind: type, value: object, place: Place, rule: Rule | None = None, *, secret: bool = False
 ) -> Any:
     """Check one scalar TOML value: its type, then the rule; return the converted value."""
-    scalar = _scalar(rule.takes if rule and rule.takes else kind, value, place, FieldSpec("", rule, secret))
+    takes = rule.takes if rule and rule.takes else kind
+    if type(value) is takes and takes in _AS_WRITTEN:
+        scalar: Any = value  # a string, integer or boolean where one is asked for
+    else:
+        scalar = _scalar(takes, value, place, FieldSpec("", rule, secret))
     if rule is None:
         return scalar
     try:
@@ -189,18 +167,66 @@ def read_value(
             f"expected {rule.form}, got {_shown(scalar, secret, typed=False)}{why}") from None
 
 
-def _convert(hint: Any, spec: FieldSpec, value: object, place: Place, base_dir: Path) -> Any:
-    kind = _without_none(hint)
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One field of a section as build reads it: its name, type, rule and shape (a
+    scalar, a nested table, an array of tables or an array of values, and of what)."""
+
+    name: str
+    hint: Any  # the annotation as written, for the message of a missing value
+    kind: Any  # the annotation without None
+    spec: FieldSpec
+    required: bool
+    shape: str
+    inner: Any  # the nested section, or the type of an array's items
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """A section's fields in order, and the set of their names."""
+
+    names: tuple[str, ...]
+    known: frozenset[str]
+    slots: tuple[_Slot, ...]
+
+
+@functools.cache
+def _layout_of(cls: type) -> _Layout:
+    """Section cls's fields, types and rules, worked out once per class: resolving the
+    annotations (get_type_hints) costs far more than checking a table."""
+    hints = get_type_hints(cls)
+    slots = []
+    for item in fields(cls):
+        kind = _without_none(hints[item.name])
+        shape, inner = _shape_of(kind)
+        required = item.default is MISSING and item.default_factory is MISSING
+        slots.append(_Slot(item.name, hints[item.name], kind, spec_of(item), required, shape,
+                           inner))
+    names = tuple(slot.name for slot in slots)
+    return _Layout(names, frozenset(names), tuple(slots))
+
+
+def _shape_of(kind: Any) -> tuple[str, Any]:
     if isinstance(kind, type) and is_dataclass(kind):
-        return build(kind, value, place, base_dir)
+        return "table", kind
     if get_origin(kind) is tuple:
         item_kind = get_args(kind)[0]
-        if not (isinstance(item_kind, type) and is_dataclass(item_kind)):
-            return _array_of_values(item_kind, spec, value, place)
+        if isinstance(item_kind, type) and is_dataclass(item_kind):
+            return "tables", item_kind
+        return "values", item_kind
+    return "scalar", kind
+
+
+def _convert(slot: _Slot, value: object, place: Place, base_dir: Path) -> Any:
+    if slot.shape == "table":
+        return build(slot.inner, value, place, base_dir)
+    if slot.shape == "tables":
         items = _array_of_tables(value, place)
-        return tuple(build(item_kind, item, place.index(i), base_dir) for i, item in enumerate(items))
-    converted = read_value(kind, value, place, spec.rule, secret=spec.secret)
-    return base_dir / converted if kind is Path else converted
+        return tuple(build(slot.inner, item, place.index(i), base_dir) for i, item in enumerate(items))
+    if slot.shape == "values":
+        return _array_of_values(slot.inner, slot.spec, value, place)
+    converted = read_value(slot.kind, value, place, slot.spec.rule, secret=slot.spec.secret)
+    return base_dir / converted if slot.kind is Path else converted
 
 
 def _scalar(kind: type, value: object, place: Place, spec: FieldSpec) -> Any:

@@ -72,6 +72,7 @@ async def _simulate(args: argparse.Namespace, database: Path, scratch: Path,
     from edge.app import build_hub
     from edge.config.loader import load_config
     from edge.simulated.simulate import SavedCounters, Simulation, simulation_config
+    from edge.supervision.systemd_notify import SystemdNotifier
     from firmware_bridge.simulators.modem_emulator import ModemEmulator
     from firmware_bridge.simulators.virtual_air import VirtualAir
 
@@ -90,6 +91,7 @@ async def _simulate(args: argparse.Namespace, database: Path, scratch: Path,
     except BaseException:
         modem.stop()
         raise
+    app.notifier = SystemdNotifier()  # READY=1 as `run` sends it, under systemd or a bench
     counters = SavedCounters(database.with_name(database.name + ".air.json"))
     for record in app.store.watch_records():
         counter, packet_id = counters.of(record.watch.mac)

@@ -16,6 +16,19 @@ T = TypeVar("T")
 
 TELEMETRY_FRAMES_KEPT = 256  # per watch, besides every button frame
 
+_UPSERT_RESIDENT = (
+    "INSERT INTO residents (id, name, room, address, phone, active) "
+    "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
+    "room = excluded.room, address = excluded.address, phone = excluded.phone, active = 1")
+_UPSERT_WATCH = (
+    "INSERT INTO watches (mac, resident_id, key_hex, insecure, label, active) "
+    "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(mac) DO UPDATE SET "
+    "resident_id = excluded.resident_id, key_hex = excluded.key_hex, "
+    "insecure = excluded.insecure, label = excluded.label, active = 1")
+_INSERT_CONTACT = (
+    "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)")
+
 
 @dataclass(frozen=True, slots=True)
 class WatchRecord:
@@ -43,41 +56,20 @@ class RosterTables:
         self.write(lambda: RosterTables._replace_roster(self, roster))  # type: ignore[arg-type]
 
     def _replace_roster(self, roster: Roster) -> None:
+        """Mark everyone inactive, then upsert the roster back: one statement a table,
+        run over every row (executemany), however many watches the building has."""
         self.db.execute("UPDATE residents SET active = 0")
         self.db.execute("UPDATE watches SET active = 0")
         self.db.execute("DELETE FROM contacts")
-        for resident in roster.residents:
-            self._upsert_resident(resident)
-        for watch in roster.watches:
-            self._upsert_watch(watch)
-        for contact in roster.contacts:
-            self._insert_contact(contact)
-
-    def _upsert_resident(self, resident: Resident) -> None:
-        self.db.execute(
-            "INSERT INTO residents (id, name, room, address, phone, active) "
-            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
-            "room = excluded.room, address = excluded.address, phone = excluded.phone, active = 1",
-            [resident.id, resident.name, resident.room, resident.address, resident.phone],
-        )
-
-    def _upsert_watch(self, watch: Watch) -> None:
-        key_hex = watch.key.hex() if watch.key else None
-        self.db.execute(
-            "INSERT INTO watches (mac, resident_id, key_hex, insecure, label, active) "
-            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(mac) DO UPDATE SET "
-            "resident_id = excluded.resident_id, key_hex = excluded.key_hex, "
-            "insecure = excluded.insecure, label = excluded.label, active = 1",
-            [watch.mac, watch.resident_id, key_hex, int(watch.insecure), watch.label],
-        )
-
-    def _insert_contact(self, contact: Contact) -> None:
-        self.db.execute(
-            "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [contact.id, contact.name, contact.phone, contact.role.value, contact.tier,
-             contact.resident_id, int(contact.always_sms)],
-        )
+        conn = self.db.conn
+        conn.executemany(_UPSERT_RESIDENT, [
+            (r.id, r.name, r.room, r.address, r.phone) for r in roster.residents])
+        conn.executemany(_UPSERT_WATCH, [
+            (w.mac, w.resident_id, w.key.hex() if w.key else None, int(w.insecure), w.label)
+            for w in roster.watches])
+        conn.executemany(_INSERT_CONTACT, [
+            (c.id, c.name, c.phone, c.role.value, c.tier, c.resident_id, int(c.always_sms))
+            for c in roster.contacts])
 
     def watch_records(self) -> list[WatchRecord]:
         """Every active watch with its key and last accepted counter."""
