@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench import drain, footprint, ingest, server, sos_latency, startup
+from tests.bench import drain, footprint, idle, ingest, server, sos_latency, startup
 
 
 def test_ingest_benchmark_runs_and_prints_its_figures(capsys) -> None:
@@ -43,3 +43,10 @@ def test_startup_benchmark_runs_and_prints_both_figures(capsys) -> None:
     out = capsys.readouterr().out
     assert "config load, 100 residents/watches/contacts" in out and "tomllib alone" in out
     assert "start-up to READY=1, 100 watches: fresh database" in out and "restart" in out
+
+
+def test_idle_benchmark_runs_and_prints_cpu_and_memory(capsys) -> None:
+    idle.main(["--seconds", "2"])  # the verdict is the benchmark's
+    out = capsys.readouterr().out
+    assert "300 watches, one heartbeat each every 30 s" in out and "watches silent" in out
+    assert "the hub alone (VmRSS less those modules)" in out

@@ -101,7 +101,7 @@ async def measure(app: HubApp, air: VirtualAir, seconds: float,
     hub = asyncio.create_task(app.run(stop))
     while not (air.scanners and app.worker is not None and app.worker.ready):
         await asyncio.sleep(0.05)
-    await asyncio.sleep(3.0)  # start-up work (roster, first supervision) is done
+    await asyncio.sleep(min(3.0, seconds))  # start-up work (roster, first supervision) done
     busy = await window(air, frames_for(air, WATCHES, seconds), seconds, left_out)
     await asyncio.sleep(2.0)
     silent = await window(air, [], seconds, left_out)
@@ -180,12 +180,13 @@ def memory(seconds: float) -> tuple[list[float], list[float], list[float]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="10 s windows instead of 60 s")
+    parser.add_argument("--seconds", type=float, help="windows this long (a smoke test)")
     parser.add_argument("--memory-phase", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_phase is not None:
         return memory_phase(args.memory_phase, args.baseline)
-    seconds = 10.0 if args.quick else 60.0
+    seconds = args.seconds or (10.0 if args.quick else 60.0)
     logging.disable(logging.CRITICAL)
     modem = ModemEmulator()
     try:
@@ -210,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"core (goal <= {GOAL_BUSY} %) {'PASS' if busy <= GOAL_BUSY else 'FAIL'}")
     print(f"  the same watches silent:                     {silent:5.2f} % of a core (goal "
           f"<= {GOAL_SILENT} %) {'PASS' if silent <= GOAL_SILENT else 'FAIL'}")
-    (rss, peak), (base, _), (hub_only, _) = memory(10.0 if args.quick else 30.0)
+    (rss, peak), (base, _), (hub_only, _) = memory(min(seconds, 30.0))
     print(f"Memory of the running hub, {RSS_WATCHES} watches each sending a heartbeat every "
           f"second (with the simulated radio and modem):")
     simulators = base - hub_only
