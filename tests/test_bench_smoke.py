@@ -13,9 +13,10 @@ def test_ingest_benchmark_runs_and_prints_its_figures(capsys) -> None:
 
 
 def test_sos_latency_benchmark_runs_and_prints_percentiles(capsys) -> None:
-    assert sos_latency.main(["--quick"]) == 0
+    assert sos_latency.main(["--presses", "5"]) == 0
     out = capsys.readouterr().out
     assert "p50" in out and "p99" in out and "AT+CMGS" in out
+    assert "the alert's PUBLISH at a subscriber" in out and "busy p50" in out
 
 
 def test_drain_benchmark_runs_and_prints_both_rates(capsys) -> None:
