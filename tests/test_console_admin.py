@@ -269,3 +269,16 @@ def test_behind_a_trusted_proxy_wrong_passwords_count_per_persons_address(
             assert answer.status_code == 401 and "too many" in answer.text
     finally:
         server.stop()
+
+
+def test_answers_with_a_secret_are_not_kept_by_any_cache(server: Receiver) -> None:
+    admin = Desk(base_of(server), *people(server)["admin"])
+    answers = [admin.call("POST", "/api/tokens", {"name": "screen"}),
+               admin.call("POST", "/api/people", {"username": "liu", "name": "刘师傅",
+                                                  "role": "desk"}),
+               admin.call("POST", "/api/roster/residents", {"entry": {
+                   "id": "r-1", "name": "王奶奶", "room": "201"}}),
+               admin.call("POST", "/api/roster/watches", {"entry": {
+                   "mac": MAC, "resident": "r-1"}, "key": "generate"})]
+    for answer in answers:
+        assert answer.ok and answer.headers["cache-control"] == "no-store", answer.text

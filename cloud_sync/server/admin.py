@@ -26,6 +26,7 @@ from cloud_sync.server.people import People, Person
 from cloud_sync.server.roster_book import RosterBook
 
 Endpoint = Callable[[Request, Person], Awaitable[Response]]
+_NOT_KEPT = {"Cache-Control": "no-store"}  # an answer with a secret: no cache keeps it
 
 
 class RosterPusher(Protocol):
@@ -66,7 +67,7 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
         answer = await sent(person.community, saved.version)
         if saved.new_key is not None:
             answer["key"] = saved.new_key  # shown only now: program it into the watch
-        return JSONResponse(answer)
+        return JSONResponse(answer, headers=_NOT_KEPT)
 
     async def remove_entry(request: Request, person: Person) -> Response:
         kind, name = request.path_params["kind"], request.path_params["name"]
@@ -103,7 +104,8 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
         password = await run_in_threadpool(lambda: people.add(
             username, str(asked.get("name", "")), str(asked.get("role", "")), person.community,
             now=time.time(), contact=str(asked.get("contact", ""))))
-        return JSONResponse({"username": username, "password": password})  # shown only now
+        return JSONResponse({"username": username, "password": password},  # shown only now
+                            headers=_NOT_KEPT)
 
     async def remove_person(request: Request, person: Person) -> Response:
         username = request.path_params["username"]
@@ -118,7 +120,7 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
         asked = await json_object(request, '{"name": "duty-desk-screen"}')
         secret = await run_in_threadpool(lambda: access.add_api_token(
             str(asked.get("name", "")), person.community, now=time.time()))
-        return JSONResponse({"token": secret})  # shown only now
+        return JSONResponse({"token": secret}, headers=_NOT_KEPT)  # shown only now
 
     async def revoke_token(request: Request, person: Person) -> Response:
         name = await run_in_threadpool(access.revoke_api_token, person.community,
