@@ -185,6 +185,24 @@ def build_hub(
                   panel)
 
 
+def startup_line(app: HubApp, version: str) -> str:
+    """The one line that says what this hub is running with: version, configuration,
+    watches, modem and uplink."""
+    config, store = app.config, app.store
+    watches = store.db.execute("SELECT count(*) FROM watches WHERE active = 1").fetchone()[0]
+    roster = (f"roster {store.meta('roster_version')} from the server"
+              if store.meta("roster_source") == "server" else "roster from the configuration")
+    modem = (f"modem on {config.modem.port}" if config.modem is not None
+             else "no modem (no [modem] section: no SMS)")
+    uplink = "no uplink (no [uplink] section: SMS only)"
+    if config.uplink is not None:
+        uplink = f"uplink to {config.uplink.broker}" + (
+            f" (HTTPS fallback {config.uplink.http_url})" if config.uplink.http_url else "")
+    return (f"edge-hub {version} starting as hub {config.hub.id} ({config.hub.building}) "
+            f"from {config.path}: {watches} watch{'' if watches == 1 else 'es'} ({roster}), {modem}, {uplink}, "
+            f"database {config.hub.database}.")
+
+
 def storage_limits(config: HubConfig) -> StorageLimits:
     """How the store guards the disk, from [hub]."""
     hub = config.hub
