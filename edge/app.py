@@ -84,6 +84,11 @@ class HubApp:
             if self.notifier is not None:
                 self.notifier.stopping()
             await asyncio.gather(*tasks)
+            try:
+                self._publish_live(stopped=True)
+            except Exception:  # the disk may be what failed: stopping must not
+                _log.exception("Could not record that the hub stopped; edge-hub status tells "
+                               "it from the age of the last state instead.")
 
     def tick(self) -> None:
         """Alert timers, escalation, uplink; a failure is logged and retried next tick."""
@@ -100,13 +105,15 @@ class HubApp:
             except Exception:  # one failing job must not stop the others
                 _log.exception("A timer job failed (%s); retrying on the next tick.", job)
 
-    def _publish_live(self) -> None:
-        """Every 10 s, the hub's live state into the store, for `edge-hub status`."""
+    def _publish_live(self, stopped: bool = False) -> None:
+        """Every 10 s, the hub's live state into the store, for `edge-hub status`; once
+        more when it stops, saying so."""
         now = self.clock.monotonic()
-        if now - self._live_at < LIVE_EVERY_S:
+        if now - self._live_at < LIVE_EVERY_S and not stopped:
             return
         self._live_at = now
-        live = {"at": utc_text(self.clock.now()), "modem": _sms_status_of(self.worker),
+        live = {"at": utc_text(self.clock.now()), "stopped": stopped,
+                "modem": _sms_status_of(self.worker),
                 "uplink": "none" if self.uplink is None else
                 ("connected" if self.uplink.sync.connected else "down"),
                 "radio": f"{self.radio.mode} scanning on {self.radio.adapter}"}

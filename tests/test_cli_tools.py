@@ -121,3 +121,35 @@ def test_status_judges_staleness_by_the_running_hubs_own_interval() -> None:
     from edge.tools.hub_status import LIVE_EVERY_S as READ_EVERY_S
 
     assert READ_EVERY_S == LIVE_EVERY_S
+
+
+def test_a_hub_that_stopped_is_not_running_at_once(tmp_path, capsys) -> None:
+    """A clean stop (systemctl stop) is recorded: status need not wait for the state to age."""
+    import asyncio
+    from dataclasses import replace
+
+    from edge.app import build_hub
+    from edge.clock import SystemClock
+    from firmware_bridge.simulators.virtual_air import VirtualAir
+    from tests.sms_building import building_config
+
+    app = build_hub(replace(building_config("/dev/null"), modem=None), clock=SystemClock(),
+                    backend=VirtualAir().backend, database=tmp_path / "hub.db")
+
+    async def run_briefly() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(app.run(stop))
+        await asyncio.sleep(0.3)
+        assert main(["status", "--db", str(tmp_path / "hub.db")]) == 0
+        stop.set()
+        await task
+
+    try:
+        asyncio.run(run_briefly())
+    finally:
+        app.close()
+    assert capsys.readouterr().out.startswith("hub: running (state written 0 s ago)")
+    assert main(["status", "--db", str(tmp_path / "hub.db")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("hub: NOT RUNNING (it stopped 0 s ago, at ")
+    assert "modem: no modem (stale); uplink: none (stale)" in out

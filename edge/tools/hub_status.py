@@ -37,7 +37,7 @@ def live_state(store: Store, now: float) -> dict[str, Any]:
     live: dict[str, Any] = json.loads(store.meta("live_status", "{}") or "{}")
     age = _age_s(live.get("at"), now)
     live["age_s"] = None if age is None else round(age)
-    live["running"] = age is not None and age <= STALE_AFTER_S
+    live["running"] = age is not None and age <= STALE_AFTER_S and not live.get("stopped")
     return live
 
 
@@ -92,6 +92,9 @@ def hub_line(live: dict[str, Any]) -> str:
         return "hub: not running (it has never written its state to this database)"
     if live["running"]:
         return f"hub: running (state written {age} s ago)"
+    if live.get("stopped"):
+        return (f"hub: NOT RUNNING (it stopped {_ago(age)} ago, at {live['at']}); "
+                "start it: sudo systemctl start edge-hub")
     return (f"hub: NOT RUNNING (last state written {_ago(age)} ago, at {live['at']}); "
             "check: systemctl status edge-hub")
 
