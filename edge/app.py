@@ -84,6 +84,11 @@ class HubApp:
             if self.notifier is not None:
                 self.notifier.stopping()
             await asyncio.gather(*tasks)
+            try:
+                self._publish_live(stopped=True)
+            except Exception:  # the disk may be what failed: stopping must not
+                _log.exception("Could not record that the hub stopped; edge-hub status tells "
+                               "it from the age of the last state instead.")
 
     def tick(self) -> None:
         """Alert timers, escalation, uplink; a failure is logged and retried next tick."""
@@ -100,13 +105,15 @@ class HubApp:
             except Exception:  # one failing job must not stop the others
                 _log.exception("A timer job failed (%s); retrying on the next tick.", job)
 
-    def _publish_live(self) -> None:
-        """Every 10 s, the hub's live state into the store, for `edge-hub status`."""
+    def _publish_live(self, stopped: bool = False) -> None:
+        """Every 10 s, the hub's live state into the store, for `edge-hub status`; once
+        more when it stops, saying so."""
         now = self.clock.monotonic()
-        if now - self._live_at < LIVE_EVERY_S:
+        if now - self._live_at < LIVE_EVERY_S and not stopped:
             return
         self._live_at = now
-        live = {"at": utc_text(self.clock.now()), "modem": _sms_status_of(self.worker),
+        live = {"at": utc_text(self.clock.now()), "stopped": stopped,
+                "modem": _sms_status_of(self.worker),
                 "uplink": "none" if self.uplink is None else
                 ("connected" if self.uplink.sync.connected else "down"),
                 "radio": f"{self.radio.mode} scanning on {self.radio.adapter}"}
@@ -183,6 +190,24 @@ def build_hub(
     jobs.every(HISTORY_PRUNE_S, "frame history", store.prune_frame_history)
     return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs,
                   panel)
+
+
+def startup_line(app: HubApp, version: str) -> str:
+    """The one line that says what this hub is running with: version, configuration,
+    watches, modem and uplink."""
+    config, store = app.config, app.store
+    watches = store.db.execute("SELECT count(*) FROM watches WHERE active = 1").fetchone()[0]
+    roster = (f"roster {store.meta('roster_version')} from the server"
+              if store.meta("roster_source") == "server" else "roster from the configuration")
+    modem = (f"modem on {config.modem.port}" if config.modem is not None
+             else "no modem (no [modem] section: no SMS)")
+    uplink = "no uplink (no [uplink] section: SMS only)"
+    if config.uplink is not None:
+        uplink = f"uplink to {config.uplink.broker}" + (
+            f" (HTTPS fallback {config.uplink.http_url})" if config.uplink.http_url else "")
+    return (f"edge-hub {version} starting as hub {config.hub.id} ({config.hub.building}) "
+            f"from {config.path}: {watches} watch{'' if watches == 1 else 'es'} ({roster}), {modem}, {uplink}, "
+            f"database {config.hub.database}.")
 
 
 def storage_limits(config: HubConfig) -> StorageLimits:

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Install (or remove) edge-hub as a systemd service on a Raspberry Pi. Safe to run again:
-# it upgrades the code, replaces the unit and udev rules, and never overwrites hub.toml.
+# Install (or remove) edge-hub as a systemd service on a Raspberry Pi. Run it again from a
+# newer checkout to upgrade in place: the new code goes into a venv of its own, must pass
+# check-config on the installed hub.toml, and only then replaces the running version (the
+# service is restarted); hub.toml and the data in /var/lib/edge-hub are kept as they are.
 #
-#   sudo systemd/install.sh                  install from this checkout and start the hub
-#   sudo systemd/install.sh --uninstall      remove unit, rules and venv; keep config/data
+#   sudo systemd/install.sh                  install or upgrade from this checkout
+#   sudo systemd/install.sh --uninstall      remove unit, rules and venvs; keep config/data
 #   sudo systemd/install.sh --uninstall --purge   ... and /etc/edge-hub, /var/lib/edge-hub
 #   systemd/install.sh --root DIR            install into DIR (a test tree): no users,
 #                                            systemctl or udevadm; no venv unless --with-venv
@@ -18,13 +20,15 @@ PURGE=0
 WITH_VENV=0
 PYTHON=${PYTHON:-python3}
 USER_NAME=edge-hub
+# The service manager; under --root nothing is called unless a stand-in is named here.
+SYSTEMCTL=${EDGE_HUB_SYSTEMCTL:-}
 DEVICE_GROUPS=(bluetooth dialout gpio)
 
 say() { printf 'edge-hub install: %s\n' "$*"; }
 die() { printf 'edge-hub install: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     echo "Options: --source DIR (the checkout; default $SOURCE), --root DIR, --with-venv,"
     echo "         --uninstall, --purge, -h/--help"
 }
@@ -55,7 +59,8 @@ parse_args() {
 
 # Where things go, under ROOT ("" on the real system).
 set_paths() {
-    VENV=$ROOT/opt/edge-hub/venv
+    VENV=$ROOT/opt/edge-hub/venv  # a link to the release in use
+    RELEASES=$ROOT/opt/edge-hub/releases
     CONF_DIR=$ROOT/etc/edge-hub
     STATE_DIR=$ROOT/var/lib/edge-hub
     UNIT=$ROOT/etc/systemd/system/edge-hub.service
@@ -122,15 +127,59 @@ install_venv() {
     fi
     "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
         die "edge-hub needs Python 3.11 or newer as $PYTHON; run: apt-get install python3"
-    if [[ ! -x $VENV/bin/python ]]; then
-        # --system-site-packages: gpiozero finds apt's python3-lgpio (its pin factory on
-        # Raspberry Pi OS), which pip cannot build without liblgpio's headers.
-        "$PYTHON" -m venv --system-site-packages "$VENV" ||
-            die "cannot create $VENV; run: apt-get install python3-venv"
-        say "created virtual environment $VENV"
+    local name release
+    name=$(date -u +%Y%m%d-%H%M%S-%N)  # sorts in the order installed
+    release=$RELEASES/$name
+    mkdir -p "$RELEASES"
+    # --system-site-packages: gpiozero finds apt's python3-lgpio (its pin factory on
+    # Raspberry Pi OS), which pip cannot build without liblgpio's headers.
+    "$PYTHON" -m venv --system-site-packages "$release" ||
+        die "cannot create $release; run: apt-get install python3-venv"
+    say "installing edge-hub from $SOURCE into $release (pip)"
+    if ! "$release/bin/pip" install --quiet --disable-pip-version-check "$SOURCE"; then
+        rm -rf "$release"
+        die "pip could not install edge-hub from $SOURCE; the installed hub is unchanged"
     fi
-    say "installing edge-hub from $SOURCE into $VENV (pip)"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade "$SOURCE"
+    check_release "$release"
+    switch_to "$name"
+}
+
+# Run a command as the hub's user (on the real system), as the service would run it.
+as_hub_user() {
+    if real; then runuser -u "$USER_NAME" -- "$@"; else "$@"; fi
+}
+
+# The new code must accept the installed hub.toml before it may replace the running one.
+check_release() {
+    local release=$1 output
+    if ((CONFIG_IS_NEW)); then
+        say "not checking $CONF_DIR/hub.toml: it is the example, to be edited first"
+        return
+    fi
+    if output=$(as_hub_user "$release/bin/edge-hub" check-config --config "$CONF_DIR/hub.toml" 2>&1); then
+        say "the new version accepts $CONF_DIR/hub.toml: $output"
+        return
+    fi
+    rm -rf "$release"
+    die "the new version does not accept $CONF_DIR/hub.toml, so the hub keeps the version it
+has (not restarted):
+$output
+Fix hub.toml for the new version (edge-hub check-config says what), then run this again."
+}
+
+# Point the venv link at the new release in one rename; keep the one before for a rollback.
+switch_to() {
+    local name=$1 old
+    if [[ -d $VENV && ! -L $VENV ]]; then
+        rm -rf "$VENV"  # a venv from before releases: its code is what this replaces
+    fi
+    ln -sfn "releases/$name" "$VENV.new"
+    mv -T "$VENV.new" "$VENV"
+    say "switched $VENV to release $name"
+    for old in $(ls -1 "$RELEASES" | sort | head -n -2); do
+        rm -rf "${RELEASES:?}/$old"
+        say "removed old release $old"
+    done
 }
 
 install_config() {
@@ -154,26 +203,28 @@ install_config() {
 install_units() {
     put "$SCRIPT_DIR/edge-hub.service" "$UNIT" 0644
     put "$SCRIPT_DIR/99-edge-hub-modem.rules" "$RULES" 0644
-    if ! real; then
+    if real; then
+        SYSTEMCTL=systemctl
+        if command -v udevadm >/dev/null; then
+            udevadm control --reload
+            udevadm trigger --subsystem-match=tty --action=change  # a modem already plugged in
+        fi
+    elif [[ -z $SYSTEMCTL ]]; then
         say "--root: skipped udevadm and systemctl"
         return
     fi
-    if command -v udevadm >/dev/null; then
-        udevadm control --reload
-        udevadm trigger --subsystem-match=tty --action=change  # a modem already plugged in
-    fi
-    systemctl daemon-reload
+    $SYSTEMCTL daemon-reload
     if ((CONFIG_IS_NEW)); then
-        systemctl enable edge-hub
+        $SYSTEMCTL enable edge-hub
         say "enabled, not started: edit /etc/edge-hub/hub.toml, check it with"
         say "  sudo -u $USER_NAME $VENV/bin/edge-hub check-config"
         say "then: sudo systemctl start edge-hub"
-    elif systemctl is-active --quiet edge-hub; then
-        systemctl enable edge-hub
-        systemctl restart edge-hub
+    elif $SYSTEMCTL is-active --quiet edge-hub; then
+        $SYSTEMCTL enable edge-hub
+        $SYSTEMCTL restart edge-hub
         say "restarted edge-hub on the new code; follow it with: journalctl -fu edge-hub"
     else
-        systemctl enable --now edge-hub
+        $SYSTEMCTL enable --now edge-hub
         say "started edge-hub; follow it with: journalctl -fu edge-hub"
     fi
 }
@@ -190,7 +241,8 @@ uninstall() {
         systemctl daemon-reload
         if command -v udevadm >/dev/null; then udevadm control --reload; fi
     fi
-    if [[ -d $VENV ]]; then rm -rf "$VENV"; say "removed $VENV"; fi
+    if [[ -e $VENV || -L $VENV ]]; then rm -rf "$VENV"; say "removed $VENV"; fi
+    if [[ -d $RELEASES ]]; then rm -rf "$RELEASES"; say "removed $RELEASES"; fi
     rmdir "$ROOT/opt/edge-hub" 2>/dev/null || true  # only if nothing else (e.g. src) is there
     if ((PURGE == 0)); then
         say "kept $CONF_DIR and $STATE_DIR (alerts, counters); --purge removes them"
@@ -220,8 +272,8 @@ main() {
     [[ -f $SOURCE/pyproject.toml && -f $SOURCE/config/hub.example.toml ]] ||
         die "$SOURCE is not an edge-hub checkout (no pyproject.toml / config/hub.example.toml); use --source DIR"
     ensure_user
-    install_venv
     install_config
+    install_venv
     install_units
     say "done${ROOT:+ (into $ROOT)}"
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -184,10 +185,50 @@ def test_sigterm_while_the_hub_starts_stops_it_cleanly(tmp_path, delay_s: float)
                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert hub.stdout is not None
     first = hub.stdout.readline()
-    assert "Starting hub hub-9" in first, first
+    assert "starting as hub hub-9" in first, first
     time.sleep(delay_s)
     hub.send_signal(signal.SIGTERM)
     out = first + hub.communicate(timeout=30)[0]
     assert hub.returncode == 0, out
     assert "Hub hub-9 stopped cleanly" in out
     assert not (tmp_path / "hub.db-wal").exists() or (tmp_path / "hub.db-wal").stat().st_size == 0
+
+
+def run_hub_on_the_journal(tmp_path, extra: str, until: str) -> list[str]:
+    """`edge-hub run` as systemd starts it: stdout and stderr on the journal's stream
+    (here a file, named in JOURNAL_STREAM as systemd names its socket). Its lines once
+    `until` was written, after a SIGTERM."""
+    import os
+    import signal
+    import time
+
+    config = tmp_path / "hub.toml"
+    config.write_text(MINIMAL_HUB.format(db=tmp_path / "hub.db", key=KEY_HEX) + extra,
+                      encoding="utf-8")
+    journal = tmp_path / "journal"
+    with journal.open("w") as stream:
+        stat = os.fstat(stream.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{stat.st_dev}:{stat.st_ino}"}
+        hub = subprocess.Popen([sys.executable, "-m", "edge.tools.cli", "run", "--config",
+                                str(config)], cwd=ROOT, stdout=stream, stderr=stream, env=env)
+        deadline = time.monotonic() + 20
+        while until not in journal.read_text(encoding="utf-8") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        hub.send_signal(signal.SIGTERM)
+        assert hub.wait(timeout=30) == 0
+    return journal.read_text(encoding="utf-8").splitlines()
+
+
+def test_on_the_journal_each_line_carries_its_priority_and_no_time(tmp_path) -> None:
+    from edge import __version__
+
+    lines = run_hub_on_the_journal(tmp_path, '\n[modem]\nport = "/nonexistent/ttyUSB9"\n',
+                                   until="GSM modem")
+    assert lines[0] == (f"<6>edge-hub {__version__} starting as hub hub-9 (9号楼) from "
+                        f"{tmp_path / 'hub.toml'}: 1 watch (roster from the configuration), "
+                        "modem on /nonexistent/ttyUSB9, no uplink (no [uplink] section: SMS "
+                        f"only), database {tmp_path / 'hub.db'}."), lines
+    modem = [line for line in lines if "GSM modem" in line]
+    assert modem and all(line.startswith("<3>") for line in modem), lines
+    assert all(re.match(r"<[2-7]>", line) for line in lines), lines
+    assert not any(re.match(r"<\d>\d\d:\d\d:\d\d ", line) for line in lines), lines

@@ -67,3 +67,14 @@ def test_bad_number_is_refused_by_name(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["sms", "send", "--port", "/dev/null", "12ab", "x"])
     assert "expected digits" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["modem", "status"], ["sms", "send"]])
+def test_a_one_shot_command_without_its_modem_says_what_to_check_not_that_it_retries(
+        tmp_path, capsys, command: list[str]) -> None:
+    message = ["+8613800138001", "x"] if command[0] == "sms" else []
+    for port in (str(tmp_path / "ttyUSB9"), str(tmp_path / "usb-SimTech*-if02-port0")):
+        assert main([*command, "--port", port, *no_config(tmp_path), *message]) == 1
+        err = capsys.readouterr().err
+        assert "is the modem plugged in" in err or "check the cable" in err, err
+        assert "retr" not in err and "hub" not in err.replace("edge-hub", ""), err

@@ -457,6 +457,19 @@ def test_bad_key_in_keys_file(tmp_path: Path) -> None:
     load_refused(hub_with_keys_file(tmp_path), expected)
 
 
+@pytest.mark.parametrize(("key", "shape"), [
+    ("z" + KEY_A[1:], "one of them not a hex digit (0-9, a-f): the one at position 1"),
+    (KEY_A[:30] + "xy", "2 of them not hex digits (0-9, a-f), the first at position 31"),
+])
+def test_a_key_of_the_right_length_that_is_not_hex_says_so(tmp_path: Path, key: str,
+                                                            shape: str) -> None:
+    keys = keys_file(tmp_path, {MAC_A: key})
+    expected = (f'{keys}: keys."{MAC_A}": expected 32 hex digits (a 128-bit AES key), got 32 '
+                f"characters, {shape} (value not shown: it may be a secret)")
+    load_refused(hub_with_keys_file(tmp_path), expected)
+    load_refused(hub_file(tmp_path, watch_extra=f'key = "{key}"'), shape)
+
+
 def test_bad_mac_in_keys_file(tmp_path: Path) -> None:
     keys = keys_file(tmp_path, {"watch-1": KEY_A})
     expected = f"{keys}: keys.watch-1: expected a MAC address like A4:C1:38:12:34:56, got 'watch-1'"

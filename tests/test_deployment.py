@@ -303,3 +303,73 @@ def test_without_root_and_without_a_scratch_tree_it_says_what_to_run() -> None:
     result = install(user=user)
     assert result.returncode != 0
     assert "needs root; run: sudo" in result.stderr and "--root" in result.stderr
+
+
+# ------------------------------------------------- install.sh upgrading an installed hub
+
+def upgrade_env(tmp_path: Path) -> dict[str, str]:
+    """install.sh with the real venv and pip steps, offline: the release's dependencies
+    come from the test environment (PYTHONPATH), and systemctl is a stand-in that records
+    each call and says the hub is running."""
+    systemctl = tmp_path / "systemctl"
+    systemctl.write_text(f'#!/bin/sh\necho "$*" >> {tmp_path / "systemctl.log"}\nexit 0\n')
+    systemctl.chmod(0o755)
+    ours = next(p for p in sys.path if p.endswith("site-packages"))
+    return {**os.environ, "PYTHON": sys.executable, "PIP_NO_DEPS": "1", "PYTHONPATH": ours,
+            "EDGE_HUB_SYSTEMCTL": str(systemctl)}
+
+
+def install_with_venv(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(INSTALL), "--root", str(root), "--with-venv"],
+                          check=False, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_running_it_again_upgrades_in_place_and_restarts_only_after_check_config(
+        tmp_path: Path) -> None:
+    from tests.test_cli import KEY_HEX, MINIMAL_HUB
+
+    root, env = tmp_path / "pi", upgrade_env(tmp_path)
+    calls = tmp_path / "systemctl.log"
+    first = install_with_venv(root, env)
+    assert first.returncode == 0, first.stderr
+    assert "enable edge-hub" in calls.read_text() and "restart" not in calls.read_text()
+    venv, releases = root / "opt/edge-hub/venv", root / "opt/edge-hub/releases"
+    installed = os.readlink(venv)
+    config, data = root / "etc/edge-hub/hub.toml", root / "var/lib/edge-hub/hub.db"
+    ours = MINIMAL_HUB.format(db=data, key=KEY_HEX)
+    config.write_text(ours, encoding="utf-8")
+    data.write_bytes(b"alerts and counters")
+    calls.write_text("")
+
+    upgrade = install_with_venv(root, env)
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert f"the new version accepts {config}: {config}: valid." in upgrade.stdout
+    assert os.readlink(venv) != installed and sorted(p.name for p in releases.iterdir()) == \
+        sorted([Path(installed).name, Path(os.readlink(venv)).name])  # the one before stays
+    assert (venv / "bin" / "edge-hub").exists()
+    assert config.read_text(encoding="utf-8") == ours
+    assert data.read_bytes() == b"alerts and counters"
+    assert "restart edge-hub" in calls.read_text()
+
+    upgraded = os.readlink(venv)
+    config.write_text(config.read_text(encoding="utf-8").replace('id = "hub-9"', 'id = "hub 9"'),
+                      encoding="utf-8")  # a hub.toml the new version refuses
+    calls.write_text("")
+    refused = install_with_venv(root, env)
+    assert refused.returncode != 0
+    assert f"the new version does not accept {config}, so the hub keeps the version it" \
+        in refused.stderr and "hub.id" in refused.stderr
+    assert os.readlink(venv) == upgraded and len(list(releases.iterdir())) == 2
+    assert calls.read_text() == ""  # not restarted, not even reloaded
+    assert data.read_bytes() == b"alerts and counters"
+
+
+def test_an_upgrade_from_a_plain_venv_moves_to_releases(tmp_path: Path) -> None:
+    """Hubs installed before releases have a plain venv directory: it is replaced."""
+    root, env = tmp_path / "pi", upgrade_env(tmp_path)
+    (root / "opt/edge-hub/venv/bin").mkdir(parents=True)
+    result = install_with_venv(root, env)
+    assert result.returncode == 0, result.stderr
+    assert (root / "opt/edge-hub/venv").is_symlink()
+    removed = install("--uninstall", "--root", str(root))
+    assert removed.returncode == 0 and not (root / "opt/edge-hub").exists()

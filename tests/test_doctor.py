@@ -23,7 +23,7 @@ from edge.tools.doctor import (
     check_reserve,
     run_checks,
 )
-from edge.tools.doctor_finding import FAIL, PASS, WARN, Finding
+from edge.tools.doctor_finding import FAIL, PASS, SKIP, WARN, Finding
 from firmware_bridge.simulators.modem_emulator import ModemEmulator
 from tests.mqtt_broker import free_port
 
@@ -90,7 +90,9 @@ def test_a_healthy_hub_passes_every_check_and_exits_0(tmp_path, machine, modem, 
     assert {"configuration", "database", "disk space", "storage reserve", "clock",
             "BLE adapter", "BlueZ",
             "passive scanning", "modem port", "modem", "SIM", "network", "signal",
-            "SMS centre", "broker"} == {row["check"] for row in rows}
+            "SMS centre", "SMS over LTE", "broker"} == {row["check"] for row in rows}
+    lte = [row for row in rows if row["check"] == "SMS over LTE"][0]
+    assert lte["detail"] == "on LTE and registered on IMS: texts go as SMS over IP"
     assert set(rows[0]) == {"check", "status", "detail", "fix"}
 
 
@@ -133,6 +135,8 @@ def test_a_modem_port_held_by_another_program_points_at_modemmanager(tmp_path, m
     assert "systemctl disable --now ModemManager" in found["modem"].fix
     assert found["ModemManager"].status == WARN
     assert "SIM" not in found
+    assert found["SIM and network"].line() == ("SKIP SIM and network — not checked: the modem "
+                                               "could not be opened (see the modem check)")
 
 
 def test_a_missing_modem_port_fails_without_opening_anything(tmp_path, machine):
@@ -144,6 +148,44 @@ def test_a_missing_modem_port_fails_without_opening_anything(tmp_path, machine):
 
     assert found["modem port"].status == FAIL
     assert "plugged in" in found["modem port"].fix and "/dev/serial/by-id/" in found["modem port"].fix
+    assert found["SIM and network"].status == SKIP
+    assert found["SIM and network"].detail == f"not checked: no modem port at {tmp_path}/ttyUSB*"
+
+
+def test_a_hub_without_a_modem_says_it_skipped_sim_and_network(tmp_path, machine):
+    found = by_check(run_checks(write_config(tmp_path), probes=machine))
+    assert found["SIM and network"].detail == ("not checked: hub.toml has no [modem] section, "
+                                               "so this hub cannot text")
+
+
+def modem_findings(tmp_path: Path, machine: Probes, **emulated: object) -> dict[str, Finding]:
+    emulator = ModemEmulator(**emulated)  # type: ignore[arg-type]
+    try:
+        return by_check(run_checks(write_config(tmp_path, modem_port=emulator.start()),
+                                   probes=machine))
+    finally:
+        emulator.stop()
+
+
+def test_a_2g_only_modem_works_today_and_is_warned_about(tmp_path, machine):
+    found = modem_findings(tmp_path, machine, model="SIMCOM_SIM800L")
+    assert found["modem"].status == PASS and found["network"].status == PASS
+    assert found["2G only"].status == WARN
+    assert found["2G only"].detail.startswith("SIMCOM_SIM800L is a 2G-only (GSM) modem: where "
+                                              "the operator has switched 2G off")
+    assert "LTE modem" in found["2G only"].fix and "SMS over LTE" not in found
+
+
+@pytest.mark.parametrize(("ims", "circuit", "status", "says"), [
+    (True, False, PASS, "registered on IMS: texts go as SMS over IP"),
+    (False, True, PASS, "combined attach: texts go over the circuit network (SMS over SGs)"),
+    (False, False, FAIL, "on LTE only, neither on IMS nor with a combined attach"),
+])
+def test_sms_over_lte_is_checked_where_the_modem_reports_it(tmp_path, machine, ims, circuit,
+                                                           status, says):
+    found = modem_findings(tmp_path, machine, ims=ims, circuit=circuit)
+    assert found["network"].status == PASS  # registered on LTE either way
+    assert found["SMS over LTE"].status == status and says in found["SMS over LTE"].detail
 
 
 def test_an_absent_bluetooth_adapter_fails_with_what_to_check(tmp_path, machine, capsys):
@@ -185,7 +227,9 @@ def test_an_invalid_config_fails_and_still_checks_the_machine(tmp_path, machine)
 
     assert findings[0].status == FAIL and "hub.toml" in findings[0].detail
     assert "check-config" in findings[0].fix
-    assert {finding.check for finding in findings} == {"configuration", "clock", "BlueZ"}
+    assert {finding.check for finding in findings} == {"configuration", "clock", "BlueZ",
+                                                       "SIM and network"}
+    assert findings[-1].status == SKIP and "configuration could not be read" in findings[-1].detail
 
 
 def test_a_database_in_an_unwritable_place_fails(tmp_path, machine):

@@ -6,6 +6,7 @@ minute of a fault (edge.sms.retry), and these tests hold it to that on the emula
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 
@@ -87,3 +88,43 @@ def test_a_modem_that_ignores_five_commands_sends_the_sos_soon_after(tmp_path) -
         assert b.modem.submitted_times[0] - stalled < USABLE_TO_SENT_S
 
     run_scenario(RealTimeBuilding(tmp_path), scenario)
+
+
+class UnpluggableBuilding(RealTimeBuilding):
+    """The real-time building whose modem is found through a by-id style link, as on a Pi:
+    unplugging the modem removes the link."""
+
+    def __init__(self, folder) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(folder)
+        self.modem.stop()
+        self.link = folder / "usb-SimTech_SIM7600-if02-port0"
+        self.modem.start(self.link)
+        self.port = str(self.link)
+
+
+def test_an_unplugged_modem_is_logged_once_per_change_not_per_try(tmp_path, caplog) -> None:
+    """Twice unplugged for ~8 s (four tries each at the first minute's 2 s): one line each
+    time it goes, one each time it is back, every time, the same fault twice included."""
+    caplog.set_level("INFO", logger="edge.sms")
+
+    def worker_ready(b: SmsBuilding, ready: bool) -> bool:
+        return b.app is not None and b.app.worker is not None and b.app.worker.ready is ready
+
+    async def scenario(b: UnpluggableBuilding) -> None:
+        await until(lambda: worker_ready(b, True), timeout=10)
+        for _ in range(2):
+            b.modem.disappear()
+            await until(lambda: worker_ready(b, False), timeout=10)
+            await asyncio.sleep(8)
+            b.modem.reappear(b.link)
+            await until(lambda: worker_ready(b, True), timeout=10)
+
+    run_scenario(UnpluggableBuilding(tmp_path), scenario)
+    gone = [r.getMessage() for r in caplog.records if "cannot send texts now" in r.getMessage()]
+    back = [r.getMessage() for r in caplog.records if "is usable again after" in r.getMessage()]
+    assert len(gone) == 2 and len(back) == 2, caplog.text
+    said = [r for r in caplog.records if r.name == "edge.sms" and r.levelname != "INFO"]
+    assert len(said) == 4, caplog.text  # nothing else the journal shows at -p warning
+    assert gone[0] == gone[1] and ".." not in gone[0] and "the hub retries" not in gone[0]
+    assert f"Could not open the modem port {tmp_path}" in gone[0] or "No serial port" in gone[0] \
+        or "went away" in gone[0], gone[0]

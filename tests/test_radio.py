@@ -125,6 +125,7 @@ def test_translate_names_the_adapter_and_what_to_check() -> None:
     error = translate(BleakError("No powered Bluetooth adapters found"), "hci0")
     assert isinstance(error, RadioError)
     assert "hci0" in str(error) and "bluetoothctl show" in str(error)
+    assert "retr" not in str(error)  # pair says it too, and pair tries once
 
 
 def test_non_bthome_adverts_are_ignored() -> None:

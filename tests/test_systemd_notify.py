@@ -147,3 +147,20 @@ def test_an_injected_pid_decides_whose_watchdog_it_is(systemd) -> None:
 @pytest.mark.parametrize("value", ["", "@", "relative/path", "vsock:2:1234"])
 def test_a_notify_socket_we_cannot_use_means_disabled(value) -> None:
     assert not SystemdNotifier({"NOTIFY_SOCKET": value}).enabled
+
+
+def test_log_lines_carry_a_priority_only_on_the_journals_own_stream(tmp_path) -> None:
+    """The demo and a terminal keep their time stamps; the journal gets `<N>` and no time."""
+    import logging
+    import os
+
+    from edge.supervision.journal_log import JournalFormatter, is_journal, syslog_priority
+
+    with (tmp_path / "journal").open("w") as journal, (tmp_path / "console").open("w") as other:
+        stat = os.fstat(journal.fileno())
+        environ = {"JOURNAL_STREAM": f"{stat.st_dev}:{stat.st_ino}"}
+        assert is_journal(journal, environ)
+        assert not is_journal(other, environ) and not is_journal(journal, {})
+    assert [syslog_priority(level) for level in (50, 40, 30, 20, 10)] == [2, 3, 4, 6, 7]
+    record = logging.LogRecord("edge", logging.WARNING, __file__, 1, "two\nlines", None, None)
+    assert JournalFormatter("%(message)s").format(record) == "<4>two\n<4>lines"

@@ -80,7 +80,8 @@ def test_without_a_running_hub_texts_stay_queued(tmp_path: Path) -> None:
     naps: list[float] = []
     outcome = alarm.run_test_alarm(store, ("sms",), 1_790_000_000.0, naps.append, wait_s=1.0)
     assert [(r.path, r.ok) for r in outcome] == [("sms to 值班室 +8613800138000", False)]
-    assert "still queued after 1 s — is the hub running? edge-hub status" in outcome[0].detail
+    assert outcome[0].detail == ("still queued after 1 s: the hub has never run on this "
+                                 "database (sudo systemctl start edge-hub)")
     assert len(naps) == 5 and set(naps) == {alarm.POLL_S}
     assert store.db.execute("SELECT kind, state FROM sms_out").fetchall() == [("test", "queued")]
 
@@ -93,3 +94,49 @@ def test_without_a_duty_desk_the_sms_path_fails_saying_what_to_add() -> None:
 
 def test_the_text_names_the_local_time() -> None:
     assert alarm.alarm_text(1_790_000_000.0) == "【测试】edge-hub 测试短信 2026-09-21 22:13，无需回复。"
+
+
+def test_a_hub_without_modem_or_uplink_is_told_so_at_once(tmp_path: Path, capsys) -> None:
+    """hub.toml has neither [modem] nor [uplink]: nothing is queued and nobody waits."""
+    from tests.test_cli import KEY_HEX, MINIMAL_HUB
+
+    config = tmp_path / "hub.toml"
+    config.write_text(MINIMAL_HUB.format(db=tmp_path / "hub.db", key=KEY_HEX), encoding="utf-8")
+    Store.open(tmp_path / "hub.db").close()
+    started = time.monotonic()
+    assert _cli("test-alarm", "--config", str(config), "--wait", "30") == 1
+    assert time.monotonic() - started < 5
+    assert capsys.readouterr().out.splitlines() == [
+        "FAIL  sms: no modem configured: hub.toml has no [modem] section, so this hub cannot "
+        "text anyone",
+        "FAIL  server: no uplink configured: hub.toml has no [uplink] section, so this hub has "
+        "no server to tell"]
+    store = Store.open(tmp_path / "hub.db")
+    try:
+        assert store.db.execute("SELECT count(*) FROM sms_out").fetchone()[0] == 0
+    finally:
+        store.close()
+
+
+def test_a_stopped_hub_is_named_as_the_cause(tmp_path: Path) -> None:
+    """The running hub's own live state says it has no modem; written 10 min ago it also
+    says the hub is not running."""
+    from tests.test_cli_tools import hub_that_wrote_its_state
+
+    hub_that_wrote_its_state(tmp_path / "hub.db", seconds_ago=600)
+    store = Store.open(tmp_path / "hub.db")
+    try:
+        outcome = alarm.run_test_alarm(store, alarm.PATHS, time.time(), lambda s: None,
+                                       wait_s=0)
+        store.db.execute("UPDATE meta SET value = replace(value, '\"no modem\"', "
+                         "'\"ready\"') WHERE key = 'live_status'")
+        later = alarm.run_test_alarm(store, ("sms",), time.time(), lambda s: None, wait_s=0)
+    finally:
+        store.close()
+    assert [(r.path, r.detail) for r in outcome] == [
+        ("sms", "no modem configured: hub.toml has no [modem] section, so this hub cannot "
+                "text anyone"),
+        ("server", "no uplink configured: hub.toml has no [uplink] section, so this hub has "
+                   "no server to tell")]
+    assert later[0].path.startswith("sms to ") and later[0].detail.startswith(
+        "still queued after 0 s: the hub is not running (its last state is 600 s old")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
+import string
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
@@ -164,7 +166,8 @@ def read_value(
         detail = str(error)
         why = f" ({detail})" if detail and not secret and detail != str(scalar) else ""
         raise place.error(
-            f"expected {rule.form}, got {_shown(scalar, secret, typed=False)}{why}") from None
+            f"expected {rule.form}, got {_shown(scalar, secret, typed=False, form=rule.form)}"
+            f"{why}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +245,8 @@ def _scalar(kind: type, value: object, place: Place, spec: FieldSpec) -> Any:
     elif isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
         return value
     typed = not (isinstance(value, str) and (kind is Path or _is_enum(kind)))
-    raise place.error(f"expected {_form(kind, spec)}, got {_shown(value, spec.secret, typed=typed)}")
+    form = _form(kind, spec)
+    raise place.error(f"expected {form}, got {_shown(value, spec.secret, typed=typed, form=form)}")
 
 
 def _is_enum(kind: object) -> TypeGuard[type[Enum]]:
@@ -306,12 +310,12 @@ def _unknown(key: str, known: list[str]) -> str:
     return f"unknown key{hint}; expected one of {', '.join(known)}"
 
 
-def _shown(value: object, secret: bool, *, typed: bool = True) -> str:
-    """Describe a value for an error; with typed, say its TOML type as well."""
+def _shown(value: object, secret: bool, *, typed: bool = True, form: str = "") -> str:
+    """Describe a value for an error; with typed, say its TOML type as well. A secret is
+    described by its length and, where hex is expected, where it is not hex."""
     kind = _toml_kind(value)
     if secret:
-        size = f"{len(value)} characters" if isinstance(value, str) else kind
-        return f"{size} (value not shown: it may be a secret)"
+        return f"{_secret_shape(value, form) or kind} (value not shown: it may be a secret)"
     if isinstance(value, dict | list):
         return kind
     if isinstance(value, bool):
@@ -321,6 +325,21 @@ def _shown(value: object, secret: bool, *, typed: bool = True) -> str:
     else:
         text = repr(value)
     return f"{kind} ({text})" if typed else text
+
+
+def _secret_shape(value: object, form: str) -> str:
+    """'32 characters, 2 of them not hex digits (0-9, a-f), the first at position 1':
+    what is wrong with a secret, without showing it."""
+    if not isinstance(value, str):
+        return ""
+    shape = f"{len(value)} character{'' if len(value) == 1 else 's'}"
+    wrong = [i for i, char in enumerate(value) if char not in string.hexdigits]
+    if "hex" in form and len(wrong) == 1:
+        shape += f", one of them not a hex digit (0-9, a-f): the one at position {wrong[0] + 1}"
+    elif "hex" in form and wrong:
+        shape += (f", {len(wrong)} of them not hex digits (0-9, a-f), the first at "
+                  f"position {wrong[0] + 1}")
+    return shape
 
 
 def _toml_kind(value: object) -> str:

@@ -120,6 +120,7 @@ class Receiver:
         self._stopped = threading.Event()
         self._subscribed = threading.Event()
         self._stopping = False
+        self.unreachable = ""  # why the broker cannot be reached now ("" once it can)
         self._wire_callbacks()
 
     def _load_roster(self, entry: CommunityRoster) -> None:
@@ -151,8 +152,10 @@ class Receiver:
         """Where the HTTP front listens (the real port when 0 was asked), or None."""
         return None if self._http is None else self._http.address
 
-    def start(self, wait_s: float = 10.0) -> None:
-        """Connect (retrying in the background) and wait up to wait_s for the subscriptions."""
+    def start(self, wait_s: float = 10.0, *, keep_trying: bool = True) -> bool:
+        """Connect (retrying in the background) and wait up to wait_s for the subscriptions;
+        False when they were not granted in that time (said why, unless the caller gives up
+        instead of `keep_trying`: it says so itself)."""
         _log.info("Receiver %s starting: group %s, database %s, topics %s.", self.client_id,
                   self.group, redacted(self.db_url), " and ".join(self.subscriptions))
         self.changes.start()
@@ -161,9 +164,19 @@ class Receiver:
         self._overdue.start()
         self._client.connect_async(self.broker.host, self.broker.port, keepalive=30, clean_start=True)
         self._client.loop_start()
-        if not self.wait_subscribed(wait_s):
-            _log.warning("Broker %s not reached within %.0f s; still trying in the background.",
-                         self.broker, wait_s)
+        if self.wait_subscribed(wait_s) or not keep_trying:
+            return self._subscribed.is_set()
+        _log.warning("Broker %s not reached within %.0f s: %s; still trying in the background.",
+                     self.broker, wait_s, self.why_not_connected())
+        return False
+
+    def why_not_connected(self) -> str:
+        """Why the receiver has no subscriptions: the network's answer, or the broker's."""
+        from cloud_sync.server.broker_reach import why_unreachable
+
+        return (self.unreachable or why_unreachable(self.broker)
+                or "it takes connections but did not accept this one or its subscriptions "
+                   "(see the lines above)")
 
     def wait_subscribed(self, timeout: float) -> bool:
         """True once the broker has granted the subscriptions (after each reconnect)."""
@@ -200,12 +213,24 @@ class Receiver:
 
     def _wire_callbacks(self) -> None:
         self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
 
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        """paho could not connect (name, port or TLS): say why, once per different reason."""
+        from cloud_sync.server.broker_reach import why_unreachable
+
+        reason = why_unreachable(self.broker) or "the connection failed"
+        if reason != self.unreachable and not self._stopping:
+            _log.warning("Cannot reach broker %s: %s; trying again with back-off.",
+                         self.broker, reason)
+        self.unreachable = reason
+
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                     properties: Properties | None) -> None:
+        self.unreachable = ""
         if reason.is_failure:
             _log.error("Broker %s refused the receiver: %s; check the URL and login.", self.broker,
                        reason)

@@ -21,7 +21,7 @@ from edge.clock import utc_text
 from edge.config.loader import community_id_of, load_config
 from edge.errors import HubError
 from edge.simulated.demo_building import Building, say
-from edge.simulated.demo_online import Server
+from edge.simulated.demo_online import DemoError, Server
 from edge.simulated.demo_scenes import offline_scene, online_scene
 from firmware_bridge.simulators.modem_emulator import ModemEmulator
 from firmware_bridge.simulators.virtual_air import VirtualAir
@@ -71,6 +71,8 @@ def start_server(broker: str | None, offline: bool, folder: Path) -> Server | No
         return None
     try:
         return Server.start(broker, folder)
+    except DemoError:
+        raise  # the broker asked for cannot be reached: the demo fails saying why
     except HubError as error:
         say(f"No broker for the demo ({error}); running without internet (SMS only).")
         return None
@@ -84,7 +86,11 @@ async def run_demo(config_path: Path, *, events: Path | None, db: Path | None,
     modem = ModemEmulator(pdu_log=pdu_log)
     port = modem.start()
     with tempfile.TemporaryDirectory(prefix="edge-hub-demo-") as workdir:
-        server = start_server(broker, offline, Path(workdir))
+        try:
+            server = start_server(broker, offline, Path(workdir))
+        except DemoError:
+            modem.stop()
+            raise
         if server is not None:
             config = server.hub_config(config)
         air = VirtualAir()

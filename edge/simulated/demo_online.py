@@ -16,6 +16,13 @@ from cloud_sync.uplink.local_broker import LocalMosquitto
 from cloud_sync.uplink.relay import TcpRelay
 from edge.config.loader import HubConfig
 from edge.config.uplink import UplinkSection
+from edge.errors import HubError
+
+BROKER_WAIT_S = 10.0
+
+
+class DemoError(HubError):
+    """The demo cannot play as asked (a --broker it cannot reach)."""
 
 
 @dataclass(slots=True)
@@ -36,7 +43,13 @@ class Server:
         address = parse_broker_url(broker_url)
         relay = TcpRelay(address.host, address.port)
         receiver = Receiver(broker_url, f"sqlite:///{folder}/receiver.db", reconnect_max_s=1)
-        receiver.start()
+        if not receiver.start(wait_s=BROKER_WAIT_S, keep_trying=own is not None) and own is None:
+            why = receiver.why_not_connected()
+            receiver.stop()
+            relay.close()
+            raise DemoError(f"the broker {broker_url} cannot be reached within "
+                            f"{BROKER_WAIT_S:.0f} s: {why}. Check --broker, or run the demo "
+                            "without it (it starts its own Mosquitto) or with --offline.")
         return cls(broker_url, relay, receiver, own)
 
     def hub_config(self, config: HubConfig) -> HubConfig:

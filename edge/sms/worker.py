@@ -18,6 +18,7 @@ from edge.errors import ModemError, PduError
 from edge.sms.replies import Replies
 from edge.sms.retry import (
     MODEM_FAULTS,
+    SLOW_POLL_MAX_S,
     keeps_trying,
     message_retry_s,
     readiness_poll_s,
@@ -27,7 +28,6 @@ from edge.sms.texts import OutgoingSms, SmsStore
 from firmware_bridge.sms.pdu import encode_submit
 
 T = TypeVar("T")
-FAULT_LOG_EVERY_S = 600.0  # a modem fault that does not change is logged again this often
 
 
 class StoredMessage(Protocol):
@@ -67,7 +67,7 @@ class SmsWorker:
         self._undeliverable: Callable[[OutgoingSms, str], object] = lambda message, why: None
         self._fault_since: float | None = None  # monotonic start of a modem fault
         self._tried_at: float | None = None  # monotonic time of the last bring-up
-        self._fault_logged: tuple[str, float] = ("", float("-inf"))
+        self._fault_logged = ""  # the fault last logged: one line per change of state
         self._health_due = 0.0
         self.ready = False
         self.fault = ""
@@ -142,7 +142,13 @@ class SmsWorker:
             await self._call(self._close_quietly)
             return
         self.ready, self.fault = True, ""
-        self._log.info("GSM modem ready: %s.", getattr(status, "to_json", lambda: status)())
+        described = getattr(status, "to_json", lambda: status)()
+        if self._fault_since is None:
+            self._log.info("GSM modem ready: %s.", described)
+        else:
+            self._log.warning("The GSM modem is usable again after %.0f s (%s); queued texts "
+                              "go out now.", self.clock.monotonic() - self._fault_since, described)
+            self._fault_since, self._fault_logged = None, ""
         await self._drain_inbox()
 
     def _until_next_check(self) -> float:
@@ -158,12 +164,13 @@ class SmsWorker:
         self.ready, self.fault = False, str(error)
         if self._fault_since is None:
             self._fault_since = mono
-        text, logged_at = self._fault_logged
-        if text != self.fault or mono - logged_at >= FAULT_LOG_EVERY_S:
-            self._fault_logged = (self.fault, mono)
+        if self._fault_logged != self.fault:
+            self._fault_logged = self.fault
             self._log.error("The GSM modem cannot send texts now: %s. Texts stay queued; the "
-                            "hub checks the modem again in %.0f s and keeps checking.",
-                            error, readiness_poll_s(mono - self._fault_since))
+                            "hub checks the modem again in %.0f s, then less often (at most "
+                            "every %.0f s), and says when it is usable again.",
+                            self.fault.rstrip("."), readiness_poll_s(mono - self._fault_since),
+                            SLOW_POLL_MAX_S)
 
     def _modem_works(self) -> None:
         """A text went out or a check passed: the fault, if any, is over."""
@@ -171,7 +178,7 @@ class SmsWorker:
             self._log.warning("The GSM modem sends texts again (it could not for %.0f s).",
                               self.clock.monotonic() - self._fault_since)
         self._fault_since = None
-        self._fault_logged = ("", float("-inf"))
+        self._fault_logged = ""
 
     def _close_quietly(self) -> None:
         try:
@@ -328,6 +335,8 @@ class SmsWorker:
         elif kind in ("new_message", "status_report_index"):
             self._inbox_due = 0.0
         elif kind == "rebooted" or (kind == "other" and "lost" in getattr(event, "text", "")):
-            self._log.warning("The GSM modem restarted or vanished; setting it up again.")
+            # the driver has logged a lost port; setting up again logs how that went
+            self._log.info("The GSM modem %s; setting it up again.",
+                           "restarted" if kind == "rebooted" else "vanished")
             self.ready = False
         self._wake.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -149,14 +150,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     early = EarlyStop()  # first: a SIGTERM while the hub loads still stops it cleanly
     import asyncio
 
-    from edge.app import build_hub
+    from edge.app import build_hub, startup_line
     from edge.config.loader import load_config
     from edge.supervision.systemd_notify import SystemdNotifier
 
     config = load_config(args.config)
     logging.getLogger().setLevel(config.hub.log_level)
-    logging.getLogger("edge.alerts.hub").info("Starting hub %s from %s.", config.hub.id, args.config)
     app = build_hub(config)
+    logging.getLogger("edge.alerts.hub").info(startup_line(app, __version__))
     app.notifier = SystemdNotifier()  # READY, watchdog pings and STOPPING under systemd
     try:
         asyncio.run(early.wait(app))
@@ -181,14 +182,16 @@ COMMANDS = {"run": cmd_run, "check-config": cmd_check_config, "demo": cmd_demo,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from edge.supervision.journal_log import configure_logging, journal_prefix
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stdout)
+    configure_logging(sys.stdout, os.environ)
     try:
         handler = getattr(args, "func", None) or COMMANDS[args.command]
         return int(handler(args))
     except HubError as error:
-        print(f"edge-hub {args.command}: {error}", file=sys.stderr)
+        print(f"{journal_prefix(sys.stderr, logging.ERROR, os.environ)}edge-hub "
+              f"{args.command}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

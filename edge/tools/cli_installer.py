@@ -65,15 +65,18 @@ def _config_or_none(path: Path, required: bool) -> HubConfig | None:
 
 def cmd_test_alarm(args: argparse.Namespace) -> int:
     from edge.storage.store import Store
+    from edge.tools.hub_status import existing_database
     from edge.tools.test_alarm import paths_of, run_test_alarm, succeeded
 
     config = _config_or_none(args.config, required=args.db is None)
     database = args.db if args.db is not None or config is None else config.hub.database
     zone = config.sms.timezone if config is not None else "Asia/Shanghai"
-    store = Store.open(database)
+    store = Store.open(existing_database(database))
     try:
-        outcome = run_test_alarm(store, paths_of(args.path), time.time(), time.sleep,
-                                 wait_s=args.wait, zone=zone)
+        outcome = run_test_alarm(
+            store, paths_of(args.path), time.time(), time.sleep, wait_s=args.wait, zone=zone,
+            modem=None if config is None else config.modem is not None,
+            uplink=None if config is None else config.uplink is not None)
     finally:
         store.close()
     for result in outcome:

@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 from edge.clock import utc_text
 from edge.config.paths import DEFAULT_CONFIG
 
+from edge.errors import HubError
+
 if TYPE_CHECKING:
+    from edge.config.loader import HubConfig
     from edge.storage.store import Store
 
 
@@ -42,34 +45,41 @@ def _common(parser: argparse.ArgumentParser, json_flag: bool = True) -> None:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    from edge.config.loader import load_config
+    """The hub's database, which must exist: a tool never creates one."""
     from edge.storage.store import Store
+    from edge.tools.hub_status import existing_database
 
-    if args.db is not None:
-        return Store.open(args.db)
-    return Store.open(load_config(args.config).hub.database)
+    path = args.db if args.db is not None else _config(args).hub.database
+    return Store.open(existing_database(path))
 
 
-def status_of(store: Store, now: float) -> dict[str, Any]:
-    """The hub as its store knows it: watches, open alerts, queues and live state."""
-    rows = store.db.execute(
-        "SELECT w.mac, w.resident_id, r.name, w.battery, w.last_heard_at, w.rssi, c.last_counter,"
-        " w.insecure, coalesce(c.restarts, 0), c.restarted_at FROM watches w "
-        "LEFT JOIN residents r ON r.id = w.resident_id "
-        "LEFT JOIN watch_counters c ON c.mac = w.mac WHERE w.active = 1 ORDER BY w.mac"
-    ).fetchall()
-    watches = [{"mac": mac, "resident": rid, "name": name, "battery": battery,
-                "last_heard": utc_text(heard) if heard else None,
-                "silent_s": round(now - heard) if heard else None, "rssi": rssi,
-                "counter": counter, "insecure": bool(insecure), "counter_restarts": restarts,
-                "counter_restarted": utc_text(restarted) if restarted else None}
-               for mac, rid, name, battery, heard, rssi, counter, insecure, restarts, restarted
-               in rows]
+def _config(args: argparse.Namespace) -> HubConfig:
+    from edge.config.loader import load_config
+
+    return load_config(args.config)
+
+
+def _config_or_none(args: argparse.Namespace) -> HubConfig | None:
+    """hub.toml when it can be read; status still works on a database without it."""
+    try:
+        return _config(args)
+    except HubError:
+        return None
+
+
+def status_of(store: Store, now: float, config: HubConfig | None = None) -> dict[str, Any]:
+    """The hub as its store knows it: running or not, watches, open alerts, queues."""
+    from edge.tools.hub_status import config_watches, live_state, roster_source, watch_rows
+
+    source = roster_source(store)
+    watches = watch_rows(store, now)
+    if not source and config is not None:
+        watches = config_watches(config.roster)
     sms_queue = store.db.execute("SELECT count(*) FROM sms_out WHERE state = 'queued'")
-    return {"watches": watches,
+    return {"watches": watches, "roster": source or None,
             "open_alerts": [_alert_json(store, a) for a in store.open_alerts()],
             "queues": {"outbox": store.outbox_depth(), "sms": int(sms_queue.fetchone()[0])},
-            "live": json.loads(store.meta("live_status", "{}"))}
+            "live": live_state(store, now)}
 
 
 def _alert_json(store: Store, alert: Any) -> dict[str, Any]:
@@ -81,29 +91,28 @@ def _alert_json(store: Store, alert: Any) -> dict[str, Any]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from edge.tools import hub_status as say
+
+    config = _config_or_none(args)
     store = _store(args)
     try:
-        data = status_of(store, time.time())
+        data = status_of(store, time.time(), config)
     finally:
         store.close()
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     live = data["live"]
-    print(f"modem: {live.get('modem', 'unknown')}; uplink: {live.get('uplink', 'unknown')}; "
-          f"queued events {data['queues']['outbox']}, texts {data['queues']['sms']}")
+    print(say.hub_line(live))
+    print(say.parts_line(live, data["queues"]))
     print(f"open alerts: {len(data['open_alerts'])}")
     for alert in data["open_alerts"]:
         print(f"  {alert['ref']}  {alert['name']} ({alert['room']})  {alert['state']}  "
               f"since {alert['raised']}")
-    print(f"watches: {len(data['watches'])}")
+    silent_after = config.supervision.watch_silent_after_s if config else 3600.0
+    print(say.watches_line(data["watches"], data["roster"] or "", silent_after))
     for watch in data["watches"]:
-        heard = f"heard {watch['silent_s']} s ago" if watch["silent_s"] is not None else "never heard"
-        print(f"  {watch['mac']}  {watch['name'] or watch['resident']:<8} battery "
-              f"{watch['battery'] if watch['battery'] is not None else '?'}%  {heard}  "
-              f"rssi {watch['rssi']}  counter {watch['counter']}"
-              + (f" (restarted {watch['counter_restarted']})" if watch["counter_restarted"]
-                 else ""))
+        print(say.watch_line(watch))
     return 0
 
 
@@ -134,8 +143,10 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
     from edge.config.loader import load_config
     from edge.storage.store import Store
 
+    from edge.tools.hub_status import existing_database
+
     config = load_config(args.config)
-    store = Store.open(args.db or config.hub.database)
+    store = Store.open(existing_database(args.db or config.hub.database))
     try:
         hub = Hub(config.hub.id, store, SystemClock(), config.alerts)
         taken = hub.acknowledge(args.alert, args.by)

@@ -24,7 +24,7 @@ from edge.config.messaging import ModemSection
 from edge.config.uplink import UplinkSection
 from edge.errors import ConfigError, StoreError
 from edge.tools.doctor_finding import FAIL, PASS, WARN, Finding
-from edge.tools.doctor_modem import check_modem, check_modem_port, open_serial_modem
+from edge.tools.doctor_modem import check_modem, check_modem_port, open_serial_modem, skipped
 
 MB = 1024 * 1024
 WARN_FREE_BYTES, FAIL_FREE_BYTES = 500 * MB, 50 * MB
@@ -288,15 +288,20 @@ def run_checks(config_path: Path | str, *, probes: Probes | None = None) -> list
                   reserve]
     found.append(check_clock(probes.clock_synced))
     if config is None:
-        return found + [check_bluez(probes.run)]
+        return found + [check_bluez(probes.run),
+                        skipped("the configuration could not be read, so the modem is unknown")]
     adapter = config.radio.adapter
     found += [check_adapter(adapter, probes.sysfs_bluetooth), check_bluez(probes.run),
               check_passive(adapter, config.radio.scanning, probes.bluez_interfaces)]
-    if config.modem is not None:
+    if config.modem is None:
+        found.append(skipped("hub.toml has no [modem] section, so this hub cannot text"))
+    else:
         port = check_modem_port(config.modem.port, probes.processes())
         found += port
         if port[0].status == PASS:
             found += check_modem(config.modem, probes.open_modem, probes.register_wait_s)
+        else:
+            found.append(skipped(f"no modem port at {config.modem.port}"))
     if config.uplink is not None:
         found.append(check_broker(config.uplink, probes.connect_timeout_s))
     return found

@@ -1,10 +1,11 @@
-"""What edge-hub doctor reports: one Finding per check, with a status of PASS, WARN or FAIL."""
+"""What edge-hub doctor reports: one Finding per check, with a status of PASS, WARN or FAIL,
+or SKIP for a check that could not run (it says why)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from edge.config.messaging import ModemSection
 from edge.errors import ModemError
-from edge.tools.doctor_finding import FAIL, PASS, WARN, Finding
+from edge.tools.doctor_finding import FAIL, PASS, SKIP, WARN, Finding
 
 _MODEM_MANAGER = "ModemManager"
 
@@ -56,9 +56,15 @@ def modem_error_fix(error: ModemError) -> str:
     return "see the detail: fix the SIM, PIN or SMS centre, then run the doctor again"
 
 
+def skipped(why: str) -> Finding:
+    """The SIM, network and SMS checks that could not run, and why."""
+    return Finding("SIM and network", SKIP, f"not checked: {why}")
+
+
 def check_modem(section: ModemSection, open_modem: Callable[[ModemSection, float], Any],
                 register_wait_s: float) -> list[Finding]:
-    """Open the modem for this process only, set it up, then read SIM, network, signal, SMSC."""
+    """Open the modem for this process only, set it up, then read SIM, network, signal, SMSC
+    and the networks it can text on."""
     modem = open_modem(section, register_wait_s)
     try:
         try:
@@ -67,13 +73,48 @@ def check_modem(section: ModemSection, open_modem: Callable[[ModemSection, float
         except ModemError as error:
             found = [Finding("modem", FAIL, str(error), modem_error_fix(error))]
             if error.kind == "dead" or "already open" in str(error) or "Permission" in str(error):
-                return found
+                return found + [skipped("the modem could not be opened (see the modem check)")]
         try:
-            return found + status_findings(modem.status())
-        except ModemError:
-            return found
+            status = modem.status()
+        except ModemError as error:
+            return found + [skipped(f"the modem did not answer the status queries ({error})")]
+        return found + status_findings(status) + network_findings(status, modem.query)
     finally:
         modem.close()
+
+
+def network_findings(status: Any, query: Callable[[str], tuple[str, ...]]) -> list[Finding]:
+    """A 2G-only modem is a warning (operators are switching 2G off); on LTE, whether the
+    network takes texts from this modem: IMS (SMS over IP) or a combined attach (SGs)."""
+    from firmware_bridge.modem.network import is_two_g_only, read_sms_network
+
+    if is_two_g_only(status.model):
+        return [Finding("2G only", WARN, f"{status.model} is a 2G-only (GSM) modem: where the "
+                        "operator has switched 2G off, or does so later, it cannot register "
+                        "or text", "use an LTE modem (SIM7600, EC25 or A7670 class) with the "
+                        "same SIM")]
+    if not status.registered:
+        return [Finding("SMS over LTE", SKIP, "not checked: the modem is not registered")]
+    return [_sms_over_lte(read_sms_network(query))]
+
+
+def _sms_over_lte(network: Any) -> Finding:
+    if not network.on_lte:
+        return Finding("SMS over LTE", PASS, "not on LTE now: texts go over 2G/3G")
+    if network.ims:
+        return Finding("SMS over LTE", PASS, "on LTE and registered on IMS: texts go as SMS "
+                       "over IP")
+    if network.on_circuit:
+        return Finding("SMS over LTE", PASS, "on LTE with a combined attach: texts go over the "
+                       "circuit network (SMS over SGs)")
+    if network.ims is None:
+        return Finding("SMS over LTE", WARN, "on LTE only, and the modem does not report IMS "
+                       "(AT+CIREG): the network may not take its texts",
+                       "send one with edge-hub sms send to be sure")
+    return Finding("SMS over LTE", FAIL, "on LTE only, neither on IMS nor with a combined "
+                   "attach: the network may not take texts from this modem",
+                   "ask the operator to enable VoLTE/IMS (SMS over IP) or SMS over SGs for "
+                   "this SIM, or lock the modem to 3G where that still exists")
 
 
 def status_findings(status: Any) -> list[Finding]:

@@ -7,14 +7,16 @@ with them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge.domain import Role
 from edge.sms.texts import SmsStore
 from edge.storage.store import ALERT_PRIORITY, Store
+from edge.tools.hub_status import live_state
 
 PATHS = ("sms", "server")
 REQUESTED_BY = "edge-hub test-alarm"
@@ -58,6 +60,37 @@ def paths_of(choice: str) -> tuple[str, ...]:
     return (choice,)
 
 
+def unavailable(paths: Sequence[str], modem: bool | None,
+                uplink: bool | None) -> list[PathResult]:
+    """The paths this hub has no means for (None: not known, try it)."""
+    missing = []
+    if "sms" in paths and modem is False:
+        missing.append(PathResult("sms", False, "no modem configured: hub.toml has no [modem] "
+                                  "section, so this hub cannot text anyone"))
+    if "server" in paths and uplink is False:
+        missing.append(PathResult("server", False, "no uplink configured: hub.toml has no "
+                                  "[uplink] section, so this hub has no server to tell"))
+    return missing
+
+
+def configured_by_live(live: Mapping[str, Any]) -> tuple[bool | None, bool | None]:
+    """Whether the running hub has a modem and an uplink, from its live state."""
+    modem = None if "modem" not in live else live["modem"] != "no modem"
+    uplink = None if "uplink" not in live else live["uplink"] != "none"
+    return modem, uplink
+
+
+def hub_cause(live: Mapping[str, Any], part: str) -> str:
+    """Why a path may not have worked, from the hub's live state: not running, or the
+    state of its modem or uplink."""
+    if live.get("age_s") is None:
+        return "the hub has never run on this database (sudo systemctl start edge-hub)"
+    if not live.get("running"):
+        return (f"the hub is not running (its last state is {live['age_s']} s old; "
+                "sudo systemctl status edge-hub)")
+    return f"the hub's {part}: {live.get(part, 'unknown')}"
+
+
 def alarm_text(now: float, zone: str = "Asia/Shanghai") -> str:
     """The test text a duty desk receives."""
     stamp = datetime.fromtimestamp(now, ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
@@ -91,24 +124,25 @@ def request_test(store: Store, paths: Sequence[str], now: float,
     return AlarmRequest(tuple(paths), tuple(texts), event_id)
 
 
-def sms_results(store: Store, request: AlarmRequest, waited_s: float) -> list[PathResult]:
+def sms_results(store: Store, request: AlarmRequest, waited_s: float,
+                now: float = 0.0) -> list[PathResult]:
     """One result per queued text (or one failure if no duty desk was texted)."""
     if "sms" not in request.paths:
         return []
     if not request.texts:
         return [PathResult("sms", False, "no building-wide duty-desk contact to text; add a "
                            "[[contacts]] entry with role = \"duty_desk\" and no resident")]
-    return [_sms_result(store, text, waited_s) for text in request.texts]
+    return [_sms_result(store, text, waited_s, now) for text in request.texts]
 
 
-def _sms_result(store: Store, text: QueuedText, waited_s: float) -> PathResult:
+def _sms_result(store: Store, text: QueuedText, waited_s: float, now: float) -> PathResult:
     who = f"sms to {text.name} {text.phone}"
     row = store.db.execute("SELECT state, last_error FROM sms_out WHERE id = ?",
                            [text.sms_id]).fetchone()
     state, error = (row[0], row[1]) if row else ("missing", "")
     if state == "queued":
-        return PathResult(who, False, f"still queued after {waited_s:.0f} s — is the hub "
-                          "running? edge-hub status")
+        cause = hub_cause(live_state(store, now + waited_s), "modem")
+        return PathResult(who, False, f"still queued after {waited_s:.0f} s: {cause}")
     if state != "sent":
         return PathResult(who, False, f"{state}: {error or 'no reason recorded'}")
     parts = store.db.execute("SELECT mr, report_status FROM sms_parts WHERE sms_id = ? "
@@ -123,7 +157,8 @@ def _sms_result(store: Store, text: QueuedText, waited_s: float) -> PathResult:
     return PathResult(who, True, detail)
 
 
-def server_result(store: Store, request: AlarmRequest) -> list[PathResult]:
+def server_result(store: Store, request: AlarmRequest, waited_s: float = 0.0,
+                  now: float = 0.0) -> list[PathResult]:
     """Whether the server acknowledged the hub.test event."""
     if request.event_id is None:
         return []
@@ -131,12 +166,15 @@ def server_result(store: Store, request: AlarmRequest) -> list[PathResult]:
                            [request.event_id]).fetchone()
     if row is not None and row[0] is not None:
         return [PathResult("server", True, "acknowledged by the server")]
-    return [PathResult("server", False, "not acknowledged by the server; is the uplink up? "
-                       "edge-hub status")]
+    cause = hub_cause(live_state(store, now + waited_s), "uplink")
+    return [PathResult("server", False, f"not acknowledged by the server after "
+                       f"{waited_s:.0f} s: {cause}")]
 
 
-def results(store: Store, request: AlarmRequest, waited_s: float) -> list[PathResult]:
-    return sms_results(store, request, waited_s) + server_result(store, request)
+def results(store: Store, request: AlarmRequest, waited_s: float,
+            now: float = 0.0) -> list[PathResult]:
+    return (sms_results(store, request, waited_s, now)
+            + server_result(store, request, waited_s, now))
 
 
 def _settled(store: Store, request: AlarmRequest, waited_s: float) -> bool:
@@ -148,21 +186,30 @@ def _settled(store: Store, request: AlarmRequest, waited_s: float) -> bool:
 
 
 def watch_test(store: Store, request: AlarmRequest, sleep: Callable[[float], None],
-               wait_s: float = 60.0, poll_s: float = POLL_S) -> list[PathResult]:
+               wait_s: float = 60.0, poll_s: float = POLL_S,
+               now: float = 0.0) -> list[PathResult]:
     """Poll every `poll_s` up to `wait_s` until every path has its answer; the results."""
     waited = 0.0
     while not _settled(store, request, waited) and waited < wait_s:
         sleep(poll_s)
         waited += poll_s
-    return results(store, request, waited)
+    return results(store, request, waited, now)
 
 
 def run_test_alarm(store: Store, paths: Sequence[str], now: float,
                    sleep: Callable[[float], None], wait_s: float = 60.0,
-                   zone: str = "Asia/Shanghai") -> list[PathResult]:
-    """Send the test over each path through the running hub and report what arrived."""
-    request = request_test(store, paths, now, zone)
-    return watch_test(store, request, sleep, wait_s)
+                   zone: str = "Asia/Shanghai", modem: bool | None = None,
+                   uplink: bool | None = None) -> list[PathResult]:
+    """Send the test over each path the hub has (`modem`, `uplink`: whether hub.toml
+    configures them; None: as the running hub's live state says) and report what arrived."""
+    by_live = configured_by_live(live_state(store, now))
+    missing = unavailable(paths, by_live[0] if modem is None else modem,
+                          by_live[1] if uplink is None else uplink)
+    left = [p for p in paths if p not in {m.path for m in missing}]
+    if not left:
+        return missing
+    request = request_test(store, left, now, zone)
+    return missing + watch_test(store, request, sleep, wait_s, now=now)
 
 
 def succeeded(outcome: Sequence[PathResult]) -> bool:

@@ -43,7 +43,7 @@ def translate(error: BaseException, adapter: str) -> RadioError:
     return RadioError(
         f"Bluetooth adapter {adapter} failed: {type(error).__name__}: {error}. "
         f"Check that bluetoothd runs and {adapter} is present and powered "
-        f"(bluetoothctl show); the hub keeps retrying."
+        f"(bluetoothctl show)"
     )
 
 
@@ -151,8 +151,9 @@ class BleakRadio:
                 await self._watch(stop)
             except RadioError as error:
                 self.failures += 1
-                self._log_once(str(error))
-                await self._wait(stop, backoff_s(attempt, self.backoff_max_s))
+                wait = backoff_s(attempt, self.backoff_max_s)
+                self._log_once(str(error), wait)
+                await self._wait(stop, wait)
                 attempt += 1
             finally:
                 await self.stop()
@@ -177,8 +178,11 @@ class BleakRadio:
         for task in (waiter, sleeper):
             task.cancel()
 
-    def _log_once(self, message: str) -> None:
+    def _log_once(self, message: str, wait_s: float) -> None:
+        """A fault once, until scanning works again; the hub keeps trying meanwhile."""
         if message not in self._logged_errors:
             self._logged_errors.add(message)
-            self._log.error(message)
+            self._log.error("%s. Watches cannot be heard; the hub tries again in %.0f s, then "
+                            "less often (at most every %.0f s).", message, wait_s,
+                            self.backoff_max_s)
             self._report("hub.radio_fault", {"adapter": self.adapter, "error": message})

@@ -61,7 +61,7 @@ def resolve_port(pattern: str) -> str:
     if not matches:
         raise ModemError(
             f"No serial port matches {pattern}: is the modem plugged in and powered? "
-            f"(see ls -l /dev/serial/by-id/); the hub retries.", kind="dead")
+            f"(see ls -l /dev/serial/by-id/)", kind="dead")
     return matches[0]
 
 
@@ -88,7 +88,7 @@ def _open_error(path: str, error: BaseException) -> ModemError:
             kind="config")
     return ModemError(
         f"Could not open the modem port {path} ({error}); check the cable and the modem's "
-        f"power; the hub retries.", kind="dead")
+        f"power", kind="dead")
 
 
 class AtPort:

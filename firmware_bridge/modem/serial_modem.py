@@ -49,12 +49,12 @@ from firmware_bridge.modem.setup import ModemSetup, ModemStatus
 __all__ = ["ModemEvent", "ModemStatus", "SerialModem", "StoredSms", "event_for"]
 
 _ACTIONS = {
-    "transient": "network trouble; the hub retries with back-off",
-    "busy": "the modem is busy; the hub retries shortly",
-    "storage_full": "the SIM's message storage is full; the hub clears it and retries",
+    "transient": "network trouble, worth trying again",
+    "busy": "the modem is busy, worth trying again shortly",
+    "storage_full": "the SIM's message storage is full; clear it and try again",
     "recipient": "this number cannot take a message now (phone off, out of service or "
-                 "barred); the hub tries it again later",
-    "malformed": "the number or the message is malformed; the hub stops and tells a person",
+                 "barred); try it again later",
+    "malformed": "the number or the message is malformed; sending it again will not help",
     "config": "the SIM or a modem setting needs a person's attention",
 }
 _ESC_SETTLE_S = 0.05
@@ -200,7 +200,7 @@ class SerialModem:
         if reply is None:
             raise ModemError(
                 f"The modem on {self.port} did not answer {_masked(command)} within "
-                f"{timeout:.1f} s; the hub retries and runs recovery if it stays silent.",
+                f"{timeout:.1f} s.",
                 kind="transient")
         self.log.debug("%s -> %s %s", _masked(command), reply.lines, reply.final.text)
         return reply

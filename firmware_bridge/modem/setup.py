@@ -187,7 +187,7 @@ class ModemSetup:
             state = self.registration()
         if not is_registered(state):
             modem.log.warning("The modem on %s is not registered on a network (%s) after "
-                              "%.0f s; SMS fail until it is, and the hub keeps checking.",
+                              "%.0f s; texts cannot be sent until it is.",
                               modem.port, state, self._register_wait_s)
 
     def _require_smsc(self) -> None:

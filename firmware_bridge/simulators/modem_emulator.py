@@ -47,13 +47,13 @@ class ModemEmulator:
                  pin: str = "1234", operator: str = "CHINA MOBILE",
                  smsc: str = "+8613800100500", registration: str = "home", csq: int = 20,
                  pdu_log: Path | None = None, storage_size: int = 20, boot_s: float = 0.2,
-                 seed: int = 7) -> None:
+                 seed: int = 7, ims: bool = True, circuit: bool = True) -> None:
         _check(sim, SIM_STATES, "sim")
         _check(registration, REGISTRATION_CODES, "registration")
         self._state = ModemState(
             model=model, operator=operator, smsc=smsc, registration=registration, csq=csq,
             storage_size=storage_size, boot_s=boot_s, sim=sim, pin=pin,
-            pin_protected=sim in ("SIM PIN", "SIM PUK"))
+            pin_protected=sim in ("SIM PIN", "SIM PUK"), ims=ims, circuit=circuit)
         self._faults = FaultPlan()
         self.submitted: list[str] = []
         self.ambiguous_sent: list[str] = []

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from firmware_bridge.modem.at_protocol import error_text, is_number, split_args
+from firmware_bridge.modem.network import is_two_g_only
 from firmware_bridge.simulators.modem_emulator_faults import ErrorReply, FaultPlan
 from firmware_bridge.simulators.modem_emulator_sms import (
     Output,
@@ -102,12 +103,16 @@ class AtInterpreter:
             self.emit(["OK"])
         elif body in ("I", "I0"):
             self.emit(["Manufacturer: SIMCOM INCORPORATED", f"Model: {self.state.model}",
-                       "Revision: LE20B04SIM7600G22", "IMEI: 867584030000000", "OK"])
+                       "Revision: " + ("1418B04SIM800L24" if is_two_g_only(self.state.model)
+                                       else "LE20B04SIM7600G22"),
+                       "IMEI: 867584030000000", "OK"])
         else:
             self.emit(["ERROR"])
 
     def _extended(self, name: str, op: str, args: tuple[str, ...]) -> None:
         handler = self._handlers().get(name)
+        if name in ("+CEREG", "+CIREG") and is_two_g_only(self.state.model):
+            handler = None  # a GSM-only modem knows neither LTE nor IMS
         if handler is None:
             self.emit(["ERROR"])
             return
@@ -127,7 +132,7 @@ class AtInterpreter:
             "+CSQ": self._csq, "+COPS": self._cops, "+CSCA": self._csca,
             "+CMGF": self._cmgf, "+CPMS": self._cpms, "+CNMI": self._cnmi,
             "+CSMP": self._plain_ok, "+CSCS": self._plain_ok, "+CGMM": self._cgmm,
-            "+CGMI": self._cgmi, "+CMGS": self.sms.cmgs, "+CMGL": self.sms.cmgl,
+            "+CGMI": self._cgmi, "+CIREG": self._cireg, "+CMGS": self.sms.cmgs, "+CMGL": self.sms.cmgl,
             "+CMGR": self.sms.cmgr, "+CMGD": self.sms.cmgd,
         }
 
@@ -194,18 +199,30 @@ class AtInterpreter:
 
     def _creg(self, name: str, op: str, args: tuple[str, ...]) -> list[str]:
         if op == "?":
-            return [f"{name}: {self.state.reg_n.get(name, 0)},{self.state.stat()}", "OK"]
+            stat = self.state.circuit_stat() if name == "+CREG" else self.state.stat()
+            return [f"{name}: {self.state.reg_n.get(name, 0)},{stat}", "OK"]
         if op == "=" and args and args[0] in ("0", "1", "2"):
             self.state.reg_n[name] = int(args[0])
             return ["OK"]
         return [f"{name}: (0-2)", "OK"] if op == "=?" else self.error("cme", 4)
+
+    def _cireg(self, name: str, op: str, args: tuple[str, ...]) -> list[str]:
+        """IMS registration (3GPP TS 27.007 +CIREG): registered while on LTE with IMS."""
+        if op == "?":
+            on_ims = self.state.ims and self.state.stat() in (1, 5)
+            return [f"+CIREG: {self.state.reg_n.get(name, 0)},{int(on_ims)}", "OK"]
+        if op == "=" and args and args[0] in ("0", "1", "2"):
+            self.state.reg_n[name] = int(args[0])
+            return ["OK"]
+        return ["+CIREG: (0-2)", "OK"] if op == "=?" else self.error("cme", 4)
 
     def _csq(self, name: str, op: str, args: tuple[str, ...]) -> list[str]:
         return [f"+CSQ: {self.state.csq if self.state.cfun == 1 else 99},99", "OK"]
 
     def _cops(self, name: str, op: str, args: tuple[str, ...]) -> list[str]:
         if op == "?" and self.state.stat() in (1, 5):
-            return [f'+COPS: 0,0,"{self.state.operator}",7', "OK"]
+            act = 0 if is_two_g_only(self.state.model) else 7  # GSM or E-UTRAN
+            return [f'+COPS: 0,0,"{self.state.operator}",{act}', "OK"]
         return ["+COPS: 0", "OK"] if op == "?" else ["OK"]
 
     def _csca(self, name: str, op: str, args: tuple[str, ...]) -> list[str]:

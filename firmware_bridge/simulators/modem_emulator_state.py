@@ -74,6 +74,8 @@ class ModemState:
     booting: bool = False
     off: bool = False
     boot_generation: int = 0
+    ims: bool = True  # an LTE modem registered on IMS (+CIREG), so texts go as SMS over IP
+    circuit: bool = True  # registered on the circuit network too (+CREG): 2G/3G or SGs
 
     def reset_volatile(self) -> None:
         """Settings back to power-on defaults; a PIN-protected SIM locks again."""
@@ -87,6 +89,10 @@ class ModemState:
         if self.cfun != 1 or self.sim != "READY":
             return 0
         return REGISTRATION_CODES.get(self.registration, 4)
+
+    def circuit_stat(self) -> int:
+        """The <stat> of +CREG: as +CEREG's unless the network gives LTE only."""
+        return self.stat() if self.circuit else 0
 
     def free_index(self) -> int | None:
         return next((i for i in range(self.storage_size) if i not in self.storage), None)
