@@ -68,10 +68,12 @@ def test_a_roster_edit_goes_to_this_communitys_hubs_only(broker: Broker, server:
     logins = people(server)
     admin = Desk(base_of(server), *logins["admin"])
     ours, theirs = HubClient(broker.port, "hub-3"), HubClient(broker.port, "hub-3", "heping")
+    away = HubClient(broker.port, "hub-5")
     try:
         for hub in (ours, theirs):
             hub.send_status("online")
-        until(lambda: len(server.store.hubs(now=time.time())) == 2)
+        away.send_status("offline")
+        until(lambda: len(server.store.hubs(now=time.time())) == 3)
         answer = admin.call("POST", "/api/roster/residents",
                             {"entry": {"id": "r-101", "name": "张桂兰", "room": "101"}})
         assert answer.status_code == 200 and answer.json() == {
@@ -89,6 +91,10 @@ def test_a_roster_edit_goes_to_this_communitys_hubs_only(broker: Broker, server:
             {"mac": MAC, "resident": "r-101", "key": key, "label": "X3"}]
         time.sleep(0.3)
         assert theirs.of_type("roster") == [], "another community's hubs get nothing of it"
+        assert away.of_type("roster") == [] and server.store.take_commands(COMMUNITY, "hub-5") \
+            == [], "an offline hub is not sent (nor kept) a roster per save ..."
+        away.send_status("online")
+        assert away.wait_for("roster")[0]["version"] == "r3", "... it gets the latest when back"
 
         roster = admin.call("GET", "/api/roster").json()
         assert roster["watches"] == [{"mac": MAC, "resident": "r-101", "label": "X3",
@@ -112,6 +118,7 @@ def test_a_roster_edit_goes_to_this_communitys_hubs_only(broker: Broker, server:
     finally:
         ours.close()
         theirs.close()
+        away.close()
 
 
 def test_only_this_communitys_administrators_may_change_it(server: Receiver) -> None:
@@ -132,7 +139,8 @@ def test_only_this_communitys_administrators_may_change_it(server: Receiver) -> 
     assert elsewhere.call("DELETE", "/api/people/wang").status_code == 400  # not theirs
     taken = elsewhere.call("POST", "/api/people", {"username": "wang", "name": "冒名",
                                                    "role": "admin"})
-    assert taken.status_code == 403 and "taken" in taken.json()["error"]
+    assert taken.status_code == 400 and "taken" in taken.json()["error"]
+    assert elsewhere.call("POST", "/api/people/wang/password").status_code == 400
     Desk(base, *logins["desk"])  # wang's password still works: nothing was reset
 
 
@@ -147,6 +155,13 @@ def test_accounts_and_tokens_are_made_shown_once_and_taken_away(server: Receiver
     assert {p["username"]: p["role"] for p in listed["people"]} == {
         "liu": "worker", "wang": "desk", "zhou": "admin"}
     assert made["password"] not in str(listed) and "hash" not in str(listed)
+    again = admin.call("POST", "/api/people", {"username": "liu", "name": "刘", "role": "desk"})
+    assert again.status_code == 400 and "new password" in again.json()["error"]
+    renewed = admin.call("POST", "/api/people/liu/password").json()
+    assert worker.call("GET", "/api/board").status_code == 401  # the old session ended
+    worker = Desk(base, "liu", renewed["password"])
+    assert {p["username"]: (p["role"], p["contact"]) for p in admin.call(
+        "GET", "/api/people").json()["people"]}["liu"] == ("worker", "c1"), "nothing else changed"
     bad = admin.call("POST", "/api/people", {"username": "x y", "name": "?", "role": "desk"})
     assert bad.status_code == 400 and "username" in bad.json()["error"]
     assert admin.call("DELETE", "/api/people/zhou").status_code == 400  # not oneself
@@ -282,3 +297,14 @@ def test_answers_with_a_secret_are_not_kept_by_any_cache(server: Receiver) -> No
                    "mac": MAC, "resident": "r-1"}, "key": "generate"})]
     for answer in answers:
         assert answer.ok and answer.headers["cache-control"] == "no-store", answer.text
+
+
+def test_a_trusted_proxy_network_is_given_to_uvicorn_as_it_reads_one() -> None:
+    import argparse
+
+    from cloud_sync.server.cli import _proxy
+
+    assert (_proxy("10.0.0.5/24"), _proxy("10.0.0.5"), _proxy("::1")) == (
+        "10.0.0.0/24", "10.0.0.5", "::1")
+    with pytest.raises(argparse.ArgumentTypeError, match="expected an IP address"):
+        _proxy("proxy.example.org")

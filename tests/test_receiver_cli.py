@@ -111,7 +111,7 @@ def test_the_receiver_command_runs_until_stopped_and_pushes_its_roster(
                 if stop.wait(0.1) or hub.of_type("roster"):
                     break
             sent = hub.wait_for("roster")[0]
-            assert sent["version"] == "2026-11-21" and len(sent["residents"]) == 2
+            assert sent["version"] == "r1-2026-11-21" and len(sent["residents"]) == 2
     finally:
         stop.set()
         thread.join(10)

@@ -136,12 +136,12 @@ def test_a_hub_coming_online_is_sent_its_communitys_roster_only(broker: Broker,
         stranger.send_status("online")
         lacking.send_status("online")
         (theirs,) = elsewhere.wait_for("roster")
-        assert theirs["version"] == "hp-1"
+        assert theirs["version"] == "r1-hp-1"  # the server's revision, then the file's own
         assert [w["mac"] for w in theirs["watches"]] == [other_watch]  # never our keys
         with hubs(broker.port, "hub-3") as (hub,):
             hub.send_status("online", queue_depth=12)
             (sent,) = hub.wait_for("roster")
-            assert sent["version"] == "2026-11"
+            assert sent["version"] == "r1-2026-11"
             hub.send_status("online", roster_version="")  # did not take it: sent again
             hub.wait_for("roster", 2)
             assert sent["watches"] == [{"mac": WATCH, "resident": "r-101",

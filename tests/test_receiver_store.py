@@ -206,15 +206,15 @@ def test_the_roster_goes_to_a_hub_that_uses_another_one(db_url: str) -> None:
     try:
         server.hub_sends(HUB3, status("online"), "status")
         (sent,) = server.sent(HUB3, "roster")
-        assert sent["version"] == "v7" and sent["residents"] == [
+        assert sent["version"] == "r1-v7" and sent["residents"] == [
             {"id": "r-101", "name": "张桂兰", "room": "101"}]
-        server.hub_sends(HUB3, status("online", roster_version="v7"), "status")
+        server.hub_sends(HUB3, status("online", roster_version="r1-v7"), "status")
         assert len(server.sent(HUB3, "roster")) == 1, "the hub uses it: nothing to send"
         server.hub_sends(HUB3, status("online", roster_version=""), "status")
         assert len(server.sent(HUB3, "roster")) == 2, "back on its hub.toml (set up again?)"
-        server.hub_sends(HUB3, status("online", roster_version="v7"), "status")
+        server.hub_sends(HUB3, status("online", roster_version="r1-v7"), "status")
         assert len(server.sent(HUB3, "roster")) == 2
-        assert (server.hub()["roster_version"], server.hub()["roster_in_use"]) == ("v7", "v7")
+        assert (server.hub()["roster_version"], server.hub()["roster_in_use"]) == ("r1-v7", "r1-v7")
     finally:
         server.store.close()
 
@@ -222,10 +222,10 @@ def test_the_roster_goes_to_a_hub_that_uses_another_one(db_url: str) -> None:
 def test_the_roster_still_greets_a_hub_coming_back_online(db_url: str) -> None:
     server = Server(db_url, READY)
     try:
-        server.hub_sends(HUB3, status("online", roster_version="v7"), "status")
-        server.hub_sends(HUB3, status("offline", roster_version="v7"), "status")
+        server.hub_sends(HUB3, status("online", roster_version="r1-v7"), "status")
+        server.hub_sends(HUB3, status("offline", roster_version="r1-v7"), "status")
         assert len(server.sent(HUB3, "roster")) == 1, "never sent before"
-        server.hub_sends(HUB3, status("online", roster_version="v7"), "status")
+        server.hub_sends(HUB3, status("online", roster_version="r1-v7"), "status")
         assert len(server.sent(HUB3, "roster")) == 2
     finally:
         server.store.close()

@@ -86,7 +86,7 @@ def test_a_change_a_hub_would_refuse_is_refused_naming_the_field(book: RosterBoo
 def test_a_watch_belongs_to_one_community_only(book: RosterBook) -> None:
     with_watch(book)
     book.put("heping", "residents", {"id": "r-7", "name": "李大爷", "room": "7"}, by="b", now=5.0)
-    with pytest.raises(BatchError, match=f"{MAC} is registered to community 'xingfuli'"):
+    with pytest.raises(BatchError, match=f"{MAC} is registered to another community"):
         book.put("heping", "watches", {"mac": MAC, "resident": "r-7"}, by="b", now=6.0,
                  key="generate")
     book.remove("xingfuli", "watches", MAC, by="a", now=7.0)
@@ -100,14 +100,31 @@ def test_a_roster_file_loads_once_and_console_changes_stand(book: RosterBook,
     roster = Roster(residents=(Resident("r-1", "王奶奶", "201", " 201"),),
                     watches=(Watch(MAC, "r-1", bytes(range(16))),))
     file = CommunityRoster("xingfuli", roster, "2026-11", str(tmp_path / "xingfuli.toml"))
-    assert book.load_file(file, now=1.0) and book.version_of("xingfuli") == "2026-11"
+    assert book.load_file(file, now=1.0) and book.version_of("xingfuli") == "r1-2026-11"
     book.put("xingfuli", "residents", {"id": "r-2", "name": "赵爷爷", "room": "202"}, by="管理员",
              now=2.0)
     assert not book.load_file(file, now=3.0), "the same file again: the console's edit stands"
     assert [r["id"] for r in book.view("xingfuli")["residents"]] == ["r-1", "r-2"]
     changed = CommunityRoster("xingfuli", Roster(residents=roster.residents), "2026-12",
                               file.source)
-    assert book.load_file(changed, now=4.0)  # someone changed the file: it is the roster now
+    loaded = book.load_file(changed, now=4.0)  # someone changed the file: the roster now
+    assert loaded is not None and loaded.replaced_edits, "the console's edit is gone: said"
     view = book.view("xingfuli")
     assert [r["id"] for r in view["residents"]] == ["r-1"] and view["watches"] == []
-    assert view["version"] == "2026-12" and "loaded version 2026-12" in view["log"][0]["what"]
+    assert view["version"] == "r3-2026-12" and "as version r3-2026-12" in view["log"][0]["what"]
+    assert book.load_file(file, now=5.0) is None, "a server with the older copy undoes nothing"
+    assert book.version_of("xingfuli") == "r3-2026-12"
+
+
+def test_versions_never_repeat_so_a_hub_that_reports_one_has_that_roster(
+        book: RosterBook) -> None:
+    roster = Roster(residents=(Resident("r-1", "王奶奶", "201", " 201"),))
+    book.load_file(CommunityRoster("xingfuli", roster, "r2", "a.toml"), now=1.0)  # a file
+    other = RosterBook(book.db)  # another server process on the same database
+    first = other.push_of("xingfuli", book.version_of("xingfuli"))
+    book.put("xingfuli", "residents", {"id": "r-1", "name": "王奶奶", "room": "202"}, by="管理员",
+             now=2.0)  # the console's save: the next revision, whatever the file called its own
+    version = book.version_of("xingfuli")
+    assert first is not None and version not in (None, first.version)
+    second = other.push_of("xingfuli", version)  # the other process's kept copy is not used
+    assert second is not None and second.fields["residents"][0]["room"] == "202"

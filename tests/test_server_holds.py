@@ -305,9 +305,10 @@ def test_a_claim_that_runs_out_with_nobody_on_site_is_flagged_and_the_backup_tex
         assert service.check_overdue(receiver.duty, deadline_s=hour) == 0
         clock[0] += 2
         assert service.check_overdue(receiver.duty, deadline_s=hour) == 1
-        notices = [c for _, c in held.held if c["type"] == "alert_notify"]
-        assert [(c["alert"], c["contact"], c["by"]) for c in notices] == [
-            ("u-1", "nb", "claim ran out")]
+        notices = [c for _, c in held.held if c["type"] in ("alert_notify", "alert_text_now")]
+        assert [(c["type"], c["alert"], c.get("contact"), c["by"]) for c in notices] == [
+            ("alert_text_now", "u-1", None, "claim ran out"),  # those texted hear it too
+            ("alert_notify", "u-1", "nb", "claim ran out")]
         assert service.check_overdue(receiver.duty, deadline_s=hour) == 0  # told once
         c1 = next(a for a in receiver.store.alerts() if a["id"] == "C1")
         assert c1["claim_lapsed_at"] == clock[0] and c1["claimed_by"] == "王主任"
@@ -319,5 +320,13 @@ def test_a_claim_that_runs_out_with_nobody_on_site_is_flagged_and_the_backup_tex
             "claim_lapsed_at"] is None
         clock[0] += 61
         assert service.check_overdue(receiver.duty, deadline_s=hour) == 1  # and runs out too
+
+        clock[0] += 1  # a claim made while a lapse is being told is not marked told
+        service.claim("C1", "王主任", 60)
+        (lapsed,) = receiver.duty.turn_lapsed(clock[0] + 61)
+        service.claim("C1", "李娜", 60)
+        receiver.duty.told(lapsed.alert, clock[0], lapsed=True)
+        clock[0] += 61
+        assert service.check_overdue(receiver.duty, deadline_s=hour) == 1, "李娜's ran out"
     finally:
         receiver.store.close()

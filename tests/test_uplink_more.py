@@ -76,7 +76,7 @@ def test_roster_pushed_by_the_server_lets_the_hub_hear_a_new_watch(tmp_path, bro
     async def scenario(b: UplinkBuilding) -> None:
         await b.connected()
         app = b.hub_app
-        await until(lambda: app.store.meta("roster_version") == "2026-11-21.1", timeout=10)
+        await until(lambda: app.store.meta("roster_version") == "r1-2026-11-21.1", timeout=10)
         b.air.press(mac_for(8))
         await until(lambda: any(a.resident_id == "r9" for a in app.store.alerts()))
         await b.restart()  # the pushed roster stays in charge after a restart

@@ -9,6 +9,7 @@ new API token appear in the answer to the change that made them, and never again
 from __future__ import annotations
 
 import html
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -21,11 +22,12 @@ from starlette.routing import Route
 from cloud_sync.server.access import Access
 from cloud_sync.server.console import csrf_ok, json_object, page, person_of
 from cloud_sync.server.duty import Duty
-from cloud_sync.server.errors import BatchError, NotAllowed, ReceiverSetupError
+from cloud_sync.server.errors import BatchError, ReceiverError, ReceiverSetupError
 from cloud_sync.server.people import People, Person
 from cloud_sync.server.roster_book import RosterBook
 
 Endpoint = Callable[[Request, Person], Awaitable[Response]]
+_log = logging.getLogger("cloud_sync.server.admin")
 _NOT_KEPT = {"Cache-Control": "no-store"}  # an answer with a secret: no cache keeps it
 
 
@@ -76,10 +78,18 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
         return JSONResponse(await sent(person.community, saved.version))
 
     async def sent(community: str, version: str) -> dict[str, Any]:
-        """Push the saved roster; say how many hubs were told, or what it still lacks."""
-        told = await run_in_threadpool(pusher.push_roster, community)
-        push = await run_in_threadpool(rosters.push_of, community, version)
-        answer: dict[str, Any] = {"version": version, "hubs_told": told}
+        """Push the saved roster; say how many hubs were told, or what it still lacks. The
+        roster is saved whatever happens here, so a failed push is said, not raised (the
+        answer may carry a generated key: it must reach the person)."""
+        answer: dict[str, Any] = {"version": version, "hubs_told": 0}
+        try:
+            answer["hubs_told"] = await run_in_threadpool(pusher.push_roster, community)
+            push = await run_in_threadpool(rosters.push_of, community, version)
+        except ReceiverError as error:
+            _log.error("Roster %s of %s is saved but could not be sent to its hubs now (%s); "
+                       "they get it when they next report in.", version, community, error)
+            answer["push_failed"] = str(error)
+            return answer
         if push is not None and push.missing:
             answer["waiting_for"] = push.missing
         return answer
@@ -98,12 +108,16 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
     async def add_person(request: Request, person: Person) -> Response:
         asked = await json_object(request, '{"username": "…", "name": "…", "role": "desk"}')
         username = str(asked.get("username", ""))
-        owner = await run_in_threadpool(people.community_of, username)
-        if owner not in (None, person.community):
-            raise NotAllowed(f"username {username!r} is taken; choose another")
         password = await run_in_threadpool(lambda: people.add(
             username, str(asked.get("name", "")), str(asked.get("role", "")), person.community,
-            now=time.time(), contact=str(asked.get("contact", ""))))
+            now=time.time(), contact=str(asked.get("contact", "")), new_only=True))
+        return JSONResponse({"username": username, "password": password},  # shown only now
+                            headers=_NOT_KEPT)
+
+    async def new_password(request: Request, person: Person) -> Response:
+        username = request.path_params["username"]
+        password = await run_in_threadpool(lambda: people.new_password(
+            username, person.community))
         return JSONResponse({"username": username, "password": password},  # shown only now
                             headers=_NOT_KEPT)
 
@@ -155,6 +169,8 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
         Route("/api/people", admin_only(add_person, change=True), methods=["POST"]),
         Route("/api/people/{username}", admin_only(remove_person, change=True),
               methods=["DELETE"]),
+        Route("/api/people/{username}/password", admin_only(new_password, change=True),
+              methods=["POST"]),
         Route("/api/tokens", admin_only(add_token, change=True), methods=["POST"]),
         Route("/api/tokens/{token}", admin_only(revoke_token, change=True), methods=["DELETE"]),
     ]

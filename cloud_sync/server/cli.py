@@ -62,12 +62,13 @@ def _deadline(text: str) -> float:
 
 
 def _proxy(text: str) -> str:
+    """An address, or a network as uvicorn reads one (10.0.0.5/24 is 10.0.0.0/24)."""
     try:
-        ipaddress.ip_network(text, strict=False)
+        network = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an IP address like 10.0.0.5 or a network "
                                          f"like 10.0.0.0/24, got {text!r}") from None
-    return text
+    return str(network) if "/" in text else text
 
 
 def _root(text: str) -> str:

@@ -103,8 +103,10 @@ class Duty:
     def told(self, alert: str, now: float, *, lapsed: bool = False) -> None:
         """The overdue (or lapsed) alert's hubs were asked to tell its backup."""
         column = "lapse_told_at" if lapsed else "overdue_told_at"
+        still = " AND claim_lapsed_at IS NOT NULL" if lapsed else ""  # not a claim made since
         with self.db.transaction(write=True) as tx:
-            tx.run(f"UPDATE alerts SET {column} = ? WHERE id = ?", [now, alert_number(alert)])
+            tx.run(f"UPDATE alerts SET {column} = ? WHERE id = ?{still}",
+                   [now, alert_number(alert)])
 
 
 _WAITING = ("SELECT id, resident_name FROM alerts WHERE state IN ('raised', 'active') AND "

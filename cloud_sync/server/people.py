@@ -51,8 +51,9 @@ class People:
         self.db = db
 
     def add(self, username: str, name: str, role: str, community: str, *, now: float,
-            password: str | None = None, contact: str = "") -> str:
-        """Make (or reset) an account; returns its password (a new random one if none given)."""
+            password: str | None = None, contact: str = "", new_only: bool = False) -> str:
+        """Make (or, without `new_only`, make again) an account; returns its password (a new
+        random one if none given). An account of another community is never replaced."""
         if not is_id(username):
             raise ReceiverSetupError(f"username {username!r}: expected letters, digits, '.', '_' "
                                      "or '-' (at most 64 characters)")
@@ -70,6 +71,11 @@ class People:
         if len(password) < 10:
             raise ReceiverSetupError("a password has at least 10 characters")
         with self.db.transaction(write=True) as tx:
+            kept = tx.rows("SELECT community FROM people WHERE username = ?", [username])
+            if kept and (new_only or str(kept[0][0]) != community):
+                raise ReceiverSetupError(f"username {username!r} is taken; choose another"
+                                         + ("" if str(kept[0][0]) != community else
+                                            " (or give that person a new password)"))
             tx.run("DELETE FROM people WHERE username = ?", [username])
             tx.run("DELETE FROM sessions WHERE username = ?", [username])
             tx.run("INSERT INTO people (username, name, role, community, password_hash, "
@@ -85,6 +91,17 @@ class People:
                            "WHERE community = ? ORDER BY username", [community])
         return [{"username": username, "name": name, "role": role, "contact": contact,
                  "created_at": created} for username, name, role, contact, created in rows]
+
+    def new_password(self, username: str, community: str) -> str:
+        """A new random password for the community's account, its sessions ended; nothing
+        else about the account changes. Returns the password."""
+        password = secrets.token_urlsafe(12)
+        with self.db.transaction(write=True) as tx:
+            if not tx.run("UPDATE people SET password_hash = ? WHERE username = ? AND "
+                          "community = ?", [_HASHER.hash(password), username, community]):
+                raise ReceiverSetupError(f"no account {username[:64]!r} in your community")
+            tx.run("DELETE FROM sessions WHERE username = ?", [username])
+        return password
 
     def community_of(self, username: str) -> str | None:
         """The community an account belongs to, or None when there is no such account."""

@@ -126,16 +126,22 @@ class Receiver:
     def _load_roster(self, entry: CommunityRoster) -> None:
         """Take a --roster file as its community's roster (unless loaded before unchanged)."""
         try:
-            taken = self.rosters.load_file(entry, now=time.time())
+            loaded = self.rosters.load_file(entry, now=time.time())
         except BatchError as error:
             raise ReceiverSetupError(f"{entry.source}: {error}") from None
-        if taken:
-            _log.info("Roster of community %s loaded from %s (version %s); its hubs get it "
-                      "when they are next online.", entry.community, entry.source,
-                      entry.version or "(none)")
+        if loaded is None:
+            _log.info("Roster file %s was loaded before; the roster of %s stays as it is in "
+                      "the database (with the console's changes).", entry.source,
+                      entry.community)
+        elif loaded.replaced_edits:
+            _log.warning("Roster file %s replaced the roster of %s as edited in the console "
+                         "(now version %s): the console's changes are gone; its hubs get the "
+                         "file's roster when they are next online.", entry.source,
+                         entry.community, loaded.version)
         else:
-            _log.info("Roster file %s is unchanged since it was loaded; the roster of %s "
-                      "stays as edited in the console.", entry.source, entry.community)
+            _log.info("Roster of community %s loaded from %s as version %s; its hubs get it "
+                      "when they are next online.", entry.community, entry.source,
+                      loaded.version)
 
     @property
     def subscriptions(self) -> list[str]:

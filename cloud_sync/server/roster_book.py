@@ -5,7 +5,9 @@ hubs only.
 The roster is kept as the tables a roster file has ([[residents]], [[watches]],
 [[contacts]]), checked whole by the wire contract's parse_roster before every save, so
 the server never keeps a roster a hub would refuse. Every save makes a new version and a
-line in the roster's log (who, when, what). A watch's key is kept for the hubs; the
+line in the roster's log (who, when, what); the server names each version (r1, r2, …,
+with a file's own version after it), so that no two rosters of a community ever share a
+name and a hub that reports one has that very roster. A watch's key is kept for the hubs; the
 console is told only whether a watch has one, and a key the server generates is shown
 once, in the answer to the change that made it.
 """
@@ -44,6 +46,14 @@ class Saved:
 
 
 @dataclass(frozen=True, slots=True)
+class Loaded:
+    """A roster file taken at start: its version, and whether it replaced console edits."""
+
+    version: str
+    replaced_edits: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _Kept:
     """A community's roster row: its tables, version, revision and the file it came from."""
 
@@ -70,7 +80,8 @@ class RosterBook:
 
     def push_of(self, community: str, version: str | None = None) -> RosterPush | None:
         """The roster to send to the community's hubs, or None when it has none. `version`,
-        when the caller has just read it, spares a read while the kept copy is current."""
+        when the caller has just read it, spares reading and checking the roster again
+        while the kept copy has that version (no two rosters of a community share one)."""
         with self._lock:
             kept = self._pushes.get(community)
         if kept is not None and version is not None and kept.version == version:
@@ -146,24 +157,29 @@ class RosterBook:
 
         return Saved(community, self._save(community, change, by=by, now=now))
 
-    def load_file(self, entry: CommunityRoster, *, now: float) -> bool:
-        """Take a roster file given at start as the community's roster, unless this same file
-        was loaded before (then the console's changes since stand). True if it was taken."""
+    def load_file(self, entry: CommunityRoster, *, now: float) -> Loaded | None:
+        """Take a roster file given at start as the community's roster, unless this same
+        content was loaded before (then the console's changes since stand: a server started
+        with an older copy of the file does not undo them). What was loaded, or None."""
         tables = {kind: fields for kind, fields in roster_fields(entry.roster, "").items()
                   if kind in KINDS}
         digest = hashlib.sha256(json.dumps(tables, sort_keys=True).encode()).hexdigest()
         with self.db.transaction(write=True) as tx:
             found = _locked(tx, entry.community, self.db.for_update)
-            if found.file_digest == digest:
-                return False
-            version = entry.version or f"r{found.rev + 1}"
+            if tx.rows("SELECT 1 FROM roster_files WHERE community = ? AND digest = ?",
+                       [entry.community, digest]):
+                return None
+            version = _version(found.rev + 1, entry.version)
+            edited = found.rev > 0 and found.file_digest is None
             _write(tx, entry.community, tables, version=version, rev=found.rev + 1,
                    by=f"file {entry.source}", now=now, digest=digest)
             _refuse_shared_watches(tx, entry.community, tables)
+            tx.run("INSERT INTO roster_files (community, digest, loaded_at) VALUES (?, ?, ?)",
+                   [entry.community, digest, now])
             tx.run("INSERT INTO roster_log (community, at, by_name, what) VALUES (?, ?, ?, ?)",
                    [entry.community, now, f"file {entry.source}"[:200],
-                    f"loaded version {version} from the file"])
-        return True
+                    f"loaded the file as version {version}"])
+        return Loaded(version, replaced_edits=edited)
 
     def _save(self, community: str, change: Any, *, by: str, now: float) -> str:
         """Apply `change` to the community's tables in one transaction, check the result
@@ -178,13 +194,18 @@ class RosterBook:
                 parse_roster(tables, source="roster", default_address="")
             except ConfigError as error:
                 raise BatchError(str(error).removeprefix("roster: ")) from None
-            version = f"r{found.rev + 1}"
+            version = _version(found.rev + 1)
             _write(tx, community, tables, version=version, rev=found.rev + 1, by=by, now=now,
-                   digest=found.file_digest)
+                   digest=None)
             _refuse_shared_watches(tx, community, tables)
             tx.run("INSERT INTO roster_log (community, at, by_name, what) VALUES (?, ?, ?, ?)",
                    [community, now, by[:200], what[:300]])
         return version
+
+
+def _version(rev: int, label: str = "") -> str:
+    """A roster's version: its revision, unique in the community, and a file's own label."""
+    return f"r{rev}-{label}" if label else f"r{rev}"
 
 
 def _kind(kind: str) -> str:
@@ -258,13 +279,9 @@ def _refuse_shared_watches(tx: Tx, community: str, tables: Mapping[str, Any]) ->
     """Keep each watch in one community's roster: its key must not reach another's hubs."""
     macs = sorted({_id_of("watches", row) for row in tables["watches"]})
     tx.run("DELETE FROM roster_watches WHERE community = ?", [community])
-    for start in range(0, len(macs), 500):
-        chunk = macs[start:start + 500]
-        taken = tx.rows(f"SELECT mac, community FROM roster_watches WHERE mac IN "
-                        f"({', '.join('?' * len(chunk))})", chunk)
-        if taken:
-            mac, other = taken[0]
-            raise BatchError(f"watches: {mac} is registered to community {other!r}; expected "
-                             "each watch in one community's roster (remove it there first)")
-        tx.run_many("INSERT INTO roster_watches (mac, community) VALUES (?, ?)",
-                    [(mac, community) for mac in chunk])
+    for mac in macs:  # one by one: a watch another server registers meanwhile is refused too
+        if not tx.run("INSERT INTO roster_watches (mac, community) VALUES (?, ?) "
+                      "ON CONFLICT DO NOTHING", [mac, community]):
+            raise BatchError(f"watches: {mac} is registered to another community; expected "
+                             "each watch in one community's roster (it must be removed there "
+                             "first)")

@@ -181,6 +181,12 @@ CREATE TABLE IF NOT EXISTS roster_watches (
     mac TEXT PRIMARY KEY,
     community TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS roster_files (
+    community TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    loaded_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (community, digest)
+);
 CREATE TABLE IF NOT EXISTS roster_log (
     id {serial},
     community TEXT NOT NULL,

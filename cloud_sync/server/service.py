@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from cloud_sync.contract.ids import plain_text
 from cloud_sync.server.alerts import AlertNotice
@@ -25,18 +25,20 @@ from cloud_sync.server.logic import (
     should_send_ack,
     topic_parts,
 )
+from cloud_sync.server.roster import RosterPush
 from cloud_sync.server.roster_book import RosterBook
 from cloud_sync.server.store import CommandPage, ReceiverStore, StoredBatch
 from cloud_sync.server.wire import (
     Batch,
     Status,
     check_name,
+    matching_hub,
     parse_batch,
     parse_status,
+    said_by,
 )
 
 _log = logging.getLogger("cloud_sync.server.receiver")
-M = TypeVar("M", Batch, Status)
 OUTCOMES = ("fall", "illness", "needed_help", "false_alarm", "test", "other")
 DEFAULT_CLAIM_S = 1200.0  # a worker's "I'm going" holds SMS this long unless they ack
 MAX_CLAIM_S = 3600.0
@@ -72,9 +74,9 @@ class ReceiverService:
         community, hub, kind = parts
         try:
             if kind == "events":
-                self.on_batch(_matching(parse_batch(payload), community, hub), via="mqtt")
+                self.on_batch(matching_hub(parse_batch(payload), community, hub), via="mqtt")
             else:
-                self.on_status(_matching(parse_status(payload), community, hub))
+                self.on_status(matching_hub(parse_status(payload), community, hub))
         except BatchError as error:
             self.counts["refused"] += 1
             _log.warning("Refused a message from hub %s (%s) on %s: %s.", hub, community, kind, error)
@@ -109,10 +111,9 @@ class ReceiverService:
                                           seq=result.ack_seq))
         for notice in result.notices:
             self._tell(notice)
-        roster = self.rosters.push_of(batch.community) if via == "http" and self.rosters \
-            else None
+        roster = self._roster(batch.community) if via == "http" else None
         if roster is not None and result.roster_version != roster.version:
-            self._send_roster(batch.community, batch.hub, via)
+            self._send_roster(roster, batch.community, batch.hub, via)
         _log_stored(batch, result)
         return result
 
@@ -132,17 +133,17 @@ class ReceiverService:
             self._flush(status.community, status.hub)
         roster = self.rosters.push_of(status.community, change.roster_now) \
             if self.rosters is not None and change.roster_now is not None else None
-        if roster is not None and should_push_roster(
+        if roster is not None and not roster.missing and should_push_roster(
                 roster.version, state=status.state, reported=status.roster_version,
                 pushed=change.roster_version, previous_state=change.previous_state):
             if change.roster_version == roster.version and status.roster_version != roster.version:
                 _log.warning("Hub %s (%s) uses roster %r though it was sent %r; sending it again.",
                              status.hub, status.community, status.roster_version, roster.version)
-            self._send_roster(status.community, status.hub, "mqtt")
+            self._send_roster(roster, status.community, status.hub, "mqtt")
 
     def acknowledge(self, alert: str, by: str) -> list[str]:
         """A worker took an alert: mark it and send alert_ack to every hub that reported it."""
-        name = _said(alert, by, "who took it")
+        name = said_by(alert, by, "who took it")
         taken = self.store.acknowledge(alert, name, now=self.clock())
         for target in taken.targets:
             self._deliver(target.community, target.hub,
@@ -156,7 +157,7 @@ class ReceiverService:
     def claim(self, alert: str, by: str, for_s: float = DEFAULT_CLAIM_S) -> list[str]:
         """A worker says they are going: send alert_claimed to every hub that reported the
         alert, so SMS waits for them while the claim lasts; return the hubs' alert uids."""
-        name = _said(alert, by, "who is going")
+        name = said_by(alert, by, "who is going")
         if not 60 <= for_s <= MAX_CLAIM_S:
             raise ReceiverSetupError(f"a claim lasts from 60 to {MAX_CLAIM_S:.0f} seconds, "
                                      f"not {for_s:g}")
@@ -203,7 +204,7 @@ class ReceiverService:
         """A person closes an alert with its outcome. One still waiting for someone is
         taken first (alert_ack to the hubs): the person closing it vouches that it is
         seen to. Returns its id."""
-        name = _said(alert, by, "who closes it")
+        name = said_by(alert, by, "who closes it")
         if outcome not in OUTCOMES:
             raise BatchError(f"outcome {outcome[:30]!r}: expected one of {', '.join(OUTCOMES)}")
         if len(note) > 1000 or not plain_text(note.replace("\n", " ")):
@@ -217,7 +218,7 @@ class ReceiverService:
     def text_now(self, alert: str, by: str) -> list[str]:
         """A person at the desk sees nobody going: every hub that reported the alert starts
         (or brings forward) its SMS tiers at once (alert_text_now); returns their uids."""
-        name = _said(alert, by, "who asks")
+        name = said_by(alert, by, "who asks")
         found = self.store.copies(alert)
         for target in found.targets:
             self._deliver(target.community, target.hub,
@@ -239,20 +240,26 @@ class ReceiverService:
                 for lapsed in duty.turn_lapsed(now)]
         for alert, why, lapsed in due:
             try:
-                self._tell_backups(alert, why, "claim ran out" if lapsed else "claim deadline")
+                self._tell_backups(alert, why, "claim ran out" if lapsed else "claim deadline",
+                                   text_now=lapsed)
                 duty.told(alert.alert, self.clock(), lapsed=lapsed)
             except Exception:  # noqa: BLE001 -- the others go on; this one is tried again
                 _log.exception("Alert %s: telling its backup failed; trying again in a few "
                                "seconds.", alert.alert)
         return len(due)
 
-    def _tell_backups(self, overdue: Overdue, why: str, by: str) -> None:
-        """Ask each hub that heard the alert to text its building's backup, or to text its
-        tiers now where the building has none."""
+    def _tell_backups(self, overdue: Overdue, why: str, by: str, *, text_now: bool) -> None:
+        """Ask each hub that heard the alert to text its building's backup, and to text its
+        tiers now where the building has none or with `text_now` (a claim that ran out:
+        whoever was texted before must hear that nobody is there yet)."""
         backups = {(community, hub): contact for community, hub, contact in overdue.backups}
         for target in self.store.copies(overdue.alert).targets:
             backup = backups.get((target.community, target.hub))
             fields: dict[str, Any] = {"alert": target.uid, "by": by}
+            if text_now and backup is not None:
+                self._deliver(target.community, target.hub,
+                              command(self.new_id(), "alert_text_now", **fields),
+                              via=target.via, state=target.state)
             if backup is None:
                 _log.error("Alert %s for %s: %s, and hub %s has no backup worker (edge-hub "
                            "server assign); asking it to text now.", overdue.alert,
@@ -308,26 +315,32 @@ class ReceiverService:
                   notice.resident, notice.by, target.hub, target.ref or target.uid)
 
     def push_roster(self, community: str) -> int:
-        """Send the community's roster (just changed) to each of its hubs: at once to those
-        online on MQTT, held for the others until they are back. Returns how many (none
-        while the roster lacks what a hub needs to take it)."""
-        roster = self.rosters.push_of(community) if self.rosters is not None else None
-        if roster is None or roster.missing:
-            _log.info("Roster %s of %s kept; not sent to its hubs until it has %s.",
-                      roster.version if roster else "", community,
-                      roster.missing if roster else "a roster")
+        """Send the community's roster (just changed) at once to each of its hubs online on
+        MQTT; returns how many. The others get it when they are back (their status, or
+        their next batch over HTTPS, says which roster they have), so nothing is queued
+        for them. None while the roster lacks what a hub needs to take it."""
+        roster = self._roster(community)
+        if roster is None:
             return 0
-        hubs = self.store.hubs(now=self.clock(), community=community)
+        hubs = [hub for hub in self.store.hubs(now=self.clock(), community=community)
+                if hub["state"] == "online" and hub["via"] == "mqtt"]
         for hub in hubs:
-            self._send_roster(community, hub["hub"], hub["via"], hub["state"])
+            self._send_roster(roster, community, hub["hub"], "mqtt")
         return len(hubs)
 
-    def _send_roster(self, community: str, hub: str, via: str, state: str | None = None) -> None:
-        roster = self.rosters.push_of(community) if self.rosters is not None else None
-        if roster is None or roster.missing:  # the hub would refuse it: keep what it has
-            return
-        self._deliver(community, hub, command(self.new_id(), "roster", **roster.fields), via=via,
-                      state=state)
+    def _roster(self, community: str) -> RosterPush | None:
+        """The community's roster to send, or None when it has none a hub would take."""
+        if self.rosters is None:
+            return None
+        roster = self.rosters.push_of(community, self.rosters.version_of(community))
+        if roster is not None and roster.missing:
+            _log.info("Roster %s of %s is not sent to its hubs until it has %s.",
+                      roster.version, community, roster.missing)
+            return None
+        return roster
+
+    def _send_roster(self, roster: RosterPush, community: str, hub: str, via: str) -> None:
+        self._deliver(community, hub, command(self.new_id(), "roster", **roster.fields), via=via)
         self.store.note_roster_sent(community, hub, roster.version)
         _log.info("Sent roster %s (%s) to hub %s (%s).", roster.version or "(no version)",
                   roster.summary, hub, community)
@@ -366,15 +379,6 @@ def _log_stored(batch: Batch, result: StoredBatch) -> None:
               already, result.ack_seq)
 
 
-def _matching(message: M, community: str, hub: str) -> M:
-    """Refuse a payload that names another hub than the topic it came on."""
-    if (message.community, message.hub) != (community, hub):
-        raise BatchError(f"it names hub {message.hub} ({message.community}) but came on the topic "
-                         f"of hub {hub} ({community})")
-    return message
-
-
-
 class HeldCommands:
     """An Outbound that keeps commands for sending later (the `receiver ack` command's)."""
 
@@ -383,15 +387,3 @@ class HeldCommands:
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         self.held.append((topic, payload))
-
-
-def _said(alert: str, by: str, who: str) -> str:
-    """The worker's name, checked as every hub checks it (cloud_sync.contract.ids.plain_text), or
-    ReceiverSetupError: a name a hub would refuse must not be recorded here either."""
-    name = by.strip()
-    for text in (name, alert.strip()):
-        if not 0 < len(text) <= 200 or not plain_text(text):
-            raise ReceiverSetupError(f"say which alert and {who} (ALERT --by NAME, plain text "
-                                     "of at most 200 characters without control characters); "
-                                     "the hub texts the name to the others")
-    return name

@@ -6,11 +6,11 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
-from cloud_sync.contract.ids import is_id, normalise_mac
+from cloud_sync.contract.ids import is_id, normalise_mac, plain_text
 from cloud_sync.contract.roster_file import ID
-from cloud_sync.server.errors import BatchError
+from cloud_sync.server.errors import BatchError, ReceiverSetupError
 
 VERSION = 1
 MAX_SEQ = 2**63 - 1
@@ -230,3 +230,26 @@ def _kind(value: object) -> str:
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+BatchOrStatus = TypeVar("BatchOrStatus", Batch, Status)
+
+
+def matching_hub(message: BatchOrStatus, community: str, hub: str) -> BatchOrStatus:
+    """Refuse a payload that names another hub than the topic it came on."""
+    if (message.community, message.hub) != (community, hub):
+        raise BatchError(f"it names hub {message.hub} ({message.community}) but came on the topic "
+                         f"of hub {hub} ({community})")
+    return message
+
+
+def said_by(alert: str, by: str, who: str) -> str:
+    """The worker's name, checked as every hub checks it (cloud_sync.contract.ids.plain_text), or
+    ReceiverSetupError: a name a hub would refuse must not be recorded here either."""
+    name = by.strip()
+    for text in (name, alert.strip()):
+        if not 0 < len(text) <= 200 or not plain_text(text):
+            raise ReceiverSetupError(f"say which alert and {who} (ALERT --by NAME, plain text "
+                                     "of at most 200 characters without control characters); "
+                                     "the hub texts the name to the others")
+    return name
