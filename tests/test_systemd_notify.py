@@ -154,7 +154,11 @@ def test_log_lines_carry_a_priority_only_on_the_journals_own_stream(tmp_path) ->
     import logging
     import os
 
-    from edge.supervision.journal_log import JournalFormatter, is_journal, syslog_priority
+    from edge.supervision.journal_log import (
+        JournalFormatter,
+        is_journal,
+        syslog_priority,
+    )
 
     with (tmp_path / "journal").open("w") as journal, (tmp_path / "console").open("w") as other:
         stat = os.fstat(journal.fileno())

@@ -10,9 +10,7 @@ path and the expected form.
 from __future__ import annotations
 
 import functools
-import json
 import math
-import re
 import string
 import types
 from collections.abc import Callable, Mapping

@@ -18,7 +18,6 @@ from cloud_sync.server.credentials import (
 from cloud_sync.server.db import Db
 from cloud_sync.server.errors import ReceiverSetupError
 
-
 TOKEN_ID_LENGTH = 12  # the start of a token's hash: names it in lists and to revoke it
 
 

@@ -15,10 +15,10 @@ from cloud_sync.contract.broker_url import parse_broker_url, parse_http_address
 from cloud_sync.server.errors import ReceiverSetupError
 from cloud_sync.server.settings import (
     DEFAULT_DB,
-    LOOPBACK,
     DEFAULT_GROUP,
     DEFAULT_POOL,
     DEFAULT_ROOT,
+    LOOPBACK,
     check_topic_root,
 )
 

@@ -106,6 +106,9 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
     async def login_page(request: Request) -> Response:
         return HTMLResponse(page("login.html"))
 
+    async def shared_script(request: Request) -> Response:
+        return Response(page("console.js"), media_type="text/javascript; charset=utf-8")
+
     async def log_in(request: Request) -> Response:
         length = request.headers.get("content-length", "")
         if not length.isdigit() or int(length) > MAX_LOGIN_BYTES:
@@ -235,6 +238,7 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
 
     return [
         Route("/login", login_page, methods=["GET"]),
+        Route("/console.js", shared_script, methods=["GET"]),
         Route("/login", log_in, methods=["POST"]),
         Route("/logout", log_out, methods=["POST"]),
         Route("/", board, methods=["GET"]),

@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from starlette.applications import Starlette
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
+from starlette.applications import Starlette
 
 from cloud_sync.contract.broker_url import BrokerUrl, parse_broker_url
 from cloud_sync.server.access import Access
@@ -35,9 +35,9 @@ from cloud_sync.server.roster_book import RosterBook
 from cloud_sync.server.service import ReceiverService
 from cloud_sync.server.settings import (
     DEFAULT_DB,
-    LOOPBACK,
     DEFAULT_GROUP,
     DEFAULT_ROOT,
+    LOOPBACK,
     check_topic_root,
 )
 from cloud_sync.server.store import SqlReceiverStore, open_store

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from edge.clock import utc_text
 from edge.config.paths import DEFAULT_CONFIG
-
 from edge.errors import HubError
 
 if TYPE_CHECKING:
@@ -69,7 +68,12 @@ def _config_or_none(args: argparse.Namespace) -> HubConfig | None:
 
 def status_of(store: Store, now: float, config: HubConfig | None = None) -> dict[str, Any]:
     """The hub as its store knows it: running or not, watches, open alerts, queues."""
-    from edge.tools.hub_status import config_watches, live_state, roster_source, watch_rows
+    from edge.tools.hub_status import (
+        config_watches,
+        live_state,
+        roster_source,
+        watch_rows,
+    )
 
     source = roster_source(store)
     watches = watch_rows(store, now)
@@ -142,7 +146,6 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
     from edge.clock import SystemClock
     from edge.config.loader import load_config
     from edge.storage.store import Store
-
     from edge.tools.hub_status import existing_database
 
     config = load_config(args.config)

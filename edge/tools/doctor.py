@@ -24,7 +24,12 @@ from edge.config.messaging import ModemSection
 from edge.config.uplink import UplinkSection
 from edge.errors import ConfigError, StoreError
 from edge.tools.doctor_finding import FAIL, PASS, WARN, Finding
-from edge.tools.doctor_modem import check_modem, check_modem_port, open_serial_modem, skipped
+from edge.tools.doctor_modem import (
+    check_modem,
+    check_modem_port,
+    open_serial_modem,
+    skipped,
+)
 
 MB = 1024 * 1024
 WARN_FREE_BYTES, FAIL_FREE_BYTES = 500 * MB, 50 * MB

@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from firmware_bridge.modem.at_replies import args_of, find_line, is_registered, parse_creg
+from firmware_bridge.modem.at_replies import (
+    args_of,
+    find_line,
+    is_registered,
+    parse_creg,
+)
 
 TWO_G_ONLY_MODELS = ("SIM800", "SIM808", "SIM868", "SIM900", "SIM908", "M26", "M66", "A6")
 Query = Callable[[str], tuple[str, ...]]

@@ -39,8 +39,8 @@ from firmware_bridge.simulators.virtual_air import (  # noqa: E402
     OBJ_PACKET_ID,
     VirtualAir,
 )
-from tests.bench.sos_latency import config_for  # noqa: E402
-from tests.building import key_for, mac_for  # noqa: E402
+from tests.bench.sos_latency import config_for, population  # noqa: E402
+from tests.building import mac_for  # noqa: E402
 
 WATCHES = 300
 EVERY_S = 30.0
@@ -147,9 +147,7 @@ def memory_phase(seconds: float, baseline: bool) -> int:
     try:
         port = modem.start()
         with tempfile.TemporaryDirectory() as folder:
-            air = VirtualAir()
-            for i in range(RSS_WATCHES):
-                air.add_watch(mac_for(i), key_for(i))
+            air = population(RSS_WATCHES)
             app = build_hub(config_for(port, RSS_WATCHES), backend=air.backend,
                             database=Path(folder) / "hub.db")
             try:
@@ -194,9 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         left_out = {thread.native_id for thread in threading.enumerate()
                     if thread.name == "modem-emulator" and thread.native_id is not None}
         with tempfile.TemporaryDirectory() as folder:
-            air = VirtualAir()
-            for i in range(WATCHES):
-                air.add_watch(mac_for(i), key_for(i))
+            air = population(WATCHES)
             app = build_hub(config_for(port, WATCHES), backend=air.backend,
                             database=Path(folder) / "hub.db")
             try:

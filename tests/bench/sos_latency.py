@@ -176,10 +176,7 @@ def sms_path(count: int, folder: Path) -> list[float]:
         def heard(mac: str, before: int, arrived: float) -> float | None:
             return next((at for at in CMGS_WRITES if at >= arrived), None)
 
-        try:
-            return asyncio.run(presses(app, air, count, heard))
-        finally:
-            app.close()
+        return run_and_close(app, air, count, heard)
     finally:
         modem.stop()
 
@@ -196,12 +193,17 @@ def mqtt_path(count: int, folder: Path, broker: LocalMosquitto) -> list[float]:
             arrivals = subscriber.raised.get(mac, [])
             return arrivals[before] if len(arrivals) > before else None
 
-        try:
-            return asyncio.run(presses(app, air, count, heard))
-        finally:
-            app.close()
+        return run_and_close(app, air, count, heard)
     finally:
         subscriber.close()
+
+
+def run_and_close(app: HubApp, air: VirtualAir, count: int,
+                  heard: Callable[[str, int, float], float | None]) -> list[float]:
+    try:
+        return asyncio.run(presses(app, air, count, heard))
+    finally:
+        app.close()
 
 
 def raw_paho(count: int, broker: LocalMosquitto) -> list[float]:
@@ -228,9 +230,10 @@ def raw_paho(count: int, broker: LocalMosquitto) -> list[float]:
     return latencies
 
 
-def population() -> VirtualAir:
+def population(watches: int = WATCHES) -> VirtualAir:
+    """The simulated air with `watches` keyed watches, as config_for registers them."""
     air = VirtualAir()
-    for i in range(WATCHES):
+    for i in range(watches):
         air.add_watch(mac_for(i), key_for(i))
     return air
 
