@@ -142,7 +142,8 @@ class Hub:
         group.heard(watch.mac, now, rssi, admitted.frame.counter, admitted.mic)
         if report.battery is not None:
             group.battery(watch.mac, report.battery, now)
-            body = self._battery_event(watch, report.battery, report.odd_battery)
+            changed = self.store.battery_changed(watch.mac, report.battery)
+            body = self._battery_event(watch, report.battery, report.odd_battery, changed)
             if body is not None:
                 group.event("watch.battery", now, body, self.store.clock_synced())
         if report.fix is not None:
@@ -168,17 +169,17 @@ class Hub:
 
     def _store_battery(self, watch: Watch, percent: int, now: float,
                        odd: int | None = None) -> None:
-        self.store.db.execute("UPDATE watches SET battery = ?, battery_at = ? WHERE mac = ?",
-                              [percent, now, watch.mac])
-        body = self._battery_event(watch, percent, odd)
+        changed = self.store.save_battery(watch.mac, percent, now)
+        body = self._battery_event(watch, percent, odd, changed)
         if body is not None:
             self.store.append_event("watch.battery", now, body, TELEMETRY_PRIORITY)
 
-    def _battery_event(self, watch: Watch, percent: int,
-                       odd: int | None) -> dict[str, Any] | None:
+    @staticmethod
+    def _battery_event(watch: Watch, percent: int, odd: int | None,
+                       changed: bool) -> dict[str, Any] | None:
         """The event of a level (clamped to 0-100) that changed, or that the watch sent out
         of range (flagged); None when it is the same as before."""
-        if not self.store.battery_changed(watch.mac, percent) and odd is None:
+        if not changed and odd is None:
             return None
         body: dict[str, Any] = {"watch": watch.mac, "resident": watch.resident_id,
                                 "battery": percent}

@@ -231,6 +231,8 @@ class Store(RosterTables, AlertTables):
                                    retry) from error
             raise
         finally:
+            if outermost:
+                self._seq = None  # outside a transaction another process may add events
             if outermost and not durable:
                 _quietly(db, "PRAGMA synchronous = FULL")
 
@@ -302,7 +304,7 @@ class Store(RosterTables, AlertTables):
             _log.error("Could not store the telemetry of %d watches (%s): it is lost; alerts "
                        "are not affected. Check the disk.", len(group.state), error)
             written = 0
-        if written < len(group.events) and self.guard is not None:
+        if not written and group.events and self.guard is not None:
             self.guard.telemetry_dropped += len(group.events)  # no room: alerts need it
         if self._depth is not None:
             self._depth += written

@@ -76,25 +76,13 @@ def new_hub(folder: Path, watches: int) -> Hub:
     return hub
 
 
-def keep(hub: Hub, admitted: Admitted, report: WatchReport) -> None:
-    """What the hub does with a verified frame (Hub.keep; the older hub's on_advert body)."""
-    if hasattr(hub, "keep"):
-        hub.keep(admitted, report, -60)
-        return
-    hub.store.write(lambda: hub._store_frame(admitted, report, -60),  # type: ignore[attr-defined]
-                    durable=False)
-    hub.gate.accept(admitted)
-
-
 async def _feed(hub: Hub, frames: Sequence[Verified]) -> None:
+    """Each verified frame handed to the hub as the radio's callback would, PER_TURN a turn."""
     for start in range(0, len(frames), PER_TURN):
         for admitted, report in frames[start:start + PER_TURN]:
-            keep(hub, admitted, report)
-        await asyncio.sleep(0)  # the end of a loop turn
-    await asyncio.sleep(0)
-    flush = getattr(hub.store, "flush_telemetry", None)
-    if flush is not None:
-        flush()
+            hub.keep(admitted, report, -60)
+        await asyncio.sleep(0)  # the end of a loop turn: the group is written
+    hub.store.flush_telemetry()  # nothing left waiting when the clock stops
 
 
 def hub_rate(folder: Path, adverts: Sequence[tuple[str, bytes]], watches: int) -> tuple[
