@@ -102,7 +102,7 @@ class Hub:
         if not (report.sos or report.cancel or admitted.restart_from is not None):
             self._group_telemetry(admitted, report, rssi)
             self.gate.accept(admitted)
-            self._after_commit(admitted.watch, report, Pending())
+            self._tell_report(admitted.watch, report)
             return Heard(admitted.watch, report)
         try:
             pending = self.store.write(lambda: self._store_frame(admitted, report, rssi))
@@ -294,6 +294,18 @@ class Hub:
     # -- after the commit ------------------------------------------------------------
 
     def _after_commit(self, watch: Watch, report: WatchReport, pending: Pending) -> None:
+        self._tell_report(watch, report)
+        if pending.outcome == policy.PressOutcome.JOIN.value and pending.alert:
+            self._log.warning("Another press for open alert %s (%d presses so far).",
+                              pending.alert.ref, pending.alert.press_count)
+        if pending.outcome == "cancel:too_late" and pending.alert:
+            self._log.warning(
+                "Long press on %s came after the cancel window; alert %s stays open "
+                "until a responder closes it.", watch.mac, pending.alert.ref)
+        self._announce(pending.changes)
+
+    def _tell_report(self, watch: Watch, report: WatchReport) -> None:
+        """The log lines of what the frame reported besides an alert."""
         if report.odd_battery is not None and self._say_once_an_hour(("battery", watch.mac)):
             self._log.warning("Watch %s reported a battery level of %d%%, which cannot be; "
                               "stored as %d%% and flagged. Check the watch's firmware.",
@@ -303,14 +315,6 @@ class Hub:
         if report.fix is not None:
             self._log.info("Watch %s sent a position fix (±%.0f m).", watch.mac,
                            report.fix.accuracy_m)
-        if pending.outcome == policy.PressOutcome.JOIN.value and pending.alert:
-            self._log.warning("Another press for open alert %s (%d presses so far).",
-                              pending.alert.ref, pending.alert.press_count)
-        if pending.outcome == "cancel:too_late" and pending.alert:
-            self._log.warning(
-                "Long press on %s came after the cancel window; alert %s stays open "
-                "until a responder closes it.", watch.mac, pending.alert.ref)
-        self._announce(pending.changes)
 
     def _say_once_an_hour(self, about: tuple[str, str]) -> bool:
         mono = self.clock.monotonic()
