@@ -298,8 +298,8 @@ class Store(RosterTables, AlertTables):
             return 0
         group = self.telemetry.take()
         try:
-            written = self.write(lambda: group.write_into(self, not self.degraded),
-                                 durable=False)
+            written = self.write(lambda: group.write_into(self, TELEMETRY_PRIORITY,
+                                                          not self.degraded), durable=False)
         except (sqlite3.Error, OSError, StoreError) as error:
             _log.error("Could not store the telemetry of %d watches (%s): it is lost; alerts "
                        "are not affected. Check the disk.", len(group.state), error)

@@ -30,7 +30,6 @@ from edge.clock import utc_text
 from edge.domain import Fix
 
 MAX_WAIT_S = 0.05
-PRIORITY = 1  # edge.storage.store.TELEMETRY_PRIORITY
 
 _COUNTERS = (
     "INSERT INTO watch_counters (mac, last_counter, accepted_at) VALUES (?, ?, ?) "
@@ -80,9 +79,6 @@ class TelemetryGroup:
     @property
     def pending(self) -> bool:
         return self._started is not None
-
-    def __len__(self) -> int:
-        return len(self.history) + len(self.events) + len(self.state)
 
     # -- what one frame adds ----------------------------------------------------------
 
@@ -136,9 +132,10 @@ class TelemetryGroup:
         self._started = None
         return taken
 
-    def write_into(self, store: GroupStore, keep_events: bool) -> int:
-        """Every row of the group; call inside a transaction. Returns the events written
-        (0 when `keep_events` is False: the disk is short and they are dropped)."""
+    def write_into(self, store: GroupStore, priority: int, keep_events: bool) -> int:
+        """Every row of the group, its events at `priority`; call inside a transaction.
+        Returns the events written (0 when `keep_events` is False: the disk is short and
+        they are dropped)."""
         db = store.db
         if self.state:
             db.conn.executemany(_COUNTERS, [(mac, row[0], row[1]) for mac, row in
@@ -152,13 +149,14 @@ class TelemetryGroup:
                                           f.received_at) for f in self.fixes.values()])
         if not (self.events and keep_events):
             return 0
-        db.conn.executemany(_EVENTS, [outbox_row(store.next_seq(), type_, at, body, synced)
+        db.conn.executemany(_EVENTS, [outbox_row(store.next_seq(), type_, at, body, synced,
+                                                 priority)
                                       for type_, at, body, synced in self.events])
         return len(self.events)
 
 
 def outbox_row(seq: int, type_: str, at: float, body: dict[str, Any],
-               clock_synced: bool, priority: int = PRIORITY) -> tuple[Any, ...]:
+               clock_synced: bool, priority: int) -> tuple[Any, ...]:
     """One outbox row with its wire text: the body plus id, seq, type, UTC time and
     whether the clock was synchronised when it happened (see cloud_sync/README.md)."""
     event_id = uuid.uuid4().hex
