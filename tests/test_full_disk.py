@@ -176,9 +176,10 @@ def test_from_memory_the_sos_still_goes_to_the_community_server(tmp_path, broker
     async def scenario(b: UplinkBuilding) -> None:
         assert b.app is not None
         await b.connected()
-        for percent in range(3000):
+        for percent in range(20_000):  # the acknowledged events' index shrinks: more room
             b.air.battery(mac_for(1), 100 - percent % 90)
-            await asyncio.sleep(0)  # the loop turns: the uplink sends and is acknowledged
+            if percent % 10 == 9:
+                await asyncio.sleep(0)  # the loop turns: the uplink sends, is acknowledged
             if b.app.store.storage_health()["mode"] == "memory":
                 break
         assert b.app.store.storage_health()["mode"] == "memory"
