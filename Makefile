@@ -44,6 +44,7 @@ campaign: $(STAMP) mosquitto
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/ingest.py
+	$(BIN)/python tests/bench/enqueue.py
 	$(BIN)/python tests/bench/sos_latency.py
 	$(BIN)/python tests/bench/drain.py
 	$(BIN)/python tests/bench/footprint.py

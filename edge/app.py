@@ -160,7 +160,10 @@ def build_hub(
 
         uplink = build_uplink(config, config.uplink, hub, clock, responders,
                               lambda: _sms_status(worker_box))
-        paths.append(uplink)
+        # The server hears of an alert before its texts are worked out: the publish is a
+        # read of the outbox (the alert's event is already committed); the SMS bookkeeping
+        # is a second durable commit and the rendering of every text.
+        paths.insert(paths.index(responders) if responders in paths else len(paths), uplink)
         if responders is not None:
             responders.server = uplink.sync
             responders.server_wait = ServerWait(config.uplink.confirm_timeout_s,

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from tests.bench import drain, footprint, idle, ingest, server, sos_latency, startup
+from tests.bench import (
+    drain,
+    enqueue,
+    footprint,
+    idle,
+    ingest,
+    server,
+    sos_latency,
+    startup,
+)
 
 
 def test_ingest_benchmark_runs_and_prints_its_figures(capsys) -> None:
@@ -10,6 +19,13 @@ def test_ingest_benchmark_runs_and_prints_its_figures(capsys) -> None:
     out = capsys.readouterr().out
     assert "(a) foreign adverts discarded" in out and "bthome-ble" in out
     assert "(b) encrypted frames verified" in out and "ratio" in out
+
+
+def test_enqueue_benchmark_runs_and_prints_both_rates_and_the_goal(capsys) -> None:
+    assert enqueue.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "hub telemetry enqueue" in out and "raw SQLite, same rows" in out
+    assert "goal >= 0.8x" in out and "2,000 outbox rows" in out
 
 
 def test_sos_latency_benchmark_runs_and_prints_percentiles(capsys) -> None:

@@ -56,3 +56,25 @@ def test_a_file_opened_apart_is_found_whatever_its_path_holds(tmp_path) -> None:
     copy = memory_copy(path, None)
     assert copy.complete and copy.db.execute("SELECT count(*) FROM watches").fetchone()[0] == 3
     assert not (tmp_path / "50% ").exists()  # nothing made at a cut-off path
+
+
+def test_a_copy_counts_on_from_the_files_highest_seq_and_ids(tmp_path) -> None:
+    """Only undelivered alert events (and open alerts' rows) are copied: the seqs and ids of
+    the rows left in the file must not be given again, or writing back would overwrite
+    them and the server would take a new alert for a duplicate."""
+    store = filled(tmp_path / "hub.db")
+    with store.transaction():
+        for number in range(5):
+            store.append_event("watch.battery", 1.0, {"n": number}, 1)  # telemetry: not copied
+        store.db.execute("INSERT INTO sms_out (phone, kind, priority, text, created_at, state, "
+                         "next_try_at) VALUES ('+86', 'sos', 0, 'x', 0, 'sent', 0)")
+    copy = memory_copy(tmp_path / "hub.db", store.db)
+    store.close()
+    assert copy.complete and copy.floor == 1
+    seq = copy.db.execute("INSERT INTO outbox (event_id, type, at, priority, body) "
+                          "VALUES ('x', 't', 0, 0, '{}')").lastrowid
+    sms = copy.db.execute("INSERT INTO sms_out (phone, kind, priority, text, created_at, "
+                          "next_try_at) VALUES ('+86', 'sos', 0, 'y', 0, 0)").lastrowid
+    assert (seq, sms) == (6, 2)
+    assert copy.db.execute("SELECT count(*) FROM sqlite_sequence WHERE name = 'outbox'"
+                           ).fetchone()[0] == 1

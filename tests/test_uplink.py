@@ -246,3 +246,28 @@ def test_malformed_and_foreign_commands_change_nothing(tmp_path, broker) -> None
     assert "type: expected one of" in by_id["x1"]["error"]
     assert "no alert 'A999'" in by_id["x2"]["error"]
     assert by_id["x4"]["ok"] is True and "x3" not in by_id
+
+
+def test_the_server_hears_of_an_active_alert_before_its_texts_are_worked_out(
+        tmp_path, broker) -> None:
+    """Durable first (the alert and its event are committed), then the publish, then the
+    SMS bookkeeping (escalation rows, rendered texts)."""
+    seen: list[tuple[str, bool]] = []
+
+    async def scenario(b: UplinkBuilding) -> None:
+        sync = b.hub_app.uplink.sync if b.hub_app.uplink else None
+        assert sync is not None
+        pump = sync.pump
+
+        def noting() -> None:
+            alert = b.hub_app.store.alert_by_id(1)
+            if alert is not None:
+                seen.append((alert.state.value, b.hub_app.sms.escalation(1) is not None))
+            pump()
+        sync.pump = noting  # type: ignore[method-assign]
+        b.air.press(mac_for(0))
+        await b.advance(11)  # the cancel window: the alert becomes active
+        await until(lambda: b.hub_app.sms.escalation(1) is not None)
+
+    play(tmp_path, broker, scenario)
+    assert ("active", False) in seen

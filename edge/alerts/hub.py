@@ -94,13 +94,23 @@ class Hub:
         except FrameError as error:
             self._log.warning("Ignored a frame from %s: %s.", mac, error)
             return None
+        return self.keep(admitted, report, rssi)
+
+    def keep(self, admitted: Admitted, report: WatchReport, rssi: int | None) -> Heard | None:
+        """Store a frame the gate admitted and act on it. Telemetry joins the store's group
+        (edge.storage.telemetry); a press, a cancel or a counter restart commits at once."""
+        if not (report.sos or report.cancel or admitted.restart_from is not None):
+            self._group_telemetry(admitted, report, rssi)
+            self.gate.accept(admitted)
+            self._tell_report(admitted.watch, report)
+            return Heard(admitted.watch, report)
         try:
-            pending = self.store.write(lambda: self._store_frame(admitted, report, rssi),
-                                       durable=report.sos or report.cancel)
+            pending = self.store.write(lambda: self._store_frame(admitted, report, rssi))
         except (sqlite3.Error, OSError, StoreError) as error:
             self._log.error(
                 "Could not store a frame from watch %s (%s): nothing was changed; the "
-                "watch's next repeat is handled as new. Check the disk.", mac, error)
+                "watch's next repeat is handled as new. Check the disk.", admitted.watch.mac,
+                error)
             return None
         self.gate.accept(admitted)
         if pending.press is not None:
@@ -125,6 +135,23 @@ class Hub:
             self._writer.cancel_press(watch, report, now, pending, admitted.frame.counter)
         return pending
 
+    def _group_telemetry(self, admitted: Admitted, report: WatchReport,
+                         rssi: int | None) -> None:
+        """A frame without an alert: its counter, state and events into the group."""
+        watch, now, group = admitted.watch, self.clock.now(), self.store.telemetry
+        group.heard(watch.mac, now, rssi, admitted.frame.counter, admitted.mic)
+        if report.battery is not None:
+            group.battery(watch.mac, report.battery, now)
+            changed = self.store.battery_changed(watch.mac, report.battery)
+            body = self._battery_event(watch, report.battery, report.odd_battery, changed)
+            if body is not None:
+                group.event("watch.battery", now, body, self.store.clock_synced())
+        if report.fix is not None:
+            fix, body = self._fix(watch, report, now)
+            group.fix(fix)
+            group.event("watch.fix", now, body, self.store.clock_synced())
+        group.added()
+
     def _store_counter(self, admitted: Admitted, report: WatchReport, now: float) -> None:
         """The frame's counter, a restart if it is one, and the frame in the watch's history."""
         watch, counter, mic = admitted.watch, admitted.frame.counter, admitted.mic
@@ -142,22 +169,36 @@ class Hub:
 
     def _store_battery(self, watch: Watch, percent: int, now: float,
                        odd: int | None = None) -> None:
-        """The level, clamped to 0-100; one the watch sent out of range is flagged."""
-        if self.store.save_battery(watch.mac, percent, now) or odd is not None:
-            body: dict[str, Any] = {"watch": watch.mac, "resident": watch.resident_id,
-                                    "battery": percent}
-            if odd is not None:
-                body["reported"] = odd
+        changed = self.store.save_battery(watch.mac, percent, now)
+        body = self._battery_event(watch, percent, odd, changed)
+        if body is not None:
             self.store.append_event("watch.battery", now, body, TELEMETRY_PRIORITY)
 
+    @staticmethod
+    def _battery_event(watch: Watch, percent: int, odd: int | None,
+                       changed: bool) -> dict[str, Any] | None:
+        """The event of a level (clamped to 0-100) that changed, or that the watch sent out
+        of range (flagged); None when it is the same as before."""
+        if not changed and odd is None:
+            return None
+        body: dict[str, Any] = {"watch": watch.mac, "resident": watch.resident_id,
+                                "battery": percent}
+        if odd is not None:
+            body["reported"] = odd
+        return body
+
     def _store_fix(self, watch: Watch, report: WatchReport, now: float) -> None:
+        fix, body = self._fix(watch, report, now)
+        self.store.save_fix(fix)
+        self.store.append_event("watch.fix", now, body, TELEMETRY_PRIORITY)
+
+    @staticmethod
+    def _fix(watch: Watch, report: WatchReport, now: float) -> tuple[Fix, dict[str, Any]]:
         gnss = report.fix
         assert gnss is not None
         fix = Fix(watch.mac, gnss.lat, gnss.lon, gnss.accuracy_m, now - gnss.age_s, now)
-        self.store.save_fix(fix)
-        body = {"watch": watch.mac, "resident": watch.resident_id, "lat": fix.lat,
-                "lon": fix.lon, "accuracy_m": fix.accuracy_m, "fixed_at": fix.fixed_at}
-        self.store.append_event("watch.fix", now, body, TELEMETRY_PRIORITY)
+        return fix, {"watch": watch.mac, "resident": watch.resident_id, "lat": fix.lat,
+                     "lon": fix.lon, "accuracy_m": fix.accuracy_m, "fixed_at": fix.fixed_at}
 
     def raise_from_input(self, resident_id: str, source: str) -> Heard | None:
         """A wired pull-cord or panic button (e.g. source "GPIO17"): an SOS like a press."""
@@ -253,6 +294,18 @@ class Hub:
     # -- after the commit ------------------------------------------------------------
 
     def _after_commit(self, watch: Watch, report: WatchReport, pending: Pending) -> None:
+        self._tell_report(watch, report)
+        if pending.outcome == policy.PressOutcome.JOIN.value and pending.alert:
+            self._log.warning("Another press for open alert %s (%d presses so far).",
+                              pending.alert.ref, pending.alert.press_count)
+        if pending.outcome == "cancel:too_late" and pending.alert:
+            self._log.warning(
+                "Long press on %s came after the cancel window; alert %s stays open "
+                "until a responder closes it.", watch.mac, pending.alert.ref)
+        self._announce(pending.changes)
+
+    def _tell_report(self, watch: Watch, report: WatchReport) -> None:
+        """The log lines of what the frame reported besides an alert."""
         if report.odd_battery is not None and self._say_once_an_hour(("battery", watch.mac)):
             self._log.warning("Watch %s reported a battery level of %d%%, which cannot be; "
                               "stored as %d%% and flagged. Check the watch's firmware.",
@@ -262,14 +315,6 @@ class Hub:
         if report.fix is not None:
             self._log.info("Watch %s sent a position fix (±%.0f m).", watch.mac,
                            report.fix.accuracy_m)
-        if pending.outcome == policy.PressOutcome.JOIN.value and pending.alert:
-            self._log.warning("Another press for open alert %s (%d presses so far).",
-                              pending.alert.ref, pending.alert.press_count)
-        if pending.outcome == "cancel:too_late" and pending.alert:
-            self._log.warning(
-                "Long press on %s came after the cancel window; alert %s stays open "
-                "until a responder closes it.", watch.mac, pending.alert.ref)
-        self._announce(pending.changes)
 
     def _say_once_an_hour(self, about: tuple[str, str]) -> bool:
         mono = self.clock.monotonic()

@@ -89,6 +89,10 @@ def _copy(via: Database, source: str, memory: Database, target: str, uri: str, *
             for table, where in COPY_IN.items():
                 via.execute(f"INSERT INTO {target}.{table} SELECT * FROM {source}.{table} "
                             + where.format(src=source))
+            # Copying a table into an AUTOINCREMENT one leaves a sequence row of its own
+            # (0, or the highest id copied); SQLite would count on from that first row and
+            # give again the ids of rows left in the file. The file's rows replace them.
+            via.execute(f"DELETE FROM {target}.sqlite_sequence")
             via.execute(f"INSERT INTO {target}.sqlite_sequence SELECT * FROM "
                         f"{source}.sqlite_sequence")
             row = via.execute(

@@ -50,6 +50,7 @@ class RosterTables:
     """Queries over the roster and watch tables, on the store's one writer connection."""
 
     db: Database
+    _batteries: dict[str, int | None] | None = None  # each watch's last battery level
 
     def apply_roster(self: _Writer, roster: Roster) -> None:
         """Make the stored roster equal to `roster` in one transaction; counters stay."""
@@ -158,11 +159,20 @@ class RosterTables:
 
     def save_battery(self, mac: str, percent: int, at: float) -> bool:
         """Store the battery level; True when it differs from the stored one."""
-        row = self.db.execute("SELECT battery FROM watches WHERE mac = ?", [mac]).fetchone()
+        changed = self.battery_changed(mac, percent)
         self.db.execute(
             "UPDATE watches SET battery = ?, battery_at = ? WHERE mac = ?", [percent, at, mac]
         )
-        return row is None or row[0] != percent
+        return changed
+
+    def battery_changed(self, mac: str, percent: int) -> bool:
+        """True when `percent` differs from the watch's last level, which it then becomes;
+        compared in memory (the stored levels are read once, and again after a rollback)."""
+        if self._batteries is None:
+            self._batteries = dict(self.db.execute("SELECT mac, battery FROM watches").fetchall())
+        changed = self._batteries.get(mac) != percent
+        self._batteries[mac] = percent
+        return changed
 
     def watch_status(self, mac: str) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM watches WHERE mac = ?", [mac]))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
-from edge.clock import utc_text
 from edge.domain import Roster
 from edge.errors import StorageFault, StoreError
 from edge.storage.alert_tables import AlertTables
@@ -30,6 +28,7 @@ from edge.storage.disk import (
 )
 from edge.storage.roster import RosterTables
 from edge.storage.schema import MIGRATIONS, database_on
+from edge.storage.telemetry import TelemetryGroup, outbox_row
 
 ALERT_PRIORITY = 0
 TELEMETRY_PRIORITY = 1
@@ -75,6 +74,8 @@ class Store(RosterTables, AlertTables):
         # could not read the file (edge.storage.disk); the composition sets it.
         self.fallback_roster: Callable[[], Roster | None] = lambda: None
         self._depth: int | None = None  # undelivered events, counted once then kept
+        self._seq: int | None = None  # the outbox's last seq, within one transaction
+        self.telemetry = TelemetryGroup(self.flush_telemetry)
         self._roster_loaded_into: object = None
         self._prepare(db)
 
@@ -185,7 +186,9 @@ class Store(RosterTables, AlertTables):
         return back
 
     def close(self) -> None:
-        """Stop the checkpointer, write back what is only in memory, fold the WAL, close."""
+        """Write the telemetry group, stop the checkpointer, write back what is only in
+        memory, fold the WAL, close."""
+        self.flush_telemetry()
         if self.guard is not None and self.guard.mode == "memory":
             self.guard.recover(self, last_chance=True)
             if self.guard.mode == "memory":
@@ -211,16 +214,23 @@ class Store(RosterTables, AlertTables):
         returning: every alert write uses it. Telemetry (heartbeats, battery, fixes)
         passes durable=False: in WAL mode it still survives a crash of the hub, and the
         next durable commit syncs it too; only a power cut can lose the last few.
+        Telemetry waiting in the group (edge.storage.telemetry) is written first, in a
+        commit of its own, so that nothing committed after it comes before it.
         """
+        if self.telemetry.pending and not self.db.conn.in_transaction:
+            self.flush_telemetry()
         db = self.db
         outermost = not db.conn.in_transaction
+        if outermost:
+            self._seq = None
         try:
             if outermost and not durable:
                 db.execute("PRAGMA synchronous = NORMAL")
             with db.atomic():
                 yield
         except BaseException as error:
-            self._depth = None  # rolled back: count again when next asked
+            self._depth = self._seq = None  # rolled back: read again when next needed
+            self._batteries = None
             if outermost and self.guard is not None and is_storage_fault(error):
                 retry = self.guard.after_fault(self, error)
                 self._load_fallback_roster()
@@ -228,6 +238,8 @@ class Store(RosterTables, AlertTables):
                                    retry) from error
             raise
         finally:
+            if outermost:
+                self._seq = None  # outside a transaction another process may add events
             if outermost and not durable:
                 _quietly(db, "PRAGMA synchronous = FULL")
 
@@ -261,24 +273,55 @@ class Store(RosterTables, AlertTables):
         """Append an event with a new stable id; call inside the transaction of its cause.
 
         The event's wire form (body plus id, seq, type, UTC time and whether the clock was
-        synchronised when it happened) is stored with it.
+        synchronised when it happened) is written in the same INSERT.
         """
-        event_id = uuid.uuid4().hex
         if priority != ALERT_PRIORITY and self.guard is not None and self.guard.degraded:
             self.guard.telemetry_dropped += 1  # no room for telemetry: alerts need it
             return ""
-        cursor = self.db.execute(
-            "INSERT INTO outbox (event_id, type, at, priority, body) VALUES (?, ?, ?, ?, ?)",
-            [event_id, type_, at, priority, json.dumps(body, ensure_ascii=False, sort_keys=True)],
-        )
-        seq = int(cursor.lastrowid or 0)
+        row = outbox_row(self.next_seq(), type_, at, body, self.clock_synced(), priority)
+        self.db.conn.execute("INSERT INTO outbox (seq, event_id, type, at, priority, body, "
+                             "wire) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
         if self._depth is not None:
             self._depth += 1
-        travelling = {**body, "event_id": event_id, "seq": seq, "type": type_,
-                      "at": utc_text(at), "at_epoch": at, "clock_synced": self.clock_synced()}
-        self.db.execute("UPDATE outbox SET wire = ? WHERE seq = ?",
-                        [json.dumps(travelling, ensure_ascii=False, separators=(",", ":")), seq])
-        return event_id
+        return str(row[1])
+
+    def next_seq(self) -> int:
+        """The next outbox seq; call inside the transaction that writes it. The last one
+        given is read once a transaction (another process, like `alerts ack`, may have
+        added an event, and a full disk may move the store) and counted on in memory;
+        sqlite_sequence keeps the highest ever used, so a seq is never used twice."""
+        if self._seq is None:
+            row = self.db.conn.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+            self._seq = int(row[0]) if row else 0
+        self._seq += 1
+        return self._seq
+
+    def flush_telemetry(self) -> int:
+        """Write the telemetry group (edge.storage.telemetry) in one transaction of its
+        own; returns the events written. A group the disk will not take is logged and lost
+        (telemetry only: an alert never waits in a group)."""
+        if not self.telemetry.pending:
+            return 0
+        group = self.telemetry.take()
+        try:
+            written = self.write(lambda: group.write_into(self, TELEMETRY_PRIORITY,
+                                                          not self.degraded), durable=False)
+        except (sqlite3.Error, OSError, StoreError) as error:
+            _log.error("Could not store the telemetry of %d watches (%s): it is lost; alerts "
+                       "are not affected. Check the disk.", len(group.state), error)
+            written = 0
+        if not written and group.events and self.guard is not None:
+            self.guard.telemetry_dropped += len(group.events)  # no room: alerts need it
+        if self._depth is not None:
+            self._depth += written
+        return written
+
+    def frame_seen(self, mac: str, counter: int, mic: int) -> bool:
+        """RosterTables.frame_seen, with the telemetry group written first: the gate asks
+        only about frames that do not count upwards, and its answer must see them all."""
+        self.flush_telemetry()
+        return super().frame_seen(mac, counter, mic)
 
     def pending_events(self, limit: int = 1000, after_seq: int = 0) -> list[OutboxEvent]:
         """Undelivered events in the order they were written."""
