@@ -39,7 +39,7 @@ from firmware_bridge.simulators.virtual_air import (  # noqa: E402
     OBJ_PACKET_ID,
     VirtualAir,
 )
-from tests.bench.sos_latency import config_for, population  # noqa: E402
+from tests.bench.building import config_for, population  # noqa: E402
 from tests.building import mac_for  # noqa: E402
 
 WATCHES = 300

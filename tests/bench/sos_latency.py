@@ -32,7 +32,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from cloud_sync.uplink.local_broker import LocalMosquitto, free_port  # noqa: E402
 from edge.app import HubApp, build_hub  # noqa: E402
-from edge.config.loader import HubConfig, parse_config  # noqa: E402
-from edge.config.uplink import UplinkSection  # noqa: E402
 from firmware_bridge.simulators.modem_emulator import ModemEmulator  # noqa: E402
 from firmware_bridge.simulators.virtual_air import VirtualAir  # noqa: E402
-from tests.building import key_for, mac_for  # noqa: E402
+from tests.bench.building import config_for, population  # noqa: E402
+from tests.building import mac_for  # noqa: E402
 
 CMGS_WRITES: list[float] = []
 MQTT_GOAL_MS, SMS_GOAL_MS = 20.0, 50.0
@@ -62,27 +60,6 @@ class TimedSerial(serial.Serial):
         if bytes(data).startswith(b"AT+CMGS="):
             CMGS_WRITES.append(time.perf_counter())
         return super().write(data)
-
-
-def config_for(port: str | None, watches: int, broker: str | None = None) -> HubConfig:
-    """A building of `watches` residents; a modem on `port` and an uplink to `broker`
-    where given."""
-    residents = [{"id": f"r{i}", "name": f"住户{i}", "room": str(100 + i)} for i in range(watches)]
-    data: dict[str, Any] = {
-        "hub": {"id": "bench", "community": "c", "building": "3号楼", "address": "幸福里路 18 号"},
-        "alerts": {"cancel_window_s": 0, "repeat_window_s": 1},
-        "residents": residents,
-        "watches": [{"mac": mac_for(i), "resident": f"r{i}", "key": key_for(i).hex()}
-                    for i in range(watches)],
-        "contacts": [{"id": "desk", "name": "值班室", "phone": "+8613800138000",
-                      "role": "duty_desk", "tier": 1}],
-    }
-    if port is not None:
-        data["modem"] = {"port": port, "command_timeout_s": 5, "send_timeout_s": 10}
-    config = parse_config(data, source="bench.toml", base_dir=Path("."))
-    if broker is not None:
-        config = replace(config, uplink=UplinkSection(broker=broker, reconnect_max_s=1))
-    return config
 
 
 class Subscriber:
@@ -228,14 +205,6 @@ def raw_paho(count: int, broker: LocalMosquitto) -> list[float]:
         client.loop_stop()
         subscriber.close()
     return latencies
-
-
-def population(watches: int = WATCHES) -> VirtualAir:
-    """The simulated air with `watches` keyed watches, as config_for registers them."""
-    air = VirtualAir()
-    for i in range(watches):
-        air.add_watch(mac_for(i), key_for(i))
-    return air
 
 
 @contextmanager
