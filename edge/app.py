@@ -24,6 +24,7 @@ from edge.sms.responders import Responders, ServerWait, TextStyle
 from edge.sms.texts import OutgoingSms, SmsStore
 from edge.sms.worker import SmsWorker
 from edge.storage.disk import StorageLimits
+from edge.storage.live import LIVE_EVERY_S, LIVE_KEY
 from edge.storage.store import ALERT_PRIORITY, Store
 from edge.supervision.checks import Supervisor
 from edge.supervision.jobs import Jobs
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 TICK_S = 0.5
 HISTORY_PRUNE_S = 3600.0
-LIVE_EVERY_S = 10.0
 _log = logging.getLogger("edge.alerts.hub")
 
 
@@ -118,7 +118,7 @@ class HubApp:
                 ("connected" if self.uplink.sync.connected else "down"),
                 "radio": f"{self.radio.mode} scanning on {self.radio.adapter}"}
         with self.store.transaction(durable=False):
-            self.store.set_meta("live_status", json.dumps(live, ensure_ascii=False))
+            self.store.set_meta(LIVE_KEY, json.dumps(live, ensure_ascii=False))
 
     def close(self) -> None:
         if self.panel is not None:

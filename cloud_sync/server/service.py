@@ -188,13 +188,8 @@ class ReceiverService:
 
     def hubs(self, community: str | None = None) -> list[dict[str, Any]]:
         """The hubs, each with the faults it reported that are still open."""
-        hubs = self.store.hubs(now=self.clock(), community=community)
-        for community_id in {hub["community"] for hub in hubs}:
-            faults, _ = self.store.open_faults(community_id)
-            for hub in hubs:
-                if hub["community"] == community_id:
-                    hub["faults"] = faults.get(hub["hub"], [])
-        return hubs
+        return self._with_faults(self.store.hubs(now=self.clock(), community=community),
+                                 "hub", of_hubs=True)
 
     def alerts(self, *, open_only: bool = False, community: str | None = None,
                board: bool = False) -> list[dict[str, Any]]:
@@ -279,13 +274,19 @@ class ReceiverService:
 
     def watches(self, community: str | None = None) -> list[dict[str, Any]]:
         """The watches, each with what its hub reported wrong (silent, battery low)."""
-        watches = self.store.watches(community=community)
-        for community_id in {watch["community"] for watch in watches}:
-            _, faults = self.store.open_faults(community_id)
-            for watch in watches:
-                if watch["community"] == community_id:
-                    watch["faults"] = faults.get(watch["mac"], [])
-        return watches
+        return self._with_faults(self.store.watches(community=community), "mac",
+                                 of_hubs=False)
+
+    def _with_faults(self, rows: list[dict[str, Any]], key: str, *,
+                     of_hubs: bool) -> list[dict[str, Any]]:
+        """Each row (a hub's or a watch's, named by `key`) with its open faults."""
+        for community_id in {row["community"] for row in rows}:
+            hubs, watches = self.store.open_faults(community_id)
+            faults = hubs if of_hubs else watches
+            for row in rows:
+                if row["community"] == community_id:
+                    row["faults"] = faults.get(row[key], [])
+        return rows
 
     def alerts_version(self, community: str) -> tuple[int, float]:
         return self.store.alerts_version(community)

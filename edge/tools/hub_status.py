@@ -1,8 +1,8 @@
 """What `edge-hub status` reads from a hub's database and how it says it.
 
-The running hub writes its live state (modem, uplink, radio) every LIVE_EVERY_S into the
-store; its age tells whether the hub is running. A state older than STALE_AFTER_S is
-what the hub last saw, not what is true now, and is printed as such.
+The running hub writes its live state (modem, uplink, radio) into the store every few
+seconds (edge.storage.live); its age tells whether the hub is running. A state older than
+STALE_AFTER_S is what the hub last saw, not what is true now, and is printed as such.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from edge.clock import utc_text
 from edge.errors import StoreError
+from edge.storage.live import LIVE_KEY, STALE_AFTER_S
 
 if TYPE_CHECKING:
     from edge.domain import Roster
     from edge.storage.store import Store
 
-LIVE_EVERY_S = 10.0  # how often the running hub writes its live state (edge.app.LIVE_EVERY_S)
-STALE_AFTER_S = 3 * LIVE_EVERY_S
 
 
 def existing_database(path: Path) -> Path:
@@ -34,7 +33,7 @@ def existing_database(path: Path) -> Path:
 
 def live_state(store: Store, now: float) -> dict[str, Any]:
     """The hub's last live state, with its age and whether the hub is running."""
-    live: dict[str, Any] = json.loads(store.meta("live_status", "{}") or "{}")
+    live: dict[str, Any] = json.loads(store.meta(LIVE_KEY, "{}") or "{}")
     age = _age_s(live.get("at"), now)
     live["age_s"] = None if age is None else round(age)
     live["running"] = age is not None and age <= STALE_AFTER_S and not live.get("stopped")
