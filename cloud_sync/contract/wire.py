@@ -59,7 +59,7 @@ COMMANDS: Mapping[str, Mapping[str, Field]] = {
     "alert_text_now": {"alert": _ID, "by": _NAME},
     "alert_notify": {"alert": _ID, "contact": _ID, "by": _NAME},
     "roster": {"version": _ID, "residents": Field("list"), "watches": Field("list"),
-               "contacts": Field("list")},
+               "contacts": Field("list"), "buildings": Field("list", required=False)},
     "test_alarm": {"by": Field("text", required=False)},
     "ping": {},
 }

@@ -36,13 +36,13 @@ class Duty:
 
     def assign(self, community: str, hub: str, first: str, backup: str) -> None:
         """Name a building's first worker and backup (roster contact ids)."""
-        for what, value in (("--community", community), ("hub", hub), ("--first", first),
-                            ("--backup", backup)):
+        for what, value in (("community", community), ("hub", hub), ("first", first),
+                            ("backup", backup)):
             if not is_id(value):
                 raise ReceiverSetupError(f"{what} {value!r}: expected an id (a contact's id as "
-                                         "the roster has it, for --first and --backup)")
+                                         "the roster has it, for first and backup)")
         if first == backup:
-            raise ReceiverSetupError("--backup: expected someone other than the first worker")
+            raise ReceiverSetupError("backup: expected someone other than the first worker")
         with self.db.transaction(write=True) as tx:
             tx.run("DELETE FROM buildings WHERE community = ? AND hub = ?", [community, hub])
             tx.run("INSERT INTO buildings (community, hub, first_contact, backup_contact) "

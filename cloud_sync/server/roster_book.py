@@ -29,8 +29,8 @@ from cloud_sync.server.db import Db, Tx
 from cloud_sync.server.errors import BatchError, ReceiverStoreError
 from cloud_sync.server.roster import CommunityRoster, RosterPush, roster_fields
 
-KINDS = {"residents": "id", "watches": "mac", "contacts": "id"}  # each array and its key
-_ONE = {"residents": "resident", "watches": "watch", "contacts": "contact"}
+KINDS = {"residents": "id", "watches": "mac", "contacts": "id", "buildings": "id"}  # key of each
+_ONE = {"residents": "resident", "watches": "watch", "contacts": "contact", "buildings": "building"}
 KEY_ACTIONS = ("keep", "set", "generate")
 _LOG_SHOWN = 20
 _EMPTY: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
@@ -108,7 +108,7 @@ class RosterBook:
                     "key_set": "key" in watch} for watch in tables["watches"]]
         return {"community": community, "version": found.version if found else None,
                 "residents": tables["residents"], "watches": watches,
-                "contacts": tables["contacts"],
+                "contacts": tables["contacts"], "buildings": tables["buildings"],
                 "log": [{"at": at, "by": by, "what": what} for at, by, what in log]}
 
     def put(self, community: str, kind: str, entry: Mapping[str, Any], *, by: str, now: float,
@@ -210,8 +210,8 @@ def _version(rev: int, label: str = "") -> str:
 
 def _kind(kind: str) -> str:
     if kind not in KINDS:
-        raise BatchError(f"unknown roster table {kind[:20]!r}; expected residents, watches or "
-                         "contacts")
+        raise BatchError(f"unknown roster table {kind[:20]!r}; expected residents, watches, "
+                         "contacts or buildings")
     return kind
 
 

@@ -349,6 +349,19 @@ def _text_now(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0012_roster_buildings")
+def _roster_buildings(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- A server's roster names each resident's building (its hub id; NULL: this hub's)
+        -- and the building whose residents a contact serves (NULL: everyone's).
+        ALTER TABLE residents ADD COLUMN building TEXT;
+        ALTER TABLE contacts ADD COLUMN building TEXT;
+        """
+    )
+
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
