@@ -131,6 +131,9 @@ def test_the_console_places_residents_in_buildings_and_the_hub_texts_each_buildi
                 "this building's worker is not texted for a resident of 9号楼"
             assert [text for text in inbox[GRID] if "王秀英" in text]
             assert len(inbox[DESK]) >= 2, "the desk serves the whole community"
+            board = admin.call("GET", "/api/board").json()
+            assert {(alert["resident"]["name"], alert["building"]) for alert in board} == {
+                ("李桂兰", "9号楼"), ("王秀英", "3号楼")}, "the board names where each lives"
 
         run_scenario(UplinkBuilding(tmp_path, broker), scenario)
     finally:

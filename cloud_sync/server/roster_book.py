@@ -96,6 +96,15 @@ class RosterBook:
             self._pushes[community] = push
         return push
 
+    def homes(self, community: str) -> tuple[dict[str, str], dict[str, str]]:
+        """Each resident's building (hub id) and each building's name, as the roster says."""
+        push = self.push_of(community, self.version_of(community))
+        if push is None:
+            return {}, {}
+        return ({entry["id"]: entry["building"] for entry in push.fields["residents"]
+                 if "building" in entry},
+                {entry["id"]: entry["name"] for entry in push.fields.get("buildings", [])})
+
     def view(self, community: str) -> dict[str, Any]:
         """The roster as the console shows it: every table, watches with `key_set` in place of
         their key, the version and the latest changes."""
