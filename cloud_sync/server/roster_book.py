@@ -96,7 +96,19 @@ class RosterBook:
             self._pushes[community] = push
         return push
 
-    def homes(self, community: str) -> tuple[dict[str, str], dict[str, str]]:
+    def name_buildings(self, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each alert with its `building`: the name the roster gives the resident's building,
+        or else the building of the first hub that heard it ("" when the roster has none)."""
+        homes = {community: self._homes(community)
+                 for community in {alert["community"] for alert in alerts}}
+        for alert in alerts:
+            lives, names = homes[alert["community"]]
+            heard = [hub["hub"] for hub in alert["hubs"]]
+            home = lives.get(alert["resident"]["id"] or "") or (heard[0] if heard else "")
+            alert["building"] = names.get(home, "")
+        return alerts
+
+    def _homes(self, community: str) -> tuple[dict[str, str], dict[str, str]]:
         """Each resident's building (hub id) and each building's name, as the roster says."""
         push = self.push_of(community, self.version_of(community))
         if push is None:

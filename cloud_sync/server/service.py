@@ -195,15 +195,7 @@ class ReceiverService:
         """The alerts, each with its `building`: the name the roster gives the resident's
         building, or else the building of the first hub that heard it ("" without one)."""
         alerts = self.store.alerts(open_only=open_only, community=community, board=board)
-        rosters = self.rosters
-        homes = {} if rosters is None else {
-            each: rosters.homes(each) for each in {alert["community"] for alert in alerts}}
-        for alert in alerts:
-            lives, names = homes.get(alert["community"], ({}, {}))
-            heard = [hub["hub"] for hub in alert["hubs"]]
-            home = lives.get(alert["resident"]["id"] or "") or (heard[0] if heard else "")
-            alert["building"] = names.get(home, "")
-        return alerts
+        return alerts if self.rosters is None else self.rosters.name_buildings(alerts)
 
     def close(self, alert: str, by: str, outcome: str, note: str = "") -> str:
         """A person closes an alert with its outcome. One still waiting for someone is
