@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.ids import identifier, normalise_mac
-from cloud_sync.contract.roster import Contact, Resident, Role, Roster, Watch
+from cloud_sync.contract.roster import CallWhen, Contact, Resident, Role, Roster, Watch
 from cloud_sync.contract.schema import TEXT, Place, Rule, between, build, meta
 from firmware_bridge.ble.addresses import parse_key
 
@@ -66,6 +66,9 @@ class ContactEntry:
         default=None, metadata=meta("id of the resident served; omit for everyone", ID)
     )
     always_sms: bool = field(default=False, metadata=meta("SMS this contact on every alert"))
+    call: CallWhen = field(default=CallWhen.NEVER, metadata=meta(
+        "ring this contact's phone after each SOS text: never, night ([calls] night hours) "
+        "or always"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +194,8 @@ def _contacts(written: WrittenRoster, place: Place,
             )
         contacts.append(
             Contact(
-                entry.id, entry.name, entry.phone, entry.role, entry.tier, entry.resident, entry.always_sms
+                entry.id, entry.name, entry.phone, entry.role, entry.tier, entry.resident, entry.always_sms,
+                entry.call,
             )
         )
     return tuple(contacts)

@@ -11,7 +11,7 @@ from typing import Any
 
 from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.ids import is_id
-from cloud_sync.contract.roster import Contact, Resident, Roster, Watch
+from cloud_sync.contract.roster import CallWhen, Contact, Resident, Roster, Watch
 from cloud_sync.contract.roster_file import ID, parse_roster
 
 
@@ -130,4 +130,6 @@ def _contact(contact: Contact) -> dict[str, Any]:
         entry["resident"] = contact.resident_id
     if contact.always_sms:
         entry["always_sms"] = True
+    if contact.call is not CallWhen.NEVER:
+        entry["call"] = contact.call.value
     return entry

@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlite_utils import Database
 
-from edge.domain import Contact, Fix, Resident, Role, Roster, Watch
+from edge.domain import CallWhen, Contact, Fix, Resident, Role, Roster, Watch
 
 T = TypeVar("T")
 
@@ -26,8 +26,8 @@ _UPSERT_WATCH = (
     "resident_id = excluded.resident_id, key_hex = excluded.key_hex, "
     "insecure = excluded.insecure, label = excluded.label, active = 1")
 _INSERT_CONTACT = (
-    "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)")
+    "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms, call) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +69,8 @@ class RosterTables:
             (w.mac, w.resident_id, w.key.hex() if w.key else None, int(w.insecure), w.label)
             for w in roster.watches])
         conn.executemany(_INSERT_CONTACT, [
-            (c.id, c.name, c.phone, c.role.value, c.tier, c.resident_id, int(c.always_sms))
-            for c in roster.contacts])
+            (c.id, c.name, c.phone, c.role.value, c.tier, c.resident_id, int(c.always_sms),
+             c.call.value) for c in roster.contacts])
 
     def watch_records(self) -> list[WatchRecord]:
         """Every active watch with its key and last accepted counter."""
@@ -103,13 +103,13 @@ class RosterTables:
     def contacts_for(self, resident_id: str) -> list[Contact]:
         """The resident's own contacts and the building-wide ones, by tier."""
         rows = self.db.execute(
-            "SELECT id, name, phone, role, tier, resident_id, always_sms FROM contacts "
+            "SELECT id, name, phone, role, tier, resident_id, always_sms, call FROM contacts "
             "WHERE resident_id = ? OR resident_id IS NULL ORDER BY tier, id",
             [resident_id],
         ).fetchall()
         return [
-            Contact(cid, name, phone, Role(role), tier, rid, bool(always))
-            for cid, name, phone, role, tier, rid, always in rows
+            Contact(cid, name, phone, Role(role), tier, rid, bool(always), CallWhen(call))
+            for cid, name, phone, role, tier, rid, always, call in rows
         ]
 
     # -- what watches report -------------------------------------------------
