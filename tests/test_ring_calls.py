@@ -42,7 +42,7 @@ def test_a_press_texts_then_rings_and_an_answered_call_is_recorded_not_an_ack(
     async def scenario(b: SmsBuilding) -> None:
         b.modem.on_call(GRID, "answer", after_s=0.1)
         await pressed(b)
-        await until(lambda: called(b) == [(GRID, "answered")])
+        await until(lambda: called(b) == [(GRID, "answered")] and len(call_events(b)) == 1)
         assert b.modem.submitted_times[-1] < b.modem.command_times[
             b.modem.commands.index(f"ATD{GRID};")]  # every text went first
         assert b.app is not None
@@ -70,7 +70,7 @@ def test_a_busy_line_is_recorded_and_called_again_with_the_next_round(tmp_path) 
         await b.advance(120)
         await b.settle()
         await until(lambda: called(b) == [(GRID, "busy"), (GRID, "no_answer")])
-        assert [e["outcome"] for e in call_events(b)] == ["busy", "no_answer"]
+        await until(lambda: [e["outcome"] for e in call_events(b)] == ["busy", "no_answer"])
 
     play(tmp_path, scenario, {"contacts": {"grid": "always"}})
 
@@ -83,7 +83,7 @@ def test_a_ringing_phone_is_hung_up_after_the_ring_time(tmp_path) -> None:
         assert b.modem.call_in_progress == GRID
         await b.advance(2)  # 20 s of ringing
         await until(lambda: called(b) == [(GRID, "hung_up")])
-        assert [e["outcome"] for e in call_events(b)] == ["no_answer"]
+        await until(lambda: [e["outcome"] for e in call_events(b)] == ["no_answer"])
 
     play(tmp_path, scenario, {"contacts": {"grid": "always"}, "ring_s": 20})
 
@@ -159,3 +159,33 @@ def test_contacts_not_marked_for_calls_are_never_called(tmp_path) -> None:
         assert not any(c.startswith("ATD") for c in b.modem.commands)
 
     play(tmp_path, scenario, {})
+
+
+def test_a_call_still_ringing_when_someone_takes_the_alert_is_hung_up(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        await pressed(b)
+        await until(lambda: b.modem.call_in_progress == GRID)
+        b.reply(DESK, "1")  # the duty desk takes it while the grid worker's phone rings
+        await b.advance(1)
+        await until(lambda: [e["outcome"] for e in call_events(b)] == ["not_needed"])
+        assert b.modem.call_in_progress is None
+        assert b.app is not None
+        (alert,) = b.app.store.alerts()
+        assert alert.state is AlertState.ACKNOWLEDGED and alert.closed_by == "值班室"
+
+    play(tmp_path, scenario, {"contacts": {"grid": "always"}})
+
+
+def test_a_modem_that_restarts_during_a_call_ends_it_and_texts_go_on(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        await pressed(b)
+        await until(lambda: b.modem.call_in_progress == GRID)
+        b.modem.reboot()  # silent while it boots: the call fails or is found interrupted
+        await until(lambda: [e["outcome"] for e in call_events(b)] in (["failed"],
+                                                                       ["interrupted"]))
+        await b.advance(120)  # the next round texts tier 2 and calls again
+        await b.settle()
+        assert NEIGHBOUR in b.inbox()
+        await until(lambda: b.modem.call_in_progress == GRID)
+
+    play(tmp_path, scenario, {"contacts": {"grid": "always"}})
