@@ -71,19 +71,19 @@ class RingCalls:
                 self._log.warning("Could not hang up after the restart; the modem ends the "
                                   "call by itself.")
 
-    async def step(self, on_modem: OnModem, texts_due: bool) -> None:
+    async def step(self, on_modem: OnModem, texts_due: Callable[[], bool]) -> None:
         """Follow the call ringing, or start the next one when no text is waiting."""
         try:
             if self._ringing is not None:
                 await self._follow(on_modem)
-            elif not texts_due:
-                await self._start(on_modem)
+            else:
+                await self._start(on_modem, texts_due)
         except ModemError as error:
             await self._failed(on_modem, error)
 
-    async def _start(self, on_modem: OnModem) -> None:
+    async def _start(self, on_modem: OnModem, texts_due: Callable[[], bool]) -> None:
         call = self.store.next_due()
-        if call is None:
+        if call is None or texts_due():
             return
         if not call.alert_open:
             self.store.finished(call.id, "not_needed", self.clock.now())

@@ -124,7 +124,8 @@ class SmsWorker:
             return
         await self._send_due(stop)
         if self.ringer is not None and self.ready:
-            await self.ringer.step(self._call, self.sms.next_due(self.clock.now()) is not None)
+            await self.ringer.step(
+                self._call, lambda: self.sms.next_due(self.clock.now()) is not None)
         if self.clock.monotonic() >= self._inbox_due:
             await self._drain_inbox()
         if self.clock.monotonic() >= self._health_due:
