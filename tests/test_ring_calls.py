@@ -189,3 +189,18 @@ def test_a_modem_that_restarts_during_a_call_ends_it_and_texts_go_on(tmp_path) -
         await until(lambda: b.modem.call_in_progress == GRID)
 
     play(tmp_path, scenario, {"contacts": {"grid": "always"}})
+
+
+def test_a_call_waits_for_its_text_and_survives_a_restart(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.modem.refuse_number(GRID, 27)  # the grid worker's text cannot go out yet
+        await pressed(b)
+        await b.advance(1)
+        assert GRID not in b.inbox() and b.modem.calls == []  # no call before the text
+        await b.restart()
+        b.modem.accept_number(GRID)
+        await b.advance(30)  # the text is tried again, then the call follows
+        await until(lambda: GRID in b.inbox() and b.modem.call_in_progress == GRID)
+        assert b.modem.commands.count(f"ATD{GRID};") == 1
+
+    play(tmp_path, scenario, {"contacts": {"grid": "always"}})
