@@ -24,6 +24,7 @@ CALLED_KINDS = frozenset({"sos", "escalated", "unanswered"})
 # (the alert closed first), interrupted (the hub stopped while it rang). All but
 # answered are tried again with the next escalation round.
 ANSWERED = "answered"
+DEFAULT_NIGHT = "22:00-07:00"
 _NIGHT = re.compile(r"([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})")
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cloud_sync.contract.schema import Rule, above, at_least, meta, one_of
-from edge.calls.policy import parse_night
+from edge.calls.policy import DEFAULT_NIGHT, parse_night
 from edge.sms.messages import DEFAULT_MAP_URL, check_map_url, check_template
 from edge.sms.reply_meaning import DEFAULT_ACCEPT_PHRASES
 
@@ -106,7 +106,7 @@ class CallsSection:
         default=30.0, metadata=meta("let the phone ring this long, then hang up",
                                     above(0, SECONDS)))
     night: str = field(
-        default="22:00-07:00", metadata=meta('when contacts marked call = "night" are '
+        default=DEFAULT_NIGHT, metadata=meta('when contacts marked call = "night" are '
                                              "called, in [sms] timezone", NIGHT))
 
 
