@@ -204,3 +204,15 @@ def test_a_call_waits_for_its_text_and_survives_a_restart(tmp_path) -> None:
         assert b.modem.commands.count(f"ATD{GRID};") == 1
 
     play(tmp_path, scenario, {"contacts": {"grid": "always"}})
+
+
+def test_an_answered_call_stays_answered_when_the_modem_will_not_hang_up(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.modem.on_call(GRID, "answer", after_s=0.1)
+        b.modem.voice_hangup_ignored()  # ATH leaves the call alone...
+        b.modem.fail_next("CHUP", cme=3)  # ...and AT+CHUP is refused once
+        await pressed(b)
+        await until(lambda: [e["outcome"] for e in call_events(b)] == ["answered"])
+        assert "AT+CHUP" in b.modem.commands
+
+    play(tmp_path, scenario, {"contacts": {"grid": "always"}})

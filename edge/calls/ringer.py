@@ -65,11 +65,7 @@ class RingCalls:
         if self.store.interrupted(self.clock.now()):
             self._log.warning("A ring call was under way when the hub stopped; it is not "
                               "placed again (the next escalation round calls again).")
-            try:
-                await on_modem(self.modem.hang_up)
-            except ModemError:
-                self._log.warning("Could not hang up after the restart; the modem ends the "
-                                  "call by itself.")
+            await self._hang_up(on_modem)
 
     async def step(self, on_modem: OnModem, texts_due: Callable[[], bool]) -> None:
         """Follow the call ringing, or start the next one when no text is waiting."""
@@ -109,7 +105,7 @@ class RingCalls:
         if outcome is None:
             return
         if outcome in _HANG_UP:
-            await on_modem(self.modem.hang_up)
+            await self._hang_up(on_modem)
         self._end(outcome)
 
     async def _failed(self, on_modem: OnModem, error: ModemError) -> None:
@@ -117,11 +113,16 @@ class RingCalls:
             self._log.warning("Could not look at the ring call queue on the modem (%s).",
                               error)
             return
+        await self._hang_up(on_modem)
+        self._end("failed", str(error))
+
+    async def _hang_up(self, on_modem: OnModem) -> None:
+        """Hang up; a modem that will not is logged (the network ends the call anyway)."""
         try:
             await on_modem(self.modem.hang_up)
-        except ModemError:
-            pass  # the modem is in trouble; it ends the call by itself
-        self._end("failed", str(error))
+        except ModemError as error:
+            self._log.warning("Could not hang up the ring call (%s); the network ends it by "
+                              "itself.", error)
 
     def _end(self, outcome: str, detail: str = "") -> None:
         ringing, self._ringing = self._ringing, None
