@@ -32,7 +32,7 @@ from cloud_sync.contract.schema import (
     one_of,
     read_value,
 )
-from edge.config.messaging import ModemSection, SmsSection
+from edge.config.messaging import CallsSection, ModemSection, SmsSection
 from edge.config.panel import PanelSection, check_panel
 from edge.config.paths import EXAMPLE_CONFIG
 from edge.config.supervision import SupervisionSection
@@ -151,6 +151,8 @@ class ConfigFile:
     watches: tuple[WatchEntry, ...] = field(default=(), metadata=meta("[[watches]] entries"))
     contacts: tuple[ContactEntry, ...] = field(default=(), metadata=meta("[[contacts]] entries"))
     sms: SmsSection = field(default=SmsSection(), metadata=meta("texts to responders"))
+    calls: CallsSection = field(default=CallsSection(),
+                                metadata=meta("ring calls after SOS texts"))
     modem: ModemSection | None = field(default=None, metadata=meta("the GSM modem; omit for none"))
     uplink: UplinkSection | None = field(default=None, metadata=meta("the community server"))
     supervision: SupervisionSection = field(default=SupervisionSection(),
@@ -172,6 +174,7 @@ class HubConfig:
     uplink: UplinkSection | None = None
     supervision: SupervisionSection = SupervisionSection()
     panel: PanelSection | None = None
+    calls: CallsSection = CallsSection()
 
     @property
     def insecure_watches(self) -> tuple[Watch, ...]:
@@ -259,6 +262,6 @@ def _assemble(written: ConfigFile, place: Place, base_dir: Path, keys: KeysFile 
     return HubConfig(path=path, hub=written.hub, radio=written.radio, alerts=written.alerts,
                      roster=roster, sms=written.sms, modem=written.modem,
                      uplink=written.uplink, supervision=written.supervision,
-                     panel=written.panel)
+                     panel=written.panel, calls=written.calls)
 
 

@@ -362,6 +362,34 @@ def _roster_buildings(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0013_ring_calls")
+def _ring_calls(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- When a contact also gets a ring call after an SOS text: never, night or always.
+        ALTER TABLE contacts ADD COLUMN call TEXT NOT NULL DEFAULT 'never';
+        -- Ring calls, queued like texts: one rings at a time, after its text (sms_id) went
+        -- out; a call ringing when the hub stopped is not placed again ('interrupted').
+        CREATE TABLE calls_out (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            contact_id TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            sms_id INTEGER,
+            state TEXT NOT NULL DEFAULT 'queued',
+            outcome TEXT,
+            detail TEXT,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            ended_at REAL
+        );
+        CREATE INDEX calls_out_state ON calls_out (state, id);
+        CREATE INDEX calls_out_alert ON calls_out (alert_id, phone);
+        """
+    )
+
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
