@@ -260,12 +260,13 @@ def supervise(config: HubConfig, store: Store, sms: SmsStore, clock: Clock,
 
 def _load_roster(store: Store, config: HubConfig) -> None:
     """hub.toml's roster, unless the server has pushed one (it then stays in charge)."""
+    store.set_home_building(config.hub.id)
     if store.meta("roster_source") == "server":
         _log.warning("Using roster %s pushed by the community server; the residents, watches "
                      "and contacts in %s are ignored.", store.meta("roster_version"),
                      config.path)
         return
-    store.apply_roster(config.roster, building=config.hub.id)
+    store.apply_roster(config.roster)
 
 
 def _sms_status(worker_box: list[SmsWorker]) -> str:

@@ -6,21 +6,23 @@ visiting a neighbour's building), yet texts each building's own people."""
 from __future__ import annotations
 
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cloud_sync.contract.errors import ConfigError
-from cloud_sync.contract.roster_file import parse_roster
+from cloud_sync.contract.roster_file import parse_roster, unreached
 from cloud_sync.server.receiver import Receiver
 from cloud_sync.server.roster import roster_fields
+from edge.config.loader import parse_config
 from edge.domain import AlertState
 from edge.storage.store import Store
 from tests.building import key_for, mac_for
 from tests.sms_building import DESK, GRID, NEIGHBOUR, run_scenario, until
 from tests.test_console_admin import Desk, base_of
-from tests.test_receiver_helpers import COMMUNITY
+from tests.test_receiver_helpers import COMMUNITY, HubClient
 from tests.uplink_building import UplinkBuilding
 
 BUILDINGS = [{"id": "hub-3", "name": "3号楼", "address": "幸福里路 18 号 3号楼"},
@@ -81,7 +83,8 @@ def test_each_resident_is_served_by_their_own_buildings_people(tmp_path: Path) -
         {"id": "r3", "name": "张建国", "room": "103"}]), source="roster", default_address="")
     store = Store.open(tmp_path / "hub.db")
     try:
-        store.apply_roster(roster, building="hub-3")
+        store.set_home_building("hub-3")
+        store.apply_roster(roster)
         served = {resident: [c.id for c in store.contacts_for(resident)]
                   for resident in ("r1", "r2", "r3", "")}
     finally:
@@ -141,8 +144,80 @@ def test_the_console_places_residents_in_buildings_and_the_hub_texts_each_buildi
 
 
 def test_hub_toml_names_no_buildings_so_a_residents_building_there_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"residents\[0\]\.building: building 'hub-9', but no "
-                       r"\[\[buildings\]\] are listed"):
-        parse_roster({"residents": [{"id": "r1", "name": "王秀英", "room": "101",
-                                     "building": "hub-9"}]}, source="hub.toml",
-                     default_address="幸福里路 18 号")
+    data = tomllib.loads(Path("config/hub.example.toml").read_text(encoding="utf-8"))
+    data["residents"][0]["building"] = "hub-9"
+    with pytest.raises(ConfigError, match=r"residents\[0\]\.building: building 'hub-9', but "
+                       r"the roster lists no \[\[buildings\]\].*leave building out there"):
+        parse_config(data, source="hub.toml", base_dir=Path("config"))
+
+
+@pytest.mark.parametrize("changes, home, expected", [
+    ({"contacts": [{"id": "grid3", "name": "李娜", "phone": GRID, "role": "grid_worker",
+                    "tier": 1, "building": "hub-3"}]}, None,
+     "residents[1] (r2): no contact serves them (they live in building 'hub-9')"),
+    ({"residents": [], "watches": [], "contacts": [
+        {"id": "grid3", "name": "李娜", "phone": GRID, "role": "grid_worker", "tier": 1,
+         "building": "hub-3"}]}, None,
+     "buildings[1] (hub-9): no contact serves this building or everyone"),
+    ({"buildings": BUILDINGS[:1], "residents": [], "watches": [], "contacts": [
+        {"id": "grid3", "name": "李娜", "phone": GRID, "role": "grid_worker", "tier": 1,
+         "building": "hub-3"}]}, "hub-9",
+     "contacts: none serves this hub's building (hub-9) or everyone"),
+    ({}, None, None), ({}, "hub-5", None),  # the desk serves everyone, everywhere
+])
+def test_a_roster_that_would_leave_an_alert_or_a_fault_with_nobody_is_named(
+        changes: dict[str, Any], home: str | None, expected: str | None) -> None:
+    roster = parse_roster(community_roster(**changes), source="roster", default_address="")
+    found = unreached(roster, home)
+    assert (found if expected is None else found and found[:len(expected)]) == expected, found
+
+
+def test_such_a_roster_is_saved_but_not_sent_and_a_hub_refuses_it(
+        tmp_path: Path, broker: Any) -> None:
+    server = Receiver(broker.url, f"sqlite:///{tmp_path / 'server.db'}",
+                      http=("127.0.0.1", 0))
+    server.start()
+    hub = HubClient(broker.port, "hub-9")
+    try:
+        password = server.people.add("zhou", "周站长", "admin", COMMUNITY, now=time.time())
+        admin = Desk(base_of(server), "zhou", password)
+        hub.send_status("online")
+        tables = community_roster()
+        for kind in ("buildings", "residents", "contacts", "watches"):
+            for entry in tables[kind]:
+                if entry.get("id") in ("desk", "grid9"):
+                    continue  # 9号楼 and its resident are left with nobody
+                body: dict[str, Any] = {"entry": {k: v for k, v in entry.items() if k != "key"}}
+                if kind == "watches":
+                    body.update(key="set", key_hex=entry["key"])
+                answer = admin.call("POST", f"/api/roster/{kind}", body)
+        assert answer.ok and answer.json()["hubs_told"] == 0
+        assert answer.json()["not_sent"].startswith("residents[1] (r2): no contact serves them")
+        time.sleep(0.3)
+        assert hub.of_type("roster") == [], "a roster a hub would refuse is not sent"
+        answer = admin.call("POST", "/api/roster/contacts", {"entry": tables["contacts"][0]})
+        assert answer.json()["hubs_told"] == 1 and "not_sent" not in answer.json()
+        assert hub.wait_for("roster")[0]["version"] == answer.json()["version"]
+    finally:
+        hub.close()
+        server.stop()
+
+
+def test_a_roster_file_that_leaves_a_resident_with_nobody_stops_the_server(
+        tmp_path: Path) -> None:
+    from cloud_sync.server.roster import load_roster_file
+
+    path = tmp_path / "xingfuli.toml"
+    path.write_text('community = "xingfuli"\n[[buildings]]\nid = "hub-9"\nname = "9号楼"\n'
+                    'address = "幸福里路 20 号"\n[[residents]]\nid = "r2"\nname = "李桂兰"\n'
+                    'room = "902"\nbuilding = "hub-9"\n[[contacts]]\nid = "son"\nname = "王强"\n'
+                    'phone = "+8613800138003"\nrole = "family"\ntier = 1\nresident = "r9"\n',
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match="no resident with id 'r9'"):
+        load_roster_file(path)
+    path.write_text(path.read_text(encoding="utf-8").replace('resident = "r9"', 'resident = "r2"')
+                    .replace('building = "hub-9"\n[[contacts]]', '[[contacts]]'),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"xingfuli.toml: buildings\[0\] \(hub-9\): no contact "
+                       "serves this building or everyone"):
+        load_roster_file(path)

@@ -249,6 +249,11 @@ def test_hostile_commands_change_nothing_and_each_gets_a_reply(tmp_path, broker)
             client.publish(CMD, json.dumps({"v": 1, "id": command_id, "type": "roster",
                                             "version": "evil", "residents": residents,
                                             "watches": watches, "contacts": contacts}), qos=1)
+        client.publish(CMD, json.dumps({  # only another building's worker: faults here reach nobody
+            "v": 1, "id": "h14", "type": "roster", "version": "evil", "residents": [resident],
+            "watches": [watch], "buildings": [{"id": "hub-9", "name": "9号楼", "address": "x"}],
+            "contacts": [desk | {"building": "hub-9"}, desk | {"id": "son", "resident": "r1"}]}),
+            qos=1)
         client.publish(CMD, json.dumps({"v": 1, "id": "h13", "type": "alert_ack", "alert":
                                         b.hub_app.store.alerts()[0].uid, "by": "王\u202e主任"}),
                        qos=1)
@@ -279,6 +284,7 @@ def test_hostile_commands_change_nothing_and_each_gets_a_reply(tmp_path, broker)
     assert "roster.contacts: empty" in by_id["h11"]["error"]
     assert "roster.watches: empty" in by_id["h12"]["error"]
     assert "without control characters" in by_id["h13"]["error"]
+    assert "roster.contacts: none serves this hub's building (hub-3)" in by_id["h14"]["error"]
 
 
 def test_a_claim_that_runs_out_with_nobody_on_site_is_flagged_and_the_backup_texted(

@@ -136,6 +136,33 @@ def roster_of(written: WrittenRoster, default_address: str, place: Place,
                   buildings=tuple(buildings.values()))
 
 
+def unreached(roster: Roster, home: str | None = None) -> str | None:
+    """Why an SOS or a hub's fault would reach nobody under `roster`, naming the entry, or
+    None. `home` is the hub's own building (its id), or None to check the roster as a
+    server does, for every hub. A contact with neither resident nor building serves all."""
+    if any(c.resident_id is None and not c.building for c in roster.contacts):
+        return None
+    served = {contact.building for contact in roster.contacts if contact.building}
+    own = {contact.resident_id for contact in roster.contacts if contact.resident_id}
+    for position, resident in enumerate(roster.residents):
+        building = resident.building or home
+        if resident.id not in own and building not in served:
+            where = f"building {building!r}" if building else "no building"
+            return (f"residents[{position}] ({resident.id}): no contact serves them (they live in "
+                    f"{where}); expected a contact of theirs, of their building, or one for "
+                    "everyone (neither resident nor building)")
+    for position, building_of in enumerate(roster.buildings):
+        if building_of.id not in served:
+            return (f"buildings[{position}] ({building_of.id}): no contact serves this building "
+                    "or everyone, so its hub's faults would reach nobody; expected a contact "
+                    f"with building = {building_of.id!r}, or one for everyone")
+    if home is not None and home not in served:
+        return (f"contacts: none serves this hub's building ({home}) or everyone, so the hub's "
+                "faults would reach nobody; expected a contact for everyone (neither resident "
+                "nor building)")
+    return None
+
+
 def _buildings(entries: Sequence[BuildingEntry], place: Place) -> dict[str, Building]:
     _refuse_duplicates([entry.id for entry in entries], place.key("buildings"), "id")
     return {entry.id: Building(entry.id, entry.name, entry.address) for entry in entries}
@@ -158,9 +185,9 @@ def _residents(written: WrittenRoster, default_address: str, place: Place,
 
 def _require_building(building: str, here: Place, buildings: Mapping[str, Building]) -> Building:
     if not buildings:
-        raise here.error(f"building {building!r}, but no [[buildings]] are listed (only a "
-                         "server's roster has them); expected no building here: without one, "
-                         "the hub's own building is meant")
+        raise here.error(f"building {building!r}, but the roster lists no [[buildings]]; "
+                         "expected the hub id of a [[buildings]] entry (hub.toml lists none: "
+                         "leave building out there, and the hub's own building is meant)")
     if building not in buildings:
         raise here.error(f"no building with id {building!r}; expected the hub id of a "
                          "[[buildings]] entry")

@@ -118,9 +118,10 @@ def add_step(tx: Tx, number: int, what: str, at: float, who: str | None = None, 
              by_claimer: bool = False) -> None:
     """A step in an alert's timeline (claimed, claim lapsed, overdue): each one kept, so a
     new claim does not hide an earlier claim or its lapse. `by_claimer`: who claimed it."""
-    tx.run("INSERT INTO alert_steps (alert_id, at, what, who) SELECT id, ?, ?, "
-           f"{'claimed_by' if by_claimer else '?'} FROM alerts WHERE id = ?",
-           [at, what, number] if by_claimer else [at, what, who, number])
+    if by_claimer:
+        (who,), = tx.rows("SELECT claimed_by FROM alerts WHERE id = ?", [number])
+    tx.run("INSERT INTO alert_steps (alert_id, at, what, who) VALUES (?, ?, ?, ?)",
+           [number, at, what, who])
 
 
 _WAITING = ("SELECT id, resident_name FROM alerts WHERE state IN ('raised', 'active') AND "

@@ -12,7 +12,7 @@ from typing import Any
 from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.ids import is_id
 from cloud_sync.contract.roster import Building, CallWhen, Contact, Resident, Roster, Watch
-from cloud_sync.contract.roster_file import ID, parse_roster
+from cloud_sync.contract.roster_file import ID, parse_roster, unreached
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,9 @@ def load_roster_file(path: Path | str) -> CommunityRoster:
                           f"the wire, as its hubs have it in [hub] community_id ({ID.form})")
     arrays = {key: value for key, value in data.items() if key != "community"}
     roster = parse_roster(arrays, source=str(path), default_address="")
+    nobody = unreached(roster)
+    if nobody is not None:
+        raise ConfigError(f"{path}: {nobody}")
     return CommunityRoster(community, roster, str(data.get("version", "")), str(path))
 
 
@@ -76,12 +79,13 @@ class RosterPush:
     version: str
     fields: dict[str, Any] = field(repr=False)
     summary: str
+    unreached: str | None = None  # why an SOS or a hub's fault would reach nobody
 
     @classmethod
     def of(cls, roster: Roster, version: str) -> RosterPush:
         summary = (f"{len(roster.residents)} residents, {len(roster.watches)} watches, "
                    f"{len(roster.contacts)} contacts")
-        return cls(version, roster_fields(roster, version), summary)
+        return cls(version, roster_fields(roster, version), summary, unreached(roster))
 
     @property
     def missing(self) -> str | None:
@@ -89,6 +93,11 @@ class RosterPush:
         or contacts: it would leave every watch unheard, or nobody to text), or None."""
         lacking = [name for name in ("watches", "contacts") if not self.fields[name]]
         return " and ".join(lacking) or None
+
+    @property
+    def held_back(self) -> str | None:
+        """Why the roster is not sent to the hubs (they would refuse it), or None."""
+        return f"it has no {self.missing} yet" if self.missing else self.unreached
 
 
 def roster_fields(roster: Roster, version: str) -> dict[str, Any]:

@@ -132,7 +132,7 @@ class ReceiverService:
             self._flush(status.community, status.hub)
         roster = self.rosters.push_of(status.community, change.roster_now) \
             if self.rosters is not None and change.roster_now is not None else None
-        if roster is not None and not roster.missing and should_push_roster(
+        if roster is not None and not roster.held_back and should_push_roster(
                 roster.version, state=status.state, reported=status.roster_version,
                 pushed=change.roster_version, previous_state=change.previous_state):
             if change.roster_version == roster.version and status.roster_version != roster.version:
@@ -336,9 +336,9 @@ class ReceiverService:
         if self.rosters is None:
             return None
         roster = self.rosters.push_of(community, self.rosters.version_of(community))
-        if roster is not None and roster.missing:
-            _log.info("Roster %s of %s is not sent to its hubs until it has %s.",
-                      roster.version, community, roster.missing)
+        if roster is not None and roster.held_back:
+            _log.info("Roster %s of %s is not sent to its hubs: %s.", roster.version, community,
+                      roster.held_back)
             return None
         return roster
 

@@ -54,16 +54,20 @@ class RosterTables:
     db: Database
     _batteries: dict[str, int | None] | None = None  # each watch's last battery level
 
-    def apply_roster(self: _Writer, roster: Roster, building: str = "") -> None:
-        """Make the stored roster equal to `roster` in one transaction; counters stay.
-        `building` is this hub's id: the building of residents the roster gives none."""
-        self.write(lambda: RosterTables._replace_roster(self, roster, building))  # type: ignore[arg-type]
+    def apply_roster(self: _Writer, roster: Roster) -> None:
+        """Make the stored roster equal to `roster` in one transaction; counters stay."""
+        self.write(lambda: RosterTables._replace_roster(self, roster))  # type: ignore[arg-type]
 
-    def _replace_roster(self, roster: Roster, building: str) -> None:
+    def set_home_building(self: _Writer, building: str) -> None:
+        """This hub's id, kept for every process that reads the database (tools too): the
+        building of a resident the roster gives none, and of the hub's own faults."""
+        self.write(lambda: self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+            "value = excluded.value", [_HOME_BUILDING, building]))
+
+    def _replace_roster(self, roster: Roster) -> None:
         """Mark everyone inactive, then upsert the roster back: one statement a table,
         run over every row (executemany), however many watches the building has."""
-        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO "
-                        "UPDATE SET value = excluded.value", [_HOME_BUILDING, building])
         self.db.execute("UPDATE residents SET active = 0")
         self.db.execute("UPDATE watches SET active = 0")
         self.db.execute("DELETE FROM contacts")

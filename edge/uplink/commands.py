@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from cloud_sync.contract import wire
-from cloud_sync.contract.roster_file import parse_roster
+from cloud_sync.contract.roster_file import parse_roster, unreached
 from edge import __version__
 from edge.alerts.hub import Hub
 from edge.errors import AlertError, CommandError, ConfigError
@@ -139,9 +139,12 @@ class CommandHandler:
                 raise CommandError(f"roster.{name}: empty; expected the community's {name} "
                                    f"(a roster without any would leave {without}); the "
                                    "roster in use stays")
+        nobody = unreached(roster, home=self.hub.hub_id)
+        if nobody is not None:
+            raise CommandError(f"roster.{nobody}; the roster in use stays")
         store = self.hub.store
         with store.transaction():
-            store.apply_roster(roster, building=self.hub.hub_id)
+            store.apply_roster(roster)
             store.set_meta("roster_source", "server")
             store.set_meta("roster_version", str(fields["version"]))
         self.hub.gate.reload(store.watch_records())
