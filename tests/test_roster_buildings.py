@@ -151,24 +151,23 @@ def test_hub_toml_names_no_buildings_so_a_residents_building_there_is_refused() 
         parse_config(data, source="hub.toml", base_dir=Path("config"))
 
 
-@pytest.mark.parametrize("changes, home, expected", [
-    ({"contacts": [{"id": "grid3", "name": "李娜", "phone": GRID, "role": "grid_worker",
-                    "tier": 1, "building": "hub-3"}]}, None,
-     "residents[1] (r2): no contact serves them (they live in building 'hub-9')"),
-    ({"residents": [], "watches": [], "contacts": [
-        {"id": "grid3", "name": "李娜", "phone": GRID, "role": "grid_worker", "tier": 1,
-         "building": "hub-3"}]}, None,
-     "buildings[1] (hub-9): no contact serves this building or everyone"),
-    ({"buildings": BUILDINGS[:1], "residents": [], "watches": [], "contacts": [
-        {"id": "grid3", "name": "李娜", "phone": GRID, "role": "grid_worker", "tier": 1,
-         "building": "hub-3"}]}, "hub-9",
-     "contacts: none serves this hub's building (hub-9) or everyone"),
-    ({}, None, None), ({}, "hub-5", None),  # the desk serves everyone, everywhere
+GRID3 = {"id": "grid3", "name": "李娜", "phone": GRID, "role": "grid_worker", "tier": 1,
+         "building": "hub-3"}
+SON = {"id": "son", "name": "王强", "phone": NEIGHBOUR, "role": "family", "tier": 2,
+       "resident": "r1"}
+
+
+@pytest.mark.parametrize("contacts, expected", [
+    ([GRID3, SON], "contacts[0] (grid3) serves building 'hub-3', but no contact serves "
+                   "everyone"),
+    ([SON], "residents[1] (r2): no contact serves them"),
+    ([SON, {**SON, "id": "daughter", "resident": "r2"}], None),  # each has their own
+    (None, None),  # the desk serves everyone, everywhere
 ])
 def test_a_roster_that_would_leave_an_alert_or_a_fault_with_nobody_is_named(
-        changes: dict[str, Any], home: str | None, expected: str | None) -> None:
-    roster = parse_roster(community_roster(**changes), source="roster", default_address="")
-    found = unreached(roster, home)
+        contacts: list[dict[str, Any]] | None, expected: str | None) -> None:
+    tables = community_roster() if contacts is None else community_roster(contacts=contacts)
+    found = unreached(parse_roster(tables, source="roster", default_address=""))
     assert (found if expected is None else found and found[:len(expected)]) == expected, found
 
 
@@ -186,13 +185,14 @@ def test_such_a_roster_is_saved_but_not_sent_and_a_hub_refuses_it(
         for kind in ("buildings", "residents", "contacts", "watches"):
             for entry in tables[kind]:
                 if entry.get("id") in ("desk", "grid9"):
-                    continue  # 9号楼 and its resident are left with nobody
+                    continue  # no desk: 9号楼 and its resident would be left with nobody
                 body: dict[str, Any] = {"entry": {k: v for k, v in entry.items() if k != "key"}}
                 if kind == "watches":
                     body.update(key="set", key_hex=entry["key"])
                 answer = admin.call("POST", f"/api/roster/{kind}", body)
         assert answer.ok and answer.json()["hubs_told"] == 0
-        assert answer.json()["not_sent"].startswith("residents[1] (r2): no contact serves them")
+        assert answer.json()["not_sent"].startswith("contacts[0] (grid3) serves building 'hub-3', "
+                                                    "but no contact serves everyone")
         time.sleep(0.3)
         assert hub.of_type("roster") == [], "a roster a hub would refuse is not sent"
         answer = admin.call("POST", "/api/roster/contacts", {"entry": tables["contacts"][0]})
@@ -215,9 +215,8 @@ def test_a_roster_file_that_leaves_a_resident_with_nobody_stops_the_server(
                     encoding="utf-8")
     with pytest.raises(ConfigError, match="no resident with id 'r9'"):
         load_roster_file(path)
-    path.write_text(path.read_text(encoding="utf-8").replace('resident = "r9"', 'resident = "r2"')
-                    .replace('building = "hub-9"\n[[contacts]]', '[[contacts]]'),
+    path.write_text(path.read_text(encoding="utf-8").replace('resident = "r9"', 'building = "hub-9"'),
                     encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"xingfuli.toml: buildings\[0\] \(hub-9\): no contact "
-                       "serves this building or everyone"):
+    with pytest.raises(ConfigError, match=r"xingfuli.toml: contacts\[0\] \(son\) serves building "
+                       "'hub-9', but no contact serves everyone"):
         load_roster_file(path)

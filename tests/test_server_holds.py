@@ -249,7 +249,7 @@ def test_hostile_commands_change_nothing_and_each_gets_a_reply(tmp_path, broker)
             client.publish(CMD, json.dumps({"v": 1, "id": command_id, "type": "roster",
                                             "version": "evil", "residents": residents,
                                             "watches": watches, "contacts": contacts}), qos=1)
-        client.publish(CMD, json.dumps({  # only another building's worker: faults here reach nobody
+        client.publish(CMD, json.dumps({  # a building's worker and no desk: faults reach nobody
             "v": 1, "id": "h14", "type": "roster", "version": "evil", "residents": [resident],
             "watches": [watch], "buildings": [{"id": "hub-9", "name": "9号楼", "address": "x"}],
             "contacts": [desk | {"building": "hub-9"}, desk | {"id": "son", "resident": "r1"}]}),
@@ -284,7 +284,8 @@ def test_hostile_commands_change_nothing_and_each_gets_a_reply(tmp_path, broker)
     assert "roster.contacts: empty" in by_id["h11"]["error"]
     assert "roster.watches: empty" in by_id["h12"]["error"]
     assert "without control characters" in by_id["h13"]["error"]
-    assert "roster.contacts: none serves this hub's building (hub-3)" in by_id["h14"]["error"]
+    assert "roster.contacts[0] (d) serves building 'hub-9', but no contact serves everyone" \
+        in by_id["h14"]["error"]
 
 
 def test_a_claim_that_runs_out_with_nobody_on_site_is_flagged_and_the_backup_texted(

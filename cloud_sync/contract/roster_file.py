@@ -136,30 +136,23 @@ def roster_of(written: WrittenRoster, default_address: str, place: Place,
                   buildings=tuple(buildings.values()))
 
 
-def unreached(roster: Roster, home: str | None = None) -> str | None:
+def unreached(roster: Roster) -> str | None:
     """Why an SOS or a hub's fault would reach nobody under `roster`, naming the entry, or
-    None. `home` is the hub's own building (its id), or None to check the roster as a
-    server does, for every hub. A contact with neither resident nor building serves all."""
+    None. A contact with neither resident nor building serves everyone (the duty desk);
+    one for a building serves only there, so it needs such a contact beside it."""
     if any(c.resident_id is None and not c.building for c in roster.contacts):
         return None
-    served = {contact.building for contact in roster.contacts if contact.building}
-    own = {contact.resident_id for contact in roster.contacts if contact.resident_id}
+    for position, contact in enumerate(roster.contacts):
+        if contact.building:
+            return (f"contacts[{position}] ({contact.id}) serves building {contact.building!r}, "
+                    "but no contact serves everyone, so hubs and residents outside that "
+                    "building would reach nobody; expected a contact with neither resident "
+                    "nor building (the community's duty desk)")
+    own = {contact.resident_id for contact in roster.contacts}
     for position, resident in enumerate(roster.residents):
-        building = resident.building or home
-        if resident.id not in own and building not in served:
-            where = f"building {building!r}" if building else "no building"
-            return (f"residents[{position}] ({resident.id}): no contact serves them (they live in "
-                    f"{where}); expected a contact of theirs, of their building, or one for "
-                    "everyone (neither resident nor building)")
-    for position, building_of in enumerate(roster.buildings):
-        if building_of.id not in served:
-            return (f"buildings[{position}] ({building_of.id}): no contact serves this building "
-                    "or everyone, so its hub's faults would reach nobody; expected a contact "
-                    f"with building = {building_of.id!r}, or one for everyone")
-    if home is not None and home not in served:
-        return (f"contacts: none serves this hub's building ({home}) or everyone, so the hub's "
-                "faults would reach nobody; expected a contact for everyone (neither resident "
-                "nor building)")
+        if resident.id not in own:
+            return (f"residents[{position}] ({resident.id}): no contact serves them; expected "
+                    "a contact of theirs, or one for everyone (neither resident nor building)")
     return None
 
 

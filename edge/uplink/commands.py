@@ -139,7 +139,7 @@ class CommandHandler:
                 raise CommandError(f"roster.{name}: empty; expected the community's {name} "
                                    f"(a roster without any would leave {without}); the "
                                    "roster in use stays")
-        nobody = unreached(roster, home=self.hub.hub_id)
+        nobody = unreached(roster)
         if nobody is not None:
             raise CommandError(f"roster.{nobody}; the roster in use stays")
         store = self.hub.store
