@@ -10,12 +10,21 @@ from enum import StrEnum
 import phonenumbers
 
 from cloud_sync.contract.ids import plain_text
-from cloud_sync.contract.roster import Contact, Resident, Role, Roster, Watch
+from cloud_sync.contract.roster import (
+    Contact,
+    Resident,
+    Role,
+    Roster,
+    Sensor,
+    SensorKind,
+    Watch,
+)
 from firmware_bridge.ble.addresses import MAC_PATTERN, normalise_mac, parse_key
 
 __all__ = [
     "MAC_PATTERN", "Alert", "AlertState", "Contact", "Fix", "Location", "Resident", "Role",
-    "Roster", "Watch", "dialled", "e164", "normalise_mac", "parse_key", "plain_text",
+    "Roster", "Sensor", "SensorKind", "Watch", "dialled", "e164", "normalise_mac", "parse_key",
+    "plain_text",
 ]
 
 

@@ -505,6 +505,7 @@ def test_example_config_mentions_every_key() -> None:
         HubSection,
         RadioSection,
         ResidentEntry,
+        SensorEntry,
         WatchEntry,
     )
     from edge.config.messaging import ModemSection, SmsSection, TemplatesSection
@@ -516,7 +517,7 @@ def test_example_config_mentions_every_key() -> None:
         encoding="utf-8")
     sections = (HubSection, RadioSection, AlertSection, SmsSection, TemplatesSection,
                 ModemSection, UplinkSection, SupervisionSection, PanelSection, PullCordEntry,
-                ResidentEntry, WatchEntry, ContactEntry)
+                ResidentEntry, WatchEntry, ContactEntry, SensorEntry)
     missing = [f"{cls.__name__}.{f.name}" for cls in sections for f in fields(cls)
                if f.name not in text]
     assert missing == []

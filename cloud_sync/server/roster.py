@@ -11,7 +11,7 @@ from typing import Any
 
 from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.ids import is_id
-from cloud_sync.contract.roster import Contact, Resident, Roster, Watch
+from cloud_sync.contract.roster import Contact, Resident, Roster, Sensor, Watch
 from cloud_sync.contract.roster_file import ID, parse_roster
 
 
@@ -98,6 +98,7 @@ def roster_fields(roster: Roster, version: str) -> dict[str, Any]:
         "residents": [_resident(resident) for resident in roster.residents],
         "watches": [_watch(watch) for watch in roster.watches],
         "contacts": [_contact(contact) for contact in roster.contacts],
+        **({"sensors": [_sensor(sensor) for sensor in roster.sensors]} if roster.sensors else {}),
     }
 
 
@@ -120,6 +121,14 @@ def _watch(watch: Watch) -> dict[str, Any]:
         entry["insecure"] = True
     if watch.label:
         entry["label"] = watch.label
+    return entry
+
+
+def _sensor(sensor: Sensor) -> dict[str, Any]:
+    entry: dict[str, Any] = {"mac": sensor.mac, "resident": sensor.resident_id,
+                             "kind": sensor.kind.value, "place": sensor.place}
+    if sensor.key is not None:
+        entry["key"] = sensor.key.hex()
     return entry
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from edge.alerts import policy
+from edge.alerts.activity import read_activity
 from edge.alerts.dispatch import AlertChange, Dispatcher, LogDispatcher
 from edge.alerts.gate import Admitted, FrameRefused, WatchGate
 from edge.alerts.location import describe
@@ -88,6 +89,8 @@ class Hub:
         try:
             admitted = self.gate.admit(mac, service_data)
             report = read_report(admitted.frame)
+            if admitted.sensor is not None:  # a sensor never calls for help
+                report = replace(report, sos=False, cancel=False, button=None)
         except FrameRefused as refused:
             self.refusals.note(refused)
             return None
@@ -129,6 +132,8 @@ class Hub:
             self._store_battery(watch, report.battery, now, report.odd_battery)
         if report.fix is not None:
             self._store_fix(watch, report, now)
+        for kind in read_activity(admitted.frame) if admitted.sensor else ():
+            self.store.save_activity(watch.resident_id, watch.mac, kind.value, now)
         if report.sos:
             self._writer.press(watch, report.packet_id, now, pending, admitted.frame.counter)
         if report.cancel:
@@ -150,6 +155,8 @@ class Hub:
             fix, body = self._fix(watch, report, now)
             group.fix(fix)
             group.event("watch.fix", now, body, self.store.clock_synced())
+        for kind in read_activity(admitted.frame) if admitted.sensor else ():
+            group.seen(watch.resident_id, watch.mac, kind.value, now)
         group.added()
 
     def _store_counter(self, admitted: Admitted, report: WatchReport, now: float) -> None:

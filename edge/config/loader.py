@@ -19,6 +19,7 @@ from cloud_sync.contract.roster_file import (
     ContactEntry,
     KeysFile,
     ResidentEntry,
+    SensorEntry,
     WatchEntry,
     roster_of,
 )
@@ -150,6 +151,7 @@ class ConfigFile:
     residents: tuple[ResidentEntry, ...] = field(default=(), metadata=meta("[[residents]] entries"))
     watches: tuple[WatchEntry, ...] = field(default=(), metadata=meta("[[watches]] entries"))
     contacts: tuple[ContactEntry, ...] = field(default=(), metadata=meta("[[contacts]] entries"))
+    sensors: tuple[SensorEntry, ...] = field(default=(), metadata=meta("[[sensors]] entries"))
     sms: SmsSection = field(default=SmsSection(), metadata=meta("texts to responders"))
     modem: ModemSection | None = field(default=None, metadata=meta("the GSM modem; omit for none"))
     uplink: UplinkSection | None = field(default=None, metadata=meta("the community server"))

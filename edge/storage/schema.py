@@ -349,6 +349,28 @@ def _text_now(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0012_sensors_activity")
+def _sensors(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- Activity sensors share the watches' table: the same gate, counters, frame history
+        -- and supervision; kind says which it is ('watch', 'motion', 'door').
+        ALTER TABLE watches ADD COLUMN kind TEXT NOT NULL DEFAULT 'watch';
+        ALTER TABLE watches ADD COLUMN place TEXT NOT NULL DEFAULT '';
+        -- What the sensors saw, for the welfare rules: 'motion', 'door_open', 'door_closed'.
+        CREATE TABLE activity (
+            id INTEGER PRIMARY KEY,
+            resident_id TEXT NOT NULL,
+            sensor_mac TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX activity_by_resident ON activity(resident_id, at);
+        """
+    )
+
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
