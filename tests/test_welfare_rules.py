@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from edge.alerts.welfare import (
     Facts,
     OpenDoor,
@@ -15,8 +13,6 @@ from edge.alerts.welfare import (
     WelfareRules,
     due_checks,
     inside,
-    parse_span,
-    parse_time,
 )
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -38,15 +34,6 @@ def facts(**values: object) -> Facts:
 
 def rules_at(now: float, rules: WelfareRules = RULES, **values: object) -> list[Rule]:
     return [check.rule for check in due_checks(rules, facts(**values), now, ZONE)]
-
-
-def test_spans_and_times_read_as_written_and_refuse_anything_else() -> None:
-    assert parse_span("07:00-22:00") == Span(time(7), time(22))
-    assert str(parse_span("22:30-06:00")) == "22:30-06:00"
-    assert parse_time("9:05") == time(9, 5)
-    for bad in ("10", "25:00", "10:5", "ten", "07:00"):
-        with pytest.raises(ValueError):
-            parse_span(bad) if bad == "07:00" else parse_time(bad)
 
 
 def test_time_inside_a_span_counts_across_midnight() -> None:

@@ -185,18 +185,3 @@ def inside(span: Span, start: float, end: float, zone: tzinfo) -> float:
         day += timedelta(days=1)
     return total
 
-
-def parse_span(text: str) -> Span:
-    """'07:00-22:00' as a Span; ValueError otherwise."""
-    start, dash, end = text.partition("-")
-    if not dash:
-        raise ValueError(text)
-    return Span(parse_time(start), parse_time(end))
-
-
-def parse_time(text: str) -> time:
-    """'10:00' (24-hour clock) as a time; ValueError otherwise."""
-    hours, colon, minutes = text.strip().partition(":")
-    if not (colon and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
-        raise ValueError(text)
-    return time(int(hours), int(minutes))

@@ -38,6 +38,7 @@ from edge.config.panel import PanelSection, check_panel
 from edge.config.paths import EXAMPLE_CONFIG
 from edge.config.supervision import SupervisionSection
 from edge.config.uplink import UplinkSection
+from edge.config.welfare import WelfareSection, check_welfare
 from edge.domain import Roster, Watch
 from edge.errors import ConfigError
 
@@ -158,6 +159,8 @@ class ConfigFile:
     supervision: SupervisionSection = field(default=SupervisionSection(),
                                             metadata=meta("self-checks of hub and watches"))
     panel: PanelSection | None = field(default=None, metadata=meta("the hub's GPIO panel"))
+    welfare: WelfareSection = field(default=WelfareSection(),
+                                    metadata=meta("welfare checks from activity sensors"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +177,7 @@ class HubConfig:
     uplink: UplinkSection | None = None
     supervision: SupervisionSection = SupervisionSection()
     panel: PanelSection | None = None
+    welfare: WelfareSection = WelfareSection()
 
     @property
     def insecure_watches(self) -> tuple[Watch, ...]:
@@ -257,10 +261,11 @@ def _assemble(written: ConfigFile, place: Place, base_dir: Path, keys: KeysFile 
     roster = roster_of(written, written.hub.address, place, keys)
     if written.panel is not None:
         check_panel(written.panel, place.key("panel"), {r.id for r in roster.residents})
+    check_welfare(written.welfare, place.key("welfare"), {r.id for r in roster.residents})
     path = base_dir / Path(place.source).name
     return HubConfig(path=path, hub=written.hub, radio=written.radio, alerts=written.alerts,
                      roster=roster, sms=written.sms, modem=written.modem,
                      uplink=written.uplink, supervision=written.supervision,
-                     panel=written.panel)
+                     panel=written.panel, welfare=written.welfare)
 
 
