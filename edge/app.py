@@ -29,6 +29,7 @@ from edge.storage.store import ALERT_PRIORITY, Store
 from edge.supervision.checks import Supervisor
 from edge.supervision.jobs import Jobs
 from edge.supervision.systemd_notify import SystemdNotifier
+from edge.supervision.welfare import WelfareChecks
 from firmware_bridge.ble.bleak_radio import BleakRadio
 
 if TYPE_CHECKING:
@@ -191,6 +192,10 @@ def build_hub(
     supervisor.replayed_sos = hub.refusals.take_replayed_sos
     supervisor.register(jobs)
     jobs.every(HISTORY_PRUNE_S, "frame history", store.prune_frame_history)
+    welfare = WelfareChecks(hub, config.welfare, config.sms.timezone)
+    hub.checks_in = lambda resident_id: config.welfare.rules_for(resident_id).check_in_by \
+        is not None
+    jobs.every(config.welfare.check_every_s, "welfare checks", welfare.check)
     return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs,
                   panel)
 

@@ -127,3 +127,4 @@ class Alert:
     updated_at: float = 0.0
     closed_by: str = ""
     press_counter: int | None = None
+    kind: str = "sos"  # or "welfare": a welfare check, lower than an SOS (edge.alerts.welfare)

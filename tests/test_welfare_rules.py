@@ -65,7 +65,7 @@ def test_a_door_open_at_night_counts_only_its_night_part() -> None:
     assert rules_at(at(3, "22:14"), open_doors=(evening,), last_activity=at(3, "21:50")) == []
     [check] = due_checks(RULES, facts(open_doors=(evening,), last_activity=at(3, "21:50")),
                          at(3, "22:15"), ZONE)
-    assert (check.rule, check.detail) == (Rule.DOOR_AT_NIGHT, "大门 15分钟")
+    assert (check.rule, check.detail) == (Rule.DOOR_AT_NIGHT, "大门|15")
     daytime = OpenDoor("B0:C7:DE:00:00:02", "大门", at(3, "12:00"))
     assert rules_at(at(3, "15:00"), open_doors=(daytime,), last_activity=at(3, "12:00")) == []
 

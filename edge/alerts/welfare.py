@@ -22,6 +22,8 @@ from datetime import datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
 HOUR_S = 3600.0
+WELFARE = "welfare"  # the kind of alert a check is (an SOS's is "sos")
+CHECK_IN_PRESS = "double_press"  # the watch's button event that is a daily check-in
 
 
 class Rule(StrEnum):
@@ -95,7 +97,7 @@ class DueCheck:
     resident_id: str
     since: float
     key: str
-    detail: str  # for the text: "10:00", "12小时", "卫生间门 40分钟"
+    detail: str  # for the text: "10:00" (a time), "12" (hours), "卫生间门|40" (place|minutes)
 
 
 def due_checks(rules: WelfareRules, facts: Facts, now: float, zone: tzinfo) -> list[DueCheck]:
@@ -121,7 +123,7 @@ def _quiet(rules: WelfareRules, facts: Facts, now: float, zone: tzinfo) -> DueCh
     if inside(rules.waking, since, now, zone) < rules.quiet_h * HOUR_S:
         return None
     return DueCheck(Rule.QUIET, facts.resident_id, since, f"quiet:{since:.0f}",
-                    f"{rules.quiet_h:g}小时")
+                    f"{rules.quiet_h:g}")
 
 
 def _not_up(rules: WelfareRules, facts: Facts, local: datetime) -> DueCheck | None:
@@ -152,7 +154,7 @@ def _doors(rules: WelfareRules, facts: Facts, now: float, zone: tzinfo) -> list[
             due.append(DueCheck(
                 Rule.DOOR_AT_NIGHT, facts.resident_id, door.opened_at,
                 f"door:{door.sensor_mac}:{door.opened_at:.0f}",
-                f"{door.place} {night_open // 60:.0f}分钟"))
+                f"{door.place}|{night_open // 60:.0f}"))
     return due
 
 

@@ -59,10 +59,12 @@ class TemplatesSection:
     cancelled: str | None = field(default=None, metadata=meta('"cancelled"', TEMPLATE))
     escalated: str | None = field(default=None, metadata=meta('"escalated"', TEMPLATE))
     unanswered: str | None = field(default=None, metadata=meta('"still unanswered"', TEMPLATE))
+    welfare: str | None = field(default=None, metadata=meta("a welfare check", TEMPLATE))
 
     def as_dict(self) -> dict[str, str]:
         pairs = {"sos": self.sos, "taken": self.taken, "cancelled": self.cancelled,
-                 "escalated": self.escalated, "unanswered": self.unanswered}
+                 "escalated": self.escalated, "unanswered": self.unanswered,
+                 "welfare": self.welfare}
         return {kind: text for kind, text in pairs.items() if text}
 
 

@@ -31,6 +31,7 @@ COPY_IN = {
     "sms_parts": f"WHERE sms_id IN {_KEPT_TEXTS}",
     "sms_in": "WHERE state IN ('new', 'part')",
     # the welfare rules look two days back at most; the newest row keeps new ids above the file's
+    "welfare_checks": "", "welfare_residents": "",
     "activity": "WHERE at >= (SELECT max(at) FROM {src}.activity) - 172800",
     "outbox": "WHERE delivered_at IS NULL AND priority = 0",
 }

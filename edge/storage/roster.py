@@ -183,19 +183,6 @@ class RosterTables:
         self._batteries[mac] = percent
         return changed
 
-    def save_activity(self, resident_id: str, sensor_mac: str, kind: str, at: float) -> None:
-        """What an activity sensor saw (see edge.alerts.activity)."""
-        self.db.execute(
-            "INSERT INTO activity (resident_id, sensor_mac, kind, at) VALUES (?, ?, ?, ?)",
-            [resident_id, sensor_mac, kind, at])
-
-    def activity_since(self, resident_id: str, since: float) -> list[tuple[str, str, float]]:
-        """The resident's activity (sensor, kind, at) from `since` on, oldest first."""
-        rows = self.db.execute(
-            "SELECT sensor_mac, kind, at FROM activity WHERE resident_id = ? AND at >= ? "
-            "ORDER BY at, id", [resident_id, since]).fetchall()
-        return [(mac, kind, at) for mac, kind, at in rows]
-
     def watch_status(self, mac: str) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM watches WHERE mac = ?", [mac]))
         return rows[0] if rows else None

@@ -349,7 +349,7 @@ def _text_now(db: Database) -> None:
     )
 
 
-@MIGRATIONS(name="0012_sensors_activity")
+@MIGRATIONS(name="0012_sensors_activity_welfare")
 def _sensors(db: Database) -> None:
     _run_statements(
         db,
@@ -367,6 +367,24 @@ def _sensors(db: Database) -> None:
             at REAL NOT NULL
         );
         CREATE INDEX activity_by_resident ON activity(resident_id, at);
+        -- A welfare check is an alert of its own kind ('sos' or 'welfare'); which rule
+        -- raised it, and the key that makes one occurrence one check.
+        ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT 'sos';
+        CREATE TABLE welfare_checks (
+            alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),
+            resident_id TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            check_key TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            UNIQUE (resident_id, check_key)
+        );
+        -- Since when the rules watch each resident, and away spells.
+        CREATE TABLE welfare_residents (
+            resident_id TEXT PRIMARY KEY,
+            watching_since REAL NOT NULL,
+            away_until REAL,
+            away_by TEXT NOT NULL DEFAULT ''
+        );
         """
     )
 

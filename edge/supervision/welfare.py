@@ -1,0 +1,59 @@
+"""The welfare job: reads each resident's facts from the store, asks the pure rules
+(edge.alerts.welfare) which checks are due, and raises each occurrence once through the
+hub, as an alert of its own kind. Away spells end here when they run out."""
+
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo
+
+from edge.alerts.hub import Hub
+from edge.alerts.welfare import Facts, OpenDoor, due_checks
+from edge.clock import Clock, utc_text
+from edge.config.welfare import WelfareSection
+from edge.domain import Alert, SensorKind
+
+_log = logging.getLogger("edge.supervision.welfare")
+
+
+class WelfareChecks:
+    """Looks at every resident's rules; `check` is the job, run every check_every_s."""
+
+    def __init__(self, hub: Hub, section: WelfareSection, timezone: str,
+                 clock: Clock | None = None) -> None:
+        self.hub, self.store, self.section = hub, hub.store, section
+        self.clock = clock or hub.clock
+        self.zone = ZoneInfo(timezone)
+
+    def check(self) -> list[Alert]:
+        """Raise every check that is due and was not raised before; returns them."""
+        self.store.flush_telemetry()  # activity of this loop turn counts
+        now, raised = self.clock.now(), []
+        places = {s.mac: s.place for s in self.store.sensors()}
+        with_sensors = {s.resident_id for s in self.store.sensors()}
+        doors = {s.mac for s in self.store.sensors() if s.kind is SensorKind.DOOR}
+        for resident in self.store.residents():
+            facts = self._facts(resident.id, now, resident.id in with_sensors, doors, places)
+            rules = self.section.rules_for(resident.id)
+            for check in due_checks(rules, facts, now, self.zone):
+                if self.store.welfare_checked(resident.id, check.key):
+                    continue
+                alert = self.hub.raise_check(check)
+                if alert is not None:
+                    raised.append(alert)
+        return raised
+
+    def _facts(self, resident_id: str, now: float, has_sensors: bool, doors: set[str],
+               places: dict[str, str]) -> Facts:
+        watched = self.store.write(lambda: self.store.watched(resident_id, now), durable=False)
+        if watched.away_until is not None and now >= watched.away_until:
+            until = watched.away_until
+            self.store.write(lambda: self.store.end_away(resident_id, until))
+            _log.info("The away spell of resident %s ended at %s; the welfare rules watch "
+                      "again from then.", resident_id, utc_text(until))
+            watched = self.store.watched(resident_id, now)
+        seen = self.store.activity_facts(resident_id)
+        open_doors = tuple(OpenDoor(mac, places.get(mac, ""), at) for mac, kind, at in seen.doors
+                           if kind == "door_open" and mac in doors)
+        return Facts(resident_id, watched.since, has_sensors, seen.last_any, open_doors,
+                     seen.last_check_in, watched.away_until)
