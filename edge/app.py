@@ -17,6 +17,7 @@ from edge.config.loader import HubConfig
 from edge.config.messaging import ModemSection
 from edge.domain import Role
 from edge.errors import HubError
+from edge.sms.away import AwayBook, AwayRules
 from edge.sms.conversation import Conversation, ReplyRules
 from edge.sms.escalation import EscalationPlan
 from edge.sms.replies import Replies
@@ -335,6 +336,7 @@ def _worker(config: HubConfig, section: ModemSection, sms: SmsStore, hub: Hub,
     conversation = Conversation(
         sms, hub.acknowledge, clock, rules, hub_id=config.hub.id,
         declined=responders.declined if responders is not None else lambda alert_id: None)
+    conversation.away = AwayBook(sms, clock, AwayRules(s.country_code, s.language, s.timezone))
     replies = Replies(sms, conversation, clock)
     box: list[SmsWorker] = []
     modem = open_modem(section, on_event=lambda event: box[0].on_modem_event(event),
