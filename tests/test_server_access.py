@@ -272,7 +272,7 @@ def test_a_version_3_database_gains_claims_and_keeps_its_alerts(tmp_path: Path) 
         store.record_claim(alert["id"], "王主任", now=time.time(), until=time.time() + 60)
         assert store.alerts()[0]["claimed_by"] == "王主任"
         with store.db.transaction(write=False) as tx:
-            assert tx.rows("SELECT version FROM receiver_schema") == [(5,)]
+            assert tx.rows("SELECT version FROM receiver_schema") == [(6,)]
             assert tx.rows("SELECT COUNT(*) FROM rosters") == [(0,)]
     finally:
         store.close()
