@@ -46,6 +46,12 @@ class WelfareTables:
             "ORDER BY at, id", [resident_id, since]).fetchall()
         return [(mac, kind, at) for mac, kind, at in rows]
 
+    def recent_activity(self, limit: int) -> list[tuple[str, str, str, float]]:
+        """The latest activity of anyone, newest first: (resident, sensor, kind, at)."""
+        rows = self.db.execute("SELECT resident_id, sensor_mac, kind, at FROM activity "
+                               "ORDER BY id DESC LIMIT ?", [limit]).fetchall()
+        return [(rid, mac, kind, at) for rid, mac, kind, at in rows]
+
     def activity_facts(self, resident_id: str) -> ActivityFacts:
         """The latest activity, check-in and door event of the resident."""
         last_any, last_check_in = self.db.execute(

@@ -80,7 +80,8 @@ def status_of(store: Store, now: float, config: HubConfig | None = None) -> dict
     if not source and config is not None:
         watches = config_watches(config.roster)
     sms_queue = store.db.execute("SELECT count(*) FROM sms_out WHERE state = 'queued'")
-    return {"watches": watches, "roster": source or None,
+    return {"watches": watches, "sensors": watch_rows(store, now, sensors=True),
+            "roster": source or None,
             "open_alerts": [_alert_json(store, a) for a in store.open_alerts()],
             "queues": {"outbox": store.outbox_depth(), "sms": int(sms_queue.fetchone()[0])},
             "live": live_state(store, now)}
@@ -117,6 +118,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(say.watches_line(data["watches"], data["roster"] or "", silent_after))
     for watch in data["watches"]:
         print(say.watch_line(watch))
+    if data["sensors"]:
+        print(f"activity sensors: {len(data['sensors'])}")
+    for sensor in data["sensors"]:
+        print(say.watch_line(sensor))
     return 0
 
 
