@@ -97,7 +97,7 @@ def test_a_sensors_counter_restart_is_accepted_and_reported(home: SimBuilding) -
 
 def test_a_silent_sensor_and_its_low_battery_go_to_the_duty_desk(home: SimBuilding) -> None:
     supervisor = Supervisor(home.store, SmsStore(home.store), home.clock,
-                            SupervisionSection(), uplink_connected=lambda: True, modem_check=lambda: None,
+                            SupervisionSection(sensor_silent_after_s=3600.0), uplink_connected=lambda: True, modem_check=lambda: None,
                             mains_present=lambda: True)
     jobs = Jobs(home.clock)
     supervisor.register(jobs)
@@ -114,3 +114,25 @@ def test_a_silent_sensor_and_its_low_battery_go_to_the_duty_desk(home: SimBuildi
     low = [e.body for e in home.store.pending_events(10_000) if e.type == "watch.battery_low"]
     assert [(e["watch"], e["battery"]) for e in low] == [(MOTION, 12)]
 
+
+
+def test_a_quiet_door_sensor_is_reported_silent_only_after_a_day(home: SimBuilding) -> None:
+    supervisor = Supervisor(home.store, SmsStore(home.store), home.clock, SupervisionSection(),
+                            uplink_connected=lambda: True, modem_check=lambda: None,
+                            mains_present=lambda: True)
+    jobs = Jobs(home.clock)
+    supervisor.register(jobs)
+    home.air.door(DOOR, True)
+    home.air.motion(MOTION)
+
+    def silent() -> list[str]:
+        return [e.body["watch"] for e in home.store.pending_events(10_000)
+                if e.type == "watch.silent"]
+    for hour in range(25):
+        home.clock.advance(3600)
+        for mac in (*(w.mac for w in home.roster.watches), MOTION):
+            home.air.battery(mac, 80)
+        jobs.run_pending()
+        if hour == 22:
+            assert silent() == []  # a door nobody opened since yesterday is no fault
+    assert silent() == [DOOR]

@@ -94,7 +94,8 @@ class WatchChecks:
                 if last is not None and last != json.loads(reported)["last_heard_at"]:
                     self._watch_restored(watch.mac, watch.resident_id, json.loads(reported),
                                          record.device)
-            elif silent_for >= self.section.watch_silent_after_s:
+            elif silent_for >= (self.section.watch_silent_after_s if record.sensor is None
+                                else self.section.sensor_silent_after_s):
                 self._watch_silent(watch.mac, watch.resident_id, last, silent_for, record.device)
         self._last_look = mono
         self._forget_removed("silent:", active)

@@ -29,9 +29,10 @@ class WelfareChecks:
         """Raise every check that is due and was not raised before; returns them."""
         self.store.flush_telemetry()  # activity of this loop turn counts
         now, raised = self.clock.now(), []
-        places = {s.mac: s.place for s in self.store.sensors()}
-        with_sensors = {s.resident_id for s in self.store.sensors()}
-        doors = {s.mac for s in self.store.sensors() if s.kind is SensorKind.DOOR}
+        sensors = self.store.sensors()
+        places = {s.mac: s.place for s in sensors}
+        with_sensors = {s.resident_id for s in sensors}
+        doors = {s.mac for s in sensors if s.kind is SensorKind.DOOR}
         for resident in self.store.residents():
             facts = self._facts(resident.id, now, resident.id in with_sensors, doors, places)
             rules = self.section.rules_for(resident.id)
