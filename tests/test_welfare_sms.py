@@ -54,9 +54,12 @@ def test_not_up_by_ten_texts_the_desk_and_family_first_and_a_yes_takes_it(
         await b.advance(125)  # the desk's tier wait: family next (told already)
         await b.settle()
         assert GRID not in b.inbox() and NEIGHBOUR not in b.inbox()
+        assert b.inbox()[DESK][-1] == ("【关怀提醒 A001】王秀英今天10:00前未检测到活动，2分钟无人"
+                                       "回复，已通知王强。回复1接手")
         b.reply(DESK, "1")
         await b.advance(1)
         await b.settle()
+        assert b.inbox()[SON][-1] == "【A001】王秀英的关怀提醒已由值班室接手，谢谢。"
         [check] = b.app.store.alerts()
         assert check.kind == WELFARE and check.state is AlertState.ACKNOWLEDGED
         assert b.app.store.open_alerts() == []

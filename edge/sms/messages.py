@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from edge.domain import Location, dialled
 
-KINDS = ("sos", "taken", "cancelled", "escalated", "unanswered", "welfare")
+KINDS = ("sos", "taken", "cancelled", "escalated", "unanswered", "welfare", "welfare_taken",
+         "welfare_escalated")
 PLACEHOLDERS = frozenset(
     {"ref", "name", "building", "room", "address", "time", "location", "by", "reason",
      "next", "waited", "phone", "tel", "check"}
@@ -25,6 +26,8 @@ DEFAULT_TEMPLATES: Mapping[str, Mapping[str, str]] = {
         "escalated": "【{ref}】{name}的求助{waited}无人回复，已通知{next}。回复1接手",
         "unanswered": "【SOS {ref} 仍无人接手】{name}{tel}{time}求助。{location}。回复1接手",
         "welfare": "【关怀提醒 {ref}】{check}，请打电话或上门确认。回复1接手",
+        "welfare_taken": "【{ref}】{name}的关怀提醒已由{by}接手，谢谢。",
+        "welfare_escalated": "【关怀提醒 {ref}】{check}，{waited}无人回复，已通知{next}。回复1接手",
     },
     "en": {
         "sos": "SOS {ref}: {name}{tel} needs help, {time}. {location}. Reply 1 if you will go.",
@@ -36,6 +39,9 @@ DEFAULT_TEMPLATES: Mapping[str, Mapping[str, str]] = {
                       "Reply 1 if you will go.",
         "welfare": "Welfare check {ref}: {check}. Please call or visit. Reply 1 if you "
                    "will go.",
+        "welfare_taken": "{ref}: {by} is looking in on {name}. Thank you.",
+        "welfare_escalated": "Welfare check {ref}: {check}; nobody answered in {waited}, {next} "
+                             "now notified. Reply 1 if you will go.",
     },
 }
 # What a welfare check says ({check}), by rule (edge.alerts.welfare.Rule).

@@ -25,6 +25,9 @@ from edge.sms.messages import (
 from edge.sms.texts import SmsStore
 from edge.storage.store import Store
 
+# A welfare check's texts in place of an SOS's
+_WELFARE_TEXTS = {"sos": "welfare", "unanswered": "welfare", "taken": "welfare_taken",
+                  "escalated": "welfare_escalated"}
 CLAIMS_END_BY_S = 3600.0  # no claim, however often renewed, holds SMS past an hour after the press
 
 
@@ -331,8 +334,8 @@ class Responders:
         self._on_queued()
 
     def _queue(self, alert: Alert, contact: Contact, kind: str, ctx: MessageContext) -> None:
-        if alert.kind == WELFARE and kind in ("sos", "unanswered"):
-            kind = "welfare"  # the check's own text, again until someone takes it
+        if alert.kind == WELFARE:  # the check's own texts; again until someone takes it
+            kind = _WELFARE_TEXTS.get(kind, kind)
         text = render(kind, ctx, dict(self.style.templates), self.style.language,
                       self.style.map_url)
         now = self.clock.now()
