@@ -172,7 +172,8 @@ def render(kind: str, ctx: MessageContext, templates: Mapping[str, str], languag
         "address": ctx.address, "time": ctx.time, "by": ctx.by, "reason": ctx.reason,
         "next": ctx.next, "waited": duration(ctx.waited_s, language),
         "location": render_location(ctx.location, language, map_url),
-        "check": ctx.check, "phone": ctx.phone, "tel": _TEL[language].format(phone=ctx.phone) if ctx.phone else "",
+        "check": ctx.check, "phone": ctx.phone,
+        "tel": _TEL[language].format(phone=ctx.phone) if ctx.phone else "",
     }
     return template.format_map(values)
 
