@@ -92,7 +92,7 @@ def _alert_json(store: Store, alert: Any) -> dict[str, Any]:
     return {"ref": alert.ref, "state": alert.state.value, "resident": alert.resident_id,
             "name": person.name if person else "", "room": person.room if person else "",
             "raised": utc_text(alert.raised_at), "presses": alert.press_count,
-            "closed_by": alert.closed_by}
+            "closed_by": alert.closed_by, "kind": alert.kind}
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -112,7 +112,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(say.parts_line(live, data["queues"]))
     print(f"open alerts: {len(data['open_alerts'])}")
     for alert in data["open_alerts"]:
-        print(f"  {alert['ref']}  {alert['name']} ({alert['room']})  {alert['state']}  "
+        kind = "  welfare check" if alert["kind"] == "welfare" else ""
+        print(f"  {alert['ref']}  {alert['name']} ({alert['room']})  {alert['state']}{kind}  "
               f"since {alert['raised']}")
     silent_after = config.supervision.watch_silent_after_s if config else 3600.0
     print(say.watches_line(data["watches"], data["roster"] or "", silent_after))
