@@ -267,7 +267,7 @@ def _load_roster(store: Store, config: HubConfig) -> None:
                      "and contacts in %s are ignored.", store.meta("roster_version"),
                      config.path)
         return
-    store.apply_roster(config.roster)
+    store.apply_roster(config.roster, building=config.hub.id)
 
 
 def _sms_status(worker_box: list[SmsWorker]) -> str:

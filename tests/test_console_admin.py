@@ -182,10 +182,10 @@ def test_accounts_and_tokens_are_made_shown_once_and_taken_away(server: Receiver
 def test_buildings_get_their_first_and_backup_workers(server: Receiver) -> None:
     admin = Desk(base_of(server), *people(server)["admin"])
     assert admin.call("PUT", "/api/buildings/hub-3", {"first": "c1", "backup": "c2"}).ok
-    assert admin.call("GET", "/api/roster").json()["buildings"] == [
+    assert admin.call("GET", "/api/roster").json()["duty"] == [
         {"hub": "hub-3", "first": "c1", "backup": "c2"}]
     same = admin.call("PUT", "/api/buildings/hub-3", {"first": "c1", "backup": "c1"})
-    assert same.status_code == 400 and "--backup" in same.json()["error"]
+    assert same.status_code == 400 and same.json()["error"].startswith("backup: expected")
     assert server.duty.buildings_of(COMMUNITY, "c2") == {"hub-3"}
 
 
@@ -222,12 +222,24 @@ def test_an_administrator_edits_the_roster_and_accounts_in_the_browser(server: R
         page.click("#admin-link")
         page.wait_for_url(f"{base}/admin")
 
+        for hub, name in (("hub-3", "3号楼"), ("hub-9", "9号楼")):
+            page.fill("#building-form [name=id]", hub)
+            page.fill("#building-form [name=name]", name)
+            page.fill("#building-form [name=address]", f"幸福里路 18 号 {name}")
+            page.click("#building-form button")
+            page.wait_for_selector(f"#buildings tr[data-id='{hub}']")
         form = "#resident-form"
         for name, value in (("id", "r-101"), ("name", "张桂兰"), ("room", "101"),
                             ("phone", "+8613900000001")):
             page.fill(f"{form} [name={name}]", value)
+        page.select_option(f"{form} [name=building]", "hub-3")
         page.click(f"{form} button")
+        page.wait_for_selector("#residents tr[data-id='r-101']:has-text('3号楼')")
+        page.select_option("#show", "hub-9")  # one building at a time: 9号楼 has nobody yet
+        page.wait_for_selector("#residents tr[data-id='r-101']", state="detached")
+        page.select_option("#show", "")
         page.wait_for_selector("#residents tr[data-id='r-101']")
+        assert server.rosters.view(COMMUNITY)["residents"][0]["building"] == "hub-3"
 
         page.fill("#watch-form [name=mac]", MAC)
         page.select_option("#watch-form [name=resident]", "r-101")

@@ -320,6 +320,10 @@ def test_a_claim_that_runs_out_with_nobody_on_site_is_flagged_and_the_backup_tex
             "claim_lapsed_at"] is None
         clock[0] += 61
         assert service.check_overdue(receiver.duty, deadline_s=hour) == 1  # and runs out too
+        steps = [(s["what"], s["who"]) for s in service.timeline("C1")]
+        assert steps[-4:] == [("claimed", "王主任"), ("claim_lapsed", "王主任"),
+                              ("claimed", "赵大爷"), ("claim_lapsed", "赵大爷")], \
+            "each claim and each lapse stays in the timeline"
 
         clock[0] += 1  # a claim made while a lapse is being told is not marked told
         service.claim("C1", "王主任", 60)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,8 @@ def command(kind: str, **fields: Any) -> bytes:
 def test_a_pushed_roster_with_a_sensor_registers_it_at_the_gate(tmp_path: Path) -> None:
     building, replies = make_building(tmp_path), []
     roster = building.roster
-    with_sensor = type(roster)(roster.residents, roster.watches, roster.contacts,
-                               (Sensor(SENSOR, "r2", SensorKind.DOOR, "大门", key_for(70)),))
+    with_sensor = replace(roster, sensors=(Sensor(SENSOR, "r2", SensorKind.DOOR, "大门",
+                                                  key_for(70)),))
     handler(building, replies).handle(command("roster", **roster_fields(with_sensor, "r9")))
     assert replies[-1]["ok"] is True, replies
     building.air.add_watch(SENSOR, key_for(70))

@@ -25,6 +25,7 @@ class Resident:
     room: str
     address: str
     phone: str = ""
+    building: str = ""  # the hub id of the building the resident lives in; "" = the hub's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,8 @@ class Sensor:
 
 @dataclass(frozen=True, slots=True)
 class Contact:
-    """A responder; without resident_id the contact serves the whole building."""
+    """A responder: for one resident, for the residents of one building (the hub id in
+    `building`), or, with neither, for everyone the hub hears."""
 
     id: str
     name: str
@@ -68,6 +70,16 @@ class Contact:
     tier: int
     resident_id: str | None = None
     always_sms: bool = False
+    building: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Building:
+    """A building of the community, named by the id of the hub that serves it."""
+
+    id: str
+    name: str
+    address: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,4 +89,5 @@ class Roster:
     residents: tuple[Resident, ...] = ()
     watches: tuple[Watch, ...] = ()
     contacts: tuple[Contact, ...] = ()
+    buildings: tuple[Building, ...] = ()
     sensors: tuple[Sensor, ...] = ()

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.ids import identifier, normalise_mac
 from cloud_sync.contract.roster import (
+    Building,
     Contact,
     Resident,
     Role,
@@ -41,13 +42,26 @@ AES_KEY = Rule("32 hex digits (a 128-bit AES key)", parse_key, takes=str)
 
 @dataclass(frozen=True, slots=True)
 class ResidentEntry:
-    """One [[residents]] table as written; address defaults to "<hub.address> <room>"."""
+    """One [[residents]] table as written; address defaults to "<address> <room>" with the
+    address of the resident's building ([[buildings]]), or else of the hub."""
 
     id: str = field(metadata=meta("the resident's id, unique in this file", ID))
     name: str = field(metadata=meta("the resident's name", TEXT))
     room: str = field(metadata=meta('the room or flat, like "301"', TEXT))
     address: str | None = field(default=None, metadata=meta("home address where help is sent", TEXT))
     phone: str | None = field(default=None, metadata=meta("the resident's own phone", PHONE))
+    building: str | None = field(
+        default=None, metadata=meta("id of the resident's building (its hub id) in [[buildings]]", ID)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BuildingEntry:
+    """One [[buildings]] table of a server's roster: a building, named by its hub's id."""
+
+    id: str = field(metadata=meta("the id of the hub that serves the building", ID))
+    name: str = field(metadata=meta('the building\'s name, like "3号楼"', TEXT))
+    address: str = field(metadata=meta("the building's street address", TEXT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +77,8 @@ class WatchEntry:
 
 @dataclass(frozen=True, slots=True)
 class ContactEntry:
-    """One [[contacts]] table as written; without resident it serves the whole building."""
+    """One [[contacts]] table as written: for one resident, for one building's residents,
+    or, with neither, for everyone."""
 
     id: str = field(metadata=meta("the contact's id, unique in this file", ID))
     name: str = field(metadata=meta("the contact's name", TEXT))
@@ -74,6 +89,10 @@ class ContactEntry:
         default=None, metadata=meta("id of the resident served; omit for everyone", ID)
     )
     always_sms: bool = field(default=False, metadata=meta("SMS this contact on every alert"))
+    building: str | None = field(
+        default=None,
+        metadata=meta("id of the building whose residents the contact serves (in [[buildings]])", ID),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +114,7 @@ class RosterFile:
     residents: tuple[ResidentEntry, ...] = field(default=(), metadata=meta("residents"))
     watches: tuple[WatchEntry, ...] = field(default=(), metadata=meta("watches"))
     contacts: tuple[ContactEntry, ...] = field(default=(), metadata=meta("contacts"))
+    buildings: tuple[BuildingEntry, ...] = field(default=(), metadata=meta("buildings"))
     sensors: tuple[SensorEntry, ...] = field(default=(), metadata=meta("activity sensors"))
 
 
@@ -122,34 +142,52 @@ class WrittenRoster(Protocol):
 def parse_roster(data: Mapping[str, Any], *, source: str, default_address: str) -> Roster:
     """A roster pushed by the server (or a receiver's roster file), checked like hub.toml's."""
     written = build(RosterFile, data, Place(source), Path("."))
-    return roster_of(written, default_address, Place(source), None)
+    return roster_of(written, default_address, Place(source), None, written.buildings)
 
 
 def roster_of(written: WrittenRoster, default_address: str, place: Place,
-            keys: KeysFile | None) -> Roster:
-    residents = _residents(written, default_address, place)
+              keys: KeysFile | None, building_entries: Sequence[BuildingEntry] = ()) -> Roster:
+    buildings = _buildings(building_entries, place)
+    residents = _residents(written, default_address, place, buildings)
     resident_ids = {resident.id for resident in residents}
     watches = _watches(written, place, resident_ids, keys)
     sensors = _sensors(written, place, resident_ids, keys)
     if keys is not None:
         _refuse_unused_keys(keys, {w.mac for w in watches} | {s.mac for s in sensors}, place.source)
-    contacts = _contacts(written, place, resident_ids)
-    return Roster(residents=residents, watches=watches, contacts=contacts, sensors=sensors)
+    contacts = _contacts(written, place, resident_ids, buildings)
+    return Roster(residents=residents, watches=watches, contacts=contacts,
+                  buildings=tuple(buildings.values()), sensors=sensors)
 
 
-def _residents(written: WrittenRoster, default_address: str,
-               place: Place) -> tuple[Resident, ...]:
+def _buildings(entries: Sequence[BuildingEntry], place: Place) -> dict[str, Building]:
+    _refuse_duplicates([entry.id for entry in entries], place.key("buildings"), "id")
+    return {entry.id: Building(entry.id, entry.name, entry.address) for entry in entries}
+
+
+def _residents(written: WrittenRoster, default_address: str, place: Place,
+               buildings: Mapping[str, Building]) -> tuple[Resident, ...]:
     _refuse_duplicates([entry.id for entry in written.residents], place.key("residents"), "id")
-    return tuple(
-        Resident(
-            id=entry.id,
-            name=entry.name,
-            room=entry.room,
-            address=entry.address or f"{default_address} {entry.room}",
-            phone=entry.phone or "",
-        )
-        for entry in written.residents
-    )
+    residents = []
+    for position, entry in enumerate(written.residents):
+        home = default_address
+        if entry.building is not None:
+            here = place.key("residents").index(position).key("building")
+            home = _require_building(entry.building, here, buildings).address
+        residents.append(Resident(id=entry.id, name=entry.name, room=entry.room,
+                                  address=entry.address or f"{home} {entry.room}",
+                                  phone=entry.phone or "", building=entry.building or ""))
+    return tuple(residents)
+
+
+def _require_building(building: str, here: Place, buildings: Mapping[str, Building]) -> Building:
+    if not buildings:
+        raise here.error(f"building {building!r}, but no [[buildings]] are listed (only a "
+                         "server's roster has them); expected no building here: without one, "
+                         "the hub's own building is meant")
+    if building not in buildings:
+        raise here.error(f"no building with id {building!r}; expected the hub id of a "
+                         "[[buildings]] entry")
+    return buildings[building]
 
 
 def _watches(
@@ -230,21 +268,23 @@ def _refuse_unused_keys(keys: KeysFile, macs: set[str], config: str) -> None:
             )
 
 
-def _contacts(written: WrittenRoster, place: Place,
-              resident_ids: set[str]) -> tuple[Contact, ...]:
+def _contacts(written: WrittenRoster, place: Place, resident_ids: set[str],
+              buildings: Mapping[str, Building]) -> tuple[Contact, ...]:
     entries = written.contacts
     _refuse_duplicates([entry.id for entry in entries], place.key("contacts"), "id")
     contacts = []
     for position, entry in enumerate(entries):
+        here = place.key("contacts").index(position)
         if entry.resident is not None:
-            _require_resident(
-                entry.resident, place.key("contacts").index(position).key("resident"), resident_ids
-            )
-        contacts.append(
-            Contact(
-                entry.id, entry.name, entry.phone, entry.role, entry.tier, entry.resident, entry.always_sms
-            )
-        )
+            _require_resident(entry.resident, here.key("resident"), resident_ids)
+        if entry.building is not None:
+            if entry.resident is not None:
+                raise here.key("building").error(
+                    "the contact serves one resident already; expected resident or building, "
+                    "not both (a resident's contact serves them wherever they live)")
+            _require_building(entry.building, here.key("building"), buildings)
+        contacts.append(Contact(entry.id, entry.name, entry.phone, entry.role, entry.tier,
+                                entry.resident, entry.always_sms, entry.building or ""))
     return tuple(contacts)
 
 

@@ -54,7 +54,7 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
 
     async def roster(request: Request, person: Person) -> Response:
         view = await run_in_threadpool(rosters.view, person.community)
-        view["buildings"] = await run_in_threadpool(duty.assignments, person.community)
+        view["duty"] = await run_in_threadpool(duty.assignments, person.community)
         return JSONResponse(view)
 
     async def put_entry(request: Request, person: Person) -> Response:

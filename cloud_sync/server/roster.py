@@ -11,7 +11,14 @@ from typing import Any
 
 from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.ids import is_id
-from cloud_sync.contract.roster import Contact, Resident, Roster, Sensor, Watch
+from cloud_sync.contract.roster import (
+    Building,
+    Contact,
+    Resident,
+    Roster,
+    Sensor,
+    Watch,
+)
 from cloud_sync.contract.roster_file import ID, parse_roster
 
 
@@ -93,23 +100,36 @@ class RosterPush:
 
 def roster_fields(roster: Roster, version: str) -> dict[str, Any]:
     """The fields of a `roster` command, mirroring hub.toml's arrays (keys as 32 hex digits)."""
-    return {
+    homes = {building.id: building.address for building in roster.buildings}
+    fields: dict[str, Any] = {
         "version": version,
-        "residents": [_resident(resident) for resident in roster.residents],
+        "residents": [_resident(resident, homes) for resident in roster.residents],
         "watches": [_watch(watch) for watch in roster.watches],
         "contacts": [_contact(contact) for contact in roster.contacts],
-        **({"sensors": [_sensor(sensor) for sensor in roster.sensors]} if roster.sensors else {}),
     }
+    if roster.buildings:
+        fields["buildings"] = [_building(building) for building in roster.buildings]
+    if roster.sensors:
+        fields["sensors"] = [_sensor(sensor) for sensor in roster.sensors]
+    return fields
 
 
-def _resident(resident: Resident) -> dict[str, Any]:
+def _building(building: Building) -> dict[str, Any]:
+    return {"id": building.id, "name": building.name, "address": building.address}
+
+
+def _resident(resident: Resident, homes: dict[str, str]) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": resident.id, "name": resident.name, "room": resident.room}
-    # parse_roster(default_address="") writes " <room>" for a resident without an address:
-    # leave it out so each hub fills in its own building's address.
-    if resident.address.strip() and resident.address != f" {resident.room}":
+    # parse_roster(default_address="") writes "<building's address> <room>" for a resident
+    # without an address, or " <room>" without a building: leave it out, so the address
+    # follows the building's, or each hub fills in its own.
+    if resident.address.strip() and \
+            resident.address != f"{homes.get(resident.building, '')} {resident.room}":
         entry["address"] = resident.address
     if resident.phone:
         entry["phone"] = resident.phone
+    if resident.building:
+        entry["building"] = resident.building
     return entry
 
 
@@ -139,4 +159,6 @@ def _contact(contact: Contact) -> dict[str, Any]:
         entry["resident"] = contact.resident_id
     if contact.always_sms:
         entry["always_sms"] = True
+    if contact.building:
+        entry["building"] = contact.building
     return entry

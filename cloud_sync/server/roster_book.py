@@ -30,8 +30,10 @@ from cloud_sync.server.db import Db, Tx
 from cloud_sync.server.errors import BatchError, ReceiverStoreError
 from cloud_sync.server.roster import CommunityRoster, RosterPush, roster_fields
 
-KINDS = {"residents": "id", "watches": "mac", "contacts": "id", "sensors": "mac"}  # array: key
-_ONE = {"residents": "resident", "watches": "watch", "contacts": "contact", "sensors": "sensor"}
+KINDS = {"residents": "id", "watches": "mac", "contacts": "id", "buildings": "id",
+         "sensors": "mac"}  # key of each
+_ONE = {"residents": "resident", "watches": "watch", "contacts": "contact", "buildings": "building",
+        "sensors": "sensor"}
 _KEYED = ("watches", "sensors")  # tables whose entries are devices: a MAC and a key
 KEY_ACTIONS = ("keep", "set", "generate")
 _LOG_SHOWN = 20
@@ -98,6 +100,27 @@ class RosterBook:
             self._pushes[community] = push
         return push
 
+    def name_buildings(self, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each alert with its `building`: the name the roster gives the resident's building,
+        or else the building of the first hub that heard it ("" when the roster has none)."""
+        homes = {community: self._homes(community)
+                 for community in {alert["community"] for alert in alerts}}
+        for alert in alerts:
+            lives, names = homes[alert["community"]]
+            heard = [hub["hub"] for hub in alert["hubs"]]
+            home = lives.get(alert["resident"]["id"] or "") or (heard[0] if heard else "")
+            alert["building"] = names.get(home, "")
+        return alerts
+
+    def _homes(self, community: str) -> tuple[dict[str, str], dict[str, str]]:
+        """Each resident's building (hub id) and each building's name, as the roster says."""
+        push = self.push_of(community, self.version_of(community))
+        if push is None:
+            return {}, {}
+        return ({entry["id"]: entry["building"] for entry in push.fields["residents"]
+                 if "building" in entry},
+                {entry["id"]: entry["name"] for entry in push.fields.get("buildings", [])})
+
     def view(self, community: str) -> dict[str, Any]:
         """The roster as the console shows it: every table, watches with `key_set` in place of
         their key, the version and the latest changes."""
@@ -111,7 +134,8 @@ class RosterBook:
                             for kind in _KEYED)
         return {"community": community, "version": found.version if found else None,
                 "residents": tables["residents"], "watches": watches,
-                "contacts": tables["contacts"], "sensors": sensors,
+                "contacts": tables["contacts"], "buildings": tables["buildings"],
+                "sensors": sensors,
                 "log": [{"at": at, "by": by, "what": what} for at, by, what in log]}
 
     def put(self, community: str, kind: str, entry: Mapping[str, Any], *, by: str, now: float,
@@ -214,7 +238,7 @@ def _version(rev: int, label: str = "") -> str:
 def _kind(kind: str) -> str:
     if kind not in KINDS:
         raise BatchError(f"unknown roster table {kind[:20]!r}; expected residents, watches, "
-                         "contacts or sensors")
+                         "contacts, buildings or sensors")
     return kind
 
 

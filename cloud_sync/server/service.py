@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from cloud_sync.contract.ids import plain_text
 from cloud_sync.server.alerts import AlertNotice
 from cloud_sync.server.credentials import HubLogin
-from cloud_sync.server.duty import Duty, Overdue
+from cloud_sync.server.duty import DEFAULT_CLAIM_S, Duty, Overdue
 from cloud_sync.server.errors import (
     BatchError,
     NotAllowed,
@@ -40,7 +40,6 @@ from cloud_sync.server.wire import (
 
 _log = logging.getLogger("cloud_sync.server.receiver")
 OUTCOMES = ("fall", "illness", "needed_help", "false_alarm", "test", "other")
-DEFAULT_CLAIM_S = 1200.0  # a worker's "I'm going" holds SMS this long unless they ack
 MAX_CLAIM_S = 3600.0
 
 
@@ -193,7 +192,10 @@ class ReceiverService:
 
     def alerts(self, *, open_only: bool = False, community: str | None = None,
                board: bool = False) -> list[dict[str, Any]]:
-        return self.store.alerts(open_only=open_only, community=community, board=board)
+        """The alerts, each with its `building`: the name the roster gives the resident's
+        building, or else the building of the first hub that heard it ("" without one)."""
+        alerts = self.store.alerts(open_only=open_only, community=community, board=board)
+        return alerts if self.rosters is None else self.rosters.name_buildings(alerts)
 
     def close(self, alert: str, by: str, outcome: str, note: str = "") -> str:
         """A person closes an alert with its outcome. One still waiting for someone is

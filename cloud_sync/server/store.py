@@ -20,6 +20,7 @@ from cloud_sync.server.alerts import (
     hub_copies,
 )
 from cloud_sync.server.db import Db, Tx, connect, retrying
+from cloud_sync.server.duty import add_step
 from cloud_sync.server.errors import NotAllowed, ReceiverError
 from cloud_sync.server.logic import (
     ack_start,
@@ -247,6 +248,7 @@ class SqlReceiverStore(StoreViews):
             tx.run("UPDATE alerts SET claimed_by = ?, claimed_at = COALESCE(claimed_at, ?), "
                    "claim_until = ?, claim_lapsed_at = NULL, lapse_told_at = NULL, "
                    "updated_at = ? WHERE id = ?", [by, now, until, now, number])
+            add_step(tx, number, "claimed", now, by)
         return self.copies(alert)
 
     def close_alert(self, alert: str, by: str, outcome: str, note: str, *, now: float) -> str:

@@ -118,28 +118,26 @@ class StoreViews:
         if number is None:
             return []
         with self.db.transaction(write=False) as tx:
-            rows = tx.rows("SELECT first_at, claimed_by, claimed_at, acknowledged_by, "
-                           "acknowledged_at, closed_by, closed_at, outcome, note, overdue_at, "
-                           "claim_lapsed_at FROM alerts "
-                           "WHERE id = ?", [number])
+            rows = tx.rows("SELECT first_at, acknowledged_by, acknowledged_at, closed_by, "
+                           "closed_at, outcome, note FROM alerts WHERE id = ?", [number])
             copies = tx.rows("SELECT community, hub, uid, first_at FROM alert_hubs "
                              "WHERE alert_id = ?", [number])
             reported = [(hub, uid, tx.rows(
                 "SELECT type, at_epoch, body, received_at FROM events WHERE community = ? AND hub = ? AND "
                 "type LIKE 'alert.%' AND at_epoch >= ? ORDER BY at_epoch, seq LIMIT 2000",
                 [community, hub, float(first) - 86400.0])) for community, hub, uid, first in copies]
+            taken = tx.rows("SELECT at, what, who FROM alert_steps WHERE alert_id = ? "
+                            "ORDER BY at, id", [number])
         if not rows:
             return []
-        first, claimed_by, claimed_at, on_site_by, on_site_at, closed_by, closed_at, outcome, \
-            note, overdue_at, lapsed_at = rows[0]
+        first, on_site_by, on_site_at, closed_by, closed_at, outcome, note = rows[0]
         mine = [(hub, event) for hub, uid, events in reported for event in events
                 if _about(event[2], uid)]
         steps = [_step(hub, kind, at, body) for hub, (kind, at, body, _) in mine]
         received = min((float(event[3]) for _, event in mine), default=float(first))
         steps.append({"at": received, "what": "received", "who": None, "hub": None})
-        for what, at, who in (("overdue", overdue_at, None), ("claimed", claimed_at, claimed_by),
-                              ("claim_lapsed", lapsed_at, claimed_by),
-                              ("on_site", on_site_at, on_site_by), ("closed", closed_at, closed_by)):
+        for at, what, who in [*taken, (on_site_at, "on_site", on_site_by),
+                              (closed_at, "closed", closed_by)]:
             if at is not None:
                 steps.append({"at": at, "what": what, "who": who, "hub": None})
         if closed_at is not None:

@@ -17,9 +17,10 @@ T = TypeVar("T")
 TELEMETRY_FRAMES_KEPT = 256  # per watch, besides every button frame
 
 _UPSERT_RESIDENT = (
-    "INSERT INTO residents (id, name, room, address, phone, active) "
-    "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
-    "room = excluded.room, address = excluded.address, phone = excluded.phone, active = 1")
+    "INSERT INTO residents (id, name, room, address, phone, building, active) "
+    "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
+    "room = excluded.room, address = excluded.address, phone = excluded.phone, "
+    "building = excluded.building, active = 1")
 _UPSERT_WATCH = (
     "INSERT INTO watches (mac, resident_id, key_hex, insecure, label, kind, place, active) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT(mac) DO UPDATE SET "
@@ -28,8 +29,9 @@ _UPSERT_WATCH = (
     "place = excluded.place, active = 1")
 WATCH_KIND = "watch"  # the watches table's kind of a watch; a sensor has its SensorKind
 _INSERT_CONTACT = (
-    "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)")
+    "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms, building) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_HOME_BUILDING = "home_building"  # meta: this hub's id, the building of a resident without one
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,19 +63,23 @@ class RosterTables:
     db: Database
     _batteries: dict[str, int | None] | None = None  # each watch's last battery level
 
-    def apply_roster(self: _Writer, roster: Roster) -> None:
-        """Make the stored roster equal to `roster` in one transaction; counters stay."""
-        self.write(lambda: RosterTables._replace_roster(self, roster))  # type: ignore[arg-type]
+    def apply_roster(self: _Writer, roster: Roster, building: str = "") -> None:
+        """Make the stored roster equal to `roster` in one transaction; counters stay.
+        `building` is this hub's id: the building of residents the roster gives none."""
+        self.write(lambda: RosterTables._replace_roster(self, roster, building))  # type: ignore[arg-type]
 
-    def _replace_roster(self, roster: Roster) -> None:
+    def _replace_roster(self, roster: Roster, building: str) -> None:
         """Mark everyone inactive, then upsert the roster back: one statement a table,
         run over every row (executemany), however many watches the building has."""
+        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO "
+                        "UPDATE SET value = excluded.value", [_HOME_BUILDING, building])
         self.db.execute("UPDATE residents SET active = 0")
         self.db.execute("UPDATE watches SET active = 0")
         self.db.execute("DELETE FROM contacts")
         conn = self.db.conn
         conn.executemany(_UPSERT_RESIDENT, [
-            (r.id, r.name, r.room, r.address, r.phone) for r in roster.residents])
+            (r.id, r.name, r.room, r.address, r.phone, r.building or None)
+            for r in roster.residents])
         conn.executemany(_UPSERT_WATCH, [
             (w.mac, w.resident_id, w.key.hex() if w.key else None, int(w.insecure), w.label,
              WATCH_KIND, "") for w in roster.watches])
@@ -81,8 +87,8 @@ class RosterTables:
             (s.mac, s.resident_id, s.key.hex() if s.key else None, 0, "", s.kind.value,
              s.place) for s in roster.sensors])
         conn.executemany(_INSERT_CONTACT, [
-            (c.id, c.name, c.phone, c.role.value, c.tier, c.resident_id, int(c.always_sms))
-            for c in roster.contacts])
+            (c.id, c.name, c.phone, c.role.value, c.tier, c.resident_id, int(c.always_sms),
+             c.building or None) for c in roster.contacts])
 
     def watch_records(self) -> list[WatchRecord]:
         """Every active watch and sensor with its key and last accepted counter."""
@@ -110,15 +116,19 @@ class RosterTables:
         return [Resident(*row) for row in rows]
 
     def contacts_for(self, resident_id: str) -> list[Contact]:
-        """The resident's own contacts and the building-wide ones, by tier."""
+        """The resident's own contacts, those of the resident's building (this hub's, for
+        a resident the roster gives no building, or for "": the hub itself) and those who
+        serve everyone, by tier."""
         rows = self.db.execute(
-            "SELECT id, name, phone, role, tier, resident_id, always_sms FROM contacts "
-            "WHERE resident_id = ? OR resident_id IS NULL ORDER BY tier, id",
-            [resident_id],
+            "SELECT id, name, phone, role, tier, resident_id, always_sms, building "
+            "FROM contacts WHERE resident_id = ? OR (resident_id IS NULL AND (building IS NULL "
+            "OR building = coalesce((SELECT building FROM residents WHERE id = ?), "
+            "(SELECT value FROM meta WHERE key = ?)))) ORDER BY tier, id",
+            [resident_id, resident_id, _HOME_BUILDING],
         ).fetchall()
         return [
-            Contact(cid, name, phone, Role(role), tier, rid, bool(always))
-            for cid, name, phone, role, tier, rid, always in rows
+            Contact(cid, name, phone, Role(role), tier, rid, bool(always), building or "")
+            for cid, name, phone, role, tier, rid, always, building in rows
         ]
 
     # -- what watches report -------------------------------------------------

@@ -349,42 +349,39 @@ def _text_now(db: Database) -> None:
     )
 
 
-@MIGRATIONS(name="0012_sensors_activity_welfare")
+@MIGRATIONS(name="0012_roster_buildings")
+def _roster_buildings(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- A server's roster names each resident's building (its hub id; NULL: this hub's)
+        -- and the building whose residents a contact serves (NULL: everyone's).
+        ALTER TABLE residents ADD COLUMN building TEXT;
+        ALTER TABLE contacts ADD COLUMN building TEXT;
+        """
+    )
+
+
+@MIGRATIONS(name="0013_sensors_activity_welfare")
 def _sensors(db: Database) -> None:
     _run_statements(
         db,
         """
-        -- Activity sensors share the watches' table: the same gate, counters, frame history
-        -- and supervision; kind says which it is ('watch', 'motion', 'door').
+        -- Activity sensors share the watches' table (gate, counters, frame history and
+        -- supervision): kind 'watch', 'motion' or 'door'. What they saw: activity.
         ALTER TABLE watches ADD COLUMN kind TEXT NOT NULL DEFAULT 'watch';
         ALTER TABLE watches ADD COLUMN place TEXT NOT NULL DEFAULT '';
-        -- What the sensors saw, for the welfare rules: 'motion', 'door_open', 'door_closed'.
-        CREATE TABLE activity (
-            id INTEGER PRIMARY KEY,
-            resident_id TEXT NOT NULL,
-            sensor_mac TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            at REAL NOT NULL
-        );
+        CREATE TABLE activity (id INTEGER PRIMARY KEY, resident_id TEXT NOT NULL,
+            sensor_mac TEXT NOT NULL, kind TEXT NOT NULL, at REAL NOT NULL);
         CREATE INDEX activity_by_resident ON activity(resident_id, at);
-        -- A welfare check is an alert of its own kind ('sos' or 'welfare'); which rule
-        -- raised it, and the key that makes one occurrence one check.
+        -- A welfare check is an alert of kind 'welfare': the rule that raised it, and the
+        -- key that makes one occurrence one check; since when each resident is watched.
         ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT 'sos';
-        CREATE TABLE welfare_checks (
-            alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),
-            resident_id TEXT NOT NULL,
-            rule TEXT NOT NULL,
-            check_key TEXT NOT NULL,
-            detail TEXT NOT NULL DEFAULT '',
-            UNIQUE (resident_id, check_key)
-        );
-        -- Since when the rules watch each resident, and away spells.
-        CREATE TABLE welfare_residents (
-            resident_id TEXT PRIMARY KEY,
-            watching_since REAL NOT NULL,
-            away_until REAL,
-            away_by TEXT NOT NULL DEFAULT ''
-        );
+        CREATE TABLE welfare_checks (alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),
+            resident_id TEXT NOT NULL, rule TEXT NOT NULL, check_key TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '', UNIQUE (resident_id, check_key));
+        CREATE TABLE welfare_residents (resident_id TEXT PRIMARY KEY,
+            watching_since REAL NOT NULL, away_until REAL, away_by TEXT NOT NULL DEFAULT '');
         """
     )
 

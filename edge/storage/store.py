@@ -253,7 +253,7 @@ class Store(RosterTables, AlertTables, WelfareTables):
         roster = self.fallback_roster()
         if roster is not None:
             with self.db.atomic():
-                self._replace_roster(roster)
+                self._replace_roster(roster, "")  # hub.toml's: no buildings named
             self._roster_loaded_into = copy
 
     def write(self, action: Callable[[], T], *, durable: bool = True) -> T:

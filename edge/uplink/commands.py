@@ -142,7 +142,7 @@ class CommandHandler:
                                    "roster in use stays")
         store = self.hub.store
         with store.transaction():
-            store.apply_roster(roster)
+            store.apply_roster(roster, building=self.hub.hub_id)
             store.set_meta("roster_source", "server")
             store.set_meta("roster_version", str(fields["version"]))
         self.hub.gate.reload(store.watch_records())

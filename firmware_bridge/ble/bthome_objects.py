@@ -244,12 +244,6 @@ _DECODERS: Mapping[Kind, Callable[[ObjectSpec, bytes], BTValue]] = MappingProxyT
 })  # fmt: skip
 
 
-# Each object id's row and decoder in one plain dict: one lookup per object, as a frame
-# with several objects (a sensor's light, battery and motion) pays it for each.
-_PLAN: dict[int, tuple[ObjectSpec, Callable[[ObjectSpec, bytes], BTValue]]] = {
-    row.object_id: (row, _DECODERS[row.kind]) for row in _ROWS}
-
-
 def _data_span(spec: ObjectSpec, payload: bytes, offset: int) -> tuple[int, int]:
     """Return where the object's data starts and ends; offset is just past the object id."""
     length = spec.length
@@ -269,19 +263,15 @@ def _data_span(spec: ObjectSpec, payload: bytes, offset: int) -> tuple[int, int]
 def parse_objects(payload: bytes) -> tuple[tuple[BTObject, ...], int | None]:
     """Parse objects in order; stop cleanly at an unknown id and return it as the second element."""
     objects: list[BTObject] = []
-    offset, size = 0, len(payload)
-    while offset < size:
+    offset = 0
+    while offset < len(payload):
         object_id = payload[offset]
-        found = _PLAN.get(object_id)
-        if found is None:
+        spec = OBJECT_SPECS.get(object_id)
+        if spec is None:
             return tuple(objects), object_id
-        spec, decode = found
-        if spec.length and offset + 1 + spec.length <= size:  # fixed length, all there
-            start, offset = offset + 1, offset + 1 + spec.length
-        else:
-            start, offset = _data_span(spec, payload, offset + 1)
-        objects.append(BTObject(object_id, spec.name, decode(spec, payload[start:offset]),
-                                spec.unit))
+        start, offset = _data_span(spec, payload, offset + 1)
+        value = _DECODERS[spec.kind](spec, payload[start:offset])
+        objects.append(BTObject(object_id, spec.name, value, spec.unit))
     return tuple(objects), None
 
 
