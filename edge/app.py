@@ -194,8 +194,7 @@ def build_hub(
     supervisor.register(jobs)
     jobs.every(HISTORY_PRUNE_S, "frame history", store.prune_frame_history)
     welfare = WelfareChecks(hub, config.welfare, config.sms.timezone)
-    hub.checks_in = lambda resident_id: config.welfare.rules_for(resident_id).check_in_by \
-        is not None
+    hub.checks_in = welfare.takes_check_in
     jobs.every(config.welfare.check_every_s, "welfare checks", welfare.check)
     return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs,
                   panel)

@@ -80,3 +80,16 @@ def test_a_press_during_an_open_check_turns_it_into_an_sos(tmp_path: Path, kind:
     assert sos.kind == "sos" and sos.state is AlertState.RAISED
     closed = week.building.store.alert(check.uid)
     assert closed is not None and closed.state is AlertState.RESOLVED
+
+
+def test_only_the_first_double_press_of_a_day_is_the_check_in(tmp_path: Path) -> None:
+    week = Week(tmp_path, check_in_by="12:00")
+    air, watch, store = week.building.air, week.building.mac(0), week.building.store
+    week.live(["normal"], on_step=lambda w: w.take_open())  # Monday's check is taken
+    week.building.clock.advance(9 * 3600)  # Tuesday 09:00
+    air.press(watch, "double_press")
+    assert store.open_alerts() == []  # Tuesday's check-in
+    week.building.clock.advance(60)
+    air.press(watch, "double_press")  # again the same day: a call for help
+    [sos] = store.open_alerts()
+    assert sos.kind == "sos"

@@ -47,7 +47,7 @@ class Hub:
         self._deadlines: dict[str, float] = {}
         self.refusals = Refusals(clock, self.gate.counts, self._log)
         self._said: dict[tuple[str, str], float] = {}
-        # whether a resident checks in daily by a double press ([welfare] check_in_by)
+        # whether a double press is the resident's daily check-in (edge.supervision.welfare)
         self.checks_in: Callable[[str], bool] = lambda resident_id: False
 
     def start(self) -> list[Alert]:

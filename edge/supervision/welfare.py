@@ -5,6 +5,7 @@ hub, as an alert of its own kind. Away spells end here when they run out."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from edge.alerts.hub import Hub
@@ -43,6 +44,17 @@ class WelfareChecks:
                 if alert is not None:
                     raised.append(alert)
         return raised
+
+    def takes_check_in(self, resident_id: str) -> bool:
+        """Whether a double press of the resident's watch is their check-in: they have a
+        daily check-in and have not checked in yet today (local time). A second double
+        press the same day is a call for help like any press."""
+        if self.section.rules_for(resident_id).check_in_by is None:
+            return False
+        last = self.store.activity_facts(resident_id).last_check_in
+        now = datetime.fromtimestamp(self.clock.now(), self.zone)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        return last is None or last < midnight
 
     def _facts(self, resident_id: str, now: float, has_sensors: bool, doors: set[str],
                places: dict[str, str]) -> Facts:
