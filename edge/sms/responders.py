@@ -344,7 +344,8 @@ class Responders:
         self.sms.note_notified(alert.id, contact, now)
 
     def _narrate(self, alert: Alert, resident: Resident, step: policy.Step) -> None:
-        who = ", ".join(f"{n.contact.name} ({n.kind})" for n in step.notices)
+        kinds = _WELFARE_TEXTS if alert.kind == WELFARE else {}
+        who = ", ".join(f"{n.contact.name} ({kinds.get(n.kind, n.kind)})" for n in step.notices)
         wait = step.state.next_at - self.clock.now()
         self._log.warning("Alert %s for %s: texting %s. Next step in %.0f s unless someone "
                           "acknowledges.", alert.ref, resident.name, who or "nobody", wait)
