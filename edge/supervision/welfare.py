@@ -13,6 +13,7 @@ from edge.alerts.welfare import Facts, OpenDoor, due_checks
 from edge.clock import Clock, utc_text
 from edge.config.welfare import WelfareSection
 from edge.domain import Alert, SensorKind
+from edge.storage.welfare_tables import Watched
 
 _log = logging.getLogger("edge.supervision.welfare")
 
@@ -34,11 +35,12 @@ class WelfareChecks:
         places = {s.mac: s.place for s in sensors}
         with_sensors = {s.resident_id for s in sensors}
         doors = {s.mac for s in sensors if s.kind is SensorKind.DOOR}
-        for resident in self.store.residents():
-            facts = self._facts(resident.id, now, resident.id in with_sensors, doors, places)
-            rules = self.section.rules_for(resident.id)
+        for resident_id, watched in self._watched(now).items():
+            facts = self._facts(resident_id, watched, resident_id in with_sensors, doors,
+                                places)
+            rules = self.section.rules_for(resident_id)
             for check in due_checks(rules, facts, now, self.zone):
-                if self.store.welfare_checked(resident.id, check.key):
+                if self.store.welfare_checked(resident_id, check.key):
                     continue
                 alert = self.hub.raise_check(check)
                 if alert is not None:
@@ -56,15 +58,23 @@ class WelfareChecks:
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         return last is None or last < midnight
 
-    def _facts(self, resident_id: str, now: float, has_sensors: bool, doors: set[str],
+    def _watched(self, now: float) -> dict[str, Watched]:
+        """Since when each resident is watched (from now, the first time), in one
+        transaction; an away spell that has run out ends, and time counts from its end."""
+        def read() -> dict[str, Watched]:
+            found = {r.id: self.store.watched(r.id, now) for r in self.store.residents()}
+            for resident_id, watched in found.items():
+                if watched.away_until is not None and now >= watched.away_until:
+                    self.store.end_away(resident_id, watched.away_until)
+                    found[resident_id] = Watched(watched.away_until)
+                    _log.info("The away spell of resident %s ended at %s; the welfare rules "
+                              "watch again from then.", resident_id,
+                              utc_text(watched.away_until))
+            return found
+        return self.store.write(read)
+
+    def _facts(self, resident_id: str, watched: Watched, has_sensors: bool, doors: set[str],
                places: dict[str, str]) -> Facts:
-        watched = self.store.write(lambda: self.store.watched(resident_id, now), durable=False)
-        if watched.away_until is not None and now >= watched.away_until:
-            until = watched.away_until
-            self.store.write(lambda: self.store.end_away(resident_id, until))
-            _log.info("The away spell of resident %s ended at %s; the welfare rules watch "
-                      "again from then.", resident_id, utc_text(until))
-            watched = self.store.watched(resident_id, now)
         seen = self.store.activity_facts(resident_id)
         open_doors = tuple(OpenDoor(mac, places.get(mac, ""), at) for mac, kind, at in seen.doors
                            if kind == "door_open" and mac in doors)
