@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from edge.alerts.dispatch import Dispatcher, FanOut, LogDispatcher
 from edge.alerts.hub import Hub
+from edge.calls.policy import parse_night
+from edge.calls.ringer import RingCalls
+from edge.calls.store import CallStore
 from edge.clock import Clock, ClockSyncProbe, SystemClock, utc_text
 from edge.config.loader import HubConfig
 from edge.config.messaging import ModemSection
@@ -150,6 +153,7 @@ def build_hub(
         responders = Responders(store, sms, clock, plan_of(config), style_of(config),
                                 on_queued=lambda: worker_box[0].wake() if worker_box else None)
         responders.country_code = config.sms.country_code
+        responders.calls, responders.night = CallStore(store), parse_night(config.calls.night)
     paths: list[Dispatcher] = [d for d in (dispatcher, responders) if d is not None]
     fan_out = FanOut(paths)
     hub = Hub(config.hub.id, store, clock, config.alerts, fan_out)
@@ -343,6 +347,7 @@ def _worker(config: HubConfig, section: ModemSection, sms: SmsStore, hub: Hub,
     worker = SmsWorker(sms, modem, replies, clock, status_report=config.sms.status_report,
                        inbox_poll_s=section.inbox_poll_s,
                        health_check_s=config.supervision.modem_check_s)
+    worker.ringer = RingCalls(CallStore(sms.store), modem, clock, config.calls.ring_s)
     box.append(worker)
     return worker
 

@@ -11,6 +11,7 @@ import phonenumbers
 
 from cloud_sync.contract.ids import plain_text
 from cloud_sync.contract.roster import (
+    CallWhen,
     Contact,
     Resident,
     Role,
@@ -22,9 +23,9 @@ from cloud_sync.contract.roster import (
 from firmware_bridge.ble.addresses import MAC_PATTERN, normalise_mac, parse_key
 
 __all__ = [
-    "MAC_PATTERN", "Alert", "AlertState", "Contact", "Fix", "Location", "Resident", "Role",
-    "Roster", "Sensor", "SensorKind", "Watch", "dialled", "e164", "normalise_mac", "parse_key",
-    "plain_text",
+    "MAC_PATTERN", "Alert", "AlertState", "CallWhen", "Contact", "Fix", "Location", "Resident",
+    "Role", "Roster", "Sensor", "SensorKind", "Watch", "dialled", "e164", "normalise_mac",
+    "parse_key", "plain_text",
 ]
 
 

@@ -120,6 +120,10 @@ def test_offline_demo_runs_the_scenario_and_writes_events(tmp_path) -> None:
     assert any("回复1" in getattr(t, "text", "") for t in texts)
     assert "texts received by responders" in done.stdout and "still queued: 0" in done.stdout
     assert "【关怀提醒 A004】张桂兰今天10:00前未检测到活动" in done.stdout
+    assert done.stdout.count("📞 ") == 1  # one ring call, to the son who asked for them
+    assert "📞 张伟 (张桂兰之子) +8613800138021: ring call answered" in done.stdout
+    (called,) = [line for line in lines if line["type"] == "alert.called"]
+    assert called["outcome"] == "answered" and called["to"]["contact"] == "family-zhang-wei"
 
 
 def test_readme_decode_example_works(capsys) -> None:

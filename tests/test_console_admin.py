@@ -271,6 +271,34 @@ def test_an_administrator_edits_the_roster_and_accounts_in_the_browser(server: R
         browser.close()
 
 
+def test_an_administrator_marks_a_contact_for_ring_calls_in_the_browser(
+        server: Receiver) -> None:
+    from playwright.sync_api import sync_playwright
+
+    logins = people(server)
+    base = base_of(server)
+    admin = Desk(base, *logins["admin"])
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{base}/login")
+        page.fill("#username", logins["admin"][0])
+        page.fill("#password", logins["admin"][1])
+        page.click("#login")
+        page.click("#admin-link")
+        page.wait_for_url(f"{base}/admin")
+        form = "#contact-form"
+        for name, value in (("id", "c1"), ("name", "李娜"), ("phone", "+8613800138001")):
+            page.fill(f"{form} [name={name}]", value)
+        assert page.input_value(f"{form} [name=call]") == "never"
+        page.select_option(f"{form} [name=call]", "night")
+        page.click(f"{form} button")
+        page.wait_for_selector("#contacts tr[data-id='c1']")
+        browser.close()
+    (contact,) = admin.call("GET", "/api/roster").json()["contacts"]
+    assert contact["call"] == "night"
+
+
 @pytest.mark.parametrize("trusted, separate", [(("127.0.0.1",), True), (("10.9.9.9",), False)])
 def test_behind_a_trusted_proxy_wrong_passwords_count_per_persons_address(
         broker: Broker, tmp_path: Path, trusted: tuple[str, ...], separate: bool) -> None:

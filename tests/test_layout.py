@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "edge.domain": 20,
     "edge.storage": 21,
     "edge.alerts": 22,
+    "edge.calls": 22,
     "edge.sms": 23,
     "edge.config": 24,
     "edge.uplink": 25,

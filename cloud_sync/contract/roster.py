@@ -16,6 +16,14 @@ class Role(StrEnum):
     FAMILY = "family"
 
 
+class CallWhen(StrEnum):
+    """When a contact also gets a ring call after an SOS text: never, at night, always."""
+
+    NEVER = "never"
+    NIGHT = "night"
+    ALWAYS = "always"
+
+
 @dataclass(frozen=True, slots=True)
 class Resident:
     """A person who wears a watch; the home address and room stand in for a GPS fix."""
@@ -71,6 +79,7 @@ class Contact:
     resident_id: str | None = None
     always_sms: bool = False
     building: str = ""
+    call: CallWhen = CallWhen.NEVER
 
 
 @dataclass(frozen=True, slots=True)

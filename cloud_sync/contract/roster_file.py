@@ -14,6 +14,7 @@ from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.ids import identifier, normalise_mac
 from cloud_sync.contract.roster import (
     Building,
+    CallWhen,
     Contact,
     Resident,
     Role,
@@ -93,6 +94,9 @@ class ContactEntry:
         default=None,
         metadata=meta("id of the building whose residents the contact serves (in [[buildings]])", ID),
     )
+    call: CallWhen = field(default=CallWhen.NEVER, metadata=meta(
+        "ring this contact's phone after each SOS text: never, night ([calls] night hours) "
+        "or always"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +288,8 @@ def _contacts(written: WrittenRoster, place: Place, resident_ids: set[str],
                     "not both (a resident's contact serves them wherever they live)")
             _require_building(entry.building, here.key("building"), buildings)
         contacts.append(Contact(entry.id, entry.name, entry.phone, entry.role, entry.tier,
-                                entry.resident, entry.always_sms, entry.building or ""))
+                                entry.resident, entry.always_sms, entry.building or "",
+                                entry.call))
     return tuple(contacts)
 
 

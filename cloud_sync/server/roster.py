@@ -13,6 +13,7 @@ from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.ids import is_id
 from cloud_sync.contract.roster import (
     Building,
+    CallWhen,
     Contact,
     Resident,
     Roster,
@@ -161,4 +162,6 @@ def _contact(contact: Contact) -> dict[str, Any]:
         entry["always_sms"] = True
     if contact.building:
         entry["building"] = contact.building
+    if contact.call is not CallWhen.NEVER:
+        entry["call"] = contact.call.value
     return entry

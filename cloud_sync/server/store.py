@@ -205,7 +205,8 @@ class SqlReceiverStore(StoreViews):
             if facts is not None:
                 target = HubAlert(uid=facts.uid, ref=facts.ref, **target_of)
                 notices.extend(folder.apply(target, facts, event_time(event, now)))
-            elif event.type == "alert.texted":  # the timeline grew: consoles look again
+            elif event.type in ("alert.texted", "alert.called"):  # the timeline grew:
+                # consoles look again
                 folder.touch(batch.community, batch.hub, event.fields.get("alert"))
         watched = ((seen, event_time(event, now)) for event in fresh
                    if (seen := watch_facts(event)) is not None)

@@ -112,7 +112,7 @@ class StoreViews:
 
     def timeline(self, alert: str) -> list[dict[str, Any]]:
         """What happened to a community alert (its id, C12), in order: what each hub that
-        heard it reported (pressed, texted whom, taken, cancelled) and what people did at
+        heard it reported (pressed, texted and called whom, taken, cancelled) and what people did at
         the server (received, claimed, on site, closed)."""
         number = alert_number(alert)
         if number is None:
@@ -124,8 +124,8 @@ class StoreViews:
                              "WHERE alert_id = ?", [number])
             reported = [(hub, uid, tx.rows(
                 "SELECT type, at_epoch, body, received_at FROM events WHERE community = ? AND hub = ? AND "
-                "type LIKE 'alert.%' AND at_epoch >= ? ORDER BY at_epoch, seq LIMIT 2000",
-                [community, hub, float(first) - 86400.0])) for community, hub, uid, first in copies]
+                "type LIKE ? AND at_epoch >= ? ORDER BY at_epoch, seq LIMIT 2000",
+                [community, hub, "alert.%", float(first) - 86400.0])) for community, hub, uid, first in copies]
             taken = tx.rows("SELECT at, what, who FROM alert_steps WHERE alert_id = ? "
                             "ORDER BY at, id", [number])
         if not rows:
@@ -200,10 +200,12 @@ def _step(hub: str, kind: str, at: float, body: str) -> dict[str, Any]:
         raised = alert.get("raised_at")
         step.update(what="pressed", who=resident.get("name"),
                     at=float(raised) if isinstance(raised, (int, float)) else float(at))
-    elif kind == "alert.texted":
+    elif kind in ("alert.texted", "alert.called"):
         to = _part(event, "to")
         step.update(who=to.get("name") or to.get("contact"), role=to.get("role"),
                     tier=to.get("tier"), kind=event.get("kind"))
+        if kind == "alert.called":  # a ring call and how it went: never an acknowledgement
+            step["outcome"] = event.get("outcome")
     return step
 
 

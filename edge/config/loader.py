@@ -33,7 +33,7 @@ from cloud_sync.contract.schema import (
     one_of,
     read_value,
 )
-from edge.config.messaging import ModemSection, SmsSection
+from edge.config.messaging import CallsSection, ModemSection, SmsSection
 from edge.config.panel import PanelSection, check_panel
 from edge.config.paths import EXAMPLE_CONFIG
 from edge.config.supervision import SupervisionSection
@@ -154,6 +154,8 @@ class ConfigFile:
     contacts: tuple[ContactEntry, ...] = field(default=(), metadata=meta("[[contacts]] entries"))
     sensors: tuple[SensorEntry, ...] = field(default=(), metadata=meta("[[sensors]] entries"))
     sms: SmsSection = field(default=SmsSection(), metadata=meta("texts to responders"))
+    calls: CallsSection = field(default=CallsSection(),
+                                metadata=meta("ring calls after SOS texts"))
     modem: ModemSection | None = field(default=None, metadata=meta("the GSM modem; omit for none"))
     uplink: UplinkSection | None = field(default=None, metadata=meta("the community server"))
     supervision: SupervisionSection = field(default=SupervisionSection(),
@@ -177,6 +179,7 @@ class HubConfig:
     uplink: UplinkSection | None = None
     supervision: SupervisionSection = SupervisionSection()
     panel: PanelSection | None = None
+    calls: CallsSection = CallsSection()
     welfare: WelfareSection = WelfareSection()
 
     @property
@@ -266,6 +269,6 @@ def _assemble(written: ConfigFile, place: Place, base_dir: Path, keys: KeysFile 
     return HubConfig(path=path, hub=written.hub, radio=written.radio, alerts=written.alerts,
                      roster=roster, sms=written.sms, modem=written.modem,
                      uplink=written.uplink, supervision=written.supervision,
-                     panel=written.panel, welfare=written.welfare)
+                     panel=written.panel, calls=written.calls, welfare=written.welfare)
 
 

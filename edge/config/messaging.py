@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cloud_sync.contract.schema import Rule, above, at_least, meta, one_of
+from edge.calls.policy import DEFAULT_NIGHT, parse_night
 from edge.sms.messages import DEFAULT_MAP_URL, check_map_url, check_template
 from edge.sms.reply_meaning import DEFAULT_ACCEPT_PHRASES
 
@@ -48,6 +49,8 @@ PHRASE = Rule("a non-empty accepting phrase", _keyword)
 COUNTRY_CODE = Rule('a country calling code of 1 to 3 digits, like "86"', _country_code)
 MAP_URL = Rule("a URL template with {lat} and {lon}", check_map_url)
 PIN = Rule("the SIM PIN: 4 to 8 digits", _pin)
+NIGHT = Rule('local hours like "22:00-07:00" (start-end, 24-hour clock)',
+             lambda text: str(parse_night(text)), takes=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,18 @@ class SmsSection:
         default=600.0, metadata=meta("then resend this often until acknowledged", above(0, SECONDS)))
     status_report: bool = field(default=True, metadata=meta("ask the network for delivery reports"))
     templates: TemplatesSection = field(default=TemplatesSection(), metadata=meta("text overrides"))
+
+
+@dataclass(frozen=True, slots=True)
+class CallsSection:
+    """[calls]: ring calls after SOS texts, for contacts marked call = "night" or "always"."""
+
+    ring_s: float = field(
+        default=30.0, metadata=meta("let the phone ring this long, then hang up",
+                                    above(0, SECONDS)))
+    night: str = field(
+        default=DEFAULT_NIGHT, metadata=meta('when contacts marked call = "night" are '
+                                             "called, in [sms] timezone", NIGHT))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,13 @@ async def offline_scene(building: Building) -> None:
          "internet: after the cancel window the hub texts tier 1 through the GSM modem.")
     air.press(first_mac, repeats=3)
     await building.settle(window + 1.5)
+    for son in (c for c in config.roster.contacts if c.call.value == "always"):
+        say(f"{son.name} asked for a ring call after each SOS text, so a phone silent for "
+            "texts still rings: the hub calls once his text is out and he answers. That is "
+            "recorded for the server, but it is not an acknowledgement.")
+    await building.settle(3.0)
     say(f"Nobody replies within {wait:.0f} s: the hub escalates to tier 2.")
-    await building.settle(wait + 1.0)
+    await building.settle(wait - 3.0 + 1.0)
 
     grid = next(c for c in config.roster.contacts if c.role.value == "grid_worker")
     say(f"{grid.name} replies \"1\" from {grid.phone}: the alert is taken, the others are told.")

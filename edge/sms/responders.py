@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from edge.alerts.dispatch import AlertChange
 from edge.alerts.location import locate
 from edge.alerts.welfare import WELFARE
+from edge.calls.policy import DEFAULT_NIGHT, NightHours, parse_night, wants_call
+from edge.calls.store import CallStore
 from edge.clock import Clock
 from edge.domain import Alert, AlertState, Contact, Location, Resident, e164
 from edge.sms import escalation as policy
@@ -76,6 +79,8 @@ class Responders:
         self._zone = ZoneInfo(style.timezone)
         self._unstartable: set[int] = set()  # active alerts with nobody to text, said once
         self.country_code = "86"  # numbers compare in international form ([sms])
+        self.calls: CallStore | None = None  # ring calls after SOS texts ([calls])
+        self.night: NightHours = parse_night(DEFAULT_NIGHT)
         self._log = log or logging.getLogger("edge.sms.responders")
 
     # -- Dispatcher ---------------------------------------------------------------
@@ -339,9 +344,21 @@ class Responders:
         text = render(kind, ctx, dict(self.style.templates), self.style.language,
                       self.style.map_url)
         now = self.clock.now()
-        self.sms.enqueue(contact.phone, kind, text, now, alert_id=alert.id,
-                         contact_id=contact.id)
+        sms_id = self.sms.enqueue(contact.phone, kind, text, now, alert_id=alert.id,
+                                  contact_id=contact.id)
         self.sms.note_notified(alert.id, contact, now)
+        self._offer_call(alert, contact, kind, sms_id, now)
+
+    def _offer_call(self, alert: Alert, contact: Contact, kind: str, sms_id: int,
+                    now: float) -> None:
+        """Queue a ring call after the text when the contact wants one now (edge.calls)."""
+        if self.calls is None:
+            return
+        local = datetime.fromtimestamp(now, self._zone).time()
+        if wants_call(contact, kind, self.night, local) and \
+                self.calls.enqueue(alert.id, contact, sms_id, now):
+            self._log.info("Alert %s: %s gets a ring call after the text.", alert.ref,
+                           contact.name)
 
     def _narrate(self, alert: Alert, resident: Resident, step: policy.Step) -> None:
         kinds = _WELFARE_TEXTS if alert.kind == WELFARE else {}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from edge.domain import Alert, Contact, Role, e164
+from edge.domain import Alert, CallWhen, Contact, Role, e164
 from edge.sms.escalation import Escalation
 from edge.storage.store import ALERT_PRIORITY, Store
 
@@ -178,11 +178,12 @@ class SmsStore:
     def notified(self, alert_id: int) -> list[Contact]:
         rows = self.db.execute(
             "SELECT n.contact_id, n.name, n.phone, coalesce(c.role, 'duty_desk'), n.tier, "
-            "c.resident_id, coalesce(c.always_sms, 0) FROM alert_notified n "
-            "LEFT JOIN contacts c ON c.id = n.contact_id WHERE n.alert_id = ? ORDER BY n.first_at",
-            [alert_id]).fetchall()
-        return [Contact(cid, name, phone, Role(role), tier, rid, bool(always))
-                for cid, name, phone, role, tier, rid, always in rows]
+            "c.resident_id, coalesce(c.always_sms, 0), coalesce(c.call, 'never') "
+            "FROM alert_notified n LEFT JOIN contacts c ON c.id = n.contact_id "
+            "WHERE n.alert_id = ? ORDER BY n.first_at", [alert_id]).fetchall()
+        return [Contact(cid, name, phone, Role(role), tier, rid, bool(always),
+                        call=CallWhen(call))
+                for cid, name, phone, role, tier, rid, always, call in rows]
 
     def first_notified_at(self, alert_id: int) -> float | None:
         row = self.db.execute(

@@ -2,7 +2,8 @@
 
 Every modem call runs on one executor thread, so AT commands never interleave; results
 come back to the event loop. URCs from the modem's reader thread are passed in with
-call_soon_threadsafe.
+call_soon_threadsafe. Ring calls (edge.calls.ringer) get one short step a turn, after
+the texts that are due.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from edge.calls.ringer import RingCalls
 from edge.clock import Clock
 from edge.errors import ModemError, PduError
 from edge.sms.replies import Replies
@@ -76,6 +78,7 @@ class SmsWorker:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox_due = 0.0
+        self.ringer: RingCalls | None = None  # ring calls after SOS texts, if configured
         self._log = log or logging.getLogger("edge.sms")
 
     def set_reporter(self, report: Callable[[str, dict[str, object]], object]) -> None:
@@ -120,6 +123,9 @@ class SmsWorker:
             await self._bring_up(stop)
             return
         await self._send_due(stop)
+        if self.ringer is not None and self.ready:
+            await self.ringer.step(
+                self._call, lambda: self.sms.next_due(self.clock.now()) is not None)
         if self.clock.monotonic() >= self._inbox_due:
             await self._drain_inbox()
         if self.clock.monotonic() >= self._health_due:
@@ -149,6 +155,8 @@ class SmsWorker:
             self._log.warning("The GSM modem is usable again after %.0f s (%s); queued texts "
                               "go out now.", self.clock.monotonic() - self._fault_since, described)
             self._fault_since, self._fault_logged = None, ""
+        if self.ringer is not None:
+            await self.ringer.resume(self._call)
         await self._drain_inbox()
 
     def _until_next_check(self) -> float:
@@ -332,6 +340,8 @@ class SmsWorker:
         if kind in ("status_report", "deliver") and getattr(event, "pdu", None):
             self.sms.save_inbound(event.pdu, self.clock.now())
             self.replies.process()
+        elif kind == "call_ended" and self.ringer is not None:
+            self.ringer.on_ended(getattr(event, "text", ""))
         elif kind in ("new_message", "status_report_index"):
             self._inbox_due = 0.0
         elif kind == "rebooted" or (kind == "other" and "lost" in getattr(event, "text", "")):

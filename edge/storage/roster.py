@@ -9,7 +9,17 @@ from typing import Any, Protocol, TypeVar
 
 from sqlite_utils import Database
 
-from edge.domain import Contact, Fix, Resident, Role, Roster, Sensor, SensorKind, Watch
+from edge.domain import (
+    CallWhen,
+    Contact,
+    Fix,
+    Resident,
+    Role,
+    Roster,
+    Sensor,
+    SensorKind,
+    Watch,
+)
 
 T = TypeVar("T")
 
@@ -29,8 +39,8 @@ _UPSERT_WATCH = (
     "place = excluded.place, active = 1")
 WATCH_KIND = "watch"  # the watches table's kind of a watch; a sensor has its SensorKind
 _INSERT_CONTACT = (
-    "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms, building) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+    "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms, building, "
+    "call) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _HOME_BUILDING = "home_building"  # meta: this hub's id, the building of a resident without one
 
 
@@ -88,7 +98,7 @@ class RosterTables:
              s.place) for s in roster.sensors])
         conn.executemany(_INSERT_CONTACT, [
             (c.id, c.name, c.phone, c.role.value, c.tier, c.resident_id, int(c.always_sms),
-             c.building or None) for c in roster.contacts])
+             c.building or None, c.call.value) for c in roster.contacts])
 
     def watch_records(self) -> list[WatchRecord]:
         """Every active watch and sensor with its key and last accepted counter."""
@@ -120,15 +130,16 @@ class RosterTables:
         a resident the roster gives no building, or for "": the hub itself) and those who
         serve everyone, by tier."""
         rows = self.db.execute(
-            "SELECT id, name, phone, role, tier, resident_id, always_sms, building "
+            "SELECT id, name, phone, role, tier, resident_id, always_sms, building, call "
             "FROM contacts WHERE resident_id = ? OR (resident_id IS NULL AND (building IS NULL "
             "OR building = coalesce((SELECT building FROM residents WHERE id = ?), "
             "(SELECT value FROM meta WHERE key = ?)))) ORDER BY tier, id",
             [resident_id, resident_id, _HOME_BUILDING],
         ).fetchall()
         return [
-            Contact(cid, name, phone, Role(role), tier, rid, bool(always), building or "")
-            for cid, name, phone, role, tier, rid, always, building in rows
+            Contact(cid, name, phone, Role(role), tier, rid, bool(always), building or "",
+                    CallWhen(call))
+            for cid, name, phone, role, tier, rid, always, building, call in rows
         ]
 
     # -- what watches report -------------------------------------------------

@@ -7,6 +7,9 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from edge.storage.schema_welfare import register_welfare
+from edge.storage.schema_welfare import run_statements as _run_statements
+
 MIGRATIONS = Migrations("edge-hub")
 
 
@@ -362,33 +365,32 @@ def _roster_buildings(db: Database) -> None:
     )
 
 
-@MIGRATIONS(name="0013_sensors_activity_welfare")
-def _sensors(db: Database) -> None:
+@MIGRATIONS(name="0013_ring_calls")
+def _ring_calls(db: Database) -> None:
     _run_statements(
         db,
         """
-        -- Activity sensors share the watches' table (gate, counters, frame history and
-        -- supervision): kind 'watch', 'motion' or 'door'. What they saw: activity.
-        ALTER TABLE watches ADD COLUMN kind TEXT NOT NULL DEFAULT 'watch';
-        ALTER TABLE watches ADD COLUMN place TEXT NOT NULL DEFAULT '';
-        CREATE TABLE activity (id INTEGER PRIMARY KEY, resident_id TEXT NOT NULL,
-            sensor_mac TEXT NOT NULL, kind TEXT NOT NULL, at REAL NOT NULL);
-        CREATE INDEX activity_by_resident ON activity(resident_id, at);
-        -- A welfare check is an alert of kind 'welfare': the rule that raised it, and the
-        -- key that makes one occurrence one check; since when each resident is watched.
-        ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT 'sos';
-        CREATE TABLE welfare_checks (alert_id INTEGER PRIMARY KEY REFERENCES alerts(id),
-            resident_id TEXT NOT NULL, rule TEXT NOT NULL, check_key TEXT NOT NULL,
-            detail TEXT NOT NULL DEFAULT '', UNIQUE (resident_id, check_key));
-        CREATE TABLE welfare_residents (resident_id TEXT PRIMARY KEY,
-            watching_since REAL NOT NULL, away_until REAL, away_by TEXT NOT NULL DEFAULT '');
+        -- When a contact also gets a ring call after an SOS text: never, night or always.
+        ALTER TABLE contacts ADD COLUMN call TEXT NOT NULL DEFAULT 'never';
+        -- Ring calls, queued like texts: one rings at a time, after its text (sms_id) went
+        -- out; a call ringing when the hub stopped is not placed again ('interrupted').
+        CREATE TABLE calls_out (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            contact_id TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            sms_id INTEGER,
+            state TEXT NOT NULL DEFAULT 'queued',
+            outcome TEXT,
+            detail TEXT,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            ended_at REAL
+        );
+        CREATE INDEX calls_out_state ON calls_out (state, id);
+        CREATE INDEX calls_out_alert ON calls_out (alert_id, phone);
         """
     )
 
 
-def _run_statements(db: Database, script: str) -> None:
-    """Run each statement on its own: executescript would commit the migration's transaction."""
-    body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
-    for statement in body.split(";"):
-        if statement.strip():
-            db.execute(statement)
+register_welfare(MIGRATIONS)  # 0014, after the migrations above

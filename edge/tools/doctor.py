@@ -22,6 +22,7 @@ from cloud_sync.contract.broker_url import parse_broker_url
 from edge.config.loader import HubConfig, load_config
 from edge.config.messaging import ModemSection
 from edge.config.uplink import UplinkSection
+from edge.domain import CallWhen
 from edge.errors import ConfigError, StoreError
 from edge.tools.doctor_finding import FAIL, PASS, WARN, Finding
 from edge.tools.doctor_modem import (
@@ -304,7 +305,9 @@ def run_checks(config_path: Path | str, *, probes: Probes | None = None) -> list
         port = check_modem_port(config.modem.port, probes.processes())
         found += port
         if port[0].status == PASS:
-            found += check_modem(config.modem, probes.open_modem, probes.register_wait_s)
+            found += check_modem(config.modem, probes.open_modem, probes.register_wait_s,
+                                 ring_calls=any(c.call is not CallWhen.NEVER
+                                                for c in config.roster.contacts))
         else:
             found.append(skipped(f"no modem port at {config.modem.port}"))
     if config.uplink is not None:
