@@ -20,6 +20,7 @@ from edge.config.loader import HubConfig
 from edge.config.messaging import ModemSection
 from edge.domain import Role
 from edge.errors import HubError
+from edge.sms.away import AwayBook, AwayRules
 from edge.sms.conversation import Conversation, ReplyRules
 from edge.sms.escalation import EscalationPlan
 from edge.sms.replies import Replies
@@ -32,6 +33,7 @@ from edge.storage.store import ALERT_PRIORITY, Store
 from edge.supervision.checks import Supervisor
 from edge.supervision.jobs import Jobs
 from edge.supervision.systemd_notify import SystemdNotifier
+from edge.supervision.welfare import WelfareChecks
 from firmware_bridge.ble.bleak_radio import BleakRadio
 
 if TYPE_CHECKING:
@@ -195,6 +197,9 @@ def build_hub(
     supervisor.replayed_sos = hub.refusals.take_replayed_sos
     supervisor.register(jobs)
     jobs.every(HISTORY_PRUNE_S, "frame history", store.prune_frame_history)
+    welfare = WelfareChecks(hub, config.welfare, config.sms.timezone)
+    hub.checks_in = welfare.takes_check_in
+    jobs.every(config.welfare.check_every_s, "welfare checks", welfare.check)
     return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs,
                   panel)
 
@@ -335,6 +340,7 @@ def _worker(config: HubConfig, section: ModemSection, sms: SmsStore, hub: Hub,
     conversation = Conversation(
         sms, hub.acknowledge, clock, rules, hub_id=config.hub.id,
         declined=responders.declined if responders is not None else lambda alert_id: None)
+    conversation.away = AwayBook(sms, clock, AwayRules(s.country_code, s.language, s.timezone))
     replies = Replies(sms, conversation, clock)
     box: list[SmsWorker] = []
     modem = open_modem(section, on_event=lambda event: box[0].on_modem_event(event),

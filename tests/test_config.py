@@ -505,6 +505,7 @@ def test_example_config_mentions_every_key() -> None:
         HubSection,
         RadioSection,
         ResidentEntry,
+        SensorEntry,
         WatchEntry,
     )
     from edge.config.messaging import (
@@ -516,12 +517,14 @@ def test_example_config_mentions_every_key() -> None:
     from edge.config.panel import PanelSection, PullCordEntry
     from edge.config.supervision import SupervisionSection
     from edge.config.uplink import UplinkSection
+    from edge.config.welfare import WelfareResident, WelfareSection
 
     text = (Path(__file__).resolve().parents[1] / "config" / "hub.example.toml").read_text(
         encoding="utf-8")
     sections = (HubSection, RadioSection, AlertSection, SmsSection, TemplatesSection,
                 ModemSection, UplinkSection, SupervisionSection, PanelSection, PullCordEntry,
-                ResidentEntry, WatchEntry, ContactEntry, CallsSection)
+                ResidentEntry, WatchEntry, ContactEntry, CallsSection, SensorEntry,
+                WelfareSection, WelfareResident)
     missing = [f"{cls.__name__}.{f.name}" for cls in sections for f in fields(cls)
                if f.name not in text]
     assert missing == []

@@ -47,6 +47,25 @@ class Watch:
     label: str = ""
 
 
+class SensorKind(StrEnum):
+    """What an activity sensor watches: movement in a room, or a door or window opening."""
+
+    MOTION = "motion"
+    DOOR = "door"
+
+
+@dataclass(frozen=True, slots=True)
+class Sensor:
+    """A registered BTHome activity sensor in a resident's home (no button: its frames tell
+    that the resident is up and about, never call for help)."""
+
+    mac: str
+    resident_id: str
+    kind: SensorKind
+    place: str
+    key: bytes | None = field(default=None, repr=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
     """A responder: for one resident, for the residents of one building (the hub id in
@@ -80,3 +99,4 @@ class Roster:
     watches: tuple[Watch, ...] = ()
     contacts: tuple[Contact, ...] = ()
     buildings: tuple[Building, ...] = ()
+    sensors: tuple[Sensor, ...] = ()

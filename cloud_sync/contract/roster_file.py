@@ -1,4 +1,4 @@
-"""The roster as a file: the [[residents]], [[watches]] and [[contacts]] tables that
+"""The roster as a file: the [[residents]], [[watches]], [[contacts]] and [[sensors]] tables that
 hub.toml, a pushed roster command and a server's roster file all share, checked into the
 roster's values with errors that name the table, the entry and what is expected."""
 
@@ -12,7 +12,17 @@ from typing import Any, Protocol
 
 from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.ids import identifier, normalise_mac
-from cloud_sync.contract.roster import Building, CallWhen, Contact, Resident, Role, Roster, Watch
+from cloud_sync.contract.roster import (
+    Building,
+    CallWhen,
+    Contact,
+    Resident,
+    Role,
+    Roster,
+    Sensor,
+    SensorKind,
+    Watch,
+)
 from cloud_sync.contract.schema import TEXT, Place, Rule, between, build, meta
 from firmware_bridge.ble.addresses import parse_key
 
@@ -90,6 +100,17 @@ class ContactEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class SensorEntry:
+    """One [[sensors]] table as written: a BTHome motion or door/window sensor."""
+
+    mac: str = field(metadata=meta("the sensor's Bluetooth MAC address", MAC))
+    resident: str = field(metadata=meta("id of the resident whose home it is in", ID))
+    kind: SensorKind = field(metadata=meta('"motion" or "door" (a door or window contact)'))
+    place: str = field(metadata=meta('where it is, like "bathroom door"', TEXT))
+    key: bytes | None = field(default=None, metadata=meta("the sensor's BTHome AES key", AES_KEY, secret=True))
+
+
+@dataclass(frozen=True, slots=True)
 class RosterFile:
     """A roster on its own: pushed by the server or kept in a receiver's roster file."""
 
@@ -98,18 +119,19 @@ class RosterFile:
     watches: tuple[WatchEntry, ...] = field(default=(), metadata=meta("watches"))
     contacts: tuple[ContactEntry, ...] = field(default=(), metadata=meta("contacts"))
     buildings: tuple[BuildingEntry, ...] = field(default=(), metadata=meta("buildings"))
+    sensors: tuple[SensorEntry, ...] = field(default=(), metadata=meta("activity sensors"))
 
 
 @dataclass(frozen=True, slots=True)
 class KeysFile:
-    """Watch keys from hub.keys_file by normalised MAC; source names the file in errors."""
+    """Watch and sensor keys from hub.keys_file by normalised MAC; source names the file in errors."""
 
     source: str
     keys: Mapping[str, bytes] = field(repr=False)
 
 
 class WrittenRoster(Protocol):
-    """The three tables a roster is written as, in hub.toml or a roster file."""
+    """The tables a roster is written as, in hub.toml or a roster file."""
 
     @property
     def residents(self) -> tuple[ResidentEntry, ...]: ...
@@ -117,6 +139,8 @@ class WrittenRoster(Protocol):
     def watches(self) -> tuple[WatchEntry, ...]: ...
     @property
     def contacts(self) -> tuple[ContactEntry, ...]: ...
+    @property
+    def sensors(self) -> tuple[SensorEntry, ...]: ...
 
 
 def parse_roster(data: Mapping[str, Any], *, source: str, default_address: str) -> Roster:
@@ -131,9 +155,12 @@ def roster_of(written: WrittenRoster, default_address: str, place: Place,
     residents = _residents(written, default_address, place, buildings)
     resident_ids = {resident.id for resident in residents}
     watches = _watches(written, place, resident_ids, keys)
+    sensors = _sensors(written, place, resident_ids, keys)
+    if keys is not None:
+        _refuse_unused_keys(keys, {w.mac for w in watches} | {s.mac for s in sensors}, place.source)
     contacts = _contacts(written, place, resident_ids, buildings)
     return Roster(residents=residents, watches=watches, contacts=contacts,
-                  buildings=tuple(buildings.values()))
+                  buildings=tuple(buildings.values()), sensors=sensors)
 
 
 def unreached(roster: Roster) -> str | None:
@@ -198,9 +225,35 @@ def _watches(
         _require_resident(entry.resident, here.key("resident"), resident_ids)
         key = _watch_key(entry, here, keys)
         watches.append(Watch(entry.mac, entry.resident, key, entry.insecure, entry.label))
-    if keys is not None:
-        _refuse_unused_keys(keys, {entry.mac for entry in entries}, place.source)
     return tuple(watches)
+
+
+def _sensors(
+    written: WrittenRoster, place: Place, resident_ids: set[str], keys: KeysFile | None
+) -> tuple[Sensor, ...]:
+    """The activity sensors; each needs a key (a faked frame would hide a welfare check)."""
+    entries = written.sensors
+    _refuse_duplicates([entry.mac for entry in entries], place.key("sensors"), "mac")
+    watch_macs = {entry.mac for entry in written.watches}
+    sensors = []
+    for position, entry in enumerate(entries):
+        here = place.key("sensors").index(position)
+        _require_resident(entry.resident, here.key("resident"), resident_ids)
+        if entry.mac in watch_macs:
+            raise here.key("mac").error(
+                f"{entry.mac} is also a [[watches]] entry; expected each MAC only once")
+        filed = None if keys is None else keys.keys.get(entry.mac)
+        if entry.key is not None and filed is not None and keys is not None:
+            raise here.key("key").error(
+                f"{entry.mac} also has a key in keys file {keys.source}; "
+                "expected the key in one place only (remove one of them)")
+        key = entry.key if entry.key is not None else filed
+        if key is None:
+            raise ConfigError(
+                f'{here} ({entry.mac}): no key; add key = "<32 hex>" or put it in the keys '
+                "file (sensors must be encrypted: a faked frame could hide a welfare check)")
+        sensors.append(Sensor(entry.mac, entry.resident, entry.kind, entry.place, key))
+    return tuple(sensors)
 
 
 def _watch_key(entry: WatchEntry, here: Place, keys: KeysFile | None) -> bytes | None:
@@ -233,8 +286,8 @@ def _refuse_unused_keys(keys: KeysFile, macs: set[str], config: str) -> None:
                 .key("keys")
                 .key(mac)
                 .error(
-                    f"no watch with this MAC in {config}; expected only MACs of [[watches]] entries "
-                    "(add the watch or remove its key)"
+                    f"no watch with this MAC in {config}; expected only MACs of [[watches]] "
+                    "or [[sensors]] entries (add the watch or sensor, or remove its key)"
                 )
             )
 

@@ -11,7 +11,15 @@ from typing import Any
 
 from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.ids import is_id
-from cloud_sync.contract.roster import Building, CallWhen, Contact, Resident, Roster, Watch
+from cloud_sync.contract.roster import (
+    Building,
+    CallWhen,
+    Contact,
+    Resident,
+    Roster,
+    Sensor,
+    Watch,
+)
 from cloud_sync.contract.roster_file import ID, parse_roster, unreached
 
 
@@ -111,6 +119,8 @@ def roster_fields(roster: Roster, version: str) -> dict[str, Any]:
     }
     if roster.buildings:
         fields["buildings"] = [_building(building) for building in roster.buildings]
+    if roster.sensors:
+        fields["sensors"] = [_sensor(sensor) for sensor in roster.sensors]
     return fields
 
 
@@ -141,6 +151,14 @@ def _watch(watch: Watch) -> dict[str, Any]:
         entry["insecure"] = True
     if watch.label:
         entry["label"] = watch.label
+    return entry
+
+
+def _sensor(sensor: Sensor) -> dict[str, Any]:
+    entry: dict[str, Any] = {"mac": sensor.mac, "resident": sensor.resident_id,
+                             "kind": sensor.kind.value, "place": sensor.place}
+    if sensor.key is not None:
+        entry["key"] = sensor.key.hex()
     return entry
 
 

@@ -3,13 +3,14 @@ by an administrator (or loaded from a roster file at start), pushed to that comm
 hubs only.
 
 The roster is kept as the tables a roster file has ([[residents]], [[watches]],
-[[contacts]]), checked whole by the wire contract's parse_roster before every save, so
+[[contacts]], [[sensors]]), checked whole by the wire contract's parse_roster before every save, so
 the server never keeps a roster a hub would refuse. Every save makes a new version and a
 line in the roster's log (who, when, what); the server names each version (r1, r2, …,
 with a file's own version after it), so that no two rosters of a community ever share a
 name and a hub that reports one has that very roster. A watch's key is kept for the hubs; the
 console is told only whether a watch has one, and a key the server generates is shown
-once, in the answer to the change that made it.
+once, in the answer to the change that made it. An activity sensor's key is kept the
+same way.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ from cloud_sync.server.db import Db, Tx
 from cloud_sync.server.errors import BatchError, ReceiverStoreError
 from cloud_sync.server.roster import CommunityRoster, RosterPush, roster_fields
 
-KINDS = {"residents": "id", "watches": "mac", "contacts": "id", "buildings": "id"}  # key of each
-_ONE = {"residents": "resident", "watches": "watch", "contacts": "contact", "buildings": "building"}
+KINDS = {"residents": "id", "watches": "mac", "contacts": "id", "buildings": "id",
+         "sensors": "mac"}  # key of each
+_ONE = {"residents": "resident", "watches": "watch", "contacts": "contact", "buildings": "building",
+        "sensors": "sensor"}
+_KEYED = ("watches", "sensors")  # tables whose entries are devices: a MAC and a key
 KEY_ACTIONS = ("keep", "set", "generate")
 _LOG_SHOWN = 20
 _EMPTY: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
@@ -125,11 +129,13 @@ class RosterBook:
             log = tx.rows("SELECT at, by_name, what FROM roster_log WHERE community = ? "
                           "ORDER BY at DESC, id DESC LIMIT ?", [community, _LOG_SHOWN])
         tables = found.tables if found is not None else _EMPTY
-        watches = [{**{k: v for k, v in watch.items() if k != "key"},
-                    "key_set": "key" in watch} for watch in tables["watches"]]
+        watches, sensors = ([{**{k: v for k, v in device.items() if k != "key"},
+                              "key_set": "key" in device} for device in tables[kind]]
+                            for kind in _KEYED)
         return {"community": community, "version": found.version if found else None,
                 "residents": tables["residents"], "watches": watches,
                 "contacts": tables["contacts"], "buildings": tables["buildings"],
+                "sensors": sensors,
                 "log": [{"at": at, "by": by, "what": what} for at, by, what in log]}
 
     def put(self, community: str, kind: str, entry: Mapping[str, Any], *, by: str, now: float,
@@ -142,7 +148,7 @@ class RosterBook:
             raise BatchError(f"key: expected one of {', '.join(KEY_ACTIONS)}, not {key[:20]!r}")
         written = {field: value for field, value in entry.items()
                    if field != "key" and value not in (None, "")}
-        if kind == "watches":
+        if kind in _KEYED:
             written["mac"] = name
             if key != "keep" and written.get("insecure"):
                 raise BatchError(f"watches: {name} is insecure (a plaintext-only button); "
@@ -152,7 +158,7 @@ class RosterBook:
         def change(tables: dict[str, list[dict[str, Any]]]) -> str:
             rows = tables[table]
             old = next((row for row in rows if _id_of(kind, row) == name), None)
-            if kind == "watches":
+            if kind in _KEYED:
                 chosen = new_key or (key_hex.strip().lower() if key == "set" else
                                      (old or {}).get("key"))
                 if chosen and not written.get("insecure"):
@@ -232,7 +238,7 @@ def _version(rev: int, label: str = "") -> str:
 def _kind(kind: str) -> str:
     if kind not in KINDS:
         raise BatchError(f"unknown roster table {kind[:20]!r}; expected residents, watches, "
-                         "contacts or buildings")
+                         "contacts, buildings or sensors")
     return kind
 
 
@@ -247,18 +253,18 @@ def _entry_id(kind: str, entry: Mapping[str, Any]) -> str:
 
 
 def _key_of(kind: str, value: str) -> str:
-    if kind != "watches":
+    if kind not in _KEYED:
         return value.strip()
     try:
         return normalise_mac(value)
     except ValueError:
-        raise BatchError(f"watches: mac {value[:40]!r}: expected a MAC address like "
+        raise BatchError(f"{kind}: mac {value[:40]!r}: expected a MAC address like "
                          "A4:C1:38:12:34:56") from None
 
 
 def _id_of(kind: str, row: Mapping[str, Any]) -> str:
     value = str(row.get(KINDS[kind], ""))
-    if kind != "watches":
+    if kind not in _KEYED:
         return value
     try:
         return normalise_mac(value)

@@ -61,7 +61,7 @@ class StoreViews:
             rows = tx.rows("SELECT id, state, resident_id, resident_name, resident_room, watch, location, "
                            "first_at, updated_at, acknowledged_by, acknowledged_at, community, "
                            "claimed_by, claimed_at, closed_by, closed_at, outcome, note, "
-                           f"overdue_at, claim_lapsed_at FROM alerts "
+                           f"overdue_at, claim_lapsed_at, kind, check_rule, check_detail FROM alerts "
                            f"{where}"
                            "ORDER BY first_at DESC, id DESC LIMIT ?", [*params, limit])
             copies = self._copies(tx, [int(row[0]) for row in rows])
@@ -222,14 +222,15 @@ def _of(community: str | None) -> tuple[str, list[Any]]:
 def _alert(row: tuple[Any, ...], hubs: list[dict[str, Any]]) -> dict[str, Any]:
     (number, state, rid, name, room, watch, location, first_at, updated_at, by, by_at,
      community, claimed_by, claimed_at, closed_by, closed_at, outcome, note, overdue_at,
-     claim_lapsed_at) = row
+     claim_lapsed_at, kind, check_rule, check_detail) = row
     return {"id": public_alert_id(int(number)), "state": state, "community": community,
             "resident": {"id": rid, "name": name, "room": room}, "watch": watch,
             "location": decode_object(location), "hubs": hubs, "first_at": first_at,
             "updated_at": updated_at, "acknowledged_by": by, "acknowledged_at": by_at,
             "claimed_by": claimed_by, "claimed_at": claimed_at, "closed_by": closed_by,
             "closed_at": closed_at, "outcome": outcome, "note": note, "overdue_at": overdue_at,
-            "claim_lapsed_at": claim_lapsed_at}
+            "claim_lapsed_at": claim_lapsed_at, "kind": kind or "sos",
+            "check": None if kind != "welfare" else {"rule": check_rule, "detail": check_detail}}
 
 
 def _watch(row: tuple[Any, ...]) -> dict[str, Any]:

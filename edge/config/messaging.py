@@ -62,10 +62,17 @@ class TemplatesSection:
     cancelled: str | None = field(default=None, metadata=meta('"cancelled"', TEMPLATE))
     escalated: str | None = field(default=None, metadata=meta('"escalated"', TEMPLATE))
     unanswered: str | None = field(default=None, metadata=meta('"still unanswered"', TEMPLATE))
+    welfare: str | None = field(default=None, metadata=meta("a welfare check", TEMPLATE))
+    welfare_taken: str | None = field(default=None,
+                                      metadata=meta('a welfare check "taken by"', TEMPLATE))
+    welfare_escalated: str | None = field(default=None,
+                                          metadata=meta('a welfare check "escalated"', TEMPLATE))
 
     def as_dict(self) -> dict[str, str]:
         pairs = {"sos": self.sos, "taken": self.taken, "cancelled": self.cancelled,
-                 "escalated": self.escalated, "unanswered": self.unanswered}
+                 "escalated": self.escalated, "unanswered": self.unanswered,
+                 "welfare": self.welfare, "welfare_taken": self.welfare_taken,
+                 "welfare_escalated": self.welfare_escalated}
         return {kind: text for kind, text in pairs.items() if text}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from edge.domain import Contact
+from edge.domain import Contact, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +94,14 @@ def advance(state: Escalation, contacts: Sequence[Contact], notified: Sequence[C
     resend = tuple(Notice(c, "unanswered") for c in _unique(notified))
     return Step(resend, replace(state, resends=state.resends + 1, next_at=now + interval,
                                  interval_s=interval))
+
+
+WELFARE_TIERS = {Role.DUTY_DESK: 1, Role.FAMILY: 2}  # then everyone else, as tier 3
+
+
+def welfare_ladder(contacts: Sequence[Contact]) -> list[Contact]:
+    """The contacts of a welfare check: the duty desk first, then family, then the rest."""
+    return [replace(c, tier=WELFARE_TIERS.get(c.role, 3)) for c in contacts]
 
 
 def is_due(state: Escalation, now: float) -> bool:

@@ -9,7 +9,17 @@ from typing import Any, Protocol, TypeVar
 
 from sqlite_utils import Database
 
-from edge.domain import CallWhen, Contact, Fix, Resident, Role, Roster, Watch
+from edge.domain import (
+    CallWhen,
+    Contact,
+    Fix,
+    Resident,
+    Role,
+    Roster,
+    Sensor,
+    SensorKind,
+    Watch,
+)
 
 T = TypeVar("T")
 
@@ -22,10 +32,12 @@ _UPSERT_RESIDENT = (
     "room = excluded.room, address = excluded.address, phone = excluded.phone, "
     "building = excluded.building, active = 1")
 _UPSERT_WATCH = (
-    "INSERT INTO watches (mac, resident_id, key_hex, insecure, label, active) "
-    "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(mac) DO UPDATE SET "
+    "INSERT INTO watches (mac, resident_id, key_hex, insecure, label, kind, place, active) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT(mac) DO UPDATE SET "
     "resident_id = excluded.resident_id, key_hex = excluded.key_hex, "
-    "insecure = excluded.insecure, label = excluded.label, active = 1")
+    "insecure = excluded.insecure, label = excluded.label, kind = excluded.kind, "
+    "place = excluded.place, active = 1")
+WATCH_KIND = "watch"  # the watches table's kind of a watch; a sensor has its SensorKind
 _INSERT_CONTACT = (
     "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms, building, "
     "call) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -35,11 +47,18 @@ _HOME_BUILDING = "home_building"  # meta: this hub's id, the building of a resid
 @dataclass(frozen=True, slots=True)
 class WatchRecord:
     """A registered watch as the gate needs it: who wears it, its key, its last counter,
-    and the highest counter it reached before its counter last restarted."""
+    and the highest counter it reached before its counter last restarted. An activity
+    sensor is gated the same way: `watch` then stands for it and `sensor` says what it is."""
 
     watch: Watch
     last_counter: int | None
     old_high: int | None = None
+    sensor: Sensor | None = None
+
+    @property
+    def device(self) -> str:
+        """What to call the device in a text: 手表, or the sensor's place."""
+        return "手表" if self.sensor is None else f"{self.sensor.place}传感器"
 
 
 class _Writer(Protocol):
@@ -76,27 +95,27 @@ class RosterTables:
             (r.id, r.name, r.room, r.address, r.phone, r.building or None)
             for r in roster.residents])
         conn.executemany(_UPSERT_WATCH, [
-            (w.mac, w.resident_id, w.key.hex() if w.key else None, int(w.insecure), w.label)
-            for w in roster.watches])
+            (w.mac, w.resident_id, w.key.hex() if w.key else None, int(w.insecure), w.label,
+             WATCH_KIND, "") for w in roster.watches])
+        conn.executemany(_UPSERT_WATCH, [
+            (s.mac, s.resident_id, s.key.hex() if s.key else None, 0, "", s.kind.value,
+             s.place) for s in roster.sensors])
         conn.executemany(_INSERT_CONTACT, [
             (c.id, c.name, c.phone, c.role.value, c.tier, c.resident_id, int(c.always_sms),
              c.building or None, c.call.value) for c in roster.contacts])
 
     def watch_records(self) -> list[WatchRecord]:
-        """Every active watch with its key and last accepted counter."""
+        """Every active watch and sensor with its key and last accepted counter."""
         rows = self.db.execute(
-            "SELECT w.mac, w.resident_id, w.key_hex, w.insecure, w.label, c.last_counter, "
-            "c.old_high FROM watches w LEFT JOIN watch_counters c ON c.mac = w.mac "
-            "WHERE w.active = 1"
+            "SELECT w.mac, w.resident_id, w.key_hex, w.insecure, w.label, w.kind, w.place, "
+            "c.last_counter, c.old_high FROM watches w "
+            "LEFT JOIN watch_counters c ON c.mac = w.mac WHERE w.active = 1"
         ).fetchall()
-        return [
-            WatchRecord(
-                Watch(mac, resident_id, bytes.fromhex(key_hex) if key_hex else None,
-                      bool(insecure), label),
-                last_counter, old_high,
-            )
-            for mac, resident_id, key_hex, insecure, label, last_counter, old_high in rows
-        ]
+        return [_record(*row) for row in rows]
+
+    def sensors(self) -> list[Sensor]:
+        """Every active activity sensor."""
+        return [r.sensor for r in self.watch_records() if r.sensor is not None]
 
     def resident(self, resident_id: str) -> Resident | None:
         row = self.db.execute(
@@ -208,3 +227,12 @@ class RosterTables:
             "WHERE watch_mac = ?", [mac]
         ).fetchone()
         return Fix(*row) if row else None
+
+
+def _record(mac: str, resident_id: str, key_hex: str | None, insecure: int, label: str,
+            kind: str, place: str, last_counter: int | None,
+            old_high: int | None) -> WatchRecord:
+    key = bytes.fromhex(key_hex) if key_hex else None
+    sensor = None if kind == WATCH_KIND else Sensor(mac, resident_id, SensorKind(kind), place, key)
+    return WatchRecord(Watch(mac, resident_id, key, bool(insecure), label or place),
+                       last_counter, old_high, sensor)

@@ -7,6 +7,9 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from edge.storage.schema_welfare import register_welfare
+from edge.storage.schema_welfare import run_statements as _run_statements
+
 MIGRATIONS = Migrations("edge-hub")
 
 
@@ -390,9 +393,4 @@ def _ring_calls(db: Database) -> None:
     )
 
 
-def _run_statements(db: Database, script: str) -> None:
-    """Run each statement on its own: executescript would commit the migration's transaction."""
-    body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
-    for statement in body.split(";"):
-        if statement.strip():
-            db.execute(statement)
+register_welfare(MIGRATIONS)  # 0014, after the migrations above
