@@ -216,3 +216,51 @@ def test_an_answered_call_stays_answered_when_the_modem_will_not_hang_up(tmp_pat
         assert "AT+CHUP" in b.modem.commands
 
     play(tmp_path, scenario, {"contacts": {"grid": "always"}})
+
+
+def test_a_modem_that_stops_answering_during_a_call_is_set_up_again_and_texts_go_first(
+        tmp_path) -> None:
+    """The call is not hung up on a silent modem nor the next one dialled: the modem is
+    marked down at once, and once it answers, the SOS raised meanwhile is texted before
+    any call."""
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None and b.app.worker is not None
+        worker = b.app.worker
+        await pressed(b)
+        await until(lambda: b.modem.call_in_progress is not None)
+        first = b.modem.call_in_progress
+        b.modem.hang()  # answers nothing from now on
+        await until(lambda: not worker.ready, timeout=4)  # one short AT+CLCC timeout
+        b.air.press(mac_for(1), repeats=3)  # a second resident presses meanwhile
+        await b.advance(11)
+        waiting = len(b.modem.submitted)
+        b.modem.unhang()
+        await until(lambda: len(b.modem.submitted) >= waiting + 2, timeout=15)
+        await until(lambda: b.modem.call_in_progress not in (None, first), timeout=10)
+        texted = b.modem.submitted_times[waiting + 1]
+        dialled = [at for command, at in zip(b.modem.commands, b.modem.command_times)
+                   if command.startswith("ATD")]
+        assert dialled[1] > texted  # the second call waited for the new SOS texts
+        assert [e["outcome"] for e in call_events(b)] == ["interrupted"]
+        assert called(b)[0] == (first, "hung_up")  # hung up once the modem answered
+
+    play(tmp_path, scenario, {"contacts": {"grid": "always", "desk": "always"}})
+
+
+def test_a_failing_call_queue_never_stops_replies_from_being_read(tmp_path, caplog) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None
+        b.modem.on_call(GRID, "busy", after_s=0.1)
+        await pressed(b)
+        await until(lambda: called(b) == [(GRID, "busy")])  # nothing queued until round 2
+        b.app.store.db.execute("ALTER TABLE calls_out RENAME TO calls_gone")  # a broken queue
+        await b.advance(1)
+        await b.advance(1)
+        b.reply(DESK, "1")
+        await until(lambda: b.app is not None
+                    and b.app.store.alerts()[0].state is AlertState.ACKNOWLEDGED)
+        failures = [r for r in caplog.records if r.getMessage().startswith("Ring calls failed")]
+        assert len(failures) == 1 and "tried again at the next turn" in failures[0].getMessage()
+        b.app.store.db.execute("ALTER TABLE calls_gone RENAME TO calls_out")
+
+    play(tmp_path, scenario, {"contacts": {"grid": "always"}})
