@@ -16,8 +16,9 @@ from tests.sms_building import DESK, GRID, NEIGHBOUR, SmsBuilding, run_scenario,
 Scenario = Callable[[SmsBuilding], Awaitable[None]]
 
 
-def play(tmp_path: Path, scenario: Scenario, calls: dict[str, Any]) -> SmsBuilding:
-    return run_scenario(SmsBuilding(tmp_path, calls=calls), scenario)
+def play(tmp_path: Path, scenario: Scenario, calls: dict[str, Any],
+         hub: dict[str, Any] | None = None) -> SmsBuilding:
+    return run_scenario(SmsBuilding(tmp_path, calls=calls, hub=hub), scenario)
 
 
 async def pressed(b: SmsBuilding, watch: int = 0) -> None:
@@ -264,3 +265,47 @@ def test_a_failing_call_queue_never_stops_replies_from_being_read(tmp_path, capl
         b.app.store.db.execute("ALTER TABLE calls_gone RENAME TO calls_out")
 
     play(tmp_path, scenario, {"contacts": {"grid": "always"}})
+
+
+def calls_in_file(database: Path) -> list[tuple[str, str, str]]:
+    from edge.storage.store import Store
+
+    store = Store.open(database)
+    try:
+        rows = store.db.execute("SELECT phone, state, coalesce(outcome, '') FROM calls_out "
+                                "ORDER BY id").fetchall()
+        return [(str(p), str(s), str(o)) for p, s, o in rows]
+    finally:
+        store.close()
+
+
+def test_ring_calls_go_on_from_memory_when_the_disk_is_full_and_are_written_back(
+        tmp_path) -> None:
+    """The database reaches its size limit while one call rings and another waits: both
+    are carried into memory, ended there, and written back; the next start reports
+    nothing again."""
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None and b.app.store.guard is not None
+        await pressed(b)
+        await until(lambda: b.modem.call_in_progress is not None)
+        for percent in range(3000):  # telemetry until the database is at its limit
+            b.air.battery(mac_for(1), 100 - percent % 90)
+            b.app.store.flush_telemetry()
+            if b.app.store.storage_health()["mode"] == "memory":
+                break
+        assert b.app.store.storage_health()["mode"] == "memory"
+        assert b.app.store.guard.copy is not None and b.app.store.guard.copy.complete
+        await b.advance(31)  # the first call rang out; the one queued on disk rings next
+        await until(lambda: len(called(b)) == 1 and b.modem.call_in_progress is not None)
+        await b.advance(31)
+        await until(lambda: [e["outcome"] for e in call_events(b)] == ["no_answer"] * 2)
+        b.app.store.guard.page_limit = None  # the installer gives it room
+        b.app.store.recover_storage()
+        assert b.app.store.storage_health()["mode"] != "memory"
+        await b.restart()
+        await b.advance(2)
+        assert [e["outcome"] for e in call_events(b)] == ["no_answer"] * 2  # none again
+
+    b = play(tmp_path, scenario, {"contacts": {"grid": "always", "desk": "always"}},
+             hub={"max_database_mb": 1.5, "storage_reserve_mb": 0.5, "low_space_mb": 0.2})
+    assert [row[1:] for row in calls_in_file(b.database)] == [("done", "no_answer")] * 2

@@ -78,3 +78,17 @@ def test_a_copy_counts_on_from_the_files_highest_seq_and_ids(tmp_path) -> None:
     assert (seq, sms) == (6, 2)
     assert copy.db.execute("SELECT count(*) FROM sqlite_sequence WHERE name = 'outbox'"
                            ).fetchone()[0] == 1
+
+
+def test_every_table_of_the_hub_is_copied_to_memory_or_left_out_on_purpose(tmp_path) -> None:
+    """A new table must say whether a full disk carries it into memory: forgetting it
+    would lose its rows while the hub runs from memory."""
+    from edge.storage.memory import COPY_IN, NOT_COPIED
+
+    store = Store.open(tmp_path / "hub.db")
+    tables = {name for (name,) in store.db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()}
+    store.close()
+    assert not set(COPY_IN) & set(NOT_COPIED)
+    assert tables == set(COPY_IN) | set(NOT_COPIED)

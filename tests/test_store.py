@@ -31,7 +31,7 @@ def test_database_is_wal_full_sync_private_and_migrated(tmp_path) -> None:
                        ("0007_watch_frame_history",), ("0008_sms_refusals",),
                        ("0009_alert_declines",), ("0010_server_claims",),
                        ("0011_server_text_now",), ("0012_roster_buildings",),
-                       ("0013_ring_calls",)]
+                       ("0013_ring_calls",), ("0014_calls_out_ids",)]
 
 
 def test_reopening_applies_no_migration_twice(tmp_path) -> None:

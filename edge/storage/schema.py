@@ -390,6 +390,36 @@ def _ring_calls(db: Database) -> None:
     )
 
 
+
+@MIGRATIONS(name="0014_calls_out_ids")
+def _call_ids(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- Ring call ids are never given twice (AUTOINCREMENT), as texts' are: a memory copy
+        -- of a full disk counts on from the file's ids (edge/storage/memory.py), so calls
+        -- queued in memory never overwrite a call kept in the file when written back.
+        CREATE TABLE calls_out_ids (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            contact_id TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            sms_id INTEGER,
+            state TEXT NOT NULL DEFAULT 'queued',
+            outcome TEXT,
+            detail TEXT,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            ended_at REAL
+        );
+        INSERT INTO calls_out_ids SELECT * FROM calls_out;
+        DROP TABLE calls_out;
+        ALTER TABLE calls_out_ids RENAME TO calls_out;
+        CREATE INDEX calls_out_state ON calls_out (state, id);
+        CREATE INDEX calls_out_alert ON calls_out (alert_id, phone);
+        """
+    )
+
 def _run_statements(db: Database, script: str) -> None:
     """Run each statement on its own: executescript would commit the migration's transaction."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
