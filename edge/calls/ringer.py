@@ -103,7 +103,7 @@ class RingCalls:
     async def _follow(self, on_modem: OnModem) -> None:
         ringing = self._ringing
         assert ringing is not None
-        if not self.store.alert_open(ringing.call.alert_id):
+        if not self.store.store.alert_open(ringing.call.alert_id):
             outcome: str | None = "not_needed"
         else:
             listed = await on_modem(self.modem.calls)

@@ -288,7 +288,8 @@ class SmsWorker:
     def _recipient_refused(self, message: OutgoingSms, error: ModemError) -> None:
         """The network would not take a text for this number now: try it again later."""
         tries = message.refusals + 1
-        if not keeps_trying(message.kind, self.sms.alert_open(message.alert_id), tries):
+        if not keeps_trying(message.kind, self.sms.store.alert_open(message.alert_id),
+                            tries):
             self.sms.failed(message.id, str(error))
             self._log.error("Gave up the %s text to %s after %d tries (%s).", message.kind,
                             message.phone, tries, error)

@@ -11,11 +11,13 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from edge.storage.alert_tables import OPEN_STATES
+
 _log = logging.getLogger("edge.storage.store")
 
 # What the memory store starts from: every row of the small tables, and of the others
 # what an open alert or a queued text needs.
-_OPEN = "(SELECT id FROM {src}.alerts WHERE state IN ('raised', 'active'))"
+_OPEN = f"(SELECT id FROM {{src}}.alerts WHERE state IN {OPEN_STATES})"
 _KEPT_TEXTS = f"(SELECT id FROM {{src}}.sms_out WHERE state = 'queued' OR alert_id IN {_OPEN})"
 # Every table the migrations make is in COPY_IN or here, with the reason it is not copied.
 NOT_COPIED = {
