@@ -92,3 +92,35 @@ def test_every_table_of_the_hub_is_copied_to_memory_or_left_out_on_purpose(tmp_p
     store.close()
     assert not set(COPY_IN) & set(NOT_COPIED)
     assert tables == set(COPY_IN) | set(NOT_COPIED)
+
+
+def test_calls_queued_before_call_ids_were_kept_apart_survive_and_ids_count_on(
+        tmp_path) -> None:
+    """A database made before migration 0014 keeps its calls, and a memory copy of it
+    gives new calls ids above the file's, even of calls it did not copy."""
+    import sqlite3
+
+    from edge.storage.schema import MIGRATIONS, database_on
+
+    path = tmp_path / "hub.db"
+    db = database_on(sqlite3.connect(path))
+    MIGRATIONS.apply(db, stop_before="0014_calls_out_ids")
+    db.execute("INSERT INTO residents (id, name, room, address) VALUES ('r1', 'a', '1', 'x')")
+    for ref, state in (("A001", "closed"), ("A002", "active")):
+        db.execute("INSERT INTO alerts (uid, ref, resident_id, watch_mac, state, raised_at, "
+                   "cancel_until, updated_at) VALUES (?, ?, 'r1', 'm', ?, 0, 0, 0)",
+                   [ref, ref, state])
+    for call_id, alert_id, state in ((1, 2, "queued"), (2, 1, "done")):
+        db.execute("INSERT INTO calls_out (id, alert_id, contact_id, phone, state, "
+                   "created_at) VALUES (?, ?, 'desk', '+86', ?, 0)", [call_id, alert_id, state])
+    db.conn.commit()
+    db.conn.close()
+    store = Store.open(path)
+    assert store.db.execute("SELECT id, state FROM calls_out ORDER BY id").fetchall() == [
+        (1, "queued"), (2, "done")]
+    copy = memory_copy(path, store.db)
+    store.close()
+    assert copy.db.execute("SELECT id FROM calls_out").fetchall() == [(1,)]
+    new = copy.db.execute("INSERT INTO calls_out (alert_id, contact_id, phone, created_at) "
+                          "VALUES (2, 'desk', '+86', 1)").lastrowid
+    assert new == 3  # not 2: writing back would have overwritten the file's call 2
