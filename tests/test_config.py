@@ -565,7 +565,10 @@ def test_ring_calls_are_set_per_contact_and_night_hours_are_checked() -> None:
     for key, value, expected in (("night", "22-7", "22:00-07:00"),
                                  ("night", "07:00-07:00", "22:00-07:00"),
                                  ("night", "25:00-07:00", "22:00-07:00"),
-                                 ("ring_s", 0, "greater than 0")):
+                                 ("ring_s", 0, "from 5 to 120"),
+                                 ("ring_s", 4.5, "from 5 to 120"),
+                                 ("ring_s", 121, "from 5 to 120"),
+                                 ("ring_s", 600, "from 5 to 120")):
         with pytest.raises(ConfigError, match=rf"calls\.{key}: expected .*{expected}"):
             parse_config({**building(), "calls": {key: value}}, source="hub.toml",
                          base_dir=Path("."))

@@ -319,7 +319,7 @@ def ring_call_findings(tmp_path: Path, machine: Probes, **emulated: object) -> d
 @pytest.mark.parametrize(("emulated", "status", "says"), [
     ({}, PASS, "registered on IMS: ring calls go as VoLTE"),
     ({"ims": False, "circuit": True}, PASS, "combined attach: ring calls fall back to 2G/3G"),
-    ({"ims": False, "circuit": False, "voice": False}, WARN,
+    ({"ims": False, "circuit": False}, WARN,  # how a data-only SIM registers on LTE
      "a data-only SIM or one without VoLTE cannot place ring calls"),
     ({"model": "SIMCOM_SIM800L"}, WARN, "2G-only modem: ring calls (and texts) stop where the "
                                         "operator switches 2G off"),
@@ -353,3 +353,19 @@ def test_a_modem_that_ignores_ath_for_voice_is_reported_and_one_without_clcc_war
 def test_no_ring_call_checks_when_no_contact_wants_calls(tmp_path, machine):
     found = modem_findings(tmp_path, machine)
     assert "ring calls" not in found and "call tracking" not in found
+
+
+def test_ring_calls_set_in_the_servers_roster_are_checked_too(tmp_path, machine):
+    """hub.toml marks nobody; the roster the server pushed, kept in the hub's database,
+    marks the duty desk for calls at night."""
+    from edge.domain import CallWhen
+    from edge.storage.store import Store
+    from tests.building import make_roster
+
+    roster = make_roster(1)
+    desk = replace(roster.contacts[0], call=CallWhen.NIGHT)
+    store = Store.open(tmp_path / "hub.db")
+    store.apply_roster(replace(roster, contacts=(desk,)))
+    store.close()
+    found = modem_findings(tmp_path, machine)
+    assert found["ring calls"].status == PASS and found["call tracking"].status == PASS

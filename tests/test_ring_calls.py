@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from edge.calls.store import CallStore
 from edge.domain import AlertState
 from tests.building import mac_for
 from tests.sms_building import DESK, GRID, NEIGHBOUR, SmsBuilding, run_scenario, until
@@ -16,8 +15,9 @@ from tests.sms_building import DESK, GRID, NEIGHBOUR, SmsBuilding, run_scenario,
 Scenario = Callable[[SmsBuilding], Awaitable[None]]
 
 
-def play(tmp_path: Path, scenario: Scenario, calls: dict[str, Any]) -> SmsBuilding:
-    return run_scenario(SmsBuilding(tmp_path, calls=calls), scenario)
+def play(tmp_path: Path, scenario: Scenario, calls: dict[str, Any],
+         hub: dict[str, Any] | None = None) -> SmsBuilding:
+    return run_scenario(SmsBuilding(tmp_path, calls=calls, hub=hub), scenario)
 
 
 async def pressed(b: SmsBuilding, watch: int = 0) -> None:
@@ -140,9 +140,9 @@ def test_a_call_ringing_when_the_hub_restarts_is_not_placed_again(tmp_path) -> N
         await b.restart()
         assert b.app is not None
         await until(lambda: b.modem.call_in_progress is None)  # hung up after the restart
-        (alert,) = b.app.store.alerts()
-        calls = CallStore(b.app.store)
-        assert calls.outcomes(alert.id) == [(GRID, "done", "interrupted")]
+        assert b.app.store.db.execute(
+            "SELECT phone, state, outcome FROM calls_out").fetchall() == [
+                (GRID, "done", "interrupted")]
         await b.advance(5)
         assert b.modem.commands.count(f"ATD{GRID};") == 1
 
@@ -216,3 +216,95 @@ def test_an_answered_call_stays_answered_when_the_modem_will_not_hang_up(tmp_pat
         assert "AT+CHUP" in b.modem.commands
 
     play(tmp_path, scenario, {"contacts": {"grid": "always"}})
+
+
+def test_a_modem_that_stops_answering_during_a_call_is_set_up_again_and_texts_go_first(
+        tmp_path) -> None:
+    """The call is not hung up on a silent modem nor the next one dialled: the modem is
+    marked down at once, and once it answers, the SOS raised meanwhile is texted before
+    any call."""
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None and b.app.worker is not None
+        worker = b.app.worker
+        await pressed(b)
+        await until(lambda: b.modem.call_in_progress is not None)
+        first = b.modem.call_in_progress
+        b.modem.hang()  # answers nothing from now on
+        await until(lambda: not worker.ready, timeout=4)  # one short AT+CLCC timeout
+        b.air.press(mac_for(1), repeats=3)  # a second resident presses meanwhile
+        await b.advance(11)
+        waiting = len(b.modem.submitted)
+        b.modem.unhang()
+        await until(lambda: len(b.modem.submitted) >= waiting + 2, timeout=15)
+        await until(lambda: b.modem.call_in_progress not in (None, first), timeout=10)
+        texted = b.modem.submitted_times[waiting + 1]
+        dialled = [at for command, at in zip(b.modem.commands, b.modem.command_times)
+                   if command.startswith("ATD")]
+        assert dialled[1] > texted  # the second call waited for the new SOS texts
+        assert [e["outcome"] for e in call_events(b)] == ["interrupted"]
+        assert called(b)[0] == (first, "hung_up")  # hung up once the modem answered
+
+    play(tmp_path, scenario, {"contacts": {"grid": "always", "desk": "always"}})
+
+
+def test_a_failing_call_queue_never_stops_replies_from_being_read(tmp_path, caplog) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None
+        b.modem.on_call(GRID, "busy", after_s=0.1)
+        await pressed(b)
+        await until(lambda: called(b) == [(GRID, "busy")])  # nothing queued until round 2
+        b.app.store.db.execute("ALTER TABLE calls_out RENAME TO calls_gone")  # a broken queue
+        await b.advance(1)
+        await b.advance(1)
+        b.reply(DESK, "1")
+        await until(lambda: b.app is not None
+                    and b.app.store.alerts()[0].state is AlertState.ACKNOWLEDGED)
+        failures = [r for r in caplog.records if r.getMessage().startswith("Ring calls failed")]
+        assert len(failures) == 1 and "tried again at the next turn" in failures[0].getMessage()
+        b.app.store.db.execute("ALTER TABLE calls_gone RENAME TO calls_out")
+
+    play(tmp_path, scenario, {"contacts": {"grid": "always"}})
+
+
+def calls_in_file(database: Path) -> list[tuple[str, str, str]]:
+    from edge.storage.store import Store
+
+    store = Store.open(database)
+    try:
+        rows = store.db.execute("SELECT phone, state, coalesce(outcome, '') FROM calls_out "
+                                "ORDER BY id").fetchall()
+        return [(str(p), str(s), str(o)) for p, s, o in rows]
+    finally:
+        store.close()
+
+
+def test_ring_calls_go_on_from_memory_when_the_disk_is_full_and_are_written_back(
+        tmp_path) -> None:
+    """The database reaches its size limit while one call rings and another waits: both
+    are carried into memory, ended there, and written back; the next start reports
+    nothing again."""
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None and b.app.store.guard is not None
+        await pressed(b)
+        await until(lambda: b.modem.call_in_progress is not None)
+        for percent in range(3000):  # telemetry until the database is at its limit
+            b.air.battery(mac_for(1), 100 - percent % 90)
+            b.app.store.flush_telemetry()
+            if b.app.store.storage_health()["mode"] == "memory":
+                break
+        assert b.app.store.storage_health()["mode"] == "memory"
+        assert b.app.store.guard.copy is not None and b.app.store.guard.copy.complete
+        await b.advance(31)  # the first call rang out; the one queued on disk rings next
+        await until(lambda: len(called(b)) == 1 and b.modem.call_in_progress is not None)
+        await b.advance(31)
+        await until(lambda: [e["outcome"] for e in call_events(b)] == ["no_answer"] * 2)
+        b.app.store.guard.page_limit = None  # the installer gives it room
+        b.app.store.recover_storage()
+        assert b.app.store.storage_health()["mode"] != "memory"
+        await b.restart()
+        await b.advance(2)
+        assert [e["outcome"] for e in call_events(b)] == ["no_answer"] * 2  # none again
+
+    b = play(tmp_path, scenario, {"contacts": {"grid": "always", "desk": "always"}},
+             hub={"max_database_mb": 1.5, "storage_reserve_mb": 0.5, "low_space_mb": 0.2})
+    assert [row[1:] for row in calls_in_file(b.database)] == [("done", "no_answer")] * 2

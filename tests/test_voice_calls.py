@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.errors import ModemError
+from edge.errors import ModemError, ModemSilent
 from firmware_bridge.modem.at_protocol import AtReader, Line, Urc, command_prefix
 from firmware_bridge.modem.at_replies import CallLine, parse_clcc
 from firmware_bridge.modem.serial_modem import ModemEvent, SerialModem
@@ -164,3 +164,23 @@ def test_the_fault_catalogue_sets_and_clears_a_phones_behaviour(
     time.sleep(0.3)
     assert states(modem) == ["ringing"]  # back to ringing until hung up
     modem.hang_up()
+
+
+def test_a_modem_that_stops_answering_during_a_call_is_given_up_on_in_seconds(
+        emulator: ModemEmulator) -> None:
+    """AT+CLCC and ATH wait only the short probe time, not the command timeout, and the
+    error says the modem is silent (not that it refused)."""
+    assert emulator.path is not None
+    modem = SerialModem(emulator.path, command_timeout_s=10, register_wait_s=0.1)
+    try:
+        modem.open()
+        modem.initialise()
+        modem.dial(PHONE)
+        emulator.hang()
+        for step in (modem.calls, modem.hang_up):
+            started = time.monotonic()
+            with pytest.raises(ModemSilent):
+                step()
+            assert time.monotonic() - started < modem.probe_timeout_s + 1
+    finally:
+        modem.close()

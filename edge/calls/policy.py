@@ -20,9 +20,12 @@ from edge.domain import CallWhen, Contact
 
 CALLED_KINDS = frozenset({"sos", "escalated", "unanswered"})
 # How a call ended: answered, no_answer (rang out or the network gave up), busy, dropped
-# (NO CARRIER before an answer), no_dialtone, failed (the modem refused), not_needed
-# (the alert closed first), interrupted (the hub stopped while it rang). All but
-# answered are tried again with the next escalation round.
+# (the call was gone before the hub saw it answered: NO CARRIER, or no longer listed; a
+# call answered and hung up between two looks, about a second apart, looks the same, so
+# "dropped" may hide a short answer: calling again next round is the safe side),
+# no_dialtone, failed (the modem refused), not_needed (the alert closed first),
+# interrupted (the hub or the modem stopped while it rang). All but answered are tried
+# again with the next escalation round.
 ANSWERED = "answered"
 DEFAULT_NIGHT = "22:00-07:00"
 _NIGHT = re.compile(r"([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})")

@@ -6,6 +6,10 @@ call (ATD<number>; answers at once, the phone rings on its own), or look at the 
 ringing (AT+CLCC) and hang up once it was answered, its ring time is over or its alert
 was closed. So the AT channel is never held for the ring time, and a text queued while
 a phone rings goes out at the next turn. How each call ended goes to the store.
+
+A modem that stops answering (a command timed out, its port is gone) is not asked to
+hang up: the error goes back to the worker, which sets the modem up again as it does for
+texts; the call is then ended as "interrupted" and hung up (`resume`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any, Protocol
 from edge.calls.policy import ANSWERED, ListedCall, progress
 from edge.calls.store import CallStore, QueuedCall
 from edge.clock import Clock
-from edge.errors import ModemError
+from edge.errors import ModemError, ModemSilent
 
 OnModem = Callable[..., Awaitable[Any]]  # runs a modem method on the modem's thread
 _HANG_UP = frozenset({ANSWERED, "no_answer", "not_needed"})  # the call is still up then
@@ -48,10 +52,6 @@ class RingCalls:
         self._ringing: _Ringing | None = None
         self._log = log or logging.getLogger("edge.calls")
 
-    @property
-    def ringing(self) -> bool:
-        return self._ringing is not None
-
     def on_ended(self, outcome: str) -> None:
         """The modem said how the call ended (BUSY, NO ANSWER, ...); seen at the next step."""
         if self._ringing is not None:
@@ -59,22 +59,29 @@ class RingCalls:
 
     async def resume(self, on_modem: OnModem) -> None:
         """The modem was (re)set up: a call that rang when it or the hub stopped is over,
-        and is not placed again (the next escalation round calls again)."""
-        if self._ringing is not None:
-            self._end("interrupted", "the modem restarted while it rang")
+        hung up, and not placed again (the next escalation round calls again)."""
+        interrupted = self._ringing is not None
+        if interrupted:
+            self._end("interrupted", "the modem stopped answering or restarted while it rang")
         if self.store.interrupted(self.clock.now()):
+            interrupted = True
             self._log.warning("A ring call was under way when the hub stopped; it is not "
                               "placed again (the next escalation round calls again).")
+        if interrupted:
             await self._hang_up(on_modem)
 
     async def step(self, on_modem: OnModem, texts_due: Callable[[], bool]) -> None:
-        """Follow the call ringing, or start the next one when no text is waiting."""
+        """Follow the call ringing, or start the next one when no text is waiting. A modem
+        that does not answer raises ModemError (see `silent`); the call stays ringing
+        until `resume`."""
         try:
             if self._ringing is not None:
                 await self._follow(on_modem)
             else:
                 await self._start(on_modem, texts_due)
         except ModemError as error:
+            if silent(error):
+                raise
             await self._failed(on_modem, error)
 
     async def _start(self, on_modem: OnModem, texts_due: Callable[[], bool]) -> None:
@@ -96,7 +103,7 @@ class RingCalls:
     async def _follow(self, on_modem: OnModem) -> None:
         ringing = self._ringing
         assert ringing is not None
-        if not self.store.alert_open(ringing.call.alert_id):
+        if not self.store.store.alert_open(ringing.call.alert_id):
             outcome: str | None = "not_needed"
         else:
             listed = await on_modem(self.modem.calls)
@@ -117,10 +124,13 @@ class RingCalls:
         self._end("failed", str(error))
 
     async def _hang_up(self, on_modem: OnModem) -> None:
-        """Hang up; a modem that will not is logged (the network ends the call anyway)."""
+        """Hang up; a modem that refuses is logged (the network ends the call anyway), one
+        that does not answer raises."""
         try:
             await on_modem(self.modem.hang_up)
         except ModemError as error:
+            if silent(error):
+                raise
             self._log.warning("Could not hang up the ring call (%s); the network ends it by "
                               "itself.", error)
 
@@ -141,3 +151,9 @@ class RingCalls:
                               "the next escalation round if the alert is still open.",
                               call.name, call.phone, call.ref, outcome.replace("_", " "),
                               f" ({detail})" if detail else "")
+
+
+def silent(error: ModemError) -> bool:
+    """Whether the modem did not answer at all (a timeout, a lost port), rather than
+    refuse: then nothing more is asked of it until it is set up again."""
+    return isinstance(error, ModemSilent) or error.kind == "dead"

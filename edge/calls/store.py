@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from edge.calls.policy import ANSWERED
 from edge.domain import Contact
+from edge.storage.alert_tables import OPEN_STATES
 from edge.storage.store import ALERT_PRIORITY, Store
 
 
@@ -23,7 +24,6 @@ class QueuedCall:
     id: int
     alert_id: int
     phone: str
-    contact_id: str
     alert_open: bool
     ref: str = ""
     name: str = ""
@@ -57,19 +57,15 @@ class CallStore:
     def next_due(self) -> QueuedCall | None:
         """The oldest queued call whose text is no longer waiting to go out."""
         row = self.db.execute(
-            "SELECT c.id, c.alert_id, c.phone, c.contact_id, a.state IN ('raised', 'active'), "
+            f"SELECT c.id, c.alert_id, c.phone, a.state IN {OPEN_STATES}, "
             "a.ref, coalesce(k.name, c.phone) FROM calls_out c "
             "JOIN alerts a ON a.id = c.alert_id LEFT JOIN contacts k ON k.id = c.contact_id "
             "LEFT JOIN sms_out s ON s.id = c.sms_id WHERE c.state = 'queued' AND "
             "(s.id IS NULL OR s.state != 'queued') ORDER BY c.id LIMIT 1").fetchone()
         if row is None:
             return None
-        call_id, alert_id, phone, contact_id, open_, ref, name = row
-        return QueuedCall(call_id, alert_id, phone, contact_id, bool(open_), ref, name)
-
-    def alert_open(self, alert_id: int) -> bool:
-        row = self.db.execute("SELECT state FROM alerts WHERE id = ?", [alert_id]).fetchone()
-        return row is not None and row[0] in ("raised", "active")
+        call_id, alert_id, phone, open_, ref, name = row
+        return QueuedCall(call_id, alert_id, phone, bool(open_), ref, name)
 
     def started(self, call_id: int, now: float) -> None:
         self.store.write(lambda: self.db.execute(
@@ -86,9 +82,9 @@ class CallStore:
 
     def _event(self, call_id: int, outcome: str, now: float) -> None:
         row = self.db.execute(
-            "SELECT a.uid, a.ref, k.contact_id, c.name, c.role, c.tier FROM calls_out k "
-            "JOIN alerts a ON a.id = k.alert_id LEFT JOIN contacts c ON c.id = k.contact_id "
-            "WHERE k.id = ?", [call_id]).fetchone()
+            "SELECT a.uid, a.ref, c.contact_id, k.name, k.role, k.tier FROM calls_out c "
+            "JOIN alerts a ON a.id = c.alert_id LEFT JOIN contacts k ON k.id = c.contact_id "
+            "WHERE c.id = ?", [call_id]).fetchone()
         if row is None:
             return
         uid, ref, contact, name, role, tier = row
@@ -105,10 +101,3 @@ class CallStore:
         for (call_id,) in rows:
             self.finished(call_id, "interrupted", now)
         return len(rows)
-
-    def outcomes(self, alert_id: int) -> list[tuple[str, str, str]]:
-        """(phone, state, outcome) of an alert's calls, oldest first."""
-        rows = self.db.execute(
-            "SELECT phone, state, coalesce(outcome, '') FROM calls_out WHERE alert_id = ? "
-            "ORDER BY id", [alert_id]).fetchall()
-        return [(str(p), str(s), str(o)) for p, s, o in rows]

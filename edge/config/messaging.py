@@ -35,6 +35,12 @@ def _country_code(text: str) -> str:
     return cleaned
 
 
+def _ring_time(value: float) -> float:
+    if not 5 <= value <= 120:
+        raise ValueError(value)
+    return value
+
+
 def _pin(text: str) -> str:
     if not (text.isascii() and text.isdigit() and 4 <= len(text) <= 8):
         raise ValueError(text)
@@ -49,6 +55,8 @@ PHRASE = Rule("a non-empty accepting phrase", _keyword)
 COUNTRY_CODE = Rule('a country calling code of 1 to 3 digits, like "86"', _country_code)
 MAP_URL = Rule("a URL template with {lat} and {lon}", check_map_url)
 PIN = Rule("the SIM PIN: 4 to 8 digits", _pin)
+RING_TIME = Rule("a number of seconds from 5 to 120 (long enough to wake someone, short "
+                 "enough to free the modem for the next call)", _ring_time)
 NIGHT = Rule('local hours like "22:00-07:00" (start-end, 24-hour clock)',
              lambda text: str(parse_night(text)), takes=str)
 
@@ -111,7 +119,7 @@ class CallsSection:
 
     ring_s: float = field(
         default=30.0, metadata=meta("let the phone ring this long, then hang up",
-                                    above(0, SECONDS)))
+                                    RING_TIME))
     night: str = field(
         default=DEFAULT_NIGHT, metadata=meta('when contacts marked call = "night" are '
                                              "called, in [sms] timezone", NIGHT))

@@ -2,15 +2,17 @@
 
 Every modem call runs on one executor thread, so AT commands never interleave; results
 come back to the event loop. URCs from the modem's reader thread are passed in with
-call_soon_threadsafe. Ring calls (edge.calls.ringer) get one short step a turn, after
-the texts that are due.
+call_soon_threadsafe. Each turn sends the texts that are due, reads the inbox and checks
+the modem when those are due, and only then gives ring calls (edge.calls.ringer) one short
+step; a failing ring call never stops the others, and a modem that stops answering during
+one goes the way of any modem fault.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
@@ -70,6 +72,7 @@ class SmsWorker:
         self._fault_since: float | None = None  # monotonic start of a modem fault
         self._tried_at: float | None = None  # monotonic time of the last bring-up
         self._fault_logged = ""  # the fault last logged: one line per change of state
+        self._ring_fault = ""  # the ring-call error last logged, likewise
         self._health_due = 0.0
         self.ready = False
         self.fault = ""
@@ -123,14 +126,34 @@ class SmsWorker:
             await self._bring_up(stop)
             return
         await self._send_due(stop)
-        if self.ringer is not None and self.ready:
-            await self.ringer.step(
-                self._call, lambda: self.sms.next_due(self.clock.now()) is not None)
-        if self.clock.monotonic() >= self._inbox_due:
+        if self.ready and self.clock.monotonic() >= self._inbox_due:
             await self._drain_inbox()
-        if self.clock.monotonic() >= self._health_due:
+        if self.ready and self.clock.monotonic() >= self._health_due:
             await self._check_health()
+        ringer = self.ringer
+        if ringer is not None and self.ready:
+            await self._ring(lambda: ringer.step(
+                self._call, lambda: self.sms.next_due(self.clock.now()) is not None))
         await self._idle(stop)
+
+    async def _ring(self, action: Callable[[], Awaitable[None]]) -> None:
+        """One ring-call action. A modem that does not answer goes the way of any modem
+        fault; any other error is logged once and texts, replies and checks go on."""
+        try:
+            await action()
+        except ModemError as error:
+            self._log.error("The GSM modem stopped answering during a ring call (%s). The "
+                            "call is ended; queued texts go first once the modem answers "
+                            "again.", str(error).rstrip("."))
+            await self._repair(error.kind, error)
+        except Exception as error:  # noqa: BLE001 - a ring call must not stop texting
+            if self._ring_fault != repr(error):
+                self._ring_fault = repr(error)
+                self._log.exception("Ring calls failed (%s). Texts, replies and modem checks "
+                                    "go on; ring calls are tried again at the next turn.",
+                                    error)
+            return
+        self._ring_fault = ""
 
     async def _bring_up(self, stop: asyncio.Event) -> None:
         """Open and set the modem up; while it cannot send, check again every few seconds
@@ -155,9 +178,11 @@ class SmsWorker:
             self._log.warning("The GSM modem is usable again after %.0f s (%s); queued texts "
                               "go out now.", self.clock.monotonic() - self._fault_since, described)
             self._fault_since, self._fault_logged = None, ""
-        if self.ringer is not None:
-            await self.ringer.resume(self._call)
-        await self._drain_inbox()
+        ringer = self.ringer
+        if ringer is not None:
+            await self._ring(lambda: ringer.resume(self._call))
+        if self.ready:
+            await self._drain_inbox()
 
     def _until_next_check(self) -> float:
         if self._fault_since is None or self._tried_at is None:
@@ -263,7 +288,8 @@ class SmsWorker:
     def _recipient_refused(self, message: OutgoingSms, error: ModemError) -> None:
         """The network would not take a text for this number now: try it again later."""
         tries = message.refusals + 1
-        if not keeps_trying(message.kind, self.sms.alert_open(message.alert_id), tries):
+        if not keeps_trying(message.kind, self.sms.store.alert_open(message.alert_id),
+                            tries):
             self.sms.failed(message.id, str(error))
             self._log.error("Gave up the %s text to %s after %d tries (%s).", message.kind,
                             message.phone, tries, error)

@@ -11,6 +11,7 @@ from sqlite_utils import Database
 from edge.domain import Alert, AlertState
 
 _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+OPEN_STATES = "('raised', 'active')"  # an open alert's states, as an SQL list
 
 
 def alert_ref(alert_id: int) -> str:
@@ -64,13 +65,19 @@ class AlertTables:
         )
 
     def open_alerts(self) -> list[Alert]:
-        return self._alerts("WHERE state IN ('raised', 'active') ORDER BY id")
+        return self._alerts(f"WHERE state IN {OPEN_STATES} ORDER BY id")
 
     def open_alert_for(self, resident_id: str) -> Alert | None:
         found = self._alerts(
-            "WHERE resident_id = ? AND state IN ('raised', 'active')", [resident_id]
+            f"WHERE resident_id = ? AND state IN {OPEN_STATES}", [resident_id]
         )
         return found[0] if found else None
+
+    def alert_open(self, alert_id: int | None) -> bool:
+        """True when alert `alert_id` is still open (raised or active)."""
+        return alert_id is not None and self.db.execute(
+            f"SELECT 1 FROM alerts WHERE id = ? AND state IN {OPEN_STATES}",
+            [alert_id]).fetchone() is not None
 
     def alert(self, uid_or_ref: str) -> Alert | None:
         found = self._alerts("WHERE uid = ? OR ref = ?", [uid_or_ref, uid_or_ref.upper()])

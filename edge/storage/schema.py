@@ -374,8 +374,11 @@ def _ring_calls(db: Database) -> None:
         ALTER TABLE contacts ADD COLUMN call TEXT NOT NULL DEFAULT 'never';
         -- Ring calls, queued like texts: one rings at a time, after its text (sms_id) went
         -- out; a call ringing when the hub stopped is not placed again ('interrupted').
+        -- Ids are never given twice (AUTOINCREMENT), as texts' are: a memory copy of a full
+        -- disk counts on from the file's ids (edge/storage/memory.py), so calls queued in
+        -- memory never overwrite a call kept in the file when written back.
         CREATE TABLE calls_out (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             alert_id INTEGER NOT NULL REFERENCES alerts(id),
             contact_id TEXT NOT NULL,
             phone TEXT NOT NULL,

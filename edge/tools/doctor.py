@@ -148,6 +148,24 @@ def check_database(database: Path) -> Finding:
     return Finding("database", PASS, f"{database} is writable and passes quick_check")
 
 
+def database_wants_calls(database: Path) -> bool:
+    """Whether the hub's database marks a contact for ring calls: most are set in the
+    server's roster, which the hub keeps there. False when it cannot be read."""
+    if not database.exists():
+        return False
+    try:
+        conn = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        row = conn.execute("SELECT 1 FROM contacts WHERE call != 'never' LIMIT 1").fetchone()
+    except sqlite3.Error:  # a database from before ring calls
+        return False
+    finally:
+        conn.close()
+    return row is not None
+
+
 def check_disk(database: Path, free: Callable[[Path], int],
                low_space_mb: float = FAIL_FREE_BYTES / MB) -> Finding:
     """Free space on the database's filesystem: below [hub] low_space_mb the hub reports a
@@ -305,9 +323,10 @@ def run_checks(config_path: Path | str, *, probes: Probes | None = None) -> list
         port = check_modem_port(config.modem.port, probes.processes())
         found += port
         if port[0].status == PASS:
+            ring_calls = (any(c.call is not CallWhen.NEVER for c in config.roster.contacts)
+                          or database_wants_calls(config.hub.database))
             found += check_modem(config.modem, probes.open_modem, probes.register_wait_s,
-                                 ring_calls=any(c.call is not CallWhen.NEVER
-                                                for c in config.roster.contacts))
+                                 ring_calls=ring_calls)
         else:
             found.append(skipped(f"no modem port at {config.modem.port}"))
     if config.uplink is not None:

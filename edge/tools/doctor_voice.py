@@ -1,7 +1,8 @@
 """edge-hub doctor's checks for ring calls: whether the modem can follow a voice call
 (AT+CLCC, and how it hangs up: AT+CVHU) and whether the SIM and network can carry one.
 
-Run only when a contact is marked call = "night" or "always". On LTE a voice call needs
+Run only when a contact is marked call = "night" or "always", in hub.toml or in the
+server's roster kept in the hub's database. On LTE a voice call needs
 VoLTE (IMS) or a fall-back to the circuit network (a combined attach, seen as +CREG);
 a data-only SIM has neither. A 2G-only modem calls only while the operator keeps 2G on.
 """

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import serial
 
-from firmware_bridge.errors import ModemError, PduError
+from firmware_bridge.errors import ModemError, ModemSilent, PduError
 from firmware_bridge.modem.at_protocol import (
     CTRL_Z,
     ESC,
@@ -197,15 +197,14 @@ class SerialModem:
     # ------------------------------------------------------------ commands
 
     def command(self, command: str, timeout_s: float | None = None) -> Reply:
-        """Send one AT command and return its reply; no answer raises ModemError(transient)."""
+        """Send one AT command and return its reply; no answer raises ModemSilent (transient)."""
         timeout = self.command_timeout_s if timeout_s is None else timeout_s
         with self._lock:
             reply = self._live_port().command(command, timeout)
         if reply is None:
-            raise ModemError(
+            raise ModemSilent(
                 f"The modem on {self.port} did not answer {_masked(command)} within "
-                f"{timeout:.1f} s.",
-                kind="transient")
+                f"{timeout:.1f} s.")
         self.log.debug("%s -> %s %s", _masked(command), reply.lines, reply.final.text)
         return reply
 

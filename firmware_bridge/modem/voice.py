@@ -5,6 +5,9 @@ EC25, SIM800), so other commands run while it rings. Its progress is read with A
 (dialling, ringing, active) and its end from the result code the modem then says on
 its own: BUSY, NO ANSWER, NO DIALTONE or NO CARRIER. ATH hangs up; a SIMCom modem set to
 AT+CVHU=1 ignores ATH for voice calls, so AT+CHUP follows when a call is still listed.
+AT+CLCC, ATH and AT+CHUP answer at once on a working modem: they wait only the short
+probe time, so a modem that stopped answering holds the AT channel for seconds, not
+minutes.
 """
 
 from __future__ import annotations
@@ -38,11 +41,11 @@ def dial(modem: ModemLink, number: str) -> str:
 
 def calls(modem: ModemLink) -> list[CallLine]:
     """The calls the modem has now (AT+CLCC); empty when the line is free."""
-    return parse_clcc(modem.check("AT+CLCC"))
+    return parse_clcc(modem.check("AT+CLCC", modem.probe_timeout_s))
 
 
 def hang_up(modem: ModemLink) -> None:
     """End our voice call: ATH, then AT+CHUP if an outgoing call is still listed."""
-    modem.command("ATH")
+    modem.command("ATH", modem.probe_timeout_s)
     if any(call.outgoing and call.voice for call in calls(modem)):
-        modem.check("AT+CHUP")
+        modem.check("AT+CHUP", modem.probe_timeout_s)
