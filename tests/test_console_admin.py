@@ -121,6 +121,37 @@ def test_a_roster_edit_goes_to_this_communitys_hubs_only(broker: Broker, server:
         away.close()
 
 
+def test_a_sensor_is_refused_when_its_mac_is_taken_naming_the_field(server: Receiver) -> None:
+    logins = people(server)
+    base = base_of(server)
+    ours, theirs = Desk(base, *logins["admin"]), Desk(base, *logins["other_admin"])
+    for admin, resident in ((ours, "r-101"), (theirs, "r-7")):
+        assert admin.call("POST", "/api/roster/residents", {"entry": {
+            "id": resident, "name": "张桂兰", "room": "101"}}).ok
+    assert ours.call("POST", "/api/roster/watches", {"entry": {"mac": MAC, "resident": "r-101"},
+                                                     "key": "generate"}).ok
+    door = {"mac": "B0:C7:DE:00:03:01", "resident": "r-101", "kind": "door", "place": "卫生间门"}
+    added = ours.call("POST", "/api/roster/sensors", {"entry": door, "key": "generate"})
+    assert added.ok and re.fullmatch(r"[0-9a-f]{32}", added.json()["key"])
+    assert added.headers["cache-control"] == "no-store"
+    refusals = [
+        (theirs, "sensors", {**door, "resident": "r-7"},
+         "sensors: B0:C7:DE:00:03:01 is registered to another community; expected"),
+        (theirs, "watches", {"mac": door["mac"], "resident": "r-7"},
+         "watches: B0:C7:DE:00:03:01 is registered to another community"),
+        (theirs, "sensors", {**door, "mac": MAC, "resident": "r-7"},
+         f"sensors: {MAC} is registered to another community"),
+        (ours, "sensors", {**door, "mac": MAC},
+         f"sensors[1].mac: {MAC} is also a [[watches]] entry"),
+    ]
+    for admin, kind, entry, error in refusals:
+        answer = admin.call("POST", f"/api/roster/{kind}", {"entry": entry, "key": "generate"})
+        assert answer.status_code == 400 and answer.json()["error"].startswith(error), answer.text
+    assert theirs.call("GET", "/api/roster").json()["sensors"] == []
+    (kept,) = ours.call("GET", "/api/roster").json()["sensors"]
+    assert kept == {**door, "key_set": True}
+
+
 def test_only_this_communitys_administrators_may_change_it(server: Receiver) -> None:
     logins = people(server)
     base = base_of(server)

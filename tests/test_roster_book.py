@@ -95,6 +95,36 @@ def test_a_watch_belongs_to_one_community_only(book: RosterBook) -> None:
     assert [w["mac"] for w in book.view("heping")["watches"]] == [MAC]
 
 
+def test_a_sensor_belongs_to_one_community_and_is_never_also_a_watch(book: RosterBook) -> None:
+    sensor = {"mac": "B0:C7:DE:00:03:01", "resident": "r-101", "kind": "door",
+              "place": "卫生间门"}
+    with_watch(book)
+    book.put("xingfuli", "sensors", sensor, by="a", now=3.0, key="generate")
+    book.put("heping", "residents", {"id": "r-7", "name": "李大爷", "room": "7"}, by="b", now=4.0)
+    refusals = [
+        (lambda: book.put("heping", "sensors", {**sensor, "resident": "r-7"}, by="b", now=5.0,
+                          key="generate"),
+         "sensors: B0:C7:DE:00:03:01 is registered to another community; expected each sensor"),
+        (lambda: book.put("heping", "watches", {"mac": sensor["mac"], "resident": "r-7"},
+                          by="b", now=5.0, key="generate"),
+         "watches: B0:C7:DE:00:03:01 is registered to another community"),
+        (lambda: book.put("heping", "sensors", {**sensor, "mac": MAC, "resident": "r-7"},
+                          by="b", now=5.0, key="generate"),
+         f"sensors: {MAC} is registered to another community"),  # a watch in xingfuli
+        (lambda: book.put("xingfuli", "sensors", {**sensor, "mac": MAC}, by="a", now=5.0,
+                          key="generate"),
+         f"sensors\\[1\\].mac: {MAC} is also a \\[\\[watches\\]\\] entry"),
+    ]
+    for change, named in refusals:
+        with pytest.raises(BatchError, match=named):
+            change()
+    assert book.version_of("heping") == "r1" and book.version_of("xingfuli") == "r3"
+    book.remove("xingfuli", "sensors", sensor["mac"], by="a", now=6.0)
+    book.put("heping", "sensors", {**sensor, "resident": "r-7"}, by="b", now=7.0,
+             key="generate")  # moved: allowed once the first community let it go
+    assert [s["mac"] for s in book.view("heping")["sensors"]] == [sensor["mac"]]
+
+
 def test_a_roster_file_loads_once_and_console_changes_stand(book: RosterBook,
                                                             tmp_path: Path) -> None:
     roster = Roster(residents=(Resident("r-1", "王奶奶", "201", " 201"),),
@@ -155,3 +185,7 @@ def test_sensors_are_kept_with_their_keys_for_the_hubs_and_pushed(book: RosterBo
         book.put("xingfuli", "sensors", {"mac": "B0:C7:DE:00:03:03", "resident": "r-1",
                                          "kind": "camera", "place": "x"}, by="a", now=3.0,
                  key="generate")
+    book.put("heping", "residents", {"id": "r-7", "name": "李大爷", "room": "7"}, by="b", now=4.0)
+    with pytest.raises(BatchError, match=f"sensors: {sensor.mac} is registered to another"):
+        book.put("heping", "sensors", {"mac": sensor.mac, "resident": "r-7", "kind": "door",
+                                       "place": "大门"}, by="b", now=5.0, key="generate")
