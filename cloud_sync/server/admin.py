@@ -52,6 +52,11 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
         return HTMLResponse(page("admin.html").replace("{csrf}", person.csrf)
                             .replace("{community}", html.escape(person.community)))
 
+    async def admin_script(request: Request) -> Response:
+        """The page's script: code only, served like /console.js (the data it shows needs
+        an administrator's login, and each change its CSRF token)."""
+        return Response(page("admin.js"), media_type="text/javascript; charset=utf-8")
+
     async def roster(request: Request, person: Person) -> Response:
         view = await run_in_threadpool(rosters.view, person.community)
         view["duty"] = await run_in_threadpool(duty.assignments, person.community)
@@ -162,6 +167,7 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
 
     return [
         Route("/admin", admin_page, methods=["GET"]),
+        Route("/admin.js", admin_script, methods=["GET"]),
         Route("/api/roster", admin_only(roster, change=False), methods=["GET"]),
         Route("/api/roster/{kind}", admin_only(put_entry, change=True), methods=["POST"]),
         Route("/api/roster/{kind}/{name}", admin_only(remove_entry, change=True),
