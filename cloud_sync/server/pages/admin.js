@@ -6,6 +6,7 @@ const TEXT = {
        room: "房间", address: "住址", phone: "电话", save: "保存", watches: "手表",
        resident: "老人", label: "说明", key: "钥匙", insecure: "无加密按钮", keep: "不变",
        generate: "生成新钥匙", set: "输入钥匙", key_hex: "钥匙（32 位十六进制）",
+       sensors: "活动传感器", kind: "类型", place: "位置", motion: "人体感应", door: "门窗",
        contacts: "联系人", role: "身份", tier: "级别", serves: "负责", everyone: "（不限一位老人）",
        always_sms: "每次都发短信", call: "短信后电话提醒", call_never: "不打",
        call_night: "仅夜间", call_always: "每次", grid_worker: "网格员", neighbour: "邻居",
@@ -18,9 +19,11 @@ const TEXT = {
        made: "创建于", token_name: "用途", add_token: "新建令牌", edit: "修改",
        remove: "删除", revoke: "作废", lang: "English", has_key: "已设置", no_key: "无",
        saved: "已保存，版本 {v}，已发给 {n} 个网关。", new_key: "新钥匙（只显示这一次，请写入手表）：",
+       new_sensors_key: "新钥匙（只显示这一次，请写入传感器）：",
        password: "{u} 的密码（只显示这一次）：", token: "新令牌（只显示这一次）：",
        waiting: "名册还没有{x}，补齐后才会发给网关。", not_sent: "暂不发给网关，因为有人会收不到求助：{x}", "watches and contacts": "手表和联系人",
        replace_key: "更换钥匙后，手表要重新写入新钥匙才能被网关听到。确定？",
+       replace_sensors_key: "更换钥匙后，传感器要重新写入新钥匙才能被网关听到，在此之前关怀提醒不会因它触发。确定？",
        push_failed: "已保存，但现在没能发给网关（{x}）；网关下次联系时会收到。",
        removed: "已删除。", assigned: "{h}：第一负责人 {f}，备岗 {b}，已保存。", revoked: "已作废：{n}", sure: "确定删除 {x}？", none: "（无）"},
   en: {title: "Community admin", board: "Duty desk", roster: "Roster", version: "version",
@@ -29,6 +32,8 @@ const TEXT = {
        watches: "Watches", resident: "resident", label: "label", key: "key",
        insecure: "plaintext-only button", keep: "keep", generate: "generate a new key",
        set: "enter a key", key_hex: "key (32 hex digits)", contacts: "Contacts", role: "role",
+       sensors: "Activity sensors", kind: "kind", place: "place", motion: "motion",
+       door: "door or window",
        tier: "tier", serves: "serves", everyone: "(not one resident)", always_sms: "text on every alert",
        call: "ring call after the text", call_never: "never", call_night: "at night only",
        call_always: "always",
@@ -43,16 +48,19 @@ const TEXT = {
        edit: "Edit", remove: "Remove", revoke: "Revoke", lang: "中文", has_key: "set",
        no_key: "none", saved: "Saved as version {v}; sent to {n} hub(s).",
        new_key: "New key (shown only now; program it into the watch): ",
+       new_sensors_key: "New key (shown only now; program it into the sensor): ",
        password: "Password for {u} (shown only now): ", token: "New token (shown only now): ",
        waiting: "The roster has no {x} yet; the hubs get it once it has.",
        not_sent: "Not sent to the hubs, as someone's alerts would reach nobody: {x}",
        replace_key: "With a new key, the hubs hear this watch only once the new key is programmed into it. Go on?",
+       replace_sensors_key: "With a new key, the hubs hear this sensor (and its welfare checks) only once the new key is programmed into it. Go on?",
        push_failed: "Saved, but it could not be sent to the hubs now ({x}); they get it when they next report in.",
        removed: "Removed.", assigned: "{h}: first worker {f}, backup {b}; saved.", revoked: "Revoked: {n}", sure: "Remove {x}?", none: "(none)"},
 };
 let lang = localStorage.getItem("lang") || "zh";
 const csrf = document.querySelector('meta[name="csrf"]').content;
-let roster = {residents: [], watches: [], contacts: [], buildings: [], duty: []};
+const KEYED = ["watches", "sensors"];  // tables of devices: a MAC and a key kept by the server
+let roster = {residents: [], watches: [], contacts: [], buildings: [], sensors: [], duty: []};
 function tell(text, secret) {
   const box = document.getElementById("message");
   box.replaceChildren(text);
@@ -99,7 +107,7 @@ function options(select, items, everyone) {
 function rosterTable(kind, columns, shown) {
   const body = document.querySelector(`#${kind} tbody`);
   body.replaceChildren();
-  const key = kind === "watches" ? "mac" : "id";
+  const key = KEYED.includes(kind) ? "mac" : "id";
   for (const entry of roster[kind].filter(shown || (() => true))) {
     const row = body.insertRow();
     row.dataset.id = entry[key];
@@ -133,6 +141,9 @@ async function loadRoster() {
   rosterTable("watches", [w => w.mac, w => name(w.resident), w => w.label,
                           w => w.insecure ? t("insecure") : w.key_set ? t("has_key") : t("no_key")],
               w => lives(resident(w.resident)));
+  rosterTable("sensors", [s => s.mac, s => name(s.resident), s => t(s.kind), s => s.place,
+                          s => s.key_set ? t("has_key") : t("no_key")],
+              s => lives(resident(s.resident)));
   rosterTable("contacts", [c => c.id, c => c.name, c => c.phone, c => t(c.role), c => c.tier,
                            c => c.resident ? name(c.resident) : c.building ? building(c.building) : t("whole_community")],
               c => !show || (c.resident ? lives(resident(c.resident)) : !c.building || c.building === show));
@@ -223,15 +234,19 @@ document.querySelectorAll("form[data-kind]").forEach(form => {
   form.onsubmit = async event => {
     event.preventDefault();
     const entry = values(form), body = {entry};
-    if (form.dataset.kind === "watches") {
+    const kind = form.dataset.kind, keyed = KEYED.includes(kind);
+    if (keyed) {
       body.key = entry.key || "keep"; body.key_hex = entry.key_hex || "";
       delete entry.key; delete entry.key_hex;
-      const known = roster.watches.some(w => w.mac.toUpperCase() === (entry.mac || "").toUpperCase() && w.key_set);
-      if (body.key !== "keep" && known && !confirm(t("replace_key"))) return;
+      const same = mac => mac.replace(/[-:]/g, "").toUpperCase();
+      const known = roster[kind].some(d => same(d.mac) === same(entry.mac || "") && d.key_set);
+      const ask = kind === "watches" ? "replace_key" : "replace_sensors_key";
+      if (body.key !== "keep" && known && !confirm(t(ask))) return;
     }
-    const done = await call("POST", `/api/roster/${form.dataset.kind}`, body);
+    const done = await call("POST", `/api/roster/${kind}`, body);
     if (!done) return;
-    tell(saved(done) + (done.key ? " " + t("new_key") : ""), done.key);
+    const shown = kind === "watches" ? "new_key" : "new_sensors_key";
+    tell(saved(done) + (done.key ? " " + t(shown) : ""), done.key);
     form.reset();
     loadRoster();
   };
