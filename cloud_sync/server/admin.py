@@ -1,9 +1,10 @@
 """The console's administration pages, for the community's administrators only: the roster
-(residents, watches and contacts, pushed to the community's hubs on every change), who
-answers for each building, the people who log in, and the API tokens.
+(buildings, residents, watches, activity sensors and contacts, pushed to the community's
+hubs on every change), who answers for each building, the people who log in, and the API
+tokens.
 
-Secrets are shown once: a watch key the server generates, a new person's password and a
-new API token appear in the answer to the change that made them, and never again.
+Secrets are shown once: a watch or sensor key the server generates, a new person's password
+and a new API token appear in the answer to the change that made them, and never again.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
             key=str(asked.get("key", "keep")), key_hex=str(asked.get("key_hex", ""))))
         answer = await sent(person.community, saved.version)
         if saved.new_key is not None:
-            answer["key"] = saved.new_key  # shown only now: program it into the watch
+            answer["key"] = saved.new_key  # shown only now: program it into the device
         return JSONResponse(answer, headers=_NOT_KEPT)
 
     async def remove_entry(request: Request, person: Person) -> Response:

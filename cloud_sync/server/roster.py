@@ -96,7 +96,7 @@ class RosterPush:
     @classmethod
     def of(cls, roster: Roster, version: str) -> RosterPush:
         summary = (f"{len(roster.residents)} residents, {len(roster.watches)} watches, "
-                   f"{len(roster.contacts)} contacts")
+                   f"{len(roster.sensors)} sensors, {len(roster.contacts)} contacts")
         return cls(version, roster_fields(roster, version), summary, unreached(roster))
 
     @property
