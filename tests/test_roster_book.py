@@ -125,6 +125,33 @@ def test_a_sensor_belongs_to_one_community_and_is_never_also_a_watch(book: Roste
     assert [s["mac"] for s in book.view("heping")["sensors"]] == [sensor["mac"]]
 
 
+def test_sensors_saved_before_they_were_registered_are_registered_as_the_server_starts(
+        tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    store = open_store(db)
+    try:
+        book = RosterBook(store.db)
+        with_watch(book)
+        book.put("xingfuli", "sensors", {"mac": "B0:C7:DE:00:03:01", "resident": "r-101",
+                                         "kind": "motion", "place": "客厅"}, by="a", now=3.0,
+                 key="generate")
+        with store.db.transaction(write=True) as tx:  # as version 7 left it: watches only
+            tx.run("DELETE FROM roster_watches WHERE mac = 'B0:C7:DE:00:03:01'")
+            tx.run("UPDATE receiver_schema SET version = 7")
+    finally:
+        store.close()
+    store = open_store(db)
+    try:
+        book = RosterBook(store.db)
+        book.put("heping", "residents", {"id": "r-7", "name": "李大爷", "room": "7"}, by="b",
+                 now=4.0)
+        with pytest.raises(BatchError, match="watches: B0:C7:DE:00:03:01 is registered"):
+            book.put("heping", "watches", {"mac": "B0:C7:DE:00:03:01", "resident": "r-7"},
+                     by="b", now=5.0, key="generate")
+    finally:
+        store.close()
+
+
 def test_a_roster_file_loads_once_and_console_changes_stand(book: RosterBook,
                                                             tmp_path: Path) -> None:
     roster = Roster(residents=(Resident("r-1", "王奶奶", "201", " 201"),),
