@@ -208,6 +208,10 @@ def test_sensors_are_kept_with_their_keys_for_the_hubs_and_pushed(book: RosterBo
                                              "kind": "motion", "place": "客厅"}, by="管理员",
                      now=2.0, key="generate")
     assert added.new_key is not None and added.new_key not in json.dumps(book.view("xingfuli"))
+    with pytest.raises(BatchError, match="sensors\\[2\\].insecure: unknown key"):
+        book.put("xingfuli", "sensors", {"mac": "B0:C7:DE:00:03:03", "resident": "r-1",
+                                         "kind": "door", "place": "x", "insecure": True},
+                 by="a", now=3.0, key="generate")  # a sensor is always encrypted
     with pytest.raises(BatchError, match="sensors\\[2\\].kind"):
         book.put("xingfuli", "sensors", {"mac": "B0:C7:DE:00:03:03", "resident": "r-1",
                                          "kind": "camera", "place": "x"}, by="a", now=3.0,

@@ -150,7 +150,7 @@ class RosterBook:
                    if field != "key" and value not in (None, "")}
         if kind in _KEYED:
             written["mac"] = name
-            if key != "keep" and written.get("insecure"):
+            if kind == "watches" and key != "keep" and written.get("insecure"):
                 raise BatchError(f"watches: {name} is insecure (a plaintext-only button); "
                                  "expected no key for it, or insecure off to give it one")
         new_key = secrets.token_hex(16) if key == "generate" else None
