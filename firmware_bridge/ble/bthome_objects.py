@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from types import MappingProxyType
 
 from firmware_bridge.ble.bthome_table import (
@@ -78,18 +79,65 @@ def _data_span(spec: ObjectSpec, payload: bytes, offset: int) -> tuple[int, int]
     return offset, end
 
 
+# How each object id is read, built once: (every value of a one-byte object already decoded,
+# or None; the table row; a reader from the object's data bytes to the decoded object).
+_Reader = tuple[tuple[BTObject, ...] | None, ObjectSpec, Callable[[bytes], BTObject]]
+
+
+def _decimal_divisor(spec: ObjectSpec) -> int | None:
+    """10**n when the factor is exactly 10**-n (0.01, 0.001...), else None.
+
+    Dividing by it gives the same float as round(raw * factor, n), without the rounding.
+    """
+    divisor = 10**spec.decimals
+    return divisor if spec.factor != 1 and Decimal(repr(spec.factor)) * divisor == 1 else None
+
+
+def _value_reader(spec: ObjectSpec) -> Callable[[bytes], BTValue]:
+    """The decoder of one table row with its constants bound."""
+    divisor, signed = _decimal_divisor(spec), spec.signed
+    if spec.kind is Kind.NUMBER and divisor is not None:
+        return lambda data: int.from_bytes(data, "little", signed=signed) / divisor
+    decode = _DECODERS[spec.kind]
+    return lambda data: decode(spec, data)
+
+
+def _reader(spec: ObjectSpec) -> _Reader:
+    value_of, object_id, name, unit = _value_reader(spec), spec.object_id, spec.name, spec.unit
+
+    def read(data: bytes) -> BTObject:
+        return BTObject(object_id, name, value_of(data), unit)
+
+    if spec.length != 1:
+        return None, spec, read
+    made: dict[BTValue, BTObject] = {}  # one object per distinct value (a flag has two)
+    return tuple(made.setdefault(value_of(bytes((byte,))), read(bytes((byte,))))
+                 for byte in range(256)), spec, read
+
+
+_READERS: tuple[_Reader | None, ...] = tuple(
+    _reader(OBJECT_SPECS[object_id]) if object_id in OBJECT_SPECS else None
+    for object_id in range(256)
+)
+
+
 def parse_objects(payload: bytes) -> tuple[tuple[BTObject, ...], int | None]:
     """Parse objects in order; stop cleanly at an unknown id and return it as the second element."""
     objects: list[BTObject] = []
-    offset = 0
-    while offset < len(payload):
+    end, offset = len(payload), 0
+    while offset < end:
         object_id = payload[offset]
-        spec = OBJECT_SPECS.get(object_id)
-        if spec is None:
+        reader = _READERS[object_id]
+        if reader is None:
             return tuple(objects), object_id
-        start, offset = _data_span(spec, payload, offset + 1)
-        value = _DECODERS[spec.kind](spec, payload[start:offset])
-        objects.append(BTObject(object_id, spec.name, value, spec.unit))
+        known, spec, read = reader
+        offset += 1
+        if known is not None and offset < end:  # a one-byte object: a table lookup
+            objects.append(known[payload[offset]])
+            offset += 1
+        else:
+            start, offset = _data_span(spec, payload, offset)
+            objects.append(read(payload[start:offset]))
     return tuple(objects), None
 
 
