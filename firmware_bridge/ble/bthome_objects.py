@@ -80,8 +80,9 @@ def _data_span(spec: ObjectSpec, payload: bytes, offset: int) -> tuple[int, int]
 
 
 # How each object id is read, built once: (every value of a one-byte object already decoded,
-# or None; the table row; a reader from the object's data bytes to the decoded object).
-_Reader = tuple[tuple[BTObject, ...] | None, ObjectSpec, Callable[[bytes], BTObject]]
+# or None; the data length, 0 when a length byte says; the table row; a reader from the
+# object's data bytes to the decoded object).
+_Reader = tuple[tuple[BTObject, ...] | None, int, ObjectSpec, Callable[[bytes], BTObject]]
 
 
 def _decimal_divisor(spec: ObjectSpec) -> int | None:
@@ -93,26 +94,25 @@ def _decimal_divisor(spec: ObjectSpec) -> int | None:
     return divisor if spec.factor != 1 and Decimal(repr(spec.factor)) * divisor == 1 else None
 
 
-def _value_reader(spec: ObjectSpec) -> Callable[[bytes], BTValue]:
-    """The decoder of one table row with its constants bound."""
-    divisor, signed = _decimal_divisor(spec), spec.signed
+def _object_reader(spec: ObjectSpec) -> Callable[[bytes], BTObject]:
+    """The decoder of one table row, its constants bound, returning the whole object."""
+    object_id, name, unit, signed = spec.object_id, spec.name, spec.unit, spec.signed
+    divisor = _decimal_divisor(spec)
+    make, from_bytes = tuple.__new__, int.from_bytes  # make: BTObject(...) without its __new__
     if spec.kind is Kind.NUMBER and divisor is not None:
-        return lambda data: int.from_bytes(data, "little", signed=signed) / divisor
+        return lambda data: make(BTObject, (
+            object_id, name, from_bytes(data, "little", signed=signed) / divisor, unit))
     decode = _DECODERS[spec.kind]
-    return lambda data: decode(spec, data)
+    return lambda data: make(BTObject, (object_id, name, decode(spec, data), unit))
 
 
 def _reader(spec: ObjectSpec) -> _Reader:
-    value_of, object_id, name, unit = _value_reader(spec), spec.object_id, spec.name, spec.unit
-
-    def read(data: bytes) -> BTObject:
-        return BTObject(object_id, name, value_of(data), unit)
-
+    read = _object_reader(spec)
     if spec.length != 1:
-        return None, spec, read
+        return None, spec.length, spec, read
     made: dict[BTValue, BTObject] = {}  # one object per distinct value (a flag has two)
-    return tuple(made.setdefault(value_of(bytes((byte,))), read(bytes((byte,))))
-                 for byte in range(256)), spec, read
+    known = [read(bytes((byte,))) for byte in range(256)]
+    return tuple(made.setdefault(obj.value, obj) for obj in known), 1, spec, read
 
 
 _READERS: tuple[_Reader | None, ...] = tuple(
@@ -130,14 +130,17 @@ def parse_objects(payload: bytes) -> tuple[tuple[BTObject, ...], int | None]:
         reader = _READERS[object_id]
         if reader is None:
             return tuple(objects), object_id
-        known, spec, read = reader
+        known, length, spec, read = reader
         offset += 1
-        if known is not None and offset < end:  # a one-byte object: a table lookup
+        stop = offset + length
+        if known is not None and stop <= end:  # a one-byte object: a table lookup
             objects.append(known[payload[offset]])
-            offset += 1
-        else:
-            start, offset = _data_span(spec, payload, offset)
-            objects.append(read(payload[start:offset]))
+        elif length and stop <= end:
+            objects.append(read(payload[offset:stop]))
+        else:  # a length byte follows the id, or too few bytes are left: say which
+            offset, stop = _data_span(spec, payload, offset)
+            objects.append(read(payload[offset:stop]))
+        offset = stop
     return tuple(objects), None
 
 
