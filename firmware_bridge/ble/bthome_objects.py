@@ -79,10 +79,9 @@ def _data_span(spec: ObjectSpec, payload: bytes, offset: int) -> tuple[int, int]
     return offset, end
 
 
-# How each object id is read, built once: (every value of a one-byte object already decoded,
-# or None; the data length, 0 when a length byte says; the table row; a reader from the
-# object's data bytes to the decoded object).
-_Reader = tuple[tuple[BTObject, ...] | None, int, ObjectSpec, Callable[[bytes], BTObject]]
+# How each object id is read, built once: the data length (0 when a length byte says), the
+# table row, and a reader from the object's data bytes to the decoded object.
+_Reader = tuple[int, ObjectSpec, Callable[[bytes], BTObject]]
 
 
 def _decimal_divisor(spec: ObjectSpec) -> int | None:
@@ -96,29 +95,32 @@ def _decimal_divisor(spec: ObjectSpec) -> int | None:
 
 def _object_reader(spec: ObjectSpec) -> Callable[[bytes], BTObject]:
     """The decoder of one table row, its constants bound, returning the whole object."""
-    object_id, name, unit, signed = spec.object_id, spec.name, spec.unit, spec.signed
-    divisor = _decimal_divisor(spec)
+    object_id, name, unit, divisor = spec.object_id, spec.name, spec.unit, _decimal_divisor(spec)
     make, from_bytes = tuple.__new__, int.from_bytes  # make: BTObject(...) without its __new__
+    if spec.kind is Kind.NUMBER and divisor is not None and not spec.signed:
+        return lambda data: make(BTObject, (object_id, name, from_bytes(data, "little") / divisor,
+                                            unit))
     if spec.kind is Kind.NUMBER and divisor is not None:
         return lambda data: make(BTObject, (
-            object_id, name, from_bytes(data, "little", signed=signed) / divisor, unit))
+            object_id, name, from_bytes(data, "little", signed=True) / divisor, unit))
     decode = _DECODERS[spec.kind]
     return lambda data: make(BTObject, (object_id, name, decode(spec, data), unit))
 
 
-def _reader(spec: ObjectSpec) -> _Reader:
-    read = _object_reader(spec)
-    if spec.length != 1:
-        return None, spec.length, spec, read
+def _decoded_ahead(reader: _Reader | None) -> tuple[BTObject, ...] | None:
+    """Every value of a one-byte object, indexed by its byte; None for other objects."""
+    if reader is None or reader[0] != 1:
+        return None
     made: dict[BTValue, BTObject] = {}  # one object per distinct value (a flag has two)
-    known = [read(bytes((byte,))) for byte in range(256)]
-    return tuple(made.setdefault(obj.value, obj) for obj in known), 1, spec, read
+    every = [reader[2](bytes((byte,))) for byte in range(256)]
+    return tuple(made.setdefault(obj.value, obj) for obj in every)
 
 
 _READERS: tuple[_Reader | None, ...] = tuple(
-    _reader(OBJECT_SPECS[object_id]) if object_id in OBJECT_SPECS else None
+    (spec.length, spec, _object_reader(spec)) if (spec := OBJECT_SPECS.get(object_id)) else None
     for object_id in range(256)
 )
+_ONE_BYTE: tuple[tuple[BTObject, ...] | None, ...] = tuple(map(_decoded_ahead, _READERS))
 
 
 def parse_objects(payload: bytes) -> tuple[tuple[BTObject, ...], int | None]:
@@ -127,19 +129,20 @@ def parse_objects(payload: bytes) -> tuple[tuple[BTObject, ...], int | None]:
     end, offset = len(payload), 0
     while offset < end:
         object_id = payload[offset]
+        known = _ONE_BYTE[object_id]
+        if known is not None and offset + 1 < end:  # a one-byte object: a table lookup
+            objects.append(known[payload[offset + 1]])
+            offset += 2
+            continue
         reader = _READERS[object_id]
         if reader is None:
             return tuple(objects), object_id
-        known, length, spec, read = reader
+        length, spec, read = reader
         offset += 1
         stop = offset + length
-        if known is not None and stop <= end:  # a one-byte object: a table lookup
-            objects.append(known[payload[offset]])
-        elif length and stop <= end:
-            objects.append(read(payload[offset:stop]))
-        else:  # a length byte follows the id, or too few bytes are left: say which
+        if not length or stop > end:  # a length byte follows the id, or too few bytes left
             offset, stop = _data_span(spec, payload, offset)
-            objects.append(read(payload[offset:stop]))
+        objects.append(read(payload[offset:stop]))
         offset = stop
     return tuple(objects), None
 
