@@ -87,7 +87,8 @@ _Reader = tuple[int, ObjectSpec, Callable[[bytes], BTObject]]
 def _decimal_divisor(spec: ObjectSpec) -> int | None:
     """10**n when the factor is exactly 10**-n (0.01, 0.001...), else None.
 
-    Dividing by it gives the same float as round(raw * factor, n), without the rounding.
+    Dividing by it gives the same float as round(raw * factor, n) for any raw value below
+    2**51 (BTHome numbers have at most 4 bytes), without the slow rounding.
     """
     divisor = 10**spec.decimals
     return divisor if spec.factor != 1 and Decimal(repr(spec.factor)) * divisor == 1 else None
@@ -96,13 +97,10 @@ def _decimal_divisor(spec: ObjectSpec) -> int | None:
 def _object_reader(spec: ObjectSpec) -> Callable[[bytes], BTObject]:
     """The decoder of one table row, its constants bound, returning the whole object."""
     object_id, name, unit, divisor = spec.object_id, spec.name, spec.unit, _decimal_divisor(spec)
-    make, from_bytes = tuple.__new__, int.from_bytes  # make: BTObject(...) without its __new__
-    if spec.kind is Kind.NUMBER and divisor is not None and not spec.signed:
-        return lambda data: make(BTObject, (object_id, name, from_bytes(data, "little") / divisor,
-                                            unit))
+    make, from_bytes, signed = tuple.__new__, int.from_bytes, spec.signed  # make: no __new__ call
     if spec.kind is Kind.NUMBER and divisor is not None:
         return lambda data: make(BTObject, (
-            object_id, name, from_bytes(data, "little", signed=True) / divisor, unit))
+            object_id, name, from_bytes(data, "little", signed=signed) / divisor, unit))
     decode = _DECODERS[spec.kind]
     return lambda data: make(BTObject, (object_id, name, decode(spec, data), unit))
 
