@@ -1,213 +1,32 @@
-"""The BTHome v2 object table and the pure codec for the objects inside a frame."""
+"""The pure codec for the objects inside a BTHome v2 frame (the table is bthome_table)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import StrEnum
 from types import MappingProxyType
 
+from firmware_bridge.ble.bthome_table import (
+    BUTTON_EVENTS,
+    COMMAND_ARGS_MASK,
+    COMMAND_EVENTS,
+    DIMMER_EVENTS,
+    OBJECT_SPECS,
+    RAW_OBJECT_ID,
+    TEXT_OBJECT_ID,
+    BTObject,
+    BTValue,
+    Kind,
+    ObjectSpec,
+)
 from firmware_bridge.errors import FrameError
 
-BTValue = int | float | bool | str | bytes
-
-RAW_OBJECT_ID = 0x54
-TEXT_OBJECT_ID = 0x53
-COMMAND_ARGS_MASK = 0x1F
-
-
-class Kind(StrEnum):
-    """How the data bytes of an object turn into a value."""
-
-    NUMBER = "number"
-    BINARY = "binary"
-    BUTTON = "button"
-    DIMMER = "dimmer"
-    COMMAND = "command"
-    RAW = "raw"
-    TEXT = "text"
-    FIRMWARE = "firmware"
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectSpec:
-    """One row of the BTHome v2 object table; length 0 means a length byte follows the id."""
-
-    object_id: int
-    name: str
-    length: int
-    signed: bool = False
-    factor: float = 1
-    unit: str | None = None
-    kind: Kind = Kind.NUMBER
-    decimals: int = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        exponent = Decimal(repr(self.factor)).as_tuple().exponent
-        object.__setattr__(self, "decimals", max(0, -exponent) if isinstance(exponent, int) else 0)
-
-    @property
-    def raw_range(self) -> tuple[int, int]:
-        """The lowest and highest integer a numeric object's bytes can hold."""
-        bits = 8 * self.length
-        return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if self.signed else (0, (1 << bits) - 1)
-
-    @property
-    def label(self) -> str:
-        """The id and name as error messages show them, e.g. "object 0x02 (temperature)"."""
-        return f"object 0x{self.object_id:02x} ({self.name})"
-
-
-@dataclass(frozen=True, slots=True)
-class BTObject:
-    """One decoded BTHome object: its id, short name, value and unit."""
-
-    object_id: int
-    name: str
-    value: BTValue
-    unit: str | None = None
-
-    def to_json(self) -> dict[str, object]:
-        """Return a JSON-ready dict; bytes values become a hex string."""
-        value = self.value.hex() if isinstance(self.value, bytes) else self.value
-        return {
-            "id": f"0x{self.object_id:02x}",
-            "name": self.name,
-            "value": value,
-            "unit": self.unit,
-        }
-
-
-def _num(
-    object_id: int,
-    name: str,
-    length: int,
-    factor: float = 1,
-    unit: str | None = None,
-    *,
-    signed: bool = False,
-) -> ObjectSpec:
-    """A numeric table row."""
-    return ObjectSpec(object_id, name, length, signed, factor, unit)
-
-
-def _flag(object_id: int, name: str) -> ObjectSpec:
-    """A binary-sensor table row (one byte, 0 or 1)."""
-    return ObjectSpec(object_id, name, 1, kind=Kind.BINARY)
-
-
-_ROWS: tuple[ObjectSpec, ...] = (
-    _num(0x00, "packet_id", 1),
-    _num(0x01, "battery", 1, unit="%"),
-    _num(0x02, "temperature", 2, 0.01, "°C", signed=True),
-    _num(0x03, "humidity", 2, 0.01, "%"),
-    _num(0x04, "pressure", 3, 0.01, "hPa"),
-    _num(0x05, "illuminance", 3, 0.01, "lx"),
-    _num(0x06, "mass", 2, 0.01, "kg"),
-    _num(0x07, "mass", 2, 0.01, "lb"),
-    _num(0x08, "dew_point", 2, 0.01, "°C", signed=True),
-    _num(0x09, "count", 1),
-    _num(0x0A, "energy", 3, 0.001, "kWh"),
-    _num(0x0B, "power", 3, 0.01, "W"),
-    _num(0x0C, "voltage", 2, 0.001, "V"),
-    _num(0x0D, "pm2_5", 2, unit="µg/m³"),
-    _num(0x0E, "pm10", 2, unit="µg/m³"),
-    _flag(0x0F, "generic_boolean"),
-    _flag(0x10, "power"),
-    _flag(0x11, "opening"),
-    _num(0x12, "co2", 2, unit="ppm"),
-    _num(0x13, "tvoc", 2, unit="µg/m³"),
-    _num(0x14, "moisture", 2, 0.01, "%"),
-    _flag(0x15, "battery_low"),
-    _flag(0x16, "battery_charging"),
-    _flag(0x17, "carbon_monoxide"),
-    _flag(0x18, "cold"),
-    _flag(0x19, "connectivity"),
-    _flag(0x1A, "door"),
-    _flag(0x1B, "garage_door"),
-    _flag(0x1C, "gas"),
-    _flag(0x1D, "heat"),
-    _flag(0x1E, "light"),
-    _flag(0x1F, "lock"),
-    _flag(0x20, "moisture"),
-    _flag(0x21, "motion"),
-    _flag(0x22, "moving"),
-    _flag(0x23, "occupancy"),
-    _flag(0x24, "plug"),
-    _flag(0x25, "presence"),
-    _flag(0x26, "problem"),
-    _flag(0x27, "running"),
-    _flag(0x28, "safety"),
-    _flag(0x29, "smoke"),
-    _flag(0x2A, "sound"),
-    _flag(0x2B, "tamper"),
-    _flag(0x2C, "vibration"),
-    _flag(0x2D, "window"),
-    _num(0x2E, "humidity", 1, unit="%"),
-    _num(0x2F, "moisture", 1, unit="%"),
-    ObjectSpec(0x3A, "button", 1, kind=Kind.BUTTON),
-    ObjectSpec(0x3B, "command", 0, kind=Kind.COMMAND),
-    ObjectSpec(0x3C, "dimmer", 2, kind=Kind.DIMMER),
-    _num(0x3D, "count", 2),
-    _num(0x3E, "count", 4),
-    _num(0x3F, "rotation", 2, 0.1, "°", signed=True),
-    _num(0x40, "distance", 2, unit="mm"),
-    _num(0x41, "distance", 2, 0.1, "m"),
-    _num(0x42, "duration", 3, 0.001, "s"),
-    _num(0x43, "current", 2, 0.001, "A"),
-    _num(0x44, "speed", 2, 0.01, "m/s"),
-    _num(0x45, "temperature", 2, 0.1, "°C", signed=True),
-    _num(0x46, "uv_index", 1, 0.1),
-    _num(0x47, "volume", 2, 0.1, "L"),
-    _num(0x48, "volume", 2, unit="mL"),
-    _num(0x49, "volume_flow_rate", 2, 0.001, "m³/h"),
-    _num(0x4A, "voltage", 2, 0.1, "V"),
-    _num(0x4B, "gas", 3, 0.001, "m³"),
-    _num(0x4C, "gas", 4, 0.001, "m³"),
-    _num(0x4D, "energy", 4, 0.001, "kWh"),
-    _num(0x4E, "volume", 4, 0.001, "L"),
-    _num(0x4F, "water", 4, 0.001, "L"),
-    _num(0x50, "timestamp", 4, unit="s"),
-    _num(0x51, "acceleration", 2, 0.001, "m/s²"),
-    _num(0x52, "gyroscope", 2, 0.001, "°/s"),
-    ObjectSpec(TEXT_OBJECT_ID, "text", 0, kind=Kind.TEXT),
-    ObjectSpec(RAW_OBJECT_ID, "raw", 0, kind=Kind.RAW),
-    _num(0x55, "volume_storage", 4, 0.001, "L"),
-    _num(0x56, "conductivity", 2, unit="µS/cm"),
-    _num(0x57, "temperature", 1, unit="°C", signed=True),
-    _num(0x58, "temperature", 1, 0.35, "°C", signed=True),
-    _num(0x59, "count", 1, signed=True),
-    _num(0x5A, "count", 2, signed=True),
-    _num(0x5B, "count", 4, signed=True),
-    _num(0x5C, "power", 4, 0.01, "W", signed=True),
-    _num(0x5D, "current", 2, 0.001, "A", signed=True),
-    _num(0x5E, "direction", 2, 0.01, "°"),
-    _num(0x5F, "precipitation", 2, 0.1, "mm"),
-    _num(0x60, "channel", 1),
-    _num(0x61, "rotational_speed", 2, unit="rpm"),
-    _num(0x62, "speed", 4, 0.000001, "m/s", signed=True),
-    _num(0x63, "acceleration", 4, 0.000001, "m/s²", signed=True),
-    _num(0x64, "light_level", 1),
-    _num(0x65, "settings_revision", 1),
-    _num(0xF0, "device_type_id", 2),
-    ObjectSpec(0xF1, "firmware_version", 4, kind=Kind.FIRMWARE),
-    ObjectSpec(0xF2, "firmware_version", 3, kind=Kind.FIRMWARE),
-)
-
-OBJECT_SPECS: Mapping[int, ObjectSpec] = MappingProxyType({row.object_id: row for row in _ROWS})
-
-BUTTON_EVENTS: Mapping[int, str] = MappingProxyType({
-    0x00: "none", 0x01: "press", 0x02: "double_press", 0x03: "triple_press", 0x04: "long_press",
-    0x05: "long_double_press", 0x06: "long_triple_press", 0x80: "hold_press",
-})  # fmt: skip
-DIMMER_EVENTS: Mapping[int, str] = MappingProxyType(
-    {0x00: "none", 0x01: "rotate_left", 0x02: "rotate_right"}
-)
-COMMAND_EVENTS: Mapping[int, str] = MappingProxyType(
-    {0x00: "off", 0x01: "on", 0x02: "toggle", 0x03: "step_up", 0x04: "step_down"}
-)
+__all__ = [
+    "BUTTON_EVENTS", "COMMAND_EVENTS", "DIMMER_EVENTS", "OBJECT_SPECS", "RAW_OBJECT_ID",
+    "TEXT_OBJECT_ID", "BTObject", "BTValue", "Kind", "ObjectSpec", "pack_objects",
+    "parse_objects",
+]
 
 
 def _event_name(events: Mapping[int, str], code: int) -> str:
@@ -260,18 +79,69 @@ def _data_span(spec: ObjectSpec, payload: bytes, offset: int) -> tuple[int, int]
     return offset, end
 
 
+# How each object id is read, built once: the data length (0 when a length byte says), the
+# table row, and a reader from the object's data bytes to the decoded object.
+_Reader = tuple[int, ObjectSpec, Callable[[bytes], BTObject]]
+
+
+def _decimal_divisor(spec: ObjectSpec) -> int | None:
+    """10**n when the factor is exactly 10**-n (0.01, 0.001...), else None.
+
+    Dividing by it gives the same float as round(raw * factor, n) for any raw value below
+    2**51 (BTHome numbers have at most 4 bytes), without the slow rounding.
+    """
+    divisor = 10**spec.decimals
+    return divisor if spec.factor != 1 and Decimal(repr(spec.factor)) * divisor == 1 else None
+
+
+def _object_reader(spec: ObjectSpec) -> Callable[[bytes], BTObject]:
+    """The decoder of one table row, its constants bound, returning the whole object."""
+    object_id, name, unit, divisor = spec.object_id, spec.name, spec.unit, _decimal_divisor(spec)
+    make, from_bytes, signed = tuple.__new__, int.from_bytes, spec.signed  # make: no __new__ call
+    if spec.kind is Kind.NUMBER and divisor is not None:
+        return lambda data: make(BTObject, (
+            object_id, name, from_bytes(data, "little", signed=signed) / divisor, unit))
+    decode = _DECODERS[spec.kind]
+    return lambda data: make(BTObject, (object_id, name, decode(spec, data), unit))
+
+
+def _decoded_ahead(reader: _Reader | None) -> tuple[BTObject, ...] | None:
+    """Every value of a one-byte object, indexed by its byte; None for other objects."""
+    if reader is None or reader[0] != 1:
+        return None
+    made: dict[BTValue, BTObject] = {}  # one object per distinct value (a flag has two)
+    every = [reader[2](bytes((byte,))) for byte in range(256)]
+    return tuple(made.setdefault(obj.value, obj) for obj in every)
+
+
+_READERS: tuple[_Reader | None, ...] = tuple(
+    (spec.length, spec, _object_reader(spec)) if (spec := OBJECT_SPECS.get(object_id)) else None
+    for object_id in range(256)
+)
+_ONE_BYTE: tuple[tuple[BTObject, ...] | None, ...] = tuple(map(_decoded_ahead, _READERS))
+
+
 def parse_objects(payload: bytes) -> tuple[tuple[BTObject, ...], int | None]:
     """Parse objects in order; stop cleanly at an unknown id and return it as the second element."""
     objects: list[BTObject] = []
-    offset = 0
-    while offset < len(payload):
+    end, offset = len(payload), 0
+    while offset < end:
         object_id = payload[offset]
-        spec = OBJECT_SPECS.get(object_id)
-        if spec is None:
+        known = _ONE_BYTE[object_id]
+        if known is not None and offset + 1 < end:  # a one-byte object: a table lookup
+            objects.append(known[payload[offset + 1]])
+            offset += 2
+            continue
+        reader = _READERS[object_id]
+        if reader is None:
             return tuple(objects), object_id
-        start, offset = _data_span(spec, payload, offset + 1)
-        value = _DECODERS[spec.kind](spec, payload[start:offset])
-        objects.append(BTObject(object_id, spec.name, value, spec.unit))
+        length, spec, read = reader
+        offset += 1
+        stop = offset + length
+        if not length or stop > end:  # a length byte follows the id, or too few bytes left
+            offset, stop = _data_span(spec, payload, offset)
+        objects.append(read(payload[offset:stop]))
+        offset = stop
     return tuple(objects), None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from firmware_bridge.ble.bthome_objects import RAW_OBJECT_ID
+from firmware_bridge.ble.bthome_table import RAW_OBJECT_ID
 from firmware_bridge.errors import FrameError
 
 ADVERT_BUDGET = 31

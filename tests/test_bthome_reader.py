@@ -1,0 +1,94 @@
+"""The table-driven object reader gives exactly the values of the BTHome v2 definitions.
+
+parse_objects reads one-byte objects from values decoded ahead and divides numbers scaled
+by 0.01, 0.001... instead of multiplying and rounding; each value here is checked against
+the plain definition (raw bytes, little-endian, times the factor, rounded to its decimals),
+type included, and every short object still says what is missing.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from firmware_bridge.ble.bthome_objects import (
+    BUTTON_EVENTS,
+    OBJECT_SPECS,
+    BTObject,
+    BTValue,
+    Kind,
+    ObjectSpec,
+    parse_objects,
+)
+from firmware_bridge.errors import FrameError
+
+
+def defined_value(spec: ObjectSpec, data: bytes) -> BTValue:
+    """The value as the BTHome v2 table defines it, computed the slow, obvious way."""
+    if spec.kind is Kind.BINARY:
+        return data[0] != 0
+    if spec.kind is Kind.BUTTON:
+        return BUTTON_EVENTS.get(data[0]) or f"unknown_0x{data[0]:02x}"
+    raw = int.from_bytes(data, "little", signed=spec.signed)
+    return raw if spec.factor == 1 else round(raw * spec.factor, spec.decimals)
+
+
+def raw_samples(spec: ObjectSpec) -> list[int]:
+    """Every raw value of 1- and 2-byte objects; edges and 3,000 random ones for longer."""
+    low, high = spec.raw_range
+    if spec.length <= 2:
+        return list(range(low, high + 1))
+    picked = random.Random(spec.object_id)
+    edges = [low, low + 1, -1, 0, 1, 99, 100, 101, 999, 1000, 1001, high - 1, high]
+    return [raw for raw in edges if low <= raw <= high] + [
+        picked.randint(low, high) for _ in range(3000)
+    ]
+
+
+FIXED = sorted(
+    object_id for object_id, spec in OBJECT_SPECS.items()
+    if spec.kind in (Kind.NUMBER, Kind.BINARY, Kind.BUTTON)
+)
+
+
+@pytest.mark.parametrize("object_id", FIXED, ids=lambda object_id: f"0x{object_id:02x}")
+def test_every_fixed_object_reads_to_its_defined_value_and_type(object_id: int) -> None:
+    spec = OBJECT_SPECS[object_id]
+    for raw in raw_samples(spec):
+        data = raw.to_bytes(spec.length, "little", signed=spec.signed)
+        # after a one-byte object, as in every real frame (packet id first)
+        (_, obj), unknown = parse_objects(bytes((0x00, 7, object_id)) + data)
+        expected = defined_value(spec, data)
+        assert unknown is None
+        assert obj == BTObject(object_id, spec.name, expected, spec.unit), (spec.label, data)
+        assert type(obj.value) is type(expected), (spec.label, data)
+
+
+def test_flags_read_any_non_zero_byte_as_true() -> None:
+    flags = [spec for spec in OBJECT_SPECS.values() if spec.kind is Kind.BINARY]
+    for spec in flags:
+        values = [parse_objects(bytes((spec.object_id, byte)))[0][0].value for byte in range(256)]
+        assert values == [False] + [True] * 255, spec.label
+
+
+@pytest.mark.parametrize("object_id", FIXED, ids=lambda object_id: f"0x{object_id:02x}")
+def test_every_short_fixed_object_says_what_is_missing(object_id: int) -> None:
+    spec = OBJECT_SPECS[object_id]
+    for have in range(spec.length):
+        message = f"{spec.label} needs {spec.length} bytes at offset 3, only {have} left"
+        with pytest.raises(FrameError, match=re.escape(message)):
+            parse_objects(bytes((0x01, 80, object_id)) + bytes(have))
+
+
+def test_a_sensor_frame_reads_packet_battery_light_and_motion() -> None:
+    payload = bytes.fromhex("0007015a05e02e002101")
+    objects, unknown = parse_objects(payload)
+    assert unknown is None
+    assert objects == (
+        BTObject(0x00, "packet_id", 7),
+        BTObject(0x01, "battery", 90, "%"),
+        BTObject(0x05, "illuminance", 120.0, "lx"),
+        BTObject(0x21, "motion", True),
+    )
