@@ -244,7 +244,8 @@ def _measure(quick: bool) -> int:
     print(f"(d) sensors mixed in ({watches} watches + {watches} sensors, one gate): sensor "
           f"frames {d_sensor:>9,.0f}/s  watch frames {d_watch:>9,.0f}/s  ratio "
           f"{d_sensor / d_watch:4.2f}x  half and half {d_mixed:>9,.0f}/s  (a sensor frame carries "
-          "4 objects, a watch frame 2)")
+          f"4 objects, a watch frame 2)  goal: the same rate (ratio >= 1.0): "
+          f"{verdict(d_sensor >= d_watch)}")
     return 0
 
 
