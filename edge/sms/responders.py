@@ -249,6 +249,20 @@ class Responders:
             moved += 1
         return moved
 
+    def next_due(self, now: float) -> float | None:
+        """When tick() next has work, on the monotonic clock (`now`): `now` for an alert
+        whose texting has not started or whose receipt cannot come, else the earliest
+        escalation step (stored in wall time, so measured from the wall clock now)."""
+        if any(a.id not in self._unstartable for a in self.sms.active_without_escalation()):
+            return now
+        wall, due = self.clock.now(), None
+        for state in self.sms.open_escalations():
+            if policy.is_due(state, wall) or self._uplink_lost(state):
+                return now
+            at = now + state.next_at - wall
+            due = at if due is None else min(due, at)
+        return due
+
     def _begin_unstarted(self) -> None:
         """An active alert whose texting never started (its start could not be stored, say
         the disk filled between the alert and its escalation): start it now. One that
