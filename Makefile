@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/server.py
 	$(BIN)/python tests/bench/idle.py
 	$(BIN)/python tests/bench/startup.py
+	$(BIN)/python tests/bench/welfare_week.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis *.egg-info

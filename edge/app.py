@@ -6,16 +6,20 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge.alerts.dispatch import Dispatcher, FanOut, LogDispatcher
 from edge.alerts.hub import Hub
+from edge.calls.policy import parse_night
+from edge.calls.ringer import RingCalls
+from edge.calls.store import CallStore
 from edge.clock import Clock, ClockSyncProbe, SystemClock, utc_text
 from edge.config.loader import HubConfig
 from edge.config.messaging import ModemSection
 from edge.errors import HubError
+from edge.sms.away import AwayBook, AwayRules
 from edge.sms.conversation import Conversation, ReplyRules
 from edge.sms.escalation import EscalationPlan
 from edge.sms.notices import undeliverable_notice
@@ -29,6 +33,7 @@ from edge.storage.store import ALERT_PRIORITY, Store
 from edge.supervision.checks import Supervisor
 from edge.supervision.jobs import Jobs
 from edge.supervision.systemd_notify import SystemdNotifier
+from edge.supervision.welfare import WelfareChecks
 from edge.wakeup import Wakeup, earliest
 from firmware_bridge.ble.bleak_radio import BleakRadio
 
@@ -190,13 +195,15 @@ def build_hub(
     sms = SmsStore(store)
     section = config.modem
     if modem_port is not None:
-        section = ModemSection(port=modem_port) if section is None else _with_port(section, modem_port)
+        section = (ModemSection(port=modem_port) if section is None
+                   else replace(section, port=modem_port))
     worker_box: list[SmsWorker] = []
     responders = None
     if section is not None:
         responders = Responders(store, sms, clock, plan_of(config), style_of(config),
                                 on_queued=lambda: worker_box[0].wake() if worker_box else None)
         responders.country_code = config.sms.country_code
+        responders.calls, responders.night = CallStore(store), parse_night(config.calls.night)
     paths: list[Dispatcher] = [d for d in (dispatcher, responders) if d is not None]
     fan_out = FanOut(paths)
     hub = Hub(config.hub.id, store, clock, config.alerts, fan_out)
@@ -208,7 +215,7 @@ def build_hub(
         from edge.uplink.service import build_uplink
 
         uplink = build_uplink(config, config.uplink, hub, clock, responders,
-                              lambda: _sms_status(worker_box))
+                              lambda: _sms_status_of(worker_box[0] if worker_box else None))
         # The server hears of an alert before its texts are worked out: the publish is a
         # read of the outbox (the alert's event is already committed); the SMS bookkeeping
         # is a second durable commit and the rendering of every text.
@@ -242,6 +249,9 @@ def build_hub(
     supervisor.replayed_sos = hub.refusals.take_replayed_sos
     supervisor.register(jobs)
     jobs.every(HISTORY_PRUNE_S, "frame history", store.prune_frame_history)
+    welfare = WelfareChecks(hub, config.welfare, config.sms.timezone)
+    hub.checks_in = welfare.takes_check_in
+    jobs.every(config.welfare.check_every_s, "welfare checks", welfare.check)
     return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs,
                   panel, wakeup=wakeup)
 
@@ -308,16 +318,13 @@ def supervise(config: HubConfig, store: Store, sms: SmsStore, clock: Clock,
 
 def _load_roster(store: Store, config: HubConfig) -> None:
     """hub.toml's roster, unless the server has pushed one (it then stays in charge)."""
+    store.set_home_building(config.hub.id)
     if store.meta("roster_source") == "server":
         _log.warning("Using roster %s pushed by the community server; the residents, watches "
                      "and contacts in %s are ignored.", store.meta("roster_version"),
                      config.path)
         return
     store.apply_roster(config.roster)
-
-
-def _sms_status(worker_box: list[SmsWorker]) -> str:
-    return _sms_status_of(worker_box[0] if worker_box else None)
 
 
 def _sms_status_of(worker: SmsWorker | None) -> str:
@@ -350,14 +357,10 @@ def _worker(config: HubConfig, section: ModemSection, sms: SmsStore, hub: Hub,
             serial_factory: Any = None, wakeup: Wakeup | None = None) -> SmsWorker:
     s = config.sms
     rules = ReplyRules(s.ack_keywords, s.accept_phrases, s.country_code, s.language)
-    def declined(alert_id: int) -> bool:
-        """A responder cannot go: the next step may come at once (the loop turns)."""
-        forward = responders is not None and responders.declined(alert_id)
-        if forward and wakeup is not None:
-            wakeup.set()
-        return forward
-    conversation = Conversation(sms, hub.acknowledge, clock, rules, hub_id=config.hub.id,
-                                declined=declined)
+    conversation = Conversation(
+        sms, hub.acknowledge, clock, rules, hub_id=config.hub.id,
+        declined=responders.declined if responders is not None else lambda alert_id: None)
+    conversation.away = AwayBook(sms, clock, AwayRules(s.country_code, s.language, s.timezone))
     replies = Replies(sms, conversation, clock)
     box: list[SmsWorker] = []
     modem = open_modem(section, on_event=lambda event: box[0].on_modem_event(event),
@@ -365,6 +368,9 @@ def _worker(config: HubConfig, section: ModemSection, sms: SmsStore, hub: Hub,
     worker = SmsWorker(sms, modem, replies, clock, status_report=config.sms.status_report,
                        inbox_poll_s=section.inbox_poll_s,
                        health_check_s=config.supervision.modem_check_s)
+    worker.ringer = RingCalls(CallStore(sms.store), modem, clock, config.calls.ring_s)
+    if wakeup is not None:
+        worker.replied = wakeup.set  # a whole tier declining brings the next step forward
     box.append(worker)
     return worker
 
@@ -392,9 +398,3 @@ def _power_key(gpio: int | None) -> Any:
         _log.warning("Modem power key on GPIO %d is not available (%s); recovery will not "
                      "pulse it.", gpio, error)
         return None
-
-
-def _with_port(section: ModemSection, port: str) -> ModemSection:
-    from dataclasses import replace
-
-    return replace(section, port=port)

@@ -10,12 +10,22 @@ from enum import StrEnum
 import phonenumbers
 
 from cloud_sync.contract.ids import plain_text
-from cloud_sync.contract.roster import Contact, Resident, Role, Roster, Watch
+from cloud_sync.contract.roster import (
+    CallWhen,
+    Contact,
+    Resident,
+    Role,
+    Roster,
+    Sensor,
+    SensorKind,
+    Watch,
+)
 from firmware_bridge.ble.addresses import MAC_PATTERN, normalise_mac, parse_key
 
 __all__ = [
-    "MAC_PATTERN", "Alert", "AlertState", "Contact", "Fix", "Location", "Resident", "Role",
-    "Roster", "Watch", "dialled", "e164", "normalise_mac", "parse_key", "plain_text",
+    "MAC_PATTERN", "Alert", "AlertState", "CallWhen", "Contact", "Fix", "Location", "Resident",
+    "Role", "Roster", "Sensor", "SensorKind", "Watch", "dialled", "e164", "normalise_mac",
+    "parse_key", "plain_text",
 ]
 
 
@@ -118,3 +128,4 @@ class Alert:
     updated_at: float = 0.0
     closed_by: str = ""
     press_counter: int | None = None
+    kind: str = "sos"  # or "welfare": a welfare check, lower than an SOS (edge.alerts.welfare)

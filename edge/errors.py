@@ -7,13 +7,14 @@ from firmware_bridge.errors import (
     FrameError,
     HubError,
     ModemError,
+    ModemSilent,
     PduError,
     RadioError,
 )
 
 __all__ = [
     "AlertError", "CommandError", "ConfigError", "FrameError", "HubError", "ModemError",
-    "PduError", "RadioError", "StorageFault", "StoreError", "UplinkError",
+    "ModemSilent", "PduError", "RadioError", "StorageFault", "StoreError", "UplinkError",
 ]
 
 

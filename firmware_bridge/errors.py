@@ -26,3 +26,8 @@ class ModemError(HubError):
         super().__init__(message)
         self.kind = kind
         self.code = code
+
+
+class ModemSilent(ModemError):
+    """The modem did not answer a command in time: nothing more can be asked of it until
+    it is set up again. Its kind stays "transient", so the SMS path treats it as before."""

@@ -79,6 +79,8 @@ class SimBuilding:
         self.air = VirtualAir()
         for watch in self.roster.watches:
             self.air.add_watch(watch.mac, watch.key)
+        for sensor in self.roster.sensors:
+            self.air.add_watch(sensor.mac, sensor.key)
         self.boot()
 
     def boot(self) -> None:

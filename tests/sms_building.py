@@ -21,8 +21,11 @@ DESK, GRID, NEIGHBOUR, SON = ("+8613800138000", "+8613800138001", "+861380013800
                               "+8613800138003")
 
 
-def building_config(port: str, hub: dict[str, Any] | None = None, **sms: Any) -> HubConfig:
-    data = {
+def building_config(port: str, hub: dict[str, Any] | None = None, *,
+                    calls: dict[str, Any] | None = None, **sms: Any) -> HubConfig:
+    """The building's config; `calls` holds [calls] and, under "contacts", each contact's
+    call setting by id (like {"grid": "always"})."""
+    data: dict[str, Any] = {
         "hub": {"id": "hub-3", "community": "幸福里社区", "community_id": "xingfuli",
                 "building": "3号楼",
                 "address": "幸福里路 18 号 3号楼", **(hub or {})},
@@ -42,6 +45,12 @@ def building_config(port: str, hub: dict[str, Any] | None = None, **sms: Any) ->
              "resident": "r1", "always_sms": True},
         ],
     }
+    if calls is not None:
+        settings = dict(calls)
+        for contact in data["contacts"]:
+            contact["call"] = settings.get("contacts", {}).get(contact["id"], "never")
+        settings.pop("contacts", None)
+        data["calls"] = settings
     return parse_config(data, source="test.toml", base_dir=Path("."))
 
 
@@ -49,11 +58,13 @@ class SmsBuilding:
     """The production hub with the virtual air and an emulated modem, on a fake clock."""
 
     def __init__(self, folder: Path, *, hub: dict[str, Any] | None = None,
-                 database: Path | None = None, clock: Clock | None = None,
+                 database: Path | None = None, calls: dict[str, Any] | None = None,
+                 clock: Clock | None = None,
                  **sms: Any) -> None:
         self.folder = folder
         self.database = database or folder / "hub.db"
         self.hub_settings = hub
+        self.calls_settings = calls
         self.sms_settings = sms
         self.clock: Any = clock or FakeClock()  # a real clock: the hub keeps its own pace
         self.air = VirtualAir()
@@ -67,7 +78,8 @@ class SmsBuilding:
         self._task: asyncio.Task[None] | None = None
 
     def config(self) -> HubConfig:
-        return building_config(self.port, self.hub_settings, **self.sms_settings)
+        return building_config(self.port, self.hub_settings, calls=self.calls_settings,
+                               **self.sms_settings)
 
     async def start(self) -> None:
         self.app = build_hub(self.config(), clock=self.clock, backend=self.air.backend,

@@ -11,6 +11,7 @@ from tests.bench import (
     server,
     sos_latency,
     startup,
+    welfare_week,
 )
 
 
@@ -19,6 +20,7 @@ def test_ingest_benchmark_runs_and_prints_its_figures(capsys) -> None:
     out = capsys.readouterr().out
     assert "(a) foreign adverts discarded" in out and "bthome-ble" in out
     assert "(b) encrypted frames verified" in out and "ratio" in out
+    assert "(d) sensors mixed in" in out and "sensor frames" in out
 
 
 def test_enqueue_benchmark_runs_and_prints_both_rates_and_the_goal(capsys) -> None:
@@ -67,3 +69,10 @@ def test_idle_benchmark_runs_and_prints_cpu_and_memory(capsys) -> None:
     out = capsys.readouterr().out
     assert "300 watches, one heartbeat each every 30 s" in out and "watches silent" in out
     assert "the hub alone (VmRSS less those modules)" in out
+
+
+def test_welfare_week_benchmark_runs_and_prints_its_checks(capsys) -> None:
+    assert welfare_week.main(["--days", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 simulated days (normal, late)" in out and "day 2 10:00 not_up" in out
+    assert "wall time" in out

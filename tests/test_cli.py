@@ -106,7 +106,8 @@ def test_offline_demo_runs_the_scenario_and_writes_events(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
     types = [line["type"] for line in lines]
-    assert types.count("alert.raised") == 3
+    raised = [line["alert"].get("kind", "sos") for line in lines if line["type"] == "alert.raised"]
+    assert raised == ["sos", "sos", "sos", "welfare"]  # three presses, then one welfare check
     assert "alert.active" in types and "alert.cancelled" in types
     assert "alert.acknowledged" in types and "alert.resolved" in types
     assert "watch.fix" in types and types.count("watch.battery") >= 12
@@ -118,6 +119,11 @@ def test_offline_demo_runs_the_scenario_and_writes_events(tmp_path) -> None:
     assert len(texts) >= 10
     assert any("回复1" in getattr(t, "text", "") for t in texts)
     assert "texts received by responders" in done.stdout and "still queued: 0" in done.stdout
+    assert "【关怀提醒 A004】张桂兰今天10:00前未检测到活动" in done.stdout
+    assert done.stdout.count("📞 ") == 1  # one ring call, to the son who asked for them
+    assert "📞 张伟 (张桂兰之子) +8613800138021: ring call answered" in done.stdout
+    (called,) = [line for line in lines if line["type"] == "alert.called"]
+    assert called["outcome"] == "answered" and called["to"]["contact"] == "family-zhang-wei"
 
 
 def test_readme_decode_example_works(capsys) -> None:

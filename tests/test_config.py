@@ -505,18 +505,26 @@ def test_example_config_mentions_every_key() -> None:
         HubSection,
         RadioSection,
         ResidentEntry,
+        SensorEntry,
         WatchEntry,
     )
-    from edge.config.messaging import ModemSection, SmsSection, TemplatesSection
+    from edge.config.messaging import (
+        CallsSection,
+        ModemSection,
+        SmsSection,
+        TemplatesSection,
+    )
     from edge.config.panel import PanelSection, PullCordEntry
     from edge.config.supervision import SupervisionSection
     from edge.config.uplink import UplinkSection
+    from edge.config.welfare import WelfareResident, WelfareSection
 
     text = (Path(__file__).resolve().parents[1] / "config" / "hub.example.toml").read_text(
         encoding="utf-8")
     sections = (HubSection, RadioSection, AlertSection, SmsSection, TemplatesSection,
                 ModemSection, UplinkSection, SupervisionSection, PanelSection, PullCordEntry,
-                ResidentEntry, WatchEntry, ContactEntry)
+                ResidentEntry, WatchEntry, ContactEntry, CallsSection, SensorEntry,
+                WelfareSection, WelfareResident)
     missing = [f"{cls.__name__}.{f.name}" for cls in sections for f in fields(cls)
                if f.name not in text]
     assert missing == []
@@ -543,3 +551,29 @@ def test_the_https_fallback_sends_the_hubs_login_only_encrypted(url: str, ok: bo
         assert config.uplink is not None and config.uplink.http_url == url.rstrip("/")
     else:
         refused(data, "uplink.http_url")
+
+
+def test_ring_calls_are_set_per_contact_and_night_hours_are_checked() -> None:
+    from edge.domain import CallWhen
+
+    data = building()
+    data["contacts"][0]["call"] = "night"
+    data["calls"] = {"ring_s": 25, "night": "21:30-6:00"}
+    config = parse_config(data, source="hub.toml", base_dir=Path("."))
+    assert [c.call for c in config.roster.contacts] == [CallWhen.NIGHT, CallWhen.NEVER]
+    assert (config.calls.ring_s, config.calls.night) == (25, "21:30-06:00")
+    for key, value, expected in (("night", "22-7", "22:00-07:00"),
+                                 ("night", "07:00-07:00", "22:00-07:00"),
+                                 ("night", "25:00-07:00", "22:00-07:00"),
+                                 ("ring_s", 0, "from 5 to 120"),
+                                 ("ring_s", 4.5, "from 5 to 120"),
+                                 ("ring_s", 121, "from 5 to 120"),
+                                 ("ring_s", 600, "from 5 to 120")):
+        with pytest.raises(ConfigError, match=rf"calls\.{key}: expected .*{expected}"):
+            parse_config({**building(), "calls": {key: value}}, source="hub.toml",
+                         base_dir=Path("."))
+    data = building()
+    data["contacts"][1]["call"] = "sometimes"
+    with pytest.raises(ConfigError, match=r"contacts\[1\]\.call: expected one of never, "
+                                          r"night, always, got 'sometimes'"):
+        parse_config(data, source="hub.toml", base_dir=Path("."))

@@ -141,6 +141,18 @@ def test_the_timeline_shows_who_was_texted_and_what_people_did(server: Server,
     page.wait_for_selector("ol.timeline:has-text('texted · 李娜 (tier 1)')")
 
 
+def test_the_timeline_shows_a_ring_call_and_how_it_went(server: Server, browser: Any) -> None:
+    called = event(2, "alert.called", alert={"uid": "u-7", "ref": "A007"}, outcome="answered",
+                   to={"contact": "grid", "name": "李娜", "role": "grid_worker", "tier": 1})
+    server.post([alert_event(1, "u-7", ref="A007"), called])
+    page = log_in(browser, server, server.desk)
+    page.click("tr[data-alert='C1'] a.id")
+    page.wait_for_selector("ol.timeline:has-text('电话提醒 · 李娜 (第1级) · hub-3 · 已接听（不算接手）')")
+    page.click("#lang")
+    page.wait_for_selector("ol.timeline:has-text('ring call · 李娜 (tier 1) · hub-3 · answered "
+                           "(not an acknowledgement)')")
+
+
 def test_closing_an_alert_nobody_took_tells_the_hubs_first(server: Server, browser: Any) -> None:
     server.press()
     page = log_in(browser, server, server.desk)

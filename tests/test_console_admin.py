@@ -182,10 +182,10 @@ def test_accounts_and_tokens_are_made_shown_once_and_taken_away(server: Receiver
 def test_buildings_get_their_first_and_backup_workers(server: Receiver) -> None:
     admin = Desk(base_of(server), *people(server)["admin"])
     assert admin.call("PUT", "/api/buildings/hub-3", {"first": "c1", "backup": "c2"}).ok
-    assert admin.call("GET", "/api/roster").json()["buildings"] == [
+    assert admin.call("GET", "/api/roster").json()["duty"] == [
         {"hub": "hub-3", "first": "c1", "backup": "c2"}]
     same = admin.call("PUT", "/api/buildings/hub-3", {"first": "c1", "backup": "c1"})
-    assert same.status_code == 400 and "--backup" in same.json()["error"]
+    assert same.status_code == 400 and same.json()["error"].startswith("backup: expected")
     assert server.duty.buildings_of(COMMUNITY, "c2") == {"hub-3"}
 
 
@@ -222,12 +222,24 @@ def test_an_administrator_edits_the_roster_and_accounts_in_the_browser(server: R
         page.click("#admin-link")
         page.wait_for_url(f"{base}/admin")
 
+        for hub, name in (("hub-3", "3号楼"), ("hub-9", "9号楼")):
+            page.fill("#building-form [name=id]", hub)
+            page.fill("#building-form [name=name]", name)
+            page.fill("#building-form [name=address]", f"幸福里路 18 号 {name}")
+            page.click("#building-form button")
+            page.wait_for_selector(f"#buildings tr[data-id='{hub}']")
         form = "#resident-form"
         for name, value in (("id", "r-101"), ("name", "张桂兰"), ("room", "101"),
                             ("phone", "+8613900000001")):
             page.fill(f"{form} [name={name}]", value)
+        page.select_option(f"{form} [name=building]", "hub-3")
         page.click(f"{form} button")
+        page.wait_for_selector("#residents tr[data-id='r-101']:has-text('3号楼')")
+        page.select_option("#show", "hub-9")  # one building at a time: 9号楼 has nobody yet
+        page.wait_for_selector("#residents tr[data-id='r-101']", state="detached")
+        page.select_option("#show", "")
         page.wait_for_selector("#residents tr[data-id='r-101']")
+        assert server.rosters.view(COMMUNITY)["residents"][0]["building"] == "hub-3"
 
         page.fill("#watch-form [name=mac]", MAC)
         page.select_option("#watch-form [name=resident]", "r-101")
@@ -257,6 +269,34 @@ def test_an_administrator_edits_the_roster_and_accounts_in_the_browser(server: R
         page.click("#lang")
         page.wait_for_selector("text=Residents")
         browser.close()
+
+
+def test_an_administrator_marks_a_contact_for_ring_calls_in_the_browser(
+        server: Receiver) -> None:
+    from playwright.sync_api import sync_playwright
+
+    logins = people(server)
+    base = base_of(server)
+    admin = Desk(base, *logins["admin"])
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{base}/login")
+        page.fill("#username", logins["admin"][0])
+        page.fill("#password", logins["admin"][1])
+        page.click("#login")
+        page.click("#admin-link")
+        page.wait_for_url(f"{base}/admin")
+        form = "#contact-form"
+        for name, value in (("id", "c1"), ("name", "李娜"), ("phone", "+8613800138001")):
+            page.fill(f"{form} [name={name}]", value)
+        assert page.input_value(f"{form} [name=call]") == "never"
+        page.select_option(f"{form} [name=call]", "night")
+        page.click(f"{form} button")
+        page.wait_for_selector("#contacts tr[data-id='c1']")
+        browser.close()
+    (contact,) = admin.call("GET", "/api/roster").json()["contacts"]
+    assert contact["call"] == "night"
 
 
 @pytest.mark.parametrize("trusted, separate", [(("127.0.0.1",), True), (("10.9.9.9",), False)])

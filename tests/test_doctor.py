@@ -301,3 +301,71 @@ def test_an_unsynchronised_clock_warns(tmp_path, machine):
                                 probes=replace(machine, clock_synced=lambda: False)))
 
     assert found["clock"].status == WARN and "timesyncd" in found["clock"].fix
+
+
+def ring_call_findings(tmp_path: Path, machine: Probes, **emulated: object) -> dict[str, Finding]:
+    """The doctor on a hub whose duty desk is marked for ring calls."""
+    emulator = ModemEmulator(**emulated)  # type: ignore[arg-type]
+    try:
+        config = write_config(tmp_path, modem_port=emulator.start())
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write('[[contacts]]\nid = "desk"\nname = "值班室"\nphone = "+8613800138000"\n'
+                         'role = "duty_desk"\ntier = 1\ncall = "always"\n')
+        return by_check(run_checks(config, probes=machine))
+    finally:
+        emulator.stop()
+
+
+@pytest.mark.parametrize(("emulated", "status", "says"), [
+    ({}, PASS, "registered on IMS: ring calls go as VoLTE"),
+    ({"ims": False, "circuit": True}, PASS, "combined attach: ring calls fall back to 2G/3G"),
+    ({"ims": False, "circuit": False}, WARN,  # how a data-only SIM registers on LTE
+     "a data-only SIM or one without VoLTE cannot place ring calls"),
+    ({"model": "SIMCOM_SIM800L"}, WARN, "2G-only modem: ring calls (and texts) stop where the "
+                                        "operator switches 2G off"),
+])
+def test_ring_calls_are_checked_when_a_contact_wants_them(tmp_path, machine, emulated, status,
+                                                          says):
+    found = ring_call_findings(tmp_path, machine, **emulated)
+    assert found["ring calls"].status == status and says in found["ring calls"].detail
+    assert found["call tracking"].status == PASS
+
+
+def test_a_modem_that_ignores_ath_for_voice_is_reported_and_one_without_clcc_warned(
+        tmp_path, machine):
+    emulator = ModemEmulator()
+    emulator.voice_hangup_ignored()
+    try:
+        config = write_config(tmp_path, modem_port=emulator.start())
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write('[[contacts]]\nid = "desk"\nname = "值班室"\nphone = "+8613800138000"\n'
+                         'role = "duty_desk"\ntier = 1\ncall = "night"\n')
+        found = by_check(run_checks(config, probes=machine))
+        assert "hangs up with AT+CHUP" in found["call tracking"].detail
+        emulator.fail_next("CLCC", cme=4)
+        found = by_check(run_checks(config, probes=machine))
+        assert found["call tracking"].status == WARN
+        assert "cannot see whether a ring call was answered" in found["call tracking"].detail
+    finally:
+        emulator.stop()
+
+
+def test_no_ring_call_checks_when_no_contact_wants_calls(tmp_path, machine):
+    found = modem_findings(tmp_path, machine)
+    assert "ring calls" not in found and "call tracking" not in found
+
+
+def test_ring_calls_set_in_the_servers_roster_are_checked_too(tmp_path, machine):
+    """hub.toml marks nobody; the roster the server pushed, kept in the hub's database,
+    marks the duty desk for calls at night."""
+    from edge.domain import CallWhen
+    from edge.storage.store import Store
+    from tests.building import make_roster
+
+    roster = make_roster(1)
+    desk = replace(roster.contacts[0], call=CallWhen.NIGHT)
+    store = Store.open(tmp_path / "hub.db")
+    store.apply_roster(replace(roster, contacts=(desk,)))
+    store.close()
+    found = modem_findings(tmp_path, machine)
+    assert found["ring calls"].status == PASS and found["call tracking"].status == PASS

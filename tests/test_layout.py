@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     "edge.wakeup": 21,
     "edge.storage": 21,
     "edge.alerts": 22,
+    "edge.calls": 22,
     "edge.sms": 23,
     "edge.config": 24,
     "edge.uplink": 25,

@@ -153,3 +153,54 @@ def test_pair_command_lists_chooses_hears_the_press_and_writes_the_roster(
     assert "button=press" in out and f"added {mac}" in out
     watches = load_config(config).roster.watches
     assert [(w.mac, w.resident_id, w.key) for w in watches] == [(mac, "r1", key_for(7))]
+
+
+def _pair_sensor(tmp_path: Path, trigger: str, extra: list[str]) -> tuple[int, Path]:
+    import argparse
+
+    from edge.tools.cli_installer import add_pair_arguments
+    from tests.building import key_for
+
+    config = _config(tmp_path, keys=True)
+    air = VirtualAir()
+    sensor = "B0:C7:DE:00:00:05"
+    air.add_watch(sensor, key_for(9))
+
+    def act() -> None:
+        air.battery(sensor, 90)  # a heartbeat proves nothing
+        if trigger == "motion":
+            air.motion(sensor)
+        elif trigger == "door":
+            air.door(sensor, True)
+    air.when_scanning(act)
+    parser = argparse.ArgumentParser()
+    add_pair_arguments(parser)
+    args = parser.parse_args(["--config", str(config), "--mac", sensor, "--resident", "r1",
+                              "--key", key_for(9).hex(), "--timeout", "1", *extra])
+    return pairing.cmd_pair(args, backend=air.backend), config
+
+
+def test_pair_a_door_sensor_proves_a_real_trigger_and_adds_it_as_a_sensor(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edge.domain import SensorKind
+
+    assert _pair_sensor(tmp_path, "door", ["--sensor", "door", "--place", '卫生间 "门"'])[0] == 0
+    out = capsys.readouterr().out
+    assert "window=True" in out and "added B0:C7:DE:00:00:05" in out
+    [sensor] = load_config(tmp_path / "hub.toml").roster.sensors
+    assert (sensor.kind, sensor.place, sensor.resident_id) == (SensorKind.DOOR, '卫生间 "门"',
+                                                               "r1")
+    assert sensor.key is not None and sensor.key.hex() in (tmp_path / "keys.toml").read_text()
+
+
+@pytest.mark.parametrize("trigger", ["heartbeat", "door"])
+def test_pairing_a_motion_sensor_that_sends_no_motion_fails_and_changes_nothing(
+        tmp_path: Path, trigger: str) -> None:
+    with pytest.raises(pairing.PairingError, match="no trigger .* no motion event.*walk past"):
+        _pair_sensor(tmp_path, trigger, ["--sensor", "motion", "--place", "卧室"])
+    assert "sensors" not in (tmp_path / "hub.toml").read_text()
+
+
+def test_a_sensor_needs_a_place(tmp_path: Path) -> None:
+    with pytest.raises(pairing.PairingError, match="--sensor needs --place"):
+        _pair_sensor(tmp_path, "motion", ["--sensor", "motion"])

@@ -342,3 +342,20 @@ def test_the_ack_equals_the_longest_stored_prefix_whatever_the_order(
     assert store.hubs(now=0)[0]["acked_seq"] == expected
     store.close()
 
+
+
+def test_a_ring_call_shows_on_the_timeline_with_how_it_went_and_closes_nothing(
+        server: Server) -> None:
+    to = {"contact": "grid", "name": "李娜", "role": "grid_worker", "tier": 1}
+    about = {"uid": "u1", "ref": "A0K3"}
+    server.hub_sends(HUB3, batch([
+        alert_event(1, "u1", type_="alert.active"),
+        event(2, "alert.texted", alert=about, kind="sos", to=to),
+        event(3, "alert.called", alert=about, outcome="busy", to=to),
+        event(4, "alert.called", alert=about, outcome="answered", to=to)]))
+    steps = [(s["what"], s["who"], s.get("outcome")) for s in server.service.timeline("C1")]
+    assert ("texted", "李娜", None) in steps
+    assert [s for s in steps if s[0] == "called"] == [("called", "李娜", "busy"),
+                                                      ("called", "李娜", "answered")]
+    (alert,) = server.store.alerts()
+    assert alert["state"] == "active" and alert["acknowledged_by"] is None

@@ -128,3 +128,30 @@ def test_versions_never_repeat_so_a_hub_that_reports_one_has_that_roster(
     assert first is not None and version not in (None, first.version)
     second = other.push_of("xingfuli", version)  # the other process's kept copy is not used
     assert second is not None and second.fields["residents"][0]["room"] == "202"
+
+
+def test_sensors_are_kept_with_their_keys_for_the_hubs_and_pushed(book: RosterBook,
+                                                                  tmp_path: Path) -> None:
+    from cloud_sync.contract.roster import Contact, Role, Sensor, SensorKind
+
+    sensor = Sensor("B0:C7:DE:00:03:01", "r-1", SensorKind.DOOR, "大门", bytes(range(16)))
+    roster = Roster(residents=(Resident("r-1", "王奶奶", "201", " 201"),),
+                    watches=(Watch(MAC, "r-1", bytes(16)),),
+                    contacts=(Contact("desk", "值班室", "+8613800138000", Role.DUTY_DESK, 1),),
+                    sensors=(sensor,))
+    book.load_file(CommunityRoster("xingfuli", roster, "s1", str(tmp_path / "x.toml")), now=1.0)
+    push = book.push_of("xingfuli")
+    assert push is not None and push.fields["sensors"] == [
+        {"mac": sensor.mac, "resident": "r-1", "kind": "door", "place": "大门",
+         "key": bytes(range(16)).hex()}]
+    view = book.view("xingfuli")
+    assert view["sensors"] == [{"mac": sensor.mac, "resident": "r-1", "kind": "door",
+                                "place": "大门", "key_set": True}]
+    added = book.put("xingfuli", "sensors", {"mac": "b0:c7:de:00:03:02", "resident": "r-1",
+                                             "kind": "motion", "place": "客厅"}, by="管理员",
+                     now=2.0, key="generate")
+    assert added.new_key is not None and added.new_key not in json.dumps(book.view("xingfuli"))
+    with pytest.raises(BatchError, match="sensors\\[2\\].kind"):
+        book.put("xingfuli", "sensors", {"mac": "B0:C7:DE:00:03:03", "resident": "r-1",
+                                         "kind": "camera", "place": "x"}, by="a", now=3.0,
+                 key="generate")

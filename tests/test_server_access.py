@@ -21,7 +21,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from cloud_sync.server.access import Access
 from cloud_sync.server.credentials import mosquitto_hash
+from cloud_sync.server.duty import Duty
 from cloud_sync.server.receiver import Receiver
+from cloud_sync.server.schema import SCHEMA_VERSION
 from cloud_sync.server.store import open_store
 from cloud_sync.server.wire import parse_batch
 from cloud_sync.uplink.local_broker import LocalMosquitto
@@ -272,8 +274,35 @@ def test_a_version_3_database_gains_claims_and_keeps_its_alerts(tmp_path: Path) 
         store.record_claim(alert["id"], "王主任", now=time.time(), until=time.time() + 60)
         assert store.alerts()[0]["claimed_by"] == "王主任"
         with store.db.transaction(write=False) as tx:
-            assert tx.rows("SELECT version FROM receiver_schema") == [(5,)]
+            assert tx.rows("SELECT version FROM receiver_schema") == [(SCHEMA_VERSION,)]
             assert tx.rows("SELECT COUNT(*) FROM rosters") == [(0,)]
+    finally:
+        store.close()
+
+
+def test_a_claim_open_in_a_version_4_database_runs_out_and_stays_in_the_timeline(
+        tmp_path: Path) -> None:
+    db, now = f"sqlite:///{tmp_path / 'server.db'}", time.time()
+    store = open_store(db)
+    try:
+        store.store_batch(parse_batch(json.dumps(batch([alert_event(1, "u-1")])).encode()),
+                          via="http", now=now)
+        (alert,) = store.alerts()
+        with store.db.transaction(write=True) as tx:  # claimed under version 4: no end
+            tx.run("UPDATE alerts SET claimed_by = '王主任', claimed_at = ?", [now - 1300])
+            for column in ("claim_until", "claim_lapsed_at", "lapse_told_at"):
+                tx.run(f"ALTER TABLE alerts DROP COLUMN {column}")
+            tx.run("DROP TABLE alert_steps")
+            tx.run("UPDATE receiver_schema SET version = 4")
+    finally:
+        store.close()
+    store = open_store(db)
+    try:
+        (lapsed,) = Duty(store.db).turn_lapsed(now)  # 1,300 s on, past the default 1,200 s
+        assert lapsed.alert == alert["id"]
+        steps = [(step["what"], step["who"]) for step in store.timeline(alert["id"])
+                 if step["what"].startswith("claim")]
+        assert steps == [("claimed", "王主任"), ("claim_lapsed", "王主任")]
     finally:
         store.close()
 

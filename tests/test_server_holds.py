@@ -249,6 +249,11 @@ def test_hostile_commands_change_nothing_and_each_gets_a_reply(tmp_path, broker)
             client.publish(CMD, json.dumps({"v": 1, "id": command_id, "type": "roster",
                                             "version": "evil", "residents": residents,
                                             "watches": watches, "contacts": contacts}), qos=1)
+        client.publish(CMD, json.dumps({  # a building's worker and no desk: faults reach nobody
+            "v": 1, "id": "h14", "type": "roster", "version": "evil", "residents": [resident],
+            "watches": [watch], "buildings": [{"id": "hub-9", "name": "9号楼", "address": "x"}],
+            "contacts": [desk | {"building": "hub-9"}, desk | {"id": "son", "resident": "r1"}]}),
+            qos=1)
         client.publish(CMD, json.dumps({"v": 1, "id": "h13", "type": "alert_ack", "alert":
                                         b.hub_app.store.alerts()[0].uid, "by": "王\u202e主任"}),
                        qos=1)
@@ -279,6 +284,8 @@ def test_hostile_commands_change_nothing_and_each_gets_a_reply(tmp_path, broker)
     assert "roster.contacts: empty" in by_id["h11"]["error"]
     assert "roster.watches: empty" in by_id["h12"]["error"]
     assert "without control characters" in by_id["h13"]["error"]
+    assert "roster.contacts[0] (d) serves building 'hub-9', but no contact serves everyone" \
+        in by_id["h14"]["error"]
 
 
 def test_a_claim_that_runs_out_with_nobody_on_site_is_flagged_and_the_backup_texted(
@@ -320,6 +327,10 @@ def test_a_claim_that_runs_out_with_nobody_on_site_is_flagged_and_the_backup_tex
             "claim_lapsed_at"] is None
         clock[0] += 61
         assert service.check_overdue(receiver.duty, deadline_s=hour) == 1  # and runs out too
+        steps = [(s["what"], s["who"]) for s in service.timeline("C1")]
+        assert steps[-4:] == [("claimed", "王主任"), ("claim_lapsed", "王主任"),
+                              ("claimed", "赵大爷"), ("claim_lapsed", "赵大爷")], \
+            "each claim and each lapse stays in the timeline"
 
         clock[0] += 1  # a claim made while a lapse is being told is not marked told
         service.claim("C1", "王主任", 60)

@@ -119,3 +119,20 @@ def test_the_demo_ships_with_the_package(tmp_path: Path) -> None:
                              cwd=tmp_path, env={"PYTHONPATH": str(ours), "PATH": "/usr/bin:/bin"},
                              capture_output=True, text=True)
     assert checked.returncode == 0 and "valid" in checked.stdout, checked.stderr
+
+
+def test_activity_is_scripted_through_the_api_and_shown_in_the_state(hub) -> None:
+    opened = hub.post("/activity", {"resident": "r-101", "event": "door_open"})
+    assert (opened["place"], opened["event"]) == ("卫生间门", "door_open")
+    planned = hub.post("/activity", {"resident": "r-101", "pattern": "normal",
+                                     "day": "2026-12-07"})
+    assert planned["planned"] > 20  # a whole day of getting up, trips and going out
+    hub.wait_for(lambda: [a["kind"] for a in hub.state()["activity"]][:1] == ["door_open"],
+                 what="the door event stored")
+    cases = [({"resident": "r-102", "event": "motion"}, "resident:"),  # no sensors
+             ({"resident": "r-101", "event": "jump"}, "event:"),
+             ({"resident": "r-101", "pattern": "party"}, "pattern:"),
+             ({"resident": "r-101", "pattern": "still", "days": 99}, "days:")]
+    for body, field in cases:
+        status, answer = hub.call("POST", "/activity", body)
+        assert status == 400 and answer["error"].startswith(field), (body, answer)

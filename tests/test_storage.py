@@ -78,3 +78,41 @@ def test_a_copy_counts_on_from_the_files_highest_seq_and_ids(tmp_path) -> None:
     assert (seq, sms) == (6, 2)
     assert copy.db.execute("SELECT count(*) FROM sqlite_sequence WHERE name = 'outbox'"
                            ).fetchone()[0] == 1
+
+
+def test_every_table_of_the_hub_is_copied_to_memory_or_left_out_on_purpose(tmp_path) -> None:
+    """A new table must say whether a full disk carries it into memory: forgetting it
+    would lose its rows while the hub runs from memory."""
+    from edge.storage.memory import COPY_IN, NOT_COPIED
+
+    store = Store.open(tmp_path / "hub.db")
+    tables = {name for (name,) in store.db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()}
+    store.close()
+    assert not set(COPY_IN) & set(NOT_COPIED)
+    assert tables == set(COPY_IN) | set(NOT_COPIED)
+
+
+def test_a_copy_gives_new_calls_ids_above_the_files_even_of_calls_it_left(tmp_path) -> None:
+    """Calls queued in memory must never overwrite a call kept in the file when written back."""
+    path = tmp_path / "hub.db"
+    store = Store.open(path)
+    with store.transaction():
+        db = store.db
+        db.execute("INSERT INTO residents (id, name, room, address) VALUES ('r1', 'a', '1', 'x')")
+        for ref, state in (("A001", "closed"), ("A002", "active")):
+            db.execute("INSERT INTO alerts (uid, ref, resident_id, watch_mac, state, raised_at, "
+                       "cancel_until, updated_at) VALUES (?, ?, 'r1', 'm', ?, 0, 0, 0)",
+                       [ref, ref, state])
+        for alert_id, state in ((2, "queued"), (1, "done")):
+            db.execute("INSERT INTO calls_out (alert_id, contact_id, phone, state, created_at) "
+                       "VALUES (?, 'desk', '+86', ?, 0)", [alert_id, state])
+    assert store.db.execute("SELECT id, state FROM calls_out ORDER BY id").fetchall() == [
+        (1, "queued"), (2, "done")]
+    copy = memory_copy(path, store.db)
+    store.close()
+    assert copy.db.execute("SELECT id FROM calls_out").fetchall() == [(1,)]
+    new = copy.db.execute("INSERT INTO calls_out (alert_id, contact_id, phone, created_at) "
+                          "VALUES (2, 'desk', '+86', 1)").lastrowid
+    assert new == 3  # not 2: writing back would have overwritten the file's call 2

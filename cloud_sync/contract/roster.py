@@ -16,6 +16,14 @@ class Role(StrEnum):
     FAMILY = "family"
 
 
+class CallWhen(StrEnum):
+    """When a contact also gets a ring call after an SOS text: never, at night, always."""
+
+    NEVER = "never"
+    NIGHT = "night"
+    ALWAYS = "always"
+
+
 @dataclass(frozen=True, slots=True)
 class Resident:
     """A person who wears a watch; the home address and room stand in for a GPS fix."""
@@ -25,6 +33,7 @@ class Resident:
     room: str
     address: str
     phone: str = ""
+    building: str = ""  # the hub id of the building the resident lives in; "" = the hub's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +47,29 @@ class Watch:
     label: str = ""
 
 
+class SensorKind(StrEnum):
+    """What an activity sensor watches: movement in a room, or a door or window opening."""
+
+    MOTION = "motion"
+    DOOR = "door"
+
+
+@dataclass(frozen=True, slots=True)
+class Sensor:
+    """A registered BTHome activity sensor in a resident's home (no button: its frames tell
+    that the resident is up and about, never call for help)."""
+
+    mac: str
+    resident_id: str
+    kind: SensorKind
+    place: str
+    key: bytes | None = field(default=None, repr=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
-    """A responder; without resident_id the contact serves the whole building."""
+    """A responder: for one resident, for the residents of one building (the hub id in
+    `building`), or, with neither, for everyone the hub hears."""
 
     id: str
     name: str
@@ -49,6 +78,17 @@ class Contact:
     tier: int
     resident_id: str | None = None
     always_sms: bool = False
+    building: str = ""
+    call: CallWhen = CallWhen.NEVER
+
+
+@dataclass(frozen=True, slots=True)
+class Building:
+    """A building of the community, named by the id of the hub that serves it."""
+
+    id: str
+    name: str
+    address: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +98,5 @@ class Roster:
     residents: tuple[Resident, ...] = ()
     watches: tuple[Watch, ...] = ()
     contacts: tuple[Contact, ...] = ()
+    buildings: tuple[Building, ...] = ()
+    sensors: tuple[Sensor, ...] = ()

@@ -59,7 +59,11 @@ COMMANDS: Mapping[str, Mapping[str, Field]] = {
     "alert_text_now": {"alert": _ID, "by": _NAME},
     "alert_notify": {"alert": _ID, "contact": _ID, "by": _NAME},
     "roster": {"version": _ID, "residents": Field("list"), "watches": Field("list"),
-               "contacts": Field("list")},
+               "contacts": Field("list"), "buildings": Field("list", required=False),
+               "sensors": Field("list", required=False)},
+    # a resident is away until `until` (epoch seconds), or back (no until): welfare checks
+    "resident_away": {"resident": _ID, "by": _NAME,
+                      "until": Field("number", required=False, high=2**33)},
     "test_alarm": {"by": Field("text", required=False)},
     "ping": {},
 }

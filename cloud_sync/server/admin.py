@@ -54,7 +54,7 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
 
     async def roster(request: Request, person: Person) -> Response:
         view = await run_in_threadpool(rosters.view, person.community)
-        view["buildings"] = await run_in_threadpool(duty.assignments, person.community)
+        view["duty"] = await run_in_threadpool(duty.assignments, person.community)
         return JSONResponse(view)
 
     async def put_entry(request: Request, person: Person) -> Response:
@@ -92,6 +92,8 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
             return answer
         if push is not None and push.missing:
             answer["waiting_for"] = push.missing
+        elif push is not None and push.unreached:
+            answer["not_sent"] = push.unreached  # the hubs would refuse it: say why
         return answer
 
     async def assign(request: Request, person: Person) -> Response:

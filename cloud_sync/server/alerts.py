@@ -107,10 +107,12 @@ class AlertFolder:
             "UPDATE alerts SET state = ?, resident_id = ?, resident_name = ?, resident_room = ?, "
             "watch = COALESCE(watch, ?), location = CASE WHEN ? THEN ? ELSE location END, "
             "location_at = CASE WHEN ? THEN ? ELSE location_at END, first_at = ?, updated_at = ?, "
-            "acknowledged_by = ?, acknowledged_at = ? WHERE id = ?",
+            "acknowledged_by = ?, acknowledged_at = ?, kind = COALESCE(kind, ?), "
+            "check_rule = COALESCE(check_rule, ?), check_detail = COALESCE(check_detail, ?) "
+            "WHERE id = ?",
             [new_state, rid or resident.id, name or resident.name, room or resident.room,
              facts.watch, newer_place, facts.location, newer_place, at, min(first_at, at),
-             self.now, by, by_at, number])  # updated_at: server time, so consoles see it move
+             self.now, by, by_at, facts.kind, facts.check_rule, facts.check_detail, number])  # updated_at: server time, so consoles see it move
         label = resident_label(name or resident.name, rid or resident.id)
         return _AlertRow(number, state, new_state, label, by)
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cloud_sync.contract.ids import is_id
-from cloud_sync.server.db import Db
+from cloud_sync.server.db import Db, Tx
 from cloud_sync.server.errors import ReceiverSetupError
 from cloud_sync.server.logic import alert_number, public_alert_id
 
 DEFAULT_DEADLINE_S = 300.0
+DEFAULT_CLAIM_S = 1200.0  # a worker's "I'm going" holds SMS this long unless they ack
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +37,13 @@ class Duty:
 
     def assign(self, community: str, hub: str, first: str, backup: str) -> None:
         """Name a building's first worker and backup (roster contact ids)."""
-        for what, value in (("--community", community), ("hub", hub), ("--first", first),
-                            ("--backup", backup)):
+        for what, value in (("community", community), ("hub", hub), ("first", first),
+                            ("backup", backup)):
             if not is_id(value):
                 raise ReceiverSetupError(f"{what} {value!r}: expected an id (a contact's id as "
-                                         "the roster has it, for --first and --backup)")
+                                         "the roster has it, for first and backup)")
         if first == backup:
-            raise ReceiverSetupError("--backup: expected someone other than the first worker")
+            raise ReceiverSetupError("backup: expected someone other than the first worker")
         with self.db.transaction(write=True) as tx:
             tx.run("DELETE FROM buildings WHERE community = ? AND hub = ?", [community, hub])
             tx.run("INSERT INTO buildings (community, hub, first_contact, backup_contact) "
@@ -91,8 +92,9 @@ class Duty:
             rows = tx.rows(due, params)
             found = []
             for number, resident in rows:
-                tx.run(f"UPDATE alerts SET {mark} = COALESCE({mark}, ?), updated_at = ? "
-                       "WHERE id = ?", [now, now, number])
+                if tx.run(f"UPDATE alerts SET {mark} = ?, updated_at = ? WHERE id = ? AND "
+                          f"{mark} IS NULL", [now, now, number]):
+                    add_step(tx, number, _STEPS[mark], now, by_claimer=mark == "claim_lapsed_at")
                 backups = tx.rows("SELECT h.community, h.hub, b.backup_contact FROM alert_hubs h "
                                   "JOIN buildings b ON b.community = h.community AND "
                                   "b.hub = h.hub WHERE h.alert_id = ?", [number])
@@ -107,6 +109,19 @@ class Duty:
         with self.db.transaction(write=True) as tx:
             tx.run(f"UPDATE alerts SET {column} = ? WHERE id = ?{still}",
                    [now, alert_number(alert)])
+
+
+_STEPS = {"overdue_at": "overdue", "claim_lapsed_at": "claim_lapsed"}
+
+
+def add_step(tx: Tx, number: int, what: str, at: float, who: str | None = None, *,
+             by_claimer: bool = False) -> None:
+    """A step in an alert's timeline (claimed, claim lapsed, overdue): each one kept, so a
+    new claim does not hide an earlier claim or its lapse. `by_claimer`: who claimed it."""
+    if by_claimer:
+        (who,), = tx.rows("SELECT claimed_by FROM alerts WHERE id = ?", [number])
+    tx.run("INSERT INTO alert_steps (alert_id, at, what, who) VALUES (?, ?, ?, ?)",
+           [number, at, what, who])
 
 
 _WAITING = ("SELECT id, resident_name FROM alerts WHERE state IN ('raised', 'active') AND "

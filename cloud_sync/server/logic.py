@@ -41,6 +41,9 @@ class AlertFacts:
     location: str | None
     by: str | None
     confirm: bool
+    kind: str | None = None  # "welfare" for a welfare check; None: an SOS
+    check_rule: str | None = None
+    check_detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,10 @@ def alert_facts(event: Event) -> AlertFacts | None:
         resident=person(event.fields.get("resident")),
         location=_location(event.fields.get("location")),
         by=optional_text(event.fields, "by"),
-        confirm=event.type in CONFIRM_TYPES)
+        confirm=event.type in CONFIRM_TYPES,
+        kind="welfare" if alert.get("kind") == "welfare" else None,
+        check_rule=optional_text(event.fields.get("check"), "rule"),
+        check_detail=optional_text(event.fields.get("check"), "detail"))
 
 
 def event_state(event_type: str, stated: object) -> str | None:

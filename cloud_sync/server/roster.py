@@ -11,8 +11,16 @@ from typing import Any
 
 from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.ids import is_id
-from cloud_sync.contract.roster import Contact, Resident, Roster, Watch
-from cloud_sync.contract.roster_file import ID, parse_roster
+from cloud_sync.contract.roster import (
+    Building,
+    CallWhen,
+    Contact,
+    Resident,
+    Roster,
+    Sensor,
+    Watch,
+)
+from cloud_sync.contract.roster_file import ID, parse_roster, unreached
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,9 @@ def load_roster_file(path: Path | str) -> CommunityRoster:
                           f"the wire, as its hubs have it in [hub] community_id ({ID.form})")
     arrays = {key: value for key, value in data.items() if key != "community"}
     roster = parse_roster(arrays, source=str(path), default_address="")
+    nobody = unreached(roster)
+    if nobody is not None:
+        raise ConfigError(f"{path}: {nobody}")
     return CommunityRoster(community, roster, str(data.get("version", "")), str(path))
 
 
@@ -76,12 +87,13 @@ class RosterPush:
     version: str
     fields: dict[str, Any] = field(repr=False)
     summary: str
+    unreached: str | None = None  # why an SOS or a hub's fault would reach nobody
 
     @classmethod
     def of(cls, roster: Roster, version: str) -> RosterPush:
         summary = (f"{len(roster.residents)} residents, {len(roster.watches)} watches, "
                    f"{len(roster.contacts)} contacts")
-        return cls(version, roster_fields(roster, version), summary)
+        return cls(version, roster_fields(roster, version), summary, unreached(roster))
 
     @property
     def missing(self) -> str | None:
@@ -90,25 +102,44 @@ class RosterPush:
         lacking = [name for name in ("watches", "contacts") if not self.fields[name]]
         return " and ".join(lacking) or None
 
+    @property
+    def held_back(self) -> str | None:
+        """Why the roster is not sent to the hubs (they would refuse it), or None."""
+        return f"it has no {self.missing} yet" if self.missing else self.unreached
+
 
 def roster_fields(roster: Roster, version: str) -> dict[str, Any]:
     """The fields of a `roster` command, mirroring hub.toml's arrays (keys as 32 hex digits)."""
-    return {
+    homes = {building.id: building.address for building in roster.buildings}
+    fields: dict[str, Any] = {
         "version": version,
-        "residents": [_resident(resident) for resident in roster.residents],
+        "residents": [_resident(resident, homes) for resident in roster.residents],
         "watches": [_watch(watch) for watch in roster.watches],
         "contacts": [_contact(contact) for contact in roster.contacts],
     }
+    if roster.buildings:
+        fields["buildings"] = [_building(building) for building in roster.buildings]
+    if roster.sensors:
+        fields["sensors"] = [_sensor(sensor) for sensor in roster.sensors]
+    return fields
 
 
-def _resident(resident: Resident) -> dict[str, Any]:
+def _building(building: Building) -> dict[str, Any]:
+    return {"id": building.id, "name": building.name, "address": building.address}
+
+
+def _resident(resident: Resident, homes: dict[str, str]) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": resident.id, "name": resident.name, "room": resident.room}
-    # parse_roster(default_address="") writes " <room>" for a resident without an address:
-    # leave it out so each hub fills in its own building's address.
-    if resident.address.strip() and resident.address != f" {resident.room}":
+    # parse_roster(default_address="") writes "<building's address> <room>" for a resident
+    # without an address, or " <room>" without a building: leave it out, so the address
+    # follows the building's, or each hub fills in its own.
+    if resident.address.strip() and \
+            resident.address != f"{homes.get(resident.building, '')} {resident.room}":
         entry["address"] = resident.address
     if resident.phone:
         entry["phone"] = resident.phone
+    if resident.building:
+        entry["building"] = resident.building
     return entry
 
 
@@ -123,6 +154,14 @@ def _watch(watch: Watch) -> dict[str, Any]:
     return entry
 
 
+def _sensor(sensor: Sensor) -> dict[str, Any]:
+    entry: dict[str, Any] = {"mac": sensor.mac, "resident": sensor.resident_id,
+                             "kind": sensor.kind.value, "place": sensor.place}
+    if sensor.key is not None:
+        entry["key"] = sensor.key.hex()
+    return entry
+
+
 def _contact(contact: Contact) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": contact.id, "name": contact.name, "phone": contact.phone,
                              "role": contact.role.value, "tier": contact.tier}
@@ -130,4 +169,8 @@ def _contact(contact: Contact) -> dict[str, Any]:
         entry["resident"] = contact.resident_id
     if contact.always_sms:
         entry["always_sms"] = True
+    if contact.building:
+        entry["building"] = contact.building
+    if contact.call is not CallWhen.NEVER:
+        entry["call"] = contact.call.value
     return entry

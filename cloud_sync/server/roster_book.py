@@ -3,13 +3,14 @@ by an administrator (or loaded from a roster file at start), pushed to that comm
 hubs only.
 
 The roster is kept as the tables a roster file has ([[residents]], [[watches]],
-[[contacts]]), checked whole by the wire contract's parse_roster before every save, so
+[[contacts]], [[sensors]]), checked whole by the wire contract's parse_roster before every save, so
 the server never keeps a roster a hub would refuse. Every save makes a new version and a
 line in the roster's log (who, when, what); the server names each version (r1, r2, …,
 with a file's own version after it), so that no two rosters of a community ever share a
 name and a hub that reports one has that very roster. A watch's key is kept for the hubs; the
 console is told only whether a watch has one, and a key the server generates is shown
-once, in the answer to the change that made it.
+once, in the answer to the change that made it. An activity sensor's key is kept the
+same way.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ from cloud_sync.server.db import Db, Tx
 from cloud_sync.server.errors import BatchError, ReceiverStoreError
 from cloud_sync.server.roster import CommunityRoster, RosterPush, roster_fields
 
-KINDS = {"residents": "id", "watches": "mac", "contacts": "id"}  # each array and its key
-_ONE = {"residents": "resident", "watches": "watch", "contacts": "contact"}
+KINDS = {"residents": "id", "watches": "mac", "contacts": "id", "buildings": "id",
+         "sensors": "mac"}  # key of each
+_ONE = {"residents": "resident", "watches": "watch", "contacts": "contact", "buildings": "building",
+        "sensors": "sensor"}
+_KEYED = ("watches", "sensors")  # tables whose entries are devices: a MAC and a key
 KEY_ACTIONS = ("keep", "set", "generate")
 _LOG_SHOWN = 20
 _EMPTY: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
@@ -96,6 +100,27 @@ class RosterBook:
             self._pushes[community] = push
         return push
 
+    def name_buildings(self, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each alert with its `building`: the name the roster gives the resident's building,
+        or else the building of the first hub that heard it ("" when the roster has none)."""
+        homes = {community: self._homes(community)
+                 for community in {alert["community"] for alert in alerts}}
+        for alert in alerts:
+            lives, names = homes[alert["community"]]
+            heard = [hub["hub"] for hub in alert["hubs"]]
+            home = lives.get(alert["resident"]["id"] or "") or (heard[0] if heard else "")
+            alert["building"] = names.get(home, "")
+        return alerts
+
+    def _homes(self, community: str) -> tuple[dict[str, str], dict[str, str]]:
+        """Each resident's building (hub id) and each building's name, as the roster says."""
+        push = self.push_of(community, self.version_of(community))
+        if push is None:
+            return {}, {}
+        return ({entry["id"]: entry["building"] for entry in push.fields["residents"]
+                 if "building" in entry},
+                {entry["id"]: entry["name"] for entry in push.fields.get("buildings", [])})
+
     def view(self, community: str) -> dict[str, Any]:
         """The roster as the console shows it: every table, watches with `key_set` in place of
         their key, the version and the latest changes."""
@@ -104,11 +129,13 @@ class RosterBook:
             log = tx.rows("SELECT at, by_name, what FROM roster_log WHERE community = ? "
                           "ORDER BY at DESC, id DESC LIMIT ?", [community, _LOG_SHOWN])
         tables = found.tables if found is not None else _EMPTY
-        watches = [{**{k: v for k, v in watch.items() if k != "key"},
-                    "key_set": "key" in watch} for watch in tables["watches"]]
+        watches, sensors = ([{**{k: v for k, v in device.items() if k != "key"},
+                              "key_set": "key" in device} for device in tables[kind]]
+                            for kind in _KEYED)
         return {"community": community, "version": found.version if found else None,
                 "residents": tables["residents"], "watches": watches,
-                "contacts": tables["contacts"],
+                "contacts": tables["contacts"], "buildings": tables["buildings"],
+                "sensors": sensors,
                 "log": [{"at": at, "by": by, "what": what} for at, by, what in log]}
 
     def put(self, community: str, kind: str, entry: Mapping[str, Any], *, by: str, now: float,
@@ -121,7 +148,7 @@ class RosterBook:
             raise BatchError(f"key: expected one of {', '.join(KEY_ACTIONS)}, not {key[:20]!r}")
         written = {field: value for field, value in entry.items()
                    if field != "key" and value not in (None, "")}
-        if kind == "watches":
+        if kind in _KEYED:
             written["mac"] = name
             if key != "keep" and written.get("insecure"):
                 raise BatchError(f"watches: {name} is insecure (a plaintext-only button); "
@@ -131,7 +158,7 @@ class RosterBook:
         def change(tables: dict[str, list[dict[str, Any]]]) -> str:
             rows = tables[table]
             old = next((row for row in rows if _id_of(kind, row) == name), None)
-            if kind == "watches":
+            if kind in _KEYED:
                 chosen = new_key or (key_hex.strip().lower() if key == "set" else
                                      (old or {}).get("key"))
                 if chosen and not written.get("insecure"):
@@ -210,8 +237,8 @@ def _version(rev: int, label: str = "") -> str:
 
 def _kind(kind: str) -> str:
     if kind not in KINDS:
-        raise BatchError(f"unknown roster table {kind[:20]!r}; expected residents, watches or "
-                         "contacts")
+        raise BatchError(f"unknown roster table {kind[:20]!r}; expected residents, watches, "
+                         "contacts, buildings or sensors")
     return kind
 
 
@@ -226,18 +253,18 @@ def _entry_id(kind: str, entry: Mapping[str, Any]) -> str:
 
 
 def _key_of(kind: str, value: str) -> str:
-    if kind != "watches":
+    if kind not in _KEYED:
         return value.strip()
     try:
         return normalise_mac(value)
     except ValueError:
-        raise BatchError(f"watches: mac {value[:40]!r}: expected a MAC address like "
+        raise BatchError(f"{kind}: mac {value[:40]!r}: expected a MAC address like "
                          "A4:C1:38:12:34:56") from None
 
 
 def _id_of(kind: str, row: Mapping[str, Any]) -> str:
     value = str(row.get(KINDS[kind], ""))
-    if kind != "watches":
+    if kind not in _KEYED:
         return value
     try:
         return normalise_mac(value)

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from cloud_sync.contract.ids import plain_text
 from cloud_sync.server.alerts import AlertNotice
 from cloud_sync.server.credentials import HubLogin
-from cloud_sync.server.duty import Duty, Overdue
+from cloud_sync.server.duty import DEFAULT_CLAIM_S, Duty, Overdue
 from cloud_sync.server.errors import (
     BatchError,
     NotAllowed,
@@ -40,7 +40,6 @@ from cloud_sync.server.wire import (
 
 _log = logging.getLogger("cloud_sync.server.receiver")
 OUTCOMES = ("fall", "illness", "needed_help", "false_alarm", "test", "other")
-DEFAULT_CLAIM_S = 1200.0  # a worker's "I'm going" holds SMS this long unless they ack
 MAX_CLAIM_S = 3600.0
 
 
@@ -133,7 +132,7 @@ class ReceiverService:
             self._flush(status.community, status.hub)
         roster = self.rosters.push_of(status.community, change.roster_now) \
             if self.rosters is not None and change.roster_now is not None else None
-        if roster is not None and not roster.missing and should_push_roster(
+        if roster is not None and not roster.held_back and should_push_roster(
                 roster.version, state=status.state, reported=status.roster_version,
                 pushed=change.roster_version, previous_state=change.previous_state):
             if change.roster_version == roster.version and status.roster_version != roster.version:
@@ -193,7 +192,10 @@ class ReceiverService:
 
     def alerts(self, *, open_only: bool = False, community: str | None = None,
                board: bool = False) -> list[dict[str, Any]]:
-        return self.store.alerts(open_only=open_only, community=community, board=board)
+        """The alerts, each with its `building`: the name the roster gives the resident's
+        building, or else the building of the first hub that heard it ("" without one)."""
+        alerts = self.store.alerts(open_only=open_only, community=community, board=board)
+        return alerts if self.rosters is None else self.rosters.name_buildings(alerts)
 
     def close(self, alert: str, by: str, outcome: str, note: str = "") -> str:
         """A person closes an alert with its outcome. One still waiting for someone is
@@ -334,9 +336,9 @@ class ReceiverService:
         if self.rosters is None:
             return None
         roster = self.rosters.push_of(community, self.rosters.version_of(community))
-        if roster is not None and roster.missing:
-            _log.info("Roster %s of %s is not sent to its hubs until it has %s.",
-                      roster.version, community, roster.missing)
+        if roster is not None and roster.held_back:
+            _log.info("Roster %s of %s is not sent to its hubs: %s.", roster.version, community,
+                      roster.held_back)
             return None
         return roster
 

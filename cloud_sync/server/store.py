@@ -20,6 +20,7 @@ from cloud_sync.server.alerts import (
     hub_copies,
 )
 from cloud_sync.server.db import Db, Tx, connect, retrying
+from cloud_sync.server.duty import add_step
 from cloud_sync.server.errors import NotAllowed, ReceiverError
 from cloud_sync.server.logic import (
     ack_start,
@@ -204,7 +205,8 @@ class SqlReceiverStore(StoreViews):
             if facts is not None:
                 target = HubAlert(uid=facts.uid, ref=facts.ref, **target_of)
                 notices.extend(folder.apply(target, facts, event_time(event, now)))
-            elif event.type == "alert.texted":  # the timeline grew: consoles look again
+            elif event.type in ("alert.texted", "alert.called"):  # the timeline grew:
+                # consoles look again
                 folder.touch(batch.community, batch.hub, event.fields.get("alert"))
         watched = ((seen, event_time(event, now)) for event in fresh
                    if (seen := watch_facts(event)) is not None)
@@ -247,6 +249,7 @@ class SqlReceiverStore(StoreViews):
             tx.run("UPDATE alerts SET claimed_by = ?, claimed_at = COALESCE(claimed_at, ?), "
                    "claim_until = ?, claim_lapsed_at = NULL, lapse_told_at = NULL, "
                    "updated_at = ? WHERE id = ?", [by, now, until, now, number])
+            add_step(tx, number, "claimed", now, by)
         return self.copies(alert)
 
     def close_alert(self, alert: str, by: str, outcome: str, note: str, *, now: float) -> str:

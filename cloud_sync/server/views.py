@@ -61,7 +61,7 @@ class StoreViews:
             rows = tx.rows("SELECT id, state, resident_id, resident_name, resident_room, watch, location, "
                            "first_at, updated_at, acknowledged_by, acknowledged_at, community, "
                            "claimed_by, claimed_at, closed_by, closed_at, outcome, note, "
-                           f"overdue_at, claim_lapsed_at FROM alerts "
+                           f"overdue_at, claim_lapsed_at, kind, check_rule, check_detail FROM alerts "
                            f"{where}"
                            "ORDER BY first_at DESC, id DESC LIMIT ?", [*params, limit])
             copies = self._copies(tx, [int(row[0]) for row in rows])
@@ -112,34 +112,32 @@ class StoreViews:
 
     def timeline(self, alert: str) -> list[dict[str, Any]]:
         """What happened to a community alert (its id, C12), in order: what each hub that
-        heard it reported (pressed, texted whom, taken, cancelled) and what people did at
+        heard it reported (pressed, texted and called whom, taken, cancelled) and what people did at
         the server (received, claimed, on site, closed)."""
         number = alert_number(alert)
         if number is None:
             return []
         with self.db.transaction(write=False) as tx:
-            rows = tx.rows("SELECT first_at, claimed_by, claimed_at, acknowledged_by, "
-                           "acknowledged_at, closed_by, closed_at, outcome, note, overdue_at, "
-                           "claim_lapsed_at FROM alerts "
-                           "WHERE id = ?", [number])
+            rows = tx.rows("SELECT first_at, acknowledged_by, acknowledged_at, closed_by, "
+                           "closed_at, outcome, note FROM alerts WHERE id = ?", [number])
             copies = tx.rows("SELECT community, hub, uid, first_at FROM alert_hubs "
                              "WHERE alert_id = ?", [number])
             reported = [(hub, uid, tx.rows(
                 "SELECT type, at_epoch, body, received_at FROM events WHERE community = ? AND hub = ? AND "
-                "type LIKE 'alert.%' AND at_epoch >= ? ORDER BY at_epoch, seq LIMIT 2000",
-                [community, hub, float(first) - 86400.0])) for community, hub, uid, first in copies]
+                "type LIKE ? AND at_epoch >= ? ORDER BY at_epoch, seq LIMIT 2000",
+                [community, hub, "alert.%", float(first) - 86400.0])) for community, hub, uid, first in copies]
+            taken = tx.rows("SELECT at, what, who FROM alert_steps WHERE alert_id = ? "
+                            "ORDER BY at, id", [number])
         if not rows:
             return []
-        first, claimed_by, claimed_at, on_site_by, on_site_at, closed_by, closed_at, outcome, \
-            note, overdue_at, lapsed_at = rows[0]
+        first, on_site_by, on_site_at, closed_by, closed_at, outcome, note = rows[0]
         mine = [(hub, event) for hub, uid, events in reported for event in events
                 if _about(event[2], uid)]
         steps = [_step(hub, kind, at, body) for hub, (kind, at, body, _) in mine]
         received = min((float(event[3]) for _, event in mine), default=float(first))
         steps.append({"at": received, "what": "received", "who": None, "hub": None})
-        for what, at, who in (("overdue", overdue_at, None), ("claimed", claimed_at, claimed_by),
-                              ("claim_lapsed", lapsed_at, claimed_by),
-                              ("on_site", on_site_at, on_site_by), ("closed", closed_at, closed_by)):
+        for at, what, who in [*taken, (on_site_at, "on_site", on_site_by),
+                              (closed_at, "closed", closed_by)]:
             if at is not None:
                 steps.append({"at": at, "what": what, "who": who, "hub": None})
         if closed_at is not None:
@@ -202,10 +200,12 @@ def _step(hub: str, kind: str, at: float, body: str) -> dict[str, Any]:
         raised = alert.get("raised_at")
         step.update(what="pressed", who=resident.get("name"),
                     at=float(raised) if isinstance(raised, (int, float)) else float(at))
-    elif kind == "alert.texted":
+    elif kind in ("alert.texted", "alert.called"):
         to = _part(event, "to")
         step.update(who=to.get("name") or to.get("contact"), role=to.get("role"),
                     tier=to.get("tier"), kind=event.get("kind"))
+        if kind == "alert.called":  # a ring call and how it went: never an acknowledgement
+            step["outcome"] = event.get("outcome")
     return step
 
 
@@ -222,14 +222,15 @@ def _of(community: str | None) -> tuple[str, list[Any]]:
 def _alert(row: tuple[Any, ...], hubs: list[dict[str, Any]]) -> dict[str, Any]:
     (number, state, rid, name, room, watch, location, first_at, updated_at, by, by_at,
      community, claimed_by, claimed_at, closed_by, closed_at, outcome, note, overdue_at,
-     claim_lapsed_at) = row
+     claim_lapsed_at, kind, check_rule, check_detail) = row
     return {"id": public_alert_id(int(number)), "state": state, "community": community,
             "resident": {"id": rid, "name": name, "room": room}, "watch": watch,
             "location": decode_object(location), "hubs": hubs, "first_at": first_at,
             "updated_at": updated_at, "acknowledged_by": by, "acknowledged_at": by_at,
             "claimed_by": claimed_by, "claimed_at": claimed_at, "closed_by": closed_by,
             "closed_at": closed_at, "outcome": outcome, "note": note, "overdue_at": overdue_at,
-            "claim_lapsed_at": claim_lapsed_at}
+            "claim_lapsed_at": claim_lapsed_at, "kind": kind or "sos",
+            "check": None if kind != "welfare" else {"rule": check_rule, "detail": check_detail}}
 
 
 def _watch(row: tuple[Any, ...]) -> dict[str, Any]:

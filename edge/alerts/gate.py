@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from edge.domain import Watch
+from edge.domain import Sensor, Watch
 from edge.errors import FrameError
 from edge.storage.roster import WatchRecord
 from firmware_bridge.ble.bthome import BTHomeKey, Frame, decode_frame
@@ -63,6 +63,7 @@ class Admitted:
     frame: Frame
     raw: bytes
     restart_from: int | None = None
+    sensor: Sensor | None = None  # set when the device is an activity sensor, not a watch
 
     @property
     def mic(self) -> int | None:
@@ -78,6 +79,7 @@ class _Entry:
     old_high: int | None = None  # highest counter before the last restart
     last_raw: bytes | None = None
     last_at: float = float("-inf")
+    sensor: Sensor | None = None
 
 
 Seen = Callable[[str, int, int], bool]
@@ -107,7 +109,7 @@ class WatchGate:
         """Replace the registry, e.g. after a roster change."""
         self._entries = {
             r.watch.mac: _Entry(r.watch, BTHomeKey(r.watch.key) if r.watch.key else None,
-                                r.last_counter, r.old_high)
+                                r.last_counter, r.old_high, sensor=r.sensor)
             for r in records
         }
 
@@ -125,7 +127,7 @@ class WatchGate:
         except FrameError as error:
             raise self._refuse(Refusal.INVALID, entry, str(error)) from None
         restart_from = self._check_freshness(entry, frame, bytes(service_data))
-        return Admitted(entry.watch, frame, bytes(service_data), restart_from)
+        return Admitted(entry.watch, frame, bytes(service_data), restart_from, entry.sensor)
 
     def _check_freshness(self, entry: _Entry, frame: Frame, raw: bytes) -> int | None:
         """None for a fresh frame, the old counter for a restart; refusals raise."""

@@ -8,30 +8,23 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from edge.alerts import policy
+from edge.alerts.activity import Activity, read_activity
 from edge.alerts.dispatch import AlertChange, Dispatcher, LogDispatcher
 from edge.alerts.gate import Admitted, FrameRefused, WatchGate
 from edge.alerts.location import describe
 from edge.alerts.refusals import Refusals
-from edge.alerts.reports import WatchReport, read_report
+from edge.alerts.reports import Heard, WatchReport, read_report
 from edge.alerts.transitions import AlertTiming, AlertWriter, Pending
+from edge.alerts.welfare import CHECK_IN_PRESS, WELFARE, DueCheck
 from edge.clock import Clock
 from edge.domain import Alert, AlertState, Fix, Resident, Watch
 from edge.errors import AlertError, FrameError, StoreError
 from edge.storage.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
-
-
-@dataclass(frozen=True, slots=True)
-class Heard:
-    """What one accepted frame did: for the demo's narration and for tests."""
-
-    watch: Watch
-    report: WatchReport
-    alert: Alert | None = None
-    outcome: str = ""
 
 
 class Hub:
@@ -54,6 +47,8 @@ class Hub:
         self._deadlines: dict[str, float] = {}
         self.refusals = Refusals(clock, self.gate.counts, self._log)
         self._said: dict[tuple[str, str], float] = {}
+        # whether a double press is the resident's daily check-in (edge.supervision.welfare)
+        self.checks_in: Callable[[str], bool] = lambda resident_id: False
 
     def start(self) -> list[Alert]:
         """Load the registry and resume every open alert from the store."""
@@ -88,6 +83,10 @@ class Hub:
         try:
             admitted = self.gate.admit(mac, service_data)
             report = read_report(admitted.frame)
+            if admitted.sensor is not None:  # a sensor never calls for help
+                report = replace(report, sos=False, cancel=False, button=None)
+            elif self._is_check_in(admitted.watch, report):
+                report = replace(report, sos=False, check_in=True)
         except FrameRefused as refused:
             self.refusals.note(refused)
             return None
@@ -99,7 +98,8 @@ class Hub:
     def keep(self, admitted: Admitted, report: WatchReport, rssi: int | None) -> Heard | None:
         """Store a frame the gate admitted and act on it. Telemetry joins the store's group
         (edge.storage.telemetry); a press, a cancel or a counter restart commits at once."""
-        if not (report.sos or report.cancel or admitted.restart_from is not None):
+        if not (report.sos or report.cancel or report.check_in
+                or admitted.restart_from is not None):
             self._group_telemetry(admitted, report, rssi)
             self.gate.accept(admitted)
             self._tell_report(admitted.watch, report)
@@ -129,11 +129,22 @@ class Hub:
             self._store_battery(watch, report.battery, now, report.odd_battery)
         if report.fix is not None:
             self._store_fix(watch, report, now)
+        for kind in read_activity(admitted.frame) if admitted.sensor else ():
+            self.store.save_activity(watch.resident_id, watch.mac, kind.value, now)
+        if report.check_in:
+            self.store.save_activity(watch.resident_id, watch.mac, Activity.CHECK_IN.value, now)
+            pending.outcome = "check_in"
         if report.sos:
             self._writer.press(watch, report.packet_id, now, pending, admitted.frame.counter)
         if report.cancel:
             self._writer.cancel_press(watch, report, now, pending, admitted.frame.counter)
         return pending
+
+    def _is_check_in(self, watch: Watch, report: WatchReport) -> bool:
+        """A double press is the daily check-in for a resident who has one, while no alert
+        of theirs is open (a press during an open alert or check is a press)."""
+        return (report.button == CHECK_IN_PRESS and self.checks_in(watch.resident_id)
+                and self.store.open_alert_for(watch.resident_id) is None)
 
     def _group_telemetry(self, admitted: Admitted, report: WatchReport,
                          rssi: int | None) -> None:
@@ -150,6 +161,8 @@ class Hub:
             fix, body = self._fix(watch, report, now)
             group.fix(fix)
             group.event("watch.fix", now, body, self.store.clock_synced())
+        for kind in read_activity(admitted.frame) if admitted.sensor else ():
+            group.seen(watch.resident_id, watch.mac, kind.value, now)
         group.added()
 
     def _store_counter(self, admitted: Admitted, report: WatchReport, now: float) -> None:
@@ -222,6 +235,18 @@ class Hub:
         report = WatchReport(sos=True)
         self._after_commit(watch, report, pending)
         return Heard(watch, report, pending.alert, pending.outcome)
+
+    def raise_check(self, check: DueCheck) -> Alert | None:
+        """A welfare check is due (edge.alerts.welfare): store it, then tell dispatch."""
+        now = self.clock.now()
+
+        def write() -> Pending:
+            out = Pending()
+            self._writer.raise_check(check, now, out)
+            return out
+        pending = self.store.write(write)
+        self._announce(pending.changes)
+        return pending.alert if pending.outcome == "check:raised" else None
 
     def acknowledge_open(self, by: str) -> list[Alert]:
         """Someone is on site (the hub's button): every open alert is taken."""
@@ -302,6 +327,9 @@ class Hub:
         if pending.outcome == policy.PressOutcome.JOIN.value and pending.alert:
             self._log.warning("Another press for open alert %s (%d presses so far).",
                               pending.alert.ref, pending.alert.press_count)
+        if pending.outcome == "check_in":
+            self._log.info("Resident %s checked in for the day (double press on %s).",
+                           watch.resident_id, watch.mac)
         if pending.outcome == "cancel:too_late" and pending.alert:
             self._log.warning(
                 "Long press on %s came after the cancel window; alert %s stays open "
@@ -347,6 +375,12 @@ class Hub:
     def _narrate(self, change: AlertChange) -> None:
         alert, who = change.alert, change.resident
         place = describe(change.location)
+        if alert.kind == WELFARE and alert.state in (AlertState.RAISED, AlertState.ACTIVE):
+            if alert.state is AlertState.ACTIVE:
+                self._log.warning("Welfare check %s for %s (room %s): %s. The duty desk is "
+                                  "told first, then family, until someone takes it.",
+                                  alert.ref, who.name, who.room, change.reason)
+            return
         messages = {
             AlertState.RAISED: f"SOS from {who.name} (room {who.room}): alert {alert.ref} "
             f"raised. It goes to responders in {self.timing.cancel_window_s:.0f} s unless "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edge.domain import Alert, Watch
 from firmware_bridge.ble.bthome import Frame
 from firmware_bridge.ble.gnss_fix import GnssFix, is_fix_payload, unpack_fix
 
@@ -25,6 +26,7 @@ class WatchReport:
     ignored: tuple[str, ...] = ()
     button: str | None = None
     odd_battery: int | None = None  # a battery level out of 0-100, as the watch sent it
+    check_in: bool = False  # a double press that is the resident's daily "I'm fine"
 
     @property
     def pressed(self) -> bool:
@@ -59,3 +61,13 @@ def read_report(frame: Frame) -> WatchReport:
     return WatchReport(sos, cancel, battery, fix, packet_id, tuple(ignored), button,
                        odd_battery)
 
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """What one accepted frame did (edge.alerts.hub): for the demo's narration and tests."""
+
+    watch: Watch
+    report: WatchReport
+    alert: Alert | None = None
+    outcome: str = ""

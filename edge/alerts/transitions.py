@@ -15,6 +15,7 @@ from edge.alerts import policy
 from edge.alerts.dispatch import AlertChange
 from edge.alerts.location import locate, to_json
 from edge.alerts.reports import WatchReport
+from edge.alerts.welfare import WELFARE, DueCheck
 from edge.clock import Clock
 from edge.domain import Alert, AlertState, Resident, Watch
 from edge.storage.store import ALERT_PRIORITY, Store
@@ -62,7 +63,7 @@ class AlertWriter:
               counter: int | None = None) -> None:
         """An SOS press: a repeat changes nothing, a new press joins or raises an alert."""
         resident = self.resident(watch.resident_id)
-        open_alert = self.store.open_alert_for(resident.id)
+        open_alert = self._sos_over_check(self.store.open_alert_for(resident.id), resident, out)
         outcome = policy.judge_press(
             open_alert, self._last_press(watch.mac), self.clock.monotonic(), packet_id,
             self.timing.repeat_window_s,
@@ -78,6 +79,33 @@ class AlertWriter:
             self._event("alert.pressed_again", out.alert, resident, now)
             return
         self._raise(watch, resident, now, out, counter)
+
+    def _sos_over_check(self, open_alert: Alert | None, resident: Resident,
+                        out: Pending) -> Alert | None:
+        """A press during an open welfare check: the check ends, handed over to the SOS
+        the press raises (the same transaction), so the SOS goes out as any SOS does."""
+        if open_alert is None or open_alert.kind != WELFARE:
+            return open_alert
+        self.move(open_alert, AlertState.RESOLVED, resident, out, by=resident.name,
+                  reason="the resident pressed SOS during the check: it is now an SOS")
+        return None
+
+    def raise_check(self, check: DueCheck, now: float, out: Pending) -> None:
+        """A welfare check: active at once (there is nobody to cancel it). Not raised while
+        another alert is open for the resident: someone is on the way already."""
+        resident = self.resident(check.resident_id)
+        if self.store.open_alert_for(resident.id) is not None:
+            out.outcome = "check:busy"
+            return
+        alert = self.store.insert_alert(resident.id, "", now, now, AlertState.RAISED,
+                                        kind=WELFARE)
+        self.store.save_welfare_check(alert.id, resident.id, check.rule.value, check.key,
+                                      check.detail)
+        self._event("alert.raised", alert, resident, now, reason=f"welfare:{check.rule}")
+        out.changes.append(self.change(alert, None, resident, reason=f"welfare:{check.rule}"))
+        out.outcome = "check:raised"
+        out.alert = self.move(alert, AlertState.ACTIVE, resident, out,
+                              reason=f"welfare check ({check.rule})")
 
     def _raise(self, watch: Watch, resident: Resident, now: float, out: Pending,
                counter: int | None) -> None:
@@ -97,6 +125,10 @@ class AlertWriter:
         """A long press: cancels an alert still in its window; with none open, an SOS."""
         resident = self.resident(watch.resident_id)
         open_alert = self.store.open_alert_for(resident.id)
+        if open_alert is not None and open_alert.kind == WELFARE:  # holding it: an SOS
+            self.press(watch, report.packet_id, now, out, counter)
+            out.outcome = f"hold:{out.outcome}"
+            return
         verdict = policy.judge_cancel(open_alert, now)
         if verdict is policy.CancelOutcome.NOTHING_OPEN:  # someone holding the button
             self.press(watch, report.packet_id, now, out, counter)
@@ -151,4 +183,8 @@ class AlertWriter:
             "watch": alert.watch_mac, "location": to_json(location),
             "by": by, "reason": reason,
         }
+        if alert.kind == WELFARE:
+            rule, detail = self.store.welfare_check(alert.id) or ("", "")
+            body["alert"]["kind"] = WELFARE
+            body["check"] = {"rule": rule, "detail": detail}
         self.store.append_event(type_, at, body, ALERT_PRIORITY)

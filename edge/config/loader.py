@@ -19,6 +19,7 @@ from cloud_sync.contract.roster_file import (
     ContactEntry,
     KeysFile,
     ResidentEntry,
+    SensorEntry,
     WatchEntry,
     roster_of,
 )
@@ -32,11 +33,12 @@ from cloud_sync.contract.schema import (
     one_of,
     read_value,
 )
-from edge.config.messaging import ModemSection, SmsSection
+from edge.config.messaging import CallsSection, ModemSection, SmsSection
 from edge.config.panel import PanelSection, check_panel
 from edge.config.paths import EXAMPLE_CONFIG
 from edge.config.supervision import SupervisionSection
 from edge.config.uplink import UplinkSection
+from edge.config.welfare import WelfareSection, check_welfare
 from edge.domain import Roster, Watch
 from edge.errors import ConfigError
 
@@ -150,12 +152,17 @@ class ConfigFile:
     residents: tuple[ResidentEntry, ...] = field(default=(), metadata=meta("[[residents]] entries"))
     watches: tuple[WatchEntry, ...] = field(default=(), metadata=meta("[[watches]] entries"))
     contacts: tuple[ContactEntry, ...] = field(default=(), metadata=meta("[[contacts]] entries"))
+    sensors: tuple[SensorEntry, ...] = field(default=(), metadata=meta("[[sensors]] entries"))
     sms: SmsSection = field(default=SmsSection(), metadata=meta("texts to responders"))
+    calls: CallsSection = field(default=CallsSection(),
+                                metadata=meta("ring calls after SOS texts"))
     modem: ModemSection | None = field(default=None, metadata=meta("the GSM modem; omit for none"))
     uplink: UplinkSection | None = field(default=None, metadata=meta("the community server"))
     supervision: SupervisionSection = field(default=SupervisionSection(),
                                             metadata=meta("self-checks of hub and watches"))
     panel: PanelSection | None = field(default=None, metadata=meta("the hub's GPIO panel"))
+    welfare: WelfareSection = field(default=WelfareSection(),
+                                    metadata=meta("welfare checks from activity sensors"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +179,8 @@ class HubConfig:
     uplink: UplinkSection | None = None
     supervision: SupervisionSection = SupervisionSection()
     panel: PanelSection | None = None
+    calls: CallsSection = CallsSection()
+    welfare: WelfareSection = WelfareSection()
 
     @property
     def insecure_watches(self) -> tuple[Watch, ...]:
@@ -255,10 +264,11 @@ def _assemble(written: ConfigFile, place: Place, base_dir: Path, keys: KeysFile 
     roster = roster_of(written, written.hub.address, place, keys)
     if written.panel is not None:
         check_panel(written.panel, place.key("panel"), {r.id for r in roster.residents})
+    check_welfare(written.welfare, place.key("welfare"), {r.id for r in roster.residents})
     path = base_dir / Path(place.source).name
     return HubConfig(path=path, hub=written.hub, radio=written.radio, alerts=written.alerts,
                      roster=roster, sms=written.sms, modem=written.modem,
                      uplink=written.uplink, supervision=written.supervision,
-                     panel=written.panel)
+                     panel=written.panel, calls=written.calls, welfare=written.welfare)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cloud_sync.contract.schema import Rule, above, at_least, meta, one_of
+from edge.calls.policy import DEFAULT_NIGHT, parse_night
 from edge.sms.messages import DEFAULT_MAP_URL, check_map_url, check_template
 from edge.sms.reply_meaning import DEFAULT_ACCEPT_PHRASES
 
@@ -34,6 +35,12 @@ def _country_code(text: str) -> str:
     return cleaned
 
 
+def _ring_time(value: float) -> float:
+    if not 5 <= value <= 120:
+        raise ValueError(value)
+    return value
+
+
 def _pin(text: str) -> str:
     if not (text.isascii() and text.isdigit() and 4 <= len(text) <= 8):
         raise ValueError(text)
@@ -48,6 +55,10 @@ PHRASE = Rule("a non-empty accepting phrase", _keyword)
 COUNTRY_CODE = Rule('a country calling code of 1 to 3 digits, like "86"', _country_code)
 MAP_URL = Rule("a URL template with {lat} and {lon}", check_map_url)
 PIN = Rule("the SIM PIN: 4 to 8 digits", _pin)
+RING_TIME = Rule("a number of seconds from 5 to 120 (long enough to wake someone, short "
+                 "enough to free the modem for the next call)", _ring_time)
+NIGHT = Rule('local hours like "22:00-07:00" (start-end, 24-hour clock)',
+             lambda text: str(parse_night(text)), takes=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +70,17 @@ class TemplatesSection:
     cancelled: str | None = field(default=None, metadata=meta('"cancelled"', TEMPLATE))
     escalated: str | None = field(default=None, metadata=meta('"escalated"', TEMPLATE))
     unanswered: str | None = field(default=None, metadata=meta('"still unanswered"', TEMPLATE))
+    welfare: str | None = field(default=None, metadata=meta("a welfare check", TEMPLATE))
+    welfare_taken: str | None = field(default=None,
+                                      metadata=meta('a welfare check "taken by"', TEMPLATE))
+    welfare_escalated: str | None = field(default=None,
+                                          metadata=meta('a welfare check "escalated"', TEMPLATE))
 
     def as_dict(self) -> dict[str, str]:
         pairs = {"sos": self.sos, "taken": self.taken, "cancelled": self.cancelled,
-                 "escalated": self.escalated, "unanswered": self.unanswered}
+                 "escalated": self.escalated, "unanswered": self.unanswered,
+                 "welfare": self.welfare, "welfare_taken": self.welfare_taken,
+                 "welfare_escalated": self.welfare_escalated}
         return {kind: text for kind, text in pairs.items() if text}
 
 
@@ -93,6 +111,18 @@ class SmsSection:
         default=600.0, metadata=meta("then resend this often until acknowledged", above(0, SECONDS)))
     status_report: bool = field(default=True, metadata=meta("ask the network for delivery reports"))
     templates: TemplatesSection = field(default=TemplatesSection(), metadata=meta("text overrides"))
+
+
+@dataclass(frozen=True, slots=True)
+class CallsSection:
+    """[calls]: ring calls after SOS texts, for contacts marked call = "night" or "always"."""
+
+    ring_s: float = field(
+        default=30.0, metadata=meta("let the phone ring this long, then hang up",
+                                    RING_TIME))
+    night: str = field(
+        default=DEFAULT_NIGHT, metadata=meta('when contacts marked call = "night" are '
+                                             "called, in [sms] timezone", NIGHT))
 
 
 @dataclass(frozen=True, slots=True)

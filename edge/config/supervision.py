@@ -33,6 +33,10 @@ class SupervisionSection:
     watch_silent_after_s: float = field(
         default=3600.0,
         metadata=meta("a watch not heard for this long is reported silent", above(0, SECONDS)))
+    sensor_silent_after_s: float = field(
+        default=86400.0,
+        metadata=meta("an activity sensor not heard for this long is reported silent (a door "
+                      "sensor may send only when the door moves)", above(0, SECONDS)))
     low_battery_percent: int = field(
         default=20, metadata=meta("a battery at or below this is reported low", PERCENT))
     modem_check_s: float = field(

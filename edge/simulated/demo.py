@@ -96,6 +96,9 @@ async def run_demo(config_path: Path, *, events: Path | None, db: Path | None,
         air = VirtualAir()
         for watch in config.roster.watches:
             air.add_watch(watch.mac, watch.key)
+        for contact in config.roster.contacts:
+            if contact.call.value != "never":
+                modem.on_call(contact.phone, "answer", after_s=2.0)
         app = build_hub(config, backend=air.backend, database=db or Path(workdir) / "demo.db",
                         modem_port=port)
         building = Building(app, air, modem, server)

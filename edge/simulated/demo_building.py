@@ -23,12 +23,14 @@ def say(text: str) -> None:
 
 
 class Phones:
-    """Shows each text the modem sent, joined from its parts, as the phone displays it."""
+    """Shows each text the modem sent, joined from its parts, as the phone displays it,
+    and each ring call once it ended."""
 
     def __init__(self, modem: ModemEmulator, names: dict[str, str]) -> None:
         self.modem = modem
         self.names = names
         self.seen = 0
+        self.calls_seen = 0
         self.received: list[tuple[str, str]] = []
         self._parts: dict[tuple[str, int], dict[int, str]] = {}
 
@@ -39,6 +41,13 @@ class Phones:
             submit = decode_pdu(bytes.fromhex(tpdu), with_smsc=False, direction="sent")
             if isinstance(submit, Submit):
                 self._take(submit)
+        calls = self.modem.calls
+        for call in calls[self.calls_seen:]:
+            how = {"answered": "answered (recorded; not an acknowledgement)",
+                   "hung_up": "rang until the hub hung up"}.get(call.outcome, call.outcome)
+            print(f"    📞 {self.names.get(call.number, call.number)} {call.number}: ring "
+                  f"call {how}", flush=True)
+        self.calls_seen = len(calls)
 
     def _take(self, submit: Submit) -> None:
         if submit.concat is None:

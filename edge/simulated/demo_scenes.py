@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from edge.clock import Clock
+from edge.config.welfare import WelfareResident, WelfareSection
 from edge.simulated.demo_building import Building, check_ins, say
 from edge.simulated.demo_online import wait_until
+from edge.supervision.welfare import WelfareChecks
 
 
 async def offline_scene(building: Building) -> None:
-    """Offline: an SOS texted and escalated until a reply, a cancel, a stranger, a replay."""
+    """Offline: an SOS texted and escalated until a reply, a cancel, a stranger, a replay,
+    and a welfare check."""
     air, config = building.air, building.app.config
     window, wait = config.alerts.cancel_window_s, config.sms.tier_wait_s[0]
     await check_ins(building)
@@ -17,8 +24,13 @@ async def offline_scene(building: Building) -> None:
          "internet: after the cancel window the hub texts tier 1 through the GSM modem.")
     air.press(first_mac, repeats=3)
     await building.settle(window + 1.5)
+    for son in (c for c in config.roster.contacts if c.call.value == "always"):
+        say(f"{son.name} asked for a ring call after each SOS text, so a phone silent for "
+            "texts still rings: the hub calls once his text is out and he answers. That is "
+            "recorded for the server, but it is not an acknowledgement.")
+    await building.settle(3.0)
     say(f"Nobody replies within {wait:.0f} s: the hub escalates to tier 2.")
-    await building.settle(wait + 1.0)
+    await building.settle(wait - 3.0 + 1.0)
 
     grid = next(c for c in config.roster.contacts if c.role.value == "grid_worker")
     say(f"{grid.name} replies \"1\" from {grid.phone}: the alert is taken, the others are told.")
@@ -51,6 +63,7 @@ async def offline_scene(building: Building) -> None:
     say("Someone replays an old frame of the first watch (an attack): it is refused.")
     air.replay(first_mac, index=0)
     await building.settle()
+    await welfare_scene(building)
 
 
 
@@ -93,3 +106,40 @@ async def online_scene(building: Building) -> None:
     say("Someone replays an old frame of the first watch (an attack): it is refused.")
     air.replay(first_mac, index=0)
     await building.settle()
+    await welfare_scene(building)
+
+
+class _NextMorning:
+    """The hub's clock, read as if it were 10:05 tomorrow: the welfare rules are asked
+    what they would say then, and the check they raise goes out now."""
+
+    def __init__(self, clock: Clock, zone: ZoneInfo) -> None:
+        tomorrow = datetime.fromtimestamp(clock.now(), zone) + timedelta(days=1)
+        self._at = tomorrow.replace(hour=10, minute=5, second=0, microsecond=0).timestamp()
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._at
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+
+async def welfare_scene(building: Building) -> None:
+    """A welfare check: nobody has moved in the first resident's flat by 10:00."""
+    app = building.app
+    first, _ = building.resident(0)
+    zone = ZoneInfo(app.config.sms.timezone)
+    rules = WelfareSection(quiet_hours=0, door_open_at_night_min=0, up_by="off",
+                           residents=(WelfareResident(first.id, up_by="10:00"),))
+    WelfareChecks(app.hub, rules, app.config.sms.timezone).check()  # watching from now
+    say(f"The next morning (played now): the sensors in {first.name}'s flat have seen "
+        "nobody since the night. At 10:00 the hub raises a welfare check, lower than an "
+        "SOS: the duty desk is texted first, then family.")
+    WelfareChecks(app.hub, rules, app.config.sms.timezone,
+                  clock=_NextMorning(app.clock, zone)).check()
+    await building.settle(2.0)
+    desk = next(c for c in app.config.roster.contacts if c.role.value == "duty_desk")
+    say(f"{desk.name} replies \"1\": they will phone {first.name} and look in.")
+    building.reply(desk.phone, "1")
+    await building.settle(2.0)

@@ -3,8 +3,8 @@
 The hub is built by the same composition as on a Pi (edge.app.build_hub). Its watches
 are on the virtual air, its modem is the AT emulator behind a pty (reached through a
 symlink, so a vanished port can come back), and it runs until SIGTERM. The control API
-(edge.simulated.simulate_control) presses buttons, changes batteries, delivers texts and injects
-modem faults; fault tests kill the process and start it again on the same database, and
+(edge.simulated.simulate_control) presses buttons, changes batteries, delivers texts, injects
+modem faults and scripts the activity sensors (edge.simulated.simulate_activity); fault tests kill the process and start it again on the same database, and
 the watches' counters, kept beside it, go on counting.
 """
 
@@ -24,6 +24,7 @@ from edge.app import HubApp
 from edge.config.loader import HubConfig
 from edge.config.uplink import UplinkSection
 from edge.errors import PduError
+from edge.simulated.simulate_activity import ActivityScript
 from edge.simulated.simulate_control import BadRequest
 from firmware_bridge.simulators.modem_emulator import ModemEmulator
 from firmware_bridge.simulators.modem_emulator_catalogue import CATALOGUE, inject
@@ -133,7 +134,8 @@ class Simulation:
     def routes(self) -> dict[tuple[str, str], Any]:
         return {("POST", "/press"): self.press, ("POST", "/battery-swap"): self.battery_swap,
                 ("POST", "/sms"): self.sms, ("GET", "/modem/faults"): self.faults,
-                ("POST", "/modem/fault"): self.fault, ("GET", "/state"): self.state}
+                ("POST", "/modem/fault"): self.fault, ("GET", "/state"): self.state,
+                ("POST", "/activity"): ActivityScript(self.app, self.air).handle}
 
     def _watch(self, body: dict[str, Any]) -> tuple[str, str]:
         """(MAC, resident) of the watch the body names by "mac" or "resident"."""
@@ -161,8 +163,11 @@ def state_of(app: HubApp) -> dict[str, Any]:
              for i, phone, kind, state, text in app.sms.outgoing()]
     watches = [{"mac": r.watch.mac, "resident": r.watch.resident_id, "counter": r.last_counter}
                for r in store.watch_records()]
+    store.flush_telemetry()
+    activity = [{"resident": rid, "sensor": mac, "kind": kind, "at": at} for rid, mac, kind, at
+                in store.recent_activity(20)]
     worker = app.worker
-    return {"alerts": alerts, "texts": texts, "watches": watches,
+    return {"alerts": alerts, "texts": texts, "watches": watches, "activity": activity,
             "recent_alerts": [{"ref": a.ref, "resident": a.resident_id, "state": a.state.value}
                               for a in store.alerts(limit=50)],
             "modem": {"ready": bool(worker and worker.ready), "fault": worker.fault if worker

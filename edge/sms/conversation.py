@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from edge.clock import Clock
 from edge.domain import Alert, e164
 from edge.errors import AlertError
+from edge.sms.away import AwayBook
 from edge.sms.messages import answer
 from edge.sms.reply_meaning import DEFAULT_ACCEPT_PHRASES, Meaning, read_reply
 from edge.sms.texts import SmsStore, Told
@@ -58,10 +59,14 @@ class Conversation:
         self._acknowledge = acknowledge
         self._declined = declined  # Responders.declined: escalate at once if a tier is out
         self._answered: dict[str, list[tuple[float, str]]] = {}  # per number: (at, text)
+        self.away: AwayBook | None = None  # "离家 3天" from a resident's own numbers
         self._log = log or logging.getLogger("edge.sms.replies")
 
     def handle(self, sender: str, text: str) -> Reply:
         phone = e164(sender, self.rules.country_code)
+        away = None if self.away is None else self.away.handle(phone, text)
+        if away is not None:
+            return Reply(sender, text, away)
         told = self.sms.told(phone, self.rules.country_code)
         if not told:
             self._log.warning("SMS from %s (%r) ignored: that number was not texted about "

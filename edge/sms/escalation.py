@@ -8,10 +8,10 @@ at a slowing but bounded interval (fast rounds, then slow ones) until acknowledg
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from edge.domain import Contact
+from edge.domain import Contact, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +96,25 @@ def advance(state: Escalation, contacts: Sequence[Contact], notified: Sequence[C
                                  interval_s=interval))
 
 
+WELFARE_TIERS = {Role.DUTY_DESK: 1, Role.FAMILY: 2}  # then everyone else, as tier 3
+
+
+def welfare_ladder(contacts: Sequence[Contact]) -> list[Contact]:
+    """The contacts of a welfare check: the duty desk first, then family, then the rest."""
+    return [replace(c, tier=WELFARE_TIERS.get(c.role, 3)) for c in contacts]
+
+
 def is_due(state: Escalation, now: float) -> bool:
     """True when the wait has passed, or the clock jumped back by more than the wait."""
     return now >= state.next_at or state.next_at - now > state.interval_s
+
+
+def next_step_at(states: Iterable[Escalation], now: float, mono: float,
+                 overdue: Callable[[Escalation], bool] = lambda state: False) -> float | None:
+    """When the first of these escalations is due on the monotonic clock (`mono` being
+    the wall clock's `now`): at once when one is due or `overdue` says so; None for none."""
+    waits = [0.0 if is_due(s, now) or overdue(s) else s.next_at - now for s in states]
+    return mono + min(waits) if waits else None
 
 
 def _unique(contacts: Iterable[Contact]) -> list[Contact]:

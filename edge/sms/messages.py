@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 from edge.domain import Location, dialled
 
-KINDS = ("sos", "taken", "cancelled", "escalated", "unanswered")
+KINDS = ("sos", "taken", "cancelled", "escalated", "unanswered", "welfare", "welfare_taken",
+         "welfare_escalated")
 PLACEHOLDERS = frozenset(
     {"ref", "name", "building", "room", "address", "time", "location", "by", "reason",
-     "next", "waited", "phone", "tel"}
+     "next", "waited", "phone", "tel", "check"}
 )
 
 DEFAULT_TEMPLATES: Mapping[str, Mapping[str, str]] = {
@@ -24,6 +25,9 @@ DEFAULT_TEMPLATES: Mapping[str, Mapping[str, str]] = {
         "cancelled": "【{ref}】{name}的求助已取消，无需前往，谢谢。",
         "escalated": "【{ref}】{name}的求助{waited}无人回复，已通知{next}。回复1接手",
         "unanswered": "【SOS {ref} 仍无人接手】{name}{tel}{time}求助。{location}。回复1接手",
+        "welfare": "【关怀提醒 {ref}】{check}，请打电话或上门确认。回复1接手",
+        "welfare_taken": "【{ref}】{name}的关怀提醒已由{by}接手，谢谢。",
+        "welfare_escalated": "【关怀提醒 {ref}】{check}，{waited}无人回复，已通知{next}。回复1接手",
     },
     "en": {
         "sos": "SOS {ref}: {name}{tel} needs help, {time}. {location}. Reply 1 if you will go.",
@@ -33,7 +37,23 @@ DEFAULT_TEMPLATES: Mapping[str, Mapping[str, str]] = {
                      "now notified. Reply 1 if you will go.",
         "unanswered": "SOS {ref} STILL UNANSWERED: {name}{tel}, {time}. {location}. "
                       "Reply 1 if you will go.",
+        "welfare": "Welfare check {ref}: {check}. Please call or visit. Reply 1 if you "
+                   "will go.",
+        "welfare_taken": "{ref}: {by} is looking in on {name}. Thank you.",
+        "welfare_escalated": "Welfare check {ref}: {check}; nobody answered in {waited}, {next} "
+                             "now notified. Reply 1 if you will go.",
     },
+}
+# What a welfare check says ({check}), by rule (edge.alerts.welfare.Rule).
+WELFARE_CHECKS: Mapping[str, Mapping[str, str]] = {
+    "zh": {"not_up": "{name}今天{detail}前未检测到活动",
+           "quiet": "{name}已{detail}小时未检测到活动",
+           "door_at_night": "{name}家{place}夜间已打开{minutes}分钟",
+           "no_check_in": "{name}今天{detail}前未报平安"},
+    "en": {"not_up": "no activity seen from {name} before {detail} today",
+           "quiet": "no activity seen from {name} for {detail} hours",
+           "door_at_night": "{name}'s {place} has been open {minutes} min at night",
+           "no_check_in": "{name} has not checked in before {detail} today"},
 }
 
 # Each thing said once; English only in the GSM 7-bit alphabet, so that a text whose
@@ -87,6 +107,7 @@ class MessageContext:
     next: str = ""
     waited_s: float = 0.0
     phone: str = ""  # the resident's own, to call first
+    check: str = ""  # what a welfare check is about (welfare_text)
 
 
 def check_template(text: str) -> str:
@@ -151,9 +172,18 @@ def render(kind: str, ctx: MessageContext, templates: Mapping[str, str], languag
         "address": ctx.address, "time": ctx.time, "by": ctx.by, "reason": ctx.reason,
         "next": ctx.next, "waited": duration(ctx.waited_s, language),
         "location": render_location(ctx.location, language, map_url),
-        "phone": ctx.phone, "tel": _TEL[language].format(phone=ctx.phone) if ctx.phone else "",
+        "check": ctx.check, "phone": ctx.phone,
+        "tel": _TEL[language].format(phone=ctx.phone) if ctx.phone else "",
     }
     return template.format_map(values)
+
+
+def welfare_text(rule: str, detail: str, name: str, language: str) -> str:
+    """What a welfare check is about, e.g. "张桂兰今天10:00前未检测到活动"."""
+    place, _, minutes = detail.rpartition("|")
+    forms = WELFARE_CHECKS.get(language, WELFARE_CHECKS["zh"])
+    form = forms.get(rule, forms["quiet"])
+    return form.format(name=name, detail=detail, place=place, minutes=minutes)
 
 
 def answer(kind: str, language: str, **values: str) -> str:

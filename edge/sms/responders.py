@@ -5,19 +5,32 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from edge.alerts.dispatch import AlertChange
 from edge.alerts.location import locate
+from edge.alerts.welfare import WELFARE
+from edge.calls.policy import DEFAULT_NIGHT, NightHours, parse_night, wants_call
+from edge.calls.store import CallStore
 from edge.clock import Clock
 from edge.domain import Alert, AlertState, Contact, Location, Resident, e164
 from edge.sms import escalation as policy
 from edge.sms.escalation import EscalationPlan
-from edge.sms.messages import MessageContext, callable_number, render, when
+from edge.sms.messages import (
+    MessageContext,
+    callable_number,
+    render,
+    welfare_text,
+    when,
+)
 from edge.sms.texts import SmsStore
 from edge.storage.store import Store
 
+# A welfare check's texts in place of an SOS's
+_WELFARE_TEXTS = {"sos": "welfare", "unanswered": "welfare", "taken": "welfare_taken",
+                  "escalated": "welfare_escalated"}
 CLAIMS_END_BY_S = 3600.0  # no claim, however often renewed, holds SMS past an hour after the press
 
 
@@ -66,6 +79,8 @@ class Responders:
         self._zone = ZoneInfo(style.timezone)
         self._unstartable: set[int] = set()  # active alerts with nobody to text, said once
         self.country_code = "86"  # numbers compare in international form ([sms])
+        self.calls: CallStore | None = None  # ring calls after SOS texts ([calls])
+        self.night: NightHours = parse_night(DEFAULT_NIGHT)
         self._log = log or logging.getLogger("edge.sms.responders")
 
     # -- Dispatcher ---------------------------------------------------------------
@@ -81,7 +96,7 @@ class Responders:
     def _begin(self, alert: Alert, resident: Resident, location: Location) -> None:
         if self.sms.escalation(alert.id) is not None:
             return  # already under way (e.g. resumed after a restart)
-        contacts = self.store.contacts_for(resident.id)
+        contacts = self._contacts(alert)
         if not contacts:
             self._log.error("Alert %s for %s: no contacts to text. Add [[contacts]] for the "
                             "building (duty desk) or the resident.", alert.ref, resident.name)
@@ -158,8 +173,7 @@ class Responders:
             return False
         resident = self.store.resident(alert.resident_id) or Resident(
             alert.resident_id, alert.resident_id, "?", "?")
-        contact = next((c for c in self.store.contacts_for(resident.id) if c.id == contact_id),
-                       None)
+        contact = next((c for c in self._contacts(alert) if c.id == contact_id), None)
         if contact is None:
             return None
         if any(told.phone == contact.phone for told in self.sms.notified(alert.id)):
@@ -237,7 +251,7 @@ class Responders:
                 continue
             resident = self.store.resident(alert.resident_id) or Resident(
                 alert.resident_id, alert.resident_id, "?", "?")
-            contacts = self.store.contacts_for(resident.id)
+            contacts = self._contacts(alert)
             told = self.sms.notified(alert.id)
             if state.mode == "sms":
                 step = policy.advance(state, contacts, told, self.plan, now)
@@ -250,18 +264,11 @@ class Responders:
         return moved
 
     def next_due(self, now: float) -> float | None:
-        """When tick() next has work, on the monotonic clock (`now`): `now` for an alert
-        whose texting has not started or whose receipt cannot come, else the earliest
-        escalation step (stored in wall time, so measured from the wall clock now)."""
+        """When tick() next has work (monotonic): at once, or the earliest escalation step."""
         if any(a.id not in self._unstartable for a in self.sms.active_without_escalation()):
-            return now
-        wall, due = self.clock.now(), None
-        for state in self.sms.open_escalations():
-            if policy.is_due(state, wall) or self._uplink_lost(state):
-                return now
-            at = now + state.next_at - wall
-            due = at if due is None else min(due, at)
-        return due
+            return now  # an active alert not yet texted
+        return policy.next_step_at(self.sms.open_escalations(), self.clock.now(), now,
+                                   overdue=self._uplink_lost)  # no receipt can come
 
     def _begin_unstarted(self) -> None:
         """An active alert whose texting never started (its start could not be stored, say
@@ -291,7 +298,7 @@ class Responders:
         if state is None or alert is None or state.mode != "sms" or not alert.state.is_open:
             return False
         tier = {e164(c.phone, self.country_code) for c in
-                self.store.contacts_for(alert.resident_id) if c.tier == state.tier}
+                self._contacts(alert) if c.tier == state.tier}
         if not tier or not tier <= self.sms.declined(alert_id):
             return False
         now = self.clock.now()
@@ -339,20 +346,40 @@ class Responders:
         self._on_queued()
 
     def _queue(self, alert: Alert, contact: Contact, kind: str, ctx: MessageContext) -> None:
+        if alert.kind == WELFARE:  # the check's own texts; again until someone takes it
+            kind = _WELFARE_TEXTS.get(kind, kind)
         text = render(kind, ctx, dict(self.style.templates), self.style.language,
                       self.style.map_url)
         now = self.clock.now()
-        self.sms.enqueue(contact.phone, kind, text, now, alert_id=alert.id,
-                         contact_id=contact.id)
+        sms_id = self.sms.enqueue(contact.phone, kind, text, now, alert_id=alert.id,
+                                  contact_id=contact.id)
         self.sms.note_notified(alert.id, contact, now)
+        self._offer_call(alert, contact, kind, sms_id, now)
+
+    def _offer_call(self, alert: Alert, contact: Contact, kind: str, sms_id: int,
+                    now: float) -> None:
+        """Queue a ring call after the text when the contact wants one now (edge.calls)."""
+        if self.calls is None:
+            return
+        local = datetime.fromtimestamp(now, self._zone).time()
+        if wants_call(contact, kind, self.night, local) and \
+                self.calls.enqueue(alert.id, contact, sms_id, now):
+            self._log.info("Alert %s: %s gets a ring call after the text.", alert.ref,
+                           contact.name)
 
     def _narrate(self, alert: Alert, resident: Resident, step: policy.Step) -> None:
-        who = ", ".join(f"{n.contact.name} ({n.kind})" for n in step.notices)
+        kinds = _WELFARE_TEXTS if alert.kind == WELFARE else {}
+        who = ", ".join(f"{n.contact.name} ({kinds.get(n.kind, n.kind)})" for n in step.notices)
         wait = step.state.next_at - self.clock.now()
         self._log.warning("Alert %s for %s: texting %s. Next step in %.0f s unless someone "
                           "acknowledges.", alert.ref, resident.name, who or "nobody", wait)
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _contacts(self, alert: Alert) -> list[Contact]:
+        """Who the alert goes to, by tier: a welfare check has its own ladder."""
+        contacts = self.store.contacts_for(alert.resident_id)
+        return policy.welfare_ladder(contacts) if alert.kind == WELFARE else contacts
 
     def _locate(self, alert: Alert, resident: Resident) -> Location:
         return locate(resident, self.store.last_fix(alert.watch_mac), self.clock.now(),
@@ -365,4 +392,9 @@ class Responders:
             ref=alert.ref, name=resident.name, building=self.style.building, room=resident.room,
             address=resident.address, time=pressed, location=location, by=by,
             reason=reason or "", next=next, waited_s=waited_s,
-            phone=callable_number(resident.phone, self.country_code))
+            phone=callable_number(resident.phone, self.country_code),
+            check=self._check_text(alert, resident))
+
+    def _check_text(self, alert: Alert, resident: Resident) -> str:
+        check = self.store.welfare_check(alert.id) if alert.kind == WELFARE else None
+        return "" if check is None else welfare_text(*check, resident.name, self.style.language)

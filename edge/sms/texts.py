@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from edge.domain import Alert, Contact, Role, e164
+from edge.domain import Alert, CallWhen, Contact, Role, e164
 from edge.sms.escalation import Escalation
+from edge.storage.alert_tables import OPEN_STATES
 from edge.storage.store import ALERT_PRIORITY, Store
 
 SOS_PRIORITY = 0
@@ -89,13 +90,6 @@ class SmsStore:
         sms_id, alert_id, phone, kind, text, attempts, contact_id, refusals = row
         return OutgoingSms(sms_id, alert_id, phone, kind, text, attempts,
                            frozenset(p[0] for p in parts), contact_id, refusals)
-
-    def alert_open(self, alert_id: int | None) -> bool:
-        """True when the text's alert is still open (raised or active)."""
-        if alert_id is None:
-            return False
-        row = self.db.execute("SELECT state FROM alerts WHERE id = ?", [alert_id]).fetchone()
-        return row is not None and row[0] in ("raised", "active")
 
     def contact_name(self, contact_id: str, phone: str) -> str:
         """Who a number belongs to, for messages about it; the number when unknown."""
@@ -178,11 +172,12 @@ class SmsStore:
     def notified(self, alert_id: int) -> list[Contact]:
         rows = self.db.execute(
             "SELECT n.contact_id, n.name, n.phone, coalesce(c.role, 'duty_desk'), n.tier, "
-            "c.resident_id, coalesce(c.always_sms, 0) FROM alert_notified n "
-            "LEFT JOIN contacts c ON c.id = n.contact_id WHERE n.alert_id = ? ORDER BY n.first_at",
-            [alert_id]).fetchall()
-        return [Contact(cid, name, phone, Role(role), tier, rid, bool(always))
-                for cid, name, phone, role, tier, rid, always in rows]
+            "c.resident_id, coalesce(c.always_sms, 0), coalesce(c.call, 'never') "
+            "FROM alert_notified n LEFT JOIN contacts c ON c.id = n.contact_id "
+            "WHERE n.alert_id = ? ORDER BY n.first_at", [alert_id]).fetchall()
+        return [Contact(cid, name, phone, Role(role), tier, rid, bool(always),
+                        call=CallWhen(call))
+                for cid, name, phone, role, tier, rid, always, call in rows]
 
     def first_notified_at(self, alert_id: int) -> float | None:
         row = self.db.execute(
@@ -196,7 +191,7 @@ class SmsStore:
             "SELECT n.alert_id, n.phone, n.name, coalesce(r.name, a.resident_id) "
             "FROM alert_notified n JOIN alerts a ON a.id = n.alert_id "
             "LEFT JOIN residents r ON r.id = a.resident_id "
-            "WHERE a.state IN ('raised', 'active') ORDER BY a.raised_at, a.id").fetchall()
+            f"WHERE a.state IN {OPEN_STATES} ORDER BY a.raised_at, a.id").fetchall()
         found: list[Told] = []
         for alert_id, number, name, resident in rows:
             alert = self.store.alert_by_id(alert_id)

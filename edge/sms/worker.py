@@ -2,17 +2,21 @@
 
 Every modem call runs on one executor thread, so AT commands never interleave; results
 come back to the event loop. URCs from the modem's reader thread are passed in with
-call_soon_threadsafe.
+call_soon_threadsafe. Each turn sends the texts that are due, reads the inbox and checks
+the modem when those are due, and only then gives ring calls (edge.calls.ringer) one short
+step; a failing ring call never stops the others, and a modem that stops answering during
+one goes the way of any modem fault.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from edge.calls.ringer import RingCalls
 from edge.clock import Clock
 from edge.errors import ModemError, PduError
 from edge.sms.replies import Replies
@@ -30,6 +34,7 @@ from firmware_bridge.sms.pdu import encode_submit
 
 T = TypeVar("T")
 RETRY_S = 1.0  # after an unexpected error the worker carries on this soon
+RING_STEP_S = 1.0  # how often a ringing call is looked at (AT+CLCC)
 
 
 class StoredMessage(Protocol):
@@ -70,6 +75,7 @@ class SmsWorker:
         self._fault_since: float | None = None  # monotonic start of a modem fault
         self._tried_at: float | None = None  # monotonic time of the last bring-up
         self._fault_logged = ""  # the fault last logged: one line per change of state
+        self._ring_fault = ""  # the ring-call error last logged, likewise
         self._health_due = 0.0
         self.ready = False
         self.fault = ""
@@ -78,6 +84,9 @@ class SmsWorker:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox_due = 0.0
+        self.ringer: RingCalls | None = None  # ring calls after SOS texts, if configured
+        # Replies were acted on (a decline may bring the next step forward): the hub's loop
+        self.replied: Callable[[], object] = lambda: None
         self._log = log or logging.getLogger("edge.sms")
 
     def set_reporter(self, report: Callable[[str, dict[str, object]], object]) -> None:
@@ -122,11 +131,34 @@ class SmsWorker:
             await self._bring_up(stop)
             return
         await self._send_due(stop)
-        if self.clock.monotonic() >= self._inbox_due:
+        if self.ready and self.clock.monotonic() >= self._inbox_due:
             await self._drain_inbox()
-        if self.clock.monotonic() >= self._health_due:
+        if self.ready and self.clock.monotonic() >= self._health_due:
             await self._check_health()
+        ringer = self.ringer
+        if ringer is not None and self.ready:
+            await self._ring(lambda: ringer.step(
+                self._call, lambda: self.sms.next_due(self.clock.now()) is not None))
         await self._idle(stop)
+
+    async def _ring(self, action: Callable[[], Awaitable[None]]) -> None:
+        """One ring-call action. A modem that does not answer goes the way of any modem
+        fault; any other error is logged once and texts, replies and checks go on."""
+        try:
+            await action()
+        except ModemError as error:
+            self._log.error("The GSM modem stopped answering during a ring call (%s). The "
+                            "call is ended; queued texts go first once the modem answers "
+                            "again.", str(error).rstrip("."))
+            await self._repair(error.kind, error)
+        except Exception as error:  # noqa: BLE001 - a ring call must not stop texting
+            if self._ring_fault != repr(error):
+                self._ring_fault = repr(error)
+                self._log.exception("Ring calls failed (%s). Texts, replies and modem checks "
+                                    "go on; ring calls are tried again at the next turn.",
+                                    error)
+            return
+        self._ring_fault = ""
 
     async def _bring_up(self, stop: asyncio.Event) -> None:
         """Open and set the modem up; while it cannot send, check again every few seconds
@@ -151,7 +183,11 @@ class SmsWorker:
             self._log.warning("The GSM modem is usable again after %.0f s (%s); queued texts "
                               "go out now.", self.clock.monotonic() - self._fault_since, described)
             self._fault_since, self._fault_logged = None, ""
-        await self._drain_inbox()
+        ringer = self.ringer
+        if ringer is not None:
+            await self._ring(lambda: ringer.resume(self._call))
+        if self.ready:
+            await self._drain_inbox()
 
     def _until_next_check(self) -> float:
         if self._fault_since is None or self._tried_at is None:
@@ -191,9 +227,11 @@ class SmsWorker:
     async def _idle(self, stop: asyncio.Event) -> None:
         """Until the next queued text, inbox read or health check is due, or wake() (a
         text queued, here or by another process through the hub's loop, or a modem
-        event); at most `idle_s`, a safety net."""
+        event); RING_STEP_S while a ring call needs following; at most `idle_s`."""
         mono = self.clock.monotonic()
         wait = min(self.idle_s, self._inbox_due - mono, self._health_due - mono)
+        if self.ringer is not None and self.ready and self.ringer.needs_step():
+            wait = min(wait, RING_STEP_S)
         next_try = self.sms.next_wake()
         if next_try is not None:
             wait = min(wait, next_try - self.clock.now())
@@ -258,7 +296,8 @@ class SmsWorker:
     def _recipient_refused(self, message: OutgoingSms, error: ModemError) -> None:
         """The network would not take a text for this number now: try it again later."""
         tries = message.refusals + 1
-        if not keeps_trying(message.kind, self.sms.alert_open(message.alert_id), tries):
+        if not keeps_trying(message.kind, self.sms.store.alert_open(message.alert_id),
+                            tries):
             self.sms.failed(message.id, str(error))
             self._log.error("Gave up the %s text to %s after %d tries (%s).", message.kind,
                             message.phone, tries, error)
@@ -329,12 +368,16 @@ class SmsWorker:
         except ModemError as error:
             self._log.warning("Could not read the SIM inbox (%s); trying again later.", error)
         self.replies.process()
+        self.replied()
 
     def _event(self, event: Any) -> None:
         kind = getattr(event, "kind", "")
         if kind in ("status_report", "deliver") and getattr(event, "pdu", None):
             self.sms.save_inbound(event.pdu, self.clock.now())
             self.replies.process()
+            self.replied()
+        elif kind == "call_ended" and self.ringer is not None:
+            self.ringer.on_ended(getattr(event, "text", ""))
         elif kind in ("new_message", "status_report_index"):
             self._inbox_due = 0.0
         elif kind == "rebooted" or (kind == "other" and "lost" in getattr(event, "text", "")):

@@ -1,5 +1,5 @@
 """The durable store: the Store over sqlite-utils (alerts, the roster, counters, fixes,
-the outbox, telemetry written in groups), its schema and migrations, checkpoints, and
+the outbox, telemetry written in groups, the residents' activity and welfare state), its schema and migrations, checkpoints, and
 the disk guard that keeps alerts going on a full or read-only disk (reserve file, copy
 in memory).
 

@@ -11,12 +11,19 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from edge.storage.alert_tables import OPEN_STATES
+
 _log = logging.getLogger("edge.storage.store")
 
 # What the memory store starts from: every row of the small tables, and of the others
 # what an open alert or a queued text needs.
-_OPEN = "(SELECT id FROM {src}.alerts WHERE state IN ('raised', 'active'))"
+_OPEN = f"(SELECT id FROM {{src}}.alerts WHERE state IN {OPEN_STATES})"
 _KEPT_TEXTS = f"(SELECT id FROM {{src}}.sms_out WHERE state = 'queued' OR alert_id IN {_OPEN})"
+# Every table the migrations make is in COPY_IN or here, with the reason it is not copied.
+NOT_COPIED = {
+    "_sqlite_migrations": "the memory database is made by the same migrations",
+    "outbox_segments": "a copy of undelivered telemetry; the next offline ticks fold it again",
+}
 COPY_IN = {
     "residents": "", "watches": "", "contacts": "", "watch_counters": "", "fixes": "",
     "meta": "", "supervision_state": "", "escalations": "", "watch_frames": "",
@@ -30,6 +37,11 @@ COPY_IN = {
     "sms_out": f"WHERE id IN {_KEPT_TEXTS}",
     "sms_parts": f"WHERE sms_id IN {_KEPT_TEXTS}",
     "sms_in": "WHERE state IN ('new', 'part')",
+    # the welfare rules look two days back at most; the newest row keeps new ids above the file's
+    "welfare_checks": "", "welfare_residents": "",
+    "activity": "WHERE at >= (SELECT max(at) FROM {src}.activity) - 172800",
+    # a call not yet done is carried on even for a closed alert: it ends as not_needed
+    "calls_out": f"WHERE state != 'done' OR alert_id IN {_OPEN}",
     "outbox": "WHERE delivered_at IS NULL AND priority = 0",
 }
 # Written back whole (rows may have been deleted in memory); the others row by row.
@@ -39,7 +51,7 @@ REPLACED_WHOLE = ("contacts", "meta", "supervision_state")
 # A memory database that could not be filled from the file numbers its rows from here,
 # far above any id the file can have, so writing it back never overwrites a file's row.
 FRESH_IDS_FROM = 1 << 40
-AUTOINCREMENT = ("alerts", "alert_changes", "sms_out", "sms_in", "outbox")
+AUTOINCREMENT = ("alerts", "alert_changes", "sms_out", "sms_in", "outbox", "calls_out")
 
 
 @dataclass(frozen=True, slots=True)

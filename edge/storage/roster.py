@@ -9,7 +9,17 @@ from typing import Any, Protocol, TypeVar
 
 from sqlite_utils import Database
 
-from edge.domain import Contact, Fix, Resident, Role, Roster, Watch
+from edge.domain import (
+    CallWhen,
+    Contact,
+    Fix,
+    Resident,
+    Role,
+    Roster,
+    Sensor,
+    SensorKind,
+    Watch,
+)
 
 T = TypeVar("T")
 
@@ -17,27 +27,38 @@ T = TypeVar("T")
 TELEMETRY_FRAMES_KEPT = 256  # per watch, besides every button frame
 
 _UPSERT_RESIDENT = (
-    "INSERT INTO residents (id, name, room, address, phone, active) "
-    "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
-    "room = excluded.room, address = excluded.address, phone = excluded.phone, active = 1")
+    "INSERT INTO residents (id, name, room, address, phone, building, active) "
+    "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
+    "room = excluded.room, address = excluded.address, phone = excluded.phone, "
+    "building = excluded.building, active = 1")
 _UPSERT_WATCH = (
-    "INSERT INTO watches (mac, resident_id, key_hex, insecure, label, active) "
-    "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(mac) DO UPDATE SET "
+    "INSERT INTO watches (mac, resident_id, key_hex, insecure, label, kind, place, active) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT(mac) DO UPDATE SET "
     "resident_id = excluded.resident_id, key_hex = excluded.key_hex, "
-    "insecure = excluded.insecure, label = excluded.label, active = 1")
+    "insecure = excluded.insecure, label = excluded.label, kind = excluded.kind, "
+    "place = excluded.place, active = 1")
+WATCH_KIND = "watch"  # the watches table's kind of a watch; a sensor has its SensorKind
 _INSERT_CONTACT = (
-    "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)")
+    "INSERT INTO contacts (id, name, phone, role, tier, resident_id, always_sms, building, "
+    "call) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_HOME_BUILDING = "home_building"  # meta: this hub's id, the building of a resident without one
 
 
 @dataclass(frozen=True, slots=True)
 class WatchRecord:
     """A registered watch as the gate needs it: who wears it, its key, its last counter,
-    and the highest counter it reached before its counter last restarted."""
+    and the highest counter it reached before its counter last restarted. An activity
+    sensor is gated the same way: `watch` then stands for it and `sensor` says what it is."""
 
     watch: Watch
     last_counter: int | None
     old_high: int | None = None
+    sensor: Sensor | None = None
+
+    @property
+    def device(self) -> str:
+        """What to call the device in a text: 手表, or the sensor's place."""
+        return "手表" if self.sensor is None else f"{self.sensor.place}传感器"
 
 
 class _Writer(Protocol):
@@ -56,6 +77,13 @@ class RosterTables:
         """Make the stored roster equal to `roster` in one transaction; counters stay."""
         self.write(lambda: RosterTables._replace_roster(self, roster))  # type: ignore[arg-type]
 
+    def set_home_building(self: _Writer, building: str) -> None:
+        """This hub's id, kept for every process that reads the database (tools too): the
+        building of a resident the roster gives none, and of the hub's own faults."""
+        self.write(lambda: self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+            "value = excluded.value", [_HOME_BUILDING, building]))
+
     def _replace_roster(self, roster: Roster) -> None:
         """Mark everyone inactive, then upsert the roster back: one statement a table,
         run over every row (executemany), however many watches the building has."""
@@ -64,29 +92,30 @@ class RosterTables:
         self.db.execute("DELETE FROM contacts")
         conn = self.db.conn
         conn.executemany(_UPSERT_RESIDENT, [
-            (r.id, r.name, r.room, r.address, r.phone) for r in roster.residents])
+            (r.id, r.name, r.room, r.address, r.phone, r.building or None)
+            for r in roster.residents])
         conn.executemany(_UPSERT_WATCH, [
-            (w.mac, w.resident_id, w.key.hex() if w.key else None, int(w.insecure), w.label)
-            for w in roster.watches])
+            (w.mac, w.resident_id, w.key.hex() if w.key else None, int(w.insecure), w.label,
+             WATCH_KIND, "") for w in roster.watches])
+        conn.executemany(_UPSERT_WATCH, [
+            (s.mac, s.resident_id, s.key.hex() if s.key else None, 0, "", s.kind.value,
+             s.place) for s in roster.sensors])
         conn.executemany(_INSERT_CONTACT, [
-            (c.id, c.name, c.phone, c.role.value, c.tier, c.resident_id, int(c.always_sms))
-            for c in roster.contacts])
+            (c.id, c.name, c.phone, c.role.value, c.tier, c.resident_id, int(c.always_sms),
+             c.building or None, c.call.value) for c in roster.contacts])
 
     def watch_records(self) -> list[WatchRecord]:
-        """Every active watch with its key and last accepted counter."""
+        """Every active watch and sensor with its key and last accepted counter."""
         rows = self.db.execute(
-            "SELECT w.mac, w.resident_id, w.key_hex, w.insecure, w.label, c.last_counter, "
-            "c.old_high FROM watches w LEFT JOIN watch_counters c ON c.mac = w.mac "
-            "WHERE w.active = 1"
+            "SELECT w.mac, w.resident_id, w.key_hex, w.insecure, w.label, w.kind, w.place, "
+            "c.last_counter, c.old_high FROM watches w "
+            "LEFT JOIN watch_counters c ON c.mac = w.mac WHERE w.active = 1"
         ).fetchall()
-        return [
-            WatchRecord(
-                Watch(mac, resident_id, bytes.fromhex(key_hex) if key_hex else None,
-                      bool(insecure), label),
-                last_counter, old_high,
-            )
-            for mac, resident_id, key_hex, insecure, label, last_counter, old_high in rows
-        ]
+        return [_record(*row) for row in rows]
+
+    def sensors(self) -> list[Sensor]:
+        """Every active activity sensor."""
+        return [r.sensor for r in self.watch_records() if r.sensor is not None]
 
     def resident(self, resident_id: str) -> Resident | None:
         row = self.db.execute(
@@ -101,15 +130,20 @@ class RosterTables:
         return [Resident(*row) for row in rows]
 
     def contacts_for(self, resident_id: str) -> list[Contact]:
-        """The resident's own contacts and the building-wide ones, by tier."""
+        """The resident's own contacts, those of the resident's building (this hub's, for
+        a resident the roster gives no building, or for "": the hub itself) and those who
+        serve everyone, by tier."""
         rows = self.db.execute(
-            "SELECT id, name, phone, role, tier, resident_id, always_sms FROM contacts "
-            "WHERE resident_id = ? OR resident_id IS NULL ORDER BY tier, id",
-            [resident_id],
+            "SELECT id, name, phone, role, tier, resident_id, always_sms, building, call "
+            "FROM contacts WHERE resident_id = ? OR (resident_id IS NULL AND (building IS NULL "
+            "OR building = coalesce((SELECT building FROM residents WHERE id = ?), "
+            "(SELECT value FROM meta WHERE key = ?)))) ORDER BY tier, id",
+            [resident_id, resident_id, _HOME_BUILDING],
         ).fetchall()
         return [
-            Contact(cid, name, phone, Role(role), tier, rid, bool(always))
-            for cid, name, phone, role, tier, rid, always in rows
+            Contact(cid, name, phone, Role(role), tier, rid, bool(always), building or "",
+                    CallWhen(call))
+            for cid, name, phone, role, tier, rid, always, building, call in rows
         ]
 
     # -- what watches report -------------------------------------------------
@@ -193,3 +227,12 @@ class RosterTables:
             "WHERE watch_mac = ?", [mac]
         ).fetchone()
         return Fix(*row) if row else None
+
+
+def _record(mac: str, resident_id: str, key_hex: str | None, insecure: int, label: str,
+            kind: str, place: str, last_counter: int | None,
+            old_high: int | None) -> WatchRecord:
+    key = bytes.fromhex(key_hex) if key_hex else None
+    sensor = None if kind == WATCH_KIND else Sensor(mac, resident_id, SensorKind(kind), place, key)
+    return WatchRecord(Watch(mac, resident_id, key, bool(insecure), label or place),
+                       last_counter, old_high, sensor)

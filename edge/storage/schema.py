@@ -7,6 +7,9 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from edge.storage.schema_welfare import register_welfare
+from edge.storage.schema_welfare import run_statements as _run_statements
+
 MIGRATIONS = Migrations("edge-hub")
 
 
@@ -349,9 +352,48 @@ def _text_now(db: Database) -> None:
     )
 
 
-def _run_statements(db: Database, script: str) -> None:
-    """Run each statement on its own: executescript would commit the migration's transaction."""
-    body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
-    for statement in body.split(";"):
-        if statement.strip():
-            db.execute(statement)
+@MIGRATIONS(name="0012_roster_buildings")
+def _roster_buildings(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- A server's roster names each resident's building (its hub id; NULL: this hub's)
+        -- and the building whose residents a contact serves (NULL: everyone's).
+        ALTER TABLE residents ADD COLUMN building TEXT;
+        ALTER TABLE contacts ADD COLUMN building TEXT;
+        """
+    )
+
+
+@MIGRATIONS(name="0013_ring_calls")
+def _ring_calls(db: Database) -> None:
+    _run_statements(
+        db,
+        """
+        -- When a contact also gets a ring call after an SOS text: never, night or always.
+        ALTER TABLE contacts ADD COLUMN call TEXT NOT NULL DEFAULT 'never';
+        -- Ring calls, queued like texts: one rings at a time, after its text (sms_id) went
+        -- out; a call ringing when the hub stopped is not placed again ('interrupted').
+        -- Ids are never given twice (AUTOINCREMENT), as texts' are: a memory copy of a full
+        -- disk counts on from the file's ids (edge/storage/memory.py), so calls queued in
+        -- memory never overwrite a call kept in the file when written back.
+        CREATE TABLE calls_out (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            contact_id TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            sms_id INTEGER,
+            state TEXT NOT NULL DEFAULT 'queued',
+            outcome TEXT,
+            detail TEXT,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            ended_at REAL
+        );
+        CREATE INDEX calls_out_state ON calls_out (state, id);
+        CREATE INDEX calls_out_alert ON calls_out (alert_id, phone);
+        """
+    )
+
+
+register_welfare(MIGRATIONS)  # 0014, after the migrations above

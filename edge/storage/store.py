@@ -29,6 +29,7 @@ from edge.storage.disk import (
 from edge.storage.roster import RosterTables
 from edge.storage.schema import MIGRATIONS, database_on
 from edge.storage.telemetry import TelemetryGroup, outbox_row
+from edge.storage.welfare_tables import WelfareTables
 
 ALERT_PRIORITY = 0
 TELEMETRY_PRIORITY = 1
@@ -61,7 +62,7 @@ def _quietly(db: Database, statement: str) -> None:
 CACHE_KIB = 512
 
 
-class Store(RosterTables, AlertTables):
+class Store(RosterTables, AlertTables, WelfareTables):
     """The only writer of the hub database; every write happens in a transaction."""
 
     def __init__(self, db: Database, checkpointer: Checkpointer | None = None,

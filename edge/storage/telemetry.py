@@ -45,6 +45,7 @@ _FIXES = (
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(watch_mac) DO UPDATE SET lat = excluded.lat, "
     "lon = excluded.lon, accuracy_m = excluded.accuracy_m, fixed_at = excluded.fixed_at, "
     "received_at = excluded.received_at")
+_ACTIVITY = "INSERT INTO activity (resident_id, sensor_mac, kind, at) VALUES (?, ?, ?, ?)"
 _EVENTS = ("INSERT INTO outbox (seq, event_id, type, at, priority, body, wire) "
            "VALUES (?, ?, ?, ?, ?, ?, ?)")
 
@@ -75,6 +76,7 @@ class TelemetryGroup:
         self.history: list[tuple[str, int, int, float]] = []
         self.fixes: dict[str, Fix] = {}
         self.events: list[tuple[str, float, dict[str, Any], bool]] = []
+        self.activity: list[tuple[str, str, str, float]] = []  # resident, sensor, kind, at
 
     @property
     def pending(self) -> bool:
@@ -99,6 +101,10 @@ class TelemetryGroup:
         """The watch's battery level; call after `heard` for the same frame."""
         row = self.state[mac]
         row[3], row[4] = percent, at
+
+    def seen(self, resident_id: str, sensor_mac: str, kind: str, at: float) -> None:
+        """An activity sensor saw the resident (kept for the welfare rules)."""
+        self.activity.append((resident_id, sensor_mac, kind, at))
 
     def fix(self, fix: Fix) -> None:
         self.fixes[fix.watch_mac] = fix
@@ -126,8 +132,8 @@ class TelemetryGroup:
     def take(self) -> TelemetryGroup:
         """The rows gathered so far, moved into a new group; this one starts empty."""
         taken = TelemetryGroup(self._flush)
-        taken.state, taken.history, taken.fixes, taken.events = (
-            self.state, self.history, self.fixes, self.events)
+        taken.state, taken.history, taken.fixes, taken.events, taken.activity = (
+            self.state, self.history, self.fixes, self.events, self.activity)
         self._clear()
         self._started = None
         return taken
@@ -144,6 +150,8 @@ class TelemetryGroup:
                                          for mac, row in self.state.items()])
         if self.history:
             db.conn.executemany(_HISTORY, self.history)
+        if self.activity:
+            db.conn.executemany(_ACTIVITY, self.activity)
         if self.fixes:
             db.conn.executemany(_FIXES, [(f.watch_mac, f.lat, f.lon, f.accuracy_m, f.fixed_at,
                                           f.received_at) for f in self.fixes.values()])

@@ -61,9 +61,10 @@ class _Watching(Protocol):
     def _heard_mono(self, mac: str, last: float | None, wall: float, mono: float) -> float: ...
 
     def _watch_silent(self, mac: str, resident_id: str, last: float | None,
-                      silent_for: float) -> None: ...
+                      silent_for: float, device: str) -> None: ...
 
-    def _watch_restored(self, mac: str, resident_id: str, reported: dict[str, Any]) -> None: ...
+    def _watch_restored(self, mac: str, resident_id: str, reported: dict[str, Any],
+                        device: str) -> None: ...
 
     def _battery_low(self, mac: str, resident_id: str, battery: int, key: str,
                      wall: float) -> None: ...
@@ -91,9 +92,11 @@ class WatchChecks:
             silent_for = mono - self._heard_mono(watch.mac, last, wall, mono)
             if reported is not None:
                 if last is not None and last != json.loads(reported)["last_heard_at"]:
-                    self._watch_restored(watch.mac, watch.resident_id, json.loads(reported))
-            elif silent_for >= self.section.watch_silent_after_s:
-                self._watch_silent(watch.mac, watch.resident_id, last, silent_for)
+                    self._watch_restored(watch.mac, watch.resident_id, json.loads(reported),
+                                         record.device)
+            elif silent_for >= (self.section.watch_silent_after_s if record.sensor is None
+                                else self.section.sensor_silent_after_s):
+                self._watch_silent(watch.mac, watch.resident_id, last, silent_for, record.device)
         self._last_look = mono
         self._forget_removed("silent:", active)
 
@@ -108,12 +111,12 @@ class WatchChecks:
         return heard
 
     def _watch_silent(self: _Watching, mac: str, resident_id: str, last: float | None,
-                      silent_for: float) -> None:
+                      silent_for: float, device: str) -> None:
         person = self._person(resident_id)
         body = {"watch": mac, "resident": resident_id, "name": person.name,
                 "room": person.room, "last_heard_at": None if last is None else utc_text(last),
                 "silent_for_s": round(silent_for)}
-        text = (f"【设备提醒】{person.name}（{person.room}室）的手表已{duration_zh(silent_for)}"
+        text = (f"【设备提醒】{person.name}（{person.room}室）的{device}已{duration_zh(silent_for)}"
                 "没有信号，请检查。")
         record = {"last_heard_at": last, "reported_at": self.clock.now()}
         self._report("watch.silent", body, text, resident_id, state=(f"silent:{mac}", record))
@@ -121,11 +124,11 @@ class WatchChecks:
                      "desk was told.", person.name, person.room, mac, _hours(silent_for))
 
     def _watch_restored(self: _Watching, mac: str, resident_id: str,
-                        reported: dict[str, Any]) -> None:
+                        reported: dict[str, Any], device: str) -> None:
         person = self._person(resident_id)
         body = {"watch": mac, "resident": resident_id, "name": person.name,
                 "room": person.room, "silent_reported_at": utc_text(reported["reported_at"])}
-        text = f"【设备提醒】{person.name}（{person.room}室）的手表已恢复信号。"
+        text = f"【设备提醒】{person.name}（{person.room}室）的{device}已恢复信号。"
         self._report("watch.restored", body, text, resident_id, state=(f"silent:{mac}", None))
         _log.info("The watch of %s (room %s, %s) is heard again.", person.name, person.room, mac)
 

@@ -18,6 +18,7 @@ from edge.errors import HubError
 from edge.simulated.cli_simulate import add_simulate_command
 from edge.tools.cli_doctor import add_doctor_commands
 from edge.tools.cli_installer import add_installer_commands
+from edge.tools.cli_resident import add_resident_commands
 from edge.tools.cli_sms import add_sms_commands
 from edge.tools.cli_tools import add_tool_commands
 from firmware_bridge.ble.addresses import normalise_mac
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sms_commands(commands)
     add_receiver_commands(commands)
     add_tool_commands(commands)
+    add_resident_commands(commands)
     add_installer_commands(commands)
     add_doctor_commands(commands)
     return parser

@@ -47,6 +47,10 @@ def add_pair_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds to wait for the press (default 60)")
     parser.add_argument("--choose", action="store_true",
                         help="after the list, ask which device to pair, for whom, with which key")
+    parser.add_argument("--sensor", choices=("motion", "door"),
+                        help="pair an activity sensor of this kind (not a watch): it is heard "
+                        "triggered, then added as [[sensors]]")
+    parser.add_argument("--place", help='with --sensor: where it is, like "bathroom door"')
 
 
 def _cmd_pair(args: argparse.Namespace) -> int:

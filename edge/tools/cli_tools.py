@@ -80,7 +80,8 @@ def status_of(store: Store, now: float, config: HubConfig | None = None) -> dict
     if not source and config is not None:
         watches = config_watches(config.roster)
     sms_queue = store.db.execute("SELECT count(*) FROM sms_out WHERE state = 'queued'")
-    return {"watches": watches, "roster": source or None,
+    return {"watches": watches, "sensors": watch_rows(store, now, sensors=True),
+            "roster": source or None,
             "open_alerts": [_alert_json(store, a) for a in store.open_alerts()],
             "queues": {"outbox": store.outbox_depth(), "sms": int(sms_queue.fetchone()[0])},
             "live": live_state(store, now)}
@@ -91,7 +92,7 @@ def _alert_json(store: Store, alert: Any) -> dict[str, Any]:
     return {"ref": alert.ref, "state": alert.state.value, "resident": alert.resident_id,
             "name": person.name if person else "", "room": person.room if person else "",
             "raised": utc_text(alert.raised_at), "presses": alert.press_count,
-            "closed_by": alert.closed_by}
+            "closed_by": alert.closed_by, "kind": alert.kind}
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -111,12 +112,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(say.parts_line(live, data["queues"]))
     print(f"open alerts: {len(data['open_alerts'])}")
     for alert in data["open_alerts"]:
-        print(f"  {alert['ref']}  {alert['name']} ({alert['room']})  {alert['state']}  "
+        kind = "  welfare check" if alert["kind"] == "welfare" else ""
+        print(f"  {alert['ref']}  {alert['name']} ({alert['room']})  {alert['state']}{kind}  "
               f"since {alert['raised']}")
     silent_after = config.supervision.watch_silent_after_s if config else 3600.0
     print(say.watches_line(data["watches"], data["roster"] or "", silent_after))
     for watch in data["watches"]:
         print(say.watch_line(watch))
+    if data["sensors"]:
+        print(f"activity sensors: {len(data['sensors'])}")
+    for sensor in data["sensors"]:
+        print(say.watch_line(sensor))
     return 0
 
 

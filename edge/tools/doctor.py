@@ -22,6 +22,7 @@ from cloud_sync.contract.broker_url import parse_broker_url
 from edge.config.loader import HubConfig, load_config
 from edge.config.messaging import ModemSection
 from edge.config.uplink import UplinkSection
+from edge.domain import CallWhen
 from edge.errors import ConfigError, StoreError
 from edge.tools.doctor_finding import FAIL, PASS, WARN, Finding
 from edge.tools.doctor_modem import (
@@ -145,6 +146,24 @@ def check_database(database: Path) -> Finding:
         return Finding("database", FAIL, f"{database} is damaged: {verdict}",
                        "stop the hub, keep a copy of the file, restore it from a backup")
     return Finding("database", PASS, f"{database} is writable and passes quick_check")
+
+
+def database_wants_calls(database: Path) -> bool:
+    """Whether the hub's database marks a contact for ring calls: most are set in the
+    server's roster, which the hub keeps there. False when it cannot be read."""
+    if not database.exists():
+        return False
+    try:
+        conn = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        row = conn.execute("SELECT 1 FROM contacts WHERE call != 'never' LIMIT 1").fetchone()
+    except sqlite3.Error:  # a database from before ring calls
+        return False
+    finally:
+        conn.close()
+    return row is not None
 
 
 def check_disk(database: Path, free: Callable[[Path], int],
@@ -304,7 +323,10 @@ def run_checks(config_path: Path | str, *, probes: Probes | None = None) -> list
         port = check_modem_port(config.modem.port, probes.processes())
         found += port
         if port[0].status == PASS:
-            found += check_modem(config.modem, probes.open_modem, probes.register_wait_s)
+            ring_calls = (any(c.call is not CallWhen.NEVER for c in config.roster.contacts)
+                          or database_wants_calls(config.hub.database))
+            found += check_modem(config.modem, probes.open_modem, probes.register_wait_s,
+                                 ring_calls=ring_calls)
         else:
             found.append(skipped(f"no modem port at {config.modem.port}"))
     if config.uplink is not None:

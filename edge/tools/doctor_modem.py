@@ -62,9 +62,10 @@ def skipped(why: str) -> Finding:
 
 
 def check_modem(section: ModemSection, open_modem: Callable[[ModemSection, float], Any],
-                register_wait_s: float) -> list[Finding]:
+                register_wait_s: float, *, ring_calls: bool = False) -> list[Finding]:
     """Open the modem for this process only, set it up, then read SIM, network, signal, SMSC
-    and the networks it can text on."""
+    and the networks it can text on; with `ring_calls`, whether it can place voice calls
+    (edge.tools.doctor_voice)."""
     modem = open_modem(section, register_wait_s)
     try:
         try:
@@ -78,7 +79,16 @@ def check_modem(section: ModemSection, open_modem: Callable[[ModemSection, float
             status = modem.status()
         except ModemError as error:
             return found + [skipped(f"the modem did not answer the status queries ({error})")]
-        return found + status_findings(status) + network_findings(status, modem.query)
+        found += status_findings(status) + network_findings(status, modem.query)
+        if ring_calls:
+            from edge.tools.doctor_voice import voice_findings
+
+            try:
+                found += voice_findings(status, modem.command, modem.query)
+            except ModemError as error:
+                found.append(Finding("ring calls", SKIP, f"not checked: the modem did not "
+                                     f"answer the voice queries ({error})"))
+        return found
     finally:
         modem.close()
 

@@ -49,13 +49,15 @@ def _age_s(at: Any, now: float) -> float | None:
         return None
 
 
-def watch_rows(store: Store, now: float) -> list[dict[str, Any]]:
-    """Every watch of the roster the hub holds, with what was last heard of it."""
+def watch_rows(store: Store, now: float, sensors: bool = False) -> list[dict[str, Any]]:
+    """Every watch (or, with `sensors`, every activity sensor) of the roster the hub holds,
+    with what was last heard of it."""
     rows = store.db.execute(
         "SELECT w.mac, w.resident_id, r.name, w.battery, w.last_heard_at, w.rssi, c.last_counter,"
         " w.insecure, coalesce(c.restarts, 0), c.restarted_at FROM watches w "
         "LEFT JOIN residents r ON r.id = w.resident_id "
-        "LEFT JOIN watch_counters c ON c.mac = w.mac WHERE w.active = 1 ORDER BY w.mac"
+        "LEFT JOIN watch_counters c ON c.mac = w.mac WHERE w.active = 1 AND "
+        f"w.kind {'!=' if sensors else '='} 'watch' ORDER BY w.mac"
     ).fetchall()
     return [{"mac": mac, "resident": rid, "name": name, "battery": battery,
              "last_heard": utc_text(heard) if heard else None,

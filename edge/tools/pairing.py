@@ -1,9 +1,11 @@
-"""edge-hub pair: find a nearby BTHome button, hear it pressed with its key, add it to hub.toml."""
+"""edge-hub pair: find a nearby BTHome button or activity sensor, hear it pressed (or
+triggered) with its key, add it to hub.toml."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import secrets
@@ -12,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edge.alerts.activity import Activity, read_activity
 from edge.config.loader import HubConfig, load_config
+from edge.domain import SensorKind
 from edge.errors import ConfigError, FrameError, HubError
 from firmware_bridge.ble.bthome import ENCRYPTED_FLAG, BTHomeKey, Frame, decode_frame
 
@@ -73,9 +77,22 @@ async def collect(seconds: float, backend: type[BaseBleakScanner] | None = None,
     return heard
 
 
+def _pressed(frame: Frame) -> bool:
+    return any(obj.name == "button" and obj.value != "none" for obj in frame.objects)
+
+
+def _trigger(kind: SensorKind) -> Callable[[Frame], bool]:
+    """Whether a frame shows what a sensor of this kind is for: motion, or a door moving."""
+    wanted = {Activity.MOTION} if kind is SensorKind.MOTION else {Activity.DOOR_OPEN,
+                                                                  Activity.DOOR_CLOSED}
+    return lambda frame: bool(wanted.intersection(read_activity(frame)))
+
+
 async def await_press(source: asyncio.Queue[Advert], mac: str, key: str,
-                      timeout: float) -> Frame:
-    """The first frame from `mac` that decrypts with `key` and carries a button event."""
+                      timeout: float, sensor: SensorKind | None = None) -> Frame:
+    """The first frame from `mac` that decrypts with `key` and carries a button event (a
+    sensor's: motion, or a door opening or closing, as its kind)."""
+    proof, what = (_pressed, "press") if sensor is None else (_trigger(sensor), "trigger")
     cipher, mac = BTHomeKey.from_hex(key), mac.upper()
     problem = "nothing heard from it"
     loop = asyncio.get_running_loop()
@@ -92,17 +109,21 @@ async def await_press(source: asyncio.Queue[Advert], mac: str, key: str,
         except FrameError as error:
             problem = str(error)
             continue
-        if any(obj.name == "button" and obj.value != "none" for obj in frame.objects):
+        if proof(frame):
             return frame
-        problem = "heard it, but no button press"
-    raise PairingError(f"no press from {mac} within {timeout:.0f} s ({problem}); press the "
-                       "button again, and check the key is the one set on the button")
+        problem = "heard it, but no " + ("button press" if sensor is None else
+                                         f"{sensor.value} event")
+    again = {None: "press the button again", SensorKind.MOTION: "walk past the sensor",
+             SensorKind.DOOR: "open and close the door"}[sensor]
+    raise PairingError(f"no {what} from {mac} within {timeout:.0f} s ({problem}); {again}, "
+                       "and check the key is the one set on the device")
 
 
 async def listen_for_press(mac: str, key: str, timeout: float,
                            backend: type[BaseBleakScanner] | None = None,
-                           adapter: str = "hci0") -> Frame:
-    """Scan with BleakRadio and wait for a press from `mac` decrypted with `key`."""
+                           adapter: str = "hci0", sensor: SensorKind | None = None) -> Frame:
+    """Scan with BleakRadio and wait for a press (or a sensor's trigger) from `mac`
+    decrypted with `key`."""
     from firmware_bridge.ble.bleak_radio import BleakRadio
 
     queue: asyncio.Queue[Advert] = asyncio.Queue()
@@ -110,20 +131,26 @@ async def listen_for_press(mac: str, key: str, timeout: float,
                        adapter=adapter, backend=backend)
     await radio.start()
     try:
-        return await await_press(queue, mac, key, timeout)
+        return await await_press(queue, mac, key, timeout, sensor)
     finally:
         await radio.stop()
 
 
-def append_watch(config_path: Path, mac: str, resident: str, key: str) -> HubConfig:
-    """Append a [[watches]] block (its key to hub.keys_file when set) and validate;
-    both files are restored if the result does not load."""
+def append_watch(config_path: Path, mac: str, resident: str, key: str,
+                 sensor: tuple[SensorKind, str] | None = None) -> HubConfig:
+    """Append a [[watches]] block, or [[sensors]] for a sensor's (kind, place), its key to
+    hub.keys_file when set, and validate; both files are restored if the result does not
+    load."""
     mac = mac.upper()
     if not _MAC.fullmatch(mac):
         raise ValueError(f"expected a MAC like A4:C1:38:12:34:56, got {mac!r}")
     BTHomeKey.from_hex(key)
     keys_file = load_config(config_path).hub.keys_file
-    block = f'\n[[watches]]\nmac = "{mac}"\nresident = "{resident}"\n'
+    table = "watches" if sensor is None else "sensors"
+    block = f'\n[[{table}]]\nmac = "{mac}"\nresident = {json.dumps(resident)}\n'
+    if sensor is not None:
+        place = json.dumps(sensor[1], ensure_ascii=False)
+        block += f'kind = "{sensor[0].value}"\nplace = {place}\n'
     if keys_file is None:
         block += f'key = "{key.lower()}"\n'
     saved = {p: p.read_bytes() for p in (config_path, keys_file) if p is not None}
@@ -175,14 +202,29 @@ def cmd_pair(args: argparse.Namespace, backend: type[BaseBleakScanner] | None = 
         _choose(args, found, ask)
     if args.resident is None or not (args.key or args.generate_key):
         raise PairingError("--mac needs --resident and --key HEX or --generate-key")
+    sensor = _sensor(args)
     key = new_key() if args.generate_key else args.key
     if args.generate_key:
-        print(f"new key for {args.mac}: {key} — set it on the button, then press it")
-    print(f"waiting up to {args.timeout:.0f} s for a press from {args.mac} ...")
-    frame = asyncio.run(listen_for_press(args.mac, key, args.timeout, backend, adapter))
+        print(f"new key for {args.mac}: {key} — set it on the device, then "
+              + ("trigger it" if sensor else "press it"))
+    print(f"waiting up to {args.timeout:.0f} s for a {'trigger' if sensor else 'press'} "
+          f"from {args.mac} ...")
+    frame = asyncio.run(listen_for_press(args.mac, key, args.timeout, backend, adapter,
+                                         None if sensor is None else sensor[0]))
     print(f"heard: counter {frame.counter}, " + ", ".join(
         f"{o.name}={o.value!s}" for o in frame.objects))
-    append_watch(args.config, args.mac, args.resident, key)
+    append_watch(args.config, args.mac, args.resident, key, sensor)
     print(f"added {args.mac.upper()} for resident {args.resident} to {args.config}; "
           "restart the hub to hear it")
     return 0
+
+
+def _sensor(args: argparse.Namespace) -> tuple[SensorKind, str] | None:
+    """The sensor's (kind, place) from --sensor and --place, or None for a watch."""
+    kind = getattr(args, "sensor", None)
+    if kind is None:
+        return None
+    place = (getattr(args, "place", None) or "").strip()
+    if not place:
+        raise PairingError('--sensor needs --place, where it is (like "bathroom door")')
+    return SensorKind(kind), place

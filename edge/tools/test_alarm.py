@@ -98,11 +98,8 @@ def alarm_text(now: float, zone: str = "Asia/Shanghai") -> str:
 
 
 def duty_desks(store: Store) -> list[tuple[str, str, str]]:
-    """(id, name, phone) of every building-wide duty-desk contact."""
-    rows = store.db.execute(
-        "SELECT id, name, phone FROM contacts WHERE role = ? AND resident_id IS NULL "
-        "ORDER BY tier, id", [Role.DUTY_DESK.value]).fetchall()
-    return [(str(cid), str(name), str(phone)) for cid, name, phone in rows]
+    """(id, name, phone) of every duty-desk contact of this hub's building or of everyone."""
+    return [(c.id, c.name, c.phone) for c in store.contacts_for("") if c.role is Role.DUTY_DESK]
 
 
 def request_test(store: Store, paths: Sequence[str], now: float,

@@ -7,10 +7,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from cloud_sync.contract import wire
-from cloud_sync.contract.roster_file import parse_roster
+from cloud_sync.contract.roster_file import parse_roster, unreached
 from edge import __version__
 from edge.alerts.hub import Hub
 from edge.errors import AlertError, CommandError, ConfigError
+from edge.sms.away import record_away
 from edge.storage.store import ALERT_PRIORITY
 from edge.uplink.sync import OutboxSync
 
@@ -80,7 +81,7 @@ class CommandHandler:
             "events_ack": self._events_ack, "alert_received": self._alert_received,
             "alert_claimed": self._alert_claimed, "alert_ack": self._alert_ack,
             "alert_text_now": self._alert_text_now, "alert_notify": self._alert_notify,
-            "roster": self._roster,
+            "roster": self._roster, "resident_away": self._resident_away,
             "test_alarm": self._test_alarm, "ping": self._ping,
         }
         return handlers[command.type](command.fields)
@@ -139,6 +140,9 @@ class CommandHandler:
                 raise CommandError(f"roster.{name}: empty; expected the community's {name} "
                                    f"(a roster without any would leave {without}); the "
                                    "roster in use stays")
+        nobody = unreached(roster)
+        if nobody is not None:
+            raise CommandError(f"roster.{nobody}; the roster in use stays")
         store = self.hub.store
         with store.transaction():
             store.apply_roster(roster)
@@ -151,6 +155,20 @@ class CommandHandler:
                           len(roster.contacts))
         return {"version": fields["version"], "residents": len(roster.residents),
                 "watches": len(roster.watches), "contacts": len(roster.contacts)}
+
+    def _resident_away(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        store, now = self.hub.store, self.hub.clock.now()
+        resident, until = str(fields["resident"]), fields.get("until")
+        if store.resident(resident) is None:
+            raise CommandError(f"resident_away.resident: no resident {resident!r} on this hub")
+        if until is not None and until <= now:
+            raise CommandError(f"resident_away.until: {until} has passed; expected a time "
+                               "still to come, or no until for back")
+        record_away(store, resident, until, str(fields["by"]), now)
+        self._log.warning("The server says resident %s is %s (by %s); the welfare rules %s.",
+                          resident, "back" if until is None else "away", fields["by"],
+                          "watch again" if until is None else "pause until then")
+        return {"resident": resident, "away_until": until}
 
     def _test_alarm(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         paths = {"uplink": "connected" if self.sync.connected else "down",

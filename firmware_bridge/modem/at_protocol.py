@@ -36,7 +36,8 @@ CTRL_Z = b"\x1a"
 DEFAULT_URC_NAMES = frozenset({
     "+CMTI", "+CDSI", "+CDS", "+CMT", "+CBM", "RING", "+CRING", "+CLIP",
     "+CREG", "+CEREG", "+CGREG", "+C5GREG", "+CPIN", "+CFUN", "+CPMS", "+CUSD", "+CGEV",
-    "RDY", "SMS Ready", "SMS DONE", "Call Ready", "PB DONE", "NO CARRIER",
+    "RDY", "SMS Ready", "SMS DONE", "Call Ready", "PB DONE", "NO CARRIER", "BUSY",
+    "NO ANSWER", "NO DIALTONE",
     "NORMAL POWER DOWN", "UNDER-VOLTAGE POWER DOWN", "UNDER-VOLTAGE WARNNING",
     "OVER-VOLTAGE WARNNING", "+QIND", "+QUSIM", "*ATREADY", "+SIMCARD", "+STIN",
     "+CIEV", "+CTZV", "*PSUTTZ", "DST", "+PSUTTZ",
@@ -44,6 +45,9 @@ DEFAULT_URC_NAMES = frozenset({
 # URCs whose next line is a PDU in hex.
 TWO_LINE_URCS = frozenset({"+CMT", "+CDS", "+CBM"})
 REGISTRATION_URCS = frozenset({"+CREG", "+CEREG", "+CGREG", "+C5GREG"})
+# How a voice call ends: the final result of ATD, or later a URC once ATD; said OK.
+CALL_RESULTS = frozenset({"NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE"})
+DIAL = "D"  # what command_prefix gives for ATD<number>;: call results answer it
 
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 
@@ -144,6 +148,8 @@ class AtReader:
         if name not in self._urc_names:
             return None
         raw_args = split_raw(rest)
+        if name in CALL_RESULTS and self._expected == DIAL:
+            return None  # ATD's own answer (a line then a final), not a later call's end
         if name == self._expected and _looks_solicited(name, raw_args):
             return None
         return Urc(name, tuple(_unquote(a) for a in raw_args), text)
@@ -318,6 +324,9 @@ _CME_TEXT = {
 
 
 def command_prefix(command: str) -> str | None:
-    """The response prefix of an AT command: "AT+CREG?" -> "+CREG"; "ATE0" -> None."""
+    """The response prefix of an AT command: "AT+CREG?" -> "+CREG"; "ATE0" -> None;
+    a dial ("ATD13800138001;") -> DIAL, whose answer may be a call result."""
+    if command.strip().upper().startswith("ATD"):
+        return DIAL
     match = re.match(r"^AT([+*^#$][A-Z0-9]+)", command.strip().upper())
     return match.group(1) if match else None

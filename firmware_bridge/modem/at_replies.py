@@ -1,9 +1,9 @@
 """Parsers of the information lines that answer AT queries and SMS commands.
 
 Pure, like `at_protocol` which it builds on: signal (+CSQ), registration (+CREG and
-kin), operator (+COPS), SIM (+CPIN), SMS centre (+CSCA), message reference (+CMGS) and
-stored messages (+CMGL, +CMGR). Each parser takes the line (or lines) of a response and
-returns a value, never raising on what a modem may send.
+kin), operator (+COPS), SIM (+CPIN), SMS centre (+CSCA), message reference (+CMGS),
+stored messages (+CMGL, +CMGR) and voice calls (+CLCC). Each parser takes the line (or
+lines) of a response and returns a value, never raising on what a modem may send.
 """
 
 from __future__ import annotations
@@ -122,3 +122,35 @@ def parse_cmgr(lines: Sequence[str], index: int) -> StoredSms | None:
             return StoredSms(index, status if status is not None else 0,
                              bytes.fromhex(pdu_line))
     return None
+
+
+CALL_STATES = {0: "active", 1: "held", 2: "dialling", 3: "ringing", 4: "incoming",
+               5: "waiting"}
+
+
+@dataclass(frozen=True, slots=True)
+class CallLine:
+    """One call of an AT+CLCC list: its id, whether we placed it, its state and number."""
+
+    id: int
+    outgoing: bool
+    state: str
+    voice: bool
+    number: str
+
+
+def parse_clcc(lines: Sequence[str]) -> list[CallLine]:
+    """The calls of an AT+CLCC response ('+CLCC: <id>,<dir>,<stat>,<mode>,<mpty>[,
+    "<number>",<type>]'); an empty list when there is no call, malformed lines skipped."""
+    calls: list[CallLine] = []
+    for line in lines:
+        if split_name(line)[0] != "+CLCC":
+            continue
+        args = args_of(line)
+        numbers = [_int(arg) for arg in args[:4]]
+        if len(numbers) < 4 or any(value is None for value in numbers):
+            continue
+        call_id, direction, stat, mode = (value or 0 for value in numbers)
+        calls.append(CallLine(call_id, direction == 0, CALL_STATES.get(stat, "unknown"),
+                              mode == 0, args[5] if len(args) > 5 else ""))
+    return calls

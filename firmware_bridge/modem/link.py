@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from firmware_bridge.errors import ModemError
+from firmware_bridge.modem.at_protocol import Final
 from firmware_bridge.modem.port import Reply
 
 
@@ -39,3 +41,4 @@ class ModemLink(Protocol):
     def check(self, command: str, timeout_s: float | None = None) -> tuple[str, ...]: ...
     def query(self, command: str) -> tuple[str, ...]: ...
     def probe(self, *, esc: bool = True) -> bool: ...
+    def refusal(self, command: str, final: Final) -> ModemError: ...

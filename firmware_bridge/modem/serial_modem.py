@@ -1,4 +1,4 @@
-"""SerialModem: a SIM7600/EC25/SIM800-class modem over pyserial, sending and reading PDU SMS.
+"""SerialModem: a SIM7600/EC25/SIM800-class modem over pyserial: PDU SMS and voice calls.
 
 Blocking API for ONE owner thread (or executor); exactly one AT command is in flight.
 A reader thread routes replies to that command and hands unsolicited codes to
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import serial
 
-from firmware_bridge.errors import ModemError, PduError
+from firmware_bridge.errors import ModemError, ModemSilent, PduError
 from firmware_bridge.modem.at_protocol import (
     CTRL_Z,
     ESC,
@@ -28,6 +28,7 @@ from firmware_bridge.modem.at_protocol import (
     is_number,
 )
 from firmware_bridge.modem.at_replies import (
+    CallLine,
     StoredSms,
     find_line,
     parse_cmgl,
@@ -45,8 +46,9 @@ from firmware_bridge.modem.port import (
 )
 from firmware_bridge.modem.recovery import RecoveryLadder
 from firmware_bridge.modem.setup import ModemSetup, ModemStatus
+from firmware_bridge.modem.voice import CALL_ENDINGS, calls, dial, hang_up
 
-__all__ = ["ModemEvent", "ModemStatus", "SerialModem", "StoredSms", "event_for"]
+__all__ = ["CallLine", "ModemEvent", "ModemStatus", "SerialModem", "StoredSms", "event_for"]
 
 _ACTIONS = {
     "transient": "network trouble, worth trying again",
@@ -82,6 +84,8 @@ def event_for(urc: Urc) -> ModemEvent:
         return ModemEvent(kind, pdu=bytes.fromhex(urc.body), text=urc.raw)
     if urc.name in ("+CREG", "+CEREG", "+CGREG"):
         return ModemEvent("registration", text=parse_creg(urc.raw))
+    if urc.name in CALL_ENDINGS:
+        return ModemEvent("call_ended", text=CALL_ENDINGS[urc.name])
     if urc.name in ("RING", "+CRING"):
         return ModemEvent("ring", text=urc.raw)
     if urc.name in ("RDY", "*ATREADY"):
@@ -193,15 +197,14 @@ class SerialModem:
     # ------------------------------------------------------------ commands
 
     def command(self, command: str, timeout_s: float | None = None) -> Reply:
-        """Send one AT command and return its reply; no answer raises ModemError(transient)."""
+        """Send one AT command and return its reply; no answer raises ModemSilent (transient)."""
         timeout = self.command_timeout_s if timeout_s is None else timeout_s
         with self._lock:
             reply = self._live_port().command(command, timeout)
         if reply is None:
-            raise ModemError(
+            raise ModemSilent(
                 f"The modem on {self.port} did not answer {_masked(command)} within "
-                f"{timeout:.1f} s.",
-                kind="transient")
+                f"{timeout:.1f} s.")
         self.log.debug("%s -> %s %s", _masked(command), reply.lines, reply.final.text)
         return reply
 
@@ -340,6 +343,24 @@ class SerialModem:
             self._ensure_initialised()
             self.check("AT+CMGD=1,4")
             self.log.warning("Cleared every message stored in the modem on %s.", self.port)
+
+    # ------------------------------------------------------------ voice calls
+
+    def dial(self, number: str) -> str:
+        """Start a voice call (ATD<number>;); see firmware_bridge.modem.voice.dial."""
+        with self._lock:
+            self._ensure_initialised()
+            return dial(self, number)
+
+    def calls(self) -> list[CallLine]:
+        """The calls the modem has now (AT+CLCC)."""
+        with self._lock:
+            return calls(self)
+
+    def hang_up(self) -> None:
+        """End our voice call (ATH, then AT+CHUP if it is still there)."""
+        with self._lock:
+            hang_up(self)
 
     # ------------------------------------------------------------ recovery
 

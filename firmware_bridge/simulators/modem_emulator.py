@@ -27,6 +27,11 @@ import tty
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from firmware_bridge.simulators.modem_emulator_calls import (
+    BEHAVIOURS,
+    CallBehaviour,
+    CallRecord,
+)
 from firmware_bridge.simulators.modem_emulator_commands import AtInterpreter
 from firmware_bridge.simulators.modem_emulator_faults import ErrorReply, FaultPlan
 from firmware_bridge.simulators.modem_emulator_state import (
@@ -47,13 +52,15 @@ class ModemEmulator:
                  pin: str = "1234", operator: str = "CHINA MOBILE",
                  smsc: str = "+8613800100500", registration: str = "home", csq: int = 20,
                  pdu_log: Path | None = None, storage_size: int = 20, boot_s: float = 0.2,
-                 seed: int = 7, ims: bool = True, circuit: bool = True) -> None:
+                 seed: int = 7, ims: bool = True, circuit: bool = True,
+                 voice: bool = True) -> None:
         _check(sim, SIM_STATES, "sim")
         _check(registration, REGISTRATION_CODES, "registration")
         self._state = ModemState(
             model=model, operator=operator, smsc=smsc, registration=registration, csq=csq,
             storage_size=storage_size, boot_s=boot_s, sim=sim, pin=pin,
-            pin_protected=sim in ("SIM PIN", "SIM PUK"), ims=ims, circuit=circuit)
+            pin_protected=sim in ("SIM PIN", "SIM PUK"), ims=ims, circuit=circuit,
+            voice=voice)
         self._faults = FaultPlan()
         self.submitted: list[str] = []
         self.ambiguous_sent: list[str] = []
@@ -243,6 +250,34 @@ class ModemEmulator:
     @property
     def powered(self) -> bool:
         return not self._state.off
+
+    # ------------------------------------------------------------ voice calls
+
+    def on_call(self, number: str, behaviour: str, after_s: float = 0.3) -> None:
+        """What the phone at `number` does when the hub calls it, `after_s` into ringing:
+        "answer", "busy", "no_answer" (the network gives up), "drop" (NO CARRIER),
+        "no_dialtone", or "ring" (the default: rings until the hub hangs up)."""
+        _check(behaviour, BEHAVIOURS, "call behaviour")
+        with self._lock:
+            self._interpreter.calls.behaviours[number] = CallBehaviour(behaviour, after_s)
+
+    @property
+    def calls(self) -> list[CallRecord]:
+        """Every call placed so far, with how it ended."""
+        with self._lock:
+            return list(self._interpreter.calls.records)
+
+    @property
+    def call_in_progress(self) -> str | None:
+        """The number being called now, or None."""
+        with self._lock:
+            call = self._interpreter.calls.call
+            return None if call is None else call.number
+
+    def voice_hangup_ignored(self, ignored: bool = True) -> None:
+        """As AT+CVHU=1 on a SIMCom modem: ATH no longer ends voice calls (AT+CHUP does)."""
+        with self._lock:
+            self._state.cvhu = int(ignored)
 
     # ------------------------------------------------------------ faults
 

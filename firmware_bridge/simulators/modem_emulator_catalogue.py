@@ -76,6 +76,10 @@ def _phone_off(modem: ModemEmulator, p: Params) -> None:
     modem.refuse_number(str(p["number"]), int(p["code"]))
 
 
+def _call(modem: ModemEmulator, p: Params) -> None:
+    modem.on_call(str(p["number"]), str(p["behaviour"]), float(p["after_s"]))
+
+
 _INJECT: dict[str, Callable[[ModemEmulator, Params], None]] = {
     "cms_error": _fail("cms"),
     "cme_error": _fail("cme"),
@@ -91,6 +95,7 @@ _INJECT: dict[str, Callable[[ModemEmulator, Params], None]] = {
     "no_network": _network,
     "hang": lambda m, p: m.hang(),
     "phone_off": _phone_off,
+    "call": _call,
 }
 
 _CLEAR: dict[str, Callable[[ModemEmulator, Params], None]] = {
@@ -99,6 +104,7 @@ _CLEAR: dict[str, Callable[[ModemEmulator, Params], None]] = {
     "no_network": _network_back,
     "hang": lambda m, p: m.unhang(),
     "phone_off": lambda m, p: m.accept_number(str(p["number"])),
+    "call": lambda m, p: m.on_call(str(p["number"]), "ring"),
 }
 
 CATALOGUE: Mapping[str, Fault] = MappingProxyType({f.name: f for f in (
@@ -122,6 +128,9 @@ CATALOGUE: Mapping[str, Fault] = MappingProxyType({f.name: f for f in (
     Fault("hang", "the modem answers nothing at all", lasting=True),
     Fault("phone_off", "one responder's phone is off: texts to it are refused",
           {"number": "+8613800138001", "code": 27}, lasting=True),
+    Fault("call", "ring calls to one responder's phone go this way: answer, busy, "
+          "no_answer (the network gives up), drop, no_dialtone, ring (until hung up)",
+          {"number": "+8613800138001", "behaviour": "busy", "after_s": 0.3}, lasting=True),
     Fault("port_vanish", "the USB port disappears (and comes back as another ttyUSB)",
           lasting=True),
 )})

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from firmware_bridge.modem.at_protocol import error_text, is_number, split_args
 from firmware_bridge.modem.network import is_two_g_only
+from firmware_bridge.simulators.modem_emulator_calls import VoiceCalls
 from firmware_bridge.simulators.modem_emulator_faults import ErrorReply, FaultPlan
 from firmware_bridge.simulators.modem_emulator_sms import (
     Output,
@@ -38,6 +39,7 @@ class AtInterpreter:
         self._line = bytearray()
         self.sms = SmsCommands(state, faults, self, out=out, schedule=schedule,
                                on_submit=on_submit)
+        self.calls = VoiceCalls(state, self, schedule=schedule)
 
     @property
     def responsive(self) -> bool:
@@ -96,7 +98,11 @@ class AtInterpreter:
         self._extended(match.group(1).upper(), op, split_args(match.group(3) or ""))
 
     def _basic(self, body: str) -> None:
-        if body in ("", "Z", "&F", "V1", "Q0"):
+        if body.startswith("D"):
+            self.emit(self._dial(body))
+        elif body in ("H", "H0"):
+            self.emit(self.calls.hang_up_ath())
+        elif body in ("", "Z", "&F", "V1", "Q0"):
             self.emit(["OK"])
         elif body in ("E0", "E1"):
             self.state.echo = body == "E1"
@@ -108,6 +114,12 @@ class AtInterpreter:
                        "IMEI: 867584030000000", "OK"])
         else:
             self.emit(["ERROR"])
+
+    def _dial(self, body: str) -> list[str]:
+        armed, error = self.faults.take_failure("+D")
+        if armed:
+            return self.error_lines(error)
+        return self.sim_error("cme") or self.calls.dial(body)
 
     def _extended(self, name: str, op: str, args: tuple[str, ...]) -> None:
         handler = self._handlers().get(name)
@@ -133,7 +145,8 @@ class AtInterpreter:
             "+CMGF": self._cmgf, "+CPMS": self._cpms, "+CNMI": self._cnmi,
             "+CSMP": self._plain_ok, "+CSCS": self._plain_ok, "+CGMM": self._cgmm,
             "+CGMI": self._cgmi, "+CIREG": self._cireg, "+CMGS": self.sms.cmgs, "+CMGL": self.sms.cmgl,
-            "+CMGR": self.sms.cmgr, "+CMGD": self.sms.cmgd,
+            "+CMGR": self.sms.cmgr, "+CMGD": self.sms.cmgd, "+CLCC": self.calls.clcc,
+            "+CHUP": self.calls.chup, "+CVHU": self.calls.cvhu,
         }
 
     def error(self, kind: str, code: int) -> list[str]:
@@ -276,6 +289,7 @@ class AtInterpreter:
     def reboot(self) -> None:
         """Lose the settings, ignore everything for boot_s, then say RDY."""
         self.state.reset_volatile()
+        self.calls.drop_all()
         self.state.booting, self.state.off = True, False
         self._line.clear()
         self.sms.drop_pdu()
@@ -302,4 +316,5 @@ class AtInterpreter:
             self.reboot()
         else:
             self.state.booting, self.state.off = False, True
+            self.calls.drop_all()
             self._out(frame("NORMAL POWER DOWN"))

@@ -76,6 +76,8 @@ class ModemState:
     boot_generation: int = 0
     ims: bool = True  # an LTE modem registered on IMS (+CIREG), so texts go as SMS over IP
     circuit: bool = True  # registered on the circuit network too (+CREG): 2G/3G or SGs
+    voice: bool = True  # the SIM has voice service (a data-only SIM has not)
+    cvhu: int = 0  # AT+CVHU: 0 lets ATH end voice calls, 1 makes ATH leave them alone
 
     def reset_volatile(self) -> None:
         """Settings back to power-on defaults; a PIN-protected SIM locks again."""

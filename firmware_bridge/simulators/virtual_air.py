@@ -3,7 +3,9 @@
 `VirtualAir.backend` is a bleak scanner backend (a BaseBleakScanner subclass) that the
 production `BleakScanner` accepts through `backend=`, so tests and the demo run the same
 radio code as a Raspberry Pi. The air can press, long-press, move a watch, change its
-battery, repeat, drop, corrupt and replay frames, and add foreign devices.
+battery, repeat, drop, corrupt and replay frames, and add foreign devices. Activity sensors
+(motion, door/window) are devices of the same air, added with `add_watch`; `motion` and
+`door` send their frames.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from firmware_bridge.ble.gnss_fix import GnssFix, pack_fix
 
 BUTTON_EVENTS = ("press", "double_press", "triple_press", "long_press", "hold_press")
 OBJ_PACKET_ID, OBJ_BATTERY, OBJ_BUTTON, OBJ_RAW = 0x00, 0x01, 0x3A, 0x54
+# what Shelly BLU Motion and BLU Door/Window send besides packet id and battery
+OBJ_ILLUMINANCE, OBJ_OPENING, OBJ_MOTION, OBJ_WINDOW = 0x05, 0x11, 0x21, 0x2D
 
 
 @dataclass(slots=True)
@@ -128,6 +132,23 @@ class VirtualAir:
         data = watch.frame([(OBJ_RAW, pack_fix(GnssFix(lat, lon, accuracy_m, age_s)))])
         self.on_counter(watch)
         self.emit(watch.mac, data, watch.rssi)
+        return data
+
+    def motion(self, mac: str, lux: float = 120.0) -> bytes:
+        """A motion sensor sees someone (its frame also carries battery and light)."""
+        return self._sensor_frame(mac, [(OBJ_ILLUMINANCE, lux), (OBJ_MOTION, True)])
+
+    def door(self, mac: str, is_open: bool, lux: float = 120.0) -> bytes:
+        """A door/window contact opens or closes (sent as the window object, as Shelly's)."""
+        return self._sensor_frame(mac, [(OBJ_ILLUMINANCE, lux), (OBJ_WINDOW, is_open)])
+
+    def _sensor_frame(self, mac: str, objects: list[tuple[int, object]]) -> bytes:
+        device = self.watches[mac.upper()]
+        device.packet_id = (device.packet_id + 1) % 256
+        data = device.frame([(OBJ_PACKET_ID, device.packet_id), (OBJ_BATTERY, device.battery),
+                             *objects])
+        self.on_counter(device)
+        self.emit(device.mac, data, device.rssi)
         return data
 
     def replay(self, mac: str, index: int = -1) -> bytes:

@@ -1,0 +1,92 @@
+"""Ring calls, pure: who gets one after an SOS text, what "night" is, how a call went.
+
+After each text of an open alert's escalation ("sos", "escalated", "unanswered") a contact
+marked call = "always" also gets a ring call, one marked "night" only inside the night
+hours (local time), "never" none. The call rings for a set time, then the hub hangs up.
+One answered call is enough for an alert; a busy line, no answer, a dropped call or no
+dial tone is tried again with the next escalation round, never in a loop. A call is
+never an acknowledgement: only a person's reply, the server or the hub's button is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import time
+from typing import Protocol
+
+from edge.domain import CallWhen, Contact
+
+CALLED_KINDS = frozenset({"sos", "escalated", "unanswered"})
+# How a call ended: answered, no_answer (rang out or the network gave up), busy, dropped
+# (the call was gone before the hub saw it answered: NO CARRIER, or no longer listed; a
+# call answered and hung up between two looks, about a second apart, looks the same, so
+# "dropped" may hide a short answer: calling again next round is the safe side),
+# no_dialtone, failed (the modem refused), not_needed (the alert closed first),
+# interrupted (the hub or the modem stopped while it rang). All but answered are tried
+# again with the next escalation round.
+ANSWERED = "answered"
+DEFAULT_NIGHT = "22:00-07:00"
+_NIGHT = re.compile(r"([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})")
+
+
+@dataclass(frozen=True, slots=True)
+class NightHours:
+    """The hours in which contacts marked "night" are called, like 22:00-07:00."""
+
+    start: time
+    end: time
+
+    def contains(self, moment: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def parse_night(text: str) -> NightHours:
+    """NightHours from "H:MM-H:MM" (24-hour clock); ValueError for anything else or an
+    empty range."""
+    match = _NIGHT.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(text)
+    hours = [int(value) for value in match.groups()]
+    if hours[0] > 23 or hours[2] > 23 or hours[1] > 59 or hours[3] > 59:
+        raise ValueError(text)
+    start, end = time(hours[0], hours[1]), time(hours[2], hours[3])
+    if start == end:
+        raise ValueError(text)
+    return NightHours(start, end)
+
+
+def wants_call(contact: Contact, kind: str, night: NightHours, local: time) -> bool:
+    """Whether a text of `kind` to `contact` at local time `local` is followed by a call."""
+    if kind not in CALLED_KINDS or contact.call is CallWhen.NEVER:
+        return False
+    return contact.call is CallWhen.ALWAYS or night.contains(local)
+
+
+class ListedCall(Protocol):
+    """A call as AT+CLCC lists it (firmware_bridge.modem.at_replies.CallLine)."""
+
+    @property
+    def outgoing(self) -> bool: ...
+    @property
+    def voice(self) -> bool: ...
+    @property
+    def state(self) -> str: ...
+
+
+def progress(listed: Sequence[ListedCall], ended: str, ring_over: bool) -> str | None:
+    """How the call stands: None while it should ring on, else its outcome. `ended` is
+    the result code the modem said on its own ("" if none), `ring_over` whether the ring
+    time has passed."""
+    ours = [call for call in listed if call.outgoing and call.voice]
+    if any(call.state == "active" for call in ours):
+        return ANSWERED
+    if not ours:
+        return ended or "dropped"
+    return "no_answer" if ring_over else None

@@ -1,0 +1,87 @@
+"""What the welfare rules read and keep (a part of edge.storage.store.Store): the
+residents' activity, since when each is watched, and away spells."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+DOOR_KINDS = ("door_open", "door_closed")
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityFacts:
+    """A resident's latest activity of each sort, as epoch seconds."""
+
+    last_any: float | None
+    last_check_in: float | None
+    doors: tuple[tuple[str, str, float], ...]  # each door sensor's last (mac, kind, at)
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """Since when the rules watch a resident, and until when they are away (or None)."""
+
+    since: float
+    away_until: float | None = None
+    away_by: str = ""
+
+
+class WelfareTables:
+    """Queries over the activity and welfare tables, on the store's one writer connection."""
+
+    db: Database
+
+    def save_activity(self, resident_id: str, sensor_mac: str, kind: str, at: float) -> None:
+        """What an activity sensor saw (see edge.alerts.activity)."""
+        self.db.execute(
+            "INSERT INTO activity (resident_id, sensor_mac, kind, at) VALUES (?, ?, ?, ?)",
+            [resident_id, sensor_mac, kind, at])
+
+    def activity_since(self, resident_id: str, since: float) -> list[tuple[str, str, float]]:
+        """The resident's activity (sensor, kind, at) from `since` on, oldest first."""
+        rows = self.db.execute(
+            "SELECT sensor_mac, kind, at FROM activity WHERE resident_id = ? AND at >= ? "
+            "ORDER BY at, id", [resident_id, since]).fetchall()
+        return [(mac, kind, at) for mac, kind, at in rows]
+
+    def recent_activity(self, limit: int) -> list[tuple[str, str, str, float]]:
+        """The latest activity of anyone, newest first: (resident, sensor, kind, at)."""
+        rows = self.db.execute("SELECT resident_id, sensor_mac, kind, at FROM activity "
+                               "ORDER BY id DESC LIMIT ?", [limit]).fetchall()
+        return [(rid, mac, kind, at) for rid, mac, kind, at in rows]
+
+    def activity_facts(self, resident_id: str) -> ActivityFacts:
+        """The latest activity, check-in and door event of the resident."""
+        last_any, last_check_in = self.db.execute(
+            "SELECT max(at), max(iif(kind = 'check_in', at, NULL)) FROM activity "
+            "WHERE resident_id = ?", [resident_id]).fetchone()
+        doors = self.db.execute(
+            "SELECT sensor_mac, kind, max(at) FROM activity WHERE resident_id = ? AND kind IN "
+            "(?, ?) GROUP BY sensor_mac", [resident_id, *DOOR_KINDS]).fetchall()
+        return ActivityFacts(last_any, last_check_in,
+                             tuple((mac, kind, at) for mac, kind, at in doors))
+
+    def watched(self, resident_id: str, now: float) -> Watched:
+        """Since when the rules watch the resident (from now, the first time asked)."""
+        self.db.execute("INSERT INTO welfare_residents (resident_id, watching_since) "
+                        "VALUES (?, ?) ON CONFLICT DO NOTHING", [resident_id, now])
+        since, until, by = self.db.execute(
+            "SELECT watching_since, away_until, away_by FROM welfare_residents "
+            "WHERE resident_id = ?", [resident_id]).fetchone()
+        return Watched(since, until, by)
+
+    def set_away(self, resident_id: str, until: float, by: str, now: float) -> None:
+        """The resident is away until `until`: the welfare rules pause."""
+        self.db.execute(
+            "INSERT INTO welfare_residents (resident_id, watching_since, away_until, away_by) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(resident_id) DO UPDATE SET "
+            "away_until = excluded.away_until, away_by = excluded.away_by",
+            [resident_id, now, until, by])
+
+    def end_away(self, resident_id: str, at: float) -> None:
+        """The resident is back (or the away spell ran out): the rules watch from `at`."""
+        self.db.execute(
+            "UPDATE welfare_residents SET away_until = NULL, away_by = '', watching_since = ? "
+            "WHERE resident_id = ?", [at, resident_id])

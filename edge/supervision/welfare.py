@@ -1,0 +1,82 @@
+"""The welfare job: reads each resident's facts from the store, asks the pure rules
+(edge.alerts.welfare) which checks are due, and raises each occurrence once through the
+hub, as an alert of its own kind. Away spells end here when they run out."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from edge.alerts.hub import Hub
+from edge.alerts.welfare import Facts, OpenDoor, due_checks
+from edge.clock import Clock, utc_text
+from edge.config.welfare import WelfareSection
+from edge.domain import Alert, SensorKind
+from edge.storage.welfare_tables import Watched
+
+_log = logging.getLogger("edge.supervision.welfare")
+
+
+class WelfareChecks:
+    """Looks at every resident's rules; `check` is the job, run every check_every_s."""
+
+    def __init__(self, hub: Hub, section: WelfareSection, timezone: str,
+                 clock: Clock | None = None) -> None:
+        self.hub, self.store, self.section = hub, hub.store, section
+        self.clock = clock or hub.clock
+        self.zone = ZoneInfo(timezone)
+
+    def check(self) -> list[Alert]:
+        """Raise every check that is due and was not raised before; returns them."""
+        self.store.flush_telemetry()  # activity of this loop turn counts
+        now, raised = self.clock.now(), []
+        sensors = self.store.sensors()
+        places = {s.mac: s.place for s in sensors}
+        with_sensors = {s.resident_id for s in sensors}
+        doors = {s.mac for s in sensors if s.kind is SensorKind.DOOR}
+        for resident_id, watched in self._watched(now).items():
+            facts = self._facts(resident_id, watched, resident_id in with_sensors, doors,
+                                places)
+            rules = self.section.rules_for(resident_id)
+            for check in due_checks(rules, facts, now, self.zone):
+                if self.store.welfare_checked(resident_id, check.key):
+                    continue
+                alert = self.hub.raise_check(check)
+                if alert is not None:
+                    raised.append(alert)
+        return raised
+
+    def takes_check_in(self, resident_id: str) -> bool:
+        """Whether a double press of the resident's watch is their check-in: they have a
+        daily check-in and have not checked in yet today (local time). A second double
+        press the same day is a call for help like any press."""
+        if self.section.rules_for(resident_id).check_in_by is None:
+            return False
+        last = self.store.activity_facts(resident_id).last_check_in
+        now = datetime.fromtimestamp(self.clock.now(), self.zone)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        return last is None or last < midnight
+
+    def _watched(self, now: float) -> dict[str, Watched]:
+        """Since when each resident is watched (from now, the first time), in one
+        transaction; an away spell that has run out ends, and time counts from its end."""
+        def read() -> dict[str, Watched]:
+            found = {r.id: self.store.watched(r.id, now) for r in self.store.residents()}
+            for resident_id, watched in found.items():
+                if watched.away_until is not None and now >= watched.away_until:
+                    self.store.end_away(resident_id, watched.away_until)
+                    found[resident_id] = Watched(watched.away_until)
+                    _log.info("The away spell of resident %s ended at %s; the welfare rules "
+                              "watch again from then.", resident_id,
+                              utc_text(watched.away_until))
+            return found
+        return self.store.write(read)
+
+    def _facts(self, resident_id: str, watched: Watched, has_sensors: bool, doors: set[str],
+               places: dict[str, str]) -> Facts:
+        seen = self.store.activity_facts(resident_id)
+        open_doors = tuple(OpenDoor(mac, places.get(mac, ""), at) for mac, kind, at in seen.doors
+                           if kind == "door_open" and mac in doors)
+        return Facts(resident_id, watched.since, has_sensors, seen.last_any, open_doors,
+                     seen.last_check_in, watched.away_until)

@@ -1,0 +1,75 @@
+"""[welfare] in hub.toml: building defaults, residents' own rules, mistakes named."""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.alerts.welfare import Span, WelfareRules
+from edge.config.loader import parse_config
+from edge.errors import ConfigError
+from tests.test_config import building
+
+
+def welfare(**section: Any) -> dict[str, Any]:
+    data = copy.deepcopy(building())
+    data["welfare"] = section
+    return data
+
+
+def rules(data: dict[str, Any], resident: str = "r-301") -> WelfareRules:
+    config = parse_config(data, source="hub.toml", base_dir=Path("/etc/edge-hub"))
+    return config.welfare.rules_for(resident)
+
+
+def test_the_defaults_are_the_issues() -> None:
+    assert rules(building()) == WelfareRules(
+        waking=Span(time(7), time(22)), night=Span(time(22), time(6)), quiet_h=12.0,
+        up_by=time(10), door_open_min=15.0, check_in_by=None)
+
+
+def test_a_residents_own_rules_override_the_buildings_and_off_switches_one_off() -> None:
+    data = welfare(up_by="09:30", quiet_hours=8, night="23:00-05:30",
+                   residents=[{"id": "r-301", "up_by": "off", "check_in_by": "11:00",
+                               "door_open_at_night_min": 0}])
+    own = rules(data)
+    assert (own.up_by, own.check_in_by, own.door_open_min, own.quiet_h) == (
+        None, time(11), None, 8.0)
+    assert own.night == Span(time(23), time(5, 30))
+    other = rules(data, "r-302")
+    assert (other.up_by, other.check_in_by, other.door_open_min) == (time(9, 30), None, 15.0)
+
+
+@pytest.mark.parametrize(("section", "expected"), [
+    ({"up_by": "10"}, 'hub.toml: welfare.up_by: expected a 24-hour time like "10:00", or "off"'),
+    ({"waking_hours": "7-22"}, "welfare.waking_hours: expected a span of the day like"),
+    ({"quiet_hours": -1}, "welfare.quiet_hours: expected a number of hours, 0 = off"),
+    ({"residents": [{"id": "r-999"}]}, "welfare.residents[0].id: no resident with id 'r-999'"),
+    ({"residents": [{"id": "r-301"}, {"id": "r-301"}]}, "welfare.residents[1].id: 'r-301'"),
+    ({"check_in": "11:00"}, "welfare.check_in: unknown key"),
+])
+def test_a_mistake_names_the_key_and_the_expected_form(section: dict[str, Any],
+                                                       expected: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        rules(welfare(**section))
+
+
+def test_the_examples_welfare_section_loads_when_uncommented(tmp_path: Path) -> None:
+    from edge.config.loader import load_config
+
+    example = Path(__file__).resolve().parent.parent / "config" / "hub.example.toml"
+    text = example.read_text(encoding="utf-8")
+    block = re.search(r"^# \[welfare\]\n(?:# .*\n)+", text, re.MULTILINE)
+    assert block, "hub.example.toml has no commented-out [welfare]"
+    uncommented = re.sub(r"^# ?", "", block.group(0), flags=re.MULTILINE)
+    uncommented = "\n".join(line for line in uncommented.splitlines()
+                            if "=" in line or line.startswith("[")) + "\n"
+    path = tmp_path / "hub.toml"
+    path.write_text(text.replace(block.group(0), uncommented), encoding="utf-8")
+    own = load_config(path).welfare.rules_for("r-301")
+    assert (own.up_by, own.quiet_h, own.check_in_by) == (time(9), 10.0, time(11))

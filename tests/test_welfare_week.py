@@ -1,0 +1,95 @@
+"""A week of a simulated resident's life for each welfare rule: the expected checks, at
+the expected local times, and no false ones. Daily life plays real sensor frames on the
+virtual air (firmware_bridge.simulators.daily_life), driven by the fake clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from edge.alerts.welfare import WELFARE
+from edge.domain import AlertState
+from tests.welfare_building import ZONE, Week, local
+
+
+def test_an_ordinary_week_raises_no_check(tmp_path: Path) -> None:
+    week = Week(tmp_path)
+    week.live(["normal"] * 7)
+    assert week.checks() == []
+    assert week.building.store.open_alerts() == []
+
+
+def test_a_late_riser_is_checked_on_at_ten_once(tmp_path: Path) -> None:
+    week = Week(tmp_path)
+    week.live(["normal", "late", "normal", "normal", "normal", "normal", "normal"],
+              on_step=lambda w: w.take_open() if w.building.clock.now() >= local(2, "10:30")
+              else None)
+    assert week.checks() == [("2 10:00", "not_up")]
+
+
+def test_a_day_without_movement_is_not_up_then_quiet(tmp_path: Path) -> None:
+    week = Week(tmp_path)
+    taken = lambda w: w.take_open() if w.building.clock.now() >= local(4, "10:30") else None  # noqa: E731
+    week.live(["normal", "normal", "normal", "still", "normal", "normal", "normal"],
+              on_step=taken)
+    # last seen Thursday 21:20: 40 waking minutes that day, then Friday 07:00 + 11 h 20
+    assert week.checks() == [("4 10:00", "not_up"), ("4 18:20", "quiet")]
+
+
+def test_a_front_door_open_at_night_is_checked_after_fifteen_minutes(tmp_path: Path) -> None:
+    week = Week(tmp_path)
+    week.live(["normal", "normal", "normal", "normal", "wander", "normal", "normal"],
+              on_step=lambda w: w.take_open())
+    assert week.checks() == [("5 01:15", "door_at_night")]  # the 6-minute bathroom trips: none
+
+
+def test_a_missed_daily_check_in_is_checked_at_its_time(tmp_path: Path) -> None:
+    week = Week(tmp_path, check_in_by="12:00")
+    air, watch = week.building.air, week.building.mac(0)
+
+    def check_in(w: Week) -> None:
+        moment = datetime.fromtimestamp(w.building.clock.now(), ZONE)
+        if moment.strftime("%H:%M") == "09:00" and moment.day - 6 != 3:
+            air.press(watch, "double_press")
+        w.take_open()
+    week.live(["normal"] * 7, on_step=check_in)
+    assert week.checks() == [("3 12:00", "no_check_in")]
+    assert not any(a.kind == "sos" for a in week.building.store.alerts())  # check-ins: no SOS
+
+
+def test_away_pauses_the_rules_and_they_watch_again_from_the_return(tmp_path: Path) -> None:
+    week = Week(tmp_path)
+    store, clock = week.building.store, week.building.clock
+    store.write(lambda: store.set_away("r1", local(4, "18:00"), "test", clock.now()))
+    week.live(["still", "still", "still", "still", "normal", "still", "normal"],
+              on_step=lambda w: w.take_open())
+    # Monday to Thursday away: nothing; the still Saturday after the return: both checks
+    assert week.checks() == [("6 10:00", "not_up"), ("6 18:20", "quiet")]
+
+
+@pytest.mark.parametrize("kind", ["press", "long_press"])
+def test_a_press_during_an_open_check_turns_it_into_an_sos(tmp_path: Path, kind: str) -> None:
+    week = Week(tmp_path)
+    week.live(["late"])
+    [check] = [a for a in week.building.store.alerts() if a.kind == WELFARE]
+    assert check.state is AlertState.ACTIVE  # nobody took it yet
+    week.building.air.press(week.building.mac(0), kind)
+    [sos] = week.building.store.open_alerts()
+    assert sos.kind == "sos" and sos.state is AlertState.RAISED
+    closed = week.building.store.alert(check.uid)
+    assert closed is not None and closed.state is AlertState.RESOLVED
+
+
+def test_only_the_first_double_press_of_a_day_is_the_check_in(tmp_path: Path) -> None:
+    week = Week(tmp_path, check_in_by="12:00")
+    air, watch, store = week.building.air, week.building.mac(0), week.building.store
+    week.live(["normal"], on_step=lambda w: w.take_open())  # Monday's check is taken
+    week.building.clock.advance(9 * 3600)  # Tuesday 09:00
+    air.press(watch, "double_press")
+    assert store.open_alerts() == []  # Tuesday's check-in
+    week.building.clock.advance(60)
+    air.press(watch, "double_press")  # again the same day: a call for help
+    [sos] = store.open_alerts()
+    assert sos.kind == "sos"
