@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from edge.alerts.dispatch import Dispatcher, FanOut, LogDispatcher
 from edge.alerts.hub import Hub
-from edge.calls.policy import parse_night
 from edge.calls.ringer import RingCalls
 from edge.calls.store import CallStore
-from edge.clock import Clock, ClockSyncProbe, SystemClock, utc_text
+from edge.clock import Clock, ClockSyncProbe, SystemClock, parse_span, utc_text
 from edge.config.loader import HubConfig
 from edge.config.messaging import ModemSection
 from edge.errors import HubError
@@ -203,7 +202,7 @@ def build_hub(
         responders = Responders(store, sms, clock, plan_of(config), style_of(config),
                                 on_queued=lambda: worker_box[0].wake() if worker_box else None)
         responders.country_code = config.sms.country_code
-        responders.calls, responders.night = CallStore(store), parse_night(config.calls.night)
+        responders.calls, responders.night = CallStore(store), parse_span(config.calls.night)
     paths: list[Dispatcher] = [d for d in (dispatcher, responders) if d is not None]
     fan_out = FanOut(paths)
     hub = Hub(config.hub.id, store, clock, config.alerts, fan_out)

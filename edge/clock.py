@@ -1,14 +1,52 @@
-"""Time sources: the real one and a fake that tests advance by hand; and whether the
-system clock has been set by NTP."""
+"""Time sources: the real one and a fake that tests advance by hand; whether the system
+clock has been set by NTP; and times and spans of the day as configuration gives them."""
 
 from __future__ import annotations
 
+import re
 import time
+from dataclasses import dataclass
+from datetime import time as day_time
 from typing import Any, Protocol
 
 from cloud_sync.contract.wire import utc_text
 
-__all__ = ["Clock", "ClockSyncProbe", "FakeClock", "SystemClock", "utc_text"]
+__all__ = ["Clock", "ClockSyncProbe", "DaySpan", "FakeClock", "SystemClock", "parse_hhmm",
+           "parse_span", "utc_text"]
+_HHMM = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+
+
+def parse_hhmm(text: str) -> day_time:
+    """"22:00" (or "7:05") -> a time of day, 24-hour clock; ValueError for anything else."""
+    found = _HHMM.fullmatch(text.strip())
+    if found is None:
+        raise ValueError(text)
+    return day_time(int(found[1]), int(found[2]))
+
+
+@dataclass(frozen=True, slots=True)
+class DaySpan:
+    """A span of the day in local time, like 07:00-22:00; it may cross midnight."""
+
+    start: day_time
+    end: day_time
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+    def contains(self, moment: day_time) -> bool:
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+def parse_span(text: str) -> DaySpan:
+    """'22:00-07:00' -> a DaySpan; ValueError for anything else or an empty span."""
+    start, dash, end = text.partition("-")
+    span = DaySpan(parse_hhmm(start), parse_hhmm(end)) if dash else None
+    if span is None or span.start == span.end:
+        raise ValueError(text)
+    return span
 
 
 class Clock(Protocol):

@@ -121,6 +121,37 @@ def test_a_roster_edit_goes_to_this_communitys_hubs_only(broker: Broker, server:
         away.close()
 
 
+def test_a_sensor_is_refused_when_its_mac_is_taken_naming_the_field(server: Receiver) -> None:
+    logins = people(server)
+    base = base_of(server)
+    ours, theirs = Desk(base, *logins["admin"]), Desk(base, *logins["other_admin"])
+    for admin, resident in ((ours, "r-101"), (theirs, "r-7")):
+        assert admin.call("POST", "/api/roster/residents", {"entry": {
+            "id": resident, "name": "张桂兰", "room": "101"}}).ok
+    assert ours.call("POST", "/api/roster/watches", {"entry": {"mac": MAC, "resident": "r-101"},
+                                                     "key": "generate"}).ok
+    door = {"mac": "B0:C7:DE:00:03:01", "resident": "r-101", "kind": "door", "place": "卫生间门"}
+    added = ours.call("POST", "/api/roster/sensors", {"entry": door, "key": "generate"})
+    assert added.ok and re.fullmatch(r"[0-9a-f]{32}", added.json()["key"])
+    assert added.headers["cache-control"] == "no-store"
+    refusals = [
+        (theirs, "sensors", {**door, "resident": "r-7"},
+         "sensors: B0:C7:DE:00:03:01 is registered to another community; expected"),
+        (theirs, "watches", {"mac": door["mac"], "resident": "r-7"},
+         "watches: B0:C7:DE:00:03:01 is registered to another community"),
+        (theirs, "sensors", {**door, "mac": MAC, "resident": "r-7"},
+         f"sensors: {MAC} is registered to another community"),
+        (ours, "sensors", {**door, "mac": MAC},
+         f"sensors[1].mac: {MAC} is also a [[watches]] entry"),
+    ]
+    for admin, kind, entry, error in refusals:
+        answer = admin.call("POST", f"/api/roster/{kind}", {"entry": entry, "key": "generate"})
+        assert answer.status_code == 400 and answer.json()["error"].startswith(error), answer.text
+    assert theirs.call("GET", "/api/roster").json()["sensors"] == []
+    (kept,) = ours.call("GET", "/api/roster").json()["sensors"]
+    assert kept == {**door, "key_set": True}
+
+
 def test_only_this_communitys_administrators_may_change_it(server: Receiver) -> None:
     logins = people(server)
     base = base_of(server)
@@ -259,6 +290,42 @@ def test_an_administrator_edits_the_roster_and_accounts_in_the_browser(server: R
         page.click("#watch-form button")  # no key, not insecure: the hub would refuse it
         page.wait_for_selector("#error:has-text('no key')")
 
+        door = "B0:C7:DE:00:03:01"
+        page.fill("#sensor-form [name=mac]", door.lower())
+        page.select_option("#sensor-form [name=resident]", "r-101")
+        page.select_option("#sensor-form [name=kind]", "door")
+        page.fill("#sensor-form [name=place]", "卫生间门")
+        page.select_option("#sensor-form [name=key]", "generate")
+        page.click("#sensor-form button")
+        row = f"#sensors tr[data-id='{door}']"
+        page.wait_for_selector(f"{row}:has-text('卫生间门'):has-text('门窗'):has-text('已设置')")
+        assert "传感器" in page.inner_text("#message")
+        sensor_key = page.inner_text("#message .secret")
+        assert re.fullmatch(r"[0-9a-f]{32}", sensor_key) and sensor_key != key
+        push = server.rosters.push_of(COMMUNITY)
+        assert push is not None and push.fields["sensors"] == [
+            {"mac": door, "resident": "r-101", "kind": "door", "place": "卫生间门",
+             "key": sensor_key}]
+        page.reload()
+        page.wait_for_selector(f"{row}:has-text('已设置')")
+        assert sensor_key not in page.content(), "the sensor's key is shown once, never again"
+        page.select_option("#show", "hub-9")  # the sensor is in 3号楼, with its resident
+        page.wait_for_selector(row, state="detached")
+        page.select_option("#show", "")
+        asked: list[str] = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        page.click(f"{row} button.edit")
+        page.select_option("#sensor-form [name=key]", "generate")
+        page.click("#sensor-form button")  # a new key for a sensor that has one: asked first
+        assert len(asked) == 1 and "传感器要重新写入新钥匙" in asked[0]
+        push = server.rosters.push_of(COMMUNITY)
+        assert push is not None and push.fields["sensors"][0]["key"] == sensor_key, \
+            "declined: the key stands"
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click(f"{row} button.remove")
+        page.wait_for_selector(row, state="detached")
+        assert server.rosters.view(COMMUNITY)["sensors"] == []
+
         page.fill("#person-form [name=username]", "liu")
         page.fill("#person-form [name=name]", "刘师傅")
         page.select_option("#person-form [name=role]", "desk")
@@ -268,6 +335,7 @@ def test_an_administrator_edits_the_roster_and_accounts_in_the_browser(server: R
 
         page.click("#lang")
         page.wait_for_selector("text=Residents")
+        page.wait_for_selector("#sensor-form option:has-text('door or window')", state="attached")
         browser.close()
 
 

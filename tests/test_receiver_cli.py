@@ -93,6 +93,49 @@ def test_rosters_are_one_per_community_and_a_watch_in_one_only(
     assert not (tmp_path / "rx.db").exists(), "refused before the receiver opened anything"
 
 
+SENSOR_TOML = """
+community = "heping"
+[[residents]]
+id = "r-7"
+name = "李大爷"
+room = "7"
+[[watches]]
+mac = "A4:C1:38:3A:07:07"
+resident = "r-7"
+key = "000102030405060708090A0B0C0D0E0F"
+[[sensors]]
+mac = "{mac}"
+resident = "r-7"
+kind = "door"
+place = "卫生间门"
+key = "0F0E0D0C0B0A09080706050403020100"
+[[contacts]]
+id = "c-7"
+name = "赵大姐"
+phone = "+8613800138007"
+role = "neighbour"
+tier = 1
+"""
+
+
+@pytest.mark.parametrize("mac, message", [
+    ("A4:C1:38:3A:01:01", "sensor A4:C1:38:3A:01:01 is also registered to community "
+                          "'xingfuli' .* \\(as a watch\\)"),
+    ("A4:C1:38:3A:07:07", "sensors\\[0\\].mac: A4:C1:38:3A:07:07 is also a \\[\\[watches\\]\\] "
+                          "entry"),
+])
+def test_a_sensor_mac_that_is_a_watch_elsewhere_or_in_its_own_roster_stops_the_server(
+        tmp_path: Path, mac: str, message: str) -> None:
+    first = tmp_path / "xingfuli.toml"
+    first.write_text(ROSTER_TOML, encoding="utf-8")
+    other = tmp_path / "heping.toml"
+    other.write_text(SENSOR_TOML.replace("{mac}", mac), encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        run(["receiver", "--broker", "mqtt://127.0.0.1:1", "--db", str(tmp_path / "rx.db"),
+             "--roster", str(first), "--roster", str(other)])
+    assert not (tmp_path / "rx.db").exists(), "refused before the receiver opened anything"
+
+
 def test_the_receiver_command_runs_until_stopped_and_pushes_its_roster(
         broker: Broker, tmp_path: Path) -> None:
     roster = tmp_path / "roster.toml"

@@ -9,7 +9,8 @@ import pytest
 
 from cloud_sync.contract.roster_file import parse_roster
 from cloud_sync.server.roster import roster_fields
-from edge.calls.policy import parse_night, progress, wants_call
+from edge.calls.policy import progress, wants_call
+from edge.clock import parse_span
 from edge.domain import CallWhen, Contact, Role
 from firmware_bridge.modem.at_replies import CallLine
 
@@ -17,15 +18,15 @@ GRID = Contact("grid", "李娜", "+8613800138001", Role.GRID_WORKER, 1)
 
 
 def test_night_hours_may_run_over_midnight() -> None:
-    night = parse_night("22:00-07:00")
+    night = parse_span("22:00-07:00")
     assert night.contains(time(23, 59)) and night.contains(time(0, 0))
     assert night.contains(time(6, 59)) and not night.contains(time(7, 0))
     assert not night.contains(time(21, 59)) and night.contains(time(22, 0))
-    day = parse_night("9:00-17:30")
+    day = parse_span("9:00-17:30")
     assert str(day) == "09:00-17:30" and day.contains(time(12)) and not day.contains(time(18))
     for bad in ("22-07", "22:00", "22:00-22:00", "24:00-07:00", "22:60-07:00", "late"):
         with pytest.raises(ValueError):
-            parse_night(bad)
+            parse_span(bad)
 
 
 @pytest.mark.parametrize(("call", "kind", "at", "expected"), [
@@ -36,7 +37,7 @@ def test_night_hours_may_run_over_midnight() -> None:
 def test_who_is_called_after_which_text(call: CallWhen, kind: str, at: time,
                                         expected: bool) -> None:
     contact = Contact(GRID.id, GRID.name, GRID.phone, GRID.role, GRID.tier, call=call)
-    assert wants_call(contact, kind, parse_night("22:00-07:00"), at) is expected
+    assert wants_call(contact, kind, parse_span("22:00-07:00"), at) is expected
 
 
 def test_how_a_call_stands() -> None:

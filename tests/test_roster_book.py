@@ -95,6 +95,63 @@ def test_a_watch_belongs_to_one_community_only(book: RosterBook) -> None:
     assert [w["mac"] for w in book.view("heping")["watches"]] == [MAC]
 
 
+def test_a_sensor_belongs_to_one_community_and_is_never_also_a_watch(book: RosterBook) -> None:
+    sensor = {"mac": "B0:C7:DE:00:03:01", "resident": "r-101", "kind": "door",
+              "place": "卫生间门"}
+    with_watch(book)
+    book.put("xingfuli", "sensors", sensor, by="a", now=3.0, key="generate")
+    book.put("heping", "residents", {"id": "r-7", "name": "李大爷", "room": "7"}, by="b", now=4.0)
+    refusals = [
+        (lambda: book.put("heping", "sensors", {**sensor, "resident": "r-7"}, by="b", now=5.0,
+                          key="generate"),
+         "sensors: B0:C7:DE:00:03:01 is registered to another community; expected each sensor"),
+        (lambda: book.put("heping", "watches", {"mac": sensor["mac"], "resident": "r-7"},
+                          by="b", now=5.0, key="generate"),
+         "watches: B0:C7:DE:00:03:01 is registered to another community"),
+        (lambda: book.put("heping", "sensors", {**sensor, "mac": MAC, "resident": "r-7"},
+                          by="b", now=5.0, key="generate"),
+         f"sensors: {MAC} is registered to another community"),  # a watch in xingfuli
+        (lambda: book.put("xingfuli", "sensors", {**sensor, "mac": MAC}, by="a", now=5.0,
+                          key="generate"),
+         f"sensors\\[1\\].mac: {MAC} is also a \\[\\[watches\\]\\] entry"),
+    ]
+    for change, named in refusals:
+        with pytest.raises(BatchError, match=named):
+            change()
+    assert book.version_of("heping") == "r1" and book.version_of("xingfuli") == "r3"
+    book.remove("xingfuli", "sensors", sensor["mac"], by="a", now=6.0)
+    book.put("heping", "sensors", {**sensor, "resident": "r-7"}, by="b", now=7.0,
+             key="generate")  # moved: allowed once the first community let it go
+    assert [s["mac"] for s in book.view("heping")["sensors"]] == [sensor["mac"]]
+
+
+def test_sensors_saved_before_they_were_registered_are_registered_as_the_server_starts(
+        tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    store = open_store(db)
+    try:
+        book = RosterBook(store.db)
+        with_watch(book)
+        book.put("xingfuli", "sensors", {"mac": "B0:C7:DE:00:03:01", "resident": "r-101",
+                                         "kind": "motion", "place": "客厅"}, by="a", now=3.0,
+                 key="generate")
+        with store.db.transaction(write=True) as tx:  # as version 7 left it: watches only
+            tx.run("DELETE FROM roster_watches WHERE mac = 'B0:C7:DE:00:03:01'")
+            tx.run("UPDATE receiver_schema SET version = 7")
+    finally:
+        store.close()
+    store = open_store(db)
+    try:
+        book = RosterBook(store.db)
+        book.put("heping", "residents", {"id": "r-7", "name": "李大爷", "room": "7"}, by="b",
+                 now=4.0)
+        with pytest.raises(BatchError, match="watches: B0:C7:DE:00:03:01 is registered"):
+            book.put("heping", "watches", {"mac": "B0:C7:DE:00:03:01", "resident": "r-7"},
+                     by="b", now=5.0, key="generate")
+    finally:
+        store.close()
+
+
 def test_a_roster_file_loads_once_and_console_changes_stand(book: RosterBook,
                                                             tmp_path: Path) -> None:
     roster = Roster(residents=(Resident("r-1", "王奶奶", "201", " 201"),),
@@ -151,7 +208,15 @@ def test_sensors_are_kept_with_their_keys_for_the_hubs_and_pushed(book: RosterBo
                                              "kind": "motion", "place": "客厅"}, by="管理员",
                      now=2.0, key="generate")
     assert added.new_key is not None and added.new_key not in json.dumps(book.view("xingfuli"))
+    with pytest.raises(BatchError, match="sensors\\[2\\].insecure: unknown key"):
+        book.put("xingfuli", "sensors", {"mac": "B0:C7:DE:00:03:03", "resident": "r-1",
+                                         "kind": "door", "place": "x", "insecure": True},
+                 by="a", now=3.0, key="generate")  # a sensor is always encrypted
     with pytest.raises(BatchError, match="sensors\\[2\\].kind"):
         book.put("xingfuli", "sensors", {"mac": "B0:C7:DE:00:03:03", "resident": "r-1",
                                          "kind": "camera", "place": "x"}, by="a", now=3.0,
                  key="generate")
+    book.put("heping", "residents", {"id": "r-7", "name": "李大爷", "room": "7"}, by="b", now=4.0)
+    with pytest.raises(BatchError, match=f"sensors: {sensor.mac} is registered to another"):
+        book.put("heping", "sensors", {"mac": sensor.mac, "resident": "r-7", "kind": "door",
+                                       "place": "大门"}, by="b", now=5.0, key="generate")

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from edge.alerts.welfare import Span, WelfareRules
+from edge.alerts.welfare import WelfareRules
+from edge.clock import DaySpan
 from edge.config.loader import parse_config
 from edge.errors import ConfigError
 from tests.test_config import building
@@ -29,7 +30,7 @@ def rules(data: dict[str, Any], resident: str = "r-301") -> WelfareRules:
 
 def test_the_defaults_are_the_issues() -> None:
     assert rules(building()) == WelfareRules(
-        waking=Span(time(7), time(22)), night=Span(time(22), time(6)), quiet_h=12.0,
+        waking=DaySpan(time(7), time(22)), night=DaySpan(time(22), time(6)), quiet_h=12.0,
         up_by=time(10), door_open_min=15.0, check_in_by=None)
 
 
@@ -40,7 +41,7 @@ def test_a_residents_own_rules_override_the_buildings_and_off_switches_one_off()
     own = rules(data)
     assert (own.up_by, own.check_in_by, own.door_open_min, own.quiet_h) == (
         None, time(11), None, 8.0)
-    assert own.night == Span(time(23), time(5, 30))
+    assert own.night == DaySpan(time(23), time(5, 30))
     other = rules(data, "r-302")
     assert (other.up_by, other.check_in_by, other.door_open_min) == (time(9, 30), None, 15.0)
 

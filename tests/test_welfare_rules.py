@@ -9,11 +9,11 @@ from edge.alerts.welfare import (
     Facts,
     OpenDoor,
     Rule,
-    Span,
     WelfareRules,
     due_checks,
     inside,
 )
+from edge.clock import DaySpan
 
 ZONE = ZoneInfo("Asia/Shanghai")
 RULES = WelfareRules()
@@ -37,10 +37,10 @@ def rules_at(now: float, rules: WelfareRules = RULES, **values: object) -> list[
 
 
 def test_time_inside_a_span_counts_across_midnight() -> None:
-    night = Span(time(22), time(6))
+    night = DaySpan(time(22), time(6))
     assert inside(night, at(2, "21:00"), at(3, "07:00"), ZONE) == 8 * 3600
     assert inside(night, at(3, "02:00"), at(3, "02:40"), ZONE) == 40 * 60
-    assert inside(Span(time(7), time(22)), at(2, "21:00"), at(3, "09:00"), ZONE) == 3 * 3600
+    assert inside(DaySpan(time(7), time(22)), at(2, "21:00"), at(3, "09:00"), ZONE) == 3 * 3600
 
 
 def test_quiet_counts_only_waking_hours_so_a_nights_sleep_never_counts() -> None:

@@ -1,9 +1,10 @@
 """The console's administration pages, for the community's administrators only: the roster
-(residents, watches and contacts, pushed to the community's hubs on every change), who
-answers for each building, the people who log in, and the API tokens.
+(buildings, residents, watches, activity sensors and contacts, pushed to the community's
+hubs on every change), who answers for each building, the people who log in, and the API
+tokens.
 
-Secrets are shown once: a watch key the server generates, a new person's password and a
-new API token appear in the answer to the change that made them, and never again.
+Secrets are shown once: a watch or sensor key the server generates, a new person's password
+and a new API token appear in the answer to the change that made them, and never again.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
         return HTMLResponse(page("admin.html").replace("{csrf}", person.csrf)
                             .replace("{community}", html.escape(person.community)))
 
+    async def admin_script(request: Request) -> Response:
+        """The page's script: code only, served like /console.js (the data it shows needs
+        an administrator's login, and each change its CSRF token)."""
+        return Response(page("admin.js"), media_type="text/javascript; charset=utf-8")
+
     async def roster(request: Request, person: Person) -> Response:
         view = await run_in_threadpool(rosters.view, person.community)
         view["duty"] = await run_in_threadpool(duty.assignments, person.community)
@@ -68,7 +74,7 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
             key=str(asked.get("key", "keep")), key_hex=str(asked.get("key_hex", ""))))
         answer = await sent(person.community, saved.version)
         if saved.new_key is not None:
-            answer["key"] = saved.new_key  # shown only now: program it into the watch
+            answer["key"] = saved.new_key  # shown only now: program it into the device
         return JSONResponse(answer, headers=_NOT_KEPT)
 
     async def remove_entry(request: Request, person: Person) -> Response:
@@ -162,6 +168,7 @@ def admin_routes(people: People, access: Access, duty: Duty, rosters: RosterBook
 
     return [
         Route("/admin", admin_page, methods=["GET"]),
+        Route("/admin.js", admin_script, methods=["GET"]),
         Route("/api/roster", admin_only(roster, change=False), methods=["GET"]),
         Route("/api/roster/{kind}", admin_only(put_entry, change=True), methods=["POST"]),
         Route("/api/roster/{kind}/{name}", admin_only(remove_entry, change=True),

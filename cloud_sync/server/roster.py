@@ -62,21 +62,25 @@ def load_roster_file(path: Path | str) -> CommunityRoster:
 
 def check_rosters(rosters: Iterable[CommunityRoster]) -> dict[str, CommunityRoster]:
     """Rosters by community; raise ConfigError when two files name one community or one watch
-    is registered to two communities (its key would reach the other community's hubs)."""
+    or sensor is registered to two communities (its key would reach the other community's
+    hubs; a MAC that is a watch in one file and a sensor in another is refused the same)."""
     by_community: dict[str, CommunityRoster] = {}
-    owner: dict[str, CommunityRoster] = {}
+    owner: dict[str, tuple[CommunityRoster, str]] = {}
     for entry in rosters:
         if entry.community in by_community:
             raise ConfigError(f"{entry.source}: community {entry.community!r} already has roster "
                               f"{by_community[entry.community].source}; expected one file per "
                               "community")
         by_community[entry.community] = entry
-        for watch in entry.roster.watches:
-            first = owner.setdefault(watch.mac, entry)
+        devices = [(watch.mac, "watch") for watch in entry.roster.watches] + \
+            [(sensor.mac, "sensor") for sensor in entry.roster.sensors]
+        for mac, kind in devices:
+            first, was = owner.setdefault(mac, (entry, kind))
             if first is not entry:
-                raise ConfigError(f"{entry.source}: watch {watch.mac} is also registered to "
-                                  f"community {first.community!r} in {first.source}; expected "
-                                  "each watch in one community's roster")
+                raise ConfigError(f"{entry.source}: {kind} {mac} is also registered to "
+                                  f"community {first.community!r} in {first.source} (as a "
+                                  f"{was}); expected each watch or sensor in one community's "
+                                  "roster")
     return by_community
 
 
@@ -92,7 +96,7 @@ class RosterPush:
     @classmethod
     def of(cls, roster: Roster, version: str) -> RosterPush:
         summary = (f"{len(roster.residents)} residents, {len(roster.watches)} watches, "
-                   f"{len(roster.contacts)} contacts")
+                   f"{len(roster.sensors)} sensors, {len(roster.contacts)} contacts")
         return cls(version, roster_fields(roster, version), summary, unreached(roster))
 
     @property

@@ -10,7 +10,7 @@ with a file's own version after it), so that no two rosters of a community ever 
 name and a hub that reports one has that very roster. A watch's key is kept for the hubs; the
 console is told only whether a watch has one, and a key the server generates is shown
 once, in the answer to the change that made it. An activity sensor's key is kept the
-same way.
+same way, and each watch or sensor MAC stays in one community's roster.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class RosterBook:
                    if field != "key" and value not in (None, "")}
         if kind in _KEYED:
             written["mac"] = name
-            if key != "keep" and written.get("insecure"):
+            if kind == "watches" and key != "keep" and written.get("insecure"):
                 raise BatchError(f"watches: {name} is insecure (a plaintext-only button); "
                                  "expected no key for it, or insecure off to give it one")
         new_key = secrets.token_hex(16) if key == "generate" else None
@@ -200,7 +200,7 @@ class RosterBook:
             edited = found.rev > 0 and found.file_digest is None
             _write(tx, entry.community, tables, version=version, rev=found.rev + 1,
                    by=f"file {entry.source}", now=now, digest=digest)
-            _refuse_shared_watches(tx, entry.community, tables)
+            _refuse_shared_devices(tx, entry.community, tables)
             tx.run("INSERT INTO roster_files (community, digest, loaded_at) VALUES (?, ?, ?)",
                    [entry.community, digest, now])
             tx.run("INSERT INTO roster_log (community, at, by_name, what) VALUES (?, ?, ?, ?)",
@@ -224,7 +224,7 @@ class RosterBook:
             version = _version(found.rev + 1)
             _write(tx, community, tables, version=version, rev=found.rev + 1, by=by, now=now,
                    digest=None)
-            _refuse_shared_watches(tx, community, tables)
+            _refuse_shared_devices(tx, community, tables)
             tx.run("INSERT INTO roster_log (community, at, by_name, what) VALUES (?, ?, ?, ?)",
                    [community, now, by[:200], what[:300]])
         return version
@@ -302,13 +302,15 @@ def _write(tx: Tx, community: str, tables: Mapping[str, Any], *, version: str, r
             community])
 
 
-def _refuse_shared_watches(tx: Tx, community: str, tables: Mapping[str, Any]) -> None:
-    """Keep each watch in one community's roster: its key must not reach another's hubs."""
-    macs = sorted({_id_of("watches", row) for row in tables["watches"]})
+def _refuse_shared_devices(tx: Tx, community: str, tables: Mapping[str, Any]) -> None:
+    """Keep each watch and sensor in one community's roster: its key must not reach another's
+    hubs, and a MAC is one device (a watch here and a sensor there would be two). The
+    roster_watches table holds every device's MAC, a watch's or a sensor's."""
+    macs = sorted((_id_of(kind, row), kind) for kind in _KEYED for row in tables.get(kind, ()))
     tx.run("DELETE FROM roster_watches WHERE community = ?", [community])
-    for mac in macs:  # one by one: a watch another server registers meanwhile is refused too
+    for mac, kind in macs:  # one by one: a device another server registers meanwhile is refused
         if not tx.run("INSERT INTO roster_watches (mac, community) VALUES (?, ?) "
                       "ON CONFLICT DO NOTHING", [mac, community]):
-            raise BatchError(f"watches: {mac} is registered to another community; expected "
-                             "each watch in one community's roster (it must be removed there "
-                             "first)")
+            raise BatchError(f"{kind}: {mac} is registered to another community; expected "
+                             f"each {_ONE[kind]} in one community's roster (it must be removed "
+                             "there first)")

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
+from edge.clock import DaySpan
+
 HOUR_S = 3600.0
 WELFARE = "welfare"  # the kind of alert a check is (an SOS's is "sos")
 CHECK_IN_PRESS = "double_press"  # the watch's button event that is a daily check-in
@@ -36,27 +38,11 @@ class Rule(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Span:
-    """A span of the day in local time, like 07:00-22:00; it may cross midnight."""
-
-    start: time
-    end: time
-
-    def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
-
-    def contains(self, moment: time) -> bool:
-        if self.start <= self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
-
-
-@dataclass(frozen=True, slots=True)
 class WelfareRules:
     """One resident's rules; None (or 0) switches a rule off."""
 
-    waking: Span = Span(time(7), time(22))
-    night: Span = Span(time(22), time(6))
+    waking: DaySpan = DaySpan(time(7), time(22))
+    night: DaySpan = DaySpan(time(22), time(6))
     quiet_h: float | None = 12.0
     up_by: time | None = time(10)
     door_open_min: float | None = 15.0
@@ -172,7 +158,7 @@ def _no_check_in(rules: WelfareRules, facts: Facts, local: datetime) -> DueCheck
                     f"check_in:{local:%Y-%m-%d}", f"{rules.check_in_by:%H:%M}")
 
 
-def inside(span: Span, start: float, end: float, zone: tzinfo) -> float:
+def inside(span: DaySpan, start: float, end: float, zone: tzinfo) -> float:
     """Seconds of [start, end) that fall in `span` on the local clock."""
     if end <= start:
         return 0.0

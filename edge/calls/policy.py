@@ -10,12 +10,11 @@ never an acknowledgement: only a person's reply, the server or the hub's button 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import time
 from typing import Protocol
 
+from edge.clock import DaySpan
 from edge.domain import CallWhen, Contact
 
 CALLED_KINDS = frozenset({"sos", "escalated", "unanswered"})
@@ -28,41 +27,9 @@ CALLED_KINDS = frozenset({"sos", "escalated", "unanswered"})
 # again with the next escalation round.
 ANSWERED = "answered"
 DEFAULT_NIGHT = "22:00-07:00"
-_NIGHT = re.compile(r"([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})")
 
 
-@dataclass(frozen=True, slots=True)
-class NightHours:
-    """The hours in which contacts marked "night" are called, like 22:00-07:00."""
-
-    start: time
-    end: time
-
-    def contains(self, moment: time) -> bool:
-        if self.start <= self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
-
-    def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
-
-
-def parse_night(text: str) -> NightHours:
-    """NightHours from "H:MM-H:MM" (24-hour clock); ValueError for anything else or an
-    empty range."""
-    match = _NIGHT.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(text)
-    hours = [int(value) for value in match.groups()]
-    if hours[0] > 23 or hours[2] > 23 or hours[1] > 59 or hours[3] > 59:
-        raise ValueError(text)
-    start, end = time(hours[0], hours[1]), time(hours[2], hours[3])
-    if start == end:
-        raise ValueError(text)
-    return NightHours(start, end)
-
-
-def wants_call(contact: Contact, kind: str, night: NightHours, local: time) -> bool:
+def wants_call(contact: Contact, kind: str, night: DaySpan, local: time) -> bool:
     """Whether a text of `kind` to `contact` at local time `local` is followed by a call."""
     if kind not in CALLED_KINDS or contact.call is CallWhen.NEVER:
         return False

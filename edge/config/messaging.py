@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cloud_sync.contract.schema import Rule, above, at_least, meta, one_of
-from edge.calls.policy import DEFAULT_NIGHT, parse_night
+from edge.calls.policy import DEFAULT_NIGHT
+from edge.clock import parse_span
 from edge.sms.messages import DEFAULT_MAP_URL, check_map_url, check_template
 from edge.sms.reply_meaning import DEFAULT_ACCEPT_PHRASES
 
@@ -58,7 +59,7 @@ PIN = Rule("the SIM PIN: 4 to 8 digits", _pin)
 RING_TIME = Rule("a number of seconds from 5 to 120 (long enough to wake someone, short "
                  "enough to free the modem for the next call)", _ring_time)
 NIGHT = Rule('local hours like "22:00-07:00" (start-end, 24-hour clock)',
-             lambda text: str(parse_night(text)), takes=str)
+             lambda text: str(parse_span(text)), takes=str)
 
 
 @dataclass(frozen=True, slots=True)

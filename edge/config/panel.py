@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import time
 
 from cloud_sync.contract.schema import TEXT, Place, Rule, meta
+from edge.clock import parse_hhmm
 
-_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 _OUTPUTS = ("status_led", "alert_led", "buzzer")
 _INPUTS = ("on_site_button", "test_button", "mains_good", "battery_low")
-
-
-def parse_hhmm(text: str) -> time:
-    """'22:00' -> time(22, 0); ValueError for anything but a 24-hour HH:MM."""
-    found = _HHMM.fullmatch(text.strip())
-    if found is None:
-        raise ValueError(text)
-    return time(int(found[1]), int(found[2]))
 
 
 def _hhmm(text: str) -> str:

@@ -11,16 +11,8 @@ from datetime import time
 
 from cloud_sync.contract.roster_file import ID
 from cloud_sync.contract.schema import Place, Rule, above, at_least, meta
-from edge.alerts.welfare import Span, WelfareRules
-from edge.config.panel import parse_hhmm
-
-
-def span(text: str) -> Span:
-    """'07:00-22:00' as a Span; ValueError otherwise."""
-    start, dash, end = text.partition("-")
-    if not dash:
-        raise ValueError(text)
-    return Span(parse_hhmm(start), parse_hhmm(end))
+from edge.alerts.welfare import WelfareRules
+from edge.clock import parse_hhmm, parse_span
 
 
 def _time_or_off(text: str) -> str:
@@ -28,7 +20,7 @@ def _time_or_off(text: str) -> str:
 
 
 SPAN = Rule('a span of the day like "07:00-22:00" (24-hour HH:MM-HH:MM)',
-            lambda text: str(span(text)))
+            lambda text: str(parse_span(text)))
 TIME_OR_OFF = Rule('a 24-hour time like "10:00", or "off"', _time_or_off)
 HOURS = Rule("a number of hours, 0 = off", at_least(0).apply)
 MINUTES = Rule("a number of minutes, 0 = off", at_least(0).apply)
@@ -82,7 +74,7 @@ class WelfareSection:
         door = (self.door_open_at_night_min if own.door_open_at_night_min is None
                 else own.door_open_at_night_min)
         return WelfareRules(
-            waking=span(self.waking_hours), night=span(self.night), quiet_h=quiet or None,
+            waking=parse_span(self.waking_hours), night=parse_span(self.night), quiet_h=quiet or None,
             up_by=_clock(own.up_by or self.up_by), door_open_min=door or None,
             check_in_by=_clock(own.check_in_by or self.check_in_by))
 

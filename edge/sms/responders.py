@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from edge.alerts.dispatch import AlertChange
 from edge.alerts.location import locate
 from edge.alerts.welfare import WELFARE
-from edge.calls.policy import DEFAULT_NIGHT, NightHours, parse_night, wants_call
+from edge.calls.policy import DEFAULT_NIGHT, wants_call
 from edge.calls.store import CallStore
-from edge.clock import Clock
+from edge.clock import Clock, DaySpan, parse_span
 from edge.domain import Alert, AlertState, Contact, Location, Resident, e164
 from edge.sms import escalation as policy
 from edge.sms.escalation import EscalationPlan
@@ -80,7 +80,7 @@ class Responders:
         self._unstartable: set[int] = set()  # active alerts with nobody to text, said once
         self.country_code = "86"  # numbers compare in international form ([sms])
         self.calls: CallStore | None = None  # ring calls after SOS texts ([calls])
-        self.night: NightHours = parse_night(DEFAULT_NIGHT)
+        self.night: DaySpan = parse_span(DEFAULT_NIGHT)
         self._log = log or logging.getLogger("edge.sms.responders")
 
     # -- Dispatcher ---------------------------------------------------------------
