@@ -3,6 +3,7 @@
     domain, clock, errors   the hub's vocabulary, which every layer may use (imports
                             only cloud_sync.contract, cloud_sync.uplink.errors,
                             firmware_bridge.errors and firmware_bridge.ble.addresses)
+    wakeup                  when the hub's loop wakes: its next timer, or work arriving
     storage                 the durable store
     alerts                  the alert core: frames to reports to alerts
     sms                     the SMS conversation with responders

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,14 +17,14 @@ from edge.calls.store import CallStore
 from edge.clock import Clock, ClockSyncProbe, SystemClock, parse_span, utc_text
 from edge.config.loader import HubConfig
 from edge.config.messaging import ModemSection
-from edge.domain import Role
 from edge.errors import HubError
 from edge.sms.away import AwayBook, AwayRules
 from edge.sms.conversation import Conversation, ReplyRules
 from edge.sms.escalation import EscalationPlan
+from edge.sms.notices import undeliverable_notice
 from edge.sms.replies import Replies
 from edge.sms.responders import Responders, ServerWait, TextStyle
-from edge.sms.texts import OutgoingSms, SmsStore
+from edge.sms.texts import SmsStore
 from edge.sms.worker import SmsWorker
 from edge.storage.disk import StorageLimits
 from edge.storage.live import LIVE_EVERY_S, LIVE_KEY
@@ -33,6 +33,7 @@ from edge.supervision.checks import Supervisor
 from edge.supervision.jobs import Jobs
 from edge.supervision.systemd_notify import SystemdNotifier
 from edge.supervision.welfare import WelfareChecks
+from edge.wakeup import Wakeup, earliest
 from firmware_bridge.ble.bleak_radio import BleakRadio
 
 if TYPE_CHECKING:
@@ -41,7 +42,8 @@ if TYPE_CHECKING:
     from edge.panel.driver import HubPanel
     from edge.uplink.service import Uplink
 
-TICK_S = 0.5
+TICK_S = 0.5  # a failed timer job is tried again this soon; also the panel's pace
+MAX_SLEEP_S = 30.0  # the longest the loop sleeps without checking every part's timers
 HISTORY_PRUNE_S = 3600.0
 _log = logging.getLogger("edge.alerts.hub")
 
@@ -62,11 +64,16 @@ class HubApp:
     jobs: Jobs | None = None
     panel: HubPanel | None = None
     notifier: SystemdNotifier | None = None
+    wakeup: Wakeup = field(default_factory=Wakeup)
+    turns: int = 0  # how often the loop ran its timer jobs (tests count wake-ups)
     _live_at: float = -1e18
+    _watchdog_at: float = -1e18
 
     async def run(self, stop: asyncio.Event) -> None:
         """Resume open alerts, scan, text, sync and keep time until `stop` is set."""
         self.hub.start()
+        self.wakeup.bind()
+        self._changed_elsewhere()  # from here on, other processes' writes are noticed
         tasks = [asyncio.create_task(self.radio.run(stop), name="radio")]
         if self.worker is not None:
             tasks.append(asyncio.create_task(self.worker.run(stop), name="sms"))
@@ -78,36 +85,78 @@ class HubApp:
             self.notifier.ready(f"hub {self.config.hub.id} running")
         try:
             while not stop.is_set():
-                self.tick()
-                try:
-                    await asyncio.wait_for(stop.wait(), TICK_S)
-                except asyncio.TimeoutError:
-                    pass
+                self.wakeup.event.clear()
+                self.turns += 1
+                failed = self.tick()
+                await self.wakeup.sleep_until(self.next_due(failed), self.clock, stop,
+                                              self._changed_elsewhere)
         finally:
             stop.set()
             if self.notifier is not None:
                 self.notifier.stopping()
             await asyncio.gather(*tasks)
+            self.wakeup.unbind()
             try:
                 self._publish_live(stopped=True)
             except Exception:  # the disk may be what failed: stopping must not
                 _log.exception("Could not record that the hub stopped; edge-hub status tells "
                                "it from the age of the last state instead.")
 
-    def tick(self) -> None:
-        """Alert timers, escalation, uplink; a failure is logged and retried next tick."""
+    def _changed_elsewhere(self) -> bool:
+        """Another process wrote (a text queued by `edge-hub test-alarm`, an alert
+        acknowledged by `alerts ack`): the worker looks at its queue, the loop turns."""
+        try:
+            changed = self.store.changed_elsewhere()
+        except Exception:  # noqa: BLE001 - a failing disk: turn, the jobs say what failed
+            return True
+        if changed and self.worker is not None:
+            self.worker.wake()
+        return changed
+
+    def tick(self) -> bool:
+        """Alert timers, escalation, uplink; a failure is logged and retried TICK_S later.
+        Returns True when a job failed."""
         jobs = (self.hub.tick, self.responders.tick if self.responders else None,
                 self.uplink.tick if self.uplink else None, self._publish_live,
                 self.jobs.run_pending if self.jobs else None,
-                self.panel.tick if self.panel else None,
-                self.notifier.watchdog if self.notifier else None)
+                self.panel.tick if self.panel else None, self._watchdog)
+        failed = False
         for job in jobs:
             if job is None:
                 continue
             try:
                 job()
             except Exception:  # one failing job must not stop the others
-                _log.exception("A timer job failed (%s); retrying on the next tick.", job)
+                failed = True
+                _log.exception("A timer job failed (%s); retrying in %.1f s.", job, TICK_S)
+        return failed
+
+    def next_due(self, failed: bool = False) -> float:
+        """When the loop must turn next (monotonic): the earliest time a part has work,
+        at most MAX_SLEEP_S away (a safety net); TICK_S away when a job failed or work
+        that was due is still due (it is tried again, as often as before)."""
+        now = self.clock.monotonic()
+        interval = None if self.notifier is None else self.notifier.watchdog_interval_s
+        due = earliest((
+            self.hub.next_due(now),
+            self.responders.next_due(now) if self.responders else None,
+            self.uplink.next_due(now) if self.uplink else None,
+            self._live_at + LIVE_EVERY_S,
+            self.jobs.next_due(now) if self.jobs else None,
+            now + TICK_S if self.panel else None,  # lights, buzzer and quiet hours
+            None if interval is None else self._watchdog_at + interval,
+            now + MAX_SLEEP_S))
+        assert due is not None
+        return now + TICK_S if failed or due <= now else due
+
+    def _watchdog(self) -> None:
+        """Tell systemd the loop is alive, each time its watchdog interval passes."""
+        interval = None if self.notifier is None else self.notifier.watchdog_interval_s
+        now = self.clock.monotonic()
+        if self.notifier is None or interval is None or now - self._watchdog_at < interval:
+            return
+        self._watchdog_at = now
+        self.notifier.watchdog()
 
     def _publish_live(self, stopped: bool = False) -> None:
         """Every 10 s, the hub's live state into the store, for `edge-hub status`; once
@@ -137,7 +186,7 @@ def build_hub(
     serial_factory: Any = None, pin_factory: Any = None,
 ) -> HubApp:
     """Open the store, load the roster, and wire hub, radio and (with a modem) texting."""
-    clock = clock or SystemClock()
+    clock, wakeup = clock or SystemClock(), Wakeup()
     store = Store.open(database or config.hub.database, limits=storage_limits(config))
     store.clock_synced = ClockSyncProbe()
     store.fallback_roster = lambda: config.roster
@@ -145,7 +194,8 @@ def build_hub(
     sms = SmsStore(store)
     section = config.modem
     if modem_port is not None:
-        section = ModemSection(port=modem_port) if section is None else _with_port(section, modem_port)
+        section = (ModemSection(port=modem_port) if section is None
+                   else replace(section, port=modem_port))
     worker_box: list[SmsWorker] = []
     responders = None
     if section is not None:
@@ -158,17 +208,19 @@ def build_hub(
     hub = Hub(config.hub.id, store, clock, config.alerts, fan_out)
     if section is not None:
         worker_box.append(_worker(config, section, sms, hub, clock, responders,
-                                  serial_factory))
+                                  serial_factory, wakeup))
     uplink = None
     if config.uplink is not None:
         from edge.uplink.service import build_uplink
 
         uplink = build_uplink(config, config.uplink, hub, clock, responders,
-                              lambda: _sms_status(worker_box))
+                              lambda: _sms_status_of(worker_box[0] if worker_box else None))
         # The server hears of an alert before its texts are worked out: the publish is a
         # read of the outbox (the alert's event is already committed); the SMS bookkeeping
         # is a second durable commit and the rendering of every text.
         paths.insert(paths.index(responders) if responders in paths else len(paths), uplink)
+        uplink.wake = wakeup.set
+        store.on_events = lambda: wakeup.set_after(TICK_S)  # sent within TICK_S, as gathered
         if responders is not None:
             responders.server = uplink.sync
             responders.server_wait = ServerWait(config.uplink.confirm_timeout_s,
@@ -190,7 +242,7 @@ def build_hub(
     panel = _panel(config, hub, clock, pin_factory, uplink, worker)
     if panel is not None:
         paths.append(panel)
-        fan_out.set(paths)
+    fan_out.set([*paths, wakeup])  # last: the timers move after every path has acted
     jobs = Jobs(clock)
     supervisor = supervise(config, store, sms, clock, worker, uplink, panel)
     supervisor.replayed_sos = hub.refusals.take_replayed_sos
@@ -200,7 +252,7 @@ def build_hub(
     hub.checks_in = welfare.takes_check_in
     jobs.every(config.welfare.check_every_s, "welfare checks", welfare.check)
     return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs,
-                  panel)
+                  panel, wakeup=wakeup)
 
 
 def startup_line(app: HubApp, version: str) -> str:
@@ -257,9 +309,10 @@ def supervise(config: HubConfig, store: Store, sms: SmsStore, clock: Clock,
     def uplink_up() -> bool:
         return True if uplink is None else uplink.sync.connected
 
-    mains = panel.mains_present if panel is not None else (lambda: None)
+    wired = panel is not None and config.panel is not None and config.panel.mains_good is not None
     return Supervisor(store, sms, clock, config.supervision, uplink_connected=uplink_up,
-                      modem_check=modem_fault, mains_present=mains, timezone=config.sms.timezone)
+                      modem_check=modem_fault, timezone=config.sms.timezone,
+                      mains_present=panel.mains_present if panel is not None and wired else None)
 
 
 def _load_roster(store: Store, config: HubConfig) -> None:
@@ -271,10 +324,6 @@ def _load_roster(store: Store, config: HubConfig) -> None:
                      config.path)
         return
     store.apply_roster(config.roster)
-
-
-def _sms_status(worker_box: list[SmsWorker]) -> str:
-    return _sms_status_of(worker_box[0] if worker_box else None)
 
 
 def _sms_status_of(worker: SmsWorker | None) -> str:
@@ -291,35 +340,6 @@ def reporter(store: Store, clock: Clock, hub_id: str) -> Callable[[str, dict[str
     return report
 
 
-_UNDELIVERABLE = {
-    "zh": "【设备提醒】发给{name}（{phone}）的短信无法送达：号码有误。请核对该联系人的电话号码。",
-    "en": "[Hub notice] Texts to {name} ({phone}) cannot be delivered: the number is wrong. "
-          "Please check this contact's number.",
-}
-
-
-def undeliverable_notice(store: Store, sms: SmsStore, clock: Clock, hub_id: str,
-                         language: str) -> Callable[[OutgoingSms, str], None]:
-    """A text that can never go out (a malformed number): an event for the server and a
-    text to the building's duty desk, unless the desk's own number is the broken one."""
-    def tell(message: OutgoingSms, why: str) -> None:
-        """An event always; a text unless it was itself such a notice (two desks with
-        wrong numbers must not text each other about it forever)."""
-        name, now = sms.contact_name(message.contact_id, message.phone), clock.now()
-        alert = store.alert_by_id(message.alert_id) if message.alert_id else None
-        body = {"hub": hub_id, "to": message.phone, "name": name, "kind": message.kind,
-                "alert": alert.ref if alert else None, "why": why}
-        text = _UNDELIVERABLE.get(language, _UNDELIVERABLE["zh"]).format(
-            name=name, phone=message.phone)
-        def write() -> None:
-            store.append_event("sms.undeliverable", now, body, ALERT_PRIORITY)
-            for desk in store.contacts_for("") if message.kind != "notice" else []:
-                if desk.role is Role.DUTY_DESK and desk.phone != message.phone:
-                    sms.enqueue(desk.phone, "notice", text, now, contact_id=desk.id)
-        store.write(write)
-    return tell
-
-
 def plan_of(config: HubConfig) -> EscalationPlan:
     s = config.sms
     return EscalationPlan(s.tier_wait_s, s.repeat_fast_s, s.repeat_fast_count, s.repeat_slow_s)
@@ -333,7 +353,7 @@ def style_of(config: HubConfig) -> TextStyle:
 
 def _worker(config: HubConfig, section: ModemSection, sms: SmsStore, hub: Hub,
             clock: Clock, responders: Responders | None,
-            serial_factory: Any = None) -> SmsWorker:
+            serial_factory: Any = None, wakeup: Wakeup | None = None) -> SmsWorker:
     s = config.sms
     rules = ReplyRules(s.ack_keywords, s.accept_phrases, s.country_code, s.language)
     conversation = Conversation(
@@ -348,6 +368,8 @@ def _worker(config: HubConfig, section: ModemSection, sms: SmsStore, hub: Hub,
                        inbox_poll_s=section.inbox_poll_s,
                        health_check_s=config.supervision.modem_check_s)
     worker.ringer = RingCalls(CallStore(sms.store), modem, clock, config.calls.ring_s)
+    if wakeup is not None:
+        worker.replied = wakeup.set  # a whole tier declining brings the next step forward
     box.append(worker)
     return worker
 
@@ -375,9 +397,3 @@ def _power_key(gpio: int | None) -> Any:
         _log.warning("Modem power key on GPIO %d is not available (%s); recovery will not "
                      "pulse it.", gpio, error)
         return None
-
-
-def _with_port(section: ModemSection, port: str) -> ModemSection:
-    from dataclasses import replace
-
-    return replace(section, port=port)

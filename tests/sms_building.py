@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from edge.app import HubApp, build_hub
-from edge.clock import FakeClock
+from edge.clock import Clock, FakeClock
 from edge.config.loader import HubConfig, parse_config
 from firmware_bridge.simulators.modem_emulator import ModemEmulator
 from firmware_bridge.simulators.virtual_air import VirtualAir
@@ -59,13 +59,14 @@ class SmsBuilding:
 
     def __init__(self, folder: Path, *, hub: dict[str, Any] | None = None,
                  database: Path | None = None, calls: dict[str, Any] | None = None,
+                 clock: Clock | None = None,
                  **sms: Any) -> None:
         self.folder = folder
         self.database = database or folder / "hub.db"
         self.hub_settings = hub
         self.calls_settings = calls
         self.sms_settings = sms
-        self.clock = FakeClock()
+        self.clock: Any = clock or FakeClock()  # a real clock: the hub keeps its own pace
         self.air = VirtualAir()
         for index in range(2):
             self.air.add_watch(mac_for(index), key_for(index))
@@ -84,7 +85,8 @@ class SmsBuilding:
         self.app = build_hub(self.config(), clock=self.clock, backend=self.air.backend,
                              database=self.database, pin_factory=self.pin_factory)
         assert self.app.worker is not None
-        self.app.worker.idle_s = 0.02
+        if isinstance(self.clock, FakeClock):  # time moves by hand: look often
+            self.app.worker.idle_s = 0.02
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self.app.run(self._stop))
         await until(lambda: self.app is not None and self.app.worker is not None

@@ -28,7 +28,8 @@ def test_pull_cord_on_the_panel_raises_an_alert_and_systemd_hears_the_hub(tmp_pa
     systemd.settimeout(2)
     app = build_hub(config, clock=FakeClock(), backend=VirtualAir().backend,
                     database=tmp_path / "hub.db", pin_factory=factory)
-    app.notifier = SystemdNotifier({"NOTIFY_SOCKET": str(sock_path)})
+    app.notifier = SystemdNotifier({"NOTIFY_SOCKET": str(sock_path),
+                                    "WATCHDOG_USEC": "60000000"})  # WatchdogSec=60
 
     taken = []
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from edge.domain import Contact, Fix, Location, Role
-from edge.sms.escalation import Escalation, EscalationPlan, advance, begin, is_due
+from edge.sms.escalation import (
+    Escalation,
+    EscalationPlan,
+    advance,
+    begin,
+    is_due,
+    next_step_at,
+)
 from edge.sms.messages import MessageContext, check_template, render
 from firmware_bridge.sms.gsm7 import is_gsm7
 from firmware_bridge.sms.pdu import count_parts
@@ -148,3 +155,12 @@ def test_the_time_of_a_press_from_another_day_comes_with_its_date() -> None:
 def test_template_check_names_unknown_placeholder() -> None:
     with pytest.raises(ValueError, match=r"unknown placeholder \{nme\}"):
         check_template("{nme}")
+
+
+def test_the_next_step_is_the_earliest_on_the_monotonic_clock_or_at_once_when_due() -> None:
+    soon, later = Escalation(1, 1, 0, 1180.0, 180.0), Escalation(2, 1, 0, 1250.0, 300.0)
+    assert next_step_at([later, soon], now=1000.0, mono=50.0) == 230.0  # 180 s from now
+    assert next_step_at([], now=1000.0, mono=50.0) is None
+    assert next_step_at([later, soon], now=1190.0, mono=50.0) == 50.0  # one is due: at once
+    assert next_step_at([later], 1000.0, 50.0, overdue=lambda s: s.alert_id == 2) == 50.0
+    assert next_step_at([soon], now=500.0, mono=50.0) == 50.0  # the clock jumped back

@@ -76,6 +76,32 @@ def test_watchdog_restarts_a_silent_scanner_and_reports_it() -> None:
     assert reports[0][0] == "hub.radio_restarted" and reports[0][1]["restarts"] == 1
 
 
+def test_the_watchdog_sleeps_until_the_silence_would_be_too_long() -> None:
+    """No polling: one sleep until watchdog_s of silence; a watch heard meanwhile moves
+    that on, and the watchdog sleeps for what is left."""
+    air, clock, waits = VirtualAir(), FakeClock(), []
+    air.add_watch(mac_for(0), key_for(0))
+    stop = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # time passes at once, on the fake clock
+        waits.append(seconds)
+        if len(waits) == 1:
+            clock.advance(100)
+            air.press(mac_for(0))
+            clock.advance(seconds - 100)
+        elif len(waits) == 3:
+            stop.set()
+        else:
+            clock.advance(seconds)
+        await asyncio.sleep(0)
+
+    radio = BleakRadio(lambda *a: None, clock=clock, backend=air.backend, sleep=sleep,
+                       watchdog_s=120)
+    asyncio.run(radio.run(stop))
+    assert waits == [120, 100, 120]  # heard 20 s before the end: 100 s more; then anew
+    assert radio.restarts == 1
+
+
 def test_bleak_errors_are_translated_logged_once_and_retried_with_backoff(caplog) -> None:
     air, waits = VirtualAir(), []
     air.passive_supported = False

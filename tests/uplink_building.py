@@ -8,6 +8,7 @@ from typing import Any
 
 from cloud_sync.uplink.relay import TcpRelay
 from edge.app import HubApp
+from edge.clock import Clock
 from edge.config.loader import HubConfig
 from edge.config.uplink import UplinkSection
 from tests.mqtt_broker import Broker
@@ -26,8 +27,8 @@ class UplinkBuilding(SmsBuilding):
     """SmsBuilding whose hub also has an uplink to `broker` through a cuttable relay."""
 
     def __init__(self, folder: Path, broker: Broker, *, hub: dict[str, Any] | None = None,
-                 **uplink: Any) -> None:
-        super().__init__(folder, hub=hub)
+                 clock: Clock | None = None, **uplink: Any) -> None:
+        super().__init__(folder, hub=hub, clock=clock)
         self.broker = broker
         self.relay = TcpRelay("127.0.0.1", broker.port)
         self.uplink_settings = uplink

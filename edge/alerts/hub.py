@@ -277,6 +277,10 @@ class Hub:
                 activated.append(moved)
         return activated
 
+    def next_due(self, now: float) -> float | None:
+        """When tick() next has work (monotonic): the end of the earliest cancel window."""
+        return min(self._deadlines.values(), default=None)
+
     def _activate(self, uid: str) -> Alert | None:
         alert = self.store.alert(uid)
         if alert is None or alert.state is not AlertState.RAISED:

@@ -52,6 +52,10 @@ class RingCalls:
         self._ringing: _Ringing | None = None
         self._log = log or logging.getLogger("edge.calls")
 
+    def needs_step(self) -> bool:
+        """A call is ringing (the worker looks at it every turn) or one waits to start."""
+        return self._ringing is not None or self.store.next_due() is not None
+
     def on_ended(self, outcome: str) -> None:
         """The modem said how the call ended (BUSY, NO ANSWER, ...); seen at the next step."""
         if self._ringing is not None:

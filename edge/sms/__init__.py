@@ -3,5 +3,5 @@ the texts (messages), the outgoing queue and its retries (texts, retry), the wor
 drives the modem, and reading replies (replies, reply_meaning, conversation).
 
 May import: edge.alerts, edge.calls (ring calls follow texts), edge.storage,
-edge.domain/clock/errors, firmware_bridge.sms.
+edge.domain/clock/errors/wakeup, firmware_bridge.sms.
 """

@@ -8,7 +8,7 @@ at a slowing but bounded interval (fast rounds, then slow ones) until acknowledg
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from edge.domain import Contact, Role
@@ -107,6 +107,14 @@ def welfare_ladder(contacts: Sequence[Contact]) -> list[Contact]:
 def is_due(state: Escalation, now: float) -> bool:
     """True when the wait has passed, or the clock jumped back by more than the wait."""
     return now >= state.next_at or state.next_at - now > state.interval_s
+
+
+def next_step_at(states: Iterable[Escalation], now: float, mono: float,
+                 overdue: Callable[[Escalation], bool] = lambda state: False) -> float | None:
+    """When the first of these escalations is due on the monotonic clock (`mono` being
+    the wall clock's `now`): at once when one is due or `overdue` says so; None for none."""
+    waits = [0.0 if is_due(s, now) or overdue(s) else s.next_at - now for s in states]
+    return mono + min(waits) if waits else None
 
 
 def _unique(contacts: Iterable[Contact]) -> list[Contact]:

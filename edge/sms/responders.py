@@ -263,6 +263,13 @@ class Responders:
             moved += 1
         return moved
 
+    def next_due(self, now: float) -> float | None:
+        """When tick() next has work (monotonic): at once, or the earliest escalation step."""
+        if any(a.id not in self._unstartable for a in self.sms.active_without_escalation()):
+            return now  # an active alert not yet texted
+        return policy.next_step_at(self.sms.open_escalations(), self.clock.now(), now,
+                                   overdue=self._uplink_lost)  # no receipt can come
+
     def _begin_unstarted(self) -> None:
         """An active alert whose texting never started (its start could not be stored, say
         the disk filled between the alert and its escalation): start it now. One that

@@ -29,9 +29,12 @@ from edge.sms.retry import (
     recipient_retry_s,
 )
 from edge.sms.texts import OutgoingSms, SmsStore
+from edge.wakeup import wait_any
 from firmware_bridge.sms.pdu import encode_submit
 
 T = TypeVar("T")
+RETRY_S = 1.0  # after an unexpected error the worker carries on this soon
+RING_STEP_S = 1.0  # how often a ringing call is looked at (AT+CLCC)
 
 
 class StoredMessage(Protocol):
@@ -57,7 +60,7 @@ class SmsWorker:
     """Sends queued texts most urgent first and keeps the inbox empty and stored."""
 
     def __init__(self, sms: SmsStore, modem: ModemPort, replies: Replies, clock: Clock, *,
-                 status_report: bool = True, inbox_poll_s: float = 60.0, idle_s: float = 1.0,
+                 status_report: bool = True, inbox_poll_s: float = 60.0, idle_s: float = 30.0,
                  health_check_s: float = 600.0, log: logging.Logger | None = None) -> None:
         self.sms = sms
         self.modem = modem
@@ -82,6 +85,8 @@ class SmsWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox_due = 0.0
         self.ringer: RingCalls | None = None  # ring calls after SOS texts, if configured
+        # Replies were acted on (a decline may bring the next step forward): the hub's loop
+        self.replied: Callable[[], object] = lambda: None
         self._log = log or logging.getLogger("edge.sms")
 
     def set_reporter(self, report: Callable[[str, dict[str, object]], object]) -> None:
@@ -116,7 +121,7 @@ class SmsWorker:
                 except Exception:  # noqa: BLE001 - one bad turn must not end texting
                     self._log.exception("The SMS worker hit an unexpected error; texts stay "
                                         "queued and it carries on in a moment.")
-                    await self._sleep(stop, self.idle_s)
+                    await self._sleep(stop, min(self.idle_s, RETRY_S))
         finally:
             await self._call(self._close_quietly)
             self._executor.shutdown(wait=True)
@@ -220,15 +225,18 @@ class SmsWorker:
             pass
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        wait = self.idle_s
+        """Until the next queued text, inbox read or health check is due, or wake() (a
+        text queued, here or by another process through the hub's loop, or a modem
+        event); RING_STEP_S while a ring call needs following; at most `idle_s`."""
+        mono = self.clock.monotonic()
+        wait = min(self.idle_s, self._inbox_due - mono, self._health_due - mono)
+        if self.ringer is not None and self.ready and self.ringer.needs_step():
+            wait = min(wait, RING_STEP_S)
         next_try = self.sms.next_wake()
         if next_try is not None:
-            wait = min(wait, max(0.0, next_try - self.clock.now()))
+            wait = min(wait, next_try - self.clock.now())
         self._wake.clear()
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.001))
-        except asyncio.TimeoutError:
-            pass
+        await wait_any((self._wake, stop), max(wait, 0.001))
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
         try:
@@ -360,12 +368,14 @@ class SmsWorker:
         except ModemError as error:
             self._log.warning("Could not read the SIM inbox (%s); trying again later.", error)
         self.replies.process()
+        self.replied()
 
     def _event(self, event: Any) -> None:
         kind = getattr(event, "kind", "")
         if kind in ("status_report", "deliver") and getattr(event, "pdu", None):
             self.sms.save_inbound(event.pdu, self.clock.now())
             self.replies.process()
+            self.replied()
         elif kind == "call_ended" and self.ringer is not None:
             self.ringer.on_ended(getattr(event, "text", ""))
         elif kind in ("new_message", "status_report_index"):

@@ -76,6 +76,11 @@ class Store(RosterTables, AlertTables, WelfareTables):
         self.fallback_roster: Callable[[], Roster | None] = lambda: None
         self._depth: int | None = None  # undelivered events, counted once then kept
         self._seq: int | None = None  # the outbox's last seq, within one transaction
+        # Called after a commit that added outbox events (the composition: the uplink
+        # sends them soon); the store runs on the loop, so this does too.
+        self.on_events: Callable[[], object] = lambda: None
+        self._appended = False
+        self._data_version: tuple[object, int] | None = None
         self.telemetry = TelemetryGroup(self.flush_telemetry)
         self._roster_loaded_into: object = None
         self._prepare(db)
@@ -232,6 +237,7 @@ class Store(RosterTables, AlertTables, WelfareTables):
         except BaseException as error:
             self._depth = self._seq = None  # rolled back: read again when next needed
             self._batteries = None
+            self._appended = False
             if outermost and self.guard is not None and is_storage_fault(error):
                 retry = self.guard.after_fault(self, error)
                 self._load_fallback_roster()
@@ -243,6 +249,9 @@ class Store(RosterTables, AlertTables, WelfareTables):
                 self._seq = None  # outside a transaction another process may add events
             if outermost and not durable:
                 _quietly(db, "PRAGMA synchronous = FULL")
+        if outermost and self._appended:
+            self._appended = False
+            self.on_events()
 
     def _load_fallback_roster(self) -> None:
         """In memory without the file's rows: the configured roster, so an SOS still finds
@@ -284,6 +293,7 @@ class Store(RosterTables, AlertTables, WelfareTables):
                              "wire) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
         if self._depth is not None:
             self._depth += 1
+        self._appended = True
         return str(row[1])
 
     def next_seq(self) -> int:
@@ -316,6 +326,8 @@ class Store(RosterTables, AlertTables, WelfareTables):
             self.guard.telemetry_dropped += len(group.events)  # no room: alerts need it
         if self._depth is not None:
             self._depth += written
+        if written:
+            self.on_events()
         return written
 
     def frame_seen(self, mac: str, counter: int, mic: int) -> bool:
@@ -356,6 +368,14 @@ class Store(RosterTables, AlertTables, WelfareTables):
             self.recount_depth()
         assert self._depth is not None
         return self._depth
+
+    def changed_elsewhere(self) -> bool:
+        """True when another process (a command like `edge-hub test-alarm` or `alerts ack`)
+        committed to the database since the last call: SQLite's data_version, a cheap
+        read that touches no table."""
+        version = int(self.db.execute("PRAGMA data_version").fetchone()[0])
+        seen, self._data_version = self._data_version, (self.db, version)
+        return seen is not None and seen != (self.db, version)
 
     def recount_depth(self) -> int:
         """Count undelivered events again (another process, like `alerts ack`, may add one)."""

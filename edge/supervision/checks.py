@@ -59,22 +59,18 @@ def debounce(state: Debounced, observed: bool, mono: float, hold_s: float) -> De
 # -- the supervisor --------------------------------------------------------------
 
 
-def _no_sensor() -> bool | None:
-    return None
-
-
 class Supervisor(IntegrityChecks, WatchChecks):
     """Periodic checks of watches, modem, uplink, mains, storage and the watches' frames;
     register() them on Jobs."""
 
     def __init__(self, store: Store, sms: SmsStore, clock: Clock, section: SupervisionSection,
                  *, uplink_connected: Callable[[], bool], modem_check: Callable[[], str | None],
-                 mains_present: Callable[[], bool | None] = _no_sensor,
+                 mains_present: Callable[[], bool | None] | None = None,
                  timezone: str = "Asia/Shanghai") -> None:
         self.store, self.sms, self.clock, self.section = store, sms, clock, section
         self.uplink_connected = uplink_connected
         self.modem_check = modem_check
-        self.mains_present = mains_present
+        self.mains_present = mains_present  # None: no mains sensor is wired
         self.zone = ZoneInfo(timezone)
         self.jobs: Jobs | None = None
         self.modem_failures = 0
@@ -96,7 +92,8 @@ class Supervisor(IntegrityChecks, WatchChecks):
         jobs.every(BATTERY_CHECK_S, "watch battery", self.check_batteries)
         jobs.every(self.section.modem_check_s, "modem check", self.check_modem)
         jobs.every(UPLINK_CHECK_S, "uplink", self.check_uplink)
-        jobs.every(MAINS_CHECK_S, "mains power", self.check_mains)
+        if self.mains_present is not None:  # no sensor wired: nothing to look at
+            jobs.every(MAINS_CHECK_S, "mains power", self.check_mains)
         jobs.every(self.section.test_report_s, "test report", self.send_test_report)
         jobs.every(STORAGE_CHECK_S, "storage", self.check_storage)
         jobs.every(WATCH_CHECK_S, "counter restarts", self.check_counter_restarts)
@@ -176,7 +173,7 @@ class Supervisor(IntegrityChecks, WatchChecks):
 
     def check_mains(self) -> None:
         """Mains lost after mains_lost_after_s without a break; restored after a stable spell."""
-        present = self.mains_present()
+        present = None if self.mains_present is None else self.mains_present()
         if present is None:
             return
         mono = self.clock.monotonic()

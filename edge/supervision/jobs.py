@@ -103,6 +103,11 @@ class Jobs:
         """Seconds until the next job is due (negative when overdue); None without jobs."""
         return self.scheduler.idle_seconds
 
+    def next_due(self, now: float) -> float | None:
+        """When the next job is due on the monotonic clock (`now` being its time now)."""
+        idle = self.idle_seconds()
+        return None if idle is None else now + idle
+
     def names(self) -> list[str]:
         return list(self.failures)
 

@@ -75,6 +75,7 @@ class Uplink:
     commands: CommandHandler
     bridge: LoopBridge = field(default_factory=LoopBridge)
     http: HttpFallback | None = None
+    wake: Callable[[], object] = lambda: None  # the hub's loop: its timers may have moved
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect and keep connecting until `stop`; HTTPS takes over while MQTT is down."""
@@ -92,6 +93,19 @@ class Uplink:
 
     def tick(self) -> None:
         self.sync.tick()
+
+    def next_due(self, now: float) -> float | None:
+        return self.sync.next_due(now)
+
+    def connection_changed(self, up: bool, reason: str) -> None:
+        """On the loop: the broker came or went (alerts awaiting a receipt go by SMS)."""
+        self.sync.connection_changed(up, reason)
+        self.wake()
+
+    def command(self, payload: bytes) -> None:
+        """On the loop: a command from the server (an ack, a claim, a roster)."""
+        self.commands.handle(payload)
+        self.wake()
 
     def alert_changed(self, change: AlertChange) -> None:
         """Dispatcher: an alert changed; send it now rather than on the next tick."""
@@ -131,9 +145,9 @@ def build_uplink(config: HubConfig, section: UplinkSection, hub: Hub, clock: Clo
         bridge, lambda results: box["sync"].publishes_done(results))
     paho = PahoUplink(
         settings_of(section, config.hub.id, community), topics, b"",
-        on_connected=lambda up, why: bridge.call(box["sync"].connection_changed, up, why),
+        on_connected=lambda up, why: bridge.call(box["uplink"].connection_changed, up, why),
         on_published=lambda mid, ok, why: pubacks.add((mid, ok, why)),
-        on_command=lambda payload: bridge.call(box["commands"].handle, payload),
+        on_command=lambda payload: bridge.call(box["uplink"].command, payload),
     )
     sync = OutboxSync(hub.store, paho, topics, config.hub.id, community, clock,
                       batch_size=section.batch_size, window=section.window,
@@ -154,9 +168,10 @@ def build_uplink(config: HubConfig, section: UplinkSection, hub: Hub, clock: Clo
         port = HttpUplink(section.http_url, verify=str(section.ca_file) if section.ca_file
                           else True, auth=(login.username, login.password or "")
                           if login.username else None)
-        http = HttpFallback(sync, port, commands.handle, clock, after_s=section.http_after_s,
-                            poll_s=section.http_poll_s)
-    return Uplink(sync, paho, commands, bridge, http)
+        http = HttpFallback(sync, port, lambda payload: box["uplink"].command(payload), clock,
+                            after_s=section.http_after_s, poll_s=section.http_poll_s)
+    box["uplink"] = Uplink(sync, paho, commands, bridge, http)
+    return box["uplink"]
 
 
 def _publish_reply(paho: PahoUplink, topics: Topics, payload: bytes) -> None:

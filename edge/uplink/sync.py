@@ -58,6 +58,7 @@ class OutboxSync:
         self._status_at = -1e18
         self._paused_until = 0.0
         self._prune_at = 0.0
+        self._folding = False  # the last tick folded all it may: more is waiting
         self._marked_seq = 0
         self._refusals = 0
         self._head: bytes | None = None  # batch_head() as last made
@@ -219,8 +220,10 @@ class OutboxSync:
         disconnected, fold the backlog into segments that send in one read each."""
         self.mark_delivered()
         self._evict()
+        self._folding = False
         if not self.connected and not self.store.degraded:
-            self.outbox.fold(self.batch_size, FOLD_PER_TICK, self.batch_head())
+            made = self.outbox.fold(self.batch_size, FOLD_PER_TICK, self.batch_head())
+            self._folding = made >= max(1, FOLD_PER_TICK // self.batch_size)
         if self.clock.monotonic() >= self._prune_at:
             self._prune_at = self.clock.monotonic() + 3600
             self.outbox.prune_delivered(self.clock.now() - KEEP_DELIVERED_S)
@@ -234,6 +237,19 @@ class OutboxSync:
                               "sending them again.", self.acked_seq, now - self._progress_at)
             self._forget_sent()
         self.pump()
+
+    def next_due(self, now: float) -> float | None:
+        """When tick() next has work (monotonic `now`): the heartbeat, a resend after
+        the server's silence, a refused batch's pause, the hourly pruning, or at once
+        while a backlog is still being folded. New events wake the loop themselves
+        (Store.on_events)."""
+        due = [self._prune_at, now if self._folding else None,
+               self._paused_until if self._paused_until > now else None]
+        if self.connected:
+            due.append(self._status_at + self.heartbeat_s)
+            if self._sent_top > self.acked_seq:
+                due.append(self._progress_at + self.resend_after_s)
+        return min(d for d in due if d is not None)
 
     def _evict(self) -> None:
         """Full outbox: drop the oldest telemetry to the low-water mark. One episode of

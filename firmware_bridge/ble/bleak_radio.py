@@ -54,7 +54,7 @@ class BleakRadio:
         self, on_advert: AdvertHandler, *, adapter: str = "hci0", scanning: str = "passive",
         watchdog_s: float = 120.0, backoff_max_s: float = 60.0, clock: Clock | None = None,
         backend: type[BaseBleakScanner] | None = None, sleep: Sleep = asyncio.sleep,
-        poll_s: float = 1.0, log: logging.Logger | None = None,
+        poll_s: float | None = None, log: logging.Logger | None = None,
         on_report: Callable[[str, dict[str, object]], object] | None = None,
     ) -> None:
         self._on_advert = on_advert
@@ -159,17 +159,22 @@ class BleakRadio:
                 await self.stop()
 
     async def _watch(self, stop: asyncio.Event) -> None:
+        """Sleep until the silence would reach watchdog_s (an advert heard meanwhile moves
+        that on: the watchdog then sleeps again for what is left); `poll_s`, when given,
+        caps one sleep (a test's fake clock moves without waking anyone)."""
         while not stop.is_set():
-            await self._wait(stop, self._poll_s)
-            if self.silent_for() >= self.watchdog_s:
-                self.restarts += 1
-                self._log.warning(
-                    "Heard no watch on %s for %.0f s; restarting the scanner (restart %d).",
-                    self.adapter, self.silent_for(), self.restarts)
-                self._report("hub.radio_restarted", {"adapter": self.adapter,
-                                                     "silent_s": round(self.silent_for()),
-                                                     "restarts": self.restarts})
-                return
+            left = self.watchdog_s - self.silent_for()
+            if left > 0:
+                await self._wait(stop, left if self._poll_s is None else min(left, self._poll_s))
+                continue
+            self.restarts += 1
+            self._log.warning(
+                "Heard no watch on %s for %.0f s; restarting the scanner (restart %d).",
+                self.adapter, self.silent_for(), self.restarts)
+            self._report("hub.radio_restarted", {"adapter": self.adapter,
+                                                 "silent_s": round(self.silent_for()),
+                                                 "restarts": self.restarts})
+            return
 
     async def _wait(self, stop: asyncio.Event, seconds: float) -> None:
         waiter = asyncio.ensure_future(stop.wait())

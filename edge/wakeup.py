@@ -1,0 +1,98 @@
+"""When the hub's loop wakes: at the earliest time a part says it needs to run, or at
+once when work arrives (from the loop or from another thread).
+
+Each timed part answers `next_due(now)` on the monotonic clock (None: nothing timed).
+The loop sleeps until the earliest answer; anything that creates work calls
+`Wakeup.set()`, which ends the sleep at once. Writes by other processes (`edge-hub
+test-alarm`, `alerts ack`) cannot call us: the loop notices them with a cheap check
+of the database's data_version (edge.storage.store.Store.changed_elsewhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterable
+
+from edge.clock import Clock
+
+CHECK_S = 0.5  # how often a sleeping loop reads the clock and looks for other processes
+
+
+class Wakeup:
+    """An asyncio.Event that any thread may set: the loop's "there is work" signal."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: int | None = None
+        self._soon: asyncio.TimerHandle | None = None
+
+    def bind(self) -> None:
+        """Call from the running loop before it waits (set() from threads needs it); a
+        new event, as an event belongs to the first loop that waits on it."""
+        self.event = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+
+    def unbind(self) -> None:
+        """The loop stops: later calls set the event directly and schedule nothing."""
+        if self._soon is not None:
+            self._soon.cancel()
+        self._loop = self._thread = self._soon = None
+
+    def set(self) -> None:
+        """There is work: wake the loop now. Safe from any thread; without a bound loop
+        the event is set directly (nothing waits on it)."""
+        loop = self._loop
+        if loop is None or threading.get_ident() == self._thread:
+            self.event.set()
+            return
+        try:
+            loop.call_soon_threadsafe(self.event.set)
+        except RuntimeError:  # the loop closed meanwhile: nobody is left to wake
+            return
+
+    async def sleep_until(self, due: float, clock: Clock, stop: asyncio.Event,
+                          changed_elsewhere: Callable[[], bool]) -> None:
+        """Until `due` (monotonic), set(), `stop`, or `changed_elsewhere()` says another
+        process wrote. Every CHECK_S at most the clock and changed_elsewhere are read:
+        that notices other processes' writes (cheaply), and a test's fake clock moving."""
+        while (left := due - clock.monotonic()) > 0:
+            if await wait_any((self.event, stop), min(left, CHECK_S)) or changed_elsewhere():
+                return
+
+    def alert_changed(self, change: object) -> None:
+        """Dispatcher: an alert was raised, cancelled, activated or closed; its timers
+        (cancel window, escalation) start or stop."""
+        self.set()
+
+    def set_after(self, seconds: float) -> None:
+        """Wake the loop in `seconds`, unless such a wake is already on its way (work
+        that is gathered, like telemetry for the uplink, need not wake it each time)."""
+        if (self._soon is not None or self._loop is None
+                or threading.get_ident() != self._thread):
+            return
+        self._soon = self._loop.call_later(seconds, self._soon_due)
+
+    def _soon_due(self) -> None:
+        self._soon = None
+        self.event.set()
+
+
+def earliest(times: Iterable[float | None]) -> float | None:
+    """The earliest of the given due times; None when none is given."""
+    due = [t for t in times if t is not None]
+    return min(due) if due else None
+
+
+async def wait_any(events: Iterable[asyncio.Event], timeout: float) -> bool:
+    """Until one of `events` is set or `timeout` seconds pass; True when one was set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=max(timeout, 0.0),
+                                     return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    return bool(done)
