@@ -105,20 +105,24 @@ def _object_reader(spec: ObjectSpec) -> Callable[[bytes], BTObject]:
     return lambda data: make(BTObject, (object_id, name, decode(spec, data), unit))
 
 
-def _decoded_ahead(reader: _Reader | None) -> tuple[BTObject, ...] | None:
-    """Every value of a one-byte object, indexed by its byte; None for other objects."""
-    if reader is None or reader[0] != 1:
-        return None
-    made: dict[BTValue, BTObject] = {}  # one object per distinct value (a flag has two)
-    every = [reader[2](bytes((byte,))) for byte in range(256)]
-    return tuple(made.setdefault(obj.value, obj) for obj in every)
-
-
 _READERS: tuple[_Reader | None, ...] = tuple(
     (spec.length, spec, _object_reader(spec)) if (spec := OBJECT_SPECS.get(object_id)) else None
     for object_id in range(256)
 )
-_ONE_BYTE: tuple[tuple[BTObject, ...] | None, ...] = tuple(map(_decoded_ahead, _READERS))
+# Each one-byte object's decoded values by byte, filled as bytes are first seen (a battery
+# level, a packet id: a few hundred objects in all, where decoding every byte of every
+# one-byte object ahead would keep some 10,000 in memory). Only ever filled with what the
+# pure reader returns, so a cached object is the very one a fresh decode would give.
+_ONE_BYTE: tuple[list[BTObject | None] | None, ...] = tuple(
+    [None] * 256 if reader is not None and reader[0] == 1 else None for reader in _READERS)
+
+
+def _one_byte(object_id: int, byte: int) -> BTObject:
+    """A one-byte object decoded once and kept (see _ONE_BYTE)."""
+    reader, kept = _READERS[object_id], _ONE_BYTE[object_id]
+    assert reader is not None and kept is not None
+    found = kept[byte] = reader[2](bytes((byte,)))
+    return found
 
 
 def parse_objects(payload: bytes) -> tuple[tuple[BTObject, ...], int | None]:
@@ -129,7 +133,7 @@ def parse_objects(payload: bytes) -> tuple[tuple[BTObject, ...], int | None]:
         object_id = payload[offset]
         known = _ONE_BYTE[object_id]
         if known is not None and offset + 1 < end:  # a one-byte object: a table lookup
-            objects.append(known[payload[offset + 1]])
+            objects.append(known[payload[offset + 1]] or _one_byte(object_id, payload[offset + 1]))
             offset += 2
             continue
         reader = _READERS[object_id]
