@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from edge.panel.driver import HubPanel
     from edge.uplink.service import Uplink
 
-TICK_S = 0.5  # a failed timer job is tried again this soon; also the panel's pace
+TICK_S = 0.5  # a failed timer job, or work still due after a turn, is tried again this soon
 MAX_SLEEP_S = 30.0  # the longest the loop sleeps without checking every part's timers
 HISTORY_PRUNE_S = 3600.0
 _log = logging.getLogger("edge.alerts.hub")
@@ -143,7 +143,7 @@ class HubApp:
             self.uplink.next_due(now) if self.uplink else None,
             self._live_at + LIVE_EVERY_S,
             self.jobs.next_due(now) if self.jobs else None,
-            now + TICK_S if self.panel else None,  # lights, buzzer and quiet hours
+            self.panel.next_due(now) if self.panel else None,  # lights, buzzer, quiet hours
             None if interval is None else self._watchdog_at + interval,
             now + MAX_SLEEP_S))
         assert due is not None

@@ -10,9 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from gpiozero.pins.mock import MockFactory
+
 from edge.app import TICK_S
 from edge.clock import FakeClock, SystemClock
 from edge.config.loader import HubConfig
+from edge.config.panel import PanelSection
 from edge.domain import AlertState
 from edge.sms.texts import SmsStore
 from edge.storage.store import Store
@@ -77,6 +80,39 @@ def test_with_nothing_to_do_the_loop_sleeps(tmp_path: Path) -> None:
         assert b.app.radio.restarts == 0 and b.app.worker is not None and b.app.worker.ready
 
     play(tmp_path, scenario)
+
+
+class PanelBuilding(RealTimeBuilding):
+    """RealTimeBuilding with the hub's lights and buzzer on gpiozero's MockFactory."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.pin_factory = MockFactory()
+
+    def config(self) -> HubConfig:
+        panel = PanelSection(status_led=5, alert_led=6, buzzer=13, on_site_button=19,
+                             night_start="22:00", night_end="07:00")
+        return replace(super().config(), panel=panel)
+
+
+def test_with_a_panel_and_nothing_to_do_the_loop_looks_every_few_seconds(
+        tmp_path: Path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None and b.app.panel is not None
+        await asyncio.sleep(0.5)
+        turns = b.app.turns
+        await asyncio.sleep(3.0)
+        # The panel's lights need no turn while nothing changes (the old loop: 6 turns);
+        # one look in CHECK_S (5 s) at most, for a modem fault no event reports.
+        assert b.app.turns - turns <= 1
+        alert_light = b.pin_factory.pin(6)
+        assert not alert_light.state
+        elapsed = await pressed_and_active(b)  # a press still goes out at once ...
+        assert elapsed < CANCEL_S + ON_TIME_S
+        await until(lambda: any(change.state for change in alert_light.states),
+                    timeout=1)  # ... and the alert light blinks without waiting for a look
+
+    run_scenario(PanelBuilding(tmp_path), scenario)
 
 
 def test_a_press_goes_to_responders_as_its_cancel_window_ends(tmp_path: Path) -> None:

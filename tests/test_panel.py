@@ -28,6 +28,7 @@ from firmware_bridge.panel.policy import (
     Steady,
     chirp,
     is_night,
+    night_changes_in_s,
     signals,
 )
 from tests.building import make_building
@@ -307,6 +308,25 @@ def test_a_new_sos_chirps_then_the_alert_pattern_resumes(factory: MockFactory, c
         panel.show(alert, NOON)
         systime.sleep(0.1)
         assert_history(factory, BUZZER, [(False, 0), (True, 0)])
+
+
+@pytest.mark.parametrize("now, wait", [
+    (NOON, 10 * 3600.0), (time(21, 59, 30), 30.0), (time(22), 9 * 3600.0),
+    (MIDNIGHT, 6.5 * 3600.0), (time(7), 15 * 3600.0)])
+def test_the_panel_knows_when_the_quiet_night_next_starts_or_ends(now: time, wait: float) -> None:
+    assert night_changes_in_s(now, *NIGHT) == wait
+    assert night_changes_in_s(now, time(22), time(22)) == 86400.0  # never quiet: never changes
+
+
+def test_the_panel_looks_again_only_when_time_alone_changes_what_it_shows(
+        factory: MockFactory, calls: Calls) -> None:
+    clock = FakeClock()
+    with open_panel(factory, calls, monotonic=clock.monotonic) as panel:
+        assert panel.changes_in_s(NOON) == 10 * 3600.0  # by day, nothing until 22:00
+        panel.sos_received()
+        assert panel.changes_in_s(NOON) == pytest.approx(0.4)  # the chirp ends
+        clock.advance(1)
+        assert panel.changes_in_s(time(21, 59)) == 60.0
 
 
 def test_unwired_pins_create_no_device(factory: MockFactory, calls: Calls) -> None:

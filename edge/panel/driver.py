@@ -18,6 +18,9 @@ from firmware_bridge.panel.gpio_panel import GpioPanel
 from firmware_bridge.panel.policy import PanelState
 
 _log = logging.getLogger("edge.panel")
+# At most this long between two looks at the hub's state: a modem fault, which no event
+# reports to the loop, shows on the status light within it (all else wakes the loop).
+CHECK_S = 5.0
 
 
 class HubPanel:
@@ -76,6 +79,12 @@ class HubPanel:
         """Dispatcher: chirp when an SOS arrives."""
         if change.alert.state is AlertState.RAISED and change.previous is None:
             self.gpio.sos_received()
+
+    def next_due(self, now: float) -> float:
+        """When the panel must look again (monotonic): a chirp's end, the quiet night's start
+        or end, or CHECK_S at most."""
+        local = datetime.fromtimestamp(self.clock.now(), self.zone).time()
+        return now + min(self.gpio.changes_in_s(local), CHECK_S)
 
     def tick(self) -> None:
         """Show the hub's state; call every tick (the alert sound resumes after a chirp)."""

@@ -24,6 +24,7 @@ from firmware_bridge.panel.policy import (
     Pattern,
     Steady,
     chirp,
+    night_changes_in_s,
     signals,
 )
 
@@ -180,6 +181,14 @@ class GpioPanel:
         if pattern != self._buzzer_playing:
             play(self._buzzer, pattern)
             self._buzzer_playing = pattern
+
+    def changes_in_s(self, now_local: time) -> float:
+        """Seconds until what the panel shows may change by time alone: the chirp ends, or
+        the quiet night starts or ends (the rest changes only with the hub's state)."""
+        start, end = self._section.night
+        chirping = self._chirp_ends - self._monotonic()
+        night = night_changes_in_s(now_local, start, end)
+        return min(night, chirping) if chirping > 0 else night
 
     def sos_received(self) -> None:
         """A new SOS was heard: chirp, then the buzzer's pattern resumes at the next show()."""

@@ -87,6 +87,18 @@ def is_night(now: time, start: time, end: time) -> bool:
     return now >= start or now < end
 
 
+def night_changes_in_s(now: time, start: time, end: time) -> float:
+    """Seconds from now until the quiet night next starts or ends (a day when it never does)."""
+    day = 86400.0
+
+    def of(moment: time) -> float:
+        return moment.hour * 3600.0 + moment.minute * 60.0 + moment.second + \
+            moment.microsecond / 1e6
+
+    waits = [(of(boundary) - of(now)) % day for boundary in (start, end) if start != end]
+    return min((wait or day for wait in waits), default=day)
+
+
 def status_light(state: PanelState) -> Pattern:
     """The status light: connection and faults."""
     if state.fault:
