@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from edge.clock import Clock
 
 CHECK_S = 0.5  # how often a sleeping loop reads the clock and looks for other processes
+STEP_S = 1.0  # a wall clock that moved this much against the monotonic one was stepped
 
 
 class Wakeup:
@@ -57,9 +58,14 @@ class Wakeup:
                           changed_elsewhere: Callable[[], bool]) -> None:
         """Until `due` (monotonic), set(), `stop`, or `changed_elsewhere()` says another
         process wrote. Every CHECK_S at most the clock and changed_elsewhere are read:
-        that notices other processes' writes (cheaply), and a test's fake clock moving."""
+        that notices other processes' writes (cheaply), a test's fake clock moving, and
+        the wall clock stepped (NTP setting a Pi's clock: deadlines kept in wall time,
+        like escalation steps, may be due at once)."""
+        offset = clock.now() - clock.monotonic()
         while (left := due - clock.monotonic()) > 0:
             if await wait_any((self.event, stop), min(left, CHECK_S)) or changed_elsewhere():
+                return
+            if abs(clock.now() - clock.monotonic() - offset) > STEP_S:
                 return
 
     def alert_changed(self, change: object) -> None:

@@ -246,3 +246,19 @@ def test_work_still_due_after_a_turn_is_tried_again_tick_s_later(tmp_path: Path)
         asyncio.run(scenario())
     finally:
         b.close()
+
+
+def test_a_wall_clock_stepped_by_ntp_makes_a_sleeping_loop_look_at_once(tmp_path: Path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None and isinstance(b.clock, FakeClock)
+        b.air.press(mac_for(0))
+        await until(lambda: state_of(b) is AlertState.RAISED, timeout=5)
+        b.clock.advance(11)  # the cancel window passes; the first tier is texted
+        await until(lambda: queued_to(b, GRID), timeout=5)
+        turns = b.app.turns
+        await asyncio.sleep(1.0)
+        assert b.app.turns == turns and not queued_to(b, NEIGHBOUR)  # asleep: 120 s to wait
+        b.clock.jump_wall(200)  # NTP sets the clock: the tier's wait, kept in wall time, is over
+        await until(lambda: queued_to(b, NEIGHBOUR), timeout=2)
+
+    run_scenario(SmsBuilding(tmp_path), scenario)
