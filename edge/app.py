@@ -33,7 +33,7 @@ from edge.supervision.checks import Supervisor
 from edge.supervision.jobs import Jobs
 from edge.supervision.systemd_notify import SystemdNotifier
 from edge.supervision.welfare import WelfareChecks
-from edge.wakeup import Wakeup, earliest
+from edge.wakeup import Wakeup, due_of, earliest
 from firmware_bridge.ble.bleak_radio import BleakRadio
 
 if TYPE_CHECKING:
@@ -137,13 +137,10 @@ class HubApp:
         that was due is still due (it is tried again, as often as before)."""
         now = self.clock.monotonic()
         interval = None if self.notifier is None else self.notifier.watchdog_interval_s
+        parts = (self.hub, self.responders, self.uplink, self.jobs, self.panel)
         due = earliest((
-            self.hub.next_due(now),
-            self.responders.next_due(now) if self.responders else None,
-            self.uplink.next_due(now) if self.uplink else None,
+            *(due_of(part, now, TICK_S) for part in parts if part is not None),
             self._live_at + LIVE_EVERY_S,
-            self.jobs.next_due(now) if self.jobs else None,
-            self.panel.next_due(now) if self.panel else None,  # lights, buzzer, quiet hours
             None if interval is None else self._watchdog_at + interval,
             now + MAX_SLEEP_S))
         assert due is not None

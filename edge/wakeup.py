@@ -11,11 +11,14 @@ of the database's data_version (edge.storage.store.Store.changed_elsewhere).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from edge.clock import Clock
 
+_log = logging.getLogger("edge.alerts.hub")
 CHECK_S = 0.5  # how often a sleeping loop reads the clock and looks for other processes
 STEP_S = 1.0  # a wall clock that moved this much against the monotonic one was stepped
 
@@ -84,6 +87,23 @@ class Wakeup:
     def _soon_due(self) -> None:
         self._soon = None
         self.event.set()
+
+
+class Timed(Protocol):
+    """A part of the hub with timers: when it next has work (monotonic), or None."""
+
+    def next_due(self, now: float) -> float | None: ...
+
+
+def due_of(part: Timed, now: float, retry_s: float) -> float | None:
+    """When `part` next has work; a part that cannot say (its disk failed, say) is looked
+    at again `retry_s` later, as a failed job is: the loop never stops for it."""
+    try:
+        return part.next_due(now)
+    except Exception:  # noqa: BLE001 - one failing part must not stop the hub
+        _log.exception("Could not tell when %s next has work; looking again in %.1f s.",
+                       type(part).__name__, retry_s)
+        return now + retry_s
 
 
 def earliest(times: Iterable[float | None]) -> float | None:

@@ -262,3 +262,20 @@ def test_a_wall_clock_stepped_by_ntp_makes_a_sleeping_loop_look_at_once(tmp_path
         await until(lambda: queued_to(b, NEIGHBOUR), timeout=2)
 
     run_scenario(SmsBuilding(tmp_path), scenario)
+
+
+def test_a_part_that_cannot_say_when_it_is_due_never_stops_the_hub(tmp_path: Path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None and b._task is not None
+        db = b.app.store.db
+        db.execute("ALTER TABLE escalations RENAME TO escalations_away")  # the SD card fails
+        b.app.wakeup.set()
+        await asyncio.sleep(1.5)  # turns in which the responders cannot say when they are due
+        assert not b._task.done(), "the loop goes on: radio, texts and uplink keep running"
+        db.execute("ALTER TABLE escalations_away RENAME TO escalations")  # the card is back
+        b.air.press(mac_for(0))
+        await until(lambda: state_of(b) is AlertState.RAISED, timeout=5)
+        b.clock.advance(11)
+        await until(lambda: queued_to(b, GRID), timeout=5)
+
+    run_scenario(SmsBuilding(tmp_path), scenario)
