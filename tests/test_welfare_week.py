@@ -11,6 +11,7 @@ import pytest
 
 from edge.alerts.welfare import WELFARE
 from edge.domain import AlertState
+from firmware_bridge.simulators.virtual_air import OBJ_BUTTON, OBJ_PACKET_ID
 from tests.welfare_building import ZONE, Week, local
 
 
@@ -75,11 +76,17 @@ def test_a_press_during_an_open_check_turns_it_into_an_sos(tmp_path: Path, kind:
     week.live(["late"])
     [check] = [a for a in week.building.store.alerts() if a.kind == WELFARE]
     assert check.state is AlertState.ACTIVE  # nobody took it yet
-    week.building.air.press(week.building.mac(0), kind)
+    air, mac = week.building.air, week.building.mac(0)
+    air.press(mac, kind)
     [sos] = week.building.store.open_alerts()
-    assert sos.kind == "sos" and sos.state is AlertState.RAISED
+    # Active at once: the check's responders were told already, nothing holds the SOS back
+    assert sos.kind == "sos" and sos.state is AlertState.ACTIVE
     closed = week.building.store.alert(check.uid)
     assert closed is not None and closed.state is AlertState.RESOLVED
+    watch = air.watches[mac.upper()]  # the watch repeats the press, encrypted afresh
+    air.emit(watch.mac, watch.frame([(OBJ_PACKET_ID, watch.packet_id), (OBJ_BUTTON, kind)]),
+             watch.rssi)
+    assert week.building.store.open_alerts() == [sos], "a repeat neither cancels nor adds"
 
 
 def test_only_the_first_double_press_of_a_day_is_the_check_in(tmp_path: Path) -> None:

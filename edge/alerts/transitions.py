@@ -63,7 +63,7 @@ class AlertWriter:
               counter: int | None = None) -> None:
         """An SOS press: a repeat changes nothing, a new press joins or raises an alert."""
         resident = self.resident(watch.resident_id)
-        open_alert = self._sos_over_check(self.store.open_alert_for(resident.id), resident, out)
+        open_alert = self.store.open_alert_for(resident.id)
         outcome = policy.judge_press(
             open_alert, self._last_press(watch.mac), self.clock.monotonic(), packet_id,
             self.timing.repeat_window_s,
@@ -73,6 +73,9 @@ class AlertWriter:
             out.alert = open_alert
             return
         out.press = policy.PressMemory(self.clock.monotonic(), packet_id)
+        if open_alert is not None and open_alert.kind == WELFARE:
+            self._sos_over_check(open_alert, watch, resident, now, out, counter)
+            return
         if outcome is policy.PressOutcome.JOIN and open_alert is not None:
             out.alert = policy.join_press(open_alert, now)
             self.store.save_alert(out.alert)
@@ -80,15 +83,15 @@ class AlertWriter:
             return
         self._raise(watch, resident, now, out, counter)
 
-    def _sos_over_check(self, open_alert: Alert | None, resident: Resident,
-                        out: Pending) -> Alert | None:
-        """A press during an open welfare check: the check ends, handed over to the SOS
-        the press raises (the same transaction), so the SOS goes out as any SOS does."""
-        if open_alert is None or open_alert.kind != WELFARE:
-            return open_alert
-        self.move(open_alert, AlertState.RESOLVED, resident, out, by=resident.name,
+    def _sos_over_check(self, check: Alert, watch: Watch, resident: Resident, now: float,
+                        out: Pending, counter: int | None) -> None:
+        """A new press during an open welfare check: the check ends, handed over to an SOS
+        raised in the same transaction and active at once (responders were already told
+        of the check, so no cancel window holds the SOS back, and a repeat of a long press
+        cannot cancel it)."""
+        self.move(check, AlertState.RESOLVED, resident, out, by=resident.name,
                   reason="the resident pressed SOS during the check: it is now an SOS")
-        return None
+        self._raise(watch, resident, now, out, counter, window=0.0)
 
     def raise_check(self, check: DueCheck, now: float, out: Pending) -> None:
         """A welfare check: active at once (there is nobody to cancel it). Not raised while
@@ -108,8 +111,8 @@ class AlertWriter:
                               reason=f"welfare check ({check.rule})")
 
     def _raise(self, watch: Watch, resident: Resident, now: float, out: Pending,
-               counter: int | None) -> None:
-        window = self.timing.cancel_window_s
+               counter: int | None, window: float | None = None) -> None:
+        window = self.timing.cancel_window_s if window is None else window
         alert = self.store.insert_alert(resident.id, watch.mac, now, now + window,
                                         AlertState.RAISED, counter)
         self._event("alert.raised", alert, resident, now, reason="press")
