@@ -12,6 +12,7 @@ import pytest
 from edge.sms.away import BACK, DAY_S, read_away
 from edge.tools.cli import main
 from edge.tools.cli_resident import AwayError, parse_until
+from tests.building import mac_for
 from tests.sms_building import DESK, SON, SmsBuilding, run_scenario
 from tests.test_cli_tools import DEMO, hub_with_alert
 
@@ -51,6 +52,39 @@ def test_family_texts_away_and_back_the_desk_and_strangers_cannot(tmp_path: Path
         events = [e.body for e in store.pending_events(1000) if e.type == "resident.away"]
         assert [(e["resident"], e["by"], e["away_until"] is None) for e in events] == [
             ("r1", "王强", False), ("r1", "王强", True)]
+
+    run_scenario(SmsBuilding(tmp_path), scenario)
+
+
+def test_a_responder_texted_about_an_open_alert_is_answering_it_not_setting_away(
+        tmp_path: Path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None
+        store = b.app.store
+        b.air.press(mac_for(0))
+        await b.advance(11)  # active: the son, who wants every alert, is texted
+        await b.settle()
+        assert SON in b.inbox()
+        b.reply(SON, "外出3天")  # "I'm away three days": he cannot come
+        await b.advance(1)
+        await b.settle()
+        assert store.db.execute("SELECT count(*) FROM welfare_residents WHERE away_until "
+                                "IS NOT NULL").fetchone()[0] == 0, "no away spell"
+        assert store.open_alert_for("r1") is not None  # and nothing closed
+
+    run_scenario(SmsBuilding(tmp_path), scenario)
+
+
+def test_back_from_someone_who_was_not_away_changes_nothing(tmp_path: Path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        assert b.app is not None
+        store = b.app.store
+        since = store.write(lambda: store.watched("r1", b.clock.now())).since
+        await b.advance(3600)
+        b.reply(SON, "回家")
+        await b.advance(1)
+        await b.settle()
+        assert store.watched("r1", b.clock.now()).since == since, "the day's rules go on"
 
     run_scenario(SmsBuilding(tmp_path), scenario)
 

@@ -64,10 +64,12 @@ class Conversation:
 
     def handle(self, sender: str, text: str) -> Reply:
         phone = e164(sender, self.rules.country_code)
-        away = None if self.away is None else self.away.handle(phone, text)
+        told = self.sms.told(phone, self.rules.country_code)
+        # Someone texted about an open alert is answering it ("外出3天" is "I can't come"),
+        # never setting away mode: that waits until no alert of theirs is open.
+        away = None if self.away is None or told else self.away.handle(phone, text)
         if away is not None:
             return Reply(sender, text, away)
-        told = self.sms.told(phone, self.rules.country_code)
         if not told:
             self._log.warning("SMS from %s (%r) ignored: that number was not texted about "
                               "any open alert.", sender, text)

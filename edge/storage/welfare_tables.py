@@ -81,7 +81,9 @@ class WelfareTables:
             [resident_id, now, until, by])
 
     def end_away(self, resident_id: str, at: float) -> None:
-        """The resident is back (or the away spell ran out): the rules watch from `at`."""
+        """The resident is back (or the away spell ran out): the rules watch from `at`. For
+        a resident who was not away nothing changes (a "back" must not restart the day's
+        rules, or a stray text would put off the day's checks)."""
         self.db.execute(
             "UPDATE welfare_residents SET away_until = NULL, away_by = '', watching_since = ? "
-            "WHERE resident_id = ?", [at, resident_id])
+            "WHERE resident_id = ? AND away_until IS NOT NULL", [at, resident_id])
