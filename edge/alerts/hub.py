@@ -142,9 +142,17 @@ class Hub:
 
     def _is_check_in(self, watch: Watch, report: WatchReport) -> bool:
         """A double press is the daily check-in for a resident who has one, while no alert
-        of theirs is open (a press during an open alert or check is a press)."""
-        return (report.button == CHECK_IN_PRESS and self.checks_in(watch.resident_id)
-                and self.store.open_alert_for(watch.resident_id) is None)
+        of theirs is open (a press during an open alert or check is a press). When that
+        cannot be read (a failing disk), it is a press: a call for help is never lost."""
+        if report.button != CHECK_IN_PRESS:
+            return False
+        try:
+            return (self.checks_in(watch.resident_id)
+                    and self.store.open_alert_for(watch.resident_id) is None)
+        except Exception:  # noqa: BLE001 - on any doubt, the press calls for help
+            self._log.exception("Could not tell whether %s's double press is the daily "
+                                "check-in; taking it as a call for help.", watch.resident_id)
+            return False
 
     def _group_telemetry(self, admitted: Admitted, report: WatchReport,
                          rssi: int | None) -> None:

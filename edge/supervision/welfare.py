@@ -36,15 +36,24 @@ class WelfareChecks:
         with_sensors = {s.resident_id for s in sensors}
         doors = {s.mac for s in sensors if s.kind is SensorKind.DOOR}
         for resident_id, watched in self._watched(now).items():
-            facts = self._facts(resident_id, watched, resident_id in with_sensors, doors,
-                                places)
-            rules = self.section.rules_for(resident_id)
-            for check in due_checks(rules, facts, now, self.zone):
-                if self.store.welfare_checked(resident_id, check.key):
-                    continue
-                alert = self.hub.raise_check(check)
-                if alert is not None:
-                    raised.append(alert)
+            try:  # one resident's trouble must not keep the others from being looked at
+                facts = self._facts(resident_id, watched, resident_id in with_sensors, doors,
+                                    places)
+                raised += self._raise_due(resident_id, facts, now)
+            except Exception:  # noqa: BLE001
+                _log.exception("The welfare rules could not be checked for resident %s; the "
+                               "others are, and %s is looked at again next time.",
+                               resident_id, resident_id)
+        return raised
+
+    def _raise_due(self, resident_id: str, facts: Facts, now: float) -> list[Alert]:
+        raised = []
+        for check in due_checks(self.section.rules_for(resident_id), facts, now, self.zone):
+            if self.store.welfare_checked(resident_id, check.key):
+                continue
+            alert = self.hub.raise_check(check)
+            if alert is not None:
+                raised.append(alert)
         return raised
 
     def takes_check_in(self, resident_id: str) -> bool:
