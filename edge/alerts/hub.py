@@ -18,11 +18,17 @@ from edge.alerts.dispatch import AlertChange, Dispatcher, LogDispatcher
 from edge.alerts.gate import Admitted, FrameRefused, WatchGate
 from edge.alerts.location import describe
 from edge.alerts.refusals import Refusals
-from edge.alerts.reports import Heard, WatchReport, read_report
+from edge.alerts.reports import (
+    Heard,
+    WatchReport,
+    battery_event,
+    fix_event,
+    read_report,
+)
 from edge.alerts.transitions import AlertTiming, AlertWriter, Pending
 from edge.alerts.welfare import CHECK_IN_PRESS, WELFARE, DueCheck
 from edge.clock import Clock
-from edge.domain import Alert, AlertState, Fix, Resident, Watch
+from edge.domain import Alert, AlertState, Resident, Watch
 from edge.errors import AlertError, FrameError, StoreError
 from edge.storage.store import ALERT_PRIORITY, TELEMETRY_PRIORITY, Store
 
@@ -162,11 +168,11 @@ class Hub:
         if report.battery is not None:
             group.battery(watch.mac, report.battery, now)
             changed = self.store.battery_changed(watch.mac, report.battery)
-            body = self._battery_event(watch, report.battery, report.odd_battery, changed)
+            body = battery_event(watch, report.battery, report.odd_battery, changed)
             if body is not None:
                 group.event("watch.battery", now, body, self.store.clock_synced())
         if report.fix is not None:
-            fix, body = self._fix(watch, report, now)
+            fix, body = fix_event(watch, report, now)
             group.fix(fix)
             group.event("watch.fix", now, body, self.store.clock_synced())
         for kind in read_activity(admitted.frame) if admitted.sensor else ():
@@ -191,35 +197,14 @@ class Hub:
     def _store_battery(self, watch: Watch, percent: int, now: float,
                        odd: int | None = None) -> None:
         changed = self.store.save_battery(watch.mac, percent, now)
-        body = self._battery_event(watch, percent, odd, changed)
+        body = battery_event(watch, percent, odd, changed)
         if body is not None:
             self.store.append_event("watch.battery", now, body, TELEMETRY_PRIORITY)
 
-    @staticmethod
-    def _battery_event(watch: Watch, percent: int, odd: int | None,
-                       changed: bool) -> dict[str, Any] | None:
-        """The event of a level (clamped to 0-100) that changed, or that the watch sent out
-        of range (flagged); None when it is the same as before."""
-        if not changed and odd is None:
-            return None
-        body: dict[str, Any] = {"watch": watch.mac, "resident": watch.resident_id,
-                                "battery": percent}
-        if odd is not None:
-            body["reported"] = odd
-        return body
-
     def _store_fix(self, watch: Watch, report: WatchReport, now: float) -> None:
-        fix, body = self._fix(watch, report, now)
+        fix, body = fix_event(watch, report, now)
         self.store.save_fix(fix)
         self.store.append_event("watch.fix", now, body, TELEMETRY_PRIORITY)
-
-    @staticmethod
-    def _fix(watch: Watch, report: WatchReport, now: float) -> tuple[Fix, dict[str, Any]]:
-        gnss = report.fix
-        assert gnss is not None
-        fix = Fix(watch.mac, gnss.lat, gnss.lon, gnss.accuracy_m, now - gnss.age_s, now)
-        return fix, {"watch": watch.mac, "resident": watch.resident_id, "lat": fix.lat,
-                     "lon": fix.lon, "accuracy_m": fix.accuracy_m, "fixed_at": fix.fixed_at}
 
     def raise_from_input(self, resident_id: str, source: str) -> Heard | None:
         """A wired pull-cord or panic button (e.g. source "GPIO17"): an SOS like a press."""

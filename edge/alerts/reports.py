@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from edge.domain import Alert, Watch
+from edge.domain import Alert, Fix, Watch
 from firmware_bridge.ble.bthome import Frame
 from firmware_bridge.ble.gnss_fix import GnssFix, is_fix_payload, unpack_fix
 
@@ -71,3 +72,25 @@ class Heard:
     report: WatchReport
     alert: Alert | None = None
     outcome: str = ""
+
+
+def battery_event(watch: Watch, percent: int, odd: int | None,
+                  changed: bool) -> dict[str, Any] | None:
+    """The event of a level (clamped to 0-100) that changed, or that the watch sent out of
+    range (flagged); None when it is the same as before."""
+    if not changed and odd is None:
+        return None
+    body: dict[str, Any] = {"watch": watch.mac, "resident": watch.resident_id,
+                            "battery": percent}
+    if odd is not None:
+        body["reported"] = odd
+    return body
+
+
+def fix_event(watch: Watch, report: WatchReport, now: float) -> tuple[Fix, dict[str, Any]]:
+    """The watch's fix as the store keeps it, and its event; the report must carry one."""
+    gnss = report.fix
+    assert gnss is not None
+    fix = Fix(watch.mac, gnss.lat, gnss.lon, gnss.accuracy_m, now - gnss.age_s, now)
+    return fix, {"watch": watch.mac, "resident": watch.resident_id, "lat": fix.lat,
+                 "lon": fix.lon, "accuracy_m": fix.accuracy_m, "fixed_at": fix.fixed_at}
