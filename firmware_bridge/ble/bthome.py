@@ -6,10 +6,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESCCM
-
 from firmware_bridge.ble.addresses import normalise_mac, parse_key
+from firmware_bridge.ble.aes_ccm import ccm
 from firmware_bridge.ble.bthome_objects import BTObject, pack_objects, parse_objects
 from firmware_bridge.errors import FrameError
 
@@ -43,7 +41,7 @@ class BTHomeKey:
                 f"{len(key)} bytes" if isinstance(key, bytes | bytearray) else type(key).__name__
             )
             raise FrameError(f"expected a {KEY_LENGTH}-byte (128-bit) AES key, got {shown}")
-        self._cipher = AESCCM(bytes(key), tag_length=MIC_LENGTH)
+        self._cipher = ccm(bytes(key))
 
     @classmethod
     def from_hex(cls, text: str) -> BTHomeKey:
@@ -58,14 +56,11 @@ class BTHomeKey:
 
     def encrypt(self, nonce: bytes, plaintext: bytes) -> bytes:
         """Return ciphertext followed by the 4-byte MIC."""
-        return self._cipher.encrypt(nonce, plaintext, None)
+        return self._cipher.encrypt(nonce, plaintext)
 
     def decrypt(self, nonce: bytes, sealed: bytes) -> bytes | None:
         """Return the plaintext of ciphertext + MIC, or None when the MIC does not match."""
-        try:
-            return self._cipher.decrypt(nonce, sealed, None)
-        except InvalidTag:
-            return None
+        return self._cipher.decrypt(nonce, sealed)
 
 
 @dataclass(frozen=True, slots=True)

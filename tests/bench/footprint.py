@@ -11,7 +11,7 @@
   hub used to import up front (the receiver, doctor, pairing, the demo, the uplink and
   panel wiring with paho, requests and gpiozero); the goal is the hub at least 10 MB
   below that. (The code before the layout issue measured 55.3 MB offline and 55.5 MB with
-  the uplink; the baseline here comes within 0.2 MB of both.)
+  the uplink; the baseline here comes within 1 MB of both.)
 Run: .venv/bin/python tests/bench/footprint.py [--quick]
 """
 
@@ -30,8 +30,10 @@ EDGE_HUB = Path(sys.executable).parent / "edge-hub"
 HELP_GOAL_S = 0.3
 RSS_SAVING_GOAL_MB = 10.0
 # What the command line and the hub imported up front before the layout issue (the
-# receiver of then: its service and store on http.server, without today's ASGI stack).
-EAGER = ("import requests, gpiozero, bleak, paho.mqtt.client, serial, sqlite_utils, http.server; "
+# receiver of then: its service and store on http.server, without today's ASGI stack; and
+# the cryptography package, whose AES-CCM the hub used before it used the system's libcrypto).
+EAGER = ("import requests, gpiozero, bleak, paho.mqtt.client, serial, sqlite_utils, http.server, "
+         "cryptography.hazmat.primitives.ciphers.aead; "
          "import edge.tools.doctor, edge.tools.pairing, cloud_sync.server.service, "
          "cloud_sync.server.store, cloud_sync.server.roster, cloud_sync.uplink.https, "
          "edge.uplink.service, edge.panel.driver")
