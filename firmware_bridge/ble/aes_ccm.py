@@ -4,21 +4,23 @@ own ssl module has already loaded.
 The `cryptography` package brings a second, statically linked OpenSSL: some 8 MB of a Pi's
 memory for this one cipher, which the system's libcrypto (mapped into every Python that
 can speak TLS) has too. So the cipher is called there through ctypes, with the EVP
-interface (https://docs.openssl.org/3.0/man3/EVP_EncryptInit/, "CCM mode"). Where no
-shared libcrypto can be found (a Python built with OpenSSL linked in statically),
-`cryptography`'s AESCCM does the same job. Tests check both against each other.
+interface (https://docs.openssl.org/3.0/man3/EVP_EncryptInit/, "CCM mode"). Where Python
+has no shared libcrypto mapped (OpenSSL linked in statically, or no ssl at all), or the one
+it has fails a known answer, `cryptography`'s AESCCM does the same job. Tests check both
+against each other.
 """
 
 from __future__ import annotations
 
 import ctypes
 import threading
-from ctypes.util import find_library
 from pathlib import Path
 from typing import Any, Protocol
 
+KEY_LENGTH = 16
 NONCE_LENGTH = 13
 TAG_LENGTH = 4
+MAX_TEXT = 0xFFFF  # what a 13-byte nonce leaves room to count (2 length bytes)
 _SET_IVLEN, _GET_TAG, _SET_TAG = 0x9, 0x10, 0x11  # EVP_CTRL_AEAD_* (= EVP_CTRL_CCM_*)
 
 
@@ -30,10 +32,12 @@ class Ccm(Protocol):
 
 
 def libcrypto_path(maps: Path = Path("/proc/self/maps")) -> str | None:
-    """The libcrypto this process already has mapped (Python's _ssl links it), else the
-    one the system's linker would find, else None."""
-    import _ssl  # noqa: F401  (loads libcrypto where Python links it dynamically)
-
+    """The libcrypto this process already has mapped (Python's _ssl links it), or None.
+    Never a second one: two OpenSSLs in one process is asking for trouble."""
+    try:
+        import _ssl  # noqa: F401  (maps libcrypto where Python links it dynamically)
+    except ImportError:
+        return None
     try:
         for line in maps.read_text().splitlines():
             path = line.split(maxsplit=5)[5:]
@@ -41,7 +45,7 @@ def libcrypto_path(maps: Path = Path("/proc/self/maps")) -> str | None:
                 return path[0]
     except OSError:
         pass
-    return find_library("crypto")
+    return None
 
 
 class _Library:
@@ -54,8 +58,8 @@ class _Library:
         lib.EVP_aes_128_ccm.restype = pointer
         lib.EVP_CIPHER_CTX_new.restype = pointer
         lib.EVP_CIPHER_CTX_free.argtypes = [pointer]
+        lib.ERR_clear_error.restype = None
         self.lib, self.cipher = lib, pointer(lib.EVP_aes_128_ccm())
-        # Probe: a library without CCM, or one that cannot build a context, is not used.
         if not self.cipher.value:
             raise OSError(f"{path} has no AES-128-CCM")
 
@@ -74,6 +78,13 @@ class _Library:
             self.free(context)
             raise OSError("libcrypto could not set up an AES-128-CCM context")
         return context
+
+    def rekey(self, context: ctypes.c_void_p, key: bytes, encrypting: bool) -> None:
+        """After a failed call: OpenSSL's errors cleared, and the key set again, which
+        resets the context whatever the failure left in it."""
+        init = self.lib.EVP_EncryptInit_ex if encrypting else self.lib.EVP_DecryptInit_ex
+        init(context, None, None, key, None)
+        self.lib.ERR_clear_error()
 
     def free(self, context: ctypes.c_void_p) -> None:
         if context.value:
@@ -98,10 +109,13 @@ class _EvpCcm:
             if context is not None:
                 self._library.free(context)
 
+    def __reduce__(self) -> Any:
+        raise TypeError("an AES-CCM key's cipher is not copied or pickled; make another")
+
     def decrypt(self, nonce: bytes, sealed: bytes) -> bytes | None:
-        _check(nonce)
+        nonce, sealed = _checked(nonce), bytes(sealed)
         size = len(sealed) - TAG_LENGTH
-        if size < 0:
+        if not 0 <= size <= MAX_TEXT:
             return None
         lib, context, length = self._library.lib, self._decrypting, ctypes.byref(self._length)
         out = ctypes.create_string_buffer(size or 1)
@@ -110,12 +124,16 @@ class _EvpCcm:
                   and lib.EVP_DecryptInit_ex(context, None, None, None, nonce) == 1
                   and lib.EVP_DecryptUpdate(context, None, length, None, size) == 1
                   and lib.EVP_DecryptUpdate(context, out, length, sealed, size) > 0)
+            if not ok:
+                self._library.rekey(context, self._key, encrypting=False)
         return out.raw[:size] if ok else None
 
     def encrypt(self, nonce: bytes, plaintext: bytes) -> bytes:
-        _check(nonce)
-        lib, length = self._library.lib, ctypes.byref(self._length)
+        nonce, plaintext = _checked(nonce), bytes(plaintext)
         size = len(plaintext)
+        if size > MAX_TEXT:
+            raise ValueError(f"AES-CCM here takes at most {MAX_TEXT} bytes, got {size}")
+        lib, length = self._library.lib, ctypes.byref(self._length)
         out, tag = ctypes.create_string_buffer(size or 1), ctypes.create_string_buffer(TAG_LENGTH)
         with self._lock:
             if self._encrypting is None:
@@ -126,6 +144,8 @@ class _EvpCcm:
                   and lib.EVP_EncryptUpdate(context, None, length, None, size) == 1
                   and lib.EVP_EncryptUpdate(context, out, length, plaintext, size) == 1
                   and lib.EVP_CIPHER_CTX_ctrl(context, _GET_TAG, TAG_LENGTH, tag) == 1)
+            if not ok:
+                self._library.rekey(context, self._key, encrypting=True)
         if not ok:
             raise OSError("libcrypto failed to encrypt with AES-128-CCM")
         return out.raw[:size] + tag.raw
@@ -144,12 +164,11 @@ class _PackageCcm:
         self._invalid = InvalidTag
 
     def encrypt(self, nonce: bytes, plaintext: bytes) -> bytes:
-        _check(nonce)
-        return bytes(self._cipher.encrypt(nonce, plaintext, None))
+        return bytes(self._cipher.encrypt(_checked(nonce), plaintext, None))
 
     def decrypt(self, nonce: bytes, sealed: bytes) -> bytes | None:
-        _check(nonce)
-        if len(sealed) < TAG_LENGTH:
+        nonce = _checked(nonce)
+        if not TAG_LENGTH <= len(sealed) <= MAX_TEXT + TAG_LENGTH:
             return None
         try:
             return bytes(self._cipher.decrypt(nonce, sealed, None))
@@ -157,16 +176,31 @@ class _PackageCcm:
             return None
 
 
-def _check(nonce: bytes) -> None:
+def _checked(nonce: bytes) -> bytes:
+    nonce = bytes(nonce)
     if len(nonce) != NONCE_LENGTH:
         raise ValueError(f"expected a {NONCE_LENGTH}-byte nonce, got {len(nonce)} bytes")
+    return nonce
+
+
+# One known answer (key 00..0f, nonce 00..0c, plaintext "BTHome"), from the cryptography
+# package: a libcrypto that does not give it (or cannot build a context) is not used.
+_PROBE_KEY, _PROBE_NONCE, _PROBE_TEXT = bytes(range(16)), bytes(range(13)), b"BTHome"
+_PROBE_SEALED = bytes.fromhex("5460fce73e6ca43262d2")
 
 
 def _load() -> _Library | None:
     path = libcrypto_path()
     try:
-        return _Library(path) if path else None
-    except (OSError, AttributeError):  # not there, or without the EVP functions
+        library = _Library(path) if path else None
+        if library is None:
+            return None
+        cipher = _EvpCcm(library, _PROBE_KEY)
+        works = (cipher.encrypt(_PROBE_NONCE, _PROBE_TEXT) == _PROBE_SEALED
+                 and cipher.decrypt(_PROBE_NONCE, _PROBE_SEALED) == _PROBE_TEXT
+                 and cipher.decrypt(_PROBE_NONCE, _PROBE_SEALED[:-1] + b"\0") is None)
+        return library if works else None
+    except (OSError, AttributeError):  # not there, without the EVP functions, or failing
         return None
 
 
@@ -176,6 +210,9 @@ _LIBRARY = _load()
 def ccm(key: bytes, *, package: bool = False) -> Ccm:
     """AES-128-CCM under `key`: libcrypto's where there is one (or `cryptography`'s, with
     `package`)."""
+    key = bytes(key)
+    if len(key) != KEY_LENGTH:
+        raise ValueError(f"expected a {KEY_LENGTH}-byte AES-128 key, got {len(key)} bytes")
     if _LIBRARY is not None and not package:
-        return _EvpCcm(_LIBRARY, bytes(key))
-    return _PackageCcm(bytes(key))
+        return _EvpCcm(_LIBRARY, key)
+    return _PackageCcm(key)
