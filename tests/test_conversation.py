@@ -122,6 +122,7 @@ def test_a_number_that_only_ends_like_a_contacts_is_not_that_contact(tmp_path) -
         assert "+62813800138001" not in b.inbox()  # strangers are not answered either
         b.reply("008613800138001", "好的我马上到")  # the grid worker, written another way
         await until(lambda: b.app is not None and not b.app.store.open_alerts(), timeout=10)
+        await until(lambda: any("李娜" in t for t in b.inbox().get(DESK, [])), timeout=10)
 
     b = play(tmp_path, scenario)
     assert any("李娜" in t for t in b.inbox()[DESK])  # told who took it
