@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +28,34 @@ from tests.uplink_building import UplinkBuilding
 
 CANCEL_S = 0.4  # the cancel window of these buildings
 ON_TIME_S = 0.25  # a timer fires this soon after it is due (the old loop: up to 0.5 s)
+
+
+class MachineStalls:
+    """Time this process lost to the machine while a timing is taken: a thread sleeping
+    5 ms at a time adds up each oversleep beyond 10 ms. A busy hub loop cannot cause
+    those (Python hands the GIL over every 5 ms); a shared machine that stops scheduling
+    us can. Timers are then judged on their own lateness: ON_TIME_S plus what was lost."""
+
+    def __init__(self) -> None:
+        self.lost = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            before = time.monotonic()
+            time.sleep(0.005)
+            late = time.monotonic() - before - 0.005
+            if late > 0.010:
+                self.lost += late
+
+    def __enter__(self) -> MachineStalls:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class RealTimeBuilding(SmsBuilding):
@@ -107,8 +136,9 @@ def test_with_a_panel_and_nothing_to_do_the_loop_looks_every_few_seconds(
         assert b.app.turns - turns <= 1
         alert_light = b.pin_factory.pin(6)
         assert not alert_light.state
-        elapsed = await pressed_and_active(b)  # a press still goes out at once ...
-        assert elapsed < CANCEL_S + ON_TIME_S
+        with MachineStalls() as stalls:
+            elapsed = await pressed_and_active(b)  # a press still goes out at once ...
+        assert elapsed < CANCEL_S + ON_TIME_S + stalls.lost
         await until(lambda: any(change.state for change in alert_light.states),
                     timeout=1)  # ... and the alert light blinks without waiting for a look
 
@@ -120,8 +150,9 @@ def test_a_press_goes_to_responders_as_its_cancel_window_ends(tmp_path: Path) ->
         assert b.app is not None
         await asyncio.sleep(0.3)
         turns = b.app.turns
-        took = await pressed_and_active(b)
-        assert CANCEL_S <= took < CANCEL_S + ON_TIME_S
+        with MachineStalls() as stalls:
+            took = await pressed_and_active(b)
+        assert CANCEL_S <= took < CANCEL_S + ON_TIME_S + stalls.lost
         await until(lambda: {DESK, GRID} <= set(b.inbox()), timeout=5)
         # woken by the raise, by the activation and by the texts' bookkeeping; not polling
         assert b.app.turns - turns <= 6
@@ -139,8 +170,10 @@ def test_the_next_tier_is_texted_as_its_wait_ends(tmp_path: Path) -> None:
         assert b.app is not None
         await pressed_and_active(b)
         active = time.monotonic()
-        await until(lambda: queued_to(b, NEIGHBOUR), timeout=5)
-        assert 0.95 <= time.monotonic() - active < 1.0 + ON_TIME_S  # "active" is seen late
+        with MachineStalls() as stalls:
+            await until(lambda: queued_to(b, NEIGHBOUR), timeout=5)
+        took = time.monotonic() - active
+        assert 0.95 <= took < 1.0 + ON_TIME_S + stalls.lost  # "active" is seen late
         await until(lambda: NEIGHBOUR in b.inbox(), timeout=5)
 
     play(tmp_path, scenario, tier_wait_s=[1.0, 300])
