@@ -196,13 +196,15 @@ class SmsWorker:
         wait = readiness_poll_s(mono - self._fault_since)
         return max(0.0, wait - (mono - self._tried_at))
 
-    def _modem_down(self, error: ModemError) -> None:
-        """The modem cannot send now: texts wait for it; say so once per change of fault."""
+    def _modem_down(self, error: ModemError, told: bool = False) -> None:
+        """The modem cannot send now: texts wait for it; say so once per change of fault
+        (unless `told`: the port's loss, logged by the driver; setting it up again, at
+        once, says what is wrong)."""
         mono = self.clock.monotonic()
         self.ready, self.fault = False, str(error)
         if self._fault_since is None:
             self._fault_since = mono
-        if self._fault_logged != self.fault:
+        if self._fault_logged != self.fault and not told:
             self._fault_logged = self.fault
             self._log.error("The GSM modem cannot send texts now: %s. Texts stay queued; the "
                             "hub checks the modem again in %.0f s, then less often (at most "
@@ -227,7 +229,10 @@ class SmsWorker:
     async def _idle(self, stop: asyncio.Event) -> None:
         """Until the next queued text, inbox read or health check is due, or wake() (a
         text queued, here or by another process through the hub's loop, or a modem
-        event); RING_STEP_S while a ring call needs following; at most `idle_s`."""
+        event); RING_STEP_S while a ring call needs following; at most `idle_s`. Not at
+        all when this turn found the modem gone: setting it up paces itself."""
+        if not self.ready:
+            return
         mono = self.clock.monotonic()
         wait = min(self.idle_s, self._inbox_due - mono, self._health_due - mono)
         if self.ringer is not None and self.ready and self.ringer.needs_step():
@@ -346,8 +351,10 @@ class SmsWorker:
         try:
             status = await self._call(self.modem.status)
         except ModemError as error:
-            self._log.error("The GSM modem failed its check (%s); setting it up again.", error)
-            self._modem_down(error)
+            if error.kind != "dead":  # a port that is gone: the driver said so already
+                self._log.error("The GSM modem failed its check (%s); setting it up again.",
+                                error)
+            self._modem_down(error, told=error.kind == "dead")
             return
         if not getattr(status, "registered", True):
             self.fault = f"not registered on a network ({getattr(status, 'registration', '?')})"
@@ -366,7 +373,9 @@ class SmsWorker:
                 self.sms.save_inbound(item.pdu, self.clock.now())
                 await self._call(self.modem.delete_message, item.index)
         except ModemError as error:
-            self._log.warning("Could not read the SIM inbox (%s); trying again later.", error)
+            # a port that is gone is told once, by the driver and the set-up that follows
+            log = self._log.info if error.kind == "dead" else self._log.warning
+            log("Could not read the SIM inbox (%s); trying again later.", error)
         self.replies.process()
         self.replied()
 
