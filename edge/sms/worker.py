@@ -235,7 +235,7 @@ class SmsWorker:
             return
         mono = self.clock.monotonic()
         wait = min(self.idle_s, self._inbox_due - mono, self._health_due - mono)
-        if self.ringer is not None and self.ready and self.ringer.needs_step():
+        if self.ringer is not None and self.ringer.needs_step():
             wait = min(wait, RING_STEP_S)
         next_try = self.sms.next_wake()
         if next_try is not None:
