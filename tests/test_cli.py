@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -198,6 +199,47 @@ def test_sigterm_while_the_hub_starts_stops_it_cleanly(tmp_path, delay_s: float)
     assert hub.returncode == 0, out
     assert "Hub hub-9 stopped cleanly" in out
     assert not (tmp_path / "hub.db-wal").exists() or (tmp_path / "hub.db-wal").stat().st_size == 0
+
+
+# The installed `edge-hub` script, with a SIGTERM sent the moment the command line
+# starts to load (before any of the hub's modules): the window in which systemd's stop
+# used to kill a starting hub outright.
+SIGTERM_WHILE_LOADING = """
+import os, signal, sys
+from importlib.metadata import entry_points
+
+class SignalWhenTheCommandLineLoads:
+    def find_spec(self, name, path=None, target=None):
+        if name == "edge.tools.cli":
+            os.kill(os.getpid(), signal.SIGTERM)
+        return None
+
+main = entry_points(group="console_scripts")["edge-hub"].load()
+sys.meta_path.insert(0, SignalWhenTheCommandLineLoads())
+sys.argv = ["edge-hub", *sys.argv[1:]]
+sys.exit(main())
+"""
+
+
+def test_a_sigterm_before_the_hub_has_loaded_still_stops_it_cleanly(tmp_path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text(MINIMAL_HUB.format(db=tmp_path / "hub.db", key=KEY_HEX), encoding="utf-8")
+    hub = subprocess.run([sys.executable, "-c", SIGTERM_WHILE_LOADING, "run", "--config",
+                          str(config)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    out = hub.stdout + hub.stderr
+    assert hub.returncode == 0, out
+    assert "Asked to stop (SIGTERM) while starting" in out
+    assert "Hub hub-9 stopped cleanly" in out
+
+
+def test_a_one_shot_command_still_ends_at_once_on_an_early_sigterm(tmp_path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text(MINIMAL_HUB.format(db=tmp_path / "hub.db", key=KEY_HEX), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", SIGTERM_WHILE_LOADING, "check-config",
+                           "--config", str(config)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == -signal.SIGTERM, done.stdout + done.stderr
+    assert "valid" not in done.stdout
 
 
 def run_hub_on_the_journal(tmp_path, extra: str, until: str) -> list[str]:

@@ -179,14 +179,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
                                 offline=args.offline))
 
 
+HUB_COMMANDS = ("run", "simulate")  # they stop cleanly on a SIGTERM that came early
 COMMANDS = {"run": cmd_run, "check-config": cmd_check_config, "demo": cmd_demo,
             "decode": cmd_decode}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from edge.supervision.journal_log import configure_logging, journal_prefix
+    from edge.supervision.stop_signals import release_early
 
     args = build_parser().parse_args(argv)
+    if args.command not in HUB_COMMANDS:
+        release_early()  # only a running hub keeps a SIGTERM for a clean stop
     configure_logging(sys.stdout, os.environ)
     try:
         handler = getattr(args, "func", None) or COMMANDS[args.command]
