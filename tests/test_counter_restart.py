@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 
 from edge.alerts.gate import Refusal
 from edge.domain import AlertState
-from edge.storage.roster import TELEMETRY_FRAMES_KEPT
+from edge.storage.roster import RESTART_BELOW, TELEMETRY_FRAMES_KEPT
 from tests.building import SimBuilding
 
 
@@ -127,21 +128,92 @@ def test_a_long_press_after_the_window_neither_cancels_nor_raises_again(
     assert "alert.cancel_refused" in building.events("alert.")
 
 
-def test_the_history_keeps_every_button_frame_and_the_latest_telemetry(
+def test_the_history_keeps_every_button_frame_the_low_counters_and_the_latest_telemetry(
         building: SimBuilding) -> None:
     mac = building.mac(0)
+    building.air.watches[mac].counter = 5000  # a watch in use for a while
     building.air.press(mac)
     building.air.long_press(mac)
     for n in range(TELEMETRY_FRAMES_KEPT + 40):
         building.air.battery(mac, 50 + n % 40)
-    assert building.store.prune_frame_history() == 40
-    rows = building.store.db.execute(
-        "SELECT press, count(*) FROM watch_frames WHERE mac = ? GROUP BY press", [mac])
-    assert dict(rows.fetchall()) == {0: TELEMETRY_FRAMES_KEPT, 1: 2}
+    building.wait(60)
     building.air.battery_swap(mac, counter=1)
-    building.air.battery(mac, 60)
+    for n in range(TELEMETRY_FRAMES_KEPT + 40):  # the latest, and below RESTART_BELOW
+        building.air.battery(mac, 50 + n % 40)
+    assert building.store.prune_frame_history() == TELEMETRY_FRAMES_KEPT + 40
+    rows = building.store.db.execute(
+        "SELECT press, counter < ?, count(*) FROM watch_frames WHERE mac = ? "
+        "GROUP BY press, counter < ?", [RESTART_BELOW, mac, RESTART_BELOW])
+    assert {(press, low): n for press, low, n in rows.fetchall()} == {
+        (1, 0): 2, (0, 1): TELEMETRY_FRAMES_KEPT + 40}
+    building.air.battery_swap(mac, counter=1)  # another new battery, from 1 again
     building.air.replay(mac, index=0)  # the press, older than any kept telemetry
-    assert building.hub.gate.counts[Refusal.REPLAY] == 1
+    building.air.replay(mac, index=TELEMETRY_FRAMES_KEPT + 50)  # the first restart's 9th frame
+    assert building.hub.gate.counts[Refusal.REPLAY] == 2
+    assert len(restarted_events(building)) == 1
+
+
+def heard_for_a_while(building: SimBuilding, mac: str, frames: int) -> None:
+    """A watch counting from 5000, then `frames` heartbeats with the latest kept."""
+    building.air.watches[mac].counter = 5000
+    for n in range(frames):
+        building.air.battery(mac, 90 - n % 2)
+    building.store.prune_frame_history()
+
+
+def test_a_copy_of_telemetry_older_than_the_kept_history_is_refused_not_a_restart(
+        building: SimBuilding) -> None:
+    mac = building.mac(0)
+    heard_for_a_while(building, mac, TELEMETRY_FRAMES_KEPT + 40)
+    for index in range(0, 40, 5):  # eight heartbeats no longer kept, copied from a recording
+        building.air.replay(mac, index=index)
+        building.wait(10)
+    assert building.hub.gate.counts[Refusal.REPLAY] == 8
+    assert restarted_events(building) == []
+    last = building.store.db.execute(
+        "SELECT last_counter FROM watch_counters WHERE mac = ?", [mac]).fetchone()[0]
+    assert last == 5000 + TELEMETRY_FRAMES_KEPT + 39
+    building.air.battery(mac, 80)  # the watch itself goes on as before
+    assert building.hub.gate.counts["accepted"] == TELEMETRY_FRAMES_KEPT + 41
+
+
+def test_a_restart_heard_only_after_its_first_frames_is_taken_once_the_watch_counts_on(
+        building: SimBuilding) -> None:
+    mac = building.mac(0)
+    heard_for_a_while(building, mac, 10)
+    building.air.battery_swap(mac, counter=3000)  # the first 3,000 frames went unheard
+    for _ in range(3):
+        building.air.battery(mac, 99)
+        building.wait(30)
+    assert restarted_events(building) == []  # not yet: it could have been copies
+    building.air.battery(mac, 98)  # 90 s of counting on from 3000, nothing above 5009
+    assert restarted_events(building) == [
+        {"watch": mac, "resident": "r1", "previous_counter": 5009, "counter": 3003}]
+    building.air.battery(mac, 97)
+    assert building.hub.gate.counts["accepted"] == 12
+
+
+def test_copies_between_the_watchs_own_frames_never_make_a_restart(
+        building: SimBuilding) -> None:
+    mac = building.mac(0)
+    heard_for_a_while(building, mac, TELEMETRY_FRAMES_KEPT + 40)
+    for index in range(10):  # a copy, then the watch's own next heartbeat, 30 s apart
+        building.air.replay(mac, index=index)
+        building.wait(30)
+        building.air.battery(mac, 70)
+        building.wait(30)
+    assert restarted_events(building) == []
+    assert building.hub.gate.counts[Refusal.REPLAY] == 10
+
+
+def test_a_press_from_a_restart_heard_only_after_its_first_frames_raises_the_alert_at_once(
+        building: SimBuilding) -> None:
+    mac = building.mac(0)
+    heard_for_a_while(building, mac, 10)
+    building.air.battery_swap(mac, counter=3000)
+    building.air.press(mac)
+    assert building.store.open_alert_for("r1") is not None
+    assert [e["counter"] for e in restarted_events(building)] == [3000]
 
 
 def test_the_duty_desk_is_texted_once_when_a_watch_restarts_its_counter(tmp_path) -> None:
@@ -183,3 +255,18 @@ def test_a_press_identical_to_an_old_one_after_a_battery_change_reaches_the_duty
     assert site.events("security.sos_replayed")[0]["copies"] == 1
     site.building.air.press(mac)  # the resident presses again: a new frame, heard
     assert site.building.store.open_alert_for("r1") is not None
+
+
+def test_the_installer_sees_a_restart_in_edge_hub_status(building: SimBuilding, capsys) -> None:
+    from edge.tools.cli import main
+
+    mac = building.mac(0)
+    building.air.battery(mac, 90)
+    building.air.battery_swap(mac, counter=1)
+    building.air.battery(mac, 99)
+    assert main(["status", "--db", str(building.path), "--json"]) == 0
+    watch = next(w for w in json.loads(capsys.readouterr().out)["watches"] if w["mac"] == mac)
+    assert watch["counter_restarts"] == 1 and watch["counter"] == 1
+    assert main(["status", "--db", str(building.path)]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if mac in line)
+    assert f"(restarted {watch['counter_restarted']})" in line

@@ -8,10 +8,17 @@ frame the hub already accepted. A frame is admitted when:
 - it is the last accepted frame heard again within a burst: a quiet duplicate, refused;
 - its counter is not above the last one and it is in the watch's history: a replay, refused;
 - its counter is not above the last one and it is new: the watch restarted its counter
-  (a battery change). It is admitted as a restart and becomes the new baseline.
+  (a battery change). It is admitted as a restart and becomes the new baseline, when its
+  counter is low (below RESTART_BELOW: a battery change starts again from there) or it
+  carries a press (help first; no press is ever forgotten, so it is not a copy);
+- otherwise it may be a copy of a frame too old to be kept, or a restart whose first
+  frames the hub missed: refused, and taken as a restart once the watch goes on counting
+  from there for RESTART_CONFIRM_S with nothing heard above the last accepted counter
+  (a watch still counting on would be).
 
-The history (counter and MIC of accepted frames, edge.storage.store) keeps every button frame and
-the latest telemetry frames of each watch, so a press can never be replayed.
+The history (counter and MIC of accepted frames, edge.storage.store) keeps every button
+frame, every frame below RESTART_BELOW and the latest telemetry frames of each watch, so
+neither a press nor a restart's first frames can be replayed.
 """
 
 from __future__ import annotations
@@ -21,13 +28,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from edge.alerts.reports import has_button
 from edge.domain import Sensor, Watch
 from edge.errors import FrameError
-from edge.storage.roster import WatchRecord
+from edge.storage.roster import RESTART_BELOW, WatchRecord
 from firmware_bridge.ble.bthome import BTHomeKey, Frame, decode_frame
 
 _MAC_INCLUDED = 0x02
 BURST_S = 10.0  # a watch repeats one frame for a few seconds
+RESTART_CONFIRM_S = 90.0  # three heartbeats of a watch that restarted out of hearing
 
 
 class Refusal(StrEnum):
@@ -80,6 +89,7 @@ class _Entry:
     last_raw: bytes | None = None
     last_at: float = float("-inf")
     sensor: Sensor | None = None
+    unplaced: tuple[int, float] | None = None  # a lower frame too old to judge: counter, when
 
 
 Seen = Callable[[str, int, int], bool]
@@ -150,7 +160,22 @@ class WatchGate:
         if self._seen(entry.watch.mac, counter, mic):
             raise self._replay(entry, frame, f"counter {counter} is not above the last "
                                f"accepted {last} and this exact frame was accepted before")
-        return last
+        if counter < RESTART_BELOW or has_button(frame):
+            return last
+        return self._unplaced(entry, frame, last)
+
+    def _unplaced(self, entry: _Entry, frame: Frame, last: int) -> int:
+        """A lower counter too high for a battery change and older than the kept history:
+        a restart only once the watch has gone on counting from it for a while."""
+        counter, now, first = frame.counter or 0, self._now(), entry.unplaced
+        if first is not None and counter > first[0] and now - first[1] >= RESTART_CONFIRM_S:
+            return last
+        if first is None:
+            entry.unplaced = (counter, now)
+        raise self._refuse(Refusal.REPLAY, entry, f"counter {counter} is below the last "
+                           f"accepted {last}, too high for a battery change and older than "
+                           "the kept history: a copy, or a restart the hub missed the start "
+                           "of, taken as one if the watch goes on counting from it", frame)
 
     def _replay(self, entry: _Entry, frame: Frame, reason: str) -> FrameRefused:
         return self._refuse(Refusal.REPLAY, entry, f"{reason} (replayed frame)", frame)
@@ -167,6 +192,7 @@ class WatchGate:
             return
         self.counts["accepted"] += 1
         entry.last_raw, entry.last_at = admitted.raw, self._now()
+        entry.unplaced = None  # a frame above the last counter, or a restart: judged
         if admitted.restart_from is not None:
             self.counts["restarted"] += 1
             entry.old_high = max(entry.old_high or 0, admitted.restart_from)

@@ -13,6 +13,12 @@ SOS_EVENTS = frozenset({"press", "double_press", "triple_press", "hold_press"})
 # A long press cancels inside an open alert's cancel window; with nothing open it is a
 # person holding the button, and raises an SOS (edge.alerts.hub).
 CANCEL_EVENTS = frozenset({"long_press"})
+BUTTON_EVENTS = SOS_EVENTS | CANCEL_EVENTS
+
+
+def has_button(frame: Frame) -> bool:
+    """A press, hold or long press is in the frame (WatchReport.pressed, before reading it)."""
+    return any(obj.name == "button" and obj.value in BUTTON_EVENTS for obj in frame.objects)
 
 
 @dataclass(frozen=True, slots=True)
