@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 from dataclasses import fields
@@ -531,11 +532,25 @@ def test_example_config_mentions_every_key() -> None:
 
 
 @pytest.mark.parametrize("bad", ["+8613800138001\n", "138 0013 8001\n", "+86\n13800138001"])
-def test_a_phone_number_with_a_line_break_is_refused(bad: str) -> None:
-    from cloud_sync.contract.roster_file import PHONE
+def test_a_phone_number_with_a_line_break_is_refused(bad: str, tmp_path: Path) -> None:
+    """In hub.toml, in a roster the server pushes and in the server's roster file."""
+    from cloud_sync.contract.roster_file import PHONE, parse_roster
+    from cloud_sync.server.roster import load_roster_file
 
     with pytest.raises(ValueError):
         PHONE.apply(bad)
+    refused(changed("contacts", 0, phone=bad), "contacts[0].phone: expected")
+    pushed = {"residents": building()["residents"], "watches": building()["watches"],
+              "contacts": [{**building()["contacts"][0], "phone": bad}]}
+    with pytest.raises(ConfigError, match=re.escape("contacts[0].phone: expected")):
+        parse_roster(pushed, source="roster command", default_address="幸福里路 18 号")
+    file = tmp_path / "roster.toml"
+    file.write_text(f"""community = "xingfuli"\nversion = "1"\n
+[[residents]]\nid = "r-301"\nname = "王秀英"\nroom = "301"\n
+[[contacts]]\nid = "desk"\nname = "值班室"\nphone = {json.dumps(bad)}\nrole = "duty_desk"\ntier = 1\n
+""", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape("contacts[0].phone: expected")):
+        load_roster_file(file)
 
 
 @pytest.mark.parametrize("url, ok", [

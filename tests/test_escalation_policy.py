@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from edge.domain import Contact, Fix, Location, Role
@@ -13,7 +15,7 @@ from edge.sms.escalation import (
     is_due,
     next_step_at,
 )
-from edge.sms.messages import MessageContext, check_template, render
+from edge.sms.messages import MessageContext, check_template, compact, render
 from firmware_bridge.sms.gsm7 import is_gsm7
 from firmware_bridge.sms.pdu import count_parts
 
@@ -68,13 +70,14 @@ def test_no_contacts_means_no_notices() -> None:
 
 def context(location: Location, phone: str = "13905710101") -> MessageContext:
     return MessageContext("A00K", "王秀英", "幸福里小区 3号楼", "101",
-                          "杭州市西湖区幸福里路 18 号 3号楼 1单元 101", "08:15", location,
+                          "幸福里路 18 号 3号楼 1单元 101", "08:15", location,
                           phone=phone)
 
 
 FIX = Fix("A4:C1:38:00:00:01", 30.27415, 120.15515, 8, 1000.0, 1000.0)
 MAP = "https://uri.amap.com/marker?position={lon:.5f},{lat:.5f}&coordinate=wgs84"
-HOME = "杭州市西湖区幸福里路 18 号 3号楼 2单元 102"
+HOME = "幸福里路 18 号 3号楼 2单元 102"
+DEMO = Path(__file__).resolve().parents[1] / "config" / "demo.toml"
 
 
 def test_sos_text_in_chinese_with_map_link_and_fix_age_fits_two_parts() -> None:
@@ -95,17 +98,37 @@ def test_an_sos_with_a_fix_and_the_residents_number_fits_two_parts(
         time: str, age_s: float, stale: bool) -> None:
     from dataclasses import replace
 
-    location = Location("幸福里路18号3号楼101", "101", FIX, age_s, stale)
-    text = render("sos", replace(context(location), time=time), {}, "zh", MAP)
-    assert "13905710101" in text and time in text and "position=" in text
-    assert ("幸福里路18号3号楼101" in text) is stale
-    assert count_parts(text) == 2, (len(text), text)
+    from edge.config.loader import load_config
+
+    longest = max((r.address for r in load_config(DEMO).roster.residents), key=len)
+    location = Location(longest, "101", FIX, age_s, stale)
+    for kind in ("sos", "unanswered") if not stale else ("sos",):
+        text = render(kind, replace(context(location), time=time), {}, "zh", MAP)
+        assert "13905710101" in text and time in text and "position=" in text
+        assert (compact(longest) in text) is stale
+        assert count_parts(text) == 2, (len(text), text)
+
+
+def test_check_config_warns_of_an_address_that_makes_an_sos_take_three_parts(
+        tmp_path, capsys) -> None:
+    from edge.tools.cli import main
+
+    assert main(["check-config", "--config", str(DEMO)]) == 0
+    assert "warning" not in capsys.readouterr().out
+    config = tmp_path / "hub.toml"
+    config.write_text(DEMO.read_text(encoding="utf-8").replace(
+        '"幸福里路 18 号 3号楼 2单元 102"', '"浙江省杭州市西湖区幸福里路 18 号 3号楼 2单元 102"'),
+        encoding="utf-8")
+    assert main(["check-config", "--config", str(config)]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "resident r-102: an SOS with an old GPS fix takes 3 SMS " \
+        "parts" in warnings[0] and "leave out city and district" in warnings[0]
 
 
 def test_sos_text_without_fix_gives_the_home_address_once_in_one_part() -> None:
     text = render("sos", context(Location(HOME, "102")), {}, "zh", MAP)
     assert text == ("【SOS A00K】王秀英（13905710101）08:15求助。"
-                    "住址杭州市西湖区幸福里路18号3号楼2单元102。回复1接手")
+                    "住址幸福里路18号3号楼2单元102。回复1接手")
     assert text.count("102") == 1 and "3号楼" in text and text.count("3号楼") == 1
     assert count_parts(text) == 1
 

@@ -96,10 +96,10 @@ def test_escalates_tier_by_tier_then_repeats_until_acknowledged(tmp_path) -> Non
         for _ in range(3):
             await b.advance(31)
             await b.settle()
-        assert sum("仍无人接手" in t for t in b.inbox()[DESK]) == 3  # 3 fast rounds...
+        assert sum("无人接手】" in t for t in b.inbox()[DESK]) == 3  # 3 fast rounds...
         await b.advance(570)
         await b.settle()
-        assert sum("仍无人接手" in t for t in b.inbox()[DESK]) == 4  # ...then every 10 min
+        assert sum("无人接手】" in t for t in b.inbox()[DESK]) == 4  # ...then every 10 min
         b.reply(GRID, "1")
         await _acknowledged(b)
         def about_the_alert() -> int:
@@ -417,7 +417,7 @@ def test_the_text_gives_the_residents_own_number_and_a_date_once_it_is_not_today
         for _ in range(3):  # nobody answers: a day goes by with "still unanswered" texts
             await b.advance(43_200)
             await b.settle()
-        late = [t for t in b.inbox()[DESK] if "仍无人接手" in t][-1]
+        late = [t for t in b.inbox()[DESK] if "无人接手】" in t][-1]
         assert "月" in late and "日" in late  # the press was yesterday: its date is given
 
     play(tmp_path, scenario)

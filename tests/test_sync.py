@@ -448,3 +448,12 @@ def test_folded_segments_survive_a_restart(tmp_path) -> None:
         list(range(1, 11)), list(range(11, 21)), list(range(21, 26))]
     later.acknowledged(25)
     assert again.outbox_depth() == 0 and later.outbox.segments() == 0
+
+
+def test_the_status_names_the_community_as_people_do_in_its_data_not_its_topic(tmp_path) -> None:
+    sync, broker, _, _ = make(tmp_path)
+    sync.community_name = "幸福里社区"
+    sync.connection_changed(True)
+    status = [(topic, body) for _, topic, body in broker.sent if topic == TOPICS.status]
+    assert status and all("幸福里" not in topic for topic, _ in status)
+    assert (status[0][1]["community"], status[0][1]["community_name"]) == ("c", "幸福里社区")

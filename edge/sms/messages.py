@@ -24,7 +24,7 @@ DEFAULT_TEMPLATES: Mapping[str, Mapping[str, str]] = {
         "taken": "【{ref}】{name}的求助已由{by}接手处理，谢谢。",
         "cancelled": "【{ref}】{name}的求助已取消，无需前往，谢谢。",
         "escalated": "【{ref}】{name}的求助{waited}无人回复，已通知{next}。回复1接手",
-        "unanswered": "【SOS {ref} 仍无人接手】{name}{tel}{time}求助。{location}。回复1接手",
+        "unanswered": "【SOS {ref}无人接手】{name}{tel}{time}求助。{location}。回复1接手",
         "welfare": "【关怀提醒 {ref}】{check}，请打电话或上门确认。回复1接手",
         "welfare_taken": "【{ref}】{name}的关怀提醒已由{by}接手，谢谢。",
         "welfare_escalated": "【关怀提醒 {ref}】{check}，{waited}无人回复，已通知{next}。回复1接手",
@@ -132,12 +132,16 @@ def check_map_url(text: str) -> str:
     return text
 
 
-def duration(seconds: float, language: str) -> str:
-    """'40秒' / '3分钟' / '1小时5分钟', or '40 s' / '3 min' / '1 h 5 min'."""
+def duration(seconds: float, language: str, *, whole_hours: bool = False) -> str:
+    """'40秒' / '3分钟' / '1小时5分钟', or '40 s' / '3 min' / '1 h 5 min'; with
+    `whole_hours`, an hour or more is rounded to hours ('2小时', '2 h')."""
     if seconds < 60:
         return f"{max(0, round(seconds))}秒" if language == "zh" else f"{max(0, round(seconds))} s"
     minutes = round(seconds / 60)
     hours, minutes = divmod(minutes, 60)
+    if whole_hours and hours:
+        hours, minutes = round(seconds / 3600), 0
+        return f"{hours}小时" if language == "zh" else f"{hours} h"
     if language == "zh":
         return f"{hours}小时{minutes}分钟" if hours else f"{minutes}分钟"
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
@@ -152,7 +156,7 @@ def render_location(location: Location, language: str, map_url: str) -> str:
         return forms["home"].format(address=address)
     return forms[location.source].format(
         url=map_url.format(lat=fix.lat, lon=fix.lon),
-        age=duration(location.age_s or 0.0, language),
+        age=duration(location.age_s or 0.0, language, whole_hours=True),  # a fix's age
         acc=round(fix.accuracy_m), address=address,
     )
 
