@@ -60,7 +60,7 @@ def test_server_benchmark_runs_and_prints_both_figures(capsys) -> None:
 def test_startup_benchmark_runs_and_prints_both_figures(capsys) -> None:
     startup.main(["--watches", "100", "--runs", "1"])  # the verdict is the benchmark's
     out = capsys.readouterr().out
-    assert "config load, 100 residents/watches/contacts" in out and "tomllib alone" in out
+    assert "config load, 100 residents/watches/contacts" in out and "tomli alone" in out
     assert "start-up to READY=1, 100 watches: fresh database" in out and "restart" in out
 
 

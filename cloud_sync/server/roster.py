@@ -3,11 +3,12 @@ a TOML file (one per community), sent as a `roster` command."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomli
 
 from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.ids import is_id
@@ -39,11 +40,11 @@ def load_roster_file(path: Path | str) -> CommunityRoster:
     path = Path(path)
     try:
         with path.open("rb") as handle:
-            data = tomllib.load(handle)
+            data = tomli.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"roster file {path} not found; expected a TOML file with "
                           "[[residents]], [[watches]] and [[contacts]] like hub.toml's") from None
-    except tomllib.TOMLDecodeError as error:
+    except tomli.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}; expected TOML syntax") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read roster file {path}: {error}") from None

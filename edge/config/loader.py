@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+import tomli
 
 from cloud_sync.contract.ids import ID_PATTERN
 from cloud_sync.contract.roster_file import (
@@ -239,10 +240,10 @@ def _read_toml(path: Path, *, what: str, missing_hint: str, private: bool = Fals
         with path.open("rb") as handle:
             if private:
                 _refuse_shared(path, os.fstat(handle.fileno()).st_mode)
-            return tomllib.load(handle)
+            return tomli.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} not found; {missing_hint}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except tomli.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}; expected TOML syntax (https://toml.io)") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text; expected the file saved as UTF-8") from None
