@@ -131,12 +131,25 @@ def test_telemetry_commits_relax_sync_and_alerts_stay_fully_synced(tmp_path) -> 
     store = Store.open(tmp_path / "hub.db")
     store.apply_roster(make_roster(1))
     seen = []
-    with store.transaction(durable=False):
+
+    def synchronous() -> None:
         seen.append(store.db.execute("PRAGMA synchronous").fetchone()[0])
+
+    with store.transaction(durable=False):
+        synchronous()
         with store.transaction():  # nested: still part of the outer commit
             store.save_counter("A4:C1:38:00:00:01", 5, 1.0)
-    seen.append(store.db.execute("PRAGMA synchronous").fetchone()[0])
-    assert seen == [1, 2]  # NORMAL inside the telemetry commit, FULL again after it
+    with store.transaction():  # an alert's commit
+        synchronous()
+    with store.transaction(durable=False):
+        synchronous()
+    assert seen == [1, 2, 1]  # NORMAL for telemetry, FULL for the alert, NORMAL again
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    for counter in range(6, 9):  # telemetry commits one after another: said once
+        with store.transaction(durable=False):
+            store.save_counter("A4:C1:38:00:00:01", counter, 1.0)
+    assert not [s for s in statements if "synchronous" in s]
 
 
 def test_checkpoints_run_beside_the_writer_not_inside_its_commits(tmp_path) -> None:

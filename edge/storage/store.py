@@ -49,13 +49,6 @@ class OutboxEvent:
     body: dict[str, Any]
 
 
-def _quietly(db: Database, statement: str) -> None:
-    try:
-        db.execute(statement)
-    except sqlite3.Error:
-        pass
-
-
 # The writer's page cache: the hub's hot pages (the outbox's tail, the watches, open
 # alerts) fit well within it, and a Pi has little memory to spare (SQLite's own default
 # is 2 MiB per connection).
@@ -81,6 +74,7 @@ class Store(RosterTables, AlertTables, WelfareTables):
         self.on_events: Callable[[], object] = lambda: None
         self._appended = False
         self._data_version: tuple[object, int] | None = None
+        self._sync_mode: tuple[object, str] | None = None  # the connection's, as last set
         self.telemetry = TelemetryGroup(self.flush_telemetry)
         self._roster_loaded_into: object = None
         self._prepare(db)
@@ -89,6 +83,7 @@ class Store(RosterTables, AlertTables, WelfareTables):
         """The writer connection's settings, and the schema brought up to date."""
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = FULL")
+        self._sync_mode = (db, "FULL")
         db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         if self.checkpointer is not None:
             checkpoint_pragmas(db)
@@ -230,8 +225,8 @@ class Store(RosterTables, AlertTables, WelfareTables):
         if outermost:
             self._seq = None
         try:
-            if outermost and not durable:
-                db.execute("PRAGMA synchronous = NORMAL")
+            if outermost:
+                self._synchronous(db, "FULL" if durable else "NORMAL")
             with db.atomic():
                 yield
         except BaseException as error:
@@ -247,11 +242,17 @@ class Store(RosterTables, AlertTables, WelfareTables):
         finally:
             if outermost:
                 self._seq = None  # outside a transaction another process may add events
-            if outermost and not durable:
-                _quietly(db, "PRAGMA synchronous = FULL")
         if outermost and self._appended:
             self._appended = False
             self.on_events()
+
+    def _synchronous(self, db: Database, mode: str) -> None:
+        """FULL before a durable commit, NORMAL before telemetry; said to SQLite only when
+        it changes, as telemetry commits mostly follow one another."""
+        if self._sync_mode != (db, mode):
+            self._sync_mode = None  # unknown until SQLite has taken it
+            db.execute(f"PRAGMA synchronous = {mode}")
+            self._sync_mode = (db, mode)
 
     def _load_fallback_roster(self) -> None:
         """In memory without the file's rows: the configured roster, so an SOS still finds
