@@ -65,11 +65,18 @@ class Wakeup:
         the wall clock stepped (NTP setting a Pi's clock: deadlines kept in wall time,
         like escalation steps, may be due at once)."""
         offset = clock.now() - clock.monotonic()
-        while (left := due - clock.monotonic()) > 0:
-            if await wait_any((self.event, stop), min(left, CHECK_S)) or changed_elsewhere():
-                return
-            if abs(clock.now() - clock.monotonic() - offset) > STEP_S:
-                return
+        waiters = [asyncio.ensure_future(event.wait()) for event in (self.event, stop)]
+        try:  # the same two waiters for every look, not two new tasks each time
+            while (left := due - clock.monotonic()) > 0:
+                done, _ = await asyncio.wait(waiters, timeout=min(left, CHECK_S),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if done or changed_elsewhere():
+                    return
+                if abs(clock.now() - clock.monotonic() - offset) > STEP_S:
+                    return
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     def alert_changed(self, change: object) -> None:
         """Dispatcher: an alert was raised, cancelled, activated or closed; its timers

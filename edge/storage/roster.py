@@ -216,6 +216,10 @@ class RosterTables:
         rows = list(self.db.query("SELECT * FROM watches WHERE mac = ?", [mac]))
         return rows[0] if rows else None
 
+    def watch_statuses(self) -> dict[str, dict[str, Any]]:
+        """Every watch's row by MAC, in one query (supervision looks at them all)."""
+        return {row["mac"]: row for row in self.db.query("SELECT * FROM watches")}
+
     def save_fix(self, fix: Fix) -> None:
         self.db.execute(
             "INSERT INTO fixes (watch_mac, lat, lon, accuracy_m, fixed_at, received_at) "

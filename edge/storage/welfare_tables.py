@@ -3,6 +3,7 @@ residents' activity, since when each is watched, and away spells."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlite_utils import Database
@@ -65,12 +66,21 @@ class WelfareTables:
 
     def watched(self, resident_id: str, now: float) -> Watched:
         """Since when the rules watch the resident (from now, the first time asked)."""
-        self.db.execute("INSERT INTO welfare_residents (resident_id, watching_since) "
-                        "VALUES (?, ?) ON CONFLICT DO NOTHING", [resident_id, now])
-        since, until, by = self.db.execute(
-            "SELECT watching_since, away_until, away_by FROM welfare_residents "
-            "WHERE resident_id = ?", [resident_id]).fetchone()
-        return Watched(since, until, by)
+        return self.watched_all([resident_id], now)[resident_id]
+
+    def watched_all(self, resident_ids: Iterable[str], now: float) -> dict[str, Watched]:
+        """`watched` for each resident, in one read; only residents new to the rules are
+        written (watched from now)."""
+        known = {rid: Watched(since, until, by) for rid, since, until, by in self.db.execute(
+            "SELECT resident_id, watching_since, away_until, away_by FROM welfare_residents")}
+        wanted = list(resident_ids)
+        new = [rid for rid in wanted if rid not in known]
+        if new:
+            self.db.conn.executemany(
+                "INSERT INTO welfare_residents (resident_id, watching_since) VALUES (?, ?) "
+                "ON CONFLICT DO NOTHING", [(rid, now) for rid in new])
+            known.update((rid, Watched(now)) for rid in new)
+        return {rid: known[rid] for rid in wanted}
 
     def set_away(self, resident_id: str, until: float, by: str, now: float) -> None:
         """The resident is away until `until`: the welfare rules pause."""

@@ -212,7 +212,8 @@ class Supervisor(IntegrityChecks, WatchChecks):
     def summary(self) -> dict[str, Any]:
         """What the test report says, as a dict."""
         wall = self.clock.now()
-        heard = [(self.store.watch_status(r.watch.mac) or {}).get("last_heard_at")
+        statuses = self.store.watch_statuses()
+        heard = [statuses.get(r.watch.mac, {}).get("last_heard_at")
                  for r in self.store.watch_records()]
         modem = ("unchecked" if self.modem_last is None else
                  "fault" if "modem_fault" in self._state else "ok")

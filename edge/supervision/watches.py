@@ -82,12 +82,11 @@ class WatchChecks:
         A watch never heard counts as heard when the supervisor started.
         """
         wall, mono = self.clock.now(), self.clock.monotonic()
-        active = set()
+        active, statuses = set(), self.store.watch_statuses()
         for record in self.store.watch_records():
             watch = record.watch
             active.add(watch.mac)
-            status = self.store.watch_status(watch.mac) or {}
-            last = status.get("last_heard_at")
+            last = statuses.get(watch.mac, {}).get("last_heard_at")
             reported = self._state.get(f"silent:{watch.mac}")
             silent_for = mono - self._heard_mono(watch.mac, last, wall, mono)
             if reported is not None:
@@ -135,11 +134,11 @@ class WatchChecks:
     def check_batteries(self: _Watching) -> None:
         """Report a low battery at most once a day per watch, until it is charged or replaced."""
         wall, limit = self.clock.now(), self.section.low_battery_percent
-        active = set()
+        active, statuses = set(), self.store.watch_statuses()
         for record in self.store.watch_records():
             mac, resident_id = record.watch.mac, record.watch.resident_id
             active.add(mac)
-            battery = (self.store.watch_status(mac) or {}).get("battery")
+            battery = statuses.get(mac, {}).get("battery")
             key = f"battery_low:{mac}"
             if battery is None:
                 continue

@@ -9,7 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from edge.alerts.hub import Hub
-from edge.alerts.welfare import Facts, OpenDoor, due_checks
+from edge.alerts.welfare import Facts, OpenDoor, WelfareRules, due_checks
 from edge.clock import Clock, utc_text
 from edge.config.welfare import WelfareSection
 from edge.domain import Alert, SensorKind
@@ -26,6 +26,14 @@ class WelfareChecks:
         self.hub, self.store, self.section = hub, hub.store, section
         self.clock = clock or hub.clock
         self.zone = ZoneInfo(timezone)
+        self._rules: dict[str, WelfareRules] = {}  # each resident's, worked out once
+
+    def rules_for(self, resident_id: str) -> WelfareRules:
+        """The resident's rules (the section's, read once: it only changes with hub.toml)."""
+        rules = self._rules.get(resident_id)
+        if rules is None:
+            rules = self._rules[resident_id] = self.section.rules_for(resident_id)
+        return rules
 
     def check(self) -> list[Alert]:
         """Raise every check that is due and was not raised before; returns them."""
@@ -48,7 +56,7 @@ class WelfareChecks:
 
     def _raise_due(self, resident_id: str, facts: Facts, now: float) -> list[Alert]:
         raised = []
-        for check in due_checks(self.section.rules_for(resident_id), facts, now, self.zone):
+        for check in due_checks(self.rules_for(resident_id), facts, now, self.zone):
             if self.store.welfare_checked(resident_id, check.key):
                 continue
             alert = self.hub.raise_check(check)
@@ -60,7 +68,7 @@ class WelfareChecks:
         """Whether a double press of the resident's watch is their check-in: they have a
         daily check-in and have not checked in yet today (local time). A second double
         press the same day is a call for help like any press."""
-        if self.section.rules_for(resident_id).check_in_by is None:
+        if self.rules_for(resident_id).check_in_by is None:
             return False
         last = self.store.activity_facts(resident_id).last_check_in
         now = datetime.fromtimestamp(self.clock.now(), self.zone)
@@ -71,7 +79,7 @@ class WelfareChecks:
         """Since when each resident is watched (from now, the first time), in one
         transaction; an away spell that has run out ends, and time counts from its end."""
         def read() -> dict[str, Watched]:
-            found = {r.id: self.store.watched(r.id, now) for r in self.store.residents()}
+            found = self.store.watched_all((r.id for r in self.store.residents()), now)
             for resident_id, watched in found.items():
                 if watched.away_until is not None and now >= watched.away_until:
                     self.store.end_away(resident_id, watched.away_until)
