@@ -106,6 +106,7 @@ def test_an_sos_with_a_fix_and_the_residents_number_fits_two_parts(
         text = render(kind, replace(context(location), time=time), {}, "zh", MAP)
         assert "13905710101" in text and time in text and "position=" in text
         assert (compact(longest) in text) is stale
+        assert ("，2小时前在" in text) is stale  # an old fix's age in whole hours
         assert count_parts(text) == 2, (len(text), text)
 
 

@@ -140,8 +140,8 @@ def duration(seconds: float, language: str, *, whole_hours: bool = False) -> str
     minutes = round(seconds / 60)
     hours, minutes = divmod(minutes, 60)
     if whole_hours and hours:
-        hours, minutes = round(seconds / 3600), 0
-        return f"{hours}小时" if language == "zh" else f"{hours} h"
+        whole = round(seconds / 3600)
+        return f"{whole}小时" if language == "zh" else f"{whole} h"
     if language == "zh":
         return f"{hours}小时{minutes}分钟" if hours else f"{minutes}分钟"
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
