@@ -166,3 +166,35 @@ def test_pubacks_without_a_running_loop_are_dropped_and_later_ones_still_arrive(
 
     asyncio.run(later())
     assert got == [[3]]
+
+
+def sessions_of_two_hubs(broker, client_ids: dict[str, str]) -> dict[str, int]:
+    """Two hubs called hub-3, of the communities in `client_ids`, each with that MQTT client
+    id, on one broker for 4 s: how often each connected."""
+    connects = dict.fromkeys(client_ids, 0)
+    uplinks = []
+    for community, client_id in client_ids.items():
+        def connected(up: bool, why: str, community: str = community) -> None:
+            connects[community] += up
+        settings = replace(settings_of(UplinkSection(broker=broker.url), "hub-3", community),
+                           client_id=client_id)
+        uplinks.append(PahoUplink(settings, Topics.of("eldercare/v1/", community, "hub-3"), b"",
+                                  on_connected=connected, on_published=lambda *a: None,
+                                  on_command=lambda payload: None))
+    for uplink in uplinks:
+        uplink.start()
+    try:
+        time.sleep(4)
+    finally:
+        for uplink in uplinks:
+            uplink.stop()
+    return connects
+
+
+def test_two_hubs_with_one_id_in_two_communities_keep_their_own_sessions(broker) -> None:
+    ids = {c: settings_of(UplinkSection(broker=broker.url), "hub-3", c).client_id
+           for c in ("xingfuli", "heping")}
+    assert sessions_of_two_hubs(broker, ids) == {"xingfuli": 1, "heping": 1}
+    # the same client id (the hub id alone, as before): the broker hands the session over
+    taken = sessions_of_two_hubs(broker, {"xingfuli": "hub-3", "heping": "hub-3"})
+    assert max(taken.values()) > 1, taken
