@@ -9,7 +9,7 @@ import pytest
 
 from edge.alerts.gate import Refusal
 from edge.domain import AlertState
-from edge.storage.roster import RESTART_BELOW, TELEMETRY_FRAMES_KEPT
+from edge.storage.roster import TELEMETRY_FRAMES_KEPT
 from tests.building import SimBuilding
 
 
@@ -128,29 +128,34 @@ def test_a_long_press_after_the_window_neither_cancels_nor_raises_again(
     assert "alert.cancel_refused" in building.events("alert.")
 
 
-def test_the_history_keeps_every_button_frame_the_low_counters_and_the_latest_telemetry(
+def test_the_history_keeps_every_button_frame_and_the_latest_telemetry(
         building: SimBuilding) -> None:
     mac = building.mac(0)
-    building.air.watches[mac].counter = 5000  # a watch in use for a while
     building.air.press(mac)
     building.air.long_press(mac)
     for n in range(TELEMETRY_FRAMES_KEPT + 40):
         building.air.battery(mac, 50 + n % 40)
-    building.wait(60)
-    building.air.battery_swap(mac, counter=1)
-    for n in range(TELEMETRY_FRAMES_KEPT + 40):  # the latest, and below RESTART_BELOW
-        building.air.battery(mac, 50 + n % 40)
-    assert building.store.prune_frame_history() == TELEMETRY_FRAMES_KEPT + 40
+    assert building.store.prune_frame_history() == 40
     rows = building.store.db.execute(
-        "SELECT press, counter < ?, count(*) FROM watch_frames WHERE mac = ? "
-        "GROUP BY press, counter < ?", [RESTART_BELOW, mac, RESTART_BELOW])
-    assert {(press, low): n for press, low, n in rows.fetchall()} == {
-        (1, 0): 2, (0, 1): TELEMETRY_FRAMES_KEPT + 40}
-    building.air.battery_swap(mac, counter=1)  # another new battery, from 1 again
+        "SELECT press, count(*) FROM watch_frames WHERE mac = ? GROUP BY press", [mac])
+    assert dict(rows.fetchall()) == {0: TELEMETRY_FRAMES_KEPT, 1: 2}
+    building.air.battery_swap(mac, counter=1)
+    building.air.battery(mac, 60)
     building.air.replay(mac, index=0)  # the press, older than any kept telemetry
-    building.air.replay(mac, index=TELEMETRY_FRAMES_KEPT + 50)  # the first restart's 9th frame
-    assert building.hub.gate.counts[Refusal.REPLAY] == 2
-    assert len(restarted_events(building)) == 1
+    assert building.hub.gate.counts[Refusal.REPLAY] == 1
+
+
+def test_a_new_battery_that_sends_its_first_heartbeats_again_bit_for_bit_is_a_restart(
+        building: SimBuilding) -> None:
+    mac = building.mac(0)
+    for _ in range(TELEMETRY_FRAMES_KEPT + 40):  # a full battery for a while
+        building.air.battery(mac, 100)
+    building.store.prune_frame_history()
+    building.air.battery_swap(mac, counter=1, packet_id=0)  # counter and packet ids again
+    first = building.air.battery(mac, 100)  # the very bytes of its first heartbeat ever
+    assert first == building.air.watches[mac].sent[0]
+    assert [e["counter"] for e in restarted_events(building)] == [1]
+    assert building.hub.gate.counts[Refusal.REPLAY] == 0
 
 
 def heard_for_a_while(building: SimBuilding, mac: str, frames: int) -> None:
@@ -204,6 +209,18 @@ def test_copies_between_the_watchs_own_frames_never_make_a_restart(
         building.wait(30)
     assert restarted_events(building) == []
     assert building.hub.gate.counts[Refusal.REPLAY] == 10
+
+
+def test_one_copy_of_a_high_counter_does_not_hold_back_a_restart_heard_late(
+        building: SimBuilding) -> None:
+    mac = building.mac(0)
+    heard_for_a_while(building, mac, TELEMETRY_FRAMES_KEPT + 40)
+    building.air.replay(mac, index=39)  # a copy from near the top, heard first
+    building.air.battery_swap(mac, counter=3000)
+    for _ in range(3):
+        building.wait(30)
+        building.air.battery(mac, 99)
+    assert [e["counter"] for e in restarted_events(building)] == [3002]
 
 
 def test_a_press_from_a_restart_heard_only_after_its_first_frames_raises_the_alert_at_once(

@@ -12,13 +12,15 @@ frame the hub already accepted. A frame is admitted when:
   counter is low (below RESTART_BELOW: a battery change starts again from there) or it
   carries a press (help first; no press is ever forgotten, so it is not a copy);
 - otherwise it may be a copy of a frame too old to be kept, or a restart whose first
-  frames the hub missed: refused, and taken as a restart once the watch goes on counting
-  from there for RESTART_CONFIRM_S with nothing heard above the last accepted counter
-  (a watch still counting on would be).
+  frames the hub missed: refused, and taken as a restart once the watch has gone on
+  counting from the lowest such counter for RESTART_CONFIRM_S with nothing heard above
+  the last accepted counter (a watch still counting on would be).
 
 The history (counter and MIC of accepted frames, edge.storage.store) keeps every button
-frame, every frame below RESTART_BELOW and the latest telemetry frames of each watch, so
-neither a press nor a restart's first frames can be replayed.
+frame and the latest telemetry frames of each watch, so a press can never be replayed.
+Early frames are not kept for good: a watch whose packet ids also start again sends,
+after a battery change, the very bytes of its first heartbeats, which must not be taken
+for copies.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ class _Entry:
     last_raw: bytes | None = None
     last_at: float = float("-inf")
     sensor: Sensor | None = None
-    unplaced: tuple[int, float] | None = None  # a lower frame too old to judge: counter, when
+    unplaced: tuple[int, float] | None = None  # lower frames too old to judge: lowest, since
 
 
 Seen = Callable[[str, int, int], bool]
@@ -170,8 +172,10 @@ class WatchGate:
         counter, now, first = frame.counter or 0, self._now(), entry.unplaced
         if first is not None and counter > first[0] and now - first[1] >= RESTART_CONFIRM_S:
             return last
-        if first is None:
-            entry.unplaced = (counter, now)
+        if first is None or counter < first[0]:
+            # the lowest such counter, timed from the first: a copy of a high one heard
+            # first must not hold back the watch's own lower frames
+            entry.unplaced = (counter, now if first is None else first[1])
         raise self._refuse(Refusal.REPLAY, entry, f"counter {counter} is below the last "
                            f"accepted {last}, too high for a battery change and older than "
                            "the kept history: a copy, or a restart the hub missed the start "

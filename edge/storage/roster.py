@@ -25,8 +25,8 @@ T = TypeVar("T")
 
 
 TELEMETRY_FRAMES_KEPT = 256  # per watch, besides every button frame
-# A battery change starts a watch's counter again from a low value, so every frame below
-# this counter is kept too: a restart's first frames are always told from copies.
+# A battery change starts a watch's counter again from a low value: a lower counter from
+# here up is not taken for a restart at once (edge.alerts.gate).
 RESTART_BELOW = 1024
 
 _UPSERT_RESIDENT = (
@@ -181,13 +181,12 @@ class RosterTables:
         return row is not None
 
     def prune_frame_history(self: _Writer, keep: int = TELEMETRY_FRAMES_KEPT) -> int:
-        """Forget all but the latest `keep` telemetry frames of each watch; button frames
-        and frames below RESTART_BELOW stay."""
+        """Forget all but the latest `keep` telemetry frames of each watch; button frames stay."""
         cursor = self.write(lambda: self.db.execute(
-            "DELETE FROM watch_frames WHERE press = 0 AND counter >= ? AND (mac, counter, mic) "
-            "IN (SELECT mac, counter, mic FROM (SELECT mac, counter, mic, row_number() OVER "
+            "DELETE FROM watch_frames WHERE press = 0 AND (mac, counter, mic) IN ("
+            "SELECT mac, counter, mic FROM (SELECT mac, counter, mic, row_number() OVER "
             "(PARTITION BY mac ORDER BY at DESC, counter DESC) AS n FROM watch_frames "
-            "WHERE press = 0) WHERE n > ?)", [RESTART_BELOW, keep]), durable=False)
+            "WHERE press = 0) WHERE n > ?)", [keep]), durable=False)
         return int(cursor.rowcount)
 
     def note_heard(self, mac: str, at: float, rssi: int | None) -> None:
