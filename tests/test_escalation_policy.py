@@ -110,7 +110,7 @@ def test_an_sos_with_a_fix_and_the_residents_number_fits_two_parts(
         assert count_parts(text) == 2, (len(text), text)
 
 
-def test_check_config_warns_of_an_address_that_makes_an_sos_take_three_parts(
+def test_check_config_warns_of_an_address_too_long_for_an_sos_with_an_old_fix(
         tmp_path, capsys) -> None:
     from edge.tools.cli import main
 
@@ -122,8 +122,20 @@ def test_check_config_warns_of_an_address_that_makes_an_sos_take_three_parts(
         encoding="utf-8")
     assert main(["check-config", "--config", str(config)]) == 0
     warnings = [line for line in capsys.readouterr().out.splitlines() if "warning" in line]
-    assert len(warnings) == 1 and "resident r-102: an SOS with an old GPS fix takes 3 SMS " \
-        "parts" in warnings[0] and "leave out city and district" in warnings[0]
+    assert len(warnings) == 1 and "resident r-102: an SOS with an old GPS fix leaves out the " \
+        "home address" in warnings[0] and "leave out city and district" in warnings[0]
+
+
+def test_an_sos_with_an_old_fix_leaves_out_a_home_address_that_would_make_three_parts() -> None:
+    from dataclasses import replace
+
+    long_home = "浙江省杭州市西湖区幸福里路 18 号 3号楼 2单元 102"
+    location = Location(long_home, "102", FIX, 7_200.0, True)
+    text = render("sos", replace(context(location), time="11月28日23:50"), {}, "zh", MAP)
+    assert count_parts(text) == 2 and "position=" in text and "2小时前在" in text
+    assert compact(long_home) not in text
+    short = render("sos", context(Location(HOME, "102", FIX, 7_200.0, True)), {}, "zh", MAP)
+    assert compact(HOME) in short and count_parts(short) == 2
 
 
 def test_sos_text_without_fix_gives_the_home_address_once_in_one_part() -> None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from edge.domain import Location, dialled
+from firmware_bridge.sms.text import count_parts
 
 KINDS = ("sos", "taken", "cancelled", "escalated", "unanswered", "welfare", "welfare_taken",
          "welfare_escalated")
@@ -61,9 +62,11 @@ WELFARE_CHECKS: Mapping[str, Mapping[str, str]] = {
 _LOCATION: Mapping[str, Mapping[str, str]] = {
     "zh": {"gps": "位置{url}（{age}前，±{acc}米）",
            "gps-stale": "{address}，{age}前在{url}",
+           "gps-stale-short": "{age}前在{url}",
            "home": "住址{address}"},
     "en": {"gps": "Map: {url} (fix {age} old, +/-{acc} m)",
            "gps-stale": "OLD fix: {url} ({age} ago); home: {address}",
+           "gps-stale-short": "OLD fix: {url} ({age} ago)",
            "home": "Home: {address}"},
 }
 _TEL = {"zh": "（{phone}）", "en": " (tel {phone})"}
@@ -147,14 +150,17 @@ def duration(seconds: float, language: str, *, whole_hours: bool = False) -> str
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
-def render_location(location: Location, language: str, map_url: str) -> str:
-    """Where to go, as a map link with the fix's age, or the home address."""
+def render_location(location: Location, language: str, map_url: str,
+                    short: bool = False) -> str:
+    """Where to go, as a map link with the fix's age, or the home address (with an old
+    fix, both, unless `short`)."""
     forms = _LOCATION[language]
     fix = location.fix
     address = compact(location.address) if language == "zh" else location.address
     if fix is None:
         return forms["home"].format(address=address)
-    return forms[location.source].format(
+    form = location.source + ("-short" if short and location.source == "gps-stale" else "")
+    return forms[form].format(
         url=map_url.format(lat=fix.lat, lon=fix.lon),
         age=duration(location.age_s or 0.0, language, whole_hours=True),  # a fix's age
         acc=round(fix.accuracy_m), address=address,
@@ -179,7 +185,12 @@ def render(kind: str, ctx: MessageContext, templates: Mapping[str, str], languag
         "check": ctx.check, "phone": ctx.phone,
         "tel": _TEL[language].format(phone=ctx.phone) if ctx.phone else "",
     }
-    return template.format_map(values)
+    text = template.format_map(values)
+    if ctx.location.source == "gps-stale" and count_parts(text) > 2:
+        # the home address responders know already gives way to the old fix's link
+        values["location"] = render_location(ctx.location, language, map_url, short=True)
+        text = template.format_map(values)
+    return text
 
 
 def welfare_text(rule: str, detail: str, name: str, language: str) -> str:

@@ -150,10 +150,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def long_sos_texts(config: HubConfig) -> list[str]:
-    """Residents whose SOS text, with a fix hours old (the map link and the home address
-    both), would take more than two SMS parts."""
+    """Residents whose SOS text with a fix hours old cannot give the home address beside
+    the map link in two SMS parts (it then leaves the address out), or takes more."""
     from edge.domain import Fix, Location
-    from edge.sms.messages import MessageContext, callable_number, render
+    from edge.sms.messages import MessageContext, callable_number, compact, render
     from firmware_bridge.sms.text import count_parts
 
     sms, found = config.sms, []
@@ -166,9 +166,11 @@ def long_sos_texts(config: HubConfig) -> list[str]:
             sms.templates.as_dict(), sms.language, sms.map_url)
         if (parts := count_parts(text)) > 2:
             found.append(f"resident {resident.id}: an SOS with an old GPS fix takes {parts} "
-                         f"SMS parts ({len(text)} characters; two hold 134 Chinese or 306 "
-                         "Latin ones); shorten the address (leave out city and district) or "
-                         "the [sms.templates] sos text")
+                         "SMS parts; shorten the [sms.templates] sos text")
+        elif compact(resident.address) not in compact(text):
+            found.append(f"resident {resident.id}: an SOS with an old GPS fix leaves out the "
+                         "home address to fit two SMS parts (134 Chinese or 306 Latin "
+                         "characters); shorten the address (leave out city and district)")
     return found
 
 
