@@ -1,7 +1,8 @@
 """The table-driven object reader gives exactly the values of the BTHome v2 definitions.
 
-parse_objects reads one-byte objects from values decoded ahead and divides numbers scaled
-by 0.01, 0.001... instead of multiplying and rounding; each value here is checked against
+parse_objects reads one-byte objects from values decoded ahead, longer ones from the values
+it read recently, and divides numbers scaled by 0.01, 0.001... instead of multiplying and
+rounding; each value here is checked against
 the plain definition (raw bytes, little-endian, times the factor, rounded to its decimals),
 type included, and every short object still says what is missing.
 """
@@ -13,6 +14,7 @@ import re
 
 import pytest
 
+from firmware_bridge.ble import bthome_objects
 from firmware_bridge.ble.bthome_objects import (
     BUTTON_EVENTS,
     OBJECT_SPECS,
@@ -64,6 +66,22 @@ def test_every_fixed_object_reads_to_its_defined_value_and_type(object_id: int) 
         assert unknown is None
         assert obj == BTObject(object_id, spec.name, expected, spec.unit), (spec.label, data)
         assert type(obj.value) is type(expected), (spec.label, data)
+        (_, again), _ = parse_objects(bytes((0x00, 8, object_id)) + data)
+        assert again == obj and type(again.value) is type(expected), (spec.label, data)
+
+
+def test_recent_values_of_longer_objects_are_kept_bounded() -> None:
+    spec = OBJECT_SPECS[0x05]  # illuminance, 3 bytes
+    kept = bthome_objects._LONGER[spec.object_id]
+    assert kept is not None
+    for raw in range(3 * bthome_objects.RECENT):
+        data = raw.to_bytes(spec.length, "little")
+        assert parse_objects(bytes((0x05,)) + data)[0][0].value == raw / 100
+        assert len(kept[1]) <= bthome_objects.RECENT
+    for raw in (0, 12_000, 3 * bthome_objects.RECENT - 1):
+        data = raw.to_bytes(spec.length, "little")
+        first = parse_objects(bytes((0x05,)) + data)[0][0]
+        assert parse_objects(bytes((0x05,)) + data)[0][0] is first  # kept, not built again
 
 
 def test_flags_read_any_non_zero_byte_as_true() -> None:
@@ -76,6 +94,7 @@ def test_flags_read_any_non_zero_byte_as_true() -> None:
 @pytest.mark.parametrize("object_id", FIXED, ids=lambda object_id: f"0x{object_id:02x}")
 def test_every_short_fixed_object_says_what_is_missing(object_id: int) -> None:
     spec = OBJECT_SPECS[object_id]
+    parse_objects(bytes((object_id,)) + bytes(spec.length))  # a value read (and kept) whole
     for have in range(spec.length):
         message = f"{spec.label} needs {spec.length} bytes at offset 3, only {have} left"
         with pytest.raises(FrameError, match=re.escape(message)):
