@@ -74,6 +74,8 @@ class HubApp:
         self.hub.start()
         self.wakeup.bind()
         self._changed_elsewhere()  # from here on, other processes' writes are noticed
+        if self.wakeup.listen_to_kernel(self.store.file, self._changed_elsewhere):
+            self.store.committed = self.wakeup.committed  # our own writes: no turn for them
         tasks = [asyncio.create_task(self.radio.run(stop), name="radio")]
         if self.worker is not None:
             tasks.append(asyncio.create_task(self.worker.run(stop), name="sms"))

@@ -4,8 +4,11 @@ once when work arrives (from the loop or from another thread).
 Each timed part answers `next_due(now)` on the monotonic clock (None: nothing timed).
 The loop sleeps until the earliest answer; anything that creates work calls
 `Wakeup.set()`, which ends the sleep at once. Writes by other processes (`edge-hub
-test-alarm`, `alerts ack`) cannot call us: the loop notices them with a cheap check
-of the database's data_version (edge.storage.store.Store.changed_elsewhere).
+test-alarm`, `alerts ack`) cannot call us: the kernel says when a file in the
+database's folder is written, and a cheap check of the database's data_version tells
+another process's commit from our own (edge.storage.store.Store.changed_elsewhere). The
+kernel also says when the wall clock is set (edge.kernel_events). Where it cannot, or the
+clock is a test's, the sleeping loop looks for itself every CHECK_S.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Protocol
 
-from edge.clock import Clock
+from edge.clock import Clock, SystemClock
+from edge.kernel_events import ClockSets, LogWrites
 
 _log = logging.getLogger("edge.alerts.hub")
 CHECK_S = 0.5  # how often a sleeping loop reads the clock and looks for other processes
+LOOK_S = 30.0  # how often it still looks when the kernel tells it both
 STEP_S = 1.0  # a wall clock that moved this much against the monotonic one was stepped
 
 
@@ -31,6 +37,8 @@ class Wakeup:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
         self._soon: asyncio.TimerHandle | None = None
+        self._kernel: list[LogWrites | ClockSets] = []
+        self._written: Callable[[], None] | None = None
 
     def bind(self) -> None:
         """Call from the running loop before it waits (set() from threads needs it); a
@@ -43,7 +51,57 @@ class Wakeup:
         """The loop stops: later calls set the event directly and schedule nothing."""
         if self._soon is not None:
             self._soon.cancel()
-        self._loop = self._thread = self._soon = None
+        for source in self._kernel:
+            if self._loop is not None:
+                self._loop.remove_reader(source.fileno())
+            source.close()
+        self._loop = self._thread = self._soon = self._written = None
+        self._kernel = []
+
+    def listen_to_kernel(self, database: Path | None,
+                         changed_elsewhere: Callable[[], bool]) -> bool:
+        """Call from the running loop after bind(): wake when the database's log is
+        written and `changed_elsewhere()` says another process did it, and when the wall
+        clock is set. False (the loop keeps looking every CHECK_S) where the kernel
+        cannot say both, or there is no file (a database in memory)."""
+        assert self._loop is not None, "bind() first"
+        try:
+            writes = LogWrites(database) if database is not None else None
+        except OSError as error:
+            _log.info("The hub looks for other processes' writes every %.1f s (%s).",
+                      CHECK_S, error)
+            writes = None
+        try:
+            clock = ClockSets()
+        except OSError as error:
+            _log.info("The hub reads the clock every %.1f s (%s).", CHECK_S, error)
+            if writes is not None:
+                writes.close()
+            return False
+        if writes is None:
+            clock.close()
+            return False
+
+        def written() -> None:
+            if writes.drain() and changed_elsewhere():
+                self.event.set()
+
+        def clock_set() -> None:
+            if clock.drain():
+                self.event.set()
+
+        self._loop.add_reader(writes.fileno(), written)
+        self._loop.add_reader(clock.fileno(), clock_set)
+        self._kernel = [writes, clock]
+        self._written = written
+        return True
+
+    def committed(self) -> None:
+        """The store committed (a write of ours): the log's news is read now, on the
+        spot, rather than in a turn of the loop of its own; another process's commit
+        read with it is still noticed (changed_elsewhere tells them apart)."""
+        if self._written is not None and threading.get_ident() == self._thread:
+            self._written()
 
     def set(self) -> None:
         """There is work: wake the loop now. Safe from any thread; without a bound loop
@@ -63,12 +121,14 @@ class Wakeup:
         process wrote. Every CHECK_S at most the clock and changed_elsewhere are read:
         that notices other processes' writes (cheaply), a test's fake clock moving, and
         the wall clock stepped (NTP setting a Pi's clock: deadlines kept in wall time,
-        like escalation steps, may be due at once)."""
+        like escalation steps, may be due at once). Where the kernel says the first and
+        the last (listen_to_kernel) and the clock is the machine's, only every LOOK_S."""
         offset = clock.now() - clock.monotonic()
+        look_s = LOOK_S if self._kernel and isinstance(clock, SystemClock) else CHECK_S
         waiters = [asyncio.ensure_future(event.wait()) for event in (self.event, stop)]
         try:  # the same two waiters for every look, not two new tasks each time
             while (left := due - clock.monotonic()) > 0:
-                done, _ = await asyncio.wait(waiters, timeout=min(left, CHECK_S),
+                done, _ = await asyncio.wait(waiters, timeout=min(left, look_s),
                                              return_when=asyncio.FIRST_COMPLETED)
                 if done or changed_elsewhere():
                     return

@@ -22,7 +22,9 @@ class Checkpointer:
     SQLite would otherwise checkpoint inside whichever commit crosses the threshold,
     and an SOS commit that does so waits for the whole database to be synced.
     A PASSIVE checkpoint never blocks the writer. A checkpoint that fails (a full disk)
-    is counted; storage supervision reports it as a fault.
+    is counted; storage supervision reports it as a fault. The thread sleeps until the
+    store says it wrote (`written`), then gathers interval_s of writes into one checkpoint:
+    a hub that writes nothing wakes for nothing.
     """
 
     def __init__(self, path: Path, interval_s: float = 5.0) -> None:
@@ -36,6 +38,7 @@ class Checkpointer:
         # room (the store gives up its reserve), and the checkpoint is tried again at once.
         self.on_full: Callable[[BaseException], bool] = lambda error: False
         self._stop = threading.Event()
+        self._written = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
 
@@ -50,8 +53,10 @@ class Checkpointer:
             return
         try:
             self.checkpoint(conn)  # at once: a hub that restarted may have left a long WAL
-            while not self._stop.wait(self.interval_s):
-                self.checkpoint(conn)
+            while self._written.wait() and not self._stop.wait(self.interval_s):
+                self._written.clear()
+                if not self.checkpoint(conn):
+                    self._written.set()  # tried again interval_s later
         finally:
             conn.close()
 
@@ -79,8 +84,13 @@ class Checkpointer:
         self.checkpoints += 1
         return True
 
+    def written(self) -> None:
+        """The store committed: there is log to copy (within interval_s)."""
+        self._written.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._written.set()
         self._thread.join(timeout=5)
 
 

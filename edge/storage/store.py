@@ -63,6 +63,7 @@ class Store(RosterTables, AlertTables, WelfareTables):
         self.db = db
         self.checkpointer = checkpointer
         self.guard = guard
+        self.file: Path | None = None  # the database file, when it was opened from one
         self.clock_synced: Callable[[], bool] = lambda: False  # the composition sets a probe
         # The roster the hub was configured with: loaded into memory when a move to memory
         # could not read the file (edge.storage.disk); the composition sets it.
@@ -72,6 +73,9 @@ class Store(RosterTables, AlertTables, WelfareTables):
         # Called after a commit that added outbox events (the composition: the uplink
         # sends them soon); the store runs on the loop, so this does too.
         self.on_events: Callable[[], object] = lambda: None
+        # Called after every commit of ours (the composition: the loop's watch on the
+        # database's log takes note that the write was ours; edge.wakeup).
+        self.committed: Callable[[], object] = lambda: None
         self._appended = False
         self._data_version: tuple[object, int] | None = None
         self._sync_mode: tuple[object, str] | None = None  # the connection's, as last set
@@ -122,6 +126,7 @@ class Store(RosterTables, AlertTables, WelfareTables):
             guard.start_in_memory(store, failure)
         else:
             store.checkpointer = start_checkpoints(store.db, path, checkpoint_s, guard)
+        store.file = path
         if guard is not None:
             guard.reconnect = lambda: store._reopen(path, checkpoint_s)  # type: ignore[union-attr]
             guard.reserve.ensure(guard.low_space_bytes)
@@ -242,6 +247,10 @@ class Store(RosterTables, AlertTables, WelfareTables):
         finally:
             if outermost:
                 self._seq = None  # outside a transaction another process may add events
+        if outermost:
+            if self.checkpointer is not None:
+                self.checkpointer.written()
+            self.committed()
         if outermost and self._appended:
             self._appended = False
             self.on_events()
