@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-_IN_MODIFY, _IN_MOVED_TO, _IN_CREATE = 0x002, 0x080, 0x100
+_IN_MODIFY, _IN_CLOSE_WRITE, _IN_MOVED_TO, _IN_CREATE = 0x002, 0x008, 0x080, 0x100
 _IN_NONBLOCK = _TFD_NONBLOCK = os.O_NONBLOCK
 _IN_CLOEXEC = _TFD_CLOEXEC = os.O_CLOEXEC
 _CLOCK_REALTIME = 0
@@ -36,18 +36,20 @@ class _Itimerspec(ctypes.Structure):
     _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
 
 
-def _c() -> Any:
-    """The C library, loaded once; OSError where there is none to load."""
+def _call(function: str, *args: Any) -> int:
+    """A C library function's result; OSError when it fails, or the library has no such
+    function (not Linux) or cannot be loaded."""
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    return _libc
-
-
-def _checked(result: int, what: str) -> int:
+    try:
+        entry = getattr(_libc, function)
+    except AttributeError:
+        raise OSError(errno.ENOSYS, f"the C library has no {function}") from None
+    result = int(entry(*args))
     if result < 0:
         code = ctypes.get_errno()
-        raise OSError(code, f"{what}: {os.strerror(code)}")
+        raise OSError(code, f"{function}: {os.strerror(code)}")
     return result
 
 
@@ -78,20 +80,25 @@ class LogWrites(_Descriptor):
     new log is then watched in its turn."""
 
     def __init__(self, database: Path) -> None:
-        super().__init__(_checked(_c().inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC), "inotify"))
+        super().__init__(_call("inotify_init1", _IN_NONBLOCK | _IN_CLOEXEC))
+        database = database.resolve()  # as SQLite opens it (a link is followed)
         self.log = database.with_name(database.name + "-wal")
         try:
-            self._folder = _checked(_c().inotify_add_watch(
-                self.fd, os.fsencode(database.parent), _IN_CREATE | _IN_MOVED_TO),
-                f"watching {database.parent}")
+            self._folder = _call("inotify_add_watch", self.fd, os.fsencode(database.parent),
+                                 _IN_CREATE | _IN_MOVED_TO)
+            self._watch_log()
         except OSError:
             self.close()
             raise
-        self._watch_log()
 
     def _watch_log(self) -> None:
-        """Watch the log file as it is now; none yet: the folder says when there is."""
-        _c().inotify_add_watch(self.fd, os.fsencode(self.log), _IN_MODIFY)
+        """Watch the log file as it is now (written, or closed by a writer); none yet:
+        the folder says when there is. OSError when it is there but cannot be watched."""
+        try:
+            _call("inotify_add_watch", self.fd, os.fsencode(self.log),
+                  _IN_MODIFY | _IN_CLOSE_WRITE)
+        except FileNotFoundError:
+            pass
 
     def drain(self) -> bool:
         """Read what came; True when anything did."""
@@ -110,9 +117,7 @@ class ClockSets(_Descriptor):
     """Readable when the wall clock is set (stepped), never for its steady running."""
 
     def __init__(self) -> None:
-        super().__init__(_checked(_c().timerfd_create(_CLOCK_REALTIME,
-                                                      _TFD_NONBLOCK | _TFD_CLOEXEC),
-                                  "timerfd"))
+        super().__init__(_call("timerfd_create", _CLOCK_REALTIME, _TFD_NONBLOCK | _TFD_CLOEXEC))
         try:
             self._arm()
         except OSError:
@@ -120,10 +125,13 @@ class ClockSets(_Descriptor):
             raise
 
     def _arm(self) -> None:
-        most = 2 ** (8 * ctypes.sizeof(ctypes.c_long) - 1) - 1  # a 32-bit Pi's time_t too
-        far = _Itimerspec(_Timespec(0, 0), _Timespec(min(int(time.time()) + _YEARS_S, most), 0))
-        _checked(_c().timerfd_settime(self.fd, _TFD_TIMER_ABSTIME | _TFD_TIMER_CANCEL_ON_SET,
-                                      ctypes.byref(far), None), "arming the clock timer")
+        now, most = int(time.time()), 2 ** (8 * ctypes.sizeof(ctypes.c_long) - 1) - 1
+        expiry = min(now + _YEARS_S, most)  # a 32-bit Pi's time_t ends in 2038
+        if expiry - now < 86_400:
+            raise OSError(errno.EOVERFLOW, "no time left to arm the clock timer at")
+        far = _Itimerspec(_Timespec(0, 0), _Timespec(expiry, 0))
+        _call("timerfd_settime", self.fd, _TFD_TIMER_ABSTIME | _TFD_TIMER_CANCEL_ON_SET,
+              ctypes.byref(far), None)
 
     def drain(self) -> bool:
         """True when the clock was set since the last call; the timer is armed again."""

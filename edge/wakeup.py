@@ -26,6 +26,7 @@ from edge.kernel_events import ClockSets, LogWrites
 _log = logging.getLogger("edge.alerts.hub")
 CHECK_S = 0.5  # how often a sleeping loop reads the clock and looks for other processes
 LOOK_S = 30.0  # how often it still looks when the kernel tells it both
+LOOK_AGAIN_S = (0.02, 0.1, 0.4, 1.5, 5.0)  # after another process's write, until it shows
 STEP_S = 1.0  # a wall clock that moved this much against the monotonic one was stepped
 
 
@@ -38,7 +39,8 @@ class Wakeup:
         self._thread: int | None = None
         self._soon: asyncio.TimerHandle | None = None
         self._kernel: list[LogWrites | ClockSets] = []
-        self._written: Callable[[], None] | None = None
+        self._written: Callable[[bool], None] | None = None
+        self._again: asyncio.TimerHandle | None = None
 
     def bind(self) -> None:
         """Call from the running loop before it waits (set() from threads needs it); a
@@ -51,12 +53,8 @@ class Wakeup:
         """The loop stops: later calls set the event directly and schedule nothing."""
         if self._soon is not None:
             self._soon.cancel()
-        for source in self._kernel:
-            if self._loop is not None:
-                self._loop.remove_reader(source.fileno())
-            source.close()
-        self._loop = self._thread = self._soon = self._written = None
-        self._kernel = []
+        self._forget_kernel()
+        self._loop = self._thread = self._soon = None
 
     def listen_to_kernel(self, database: Path | None,
                          changed_elsewhere: Callable[[], bool]) -> bool:
@@ -82,13 +80,24 @@ class Wakeup:
             clock.close()
             return False
 
-        def written() -> None:
-            if writes.drain() and changed_elsewhere():
+        def written(ours: bool = False) -> None:
+            try:
+                if not writes.drain():
+                    return
+            except OSError as error:
+                self._stop_listening(error)
+                return
+            if changed_elsewhere():
                 self.event.set()
+            elif not ours:  # SQLite writes the log, syncs, then says it committed:
+                self._look_again(changed_elsewhere)  # its commit may not show yet
 
         def clock_set() -> None:
-            if clock.drain():
-                self.event.set()
+            try:
+                if clock.drain():
+                    self.event.set()
+            except OSError as error:
+                self._stop_listening(error)
 
         self._loop.add_reader(writes.fileno(), written)
         self._loop.add_reader(clock.fileno(), clock_set)
@@ -96,12 +105,51 @@ class Wakeup:
         self._written = written
         return True
 
+    def _look_again(self, changed_elsewhere: Callable[[], bool], step: int = 0) -> None:
+        """Look again LOOK_AGAIN_S after a write the kernel told of but whose commit did
+        not show yet (a writer syncs the log before it says it committed); a new write
+        starts the looks again."""
+        if self._loop is None:
+            return
+        if self._again is not None:
+            self._again.cancel()
+            self._again = None
+        if step >= len(LOOK_AGAIN_S):
+            return
+
+        def look() -> None:
+            self._again = None
+            if changed_elsewhere():
+                self.event.set()
+            else:
+                self._look_again(changed_elsewhere, step + 1)
+
+        self._again = self._loop.call_later(LOOK_AGAIN_S[step], look)
+
+    def _stop_listening(self, error: OSError) -> None:
+        """The kernel's news cannot be read: the loop looks for itself again."""
+        _log.warning("The hub can no longer be told of other processes' writes and clock "
+                     "changes (%s); it looks for them every %.1f s instead.", error, CHECK_S)
+        self._forget_kernel()
+        self.event.set()  # the loop turns, and sleeps looking every CHECK_S
+
+    def _forget_kernel(self) -> None:
+        for source in self._kernel:
+            if self._loop is not None:
+                self._loop.remove_reader(source.fileno())
+            source.close()
+        if self._again is not None:
+            self._again.cancel()
+        self._kernel, self._written, self._again = [], None, None
+
     def committed(self) -> None:
         """The store committed (a write of ours): the log's news is read now, on the
         spot, rather than in a turn of the loop of its own; another process's commit
-        read with it is still noticed (changed_elsewhere tells them apart)."""
+        read with it is still noticed (changed_elsewhere tells them apart). One whose log
+        was written just before ours and shows only after is noticed at our next commit
+        (the live state, every 10 s at most), when its writer closes, or in LOOK_S."""
         if self._written is not None and threading.get_ident() == self._thread:
-            self._written()
+            self._written(True)
 
     def set(self) -> None:
         """There is work: wake the loop now. Safe from any thread; without a bound loop

@@ -111,3 +111,9 @@ def test_a_sensor_frame_reads_packet_battery_light_and_motion() -> None:
         BTObject(0x05, "illuminance", 120.0, "lx"),
         BTObject(0x21, "motion", True),
     )
+
+
+def test_a_payload_in_a_bytearray_reads_the_same() -> None:
+    payload = bytes.fromhex("0007015a05e02e002101")
+    assert parse_objects(bytearray(payload)) == parse_objects(payload)
+    assert parse_objects(memoryview(payload)) == parse_objects(payload)

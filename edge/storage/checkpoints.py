@@ -52,13 +52,22 @@ class Checkpointer:
             _log.error("Cannot open %s for checkpoints (%s).", self.path, error)
             return
         try:
-            self.checkpoint(conn)  # at once: a hub that restarted may have left a long WAL
+            if not self._copied_all(conn):  # at once: a restarted hub may have left a long WAL
+                self._written.set()
             while self._written.wait() and not self._stop.wait(self.interval_s):
                 self._written.clear()
-                if not self.checkpoint(conn):
+                if not self._copied_all(conn):
                     self._written.set()  # tried again interval_s later
         finally:
             conn.close()
+
+    def _copied_all(self, conn: sqlite3.Connection) -> bool:
+        """A checkpoint that copied the whole log (one a reader held back did not)."""
+        if not self.checkpoint(conn):
+            return False
+        assert self.last is not None
+        busy, logged, copied = self.last
+        return not busy and copied >= logged
 
     def checkpoint(self, conn: sqlite3.Connection) -> bool:
         """One PASSIVE checkpoint; False (counted, logged once per run of failures) if

@@ -250,7 +250,10 @@ class Store(RosterTables, AlertTables, WelfareTables):
         if outermost:
             if self.checkpointer is not None:
                 self.checkpointer.written()
-            self.committed()
+            try:
+                self.committed()
+            except Exception:  # noqa: BLE001 - the write is done: say so whatever comes after
+                _log.exception("After a commit, telling the loop it was ours failed.")
         if outermost and self._appended:
             self._appended = False
             self.on_events()

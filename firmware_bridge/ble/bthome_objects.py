@@ -134,6 +134,8 @@ def _one_byte(object_id: int, byte: int) -> BTObject:
 
 def parse_objects(payload: bytes) -> tuple[tuple[BTObject, ...], int | None]:
     """Parse objects in order; stop cleanly at an unknown id and return it as the second element."""
+    if type(payload) is not bytes:  # a bytearray or memoryview: the kept values' keys are bytes
+        payload = bytes(payload)
     objects: list[BTObject] = []
     append, end, offset = objects.append, len(payload), 0
     while offset < end:
