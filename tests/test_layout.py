@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "edge.errors": 20,
     "edge.clock": 20,
     "edge.domain": 20,
+    "edge.kernel_events": 20,
     "edge.wakeup": 21,
     "edge.storage": 21,
     "edge.alerts": 22,

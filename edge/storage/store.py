@@ -60,9 +60,7 @@ class Store(RosterTables, AlertTables, WelfareTables):
 
     def __init__(self, db: Database, checkpointer: Checkpointer | None = None,
                  guard: DiskGuard | None = None) -> None:
-        self.db = db
-        self.checkpointer = checkpointer
-        self.guard = guard
+        self.db, self.checkpointer, self.guard = db, checkpointer, guard
         self.file: Path | None = None  # the database file, when it was opened from one
         self.clock_synced: Callable[[], bool] = lambda: False  # the composition sets a probe
         # The roster the hub was configured with: loaded into memory when a move to memory
@@ -73,8 +71,7 @@ class Store(RosterTables, AlertTables, WelfareTables):
         # Called after a commit that added outbox events (the composition: the uplink
         # sends them soon); the store runs on the loop, so this does too.
         self.on_events: Callable[[], object] = lambda: None
-        # Called after every commit of ours (the composition: the loop's watch on the
-        # database's log takes note that the write was ours; edge.wakeup).
+        # Called after every commit of ours (edge.wakeup: the write was ours, not news).
         self.committed: Callable[[], object] = lambda: None
         self._appended = False
         self._data_version: tuple[object, int] | None = None
@@ -252,7 +249,7 @@ class Store(RosterTables, AlertTables, WelfareTables):
                 self.checkpointer.written()
             try:
                 self.committed()
-            except Exception:  # noqa: BLE001 - the write is done: say so whatever comes after
+            except Exception:  # noqa: BLE001 - the write is done: it did not fail
                 _log.exception("After a commit, telling the loop it was ours failed.")
         if outermost and self._appended:
             self._appended = False
