@@ -4,8 +4,8 @@ once when work arrives (from the loop or from another thread).
 Each timed part answers `next_due(now)` on the monotonic clock (None: nothing timed).
 The loop sleeps until the earliest answer; anything that creates work calls
 `Wakeup.set()`, which ends the sleep at once. Writes by other processes (`edge-hub
-test-alarm`, `alerts ack`) cannot call us: the kernel says when a file in the
-database's folder is written, and a cheap check of the database's data_version tells
+test-alarm`, `alerts ack`) cannot call us: the kernel says when the database's
+write-ahead log is written, and a cheap check of the database's data_version tells
 another process's commit from our own (edge.storage.store.Store.changed_elsewhere). The
 kernel also says when the wall clock is set (edge.kernel_events). Where it cannot, or the
 clock is a test's, the sleeping loop looks for itself every CHECK_S.
