@@ -1,10 +1,10 @@
 """The table-driven object reader gives exactly the values of the BTHome v2 definitions.
 
-parse_objects reads one-byte objects from values decoded ahead, longer ones from the values
-it read recently, and divides numbers scaled by 0.01, 0.001... instead of multiplying and
-rounding; each value here is checked against
-the plain definition (raw bytes, little-endian, times the factor, rounded to its decimals),
-type included, and every short object still says what is missing.
+parse_objects reads one-byte objects from values decoded ahead, what follows the packet id
+from the readings it read recently, and divides numbers scaled by 0.01, 0.001... instead of
+multiplying and rounding; each value here is checked against the plain definition (raw
+bytes, little-endian, times the factor, rounded to its decimals), type included, and every
+short object still says what is missing.
 """
 
 from __future__ import annotations
@@ -70,18 +70,31 @@ def test_every_fixed_object_reads_to_its_defined_value_and_type(object_id: int) 
         assert again == obj and type(again.value) is type(expected), (spec.label, data)
 
 
-def test_recent_values_of_longer_objects_are_kept_bounded() -> None:
+def test_readings_after_the_packet_id_are_kept_bounded() -> None:
     spec = OBJECT_SPECS[0x05]  # illuminance, 3 bytes
-    kept = bthome_objects._LONGER[spec.object_id]
-    assert kept is not None
     for raw in range(3 * bthome_objects.RECENT):
         data = raw.to_bytes(spec.length, "little")
-        assert parse_objects(bytes((0x05,)) + data)[0][0].value == raw / 100
-        assert len(kept[1]) <= bthome_objects.RECENT
+        assert parse_objects(bytes((0x00, 1, 0x05)) + data)[0][1].value == raw / 100
+        assert len(bthome_objects._TAILS) <= bthome_objects.RECENT
     for raw in (0, 12_000, 3 * bthome_objects.RECENT - 1):
-        data = raw.to_bytes(spec.length, "little")
-        first = parse_objects(bytes((0x05,)) + data)[0][0]
-        assert parse_objects(bytes((0x05,)) + data)[0][0] is first  # kept, not built again
+        tail = bytes((0x05,)) + raw.to_bytes(spec.length, "little")
+        (_, first), _ = parse_objects(bytes((0x00, 1)) + tail)
+        (packet_id, again), _ = parse_objects(bytes((0x00, 2)) + tail)
+        assert again is first  # kept, not read again
+        assert packet_id == BTObject(0x00, "packet_id", 2)  # the packet id is the new one's
+
+
+def test_a_kept_reading_keeps_its_unknown_object_and_a_long_tail_is_read_each_time() -> None:
+    tail = bytes.fromhex("015aee01")  # battery, then an object id the table does not know
+    assert parse_objects(bytes((0x00, 1)) + tail) == (
+        (BTObject(0x00, "packet_id", 1), BTObject(0x01, "battery", 90, "%")), 0xEE)
+    assert parse_objects(bytes((0x00, 2)) + tail) == (
+        (BTObject(0x00, "packet_id", 2), BTObject(0x01, "battery", 90, "%")), 0xEE)
+    assert parse_objects(bytes((0x00, 3, 0xEE))) == ((BTObject(0x00, "packet_id", 3),), 0xEE)
+    long_tail = bytes.fromhex("015a") * (bthome_objects.TAIL_BYTES // 2 + 1)
+    objects, unknown = parse_objects(bytes((0x00, 4)) + long_tail)
+    assert unknown is None and len(objects) == 1 + len(long_tail) // 2
+    assert long_tail not in bthome_objects._TAILS
 
 
 def test_flags_read_any_non_zero_byte_as_true() -> None:
@@ -94,11 +107,12 @@ def test_flags_read_any_non_zero_byte_as_true() -> None:
 @pytest.mark.parametrize("object_id", FIXED, ids=lambda object_id: f"0x{object_id:02x}")
 def test_every_short_fixed_object_says_what_is_missing(object_id: int) -> None:
     spec = OBJECT_SPECS[object_id]
-    parse_objects(bytes((object_id,)) + bytes(spec.length))  # a value read (and kept) whole
+    parse_objects(bytes((0x00, 1, object_id)) + bytes(spec.length))  # read whole, and kept
     for have in range(spec.length):
         message = f"{spec.label} needs {spec.length} bytes at offset 3, only {have} left"
-        with pytest.raises(FrameError, match=re.escape(message)):
-            parse_objects(bytes((0x01, 80, object_id)) + bytes(have))
+        for first in (0x00, 0x01):  # after a packet id (kept readings), after a battery
+            with pytest.raises(FrameError, match=re.escape(message)):
+                parse_objects(bytes((first, 80, object_id)) + bytes(have))
 
 
 def test_a_sensor_frame_reads_packet_battery_light_and_motion() -> None:

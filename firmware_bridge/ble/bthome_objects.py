@@ -115,13 +115,18 @@ _READERS: tuple[_Reader | None, ...] = tuple(
 # pure reader returns, so a cached object is the very one a fresh decode would give.
 _ONE_BYTE: tuple[list[BTObject | None] | None, ...] = tuple(
     [None] * 256 if reader is not None and reader[0] == 1 else None for reader in _READERS)
-# Each longer fixed-length object's recent values by their bytes: a sensor repeats each
-# advert and mostly reports what it did before (no light at night, the same temperature),
-# and a table lookup is two to three times cheaper than building the object again. Bounded:
-# once RECENT values are kept, they are dropped and kept afresh.
-RECENT = 256
-_LONGER: tuple[tuple[int, dict[bytes, BTObject]] | None, ...] = tuple(
-    (reader[0], {}) if reader is not None and reader[0] > 1 else None for reader in _READERS)
+# The objects after the packet id, by their bytes, as read recently: a device sends the same
+# readings again and again under a new packet id (a watch's battery, a sensor's motion,
+# light and battery), and one lookup is cheaper than reading each object again, however many
+# there are. Only what _read returned is kept (never a refusal, which raises), so a kept
+# reading is the very one a fresh read would give. Bounded: once RECENT are kept, they are
+# dropped and kept afresh; a tail longer than TAIL_BYTES is read every time.
+PACKET_ID, RECENT, TAIL_BYTES = 0x00, 256, 32
+_packet_ids = _ONE_BYTE[PACKET_ID]
+assert _packet_ids is not None, "the packet id is a one-byte object"
+_PACKET_IDS: list[BTObject | None] = _packet_ids
+_Read = tuple[tuple[BTObject, ...], int | None]
+_TAILS: dict[bytes, _Read] = {}
 
 
 def _one_byte(object_id: int, byte: int) -> BTObject:
@@ -134,10 +139,26 @@ def _one_byte(object_id: int, byte: int) -> BTObject:
 
 def parse_objects(payload: bytes) -> tuple[tuple[BTObject, ...], int | None]:
     """Parse objects in order; stop cleanly at an unknown id and return it as the second element."""
-    if type(payload) is not bytes:  # a bytearray or memoryview: the kept values' keys are bytes
+    if type(payload) is not bytes:  # a bytearray or memoryview: the kept tails' keys are bytes
         payload = bytes(payload)
+    if len(payload) < 2 or payload[0] != PACKET_ID:
+        return _read(payload, 0)
+    tail = payload[2:]
+    read = _TAILS.get(tail)
+    if read is None:
+        read = _read(payload, 2)  # from offset 2 of the whole: a refusal names the offset
+        if len(tail) <= TAIL_BYTES:
+            if len(_TAILS) >= RECENT:
+                _TAILS.clear()
+            _TAILS[tail] = read
+    packet_id = _PACKET_IDS[payload[1]] or _one_byte(PACKET_ID, payload[1])
+    return (packet_id, *read[0]), read[1]
+
+
+def _read(payload: bytes, offset: int) -> _Read:
+    """The objects from `offset` on, each read from its table row."""
     objects: list[BTObject] = []
-    append, end, offset = objects.append, len(payload), 0
+    append, end = objects.append, len(payload)
     while offset < end:
         object_id = payload[offset]
         known = _ONE_BYTE[object_id]
@@ -145,14 +166,6 @@ def parse_objects(payload: bytes) -> tuple[tuple[BTObject, ...], int | None]:
             append(known[payload[offset + 1]] or _one_byte(object_id, payload[offset + 1]))
             offset += 2
             continue
-        longer = _LONGER[object_id]
-        if longer is not None:  # a longer object: a lookup when its bytes came recently
-            stop = offset + 1 + longer[0]
-            found = longer[1].get(payload[offset + 1:stop])
-            if found is not None:
-                append(found)
-                offset = stop
-                continue
         reader = _READERS[object_id]
         if reader is None:
             return tuple(objects), object_id
@@ -161,12 +174,7 @@ def parse_objects(payload: bytes) -> tuple[tuple[BTObject, ...], int | None]:
         stop = offset + length
         if not length or stop > end:  # a length byte follows the id, or too few bytes left
             offset, stop = _data_span(spec, payload, offset)
-        found = read(payload[offset:stop])
-        if longer is not None:  # a fixed length: the slice was the whole object
-            if len(longer[1]) >= RECENT:
-                longer[1].clear()
-            longer[1][payload[offset:stop]] = found
-        append(found)
+        append(read(payload[offset:stop]))
         offset = stop
     return tuple(objects), None
 
