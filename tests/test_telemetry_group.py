@@ -4,7 +4,9 @@ never ahead of an alert, lost at most as a whole group in a crash, with no seq u
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
+import uuid
 
 from edge.storage.store import Store
 from tests.building import SimBuilding, make_building
@@ -112,4 +114,27 @@ def test_the_outbox_seq_goes_on_from_the_highest_ever_used(tmp_path) -> None:
     with store.transaction():
         store.append_event("c", 1.0, {}, 0)
     assert [(e.seq, e.type) for e in store.all_events()] == [(3, "c")]
+    store.close()
+
+
+def test_an_event_has_a_random_version_4_id_and_its_texts_as_json_writes_them(tmp_path) -> None:
+    """The id is made from 16 random bytes without building a UUID object, and the two
+    texts by encoders kept for every event: each the same as uuid4() and json.dumps give."""
+    store = Store.open(tmp_path / "hub.db")
+    body = {"watch": "A4:C1:38:00:00:01", "resident": "张桂兰", "battery": 59, "a": [1.5, None]}
+    with store.transaction():
+        ids = [store.append_event("watch.battery", 1_796_000_000.25, body, 0)
+               for _ in range(2_000)]
+    assert len(set(ids)) == len(ids)
+    for event_id in ids:
+        made = uuid.UUID(hex=event_id)
+        assert (made.version, made.variant, made.hex) == (4, uuid.RFC_4122, event_id)
+    assert len({event_id[n] for event_id in ids for n in (0, 15, 31)}) == 16  # all of hex
+    text, wire = store.db.conn.execute(
+        "SELECT body, wire FROM outbox WHERE event_id = ?", (ids[0],)).fetchone()
+    assert text == json.dumps(body, ensure_ascii=False, sort_keys=True)
+    assert wire == json.dumps(
+        {**body, "event_id": ids[0], "seq": 1, "type": "watch.battery",
+         "at": "2026-11-30T00:53:20.250Z", "at_epoch": 1_796_000_000.25,
+         "clock_synced": store.clock_synced()}, ensure_ascii=False, separators=(",", ":"))
     store.close()

@@ -94,8 +94,11 @@ class Checkpointer:
         return True
 
     def written(self) -> None:
-        """The store committed: there is log to copy (within interval_s)."""
-        self._written.set()
+        """The store committed: there is log to copy (within interval_s). Said once: the
+        thread clears it before it copies, so a commit while it is still set is copied
+        too, and most commits take no lock."""
+        if not self._written.is_set():
+            self._written.set()
 
     def stop(self) -> None:
         self._stop.set()

@@ -383,7 +383,7 @@ class Store(RosterTables, AlertTables, WelfareTables):
         """True when another process (a command like `edge-hub test-alarm` or `alerts ack`)
         committed to the database since the last call: SQLite's data_version, a cheap
         read that touches no table."""
-        version = int(self.db.execute("PRAGMA data_version").fetchone()[0])
+        version = int(self.db.conn.execute("PRAGMA data_version").fetchone()[0])
         seen, self._data_version = self._data_version, (self.db, version)
         return seen is not None and seen != (self.db, version)
 

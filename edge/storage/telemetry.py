@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -167,9 +167,17 @@ def outbox_row(seq: int, type_: str, at: float, body: dict[str, Any],
                clock_synced: bool, priority: int) -> tuple[Any, ...]:
     """One outbox row with its wire text: the body plus id, seq, type, UTC time and
     whether the clock was synchronised when it happened (see cloud_sync/README.md)."""
-    event_id = uuid.uuid4().hex
+    event_id = f"{int.from_bytes(os.urandom(16)) & _UUID4_MASK | _UUID4_BITS:032x}"
     travelling = {**body, "event_id": event_id, "seq": seq, "type": type_,
                   "at": utc_text(at), "at_epoch": at, "clock_synced": clock_synced}
     return (seq, event_id, type_, at, priority,
-            json.dumps(body, ensure_ascii=False, sort_keys=True),
-            json.dumps(travelling, ensure_ascii=False, separators=(",", ":")))
+            _BODY_TEXT(body), _WIRE_TEXT(travelling))
+
+
+# A random UUID's hex, as uuid.uuid4().hex gives it (version 4, RFC 4122 variant), without
+# building the UUID object on every event.
+_UUID4_MASK = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_BITS = (0x4000 << 64) | (0x8000 << 48)
+# json.dumps with these options builds an encoder for every call
+_BODY_TEXT = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+_WIRE_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,6 +104,7 @@ def _nonce(mac_bytes: bytes, info: int, counter_bytes: bytes) -> bytes:
     return mac_bytes + _UUID_LE + bytes((info,)) + counter_bytes
 
 
+@functools.lru_cache(maxsize=4096)  # the registered watches' and sensors' MACs, mostly
 def _mac_bytes(mac: str) -> bytes:
     """Return the 6 MAC bytes in display order, or FrameError naming the expected form."""
     try:
