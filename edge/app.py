@@ -250,6 +250,7 @@ def build_hub(
     welfare = WelfareChecks(hub, config.welfare, config.sms.timezone)
     hub.checks_in = welfare.takes_check_in
     jobs.every(config.welfare.check_every_s, "welfare checks", welfare.check)
+    jobs.every(HISTORY_PRUNE_S, "activity history", welfare.forget_old_activity)
     return HubApp(config, store, hub, radio, clock, sms, responders, worker, uplink, jobs,
                   panel, wakeup=wakeup)
 

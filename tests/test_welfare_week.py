@@ -4,15 +4,22 @@ virtual air (firmware_bridge.simulators.daily_life), driven by the fake clock.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
 from edge.alerts.welfare import WELFARE
+from edge.app import build_hub
+from edge.clock import FakeClock
 from edge.domain import AlertState
-from firmware_bridge.simulators.virtual_air import OBJ_BUTTON, OBJ_PACKET_ID
-from tests.welfare_building import ZONE, Week, local
+from edge.storage import welfare_tables
+from edge.storage.welfare_tables import ACTIVITY_KEPT_S
+from firmware_bridge.simulators.virtual_air import OBJ_BUTTON, OBJ_PACKET_ID, VirtualAir
+from tests.sms_building import building_config
+from tests.welfare_building import FRONT, ROOM, ZONE, Week, local
 
 
 def test_an_ordinary_week_raises_no_check(tmp_path: Path) -> None:
@@ -100,3 +107,64 @@ def test_only_the_first_double_press_of_a_day_is_the_check_in(tmp_path: Path) ->
     air.press(watch, "double_press")  # again the same day: a call for help
     [sos] = store.open_alerts()
     assert sos.kind == "sos"
+
+
+def test_a_week_of_forgetting_old_activity_hourly_raises_the_same_checks(
+        tmp_path: Path) -> None:
+    days = ["normal", "normal", "still", "normal", "wander", "normal", "still"]
+    kept, forgetting = Week(tmp_path / "kept"), Week(tmp_path / "forgetting")
+    forgot: list[int] = []
+
+    def hourly(w: Week) -> None:
+        if w.building.clock.now() % 3600 < 60:
+            forgot.append(w.welfare.forget_old_activity())
+        w.take_open()
+    kept.live(days, on_step=lambda w: w.take_open())
+    forgetting.live(days, on_step=hourly)
+    assert forgetting.checks() == kept.checks() != []
+    seen = "SELECT resident_id, sensor_mac, kind, at FROM activity"
+    rows = forgetting.building.store.db.execute(seen).fetchall()
+    cut = forgetting.building.clock.now() - ACTIVITY_KEPT_S
+    assert not [row for row in rows if row[3] < cut]  # every sensor was seen since
+    assert sum(forgot) + len(rows) == len(kept.building.store.db.execute(seen).fetchall())
+    assert sum(forgot) > len(rows)
+
+
+def test_forgetting_activity_keeps_every_fact_the_rules_read(tmp_path: Path) -> None:
+    week = Week(tmp_path)
+    store, day = week.building.store, 86_400.0
+    seen = [("r1", ROOM, "motion", n * 600.0) for n in range(6 * 144)]  # six days
+    seen += [("r1", FRONT, "door_open", 100.0), ("r1", FRONT, "door_closed", 100.0),
+             ("r1", "A4:C1:38:00:00:01", "check_in", day), ("r2", ROOM, "motion", 5.0),
+             ("r2", ROOM, "motion", 7.0), ("r2", ROOM, "motion", 7.0)]  # the same moment
+    for resident, mac, kind, at in sorted(seen, key=lambda row: row[3]):  # as they come
+        store.write(lambda: store.save_activity(resident, mac, kind, at))
+    before = {rid: store.activity_facts(rid) for rid in ("r1", "r2")}
+    with patch.object(welfare_tables, "ACTIVITY_LOOKED_AT", 100):
+        first = store.write(lambda: store.forget_activity(4 * day))
+    assert first == 97  # the 100 oldest rows looked at: all but each sensor's last went
+    while store.write(lambda: store.forget_activity(4 * day)):
+        pass
+    assert {rid: store.activity_facts(rid) for rid in ("r1", "r2")} == before
+    kept = store.db.execute("SELECT sensor_mac, kind, at FROM activity WHERE at < ? "
+                            "ORDER BY id", [4 * day]).fetchall()
+    assert kept == [(ROOM, "motion", 7.0), (FRONT, "door_open", 100.0),
+                    (FRONT, "door_closed", 100.0), ("A4:C1:38:00:00:01", "check_in", day)]
+    assert store.activity_since("r1", 4 * day) == [
+        (ROOM, "motion", n * 600.0) for n in range(4 * 144, 6 * 144)]
+
+
+def test_the_running_hub_forgets_old_activity_every_hour(tmp_path: Path) -> None:
+    clock = FakeClock(local(1, "00:00"))
+    app = build_hub(replace(building_config("/dev/null"), modem=None), clock=clock,
+                    backend=VirtualAir().backend, database=tmp_path / "hub.db")
+    try:
+        store = app.store
+        for n in range(10):
+            store.write(lambda: store.save_activity("r1", ROOM, "motion", clock.now() - n))
+        clock.advance(ACTIVITY_KEPT_S + 3600)
+        app.jobs.run_pending()
+        assert store.db.execute("SELECT count(*) FROM activity").fetchone()[0] == 1
+        assert app.jobs.runs["activity history"] == 1
+    finally:
+        app.close()

@@ -9,6 +9,11 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 DOOR_KINDS = ("door_open", "door_closed")
+# What sensors saw is kept whole for two days (the console's recent activity; a memory copy
+# keeps as much), then only each sensor's latest of each kind, all the rules read: a
+# building's sensors see thousands of movements a day, and a hub runs for years.
+ACTIVITY_KEPT_S = 2 * 86_400.0
+ACTIVITY_LOOKED_AT = 20_000  # rows looked at in one go, oldest first: the loop waits for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,21 @@ class WelfareTables:
         self.db.execute(
             "INSERT INTO activity (resident_id, sensor_mac, kind, at) VALUES (?, ?, ?, ?)",
             [resident_id, sensor_mac, kind, at])
+
+    def forget_activity(self, before: float) -> int:
+        """Delete activity from before `before` but each sensor's latest of each kind (the
+        welfare rules read only those: activity_facts), among the ACTIVITY_LOOKED_AT oldest
+        rows; call inside a transaction. Returns the rows deleted."""
+        cursor = self.db.execute(
+            "DELETE FROM activity AS old WHERE at < ?1 AND id < min("
+            "  (SELECT min(id) FROM activity) + ?2,"
+            "  coalesce((SELECT min(id) FROM activity WHERE at >= ?1),"
+            "           (SELECT max(id) + 1 FROM activity))) "
+            "AND EXISTS (SELECT 1 FROM activity AS later WHERE later.resident_id = "
+            "old.resident_id AND later.sensor_mac = old.sensor_mac AND later.kind = old.kind "
+            "AND (later.at > old.at OR (later.at = old.at AND later.id > old.id)))",
+            [before, ACTIVITY_LOOKED_AT])
+        return int(cursor.rowcount)
 
     def activity_since(self, resident_id: str, since: float) -> list[tuple[str, str, float]]:
         """The resident's activity (sensor, kind, at) from `since` on, oldest first."""

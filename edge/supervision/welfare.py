@@ -13,7 +13,7 @@ from edge.alerts.welfare import Facts, OpenDoor, WelfareRules, due_checks
 from edge.clock import Clock, utc_text
 from edge.config.welfare import WelfareSection
 from edge.domain import Alert, SensorKind
-from edge.storage.welfare_tables import Watched
+from edge.storage.welfare_tables import ACTIVITY_KEPT_S, Watched
 
 _log = logging.getLogger("edge.supervision.welfare")
 
@@ -53,6 +53,12 @@ class WelfareChecks:
                                "others are, and %s is looked at again next time.",
                                resident_id, resident_id)
         return raised
+
+    def forget_old_activity(self) -> int:
+        """The hourly job: what sensors saw more than ACTIVITY_KEPT_S ago is forgotten, but
+        each sensor's latest of each kind (WelfareTables.forget_activity)."""
+        before = self.clock.now() - ACTIVITY_KEPT_S
+        return self.store.write(lambda: self.store.forget_activity(before), durable=False)
 
     def _raise_due(self, resident_id: str, facts: Facts, now: float) -> list[Alert]:
         raised = []
