@@ -125,6 +125,8 @@ def test_offline_demo_runs_the_scenario_and_writes_events(tmp_path) -> None:
     assert "📞 张伟 (张桂兰之子) +8613800138021: ring call answered" in done.stdout
     (called,) = [line for line in lines if line["type"] == "alert.called"]
     assert called["outcome"] == "answered" and called["to"]["contact"] == "family-zhang-wei"
+    assert " active, " not in done.stdout.split("▶ Summary")[1]  # every alert was taken
+    assert "📱 3号楼值班室 +8613800138001: 【关怀提醒 A004】" in done.stdout
 
 
 def test_readme_decode_example_works(capsys) -> None:
@@ -152,6 +154,10 @@ def test_online_demo_confirms_by_server_then_texts_during_the_outage(tmp_path) -
     lines = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
     stored = int(out.split("events stored by the community server: ")[1].split()[0])
     assert stored == len(lines) and "alert.acknowledged" in [e["type"] for e in lines]
+    check = out[out.index("The next morning"):out.index("That was the scenario")]
+    assert "takes check A003" in check and "ignored" not in check
+    assert "Alert A003 for 张桂兰 was taken by 3号楼值班室" in check
+    assert " active, " not in out.split("▶ Summary")[1]  # every alert was taken
 
 
 MINIMAL_HUB = """

@@ -126,20 +126,32 @@ class _NextMorning:
 
 
 async def welfare_scene(building: Building) -> None:
-    """A welfare check: nobody has moved in the first resident's flat by 10:00."""
+    """A welfare check: nobody has moved in the first resident's flat by 10:00. Offline the
+    duty desk is texted and replies; with the server up, the server confirms the check and
+    the duty desk takes it on the console (texts wait for a person there, as for an SOS)."""
     app = building.app
     first, _ = building.resident(0)
     zone = ZoneInfo(app.config.sms.timezone)
     rules = WelfareSection(quiet_hours=0, door_open_at_night_min=0, up_by="off",
                            residents=(WelfareResident(first.id, up_by="10:00"),))
     WelfareChecks(app.hub, rules, app.config.sms.timezone).check()  # watching from now
+    online = building.server is not None and app.uplink is not None \
+        and app.uplink.sync.connected
     say(f"The next morning (played now): the sensors in {first.name}'s flat have seen "
-        "nobody since the night. At 10:00 the hub raises a welfare check, lower than an "
-        "SOS: the duty desk is texted first, then family.")
+        "nobody since the night. At 10:00 the hub raises a welfare check, lower than an SOS: "
+        + ("the community server confirms it, so the duty desk sees it on the console (only "
+           "those who asked for every alert get a text)." if online else
+           "the duty desk is texted first, then family."))
     WelfareChecks(app.hub, rules, app.config.sms.timezone,
                   clock=_NextMorning(app.clock, zone)).check()
     await building.settle(2.0)
     desk = next(c for c in app.config.roster.contacts if c.role.value == "duty_desk")
-    say(f"{desk.name} replies \"1\": they will phone {first.name} and look in.")
-    building.reply(desk.phone, "1")
+    check = app.store.open_alert_for(first.id)
+    if online and building.server is not None and check is not None:
+        say(f"At the community server, {desk.name} takes check {check.ref}: they will phone "
+            f"{first.name} and look in.")
+        building.server.receiver.acknowledge(check.ref, desk.name)
+    else:
+        say(f"{desk.name} replies \"1\": they will phone {first.name} and look in.")
+        building.reply(desk.phone, "1")
     await building.settle(2.0)
