@@ -107,10 +107,10 @@ def test_flags_read_any_non_zero_byte_as_true() -> None:
 @pytest.mark.parametrize("object_id", FIXED, ids=lambda object_id: f"0x{object_id:02x}")
 def test_every_short_fixed_object_says_what_is_missing(object_id: int) -> None:
     spec = OBJECT_SPECS[object_id]
-    parse_objects(bytes((0x00, 1, object_id)) + bytes(spec.length))  # read whole, and kept
+    parse_objects(bytes((0x00, 1, object_id)) + bytes(spec.length))  # the whole one is kept
     for have in range(spec.length):
         message = f"{spec.label} needs {spec.length} bytes at offset 3, only {have} left"
-        for first in (0x00, 0x01):  # after a packet id (kept readings), after a battery
+        for first in (0x00, 0x01):  # after a packet id (its own tail), after a battery
             with pytest.raises(FrameError, match=re.escape(message)):
                 parse_objects(bytes((first, 80, object_id)) + bytes(have))
 

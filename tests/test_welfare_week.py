@@ -19,7 +19,7 @@ from edge.storage import welfare_tables
 from edge.storage.welfare_tables import ACTIVITY_KEPT_S
 from firmware_bridge.simulators.virtual_air import OBJ_BUTTON, OBJ_PACKET_ID, VirtualAir
 from tests.sms_building import building_config
-from tests.welfare_building import FRONT, ROOM, ZONE, Week, local
+from tests.welfare_building import BATHROOM, FRONT, ROOM, ZONE, Week, local
 
 
 def test_an_ordinary_week_raises_no_check(tmp_path: Path) -> None:
@@ -135,23 +135,41 @@ def test_forgetting_activity_keeps_every_fact_the_rules_read(tmp_path: Path) -> 
     store, day = week.building.store, 86_400.0
     seen = [("r1", ROOM, "motion", n * 600.0) for n in range(6 * 144)]  # six days
     seen += [("r1", FRONT, "door_open", 100.0), ("r1", FRONT, "door_closed", 100.0),
+             ("r1", BATHROOM, "door_closed", 200.0), ("r1", BATHROOM, "door_open", 200.0),
+             ("r1", BATHROOM, "door_closed", 200.0),  # two kinds at one moment: the later
              ("r1", "A4:C1:38:00:00:01", "check_in", day), ("r2", ROOM, "motion", 5.0),
              ("r2", ROOM, "motion", 7.0), ("r2", ROOM, "motion", 7.0)]  # the same moment
     for resident, mac, kind, at in sorted(seen, key=lambda row: row[3]):  # as they come
         store.write(lambda: store.save_activity(resident, mac, kind, at))
     before = {rid: store.activity_facts(rid) for rid in ("r1", "r2")}
-    with patch.object(welfare_tables, "ACTIVITY_LOOKED_AT", 100):
-        first = store.write(lambda: store.forget_activity(4 * day))
-    assert first == 97  # the 100 oldest rows looked at: all but each sensor's last went
-    while store.write(lambda: store.forget_activity(4 * day)):
-        pass
+    assert (BATHROOM, "door_closed", 200.0) in before["r1"].doors
+    with patch.object(welfare_tables, "ACTIVITY_FORGOTTEN", 100):
+        assert store.write(lambda: store.forget_activity(4 * day)) == 100
+        runs = 1
+        while store.write(lambda: store.forget_activity(4 * day)):
+            runs += 1
+    assert runs == 6  # 578 rows to forget, 100 at a time
     assert {rid: store.activity_facts(rid) for rid in ("r1", "r2")} == before
     kept = store.db.execute("SELECT sensor_mac, kind, at FROM activity WHERE at < ? "
                             "ORDER BY id", [4 * day]).fetchall()
     assert kept == [(ROOM, "motion", 7.0), (FRONT, "door_open", 100.0),
-                    (FRONT, "door_closed", 100.0), ("A4:C1:38:00:00:01", "check_in", day)]
+                    (FRONT, "door_closed", 100.0), (BATHROOM, "door_open", 200.0),
+                    (BATHROOM, "door_closed", 200.0), ("A4:C1:38:00:00:01", "check_in", day)]
     assert store.activity_since("r1", 4 * day) == [
         (ROOM, "motion", n * 600.0) for n in range(4 * 144, 6 * 144)]
+
+
+def test_a_sensor_gone_quiet_for_good_does_not_stop_the_forgetting(tmp_path: Path) -> None:
+    store, day = Week(tmp_path).building.store, 86_400.0
+    store.write(lambda: store.save_activity("r1", FRONT, "door_open", 0.0))  # then removed
+    for n in range(1_000):
+        store.write(lambda: store.save_activity("r1", ROOM, "motion", 60.0 + n * 600.0))
+    with patch.object(welfare_tables, "ACTIVITY_FORGOTTEN", 100):
+        forgot = [store.write(lambda: store.forget_activity(1_000 * 600.0 - 2 * day))
+                  for _ in range(8)]
+    assert forgot == [100] * 7 + [12]  # 712 rows older than two days, all but the door's
+    left = store.db.execute("SELECT sensor_mac, at FROM activity ORDER BY id LIMIT 2").fetchall()
+    assert left == [(FRONT, 0.0), (ROOM, 60.0 + 712 * 600.0)]
 
 
 def test_the_running_hub_forgets_old_activity_every_hour(tmp_path: Path) -> None:

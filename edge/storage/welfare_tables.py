@@ -13,7 +13,7 @@ DOOR_KINDS = ("door_open", "door_closed")
 # keeps as much), then only each sensor's latest of each kind, all the rules read: a
 # building's sensors see thousands of movements a day, and a hub runs for years.
 ACTIVITY_KEPT_S = 2 * 86_400.0
-ACTIVITY_LOOKED_AT = 20_000  # rows looked at in one go, oldest first: the loop waits for it
+ACTIVITY_FORGOTTEN = 20_000  # rows deleted in one go: the loop waits for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,17 +47,15 @@ class WelfareTables:
 
     def forget_activity(self, before: float) -> int:
         """Delete activity from before `before` but each sensor's latest of each kind (the
-        welfare rules read only those: activity_facts), among the ACTIVITY_LOOKED_AT oldest
-        rows; call inside a transaction. Returns the rows deleted."""
+        welfare rules read only those: activity_facts), at most ACTIVITY_FORGOTTEN rows,
+        oldest first; call inside a transaction. Returns the rows deleted."""
         cursor = self.db.execute(
-            "DELETE FROM activity AS old WHERE at < ?1 AND id < min("
-            "  (SELECT min(id) FROM activity) + ?2,"
-            "  coalesce((SELECT min(id) FROM activity WHERE at >= ?1),"
-            "           (SELECT max(id) + 1 FROM activity))) "
-            "AND EXISTS (SELECT 1 FROM activity AS later WHERE later.resident_id = "
-            "old.resident_id AND later.sensor_mac = old.sensor_mac AND later.kind = old.kind "
-            "AND (later.at > old.at OR (later.at = old.at AND later.id > old.id)))",
-            [before, ACTIVITY_LOOKED_AT])
+            "DELETE FROM activity WHERE id IN (SELECT id FROM activity AS old WHERE at < ?1 "
+            "AND id < coalesce((SELECT min(id) FROM activity WHERE at >= ?1), "
+            "(SELECT max(id) + 1 FROM activity)) AND EXISTS (SELECT 1 FROM activity AS later "
+            "WHERE later.resident_id = old.resident_id AND later.sensor_mac = old.sensor_mac "
+            "AND later.kind = old.kind AND (later.at > old.at OR (later.at = old.at AND "
+            "later.id > old.id))) ORDER BY id LIMIT ?2)", [before, ACTIVITY_FORGOTTEN])
         return int(cursor.rowcount)
 
     def activity_since(self, resident_id: str, since: float) -> list[tuple[str, str, float]]:
@@ -78,9 +76,11 @@ class WelfareTables:
         last_any, last_check_in = self.db.execute(
             "SELECT max(at), max(iif(kind = 'check_in', at, NULL)) FROM activity "
             "WHERE resident_id = ?", [resident_id]).fetchone()
-        doors = self.db.execute(
-            "SELECT sensor_mac, kind, max(at) FROM activity WHERE resident_id = ? AND kind IN "
-            "(?, ?) GROUP BY sensor_mac", [resident_id, *DOOR_KINDS]).fetchall()
+        doors = self.db.execute(  # each door's latest event; of two at once, the later row
+            "SELECT sensor_mac, kind, at FROM (SELECT sensor_mac, kind, at, row_number() OVER "
+            "(PARTITION BY sensor_mac ORDER BY at DESC, id DESC) AS n FROM activity WHERE "
+            "resident_id = ? AND kind IN (?, ?)) WHERE n = 1 ORDER BY sensor_mac",
+            [resident_id, *DOOR_KINDS]).fetchall()
         return ActivityFacts(last_any, last_check_in,
                              tuple((mac, kind, at) for mac, kind, at in doors))
 
