@@ -7,19 +7,30 @@ from __future__ import annotations
 
 import time
 import tomllib
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from cloud_sync.contract.errors import ConfigError
 from cloud_sync.contract.roster_file import parse_roster, unreached
+from cloud_sync.contract.schema import Place, build
 from cloud_sync.server.receiver import Receiver
 from cloud_sync.server.roster import roster_fields
+from edge.clock import FakeClock
 from edge.config.loader import parse_config
-from edge.domain import AlertState
+from edge.config.supervision import SupervisionSection
+from edge.config.welfare import WelfareSection
+from edge.domain import AlertState, Sensor, SensorKind
+from edge.sms.texts import SmsStore
 from edge.storage.store import Store
-from tests.building import key_for, mac_for
+from edge.supervision.checks import Supervisor
+from edge.supervision.jobs import Jobs
+from edge.supervision.welfare import WelfareChecks
+from tests.building import SimBuilding, Timing, key_for, mac_for
 from tests.sms_building import DESK, GRID, NEIGHBOUR, run_scenario, until
 from tests.test_console_admin import Desk, base_of
 from tests.test_receiver_helpers import COMMUNITY, HubClient
@@ -220,3 +231,36 @@ def test_a_roster_file_that_leaves_a_resident_with_nobody_stops_the_server(
     with pytest.raises(ConfigError, match=r"xingfuli.toml: contacts\[0\] \(son\) serves building "
                        "'hub-9', but no contact serves everyone"):
         load_roster_file(path)
+
+
+def test_a_hub_judges_silence_and_welfare_only_for_its_own_buildings_residents(
+        tmp_path: Path) -> None:
+    """Every hub keeps the whole roster, but only a resident's own building's hub hears her
+    watch and sensors day to day: another building's hub must not report them silent, nor
+    raise welfare checks for a flat it cannot hear."""
+    r1_motion, r2_motion = "B0:C7:DE:00:03:01", "B0:C7:DE:00:09:01"
+    roster = replace(
+        parse_roster(community_roster(), source="roster", default_address=""),
+        sensors=(Sensor(r1_motion, "r1", SensorKind.MOTION, "客厅", key_for(30)),
+                 Sensor(r2_motion, "r2", SensorKind.MOTION, "客厅", key_for(31))))
+    clock = FakeClock(datetime(2026, 12, 7, 0, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp())
+    home = SimBuilding(tmp_path / "hub.db", roster, clock, Timing())
+    home.store.set_home_building("hub-3")
+    assert home.store.served_here() == {"r1"}
+    supervisor = Supervisor(home.store, SmsStore(home.store), clock, SupervisionSection(
+        watch_silent_after_s=3600.0, sensor_silent_after_s=3600.0),
+        uplink_connected=lambda: True, modem_check=lambda: None, mains_present=lambda: True)
+    jobs = Jobs(clock)
+    supervisor.register(jobs)
+    section = build(WelfareSection, {"up_by": "10:00"}, Place("test.toml", "welfare"), tmp_path)
+    welfare = WelfareChecks(home.hub, section, "Asia/Shanghai")
+    welfare.check()  # watched from Monday 00:00
+    for _ in range(12 * 6):  # to noon, nothing heard from either flat
+        clock.advance(600)
+        jobs.run_pending()
+        welfare.check()
+    silent = {e.body["watch"] for e in home.store.pending_events(10_000)
+              if e.type == "watch.silent"}
+    assert silent == {mac_for(0), r1_motion}  # hub-9's watch and sensor: not ours to judge
+    checks = [(a.resident_id, a.kind) for a in home.store.alerts()]
+    assert checks == [("r1", "welfare")]  # r1 not up by 10:00; nothing for r2

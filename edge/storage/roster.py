@@ -132,6 +132,16 @@ class RosterTables:
         ).fetchall()
         return [Resident(*row) for row in rows]
 
+    def served_here(self) -> set[str]:
+        """The active residents of this hub's building: those the roster places in it or in
+        no building. A community's roster names every building's residents (one may press
+        while visiting), but day to day only their own building's hub hears their watch and
+        sensors, so only it judges their silence and their welfare."""
+        rows = self.db.execute(
+            "SELECT id FROM residents WHERE active = 1 AND (building IS NULL OR building = "
+            "coalesce((SELECT value FROM meta WHERE key = ?), building))", [_HOME_BUILDING])
+        return {row[0] for row in rows}
+
     def contacts_for(self, resident_id: str) -> list[Contact]:
         """The resident's own contacts, those of the resident's building (this hub's, for
         a resident the roster gives no building, or for "": the hub itself) and those who

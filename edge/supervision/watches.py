@@ -77,14 +77,17 @@ class WatchChecks:
     _last_look: float | None
 
     def check_silence(self: _Watching) -> None:
-        """Report each watch once when it falls silent, and again when it is heard.
+        """Report each watch of this building's residents once when it falls silent, and
+        again when it is heard.
 
         A watch never heard counts as heard when the supervisor started.
         """
         wall, mono = self.clock.now(), self.clock.monotonic()
-        active, statuses = set(), self.store.watch_statuses()
+        active, statuses, served = set(), self.store.watch_statuses(), self.store.served_here()
         for record in self.store.watch_records():
             watch = record.watch
+            if watch.resident_id not in served:  # another building's: its own hub hears it
+                continue
             active.add(watch.mac)
             last = statuses.get(watch.mac, {}).get("last_heard_at")
             reported = self._state.get(f"silent:{watch.mac}")

@@ -82,10 +82,11 @@ class WelfareChecks:
         return last is None or last < midnight
 
     def _watched(self, now: float) -> dict[str, Watched]:
-        """Since when each resident is watched (from now, the first time), in one
-        transaction; an away spell that has run out ends, and time counts from its end."""
+        """Since when each resident of this building is watched (from now, the first time),
+        in one transaction; an away spell that has run out ends, and time counts from its
+        end. Another building's residents are their own hub's (Store.served_here)."""
         def read() -> dict[str, Watched]:
-            found = self.store.watched_all((r.id for r in self.store.residents()), now)
+            found = self.store.watched_all(sorted(self.store.served_here()), now)
             for resident_id, watched in found.items():
                 if watched.away_until is not None and now >= watched.away_until:
                     self.store.end_away(resident_id, watched.away_until)
