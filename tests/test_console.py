@@ -8,6 +8,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +269,35 @@ def test_the_desk_sees_its_hubs_and_watches(server: Server, browser: Any) -> Non
     stranger.wait_for_timeout(300)
     assert stranger.query_selector("#hubs tr[data-hub]") is None
     assert stranger.query_selector("#watches tr[data-watch]") is None
+
+
+def test_the_desk_says_a_resident_is_away_then_back_and_the_hub_is_told(
+        server: Server, browser: Any) -> None:
+    server.post([event(1, "watch.battery", battery=60)])  # hub-3 (HTTP) hears 张桂兰's watch
+    page = log_in(browser, server, server.desk)
+    row = "#watches tr[data-watch='A4:C1:38:3A:01:01']"
+    page.wait_for_selector(f"{row} button.away")
+    back_on = date.today() + timedelta(days=3)
+    page.once("dialog", lambda dialog: dialog.accept(back_on.isoformat()))
+    page.click(f"{row} button.away")
+    page.wait_for_selector(f"#away-note:has-text('张桂兰离家至 {back_on.isoformat()}')")
+    page.click(f"{row} button.back")
+    page.wait_for_selector("#away-note:has-text('张桂兰已回家')")
+    midnight = page.evaluate(f"new Date({back_on.year}, {back_on.month - 1}, {back_on.day})"
+                             ".getTime() / 1000")
+    told = [(c["resident"], c.get("until"), c["by"]) for c in server.hub_commands()
+            if c["type"] == "resident_away"]
+    assert told == [("r-101", midnight, "王主任"), ("r-101", None, "王主任")]
+    away = f"{server.base}/api/residents/r-101/away"
+    assert requests.post(away, json={"until": None}, timeout=5).status_code == 401
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    assert requests.post(away, json={"until": None}, cookies=cookies,
+                         timeout=5).status_code == 403  # no CSRF token
+    stranger = log_in(browser, server, server.stranger)  # of another community: no hub there
+    csrf = stranger.get_attribute("meta[name=csrf]", "content")
+    refused = requests.post(away, json={"until": None}, timeout=5, headers={
+        "X-CSRF-Token": csrf}, cookies={c["name"]: c["value"] for c in stranger.context.cookies()})
+    assert refused.status_code == 400 and "no hub of community heping" in refused.json()["error"]
 
 
 def test_the_board_as_the_readme_shows_it(server: Server, browser: Any) -> None:

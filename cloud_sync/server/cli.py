@@ -7,6 +7,7 @@ import argparse
 import ipaddress
 import signal
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -86,20 +87,24 @@ def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
              "programs and the broker",
         description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     receiver.add_argument("action", nargs="?", default="run",
-                          choices=("run", "ack", "claim", "add-hub", "add-user", "api-token",
-                                   "broker-config", "assign"),
+                          choices=("run", "ack", "claim", "away", "back", "add-hub",
+                                   "add-user", "api-token", "broker-config", "assign"),
                           help="run the server (the default); ack an alert, or claim one (a "
-                               "worker on the way); add-hub: make a hub's login; add-user: a "
-                               "console account; assign: a building's first and backup "
-                               "workers; api-token: a "
+                               "worker on the way); away or back: a resident is away (the "
+                               "hubs pause their welfare checks) or back; add-hub: make a "
+                               "hub's login; add-user: a console account; assign: a "
+                               "building's first and backup workers; api-token: a "
                                "token for the JSON API; broker-config: the broker's password "
                                "file and ACL")
-    receiver.add_argument("alert", nargs="?", metavar="ALERT|HUB",
+    receiver.add_argument("alert", nargs="?", metavar="ALERT|HUB|RESIDENT",
                           help="with ack or claim: a community alert id (C12), or a hub's "
                                "alert ref or uid; with add-hub and assign: the hub's id; with "
-                               "add-user: the username")
-    receiver.add_argument("--community", metavar="ID", help="with add-hub and api-token: the "
-                          "community's id")
+                               "add-user: the username; with away and back: the resident's id")
+    receiver.add_argument("--community", metavar="ID", help="with add-hub, api-token, away "
+                          "and back: the community's id")
+    receiver.add_argument("--until", metavar="WHEN", help='with away: when they are back, the '
+                          'server\'s local time: "2026-12-10" (that day\'s start) or '
+                          '"2026-12-10 18:00"')
     receiver.add_argument("--name", metavar="WHO", help="with api-token: who or what uses it; "
                           "with add-user: the person's name as colleagues know it")
     receiver.add_argument("--role", choices=("admin", "desk", "worker"), default="desk",
@@ -139,7 +144,7 @@ def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
                                "administrators edit it there")
     receiver.add_argument("--topic-root", type=_root, default=DEFAULT_ROOT, metavar="ROOT",
                           help=f"topic prefix before <community>/<hub>/ (default {DEFAULT_ROOT})")
-    receiver.add_argument("--by", metavar="NAME", help="with ack or claim: who")
+    receiver.add_argument("--by", metavar="NAME", help="with ack, claim, away or back: who")
     receiver.add_argument("--for", dest="for_min", type=float, metavar="MINUTES", default=20,
                           help="with claim: how long SMS waits for them (default 20, 1-60)")
     receiver.set_defaults(func=cmd_receiver)
@@ -149,6 +154,8 @@ def cmd_receiver(args: argparse.Namespace) -> int:
     """Dispatch `edge-hub receiver` to run or ack."""
     if args.action in ("ack", "claim"):
         return ack_alert(args)
+    if args.action in ("away", "back"):
+        return resident_away(args)
     if args.action in ("add-hub", "add-user", "api-token", "broker-config", "assign"):
         from cloud_sync.server import cli_access
 
@@ -216,6 +223,43 @@ def ack_alert(args: argparse.Namespace) -> int:
     done = "Acknowledged" if args.action == "ack" else "Claimed"
     print(f"{done} {args.alert} by {args.by}: {what} sent to {len(held.held)} hub(s) over "
           f"MQTT, queued for {queued} hub(s) on HTTP.")
+    return 0
+
+
+def resident_away(args: argparse.Namespace) -> int:
+    """away: every hub of the community pauses the resident's welfare checks until --until;
+    back: they watch again. Hubs on MQTT are told with --broker, those on HTTP at their
+    next poll."""
+    usage = (f"usage: edge-hub server {args.action} RESIDENT --community ID "
+             f"{'--until WHEN ' if args.action == 'away' else ''}--by NAME [--db URL] "
+             "[--broker URL]")
+    if not args.alert or not args.by or not args.community or \
+            (args.action == "away") != bool(args.until):
+        raise ReceiverSetupError(usage)
+    from cloud_sync.server.away import parse_until, shown
+    from cloud_sync.server.receiver import publish_commands
+    from cloud_sync.server.roster_book import RosterBook
+    from cloud_sync.server.service import HeldCommands, ReceiverService
+    from cloud_sync.server.store import open_store
+
+    held, now = HeldCommands(), time.time()
+    until = parse_until(args.until, now) if args.action == "away" else None
+    store = open_store(args.db)
+    try:
+        service = ReceiverService(store, held, topic_root=args.topic_root,
+                                  rosters=RosterBook(store.db))
+        hubs = service.resident_away(args.community, args.alert, until, args.by)
+    finally:
+        store.close()
+    if held.held and args.broker is None:
+        print(f"{args.alert}: {len(held.held)} hub(s) on MQTT were not told: run the same "
+              "command again with --broker URL.")
+        return 1
+    if held.held:
+        publish_commands(parse_broker_url(args.broker), held.held)
+    what = "back" if until is None else f"away until {shown(until)}"
+    print(f"{args.alert} is {what} ({args.by}): resident_away sent to {len(held.held)} hub(s) "
+          f"over MQTT, queued for {len(hubs) - len(held.held)} hub(s) on HTTP.")
     return 0
 
 

@@ -32,7 +32,7 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from cloud_sync.server.duty import Duty
-from cloud_sync.server.errors import BatchError, NotAllowed
+from cloud_sync.server.errors import BatchError, NotAllowed, ReceiverSetupError
 from cloud_sync.server.people import SESSION_S, LoginRefused, People, Person
 
 COOKIE = "edge_session"
@@ -71,6 +71,9 @@ class ConsoleApi(Protocol):
 
     def alerts(self, *, open_only: bool = False, community: str | None = None,
                board: bool = False) -> list[dict[str, Any]]: ...
+
+    def resident_away(self, community: str, resident: str, until: float | None,
+                      by: str) -> list[str]: ...
 
 
 def person_of(request: Request, people: People) -> Person | None:
@@ -144,6 +147,7 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
         admin = '<a href="/admin" id="admin-link" data-t="admin">管理</a>' \
             if person.role == "admin" else ""
         return HTMLResponse(page("board.html").replace("{csrf}", person.csrf)
+                            .replace("{role}", person.role)
                             .replace("<!--admin-->", admin)
                             .replace("{name}", html.escape(person.name))
                             .replace("{community}", html.escape(person.community)))
@@ -226,6 +230,29 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
         return Response(text, media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="alerts-{person.community}.csv"'})
 
+    async def away(request: Request) -> Response:
+        """The desk says a resident is away until `until` (epoch seconds), or back (null):
+        every hub of the community pauses (or resumes) their welfare checks."""
+        person = await run_in_threadpool(person_of, request, people)
+        if person is None:
+            return JSONResponse({"error": "not logged in"}, status_code=401)
+        if person.role == "worker":
+            return JSONResponse({"error": "the duty desk says who is away"}, status_code=403)
+        if not csrf_ok(request, person):
+            return JSONResponse({"error": "missing or wrong X-CSRF-Token; reload the page"},
+                                status_code=403)
+        asked = await json_object(request, '{"until": 1796000000} or {"until": null} (back)')
+        until, resident = asked.get("until"), request.path_params["resident"]
+        if until is not None and (isinstance(until, bool) or not isinstance(until, int | float)):
+            return JSONResponse({"error": "until: expected epoch seconds, or null for back"},
+                                status_code=400)
+        try:
+            hubs = await run_in_threadpool(api.resident_away, person.community, resident,
+                                           None if until is None else float(until), person.name)
+        except ReceiverSetupError as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        return JSONResponse({"resident": resident, "until": until, "hubs_told": len(hubs)})
+
     async def board_alerts(request: Request) -> Response:
         person = await run_in_threadpool(person_of, request, people)
         if person is None:
@@ -247,6 +274,7 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
         Route("/api/report", report, methods=["GET"]),
         Route("/api/alerts.csv", alerts_csv, methods=["GET"]),
         Route("/api/alerts/{alert}/timeline", timeline, methods=["GET"]),
+        Route("/api/residents/{resident}/away", away, methods=["POST"]),
         Route("/api/alerts/{alert}/{action:str}", _only(act, ("claim", "ack", "close", "text-now")),
               methods=["POST"]),
     ]

@@ -217,6 +217,12 @@ class Receiver:
         """A worker is going: every hub that reported it holds SMS while the claim lasts."""
         return self.service.claim(alert, by, for_s)
 
+    def resident_away(self, community: str, resident: str, until: float | None,
+                      by: str) -> list[str]:
+        """A resident is away until `until` (or back: None): every hub of the community is
+        told and pauses (or resumes) their welfare rules; returns the hubs told."""
+        return self.service.resident_away(community, resident, until, by)
+
     def _wire_callbacks(self) -> None:
         self._client.on_connect = self._on_connect
         self._client.on_connect_fail = self._on_connect_fail

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from cloud_sync.contract.ids import plain_text
 from cloud_sync.server.alerts import AlertNotice
+from cloud_sync.server.away import tell_away
 from cloud_sync.server.credentials import HubLogin
 from cloud_sync.server.duty import DEFAULT_CLAIM_S, Duty, Overdue
 from cloud_sync.server.errors import (
@@ -171,6 +172,12 @@ class ReceiverService:
                   found.resident, name, for_s,
                   ", ".join(t.hub for t in found.targets) or "no hub")
         return [target.uid for target in found.targets]
+
+    def resident_away(self, community: str, resident: str, until: float | None,
+                      by: str) -> list[str]:
+        """Tell the community's hubs a resident is away until `until`, or back (None)."""
+        return tell_away(self.store, self._deliver, community, resident, until, by,
+                         now=self.clock(), new_id=self.new_id, rosters=self.rosters)
 
     def commands_after(self, hub: str, community: str, after: int) -> CommandPage:
         """Commands queued for a hub on HTTP after its cursor; those up to it are forgotten.

@@ -1,0 +1,84 @@
+"""A resident away, said at the community server (the console, or `edge-hub server away`):
+every hub of the community is told with a `resident_away` command (each keeps the whole
+roster; the resident's own building's hub is the one whose welfare rules watch them), and
+the rules pause there until the resident is back or the spell runs out (edge.sms.away)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from cloud_sync.contract.ids import is_id
+from cloud_sync.server.errors import ReceiverSetupError
+from cloud_sync.server.logic import command
+from cloud_sync.server.reports import ZONE
+from cloud_sync.server.roster_book import RosterBook
+from cloud_sync.server.wire import check_name, said_by
+
+_log = logging.getLogger("cloud_sync.server.receiver")
+MAX_AWAY_S = 92 * 86_400.0  # three months at most: longer is a change of the roster
+
+Deliver = Callable[..., None]  # ReceiverService._deliver(community, hub, payload, via=, state=)
+
+
+class _Hubs(Protocol):
+    def hubs(self, *, now: float, community: str | None = None) -> list[dict[str, Any]]: ...
+
+
+def tell_away(store: _Hubs, deliver: Deliver, community: str, resident: str,
+              until: float | None, by: str, *, now: float, new_id: Callable[[], str],
+              rosters: RosterBook | None = None) -> list[str]:
+    """Send `resident_away` (away until `until`, epoch seconds, or back: None) to every hub
+    of the community the server has heard from; returns those hubs. Where the server keeps
+    the community's roster (`rosters`), it must name the resident. ReceiverSetupError says
+    what is wrong."""
+    community = check_name(community, "community")
+    if not is_id(resident):
+        raise ReceiverSetupError(f"resident {resident[:40]!r} is not a resident id; expected "
+                                 "the id of a [[residents]] entry of the roster")
+    name = said_by(resident, by, "who says so")
+    residents = {entry["id"] for entry in rosters.view(community)["residents"]} \
+        if rosters is not None and rosters.version_of(community) else None
+    if residents is not None and resident not in residents:
+        raise ReceiverSetupError(f"no resident {resident!r} in community {community}'s roster")
+    if until is not None and not now < until <= now + MAX_AWAY_S:
+        raise ReceiverSetupError(f"away until {shown(until)}: expected a time after now and "
+                                 f"at most {MAX_AWAY_S / 86_400:.0f} days on")
+    hubs = store.hubs(now=now, community=community)
+    if not hubs:
+        raise ReceiverSetupError(f"no hub of community {community} has been heard from yet: "
+                                 "nobody would be told")
+    spell = {} if until is None else {"until": until}
+    for hub in hubs:
+        deliver(community, hub["hub"], command(new_id(), "resident_away", resident=resident,
+                                               by=name, **spell),
+                via=hub["via"], state=hub["state"])
+    told = ", ".join(hub["hub"] for hub in hubs)
+    if until is None:
+        _log.info("Resident %s (%s) is back, says %s: the welfare rules watch again; told %s.",
+                  resident, community, name, told)
+    else:
+        _log.info("Resident %s (%s) is away until %s, says %s: the welfare rules pause until "
+                  "then; told %s.", resident, community, shown(until), name, told)
+    return [hub["hub"] for hub in hubs]
+
+
+def parse_until(text: str, now: float) -> float:
+    """A local date ("2026-12-10", that day's start) or date and time ("2026-12-10 18:00")
+    in the server's zone, still to come, as epoch seconds; ReceiverSetupError otherwise."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ReceiverSetupError(f'--until: expected a local date or time like "2026-12-10" '
+                                 f'or "2026-12-10 18:00", got {text!r}') from None
+    until = (moment if moment.tzinfo else moment.replace(tzinfo=ZONE)).timestamp()
+    if until <= now:
+        raise ReceiverSetupError(f"--until: {text} has passed; expected a time still to come")
+    return until
+
+
+def shown(epoch: float) -> str:
+    """An epoch as the console and the log show it: local date and time."""
+    return datetime.fromtimestamp(epoch, ZONE).strftime("%Y-%m-%d %H:%M")
