@@ -1,5 +1,6 @@
 """A welfare check through the production hub and the emulated modem: its own text, the
-duty desk first, then family, taken by a clear yes like an SOS."""
+duty desk first, then family, taken by a clear yes like an SOS (a "maybe later" or a "yes, but I
+cannot go" takes nothing)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,12 @@ def test_not_up_by_ten_texts_the_desk_and_family_first_and_a_yes_takes_it(
         assert GRID not in b.inbox() and NEIGHBOUR not in b.inbox()
         assert b.inbox()[DESK][-1] == ("【关怀提醒 A001】王秀英今天10:00前未检测到活动，2分钟无人"
                                        "回复，已通知王强。回复1接手")
+        for unclear in ("收到了，等下看看", "1 sorry not available"):  # maybe later; yes but no
+            b.reply(DESK, unclear)
+            await b.advance(1)
+            await b.settle()
+            [check] = b.app.store.alerts()
+            assert check.state is AlertState.ACTIVE, unclear  # not taken: nobody is coming
         b.reply(DESK, "1")
         await b.advance(1)
         await b.settle()

@@ -15,6 +15,7 @@ from edge.alerts.welfare import WELFARE
 from edge.app import build_hub
 from edge.clock import FakeClock
 from edge.domain import AlertState
+from edge.sms.messages import welfare_text
 from edge.storage import welfare_tables
 from edge.storage.welfare_tables import ACTIVITY_KEPT_S
 from firmware_bridge.simulators.virtual_air import OBJ_BUTTON, OBJ_PACKET_ID, VirtualAir
@@ -186,3 +187,24 @@ def test_the_running_hub_forgets_old_activity_every_hour(tmp_path: Path) -> None
         assert app.jobs.runs["activity history"] == 1
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("rule, days, zh, en", [
+    ("quiet", ["normal", "normal", "normal", "still"], "王秀英已12小时未检测到活动",
+     "no activity seen from 王秀英 for 12 hours"),
+    ("door_at_night", ["normal", "normal", "normal", "normal", "wander"],
+     "王秀英家大门夜间已打开15分钟", "王秀英's 大门 has been open 15 min at night"),
+    ("no_check_in", ["normal"], "王秀英今天12:00前未报平安",
+     "王秀英 has not checked in before 12:00 today"),
+])
+def test_each_rules_check_says_what_happened_in_both_languages(
+        tmp_path: Path, rule: str, days: list[str], zh: str, en: str) -> None:
+    week = Week(tmp_path, check_in_by="12:00") if rule == "no_check_in" else Week(tmp_path)
+    week.live(days, on_step=lambda w: w.take_open())
+    store = week.building.store
+    said = {}
+    for alert in store.alerts():
+        raised, detail = store.welfare_check(alert.id) or ("", "")
+        said[raised] = (welfare_text(raised, detail, "王秀英", "zh"),
+                        welfare_text(raised, detail, "王秀英", "en"))
+    assert said[rule] == (zh, en)
