@@ -1,6 +1,6 @@
 """A welfare check through the production hub and the emulated modem: its own text, the
-duty desk first, then family, taken by a clear yes like an SOS (a "maybe later" or a "yes, but I
-cannot go" takes nothing)."""
+duty desk first, then family, taken by a clear yes like an SOS (a "maybe later" or a "yes,
+but I cannot go" takes nothing)."""
 
 from __future__ import annotations
 
