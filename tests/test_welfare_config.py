@@ -46,6 +46,18 @@ def test_a_residents_own_rules_override_the_buildings_and_off_switches_one_off()
     assert (other.up_by, other.check_in_by, other.door_open_min) == (time(9, 30), None, 15.0)
 
 
+def test_a_resident_may_have_waking_hours_and_a_night_of_their_own() -> None:
+    data = welfare(night="23:00-05:30", residents=[
+        {"id": "r-301", "waking_hours": "12:00-04:00", "night": "04:00-11:00"}])
+    own, other = rules(data), rules(data, "r-302")
+    assert (own.waking, own.night) == (DaySpan(time(12), time(4)), DaySpan(time(4), time(11)))
+    assert (other.waking, other.night) == (DaySpan(time(7), time(22)),
+                                           DaySpan(time(23), time(5, 30)))
+    with pytest.raises(ConfigError, match=re.escape(
+            "welfare.residents[0].night: expected a span of the day like")):
+        rules(welfare(residents=[{"id": "r-301", "night": "night"}]))
+
+
 @pytest.mark.parametrize(("section", "expected"), [
     ({"up_by": "10"}, 'hub.toml: welfare.up_by: expected a 24-hour time like "10:00", or "off"'),
     ({"waking_hours": "7-22"}, "welfare.waking_hours: expected a span of the day like"),
@@ -74,3 +86,4 @@ def test_the_examples_welfare_section_loads_when_uncommented(tmp_path: Path) -> 
     path.write_text(text.replace(block.group(0), uncommented), encoding="utf-8")
     own = load_config(path).welfare.rules_for("r-301")
     assert (own.up_by, own.quiet_h, own.check_in_by) == (time(9), 10.0, time(11))
+    assert own.waking == DaySpan(time(9), time(23, 30))

@@ -36,6 +36,9 @@ class WelfareResident:
     a key left out takes the building's value."""
 
     id: str = field(metadata=meta("id of the resident, as in [[residents]]", ID))
+    waking_hours: str | None = field(default=None, metadata=meta(
+        "the resident's waking hours (one who works nights, say)", SPAN))
+    night: str | None = field(default=None, metadata=meta("the resident's night", SPAN))
     quiet_hours: float | None = field(default=None, metadata=meta("no activity this long", HOURS))
     up_by: str | None = field(default=None, metadata=meta("up (any activity) by", TIME_OR_OFF))
     door_open_at_night_min: float | None = field(
@@ -74,7 +77,8 @@ class WelfareSection:
         door = (self.door_open_at_night_min if own.door_open_at_night_min is None
                 else own.door_open_at_night_min)
         return WelfareRules(
-            waking=parse_span(self.waking_hours), night=parse_span(self.night), quiet_h=quiet or None,
+            waking=parse_span(own.waking_hours or self.waking_hours),
+            night=parse_span(own.night or self.night), quiet_h=quiet or None,
             up_by=_clock(own.up_by or self.up_by), door_open_min=door or None,
             check_in_by=_clock(own.check_in_by or self.check_in_by))
 
