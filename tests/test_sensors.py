@@ -52,6 +52,28 @@ def test_motion_and_door_frames_are_stored_as_the_residents_activity(home: SimBu
     assert home.store.open_alerts() == []
 
 
+def test_opening_and_occupancy_objects_are_activity_too(home: SimBuilding) -> None:
+    """A Shelly BLU Door/Window may send opening (0x11) rather than window (0x2D), and a
+    presence sensor occupancy (0x23): the same activity; a cleared occupancy is none."""
+    door, motion = home.air.watches[DOOR], home.air.watches[MOTION]
+    for device, objects in ((door, [(0x11, True)]), (door, [(0x11, False)]),
+                            (motion, [(0x23, True)]), (motion, [(0x23, False)])):
+        device.packet_id = (device.packet_id + 1) % 256
+        home.air.emit(device.mac, device.frame([(OBJ_PACKET_ID, device.packet_id),
+                                                *objects]), -60)
+    assert activity(home) == [("r1", DOOR, "door_open"), ("r1", DOOR, "door_closed"),
+                              ("r1", MOTION, "motion")]
+
+
+def test_a_sensors_frame_without_encryption_is_refused_as_a_downgrade(
+        home: SimBuilding) -> None:
+    door = home.air.watches[DOOR]
+    door.key = None  # someone sends the sensor's MAC in the clear
+    home.air.door(DOOR, True)
+    assert home.hub.gate.counts[Refusal.DOWNGRADE] == 1
+    assert activity(home) == []
+
+
 def test_a_sensor_never_raises_an_sos_even_with_a_button_object(home: SimBuilding) -> None:
     device = home.air.watches[MOTION]
     home.air.emit(MOTION, device.frame([(OBJ_PACKET_ID, 9), (OBJ_BUTTON, "press")]), -60)
