@@ -30,6 +30,12 @@ def test_an_ordinary_week_raises_no_check(tmp_path: Path) -> None:
     assert week.building.store.open_alerts() == []
 
 
+def test_a_day_out_from_eight_to_eight_raises_no_check(tmp_path: Path) -> None:
+    week = Week(tmp_path)
+    week.live(["normal", "out", "out", "normal"])
+    assert week.checks() == []  # up by 10 (the front door at 8), under 12 quiet hours
+
+
 def test_a_late_riser_is_checked_on_at_ten_once(tmp_path: Path) -> None:
     week = Week(tmp_path)
     week.live(["normal", "late", "normal", "normal", "normal", "normal", "normal"],
