@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from cloud_sync.contract.broker_url import parse_broker_url, parse_http_address
 from cloud_sync.server.errors import ReceiverSetupError
@@ -22,6 +23,9 @@ from cloud_sync.server.settings import (
     LOOPBACK,
     check_topic_root,
 )
+
+if TYPE_CHECKING:
+    from cloud_sync.server.service import HeldCommands
 
 EXAMPLES = """examples:
   edge-hub server add-hub b3 --community xingfuli      (prints the hub's login, once)
@@ -200,7 +204,6 @@ def ack_alert(args: argparse.Namespace) -> int:
     if not args.alert or not args.by:
         raise ReceiverSetupError(f"usage: edge-hub receiver {args.action} ALERT --by NAME "
                                  "[--db URL] [--broker URL]")
-    from cloud_sync.server.receiver import publish_commands
     from cloud_sync.server.service import HeldCommands, ReceiverService
     from cloud_sync.server.store import open_store
 
@@ -214,12 +217,8 @@ def ack_alert(args: argparse.Namespace) -> int:
         store.close()
     queued, what = len(uids) - len(held.held), ("alert_ack" if args.action == "ack"
                                                  else "alert_claimed")
-    if held.held and args.broker is None:
-        print(f"{args.alert}: {len(held.held)} hub(s) on MQTT were not told: run the same "
-              "command again with --broker URL.")
+    if not _published(args, held):
         return 1
-    if held.held:
-        publish_commands(parse_broker_url(args.broker), held.held)
     done = "Acknowledged" if args.action == "ack" else "Claimed"
     print(f"{done} {args.alert} by {args.by}: {what} sent to {len(held.held)} hub(s) over "
           f"MQTT, queued for {queued} hub(s) on HTTP.")
@@ -237,7 +236,6 @@ def resident_away(args: argparse.Namespace) -> int:
             (args.action == "away") != bool(args.until):
         raise ReceiverSetupError(usage)
     from cloud_sync.server.away import parse_until, shown
-    from cloud_sync.server.receiver import publish_commands
     from cloud_sync.server.roster_book import RosterBook
     from cloud_sync.server.service import HeldCommands, ReceiverService
     from cloud_sync.server.store import open_store
@@ -251,16 +249,26 @@ def resident_away(args: argparse.Namespace) -> int:
         hubs = service.resident_away(args.community, args.alert, until, args.by)
     finally:
         store.close()
-    if held.held and args.broker is None:
-        print(f"{args.alert}: {len(held.held)} hub(s) on MQTT were not told: run the same "
-              "command again with --broker URL.")
+    if not _published(args, held):
         return 1
-    if held.held:
-        publish_commands(parse_broker_url(args.broker), held.held)
     what = "back" if until is None else f"away until {shown(until)}"
     print(f"{args.alert} is {what} ({args.by}): resident_away sent to {len(held.held)} hub(s) "
           f"over MQTT, queued for {len(hubs) - len(held.held)} hub(s) on HTTP.")
     return 0
+
+
+def _published(args: argparse.Namespace, held: HeldCommands) -> bool:
+    """Publish the commands held for hubs on MQTT through --broker; without one, say that
+    they were not told and return False."""
+    from cloud_sync.server.receiver import publish_commands
+
+    if held.held and args.broker is None:
+        print(f"{args.alert}: {len(held.held)} hub(s) on MQTT were not told: run the same "
+              "command again with --broker URL.")
+        return False
+    if held.held:
+        publish_commands(parse_broker_url(args.broker), held.held)
+    return True
 
 
 def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
