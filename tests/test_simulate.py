@@ -129,6 +129,11 @@ def test_activity_is_scripted_through_the_api_and_shown_in_the_state(hub) -> Non
     assert planned["planned"] > 20  # a whole day of getting up, trips and going out
     hub.wait_for(lambda: [a["kind"] for a in hub.state()["activity"]][:1] == ["door_open"],
                  what="the door event stored")
+    out = hub.post("/activity", {"resident": "r-101", "pattern": "out", "day": "2026-01-05"})
+    assert out["planned"] == 6  # a day gone by: played at once, in order, and stored
+    hub.wait_for(lambda: [a["kind"] for a in hub.state()["activity"]][:7] == [
+        "motion", "door_closed", "door_open", "door_closed", "door_open", "motion", "door_open"],
+        what="the day out played and stored")
     cases = [({"resident": "r-102", "event": "motion"}, "resident:"),  # no sensors
              ({"resident": "r-101", "event": "jump"}, "event:"),
              ({"resident": "r-101", "pattern": "party"}, "pattern:"),
