@@ -75,6 +75,21 @@ def test_a_busy_line_is_recorded_and_called_again_with_the_next_round(tmp_path) 
     play(tmp_path, scenario, {"contacts": {"grid": "always"}})
 
 
+def test_a_tier_2_contact_is_called_only_once_the_alert_reaches_tier_2(tmp_path) -> None:
+    async def scenario(b: SmsBuilding) -> None:
+        b.modem.on_call(NEIGHBOUR, "answer", after_s=0.1)
+        await pressed(b)
+        await b.advance(60)
+        await b.settle()
+        assert NEIGHBOUR not in b.inbox() and called(b) == []  # tier 1 only so far
+        await b.advance(61)  # nobody replied in 120 s: tier 2 is texted, then rung
+        await b.settle()
+        await until(lambda: called(b) == [(NEIGHBOUR, "answered")])
+        assert len(b.inbox()[NEIGHBOUR]) == 1
+
+    play(tmp_path, scenario, {"contacts": {"nb": "always"}})
+
+
 def test_a_ringing_phone_is_hung_up_after_the_ring_time(tmp_path) -> None:
     async def scenario(b: SmsBuilding) -> None:
         await pressed(b)
