@@ -4,13 +4,15 @@ another community sees nothing of it; and the page's session and actions are loc
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -280,19 +282,28 @@ def test_the_desk_says_a_resident_is_away_then_back_and_the_hub_is_told(
     back_on = date.today() + timedelta(days=3)
     page.once("dialog", lambda dialog: dialog.accept(back_on.isoformat()))
     page.click(f"{row} button.away")
-    page.wait_for_selector(f"#away-note:has-text('张桂兰离家至 {back_on.isoformat()}')")
+    page.wait_for_selector(f"#away-note:has-text('张桂兰离家，{back_on.isoformat()}回家')")
     page.click(f"{row} button.back")
     page.wait_for_selector("#away-note:has-text('张桂兰已回家')")
-    midnight = page.evaluate(f"new Date({back_on.year}, {back_on.month - 1}, {back_on.day})"
-                             ".getTime() / 1000")
+    day_ends = datetime.combine(back_on + timedelta(days=1), datetime.min.time(),
+                                ZoneInfo("Asia/Shanghai")).timestamp()  # the server's zone
     told = [(c["resident"], c.get("until"), c["by"]) for c in server.hub_commands()
             if c["type"] == "resident_away"]
-    assert told == [("r-101", midnight, "王主任"), ("r-101", None, "王主任")]
+    assert told == [("r-101", day_ends, "王主任"), ("r-101", None, "王主任")]
     away = f"{server.base}/api/residents/r-101/away"
     assert requests.post(away, json={"until": None}, timeout=5).status_code == 401
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     assert requests.post(away, json={"until": None}, cookies=cookies,
                          timeout=5).status_code == 403  # no CSRF token
+    desk = {"X-CSRF-Token": page.get_attribute("meta[name=csrf]", "content")}
+    for body, said in (({"back_on": "2026-02-30"}, "back_on: expected a date"),
+                       ({"back_on": "2020-01-01"}, "expected a time after now"),
+                       ({"until": float("nan")}, "until: expected epoch seconds"),
+                       ({"until": 1e300}, "until: expected epoch seconds"),
+                       ({"until": True}, "until: expected epoch seconds")):
+        wrong = requests.post(away, data=json.dumps(body), headers=desk, cookies=cookies,
+                              timeout=5)
+        assert wrong.status_code == 400 and said in wrong.json()["error"], (body, wrong.text)
     stranger = log_in(browser, server, server.stranger)  # of another community: no hub there
     csrf = stranger.get_attribute("meta[name=csrf]", "content")
     refused = requests.post(away, json={"until": None}, timeout=5, headers={

@@ -264,3 +264,43 @@ def test_a_hub_judges_silence_and_welfare_only_for_its_own_buildings_residents(
     assert silent == {mac_for(0), r1_motion}  # hub-9's watch and sensor: not ours to judge
     checks = [(a.resident_id, a.kind) for a in home.store.alerts()]
     assert checks == [("r1", "welfare")]  # r1 not up by 10:00; nothing for r2
+    assert supervisor.summary()["watches"] == 2  # r1's watch and sensor, as `silent` counts
+
+
+def test_a_visitors_double_press_is_a_call_for_help_not_her_check_in(tmp_path: Path) -> None:
+    roster = parse_roster(community_roster(), source="roster", default_address="")
+    clock = FakeClock(datetime(2026, 12, 7, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp())
+    home = SimBuilding(tmp_path / "hub.db", roster, clock, Timing(cancel_window_s=0.0))
+    home.store.set_home_building("hub-3")
+    section = build(WelfareSection, {"check_in_by": "12:00"}, Place("test.toml", "welfare"),
+                    tmp_path)
+    welfare = WelfareChecks(home.hub, section, "Asia/Shanghai")
+    home.hub.checks_in = welfare.takes_check_in
+    home.air.press(mac_for(1), "double_press")  # r2, of hub-9's building, visiting
+    home.air.press(mac_for(0), "double_press")  # r1 at home: her check-in
+    assert [(a.resident_id, a.kind) for a in home.store.alerts()] == [("r2", "sos")]
+    assert home.store.activity_facts("r1").last_check_in == clock.now()
+
+
+def test_a_watch_said_silent_before_is_handed_to_its_own_buildings_hub_quietly(
+        tmp_path: Path) -> None:
+    roster = parse_roster(community_roster(), source="roster", default_address="")
+    clock = FakeClock()
+    home = SimBuilding(tmp_path / "hub.db", roster, clock, Timing())
+    supervisor = Supervisor(home.store, SmsStore(home.store), clock, SupervisionSection(
+        watch_silent_after_s=3600.0), uplink_connected=lambda: True,
+        modem_check=lambda: None, mains_present=lambda: True)
+    jobs = Jobs(clock)
+    supervisor.register(jobs)
+    for _ in range(8):  # an older hub: no building of its own yet, so it judged everyone
+        clock.advance(600)
+        jobs.run_pending()
+    home.store.set_home_building("hub-3")  # the upgraded hub knows its building
+    clock.advance(600)
+    jobs.run_pending()
+    events = [(e.type, e.body["watch"], e.body.get("handed_over")) for e in
+              home.store.pending_events(10_000) if e.type.startswith("watch.")]
+    assert events == [("watch.silent", mac_for(0), None), ("watch.silent", mac_for(1), None),
+                      ("watch.restored", mac_for(1), True)]  # the server's fault closes
+    texts = [text for _, _, kind, _, text in SmsStore(home.store).outgoing() if kind == "notice"]
+    assert len(texts) == 2 and not any("恢复" in text for text in texts)  # nobody texted

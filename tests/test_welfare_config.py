@@ -48,7 +48,8 @@ def test_a_residents_own_rules_override_the_buildings_and_off_switches_one_off()
 
 def test_a_resident_may_have_waking_hours_and_a_night_of_their_own() -> None:
     data = welfare(night="23:00-05:30", residents=[
-        {"id": "r-301", "waking_hours": "12:00-04:00", "night": "04:00-11:00"}])
+        {"id": "r-301", "waking_hours": "12:00-04:00", "night": "04:00-11:00",
+         "up_by": "12:30"}])
     own, other = rules(data), rules(data, "r-302")
     assert (own.waking, own.night) == (DaySpan(time(12), time(4)), DaySpan(time(4), time(11)))
     assert (other.waking, other.night) == (DaySpan(time(7), time(22)),
@@ -56,6 +57,24 @@ def test_a_resident_may_have_waking_hours_and_a_night_of_their_own() -> None:
     with pytest.raises(ConfigError, match=re.escape(
             "welfare.residents[0].night: expected a span of the day like")):
         rules(welfare(residents=[{"id": "r-301", "night": "night"}]))
+
+
+@pytest.mark.parametrize(("section", "key", "night"), [
+    ({"up_by": "05:00"}, "welfare.up_by", "22:00-06:00"),
+    ({"residents": [{"id": "r-301", "night": "03:00-11:00"}]},  # the building's 10:00
+     "welfare.residents[0].up_by", "03:00-11:00"),
+    ({"residents": [{"id": "r-301", "night": "03:00-11:00", "up_by": "11:00"}]},
+     "welfare.residents[0].up_by", "03:00-11:00"),
+])
+def test_an_up_by_inside_the_night_is_refused_naming_the_night(
+        section: dict[str, Any], key: str, night: str) -> None:
+    """Nothing can have happened since the night's end at a time inside it or at its end:
+    the check would be raised every day."""
+    with pytest.raises(ConfigError, match=re.escape(f"{key}: ")) as refused:
+        rules(welfare(**section))
+    assert f"is not after the night ({night}) ends" in str(refused.value)
+    own = rules(welfare(residents=[{"id": "r-301", "night": "03:00-11:00", "up_by": "12:00"}]))
+    assert own.up_by == time(12)
 
 
 @pytest.mark.parametrize(("section", "expected"), [

@@ -64,8 +64,9 @@ def test_the_server_says_a_resident_is_away_then_back_and_the_hub_pauses_the_rul
             for wrong, said in (("r 1", "not a resident id"), ("r1", "at most 92 days")):
                 with pytest.raises(ReceiverSetupError, match=said):
                     server.resident_away("xingfuli", wrong, time.time() + 100 * 86_400, "王主任")
-            with pytest.raises(ReceiverSetupError, match="expected a time after now"):
-                server.resident_away("xingfuli", "r1", time.time() - 1, "王主任")
+            for wrong_time in (time.time() - 1, float("nan"), float("inf"), 1e300):
+                with pytest.raises(ReceiverSetupError, match="expected a time after now"):
+                    server.resident_away("xingfuli", "r1", wrong_time, "王主任")
 
         run_scenario(UplinkBuilding(tmp_path, broker), scenario)
     finally:

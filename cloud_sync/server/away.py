@@ -6,8 +6,9 @@ the rules pause there until the resident is back or the spell runs out (edge.sms
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
+import math
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from cloud_sync.contract.ids import is_id
@@ -43,9 +44,10 @@ def tell_away(store: _Hubs, deliver: Deliver, community: str, resident: str,
         if rosters is not None and rosters.version_of(community) else None
     if residents is not None and resident not in residents:
         raise ReceiverSetupError(f"no resident {resident!r} in community {community}'s roster")
-    if until is not None and not now < until <= now + MAX_AWAY_S:
-        raise ReceiverSetupError(f"away until {shown(until)}: expected a time after now and "
-                                 f"at most {MAX_AWAY_S / 86_400:.0f} days on")
+    if until is not None and not (math.isfinite(until) and now < until <= now + MAX_AWAY_S):
+        said = shown(until) if math.isfinite(until) and abs(until) <= 2**33 else repr(until)
+        raise ReceiverSetupError(f"away until {said}: expected a time after now and at most "
+                                 f"{MAX_AWAY_S / 86_400:.0f} days on")
     hubs = store.hubs(now=now, community=community)
     if not hubs:
         raise ReceiverSetupError(f"no hub of community {community} has been heard from yet: "
@@ -63,6 +65,27 @@ def tell_away(store: _Hubs, deliver: Deliver, community: str, resident: str,
         _log.info("Resident %s (%s) is away until %s, says %s: the welfare rules pause until "
                   "then; told %s.", resident, community, shown(until), name, told)
     return [hub["hub"] for hub in hubs]
+
+
+def asked_until(asked: Mapping[str, Any]) -> float | None:
+    """The end of an away spell as the console asks it: `back_on`, the day they are back
+    (the rules watch again from that day's end, in the server's zone: a flat is empty
+    until they come home, whenever that day), or `until` in epoch seconds, or null for
+    back. ReceiverSetupError otherwise."""
+    if "back_on" in asked:
+        try:
+            day = date.fromisoformat(str(asked["back_on"]))
+        except ValueError:
+            raise ReceiverSetupError(f'back_on: expected a date like "2026-12-10", got '
+                                     f'{str(asked["back_on"])[:40]!r}') from None
+        return datetime.combine(day + timedelta(days=1), time(), ZONE).timestamp()
+    until = asked.get("until")
+    if until is None:
+        return None
+    if isinstance(until, bool) or not isinstance(until, int | float) \
+            or not math.isfinite(until) or abs(until) > 2**33:
+        raise ReceiverSetupError("until: expected epoch seconds, or null for back")
+    return float(until)
 
 
 def parse_until(text: str, now: float) -> float:

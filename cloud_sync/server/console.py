@@ -31,6 +31,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from cloud_sync.server.away import asked_until
 from cloud_sync.server.duty import Duty
 from cloud_sync.server.errors import BatchError, NotAllowed, ReceiverSetupError
 from cloud_sync.server.people import SESSION_S, LoginRefused, People, Person
@@ -231,8 +232,9 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
             "Content-Disposition": f'attachment; filename="alerts-{person.community}.csv"'})
 
     async def away(request: Request) -> Response:
-        """The desk says a resident is away until `until` (epoch seconds), or back (null):
-        every hub of the community pauses (or resumes) their welfare checks."""
+        """The desk says a resident is away, or back (`until` null):
+        every hub of the community pauses (or resumes) their welfare checks. The console
+        sends the day they are back (`back_on`), read in the server's zone."""
         person = await run_in_threadpool(person_of, request, people)
         if person is None:
             return JSONResponse({"error": "not logged in"}, status_code=401)
@@ -241,14 +243,13 @@ def console_routes(api: ConsoleApi, people: People, changes: Changes,
         if not csrf_ok(request, person):
             return JSONResponse({"error": "missing or wrong X-CSRF-Token; reload the page"},
                                 status_code=403)
-        asked = await json_object(request, '{"until": 1796000000} or {"until": null} (back)')
-        until, resident = asked.get("until"), request.path_params["resident"]
-        if until is not None and (isinstance(until, bool) or not isinstance(until, int | float)):
-            return JSONResponse({"error": "until: expected epoch seconds, or null for back"},
-                                status_code=400)
+        asked = await json_object(request, '{"back_on": "2026-12-10"}, {"until": 1796000000} '
+                                  'or {"until": null} (back)')
+        resident = request.path_params["resident"]
         try:
+            until = asked_until(asked)
             hubs = await run_in_threadpool(api.resident_away, person.community, resident,
-                                           None if until is None else float(until), person.name)
+                                           until, person.name)
         except ReceiverSetupError as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse({"resident": resident, "until": until, "hubs_told": len(hubs)})

@@ -84,13 +84,25 @@ class WelfareSection:
 
 
 def check_welfare(section: WelfareSection, place: Place, resident_ids: Collection[str]) -> None:
-    """Every [[welfare.residents]] names a known resident, once."""
+    """Every [[welfare.residents]] names a known resident, once; and each one's up_by (the
+    building's too) comes after their night ends, or nobody could ever be up by then."""
     seen: set[str] = set()
+    _check_up_by(section.rules_for(""), place.key("up_by"))
     for index, entry in enumerate(section.residents):
-        here = place.key("residents").index(index).key("id")
+        here = place.key("residents").index(index)
         if entry.id not in resident_ids:
-            raise here.error(f"no resident with id {entry.id!r}; expected the id of a "
-                             "[[residents]] entry")
+            raise here.key("id").error(f"no resident with id {entry.id!r}; expected the id "
+                                       "of a [[residents]] entry")
         if entry.id in seen:
-            raise here.error(f"{entry.id!r} has rules above already; expected each resident once")
+            raise here.key("id").error(f"{entry.id!r} has rules above already; expected "
+                                       "each resident once")
         seen.add(entry.id)
+        _check_up_by(section.rules_for(entry.id), here.key("up_by"))
+
+
+def _check_up_by(rules: WelfareRules, here: Place) -> None:
+    up_by, night = rules.up_by, rules.night
+    if up_by is not None and (night.contains(up_by) or up_by == night.end):
+        raise here.error(f"{up_by:%H:%M} is not after the night ({night}) ends: a check would "
+                         f"be raised every day; expected a time after {night.end:%H:%M}, or "
+                         '"off"')

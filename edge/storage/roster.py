@@ -142,6 +142,11 @@ class RosterTables:
             "coalesce((SELECT value FROM meta WHERE key = ?), building))", [_HOME_BUILDING])
         return {row[0] for row in rows}
 
+    def served_records(self) -> list[WatchRecord]:
+        """watch_records of the residents this hub's building serves (served_here)."""
+        served = self.served_here()
+        return [record for record in self.watch_records() if record.watch.resident_id in served]
+
     def contacts_for(self, resident_id: str) -> list[Contact]:
         """The resident's own contacts, those of the resident's building (this hub's, for
         a resident the roster gives no building, or for "": the hub itself) and those who

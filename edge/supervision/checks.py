@@ -214,7 +214,7 @@ class Supervisor(IntegrityChecks, WatchChecks):
         wall = self.clock.now()
         statuses = self.store.watch_statuses()
         heard = [statuses.get(r.watch.mac, {}).get("last_heard_at")
-                 for r in self.store.watch_records()]
+                 for r in self.store.served_records()]  # this building's, as `silent` is
         modem = ("unchecked" if self.modem_last is None else
                  "fault" if "modem_fault" in self._state else "ok")
         mains = ("no sensor" if self._mains is None else

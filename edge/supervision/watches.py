@@ -64,7 +64,7 @@ class _Watching(Protocol):
                       silent_for: float, device: str) -> None: ...
 
     def _watch_restored(self, mac: str, resident_id: str, reported: dict[str, Any],
-                        device: str) -> None: ...
+                        device: str, handed_over: bool = False) -> None: ...
 
     def _battery_low(self, mac: str, resident_id: str, battery: int, key: str,
                      wall: float) -> None: ...
@@ -87,6 +87,10 @@ class WatchChecks:
         for record in self.store.watch_records():
             watch = record.watch
             if watch.resident_id not in served:  # another building's: its own hub hears it
+                reported = self._state.get(f"silent:{watch.mac}")
+                if reported is not None:  # said silent here before: no longer ours to say
+                    self._watch_restored(watch.mac, watch.resident_id, json.loads(reported),
+                                         record.device, handed_over=True)
                 continue
             active.add(watch.mac)
             last = statuses.get(watch.mac, {}).get("last_heard_at")
@@ -126,10 +130,19 @@ class WatchChecks:
                      "desk was told.", person.name, person.room, mac, _hours(silent_for))
 
     def _watch_restored(self: _Watching, mac: str, resident_id: str,
-                        reported: dict[str, Any], device: str) -> None:
+                        reported: dict[str, Any], device: str, handed_over: bool = False) -> None:
+        """The watch is heard again; or (`handed_over`) it is another building's, whose hub
+        judges it: the server's fault is closed here, and nobody is texted."""
         person = self._person(resident_id)
         body = {"watch": mac, "resident": resident_id, "name": person.name,
                 "room": person.room, "silent_reported_at": utc_text(reported["reported_at"])}
+        if handed_over:
+            self._report("watch.restored", {**body, "handed_over": True}, None, resident_id,
+                         state=(f"silent:{mac}", None))
+            _log.info("The watch of %s (room %s, %s) is another building's: its own hub "
+                      "says when it is silent, this one no longer does.", person.name,
+                      person.room, mac)
+            return
         text = f"【设备提醒】{person.name}（{person.room}室）的{device}已恢复信号。"
         self._report("watch.restored", body, text, resident_id, state=(f"silent:{mac}", None))
         _log.info("The watch of %s (room %s, %s) is heard again.", person.name, person.room, mac)
@@ -138,7 +151,7 @@ class WatchChecks:
         """Report a low battery at most once a day per watch, until it is charged or replaced."""
         wall, limit = self.clock.now(), self.section.low_battery_percent
         active, statuses = set(), self.store.watch_statuses()
-        for record in self.store.watch_records():
+        for record in self.store.served_records():  # another building's: its own hub's
             mac, resident_id = record.watch.mac, record.watch.resident_id
             active.add(mac)
             battery = statuses.get(mac, {}).get("battery")

@@ -73,8 +73,10 @@ class WelfareChecks:
     def takes_check_in(self, resident_id: str) -> bool:
         """Whether a double press of the resident's watch is their check-in: they have a
         daily check-in and have not checked in yet today (local time). A second double
-        press the same day is a call for help like any press."""
-        if self.rules_for(resident_id).check_in_by is None:
+        press the same day is a call for help like any press. So is one of a resident of
+        another building (visiting): her check-in is her own building's hub's to see."""
+        if self.rules_for(resident_id).check_in_by is None \
+                or resident_id not in self.store.served_here():
             return False
         last = self.store.activity_facts(resident_id).last_check_in
         now = datetime.fromtimestamp(self.clock.now(), self.zone)
