@@ -132,6 +132,21 @@ def test_a_press_goes_to_responders_as_its_cancel_window_ends(tmp_path: Path) ->
     play(tmp_path, scenario)
 
 
+async def settled_turns(b: SmsBuilding, timeout: float = 10.0) -> int:
+    """The loop's turns once the texts are sent and no turn came for 0.3 s (their delivery
+    reports read): from then on the loop has nothing to do until a timer is due."""
+    assert b.app is not None
+    app = b.app
+    await until(lambda: app.sms.queue_depth() == 0, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        turns = app.turns
+        await asyncio.sleep(0.3)
+        if app.turns == turns:
+            return turns
+    raise AssertionError(f"the loop kept turning for {timeout:.0f} s")
+
+
 def queued_to(b: SmsBuilding, phone: str) -> bool:
     assert b.app is not None
     return any(row[1] == phone for row in b.app.sms.outgoing())
@@ -261,7 +276,7 @@ def test_a_wall_clock_stepped_by_ntp_makes_a_sleeping_loop_look_at_once(tmp_path
         await until(lambda: state_of(b) is AlertState.RAISED, timeout=5)
         b.clock.advance(11)  # the cancel window passes; the first tier is texted
         await until(lambda: queued_to(b, GRID), timeout=5)
-        turns = b.app.turns
+        turns = await settled_turns(b)  # the texts sent and their reports read
         await asyncio.sleep(1.0)
         assert b.app.turns == turns and not queued_to(b, NEIGHBOUR)  # asleep: 120 s to wait
         b.clock.jump_wall(200)  # NTP sets the clock: the tier's wait, kept in wall time, is over
