@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from cloud_sync.contract.errors import CommandError
@@ -229,3 +229,18 @@ def utc_text(epoch: float) -> str:
     """'2026-11-21T08:15:02.123Z': how times travel and are written in records."""
     stamp = datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")
+
+
+def local_until(text: str, zone: tzinfo, now: float) -> float:
+    """When an away spell ends, as written on a command line: a local date ("2026-12-10",
+    that day's start) or date and time ("2026-12-10 18:00") in `zone`, still to come, as
+    epoch seconds; ValueError saying what is expected otherwise."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f'--until: expected a local date or time like "2026-12-10" or '
+                         f'"2026-12-10 18:00", got {text!r}') from None
+    until = (moment if moment.tzinfo else moment.replace(tzinfo=zone)).timestamp()
+    if until <= now:
+        raise ValueError(f"--until: {text} has passed; expected a time still to come")
+    return until

@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from cloud_sync.contract.ids import is_id
+from cloud_sync.contract.wire import local_until
 from cloud_sync.server.errors import ReceiverSetupError
 from cloud_sync.server.logic import command
 from cloud_sync.server.reports import ZONE
@@ -89,17 +90,12 @@ def asked_until(asked: Mapping[str, Any]) -> float | None:
 
 
 def parse_until(text: str, now: float) -> float:
-    """A local date ("2026-12-10", that day's start) or date and time ("2026-12-10 18:00")
-    in the server's zone, still to come, as epoch seconds; ReceiverSetupError otherwise."""
+    """--until in the server's zone (cloud_sync.contract.wire.local_until), or
+    ReceiverSetupError saying what is expected."""
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ReceiverSetupError(f'--until: expected a local date or time like "2026-12-10" '
-                                 f'or "2026-12-10 18:00", got {text!r}') from None
-    until = (moment if moment.tzinfo else moment.replace(tzinfo=ZONE)).timestamp()
-    if until <= now:
-        raise ReceiverSetupError(f"--until: {text} has passed; expected a time still to come")
-    return until
+        return local_until(text, ZONE, now)
+    except ValueError as error:
+        raise ReceiverSetupError(str(error)) from None
 
 
 def shown(epoch: float) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from cloud_sync.contract.wire import local_until
 from edge.config.paths import DEFAULT_CONFIG
 from edge.errors import HubError
 
@@ -38,15 +39,9 @@ def add_resident_commands(commands: argparse._SubParsersAction) -> None:
 def parse_until(text: str, zone: ZoneInfo, now: float) -> float:
     """A local date or date-time in the future as epoch seconds; AwayError otherwise."""
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise AwayError(f'--until: expected a local date or time like "2026-12-10" or '
-                        f'"2026-12-10 18:00", got {text!r}') from None
-    until = moment.replace(tzinfo=zone).timestamp() if moment.tzinfo is None \
-        else moment.timestamp()
-    if until <= now:
-        raise AwayError(f"--until: {text} has passed; expected a time still to come")
-    return until
+        return local_until(text, zone, now)
+    except ValueError as error:
+        raise AwayError(str(error)) from None
 
 
 def cmd_resident(args: argparse.Namespace) -> int:
