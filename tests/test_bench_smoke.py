@@ -65,9 +65,10 @@ def test_startup_benchmark_runs_and_prints_both_figures(capsys) -> None:
 
 
 def test_idle_benchmark_runs_and_prints_cpu_and_memory(capsys) -> None:
-    idle.main(["--seconds", "2"])  # the verdict is the benchmark's
+    idle.main(["--seconds", "1", "--windows", "2"])  # the verdict is the benchmark's
     out = capsys.readouterr().out
     assert "300 watches, one heartbeat each every 30 s" in out and "watches silent" in out
+    assert "2 windows of 1 s each, min/median/max" in out and "commits its counter" in out
     assert "the hub alone (VmRSS less those modules)" in out
 
 

@@ -3,13 +3,17 @@ how much memory it holds when much does.
 
 The production hub runs on real time with the emulated modem on a pseudo-terminal, the
 way `edge-hub simulate` runs it: first with 300 watches each sending one heartbeat every
-30 s (10 frames a second in all), then with the same watches silent. The frames are
-encrypted before the measured window (a watch does that, not the hub), and the modem
-emulator's thread is left out: what is counted is the hub's own threads' CPU time
-(/proc/self/task), divided by the wall time, and how often those threads were woken
-(their voluntary context switches): the figure that does not depend on what the machine
-charges for a wake. The same-run baseline is a bare event loop woken by each frame's
-moment and doing nothing.
+30 s (10 frames a second in all), then with the same watches silent, each in three
+windows, as the issue measured (min/median/max of 3); the goal is judged on the median.
+The frames are encrypted before each window (a watch does that, not the hub), and the
+modem emulator's thread is left out: what is counted is the hub's own threads' CPU time
+(/proc/self/task: the scheduler's nanoseconds, where the kernel keeps them, else clock
+ticks), divided by the wall time, and how often those threads were woken (their voluntary
+context switches): the figure that does not depend on what the machine charges for a
+wake. The same-run baselines are a bare event loop woken by each frame's moment and
+doing nothing, and one that also decodes each frame and commits its counter to SQLite, a
+commit a frame (the least any hub that keeps counters durable does); the hub's figure is
+also given as a multiple of the second.
 
 Memory: in a process of its own, the hub with 500 watches each sending a heartbeat every
 second (frames made as they are sent), its resident memory (VmRSS) after 30 s, and the
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -36,6 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from edge.app import HubApp, build_hub  # noqa: E402
+from firmware_bridge.ble.bthome import BTHomeKey, decode_frame  # noqa: E402
 from firmware_bridge.simulators.modem_emulator import ModemEmulator  # noqa: E402
 from firmware_bridge.simulators.virtual_air import (  # noqa: E402
     OBJ_BATTERY,
@@ -55,18 +61,27 @@ RSS_WATCHES, RSS_GOAL_MB = 500, 45.0
 def hub_usage(left_out: set[int]) -> tuple[float, int]:
     """CPU seconds used so far by this process's threads, but those in `left_out`, and how
     often they went to sleep and were woken (voluntary context switches)."""
-    total, wakes = 0, 0
+    total, wakes = 0.0, 0
     for task in Path("/proc/self/task").iterdir():
         if int(task.name) in left_out:
             continue
         try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            total += thread_cpu_s(task)
             status = (task / "status").read_text()
         except (FileNotFoundError, ProcessLookupError):
             continue  # the thread ended meanwhile
-        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
         wakes += int(status.split("voluntary_ctxt_switches:")[1].split()[0])
-    return total / 100.0, wakes
+    return total, wakes
+
+
+def thread_cpu_s(task: Path) -> float:
+    """One thread's CPU seconds: the scheduler's count in nanoseconds (schedstat), or,
+    where the kernel keeps none, utime + stime in clock ticks (10 ms steps)."""
+    try:
+        return int((task / "schedstat").read_text().split()[0]) / 1e9
+    except (FileNotFoundError, IndexError, ValueError):
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / 100.0
 
 
 def frames_for(air: VirtualAir, watches: int, seconds: float) -> list[tuple[str, bytes]]:
@@ -118,19 +133,63 @@ async def wake_floor(seconds: float, wakes: int) -> float:
     return (time.thread_time() - started_cpu) / (loop.time() - started) * 100
 
 
-async def measure(app: HubApp, air: VirtualAir, seconds: float,
-                  left_out: set[int]) -> tuple[tuple[float, float], tuple[float, float]]:
+Windows = list[tuple[float, float]]  # (percent of a core, wake-ups a second) of each
+
+
+async def work_floor(air: VirtualAir, frames: list[tuple[str, bytes]], seconds: float,
+                     database: Path) -> float:
+    """The same-run floor of the work: an event loop woken by each frame, evenly over
+    `seconds`, that decodes it (BTHome, AES-CCM) and commits its counter in a transaction
+    of its own to a SQLite file in WAL mode (synchronous=NORMAL), and does nothing else:
+    the least a hub that keeps each watch's counter durable within 50 ms does. Its
+    thread's share of a core, in percent."""
+    keys = {mac: BTHomeKey(watch.key) for mac, watch in air.watches.items() if watch.key}
+    conn = sqlite3.connect(database, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("CREATE TABLE counters (mac TEXT PRIMARY KEY, counter INTEGER NOT NULL)")
+    loop = asyncio.get_running_loop()
+    started_cpu, started = time.thread_time(), loop.time()
+    every = seconds / max(len(frames), 1)
+
+    def handle(mac: str, data: bytes) -> None:
+        frame = decode_frame(data, mac, keys[mac])
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT(mac) DO UPDATE SET "
+                     "counter = excluded.counter", (mac, frame.counter))
+        conn.execute("COMMIT")
+
+    try:
+        for n, (mac, data) in enumerate(frames):
+            loop.call_at(started + n * every, handle, mac, data)
+        await asyncio.sleep(seconds)
+        return (time.thread_time() - started_cpu) / (loop.time() - started) * 100
+    finally:
+        conn.close()
+
+
+async def measure(app: HubApp, air: VirtualAir, seconds: float, left_out: set[int],
+                  windows: int) -> tuple[Windows, Windows]:
     stop = asyncio.Event()
     hub = asyncio.create_task(app.run(stop))
     while not (air.scanners and app.worker is not None and app.worker.ready):
         await asyncio.sleep(0.05)
     await asyncio.sleep(min(3.0, seconds))  # start-up work (roster, first supervision) done
-    busy = await window(air, frames_for(air, WATCHES, seconds), seconds, left_out)
-    await asyncio.sleep(2.0)
-    silent = await window(air, [], seconds, left_out)
+    busy = []
+    for _ in range(windows):
+        busy.append(await window(air, frames_for(air, WATCHES, seconds), seconds, left_out))
+        await asyncio.sleep(2.0)
+    silent = [await window(air, [], seconds, left_out) for _ in range(windows)]
     stop.set()
     await hub
     return busy, silent
+
+
+def spread(windows: Windows) -> tuple[str, float, float]:
+    """'min/median/max' of the windows' CPU figures, the median, and the median's wake-ups."""
+    ordered = sorted(windows)
+    cpu, wakes = ordered[len(ordered) // 2]
+    return "/".join(f"{c:.2f}" for c in (ordered[0][0], cpu, ordered[-1][0])), cpu, wakes
 
 
 async def busy_for(app: HubApp, air: VirtualAir, seconds: float) -> None:
@@ -202,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="10 s windows instead of 60 s")
     parser.add_argument("--seconds", type=float, help="windows this long (a smoke test)")
+    parser.add_argument("--windows", type=int, default=3,
+                        help="windows of each kind (busy, silent); the median is judged")
     parser.add_argument("--memory-phase", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -219,23 +280,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             app = build_hub(config_for(port, WATCHES), backend=air.backend,
                             database=Path(folder) / "hub.db")
             try:
-                busy, silent = asyncio.run(measure(app, air, seconds, left_out))
+                busy, silent = asyncio.run(measure(app, air, seconds, left_out,
+                                                   max(1, args.windows)))
                 floor = asyncio.run(wake_floor(seconds, int(WATCHES * seconds / EVERY_S)))
+                work = asyncio.run(work_floor(air, frames_for(air, WATCHES, seconds), seconds,
+                                              Path(folder) / "floor.db"))
             finally:
                 app.close()
     finally:
         modem.stop()
         logging.disable(logging.NOTSET)
-    print(f"Idle CPU of the running hub (its own threads; {seconds:.0f} s windows):")
-    (busy, busy_wakes), (silent, silent_wakes) = busy, silent
-    print(f"  {WATCHES} watches, one heartbeat each every {EVERY_S:.0f} s: {busy:5.2f} % of a "
-          f"core (goal <= {GOAL_BUSY} %) {'PASS' if busy <= GOAL_BUSY else 'FAIL'}; "
-          f"{busy_wakes:.1f} wake-ups a second")
-    print(f"    same-run baseline: a bare event loop woken by each frame, doing nothing: "
-          f"{floor:5.2f} % of a core")
-    print(f"  the same watches silent:                     {silent:5.2f} % of a core (goal "
-          f"<= {GOAL_SILENT} %) {'PASS' if silent <= GOAL_SILENT else 'FAIL'}; "
-          f"{silent_wakes:.1f} wake-ups a second")
+    plural = "s" if len(busy) > 1 else ""
+    print(f"Idle CPU of the running hub (its own threads; {len(busy)} window{plural} of "
+          f"{seconds:.0f} s each, min/median/max; the median is judged):")
+    (busy_spread, busy_cpu, busy_wakes) = spread(busy)
+    (silent_spread, silent_cpu, silent_wakes) = spread(silent)
+    print(f"  {WATCHES} watches, one heartbeat each every {EVERY_S:.0f} s, each a battery "
+          f"change: {busy_spread} % of a core (goal <= {GOAL_BUSY} %) "
+          f"{'PASS' if busy_cpu <= GOAL_BUSY else 'FAIL'}; {busy_wakes:.1f} wake-ups a second")
+    print(f"    same-run baselines: a bare event loop woken by each frame, doing nothing: "
+          f"{floor:5.2f} % of a core;")
+    print(f"      one that also decodes the frame and commits its counter to SQLite (WAL, "
+          f"a commit a frame), nothing else: {work:5.2f} % of a core; the hub is "
+          f"{busy_cpu / work if work else float('inf'):.1f}x that")
+    print(f"  the same watches silent: {silent_spread} % of a core (goal <= {GOAL_SILENT} %) "
+          f"{'PASS' if silent_cpu <= GOAL_SILENT else 'FAIL'}; {silent_wakes:.1f} wake-ups "
+          f"a second")
     (rss, peak), (base, _), (hub_only, _) = memory(min(seconds, 30.0))
     print(f"Memory of the running hub, {RSS_WATCHES} watches each sending a heartbeat every "
           f"second (with the simulated radio and modem):")
