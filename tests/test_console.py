@@ -283,10 +283,16 @@ def test_the_desk_says_a_resident_is_away_then_back_and_the_hub_is_told(
     page.once("dialog", lambda dialog: dialog.accept(back_on.isoformat()))
     page.click(f"{row} button.away")
     page.wait_for_selector(f"#away-note:has-text('张桂兰离家，{back_on.isoformat()}回家')")
-    page.click(f"{row} button.back")
-    page.wait_for_selector("#away-note:has-text('张桂兰已回家')")
     day_ends = datetime.combine(back_on + timedelta(days=1), datetime.min.time(),
                                 ZoneInfo("Asia/Shanghai")).timestamp()  # the server's zone
+    server.post([event(2, "resident.away", resident="r-101", away_until=day_ends,
+                       by="王主任")])  # the hub took it and says so
+    paused = datetime.fromtimestamp(day_ends).strftime("%Y-%m-%d %H:%M")  # the browser's zone
+    page.wait_for_selector(f"{row} .spell:has-text('离家：关怀提醒暂停至 {paused}')")
+    page.click(f"{row} button.back")
+    page.wait_for_selector("#away-note:has-text('张桂兰已回家')")
+    server.post([event(3, "resident.away", resident="r-101", away_until=None, by="王主任")])
+    page.wait_for_selector(f"{row} .spell", state="detached")
     told = [(c["resident"], c.get("until"), c["by"]) for c in server.hub_commands()
             if c["type"] == "resident_away"]
     assert told == [("r-101", day_ends, "王主任"), ("r-101", None, "王主任")]

@@ -260,6 +260,39 @@ def test_the_api_shows_hubs_alerts_and_watches(server: Server) -> None:
     assert alert["id"] == "C1" and alert["first_at"] == alert_event(3, "x")["at_epoch"]
 
 
+def test_the_watches_show_whose_resident_is_away_until_the_spell_ends(server: Server) -> None:
+    """Hubs report each away spell (resident.away), however it was said; the watches show
+    its end while it lasts, the latest report winning, and nothing once it is over."""
+    def away_until() -> Any:
+        (watch,) = server.service.watches(COMMUNITY)
+        return watch["away_until"]
+
+    later = server.clock + 3 * 86_400
+    server.hub_sends(HUB3, batch([event(1, battery=55)]))
+    assert away_until() is None, "at home: nobody said otherwise"
+    server.hub_sends(HUB3, batch([event(2, "resident.away", resident="r-101",
+                                        away_until=later, by="王主任")]))
+    assert away_until() == later
+    server.hub_sends(HUB3, batch([event(3, "resident.away", resident="r-102",
+                                        away_until=later + 1, by="王主任")]))
+    assert away_until() == later, "another resident's spell is not hers"
+    server.hub_sends(HUB3, batch([event(4, "resident.away", resident="r-101",
+                                        away_until=None, by="女儿")]))
+    assert away_until() is None, "back"
+    for seq, odd in ((5, "tomorrow"), (7, True), (9, [later])):
+        server.hub_sends(HUB3, batch([event(seq, "resident.away", resident="r-101",
+                                            away_until=later, by="王主任")]))
+        assert away_until() == later
+        server.hub_sends(HUB3, batch([event(seq + 1, "resident.away", resident="r-101",
+                                            away_until=odd, by="?")]))
+        assert away_until() is None, f"a spell whose end is {odd!r} is no spell"
+    server.hub_sends(HUB3, batch([event(11, "resident.away", resident="r-101",
+                                        away_until=later, by="王主任")]))
+    assert away_until() == later
+    server.clock = later
+    assert away_until() is None, "the spell is over"
+
+
 def test_a_batch_naming_another_hub_than_its_topic_is_refused(server: Server) -> None:
     server.hub_sends(HUB3, batch([event(1)], hub="hub-4"))
     assert server.store.event_count() == 0 and server.out.held == []

@@ -13,8 +13,9 @@ from typing import Any, Protocol
 
 from cloud_sync.contract.ids import is_id
 from cloud_sync.contract.wire import local_until
+from cloud_sync.server.db import Db
 from cloud_sync.server.errors import ReceiverSetupError
-from cloud_sync.server.logic import command
+from cloud_sync.server.logic import command, decode_object
 from cloud_sync.server.reports import ZONE
 from cloud_sync.server.roster_book import RosterBook
 from cloud_sync.server.wire import check_name, said_by
@@ -96,6 +97,35 @@ def parse_until(text: str, now: float) -> float:
         return local_until(text, ZONE, now)
     except ValueError as error:
         raise ReceiverSetupError(str(error)) from None
+
+
+def away_spells(db: Db, community: str, now: float) -> dict[str, float]:
+    """The community's residents who are away now, each with when the spell ends, from
+    the latest `resident.away` event about them (whoever said it: the console, a family
+    member's text, the hub's command line; every hub told reports it)."""
+    with db.transaction(write=False) as tx:
+        rows = tx.rows("SELECT body FROM events WHERE community = ? AND type = "
+                       "'resident.away' ORDER BY at_epoch, seq", [community])
+    ends: dict[str, float | None] = {}
+    for (body,) in rows:
+        event = decode_object(body) or {}
+        resident, until = event.get("resident"), event.get("away_until")
+        if isinstance(resident, str):
+            ends[resident] = float(until) if isinstance(until, int | float) \
+                and not isinstance(until, bool) and math.isfinite(until) else None
+    return {resident: end for resident, end in ends.items() if end is not None and end > now}
+
+
+def with_away(rows: list[dict[str, Any]],
+              spells: Callable[[str], Mapping[str, float]]) -> list[dict[str, Any]]:
+    """Each watch row with `away_until`: when its resident's away spell ends, or None
+    (at home); `spells(community)` gives them (away_spells)."""
+    for community in {row["community"] for row in rows}:
+        ends = spells(community)
+        for row in rows:
+            if row["community"] == community:
+                row["away_until"] = ends.get(str((row.get("resident") or {}).get("id")))
+    return rows
 
 
 def shown(epoch: float) -> str:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from cloud_sync.contract.ids import plain_text
 from cloud_sync.server.alerts import AlertNotice
-from cloud_sync.server.away import tell_away
+from cloud_sync.server.away import tell_away, with_away
 from cloud_sync.server.credentials import HubLogin
 from cloud_sync.server.duty import DEFAULT_CLAIM_S, Duty, Overdue
 from cloud_sync.server.errors import (
@@ -282,9 +282,9 @@ class ReceiverService:
         return self.store.timeline(alert)
 
     def watches(self, community: str | None = None) -> list[dict[str, Any]]:
-        """The watches, each with what its hub reported wrong (silent, battery low)."""
-        return self._with_faults(self.store.watches(community=community), "mac",
-                                 of_hubs=False)
+        """The watches, each with what its hub reported wrong and its resident's away spell."""
+        rows = self._with_faults(self.store.watches(community=community), "mac", of_hubs=False)
+        return with_away(rows, lambda community: self.store.away_spells(community, self.clock()))
 
     def _with_faults(self, rows: list[dict[str, Any]], key: str, *,
                      of_hubs: bool) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cloud_sync.server.away import away_spells
 from cloud_sync.server.db import Db
 from cloud_sync.server.faults import open_faults
 from cloud_sync.server.logic import (
@@ -84,6 +85,10 @@ class StoreViews:
     def open_faults(self, community: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         """Each hub's open faults and each watch's, as the hubs reported them."""
         return open_faults(self.db, community)
+
+    def away_spells(self, community: str, now: float) -> dict[str, float]:
+        """The community's residents away now, with when each spell ends."""
+        return away_spells(self.db, community, now)
 
     def report(self, community: str) -> list[dict[str, Any]]:
         """Per month and building: alerts, outcomes, minutes to claim and to on site."""
