@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from collections.abc import Callable
@@ -83,6 +84,7 @@ class HubApp:
             tasks.append(asyncio.create_task(self.uplink.run(stop), name="uplink"))
         if self.panel is not None:
             self.panel.bridge.loop = asyncio.get_running_loop()
+        gc.freeze()  # start-up's objects live as long as the hub: full collections skip them
         if self.notifier is not None:
             self.notifier.ready(f"hub {self.config.hub.id} running")
         try:
@@ -94,6 +96,7 @@ class HubApp:
                                               self._changed_elsewhere)
         finally:
             stop.set()
+            gc.unfreeze()  # a process that goes on (tests, tools) collects them again
             if self.notifier is not None:
                 self.notifier.stopping()
             await asyncio.gather(*tasks)
@@ -327,9 +330,7 @@ def _load_roster(store: Store, config: HubConfig) -> None:
 
 
 def _sms_status_of(worker: SmsWorker | None) -> str:
-    if worker is None:
-        return "no modem"
-    return "ready" if worker.ready else (worker.fault or "starting")
+    return "no modem" if worker is None else "ready" if worker.ready else worker.fault or "starting"
 
 
 def reporter(store: Store, clock: Clock, hub_id: str) -> Callable[[str, dict[str, object]], None]:
