@@ -409,13 +409,21 @@ def test_the_desk_sees_hub_faults_and_silent_watches_until_they_end(server: Serv
 def test_faults_fold_in_order_per_hub_and_per_watch() -> None:
     from cloud_sync.server.faults import fold
 
-    rows = [("h1", "hub.storage_fault", "{}"), ("h1", "hub.mains_lost", "{}"),
-            ("h2", "hub.modem_dead", "{}"), ("h1", "hub.storage_restored", "{}"),
-            ("h1", "watch.battery_low", '{"watch": "M1", "battery": 12}'),
-            ("h1", "watch.battery", '{"watch": "M1", "battery": 18}'),  # still low
-            ("h1", "watch.silent", '{"watch": "M2"}')]
+    m1, m2, m3, m4 = (f"A4:C1:38:00:00:0{n}" for n in range(1, 5))
+    rows = [("h1", "hub.storage_fault", "{}", 1.0), ("h1", "hub.mains_lost", "{}", 2.0),
+            ("h2", "hub.modem_dead", "{}", 3.0), ("h1", "hub.storage_restored", "{}", 4.0),
+            ("h1", "watch.battery_low", f'{{"watch": "{m1}", "battery": 12}}', 5.0),
+            ("h1", "watch.battery", f'{{"watch": "{m1}", "battery": 18}}', 6.0),  # still low
+            ("h1", "watch.silent", f'{{"watch": "{m2.lower()}"}}', 7.0),  # as the rows name it
+            ("h1", "watch.battery_low", f'{{"watch": "{m3}", "battery": 14}}', 8.0),
+            ("h1", "watch.battery_low", f'{{"watch": "{m4}", "battery": 9}}', 9.0),
+            ("h1", "watch.silent", '{"watch": "not a MAC"}', 10.0)]
     assert fold(rows) == ({"h1": ["mains"], "h2": ["modem"]},
-                          {"M1": ["battery_low"], "M2": ["silent"]})
+                          {m1: ["battery_low"], m2: ["silent"], m3: ["battery_low"],
+                           m4: ["battery_low"]})
+    # m3 reported a battery above 30 after its low one, m4 only before it
+    assert fold(rows, {m3: 8.5, m4: 8.5})[1] == {
+        m1: ["battery_low"], m2: ["silent"], m3: [], m4: ["battery_low"]}
 
 
 def test_a_claim_that_ran_out_flashes_again_until_someone_goes(server: Server,

@@ -144,7 +144,8 @@ def hub_copies(tx: Tx, number: int) -> list[HubAlert]:
 
 
 def apply_watches(tx: Tx, community: str, hub: str, updates: Sequence[WatchUpdate]) -> None:
-    """Upsert each watch's last-seen, battery and fix, keeping whichever is newest."""
+    """Upsert each watch's last-seen, battery, fix and last charged battery, keeping
+    whichever is newest."""
     for update in updates:
         tx.run(
             "INSERT INTO watches (mac, community, resident_id, resident_name, last_seen, last_hub) "
@@ -161,6 +162,10 @@ def apply_watches(tx: Tx, community: str, hub: str, updates: Sequence[WatchUpdat
             tx.run("UPDATE watches SET battery = ?, battery_at = ? WHERE mac = ? AND community = ? "
                    "AND (battery_at IS NULL OR battery_at <= ?)",
                    [update.battery, update.battery_at, update.mac, community, update.battery_at])
+        if update.charged_at is not None:  # ends a "battery low" reported before it
+            tx.run("UPDATE watches SET charged_at = ? WHERE mac = ? AND community = ? AND "
+                   "(charged_at IS NULL OR charged_at < ?)",
+                   [update.charged_at, update.mac, community, update.charged_at])
         if update.fix is not None:
             fix = update.fix
             tx.run("UPDATE watches SET lat = ?, lon = ?, accuracy_m = ?, fixed_at = ? WHERE mac = ? "

@@ -17,6 +17,7 @@ _STATE_RANK = {"raised": 0, "active": 1, "cancelled": 2, "acknowledged": 2, "res
 _STATE_OF_TYPE = {"alert.raised": "raised", "alert.active": "active", "alert.cancelled": "cancelled",
                   "alert.acknowledged": "acknowledged", "alert.resolved": "resolved"}
 STALE_AFTER_S = 900.0
+CHARGED_ABOVE = 30  # a battery report above this ends a watch's "battery low" fault
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class WatchFacts:
     resident: Person
     battery: int | None
     fix: FixFacts | None
+    charged_at: float | None = None  # the event's time when it reports a battery above 30
 
 
 def person(data: object) -> Person:
@@ -126,7 +128,8 @@ def watch_facts(event: Event) -> WatchFacts | None:
         location = fields.get("location")
         gps = isinstance(location, dict) and str(location.get("source", "")).startswith("gps")
         fix = _fix(location) if gps else None
-    return WatchFacts(mac, person(fields.get("resident")), battery, fix)
+    charged_at = event.at_epoch if battery is not None and battery > CHARGED_ABOVE else None
+    return WatchFacts(mac, person(fields.get("resident")), battery, fix, charged_at)
 
 
 def _fix(data: object) -> FixFacts | None:
@@ -253,6 +256,7 @@ class WatchUpdate:
     battery: int | None = None
     battery_at: float | None = None
     fix: FixFacts | None = None
+    charged_at: float | None = None  # the latest report of a battery above CHARGED_ABOVE
 
 
 def watch_updates(items: Iterable[tuple[WatchFacts, float]]) -> list[WatchUpdate]:
@@ -268,8 +272,10 @@ def watch_updates(items: Iterable[tuple[WatchFacts, float]]) -> list[WatchUpdate
             fix = facts.fix
         newer = at >= old.seen_at
         resident = facts.resident if newer and facts.resident.id is not None else old.resident
+        charged = max((t for t in (old.charged_at, facts.charged_at) if t is not None),
+                      default=None)
         folded[facts.mac] = WatchUpdate(facts.mac, resident, max(at, old.seen_at), battery,
-                                        battery_at, fix)
+                                        battery_at, fix, charged)
     return list(folded.values())
 
 
