@@ -1,10 +1,11 @@
 """SOS latency on both paths, quiet and busy: from a watch frame's arrival to the alert's
 MQTT PUBLISH, and to the first AT+CMGS written to the modem.
 
-300 virtual watches send heartbeats (30 frames a second) while watches press SOS one
-at a time (1,000 presses a path unless told otherwise); the cancel window is 0 and each
-alert is taken (acknowledged) once measured, so that every press opens a new one. The
-production hub runs on real time:
+300 virtual watches send heartbeats (30 every tenth of a second: each watch about once a
+second, up to 300 frames a second) while watches press SOS one at a time (1,000 presses
+a path unless told otherwise); the cancel window is 0 and each alert is taken
+(acknowledged) once measured, so that every press opens a new one. The production hub
+runs on real time:
 - MQTT: the hub with an [uplink] to a Mosquitto on loopback and no modem, with the
   reference server (`edge-hub server`, a process of its own) acknowledging its batches.
   The time is when a subscriber on the same broker receives the PUBLISH carrying the
