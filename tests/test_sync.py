@@ -22,12 +22,16 @@ class Broker:
 
     sent: list[tuple[int, str, dict]] = field(default_factory=list)
     fail_after: int | None = None  # paho refuses at once once this many were sent
+    urgent: list[int] = field(default_factory=list)  # mids published urgent (on the wire at once)
 
-    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int:
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False,
+                urgent: bool = False) -> int:
         if self.fail_after is not None and len(self.sent) >= self.fail_after:
             raise UplinkError("publish failed at once: the client is not connected")
         mid = len(self.sent) + 1
         self.sent.append((mid, topic, json.loads(payload)))
+        if urgent:
+            self.urgent.append(mid)
         return mid
 
     def batches(self) -> list[tuple[int, list[int]]]:
@@ -57,6 +61,7 @@ def test_alerts_go_ahead_of_the_backlog(tmp_path) -> None:
     batches = broker.batches()
     assert batches[0][1] == [26, 27] and broker.sent[0][0] == batches[0][0]  # the very first
     assert [seq for _, seqs in batches[1:] for seq in seqs] == list(range(1, 26))
+    assert broker.urgent == [batches[0][0]], "the alerts are written before the loop goes on"
     status = [body for _, topic, body in broker.sent if topic == TOPICS.status]
     assert [s["state"] for s in status] == ["online"] and status[0]["queue_depth"] == 27
 

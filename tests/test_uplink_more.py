@@ -120,6 +120,28 @@ def test_an_exception_in_our_callback_never_stops_paho(tmp_path, broker, caplog)
         uplink.stop()
 
 
+def test_an_urgent_publish_returns_once_paho_wrote_it_to_the_socket(broker) -> None:
+    """An alert is on the wire when publish returns: the caller held the interpreter's lock
+    and would otherwise keep paho's thread waiting while its loop goes on with other
+    frames. Without urgent, the message is only queued for that thread."""
+    topics = Topics.of("eldercare/v1/", "c", "hub-x")
+    uplink = PahoUplink(MqttSettings("127.0.0.1", broker.port, "hub-x"), topics, b"",
+                        on_connected=lambda up, why: None, on_published=lambda *a: None,
+                        on_command=lambda payload: None)
+    uplink.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not uplink.client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        left = []
+        for n in range(20):
+            uplink.publish(topics.events, b"x" * 2000, urgent=True)
+            left.append(uplink.client.want_write())  # queued bytes paho has not written
+        assert left == [False] * 20
+    finally:
+        uplink.stop()
+
+
 def test_settings_take_tls_and_credentials_from_config(tmp_path) -> None:
     section = UplinkSection(broker="mqtts://hub:secret@broker.example:8884",
                             ca_file=tmp_path / "ca.pem", cert_file=tmp_path / "hub.pem",

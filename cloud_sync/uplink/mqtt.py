@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,12 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from cloud_sync.contract.wire import Topics
 from cloud_sync.uplink.errors import UplinkError
+
+# How long an urgent publish (an alert) holds the caller while paho's thread writes it: the
+# caller lets go of the interpreter's lock at once, so the thread need not wait for it
+# while the caller's loop goes on with other frames. Nearly always well under a
+# millisecond; the bound only matters when the socket cannot take the bytes.
+URGENT_WAIT_S = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +61,7 @@ class PahoUplink:
         self._on_published = on_published
         self._on_command = on_command
         self._log = log or logging.getLogger("edge.uplink")
+        self._written = threading.Event()  # paho's thread wrote all it had queued
         self.client = self._client(will)
 
     def _client(self, will: bytes) -> mqtt.Client:
@@ -73,6 +81,8 @@ class PahoUplink:
         client.on_publish = self._guard(self._published)
         client.on_message = self._guard(self._message)
         client.on_socket_open = self._guard(self._socket_open)
+        # paho's thread calls this once it has written everything queued (loop_write)
+        client.on_socket_unregister_write = lambda c, u, sock: self._written.set()
         return client
 
     def _guard(self, callback: Callable[..., None]) -> Callable[..., None]:
@@ -100,11 +110,18 @@ class PahoUplink:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int:
-        """Publish at QoS 1 and return the message id that on_published will report."""
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False,
+                urgent: bool = False) -> int:
+        """Publish at QoS 1 and return the message id that on_published will report.
+        `urgent`: return once paho's thread has written it to the socket (or after
+        URGENT_WAIT_S), rather than when that thread next gets the interpreter's lock."""
+        if urgent:
+            self._written.clear()
         info = self.client.publish(topic, payload, qos=1, retain=retain)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise UplinkError(f"publish to {topic} failed at once: {mqtt.error_string(info.rc)}")
+        if urgent:
+            self._written.wait(URGENT_WAIT_S)
         return int(info.mid)
 
     def _connected(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,

@@ -29,7 +29,8 @@ FOLD_PER_TICK = 2000  # events folded per tick while offline: far more than a bu
 class Publisher(Protocol):
     """What the sync needs of an uplink (cloud_sync.uplink.mqtt.PahoUplink)."""
 
-    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int: ...
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False,
+                urgent: bool = False) -> int: ...
 
 
 class OutboxSync:
@@ -168,7 +169,7 @@ class OutboxSync:
         for priority in PRIORITIES:
             while (want := min(self.window - len(self._in_flight), BURST)) > 0:
                 batches = self._next_batches(priority, want)
-                published = self._publish(batches)
+                published = self._publish(batches, urgent=priority == ALERT_PRIORITY)
                 sent += published
                 if published < len(batches):
                     return sent  # refused at once: the rest waits for a reconnect
@@ -188,11 +189,13 @@ class OutboxSync:
             batches.append(batch)
         return batches
 
-    def _publish(self, batches: list[Batch]) -> int:
-        """Publish each batch in turn; returns how many paho took."""
+    def _publish(self, batches: list[Batch], *, urgent: bool = False) -> int:
+        """Publish each batch in turn; returns how many paho took. Alerts are `urgent`:
+        on the wire before the loop goes on (PahoUplink.publish)."""
         for done, batch in enumerate(batches):
             try:
-                mid = self.uplink.publish(self.topics.events, batch.payload(self.batch_head()))
+                mid = self.uplink.publish(self.topics.events, batch.payload(self.batch_head()),
+                                          urgent=urgent)
             except Exception as error:  # a refused publish waits for the next reconnect
                 self._log.warning("Could not publish events (%s); they stay stored.", error)
                 self._rewind(batch.first)
