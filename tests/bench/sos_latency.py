@@ -8,8 +8,9 @@ a path unless told otherwise); the cancel window is 0 and each alert is taken
 runs on real time:
 - MQTT: the hub with an [uplink] to a Mosquitto on loopback and no modem, with the
   reference server (`edge-hub server`, a process of its own) acknowledging its batches.
-  The time is when a subscriber on the same broker receives the PUBLISH carrying the
-  alert, so it includes the broker's hop: an upper bound of the PUBLISH on the wire.
+  The time is when a subscriber on the same broker (a process of its own, as a server
+  is) receives the PUBLISH carrying the alert, so it includes the broker's hop: an upper
+  bound of the PUBLISH on the wire.
   Same-run baseline: a raw paho client publishing a message of the same size to that
   subscriber, one at a time.
 - SMS: the hub without an uplink and with the emulated modem on a pseudo-terminal; the
@@ -64,36 +65,61 @@ class TimedSerial(serial.Serial):
 
 
 class Subscriber:
-    """A paho client on the broker noting when each alert's PUBLISH arrives, by watch."""
+    """A paho client on the broker, in a process of its own, noting when each alert's
+    PUBLISH arrives (by watch) and each of the floor's messages.
+
+    A process of its own, as the server is: a thread in this one would have to wait for
+    this interpreter's lock (held by the hub's loop) before it could even note the time,
+    which no real subscriber does. Its times are perf_counter's, the machine's monotonic
+    clock, which both processes read alike."""
 
     def __init__(self, port: int, topic: str) -> None:
         self.raised: dict[str, list[float]] = {}
         self.arrivals: list[float] = []
-        self._ready = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{os.getpid()}")
-        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(topic, 1),
-                                                                     ("bench/raw", 0)])
-        self.client.on_subscribe = lambda c, u, mid, rcs, p: self._ready.set()
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        if not self._ready.wait(10):
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--subscriber", str(port), topic],
+            stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "subscribed":
+            self.process.kill()
             raise RuntimeError("the bench's subscriber could not subscribe")
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        at = time.perf_counter()
-        if message.topic == "bench/raw":
-            self.arrivals.append(at)
-            return
-        if b"alert.raised" not in message.payload:
-            return
-        for event in json.loads(message.payload).get("events", []):
-            if event.get("type") == "alert.raised":
-                self.raised.setdefault(str(event.get("watch", "")).upper(), []).append(at)
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for text in self.process.stdout:
+            kind, at, *watches = text.split()
+            if kind == "raw":
+                self.arrivals.append(float(at))
+            for mac in watches:
+                self.raised.setdefault(mac, []).append(float(at))
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.process.terminate()
+        self.process.wait(10)
+        self._reader.join(5)
+
+
+def subscribe(port: int, topic: str) -> None:
+    """The subscriber's process: a line per message, "raw <time>" or "raised <time>
+    <watch>...", until it is terminated."""
+    def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        at = time.perf_counter()
+        if message.topic == "bench/raw":
+            print("raw", at, flush=True)
+        elif b"alert.raised" in message.payload:
+            watches = [str(event.get("watch", "")).upper()
+                       for event in json.loads(message.payload).get("events", [])
+                       if event.get("type") == "alert.raised"]
+            print("raised", at, *watches, flush=True)
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{os.getpid()}")
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe([(topic, 1), ("bench/raw", 0)])
+    client.on_subscribe = lambda c, u, mid, rcs, p: print("subscribed", flush=True)
+    client.on_message = on_message
+    client.connect("127.0.0.1", port)
+    client.loop_forever()
 
 
 async def heartbeats(air: VirtualAir, stop: asyncio.Event) -> None:
@@ -255,7 +281,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="20 presses a path")
     parser.add_argument("--presses", type=int, help="presses a path (default 1,000)")
     parser.add_argument("--quiet-only", action="store_true", help="skip the busy runs")
+    parser.add_argument("--subscriber", nargs=2, metavar=("PORT", "TOPIC"),
+                        help=argparse.SUPPRESS)  # the subscriber's own process
     args = parser.parse_args(argv)
+    if args.subscriber:
+        subscribe(int(args.subscriber[0]), args.subscriber[1])
+        return 0
     count = args.presses or (20 if args.quick else 1000)
     loads = ("quiet",) if args.quiet_only else ("quiet", "busy")
     results: dict[str, dict[str, list[float]]] = {"raw": {}, "mqtt": {}, "sms": {}}
