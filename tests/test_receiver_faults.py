@@ -47,10 +47,18 @@ def test_a_low_battery_ends_with_a_newer_report_above_30_whatever_order_they_arr
     assert faults(server) == ["battery_low"], "low again"
     server.hub_sends(HUB3, batch([event(4, battery=95)]))  # late, but from before the low
     assert faults(server) == ["battery_low"]
+    assert battery(server) == (80, T0 + 5, T0 + 5), "the newest report stands"
     server.hub_sends(HUB4, batch([event(1, battery=31, at_epoch=T0 + 7)], hub="hub-4"))
     assert faults(server) == [], "another hub heard the charged battery"
+    assert battery(server) == (31, T0 + 7, T0 + 7)
+
+
+def battery(server: Server) -> tuple[Any, ...]:
+    """The watch's battery, when it was reported, and when it last was above 30."""
     with server.store.db.transaction(write=False) as tx:
-        assert tx.rows("SELECT charged_at FROM watches WHERE mac = ?", [WATCH]) == [(T0 + 7,)]
+        (row,) = tx.rows("SELECT battery, battery_at, charged_at FROM watches WHERE mac = ?",
+                         [WATCH])
+    return tuple(row)
 
 
 def test_a_database_from_before_is_filled_in_from_the_battery_reports_it_kept(

@@ -158,14 +158,19 @@ def apply_watches(tx: Tx, community: str, hub: str, updates: Sequence[WatchUpdat
             "THEN excluded.last_seen ELSE watches.last_seen END "
             "WHERE watches.community = excluded.community",  # never another community's watch
             [update.mac, community, update.resident.id, update.resident.name, update.seen_at, hub])
-        if update.battery is not None:
+        if update.charged_at is not None:  # ends a "battery low" reported before it; a
+            # batch that says so has a battery too: one statement keeps both
+            newer = "(battery_at IS NULL OR battery_at <= ?)"
+            tx.run(f"UPDATE watches SET battery = CASE WHEN {newer} THEN ? ELSE battery END, "
+                   f"battery_at = CASE WHEN {newer} THEN ? ELSE battery_at END, "
+                   "charged_at = CASE WHEN charged_at IS NULL OR charged_at < ? THEN ? "
+                   "ELSE charged_at END WHERE mac = ? AND community = ?",
+                   [update.battery_at, update.battery, update.battery_at, update.battery_at,
+                    update.charged_at, update.charged_at, update.mac, community])
+        elif update.battery is not None:
             tx.run("UPDATE watches SET battery = ?, battery_at = ? WHERE mac = ? AND community = ? "
                    "AND (battery_at IS NULL OR battery_at <= ?)",
                    [update.battery, update.battery_at, update.mac, community, update.battery_at])
-        if update.charged_at is not None:  # ends a "battery low" reported before it
-            tx.run("UPDATE watches SET charged_at = ? WHERE mac = ? AND community = ? AND "
-                   "(charged_at IS NULL OR charged_at < ?)",
-                   [update.charged_at, update.mac, community, update.charged_at])
         if update.fix is not None:
             fix = update.fix
             tx.run("UPDATE watches SET lat = ?, lon = ?, accuracy_m = ?, fixed_at = ? WHERE mac = ? "
