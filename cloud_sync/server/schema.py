@@ -281,8 +281,8 @@ def _to_v5(tx: Tx, dialect: str) -> None:
     has none until the console edits one or the server starts with --roster files. How
     long a claim lasts, and when one ran out with nobody on site."""
     _add_columns(tx, dialect, (("claim_until", "DOUBLE PRECISION"),
-                                     ("claim_lapsed_at", "DOUBLE PRECISION"),
-                                     ("lapse_told_at", "DOUBLE PRECISION")))
+                               ("claim_lapsed_at", "DOUBLE PRECISION"),
+                               ("lapse_told_at", "DOUBLE PRECISION")))
 
 
 def _to_v6(tx: Tx, dialect: str) -> None:
@@ -301,7 +301,7 @@ def _to_v7(tx: Tx, dialect: str) -> None:
     """Welfare checks: an alert's kind ('sos' when NULL, or 'welfare') and the rule and
     detail of a check, as the hub reported them."""
     _add_columns(tx, dialect, (("kind", "TEXT"), ("check_rule", "TEXT"),
-                                     ("check_detail", "TEXT")))
+                               ("check_detail", "TEXT")))
 
 
 def _to_v8(tx: Tx, dialect: str) -> None:
