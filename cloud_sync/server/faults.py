@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cloud_sync.server.db import Db
-from cloud_sync.server.logic import CHARGED_ABOVE, decode_object
+from cloud_sync.server.logic import decode_object
 from cloud_sync.server.wire import watch_mac
 
 # event type -> (fault, True when it starts it / False when it ends it)
@@ -42,8 +42,7 @@ def fold(rows: Iterable[tuple[Any, ...]], charged: Mapping[str, float] | None = 
          ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """The faults still open after these (hub, type, body, at) rows, oldest first, where
     `charged` says when each watch last reported a battery above 30 (a low battery
-    reported before that has ended). A watch.battery row among them counts as such a
-    report where it is one."""
+    reported before that has ended)."""
     hubs: dict[str, dict[str, bool]] = {}
     watches: dict[str, dict[str, bool]] = {}
     low_at: dict[str, float] = {}
@@ -61,9 +60,6 @@ def fold(rows: Iterable[tuple[Any, ...]], charged: Mapping[str, float] | None = 
             watches.setdefault(mac, {})[fault] = starts
             if fault == "battery_low":
                 low_at[mac] = float(at)
-        elif kind == "watch.battery" and isinstance(event.get("battery"), int) \
-                and event["battery"] > CHARGED_ABOVE:  # a battery changed or charged
-            watches.setdefault(mac, {})["battery_low"] = False
     for mac, at in (charged or {}).items():
         if mac in low_at and at > low_at[mac]:
             watches[mac]["battery_low"] = False
