@@ -1,5 +1,6 @@
-"""Telemetry committed in groups: written at the end of the loop's turn (or within 50 ms),
-never ahead of an alert, lost at most as a whole group in a crash, with no seq used twice."""
+"""Telemetry committed in groups: written at the end of the loop's turn (or within 50 ms; a
+lone frame after a quiet spell at once), never ahead of an alert, lost at most as a whole
+group in a crash, with no seq used twice."""
 
 from __future__ import annotations
 
@@ -21,11 +22,17 @@ def committed(b: SimBuilding, sql: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
-def test_telemetry_of_one_loop_turn_is_written_in_one_commit_at_its_end(tmp_path) -> None:
+def test_frames_that_come_close_together_are_written_in_one_commit_at_the_turns_end(
+        tmp_path) -> None:
     b = make_building(tmp_path, count=3)
+    now = [100.0]
+    b.store.telemetry._monotonic = lambda: now[0]
     seen_during_the_turn: list[object] = []
 
     async def turn() -> None:
+        b.air.battery(b.mac(2), 40)  # the first frame after a quiet spell: written at once
+        seen_during_the_turn.extend(committed(b, "SELECT count(*) FROM outbox"))
+        now[0] += 0.01
         for percent in (80, 79, 78):
             b.air.battery(b.mac(0), percent)
         b.air.battery(b.mac(1), 50)
@@ -33,13 +40,29 @@ def test_telemetry_of_one_loop_turn_is_written_in_one_commit_at_its_end(tmp_path
         await asyncio.sleep(0)  # the end of the turn
 
     asyncio.run(turn())
-    assert seen_during_the_turn == [(0,)]
+    assert seen_during_the_turn == [(1,), (1,)]
     events = committed(b, "SELECT seq, type FROM outbox ORDER BY seq")
-    assert events == [(1, "watch.battery"), (2, "watch.battery"), (3, "watch.battery"),
-                      (4, "watch.battery")]
+    assert events == [(n, "watch.battery") for n in range(1, 6)]
     assert committed(b, "SELECT mac, battery FROM watches WHERE battery IS NOT NULL "
-                        "ORDER BY mac") == [(b.mac(0), 78), (b.mac(1), 50)]
-    assert committed(b, "SELECT count(*) FROM watch_frames")[0][0] == 4
+                        "ORDER BY mac") == [(b.mac(0), 78), (b.mac(1), 50), (b.mac(2), 40)]
+    assert committed(b, "SELECT count(*) FROM watch_frames")[0][0] == 5
+
+
+def test_a_frame_50_ms_or_more_after_the_one_before_is_written_at_once(tmp_path) -> None:
+    b = make_building(tmp_path, count=2)
+    now = [100.0]
+    b.store.telemetry._monotonic = lambda: now[0]
+    seen: list[object] = []
+
+    async def quiet_hub() -> None:
+        for n, percent in enumerate((60, 59, 58)):
+            b.air.battery(b.mac(n % 2), percent)
+            seen.extend(committed(b, "SELECT count(*) FROM outbox"))  # no turn has ended
+            now[0] += 0.0625  # a little more than 50 ms, exactly in binary
+
+    asyncio.run(quiet_hub())
+    assert seen == [(1,), (2,), (3,)]
+    assert b.store.telemetry.pending is False
 
 
 def test_a_long_turn_writes_its_telemetry_every_50_ms(tmp_path) -> None:
@@ -48,13 +71,15 @@ def test_a_long_turn_writes_its_telemetry_every_50_ms(tmp_path) -> None:
     b.store.telemetry._monotonic = lambda: now[0]
 
     async def long_turn() -> None:
-        b.air.battery(b.mac(0), 90)
+        b.air.battery(b.mac(0), 91)  # after a quiet spell: written at once
+        now[0] += 0.01
+        b.air.battery(b.mac(0), 90)  # a group begins
         now[0] += 0.03
         b.air.battery(b.mac(0), 89)
-        assert committed(b, "SELECT count(*) FROM outbox") == [(0,)]
+        assert committed(b, "SELECT count(*) FROM outbox") == [(1,)]
         now[0] += 0.03  # 60 ms since the group began
         b.air.battery(b.mac(0), 88)
-        assert committed(b, "SELECT count(*) FROM outbox") == [(3,)]
+        assert committed(b, "SELECT count(*) FROM outbox") == [(4,)]
 
     asyncio.run(long_turn())
 

@@ -1,6 +1,8 @@
 """Telemetry committed in groups: what watches report besides alerts (heartbeats, battery
 levels, position fixes) is gathered in memory and written in one transaction at the end
-of the event loop's turn, or once 50 ms have passed, whichever comes first.
+of the event loop's turn, or once 50 ms have passed, whichever comes first. A frame that
+comes 50 ms or more after the one before it (most frames of a quiet hub) is written at
+once, alone, in the turn it woke the loop for.
 
 Why this keeps alarms safe:
 - an alert never waits for a group: every other write (an SOS, a cancel, a counter
@@ -70,6 +72,7 @@ class TelemetryGroup:
         self._flush, self.max_wait_s, self._monotonic = flush, max_wait_s, monotonic
         self._clear()
         self._started: float | None = None
+        self._previous = float("-inf")  # when the last frame came in (monotonic)
 
     def _clear(self) -> None:
         self.state: dict[str, list[Any]] = {}  # mac: [counter, at, rssi, battery, battery_at]
@@ -115,16 +118,24 @@ class TelemetryGroup:
 
     def added(self) -> None:
         """A frame is in: the group is written at the end of this loop turn, or now when it
-        has waited `max_wait_s` (or when no loop runs: tools and tests write at once)."""
+        has waited `max_wait_s`. A frame `max_wait_s` or more after the one before it is
+        written at once, alone: little is likely to join it, and waiting for the turn's end
+        would cost the loop a turn of its own for each frame of a quiet hub. Where no loop
+        runs (tools and tests), every frame is written at once."""
+        now = self._monotonic()
+        previous, self._previous = self._previous, now
         if self._started is None:
-            self._started = self._monotonic()
+            self._started = now
+            if now - previous >= self.max_wait_s:
+                self._flush()
+                return
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 self._flush()
                 return
             loop.call_soon(self._flush)
-        elif self._monotonic() - self._started >= self.max_wait_s:
+        elif now - self._started >= self.max_wait_s:
             self._flush()
 
     # -- writing ------------------------------------------------------------------------
