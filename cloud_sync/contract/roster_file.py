@@ -220,9 +220,10 @@ def _watches(
     entries = written.watches
     _refuse_duplicates([entry.mac for entry in entries], place.key("watches"), "mac")
     watches = []
+    listed = place.key("watches")
     for position, entry in enumerate(entries):
-        here = place.key("watches").index(position)
-        _require_resident(entry.resident, here.key("resident"), resident_ids)
+        here = listed.index(position)
+        _require_resident(entry.resident, here, resident_ids)
         key = _watch_key(entry, here, keys)
         watches.append(Watch(entry.mac, entry.resident, key, entry.insecure, entry.label))
     return tuple(watches)
@@ -236,9 +237,10 @@ def _sensors(
     _refuse_duplicates([entry.mac for entry in entries], place.key("sensors"), "mac")
     watch_macs = {entry.mac for entry in written.watches}
     sensors = []
+    listed = place.key("sensors")
     for position, entry in enumerate(entries):
-        here = place.key("sensors").index(position)
-        _require_resident(entry.resident, here.key("resident"), resident_ids)
+        here = listed.index(position)
+        _require_resident(entry.resident, here, resident_ids)
         if entry.mac in watch_macs:
             raise here.key("mac").error(
                 f"{entry.mac} is also a [[watches]] entry; expected each MAC only once")
@@ -297,10 +299,11 @@ def _contacts(written: WrittenRoster, place: Place, resident_ids: set[str],
     entries = written.contacts
     _refuse_duplicates([entry.id for entry in entries], place.key("contacts"), "id")
     contacts = []
+    listed = place.key("contacts")
     for position, entry in enumerate(entries):
-        here = place.key("contacts").index(position)
+        here = listed.index(position)
         if entry.resident is not None:
-            _require_resident(entry.resident, here.key("resident"), resident_ids)
+            _require_resident(entry.resident, here, resident_ids)
         if entry.building is not None:
             if entry.resident is not None:
                 raise here.key("building").error(
@@ -313,9 +316,10 @@ def _contacts(written: WrittenRoster, place: Place, resident_ids: set[str],
     return tuple(contacts)
 
 
-def _require_resident(resident_id: str, here: Place, resident_ids: set[str]) -> None:
+def _require_resident(resident_id: str, entry: Place, resident_ids: set[str]) -> None:
+    """The entry (at place `entry`) names a resident of the roster."""
     if resident_id not in resident_ids:
-        raise here.error(f"no resident with id {resident_id!r}; expected the id of a [[residents]] entry")
+        raise entry.key("resident").error(f"no resident with id {resident_id!r}; expected the id of a [[residents]] entry")
 
 
 def _refuse_duplicates(values: Sequence[str], array: Place, key: str) -> None:

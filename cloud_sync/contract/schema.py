@@ -135,15 +135,25 @@ def build(cls: type[T], value: object, place: Place, base_dir: Path) -> T:
     """Check one TOML table against section cls and return the section."""
     table = _table(value, place)
     layout = _layout_of(cls)
-    for key in table:
-        if key not in layout.known:
-            raise place.key(key).error(_unknown(key, list(layout.names)))
+    if not layout.known.issuperset(table):
+        key = next(key for key in table if key not in layout.known)
+        raise place.key(key).error(_unknown(key, list(layout.names)))
     values: dict[str, Any] = {}
-    for slot in layout.slots:
-        if slot.name in table:
-            values[slot.name] = _convert(slot, table[slot.name], place.key(slot.name), base_dir)
-        elif slot.required:
-            raise place.key(slot.name).error(_missing(slot.hint, slot.spec))
+    for slot in layout.slots:  # in the section's order: the first fault named is the first field's
+        if slot.name not in table:
+            if slot.required:
+                raise place.key(slot.name).error(_missing(slot.hint, slot.spec))
+            continue
+        value = table[slot.name]
+        if slot.as_written and type(value) is slot.takes:
+            # the common case, read without marking its place: a place is made only for a
+            # value the rule refuses (read again below, for the message)
+            try:
+                values[slot.name] = value if slot.rule is None else slot.rule.apply(value)
+                continue
+            except ValueError:
+                pass
+        values[slot.name] = _convert(slot, value, place.key(slot.name), base_dir)
     return cls(**values)
 
 
@@ -180,6 +190,9 @@ class _Slot:
     required: bool
     shape: str
     inner: Any  # the nested section, or the type of an array's items
+    takes: Any  # the TOML type of a scalar (its rule's, or the field's)
+    as_written: bool  # a scalar whose TOML value is the very value the field holds
+    rule: Rule | None  # spec.rule, at hand
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +214,11 @@ def _layout_of(cls: type) -> _Layout:
         kind = _without_none(hints[item.name])
         shape, inner = _shape_of(kind)
         required = item.default is MISSING and item.default_factory is MISSING
-        slots.append(_Slot(item.name, hints[item.name], kind, spec_of(item), required, shape,
-                           inner))
+        spec = spec_of(item)
+        takes = spec.rule.takes if spec.rule and spec.rule.takes else kind
+        slots.append(_Slot(item.name, hints[item.name], kind, spec, required, shape, inner,
+                           takes, shape == "scalar" and takes in _AS_WRITTEN
+                           and kind is not Path, spec.rule))
     names = tuple(slot.name for slot in slots)
     return _Layout(names, frozenset(names), tuple(slots))
 
@@ -235,7 +251,7 @@ def _scalar(kind: type, value: object, place: Place, spec: FieldSpec) -> Any:
         if math.isfinite(value):
             return float(value)
     elif _is_enum(kind):
-        if isinstance(value, str) and value in {member.value for member in kind}:
+        if isinstance(value, str) and value in _values_of(kind):
             return kind(value)
     elif kind is Path:
         if isinstance(value, str) and value.strip():
@@ -245,6 +261,12 @@ def _scalar(kind: type, value: object, place: Place, spec: FieldSpec) -> Any:
     typed = not (isinstance(value, str) and (kind is Path or _is_enum(kind)))
     form = _form(kind, spec)
     raise place.error(f"expected {form}, got {_shown(value, spec.secret, typed=typed, form=form)}")
+
+
+@functools.cache
+def _values_of(kind: type[Enum]) -> frozenset[object]:
+    """The values an enum's members are written as, gathered once per enum."""
+    return frozenset(member.value for member in kind)
 
 
 def _is_enum(kind: object) -> TypeGuard[type[Enum]]:

@@ -226,8 +226,9 @@ def parse_keys(data: Mapping[str, Any], *, source: str) -> KeysFile:
     if not isinstance(table, dict):
         raise place.key("keys").error('expected a [keys] table of "MAC" = "<32 hex>"')
     keys: dict[str, bytes] = {}
+    listed = place.key("keys")
     for text, value in table.items():
-        here = place.key("keys").key(text)
+        here = listed.key(text)
         mac = read_value(str, text, here, MAC)
         if mac in keys:
             raise here.error(f"{mac} is listed twice; expected each watch once")

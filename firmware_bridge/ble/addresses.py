@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 MAC_PATTERN = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
+_HEX_KEY = re.compile(r"[0-9a-f]{32}")
 
 
 def normalise_mac(text: str) -> str:
@@ -20,6 +21,6 @@ def normalise_mac(text: str) -> str:
 def parse_key(text: str) -> bytes:
     """Return a 128-bit AES key from 32 hex digits, or raise ValueError."""
     cleaned = text.strip().lower()
-    if len(cleaned) != 32 or any(c not in "0123456789abcdef" for c in cleaned):
+    if not _HEX_KEY.fullmatch(cleaned):
         raise ValueError("expected 32 hex digits (a 128-bit AES key)")
     return bytes.fromhex(cleaned)
