@@ -149,7 +149,7 @@ def build(cls: type[T], value: object, place: Place, base_dir: Path) -> T:
             # the common case, read without marking its place: a place is made only for a
             # value the rule refuses (read again below, for the message)
             try:
-                values[slot.name] = value if slot.rule is None else slot.rule.apply(value)
+                values[slot.name] = value if slot.spec.rule is None else slot.spec.rule.apply(value)
                 continue
             except ValueError:
                 pass
@@ -192,7 +192,6 @@ class _Slot:
     inner: Any  # the nested section, or the type of an array's items
     takes: Any  # the TOML type of a scalar (its rule's, or the field's)
     as_written: bool  # a scalar whose TOML value is the very value the field holds
-    rule: Rule | None  # spec.rule, at hand
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +217,7 @@ def _layout_of(cls: type) -> _Layout:
         takes = spec.rule.takes if spec.rule and spec.rule.takes else kind
         slots.append(_Slot(item.name, hints[item.name], kind, spec, required, shape, inner,
                            takes, shape == "scalar" and takes in _AS_WRITTEN
-                           and kind is not Path, spec.rule))
+                           and kind is not Path))
     names = tuple(slot.name for slot in slots)
     return _Layout(names, frozenset(names), tuple(slots))
 
