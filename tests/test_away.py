@@ -104,7 +104,12 @@ def test_the_away_command_sets_and_ends_a_spell(tmp_path: Path,
 
 def test_until_must_be_a_local_time_to_come() -> None:
     now = datetime(2026, 12, 7, 12, 0, tzinfo=ZONE).timestamp()
-    assert parse_until("2026-12-10", ZONE, now) == datetime(2026, 12, 10, tzinfo=ZONE).timestamp()
-    for bad, says in [("next week", "expected a local date or time"), ("2026-12-01", "has passed")]:
+    # a day alone is the day they are back: the checks resume at its end, as the console's
+    assert parse_until("2026-12-10", ZONE, now) == datetime(2026, 12, 11, tzinfo=ZONE).timestamp()
+    assert parse_until("2026-12-07", ZONE, now) == datetime(2026, 12, 8, tzinfo=ZONE).timestamp()
+    assert parse_until("2026-12-10 18:00", ZONE, now) == \
+        datetime(2026, 12, 10, 18, tzinfo=ZONE).timestamp()
+    for bad, says in [("next week", "expected a local date or time"), ("2026-12-01", "has passed"),
+                      ("2026-12-07 11:00", "has passed")]:
         with pytest.raises(AwayError, match=says):
             parse_until(bad, ZONE, now)

@@ -85,7 +85,8 @@ def test_server_away_on_the_command_line_queues_for_http_hubs_and_names_the_opti
     day = datetime.fromtimestamp(time.time() + 3 * 86_400, ZONE).strftime("%Y-%m-%d")
     assert main(["server", "away", "r-101", "--community", COMMUNITY, "--until", day,
                  "--by", "王主任", "--db", url]) == 0
-    assert f"r-101 is away until {day} 00:00 (王主任): resident_away sent to 0 hub(s) over " \
+    back_day = datetime.fromtimestamp(time.time() + 4 * 86_400, ZONE).strftime("%Y-%m-%d")
+    assert f"r-101 is away until {back_day} 00:00 (王主任): resident_away sent to 0 hub(s) over " \
         "MQTT, queued for 1 hub(s) on HTTP." in capsys.readouterr().out
     assert main(["server", "back", "r-101", "--community", COMMUNITY, "--by", "王主任",
                  "--db", url]) == 0
@@ -95,7 +96,7 @@ def test_server_away_on_the_command_line_queues_for_http_hubs_and_names_the_opti
                   if c["type"] == "resident_away"]
     finally:
         store.close()
-    midnight = datetime.fromisoformat(day).replace(tzinfo=ZONE).timestamp()
+    midnight = datetime.fromisoformat(back_day).replace(tzinfo=ZONE).timestamp()  # day's end
     assert [(c["resident"], c.get("until"), c["by"]) for c in queued] == [
         ("r-101", midnight, "王主任"), ("r-101", None, "王主任")]
     for argv, said in (

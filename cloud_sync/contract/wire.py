@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from cloud_sync.contract.errors import CommandError
@@ -232,15 +232,27 @@ def utc_text(epoch: float) -> str:
 
 
 def local_until(text: str, zone: tzinfo, now: float) -> float:
-    """When an away spell ends, as written on a command line: a local date ("2026-12-10",
-    that day's start) or date and time ("2026-12-10 18:00") in `zone`, still to come, as
-    epoch seconds; ValueError saying what is expected otherwise."""
+    """When an away spell ends, as written on a command line, in `zone`: a date and time
+    ("2026-12-10 18:00"), or a date alone ("2026-12-10"), the day they are back: the rules
+    watch again from that day's end, as the console's "back on" day (a flat is empty until
+    they come home, whenever that day). Epoch seconds still to come; ValueError saying
+    what is expected otherwise."""
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f'--until: expected a local date or time like "2026-12-10" or '
                          f'"2026-12-10 18:00", got {text!r}') from None
+    if _is_date(text.strip()):  # back that day
+        moment += timedelta(days=1)
     until = (moment if moment.tzinfo else moment.replace(tzinfo=zone)).timestamp()
     if until <= now:
         raise ValueError(f"--until: {text} has passed; expected a time still to come")
     return until
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True

@@ -107,8 +107,8 @@ def add_receiver_commands(commands: argparse._SubParsersAction) -> None:
     receiver.add_argument("--community", metavar="ID", help="with add-hub, api-token, away "
                           "and back: the community's id")
     receiver.add_argument("--until", metavar="WHEN", help='with away: when they are back, the '
-                          'server\'s local time: "2026-12-10" (that day\'s start) or '
-                          '"2026-12-10 18:00"')
+                          'server\'s local time: "2026-12-10" (back that day: the checks '
+                          'resume at its end) or "2026-12-10 18:00"')
     receiver.add_argument("--name", metavar="WHO", help="with api-token: who or what uses it; "
                           "with add-user: the person's name as colleagues know it")
     receiver.add_argument("--role", choices=("admin", "desk", "worker"), default="desk",

@@ -25,8 +25,8 @@ def add_resident_commands(commands: argparse._SubParsersAction) -> None:
     away = actions.add_parser("away", help="the resident is away: welfare checks pause")
     away.add_argument("resident", metavar="ID", help="the resident's id, as in [[residents]]")
     away.add_argument("--until", required=True, metavar="WHEN",
-                      help='when they are back, local time: "2026-12-10" (that day\'s start) '
-                      'or "2026-12-10 18:00"')
+                      help='when they are back, local time: "2026-12-10" (back that day: '
+                      'the checks resume at its end) or "2026-12-10 18:00"')
     back = actions.add_parser("back", help="the resident is back: welfare checks resume")
     back.add_argument("resident", metavar="ID", help="the resident's id, as in [[residents]]")
     for parser in (away, back):
