@@ -126,6 +126,33 @@ def test_check_config_warns_of_an_address_too_long_for_an_sos_with_an_old_fix(
         "home address" in warnings[0] and "leave out city and district" in warnings[0]
 
 
+def test_check_config_warns_of_every_kind_of_text_that_would_take_three_parts(
+        tmp_path, capsys) -> None:
+    """Not only the SOS: the reminder, the escalation (naming a tier's contacts) and the
+    welfare texts are written with the resident's longest values too."""
+    from edge.tools.cli import main
+
+    demo = DEMO.read_text(encoding="utf-8")
+    config = tmp_path / "hub.toml"
+    long_reminder = "【SOS {ref}仍无人接手，请尽快前往或转告他人】{name}{tel}{time}求助。{location}。回复1接手"
+    config.write_text(demo.replace("[calls]", f'[sms.templates]\nunanswered = "{long_reminder}"'
+                                   "\n\n[calls]", 1), encoding="utf-8")
+    assert main(["check-config", "--config", str(config)]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "warning" in line]
+    assert warnings and all("the unanswered text can take 3 SMS parts" in line
+                            and "shorten the [sms.templates] unanswered text" in line
+                            for line in warnings), warnings
+    # a tier of many neighbours with long names: the escalation text names them all
+    contact = ('\n[[contacts]]\nid = "n-{n}"\nname = "幸福里小区三号楼热心志愿者第{n}号邻居"\n'
+               'phone = "+86139057109{n:02d}"\nrole = "neighbour"\ntier = 2\n')
+    config.write_text(demo + "".join(contact.format(n=n) for n in range(1, 6)),
+                      encoding="utf-8")
+    assert main(["check-config", "--config", str(config)]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "warning" in line]
+    assert any("the escalated text can take" in line for line in warnings), warnings
+    assert not any("the sos text" in line for line in warnings), warnings
+
+
 def test_an_sos_with_an_old_fix_leaves_out_a_home_address_that_would_make_three_parts() -> None:
     from dataclasses import replace
 

@@ -24,7 +24,6 @@ from edge.tools.cli_tools import add_tool_commands
 from firmware_bridge.ble.addresses import normalise_mac
 
 if TYPE_CHECKING:
-    from edge.config.loader import HubConfig
     from firmware_bridge.ble.bthome import BTHomeKey
 
 
@@ -144,34 +143,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{args.config}: valid. Hub {config.hub.id} in {config.hub.building}: "
           f"{len(roster.residents)} residents, {len(roster.watches)} watches, "
           f"{len(roster.contacts)} contacts, {len(config.insecure_watches)} insecure watches.")
-    for warning in long_sos_texts(config):
+    from edge.tools.text_lengths import long_texts
+
+    for warning in long_texts(config):
         print(f"warning: {warning}")
     return 0
-
-
-def long_sos_texts(config: HubConfig) -> list[str]:
-    """Residents whose SOS text with a fix hours old cannot give the home address beside
-    the map link in two SMS parts (it then leaves the address out), or takes more."""
-    from edge.domain import Fix, Location
-    from edge.sms.messages import MessageContext, callable_number, compact, render
-    from firmware_bridge.sms.text import count_parts
-
-    sms, found = config.sms, []
-    old_fix = Fix("", 39.90421, 116.40739, 10, 0.0, 0.0)  # as long as a fix in China
-    for resident in config.roster.residents:
-        place = Location(resident.address, resident.room, old_fix, 7200.0, stale=True)
-        text = render("sos", MessageContext(
-            "A001", resident.name, config.hub.building, resident.room, resident.address,
-            "23:59", place, phone=callable_number(resident.phone, sms.country_code)),
-            sms.templates.as_dict(), sms.language, sms.map_url)
-        if (parts := count_parts(text)) > 2:
-            found.append(f"resident {resident.id}: an SOS with an old GPS fix takes {parts} "
-                         "SMS parts; shorten the [sms.templates] sos text")
-        elif compact(resident.address) not in compact(text):
-            found.append(f"resident {resident.id}: an SOS with an old GPS fix leaves out the "
-                         "home address to fit two SMS parts (134 Chinese or 306 Latin "
-                         "characters); shorten the address (leave out city and district)")
-    return found
 
 
 def cmd_run(args: argparse.Namespace) -> int:
