@@ -81,6 +81,7 @@ class LogWrites(_Descriptor):
 
     def __init__(self, database: Path) -> None:
         super().__init__(_call("inotify_init1", _IN_NONBLOCK | _IN_CLOEXEC))
+        self.written = False  # what the last drain read: see drain()
         database = database.resolve()  # as SQLite opens it (a link is followed)
         self.log = database.with_name(database.name + "-wal")
         try:
@@ -101,12 +102,15 @@ class LogWrites(_Descriptor):
             pass
 
     def drain(self) -> bool:
-        """Read what came; True when anything did."""
-        came, more = False, True
+        """Read what came; True when anything did. `written` then says whether the log may
+        have been written: not when the log was only closed (by a reader such as `edge-hub
+        status`, which SQLite lets write the log, or by a writer whose commits show)."""
+        came, more, self.written = False, True, False
         while more and (events := self._read_all()):
             came, more, at = True, len(events) > _READ - 512, 0  # near full: more may wait
             while at + _EVENT.size <= len(events):
-                watch, _, _, length = _EVENT.unpack_from(events, at)
+                watch, mask, _, length = _EVENT.unpack_from(events, at)
+                self.written = self.written or mask != _IN_CLOSE_WRITE
                 at += _EVENT.size + length
                 if watch in (self._folder, -1):  # a file made, or events lost: look again
                     self._watch_log()

@@ -89,8 +89,8 @@ class Wakeup:
                 return
             if changed_elsewhere():
                 self.event.set()
-            elif not ours:  # SQLite writes the log, syncs, then says it committed:
-                self._look_again(changed_elsewhere)  # its commit may not show yet
+            elif not ours and writes.written:  # SQLite writes the log, syncs, then says it
+                self._look_again(changed_elsewhere)  # committed: its commit may not show yet
 
         def clock_set() -> None:
             try:

@@ -146,3 +146,48 @@ def test_a_hub_that_stopped_is_not_running_at_once(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert out.startswith("hub: NOT RUNNING (it stopped 0 s ago, at ")
     assert "modem: no modem (stale); uplink: none (stale)" in out
+
+
+def test_status_only_reads_the_database_of_a_running_hub(tmp_path, capsys) -> None:
+    """status and alerts list open the hub's database read-only: nothing is written under
+    the running hub (no upgrade, no checkpoint), so its log is not written either, and the
+    hub, told of writes by the kernel, has nothing to look at."""
+    from edge.kernel_events import LogWrites
+
+    database = tmp_path / "hub.db"
+    ref = hub_with_alert(database)
+    hub = Store.open(database)  # the running hub's connection
+    try:
+        writes = LogWrites(database)
+        try:
+            for command in (["status"], ["alerts", "list"], ["status", "--json"]):
+                assert main([*command, "--config", str(DEMO), "--db", str(database)]) == 0
+                assert ref in capsys.readouterr().out
+                writes.drain()
+                assert not writes.written, command
+        finally:
+            writes.close()
+        assert not hub.changed_elsewhere()
+    finally:
+        hub.close()
+
+
+def test_status_does_not_upgrade_an_older_database(tmp_path, capsys) -> None:
+    import sqlite3
+
+    from edge.storage.schema import MIGRATIONS, database_on
+
+    database = tmp_path / "hub.db"
+    older = database_on(sqlite3.connect(database))
+    last = list(MIGRATIONS.pending(older))[-1].name
+    MIGRATIONS.apply(older, stop_before=last)
+    older.close()
+    kept = database.read_bytes()
+    assert main(["status", "--config", str(DEMO), "--db", str(database)]) == 1
+    assert f"the database {database} is older than this edge-hub: start the hub" in \
+        capsys.readouterr().err
+    assert database.read_bytes() == kept
+    database.write_bytes(b"not a database at all")
+    assert main(["alerts", "list", "--config", str(DEMO), "--db", str(database)]) == 1
+    assert f"cannot read the database {database}: file is not a database" in \
+        capsys.readouterr().err

@@ -9,6 +9,7 @@ import asyncio
 import ctypes
 import errno
 import os
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -115,6 +116,43 @@ def test_a_write_whose_commit_shows_later_is_looked_at_again(tmp_path: Path) -> 
 
     took = asyncio.run(scenario())
     assert 0.15 <= took < 0.15 + 0.4
+
+
+def test_a_reader_closing_the_database_is_looked_at_once_not_again(tmp_path: Path) -> None:
+    """`edge-hub status` opens the hub's database, reads and closes it: SQLite opens the
+    log for writing even to read, so its close is told, but nothing was written, so the
+    hub looks once and does not look again in the next seconds as after a write."""
+    database = tmp_path / "hub.db"
+    hub = Store.open(database)
+    looks: list[float] = []
+
+    def changed_elsewhere() -> bool:
+        looks.append(time.monotonic())
+        return hub.changed_elsewhere()
+
+    async def scenario() -> None:
+        wakeup = Wakeup()
+        wakeup.bind()
+        try:
+            assert wakeup.listen_to_kernel(database, changed_elsewhere)
+            reader = sqlite3.connect(database.as_uri() + "?mode=ro", uri=True)
+            assert reader.execute("SELECT count(*) FROM alerts").fetchone() == (0,)
+            reader.close()
+            await asyncio.sleep(0.8)  # after a write: looks at 0.02, 0.12 and 0.52 s
+            assert len(looks) == 1 and not wakeup.event.is_set()
+            writer = Store.open(database)  # another process's commit still wakes it
+            try:
+                writer.write(lambda: SmsStore(writer).enqueue(DESK, "test", "测试", time.time()))
+                await asyncio.wait_for(wakeup.event.wait(), timeout=2)
+            finally:
+                writer.close()
+        finally:
+            wakeup.unbind()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        hub.close()
 
 
 def test_a_c_library_without_the_calls_is_said_plainly() -> None:

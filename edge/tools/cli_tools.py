@@ -44,12 +44,11 @@ def _common(parser: argparse.ArgumentParser, json_flag: bool = True) -> None:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    """The hub's database, which must exist: a tool never creates one."""
-    from edge.storage.store import Store
-    from edge.tools.hub_status import existing_database
+    """The hub's database, which must exist, opened to read: a tool never creates one."""
+    from edge.tools.hub_status import reading
 
     path = args.db if args.db is not None else _config(args).hub.database
-    return Store.open(existing_database(path))
+    return reading(path)
 
 
 def _config(args: argparse.Namespace) -> HubConfig:

@@ -31,6 +31,36 @@ def existing_database(path: Path) -> Path:
     return path
 
 
+def reading(path: Path) -> Store:
+    """The hub's database as a tool that only reads opens it (`status`, `alerts list`):
+    read-only, so a tool never upgrades, checkpoints or writes it under the running hub,
+    and gives that hub nothing to look at again (edge.wakeup). StoreError saying why when
+    it cannot be read."""
+    import sqlite3
+
+    from edge.storage.schema import MIGRATIONS, database_on
+    from edge.storage.store import Store
+
+    path = existing_database(path)
+    db = None
+    try:
+        db = database_on(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True))
+        db.execute("PRAGMA busy_timeout = 5000")
+        if next(iter(MIGRATIONS.pending(db)), None) is not None:
+            raise StoreError(f"the database {path} is older than this edge-hub: start the hub "
+                             "(it brings its database up to date as it starts), then ask again")
+        return Store(db)
+    except sqlite3.Error as error:
+        if db is not None:
+            db.close()
+        raise StoreError(f"cannot read the database {path}: {error}; check it is a hub's "
+                         "database and the hub's user may read it") from error
+    except BaseException:
+        if db is not None:
+            db.close()
+        raise
+
+
 def live_state(store: Store, now: float) -> dict[str, Any]:
     """The hub's last live state, with its age and whether the hub is running."""
     live: dict[str, Any] = json.loads(store.meta(LIVE_KEY, "{}") or "{}")
