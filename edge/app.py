@@ -213,7 +213,7 @@ def build_hub(
                                   serial_factory, wakeup))
     uplink = None
     if config.uplink is not None:
-        from edge.uplink.service import build_uplink
+        from edge.uplink.service import SEND_TELEMETRY_S, build_uplink
 
         uplink = build_uplink(config, config.uplink, hub, clock, responders,
                               lambda: _sms_status_of(worker_box[0] if worker_box else None))
@@ -222,7 +222,7 @@ def build_hub(
         # is a second durable commit and the rendering of every text.
         paths.insert(paths.index(responders) if responders in paths else len(paths), uplink)
         uplink.wake = wakeup.set
-        store.on_events = lambda: wakeup.set_after(TICK_S)  # sent within TICK_S, as gathered
+        store.on_events = lambda telemetry: wakeup.set_after(SEND_TELEMETRY_S if telemetry else TICK_S)
         if responders is not None:
             responders.server = uplink.sync
             responders.server_wait = ServerWait(config.uplink.confirm_timeout_s,

@@ -192,12 +192,17 @@ class Wakeup:
         self.set()
 
     def set_after(self, seconds: float) -> None:
-        """Wake the loop in `seconds`, unless such a wake is already on its way (work
-        that is gathered, like telemetry for the uplink, need not wake it each time)."""
-        if (self._soon is not None or self._loop is None
-                or threading.get_ident() != self._thread):
+        """Wake the loop in `seconds`, unless a wake as soon is already on its way (work
+        that is gathered, like telemetry for the uplink, need not wake it each time); an
+        earlier wake takes the place of a later one."""
+        if self._loop is None or threading.get_ident() != self._thread:
             return
-        self._soon = self._loop.call_later(seconds, self._soon_due)
+        due = self._loop.time() + seconds
+        if self._soon is not None:
+            if self._soon.when() <= due:
+                return
+            self._soon.cancel()
+        self._soon = self._loop.call_at(due, self._soon_due)
 
     def _soon_due(self) -> None:
         self._soon = None

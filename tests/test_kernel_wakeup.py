@@ -155,6 +155,28 @@ def test_a_reader_closing_the_database_is_looked_at_once_not_again(tmp_path: Pat
         hub.close()
 
 
+def test_a_sooner_wake_takes_the_place_of_a_later_one_never_the_reverse() -> None:
+    """Telemetry for the uplink asks for a wake in SEND_TELEMETRY_S, another event in
+    TICK_S: whichever comes first is kept, so an event is not held back by telemetry
+    gathered before it, and more telemetry does not put off the wake on its way."""
+
+    async def woken_after(*asked: float) -> float:
+        wakeup = Wakeup()
+        wakeup.bind()
+        try:
+            started = time.monotonic()
+            for seconds in asked:
+                wakeup.set_after(seconds)
+            await asyncio.wait_for(wakeup.event.wait(), timeout=5)
+            return time.monotonic() - started
+        finally:
+            wakeup.unbind()
+
+    assert 0.1 <= asyncio.run(woken_after(2.0, 0.1)) < 0.5
+    assert 0.1 <= asyncio.run(woken_after(0.1, 2.0)) < 0.5
+    assert 0.6 <= asyncio.run(woken_after(0.6, 0.6, 0.6)) < 1.0
+
+
 def test_a_c_library_without_the_calls_is_said_plainly() -> None:
     with pytest.raises(OSError, match="the C library has no no_such_call"):
         kernel_events._call("no_such_call")

@@ -68,9 +68,9 @@ class Store(RosterTables, AlertTables, WelfareTables):
         self.fallback_roster: Callable[[], Roster | None] = lambda: None
         self._depth: int | None = None  # undelivered events, counted once then kept
         self._seq: int | None = None  # the outbox's last seq, within one transaction
-        # Called after a commit that added outbox events (the composition: the uplink
-        # sends them soon); the store runs on the loop, so this does too.
-        self.on_events: Callable[[], object] = lambda: None
+        # Called after a commit that added outbox events, True when only telemetry (the
+        # composition: the uplink sends them soon); the store runs on the loop, so this does too.
+        self.on_events: Callable[[bool], object] = lambda telemetry: None
         # Called after every commit of ours (edge.wakeup: the write was ours, not news).
         self.committed: Callable[[], object] = lambda: None
         self._appended = False
@@ -253,7 +253,7 @@ class Store(RosterTables, AlertTables, WelfareTables):
                 _log.exception("After a commit, telling the loop it was ours failed.")
         if outermost and self._appended:
             self._appended = False
-            self.on_events()
+            self.on_events(False)
 
     def _synchronous(self, db: Database, mode: str) -> None:
         """FULL before a durable commit, NORMAL before telemetry; said to SQLite only when
@@ -337,7 +337,7 @@ class Store(RosterTables, AlertTables, WelfareTables):
         if self._depth is not None:
             self._depth += written
         if written:
-            self.on_events()
+            self.on_events(True)
         return written
 
     def frame_seen(self, mac: str, counter: int, mic: int) -> bool:

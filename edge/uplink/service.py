@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("edge.uplink")
 T = TypeVar("T")
+# Telemetry events (battery levels, fixes) are gathered this long before they are sent:
+# one batch and one acknowledgement every 2 s for a building of chattering watches, not
+# one every loop tick. Alerts go at once (the uplink is a dispatcher path).
+SEND_TELEMETRY_S = 2.0
 
 
 @dataclass(slots=True)
